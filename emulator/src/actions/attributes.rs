@@ -1,0 +1,57 @@
+//! GetQueueAttributes, SetQueueAttributes.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use super::wire::pairs;
+use super::{EmptyResponse, RequestContext, queue_url};
+use crate::engine::Engine;
+use crate::error::SqsError;
+
+/// `GetQueueAttributes` input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetQueueAttributesRequest {
+    queue_url: Option<String>,
+    attribute_names: Option<Vec<String>>,
+}
+
+/// `GetQueueAttributes` output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetQueueAttributesResponse {
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    attributes: BTreeMap<&'static str, String>,
+}
+
+pub fn get_queue_attributes(
+    engine: &Engine,
+    context: &RequestContext,
+    request: GetQueueAttributesRequest,
+) -> Result<GetQueueAttributesResponse, SqsError> {
+    let url = queue_url(context, request.queue_url)?;
+    let values = engine.get_queue_attributes(&url, &request.attribute_names.unwrap_or_default())?;
+    Ok(GetQueueAttributesResponse {
+        attributes: values.into_iter().map(|(name, value)| (name.as_str(), value)).collect(),
+    })
+}
+
+/// `SetQueueAttributes` input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SetQueueAttributesRequest {
+    queue_url: Option<String>,
+    attributes: Option<HashMap<String, String>>,
+}
+
+pub fn set_queue_attributes(
+    engine: &Engine,
+    context: &RequestContext,
+    request: SetQueueAttributesRequest,
+) -> Result<EmptyResponse, SqsError> {
+    let url = queue_url(context, request.queue_url)?;
+    let attributes = request.attributes.ok_or_else(|| SqsError::missing_parameter("Attributes"))?;
+    engine.set_queue_attributes(&url, &pairs(Some(attributes)))?;
+    Ok(EmptyResponse {})
+}

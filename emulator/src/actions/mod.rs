@@ -1,0 +1,196 @@
+//! The 23 SQS actions: for each, the typed request and response as the model names their members, and a
+//! handler that turns the request into one [`Engine`] call. No wire format and no queue logic lives here.
+//!
+//! [`dispatch`] is the single exhaustive match from [`Action`] to handler.
+
+mod attributes;
+mod delete;
+mod queues;
+mod receive;
+mod send;
+mod tags;
+mod visibility;
+mod wire;
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use crate::engine::Engine;
+use crate::error::{ErrorCode, SqsError};
+use crate::protocol::{Encoded, Payload, encode_response};
+
+/// What a handler needs to know about the request besides its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestContext {
+    /// Scheme, host and port the client used to reach the emulator, for the queue URLs it returns.
+    pub base_url: String,
+    /// The queue URL given by the request path (`/<account>/<queue>`), used when the body names none.
+    pub path_queue_url: Option<String>,
+}
+
+macro_rules! actions {
+    ($($name:ident),* $(,)?) => {
+        /// Every SQS action.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Action {
+            $(
+                #[doc = concat!("The `", stringify!($name), "` action.")]
+                $name,
+            )*
+        }
+
+        impl Action {
+            /// All 23 actions.
+            pub const ALL: &'static [Action] = &[$(Action::$name,)*];
+
+            /// The action's name as AWS spells it.
+            pub const fn as_str(self) -> &'static str {
+                match self { $(Action::$name => stringify!($name),)* }
+            }
+        }
+
+        impl FromStr for Action {
+            type Err = SqsError;
+
+            fn from_str(name: &str) -> Result<Self, SqsError> {
+                match name {
+                    $(stringify!($name) => Ok(Action::$name),)*
+                    _ => Err(SqsError::new(
+                        ErrorCode::UnknownOperationException,
+                        format!("The action or operation requested is invalid: {name}"),
+                    )),
+                }
+            }
+        }
+    };
+}
+
+actions![
+    AddPermission,
+    CancelMessageMoveTask,
+    ChangeMessageVisibility,
+    ChangeMessageVisibilityBatch,
+    CreateQueue,
+    DeleteMessage,
+    DeleteMessageBatch,
+    DeleteQueue,
+    GetQueueAttributes,
+    GetQueueUrl,
+    ListDeadLetterSourceQueues,
+    ListMessageMoveTasks,
+    ListQueueTags,
+    ListQueues,
+    PurgeQueue,
+    ReceiveMessage,
+    RemovePermission,
+    SendMessage,
+    SendMessageBatch,
+    SetQueueAttributes,
+    StartMessageMoveTask,
+    TagQueue,
+    UntagQueue,
+];
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An empty response (`{}` in JSON), for actions whose output is `Unit`.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct EmptyResponse {}
+
+fn encode<T: Serialize>(payload: &Payload, response: Result<T, SqsError>) -> Result<Encoded, SqsError> {
+    response.map(|response| encode_response(payload.protocol(), &response))
+}
+
+fn not_yet_supported(action: Action) -> SqsError {
+    SqsError::new(
+        ErrorCode::UnsupportedOperation,
+        format!("{action} is not supported by this version of sqskit-emulator yet."),
+    )
+}
+
+/// Runs one action: decodes its request from `payload`, calls the engine, encodes the response.
+///
+/// # Errors
+/// Any [`SqsError`] from decoding or from the engine; the caller renders it in the request's protocol.
+pub async fn dispatch(
+    engine: &Engine,
+    context: &RequestContext,
+    action: Action,
+    payload: &Payload,
+) -> Result<Encoded, SqsError> {
+    match action {
+        Action::CreateQueue => encode(payload, queues::create_queue(engine, context, payload.decode()?)),
+        Action::GetQueueUrl => encode(payload, queues::get_queue_url(engine, context, payload.decode()?)),
+        Action::ListQueues => encode(payload, queues::list_queues(engine, context, payload.decode()?)),
+        Action::DeleteQueue => encode(payload, queues::delete_queue(engine, context, payload.decode()?)),
+        Action::PurgeQueue => encode(payload, queues::purge_queue(engine, context, payload.decode()?)),
+        Action::GetQueueAttributes => {
+            encode(payload, attributes::get_queue_attributes(engine, context, payload.decode()?))
+        }
+        Action::SetQueueAttributes => {
+            encode(payload, attributes::set_queue_attributes(engine, context, payload.decode()?))
+        }
+        Action::SendMessage => encode(payload, send::send_message(engine, context, payload.decode()?)),
+        Action::SendMessageBatch => encode(payload, send::send_message_batch(engine, context, payload.decode()?)),
+        Action::ReceiveMessage => encode(payload, receive::receive_message(engine, context, payload.decode()?).await),
+        Action::DeleteMessage => encode(payload, delete::delete_message(engine, context, payload.decode()?)),
+        Action::DeleteMessageBatch => encode(payload, delete::delete_message_batch(engine, context, payload.decode()?)),
+        Action::ChangeMessageVisibility => {
+            encode(payload, visibility::change_message_visibility(engine, context, payload.decode()?))
+        }
+        Action::ChangeMessageVisibilityBatch => {
+            encode(payload, visibility::change_message_visibility_batch(engine, context, payload.decode()?))
+        }
+        Action::TagQueue => encode(payload, tags::tag_queue(engine, context, payload.decode()?)),
+        Action::UntagQueue => encode(payload, tags::untag_queue(engine, context, payload.decode()?)),
+        Action::ListQueueTags => encode(payload, tags::list_queue_tags(engine, context, payload.decode()?)),
+        Action::AddPermission
+        | Action::RemovePermission
+        | Action::ListDeadLetterSourceQueues
+        | Action::StartMessageMoveTask
+        | Action::ListMessageMoveTasks
+        | Action::CancelMessageMoveTask => Err(not_yet_supported(action)),
+    }
+}
+
+/// The queue URL from the request body, or else from the request path.
+fn queue_url(context: &RequestContext, from_body: Option<String>) -> Result<String, SqsError> {
+    from_body
+        .filter(|url| !url.is_empty())
+        .or_else(|| context.path_queue_url.clone())
+        .ok_or_else(|| SqsError::missing_parameter("QueueUrl"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    #[test]
+    fn action_names_round_trip_and_there_are_23() {
+        assert_eq!(Action::ALL.len(), 23);
+        for action in Action::ALL {
+            assert_eq!(action.as_str().parse::<Action>().expect("known"), *action);
+        }
+        assert_eq!("Bogus".parse::<Action>().unwrap_err().code, ErrorCode::UnknownOperationException);
+    }
+
+    #[tokio::test]
+    async fn every_action_dispatches_to_a_handler_or_says_it_is_not_supported_yet() {
+        let engine = Engine::default();
+        let context = RequestContext { base_url: "http://localhost".to_owned(), path_queue_url: None };
+        let payload = Payload::Json(Bytes::from_static(b"{}"));
+        for action in Action::ALL {
+            let outcome = dispatch(&engine, &context, *action, &payload).await;
+            if let Err(error) = outcome {
+                assert_ne!(error.code, ErrorCode::UnknownOperationException, "{action}");
+            }
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! CreateQueue, GetQueueUrl, ListQueues, DeleteQueue, PurgeQueue.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::wire::pairs;
+use super::{EmptyResponse, RequestContext, queue_url};
+use crate::engine::Engine;
+use crate::error::SqsError;
+
+/// `CreateQueue` input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateQueueRequest {
+    queue_name: Option<String>,
+    attributes: Option<HashMap<String, String>>,
+    #[serde(rename = "tags")]
+    tags: Option<HashMap<String, String>>,
+}
+
+/// `CreateQueue` / `GetQueueUrl` output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct QueueUrlResponse {
+    queue_url: String,
+}
+
+pub fn create_queue(
+    engine: &Engine,
+    context: &RequestContext,
+    request: CreateQueueRequest,
+) -> Result<QueueUrlResponse, SqsError> {
+    let name = request.queue_name.ok_or_else(|| SqsError::missing_parameter("QueueName"))?;
+    engine.create_queue(&name, &pairs(request.attributes), &pairs(request.tags))?;
+    Ok(QueueUrlResponse { queue_url: engine.queue_url(&context.base_url, &name) })
+}
+
+/// `GetQueueUrl` input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetQueueUrlRequest {
+    queue_name: Option<String>,
+    #[serde(rename = "QueueOwnerAWSAccountId")]
+    queue_owner_aws_account_id: Option<String>,
+}
+
+pub fn get_queue_url(
+    engine: &Engine,
+    context: &RequestContext,
+    request: GetQueueUrlRequest,
+) -> Result<QueueUrlResponse, SqsError> {
+    let name = request.queue_name.ok_or_else(|| SqsError::missing_parameter("QueueName"))?;
+    engine.get_queue_url(&name, request.queue_owner_aws_account_id.as_deref())?;
+    Ok(QueueUrlResponse { queue_url: engine.queue_url(&context.base_url, &name) })
+}
+
+/// `ListQueues` input.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListQueuesRequest {
+    queue_name_prefix: Option<String>,
+    max_results: Option<i64>,
+    next_token: Option<String>,
+}
+
+/// `ListQueues` output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListQueuesResponse {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    queue_urls: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+pub fn list_queues(
+    engine: &Engine,
+    context: &RequestContext,
+    request: ListQueuesRequest,
+) -> Result<ListQueuesResponse, SqsError> {
+    let listing =
+        engine.list_queues(request.queue_name_prefix.as_deref(), request.max_results, request.next_token.as_deref())?;
+    Ok(ListQueuesResponse {
+        queue_urls: listing.names.iter().map(|name| engine.queue_url(&context.base_url, name)).collect(),
+        next_token: listing.next_token,
+    })
+}
+
+/// Input of the actions that take only a queue URL (`DeleteQueue`, `PurgeQueue`, `ListQueueTags`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct QueueUrlRequest {
+    pub(super) queue_url: Option<String>,
+}
+
+pub fn delete_queue(
+    engine: &Engine,
+    context: &RequestContext,
+    request: QueueUrlRequest,
+) -> Result<EmptyResponse, SqsError> {
+    engine.delete_queue(&queue_url(context, request.queue_url)?)?;
+    Ok(EmptyResponse {})
+}
+
+pub fn purge_queue(
+    engine: &Engine,
+    context: &RequestContext,
+    request: QueueUrlRequest,
+) -> Result<EmptyResponse, SqsError> {
+    engine.purge_queue(&queue_url(context, request.queue_url)?)?;
+    Ok(EmptyResponse {})
+}

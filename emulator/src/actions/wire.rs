@@ -1,0 +1,144 @@
+//! Wire shapes shared by several actions: message attribute values and batch error entries.
+
+use std::collections::HashMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::engine::{AttributeValue, BatchResult, MessageAttributes, RawMessageAttribute};
+use crate::error::{Fault, SqsError};
+
+/// `MessageAttributeValue` / `MessageSystemAttributeValue` as the model defines them.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct WireAttributeValue {
+    /// `DataType`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_type: Option<String>,
+    /// `StringValue`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub string_value: Option<String>,
+    /// `BinaryValue`, base64 on the wire.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "base64_bytes")]
+    pub binary_value: Option<Vec<u8>>,
+    /// Reserved by AWS, never returned.
+    #[serde(default, skip_serializing)]
+    pub string_list_values: Option<Vec<String>>,
+    /// Reserved by AWS, never returned.
+    #[serde(default, skip_serializing)]
+    pub binary_list_values: Option<Vec<serde_json::Value>>,
+}
+
+impl From<WireAttributeValue> for RawMessageAttribute {
+    fn from(wire: WireAttributeValue) -> Self {
+        RawMessageAttribute {
+            data_type: wire.data_type,
+            string_value: wire.string_value,
+            binary_value: wire.binary_value,
+            has_list_values: wire.string_list_values.is_some_and(|v| !v.is_empty())
+                || wire.binary_list_values.is_some_and(|v| !v.is_empty()),
+        }
+    }
+}
+
+/// Converts a decoded attribute map into the engine's raw attributes.
+pub fn raw_attributes(map: Option<HashMap<String, WireAttributeValue>>) -> Vec<(String, RawMessageAttribute)> {
+    map.unwrap_or_default().into_iter().map(|(name, value)| (name, value.into())).collect()
+}
+
+/// Renders message attributes as the wire map (omitted by the caller when empty).
+pub fn wire_attributes(attributes: &MessageAttributes) -> Option<HashMap<String, WireAttributeValue>> {
+    if attributes.is_empty() {
+        return None;
+    }
+    let map = attributes
+        .iter()
+        .map(|(name, attribute)| {
+            let (string_value, binary_value) = match &attribute.value {
+                AttributeValue::String(text) => (Some(text.clone()), None),
+                AttributeValue::Binary(bytes) => (None, Some(bytes.clone())),
+            };
+            let value = WireAttributeValue {
+                data_type: Some(attribute.data_type.clone()),
+                string_value,
+                binary_value,
+                ..WireAttributeValue::default()
+            };
+            (name.to_owned(), value)
+        })
+        .collect();
+    Some(map)
+}
+
+mod base64_bytes {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(bytes: &Option<Vec<u8>>, serializer: S) -> Result<S::Ok, S::Error> {
+        match bytes {
+            Some(bytes) => serializer.serialize_str(&STANDARD.encode(bytes)),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<u8>>, D::Error> {
+        let text: Option<String> = Option::deserialize(deserializer)?;
+        text.map(|text| STANDARD.decode(text.as_bytes()).map_err(serde::de::Error::custom)).transpose()
+    }
+}
+
+/// `BatchResultErrorEntry`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BatchResultErrorEntry {
+    /// The entry id.
+    pub id: String,
+    /// Whether the sender caused the failure.
+    pub sender_fault: bool,
+    /// The error code (the legacy Query code, as AWS reports per-entry codes).
+    pub code: String,
+    /// The error message.
+    pub message: String,
+}
+
+impl BatchResultErrorEntry {
+    fn new(id: String, error: SqsError) -> Self {
+        Self {
+            id,
+            sender_fault: error.code.fault() == Fault::Sender,
+            code: error.code.query_code().to_owned(),
+            message: error.message,
+        }
+    }
+}
+
+/// Splits per-entry results into successes (mapped by `success`) and `BatchResultErrorEntry`s.
+pub fn split_batch<T, S>(
+    results: Vec<BatchResult<T>>,
+    success: impl Fn(String, T) -> S,
+) -> (Vec<S>, Vec<BatchResultErrorEntry>) {
+    let mut successful = Vec::with_capacity(results.len());
+    let mut failed = Vec::new();
+    for BatchResult { id, result } in results {
+        match result {
+            Ok(value) => successful.push(success(id, value)),
+            Err(error) => failed.push(BatchResultErrorEntry::new(id, error)),
+        }
+    }
+    (successful, failed)
+}
+
+/// A batch entry carrying only its id (`DeleteMessageBatchResultEntry`, `ChangeMessageVisibilityBatchResultEntry`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct IdEntry {
+    /// The entry id.
+    pub id: String,
+}
+
+/// Turns a map of string pairs into a list, in name order (deterministic errors for multi-attribute requests).
+pub fn pairs(map: Option<HashMap<String, String>>) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = map.unwrap_or_default().into_iter().collect();
+    pairs.sort();
+    pairs
+}

@@ -1,0 +1,172 @@
+//! JSON documents that SQS stores inside queue attributes (`RedrivePolicy`, `RedriveAllowPolicy`, `Policy`):
+//! parsing and canonical rendering only. What the documents mean for queues lives in the engine.
+
+use serde::{Deserialize, Serialize};
+
+/// A parsed `RedrivePolicy`: where messages go after too many receives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedrivePolicy {
+    /// The ARN of the dead-letter queue.
+    pub dead_letter_target_arn: String,
+    /// Receives after which a message moves to the dead-letter queue (1..=1000 once validated).
+    pub max_receive_count: i64,
+}
+
+/// The `redrivePermission` of a `RedriveAllowPolicy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RedrivePermission {
+    /// Any queue may use this queue as its dead-letter queue.
+    AllowAll,
+    /// No queue may.
+    DenyAll,
+    /// Only the queues listed in `sourceQueueArns` may.
+    ByQueue,
+}
+
+/// A parsed `RedriveAllowPolicy`: which source queues may use this queue as their dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RedriveAllowPolicy {
+    /// The permission.
+    pub redrive_permission: RedrivePermission,
+    /// The allowed sources, with [`RedrivePermission::ByQueue`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_queue_arns: Option<Vec<String>>,
+}
+
+/// Why a document could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DocumentError(pub String);
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawRedrivePolicy {
+    dead_letter_target_arn: Option<String>,
+    max_receive_count: Option<serde_json::Value>,
+}
+
+impl RedrivePolicy {
+    /// Parses a `RedrivePolicy` document; `maxReceiveCount` may be a number or a numeric string, as AWS allows.
+    ///
+    /// # Errors
+    /// A [`DocumentError`] saying what is wrong, for malformed JSON or missing members.
+    pub fn parse(text: &str) -> Result<Self, DocumentError> {
+        let raw: RawRedrivePolicy = serde_json::from_str(text)
+            .map_err(|_| DocumentError("Redrive policy is not a valid JSON map.".to_owned()))?;
+        let dead_letter_target_arn = raw.dead_letter_target_arn.ok_or_else(|| {
+            DocumentError("Redrive policy does not contain mandatory attribute: deadLetterTargetArn.".to_owned())
+        })?;
+        let count = raw.max_receive_count.ok_or_else(|| {
+            DocumentError("Redrive policy does not contain mandatory attribute: maxReceiveCount.".to_owned())
+        })?;
+        let max_receive_count = match &count {
+            serde_json::Value::Number(number) => number.as_i64(),
+            serde_json::Value::String(text) => text.trim().parse().ok(),
+            _ => None,
+        }
+        .ok_or_else(|| DocumentError("Invalid value for maxReceiveCount.".to_owned()))?;
+        Ok(Self { dead_letter_target_arn, max_receive_count })
+    }
+
+    /// The canonical JSON AWS returns (`maxReceiveCount` as a number).
+    pub fn render(&self) -> String {
+        serde_json::json!({
+            "deadLetterTargetArn": self.dead_letter_target_arn,
+            "maxReceiveCount": self.max_receive_count,
+        })
+        .to_string()
+    }
+}
+
+impl RedriveAllowPolicy {
+    /// Parses a `RedriveAllowPolicy` document.
+    ///
+    /// # Errors
+    /// A [`DocumentError`] for malformed JSON, an unknown permission, or `sourceQueueArns` that do not fit the
+    /// permission (required with 1..=10 entries for `byQueue`, absent otherwise).
+    pub fn parse(text: &str) -> Result<Self, DocumentError> {
+        let policy: Self = serde_json::from_str(text)
+            .map_err(|_| DocumentError("Redrive allow policy is not a valid JSON map.".to_owned()))?;
+        match (&policy.redrive_permission, &policy.source_queue_arns) {
+            (RedrivePermission::ByQueue, Some(arns)) if (1..=10).contains(&arns.len()) => Ok(policy),
+            (RedrivePermission::ByQueue, _) => Err(DocumentError(
+                "Redrive allow policy with byQueue permission must contain between 1 and 10 sourceQueueArns."
+                    .to_owned(),
+            )),
+            (_, Some(_)) => Err(DocumentError(
+                "sourceQueueArns can only be specified with the byQueue redrive permission.".to_owned(),
+            )),
+            (_, None) => Ok(policy),
+        }
+    }
+
+    /// Whether a queue with ARN `source_arn` may use the queue carrying this policy as its dead-letter queue.
+    pub fn allows(&self, source_arn: &str) -> bool {
+        match self.redrive_permission {
+            RedrivePermission::AllowAll => true,
+            RedrivePermission::DenyAll => false,
+            RedrivePermission::ByQueue => {
+                self.source_queue_arns.as_ref().is_some_and(|arns| arns.iter().any(|arn| arn == source_arn))
+            }
+        }
+    }
+
+    /// The canonical JSON rendering.
+    pub fn render(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Checks that an access `Policy` is a JSON object (AWS rejects anything else).
+///
+/// # Errors
+/// A [`DocumentError`] when the text is not a JSON object.
+pub fn validate_access_policy(text: &str) -> Result<(), DocumentError> {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(_)) => Ok(()),
+        _ => Err(DocumentError("Invalid value for the parameter Policy.".to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redrive_policy_accepts_count_as_number_or_string_and_renders_a_number() {
+        let from_string = RedrivePolicy::parse(
+            r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq","maxReceiveCount":"5"}"#,
+        )
+        .expect("valid");
+        let from_number = RedrivePolicy::parse(
+            r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq","maxReceiveCount":5}"#,
+        )
+        .expect("valid");
+
+        assert_eq!(from_string, from_number);
+        assert_eq!(
+            from_number.render(),
+            r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq","maxReceiveCount":5}"#
+        );
+    }
+
+    #[test]
+    fn redrive_policy_needs_both_members() {
+        assert!(RedrivePolicy::parse(r#"{"maxReceiveCount":5}"#).is_err());
+        assert!(RedrivePolicy::parse(r#"{"deadLetterTargetArn":"x"}"#).is_err());
+        assert!(RedrivePolicy::parse("not json").is_err());
+    }
+
+    #[test]
+    fn redrive_allow_policy_rules() {
+        let by_queue =
+            RedriveAllowPolicy::parse(r#"{"redrivePermission":"byQueue","sourceQueueArns":["a"]}"#).expect("valid");
+        assert!(by_queue.allows("a"));
+        assert!(!by_queue.allows("b"));
+        assert!(RedriveAllowPolicy::parse(r#"{"redrivePermission":"byQueue"}"#).is_err());
+        assert!(RedriveAllowPolicy::parse(r#"{"redrivePermission":"allowAll","sourceQueueArns":["a"]}"#).is_err());
+        assert!(!RedriveAllowPolicy::parse(r#"{"redrivePermission":"denyAll"}"#).expect("valid").allows("a"));
+    }
+}

@@ -1,0 +1,450 @@
+//! Message content as SQS defines it: bodies, message attributes, their validation, sizes and MD5 digests.
+//!
+//! The digests follow SPEC.md §9 exactly (length-prefixed, sorted by name, byte lengths); they are computed
+//! once at send time and kept with the message.
+
+use md5::{Digest, Md5};
+
+use crate::error::{ErrorCode, SqsError};
+
+/// At most this many message attributes per message.
+pub const MAX_MESSAGE_ATTRIBUTES: usize = 10;
+const MAX_ATTRIBUTE_NAME_LEN: usize = 256;
+const MAX_DATA_TYPE_LEN: usize = 256;
+
+/// The value of a message attribute: text (String and Number types) or bytes (Binary types).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttributeValue {
+    /// `StringValue`, for `String` and `Number` data types.
+    String(String),
+    /// `BinaryValue` (raw bytes, base64 on the wire), for `Binary` data types.
+    Binary(Vec<u8>),
+}
+
+/// One message attribute: its full data type (with any custom suffix) and its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageAttribute {
+    /// The data type as sent, e.g. `String`, `Number.float`, `Binary.png`.
+    pub data_type: String,
+    /// The value.
+    pub value: AttributeValue,
+}
+
+impl MessageAttribute {
+    /// A `String` attribute.
+    pub fn string(value: impl Into<String>) -> Self {
+        Self { data_type: "String".to_owned(), value: AttributeValue::String(value.into()) }
+    }
+
+    /// Bytes this attribute counts toward the message size: its data type and value (the name is added by
+    /// the caller).
+    fn payload_len(&self) -> usize {
+        let value_len = match &self.value {
+            AttributeValue::String(text) => text.len(),
+            AttributeValue::Binary(bytes) => bytes.len(),
+        };
+        self.data_type.len() + value_len
+    }
+}
+
+/// The raw attribute as a protocol decoded it, before validation (either value may be missing or both set).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawMessageAttribute {
+    /// `DataType`, if sent.
+    pub data_type: Option<String>,
+    /// `StringValue`, if sent.
+    pub string_value: Option<String>,
+    /// `BinaryValue`, decoded from base64, if sent.
+    pub binary_value: Option<Vec<u8>>,
+    /// Whether the reserved `StringListValues` / `BinaryListValues` members were sent non-empty.
+    pub has_list_values: bool,
+}
+
+/// Validated message attributes, sorted by name (the order AWS hashes and returns them in).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageAttributes(Vec<(String, MessageAttribute)>);
+
+impl MessageAttributes {
+    /// Validates raw attributes as SQS does and sorts them by name.
+    ///
+    /// # Errors
+    /// `InvalidParameterValue` for too many attributes, bad names, bad types or empty values;
+    /// `InvalidMessageContents` for characters SQS does not allow.
+    pub fn validate(raw: Vec<(String, RawMessageAttribute)>) -> Result<Self, SqsError> {
+        if raw.len() > MAX_MESSAGE_ATTRIBUTES {
+            return Err(SqsError::invalid_parameter(format!(
+                "Number of message attributes [{}] exceeds the allowed maximum [{MAX_MESSAGE_ATTRIBUTES}].",
+                raw.len()
+            )));
+        }
+        let mut attributes = Vec::with_capacity(raw.len());
+        for (name, raw) in raw {
+            validate_attribute_name(&name)?;
+            let attribute = validate_attribute(&name, raw)?;
+            attributes.push((name, attribute));
+        }
+        attributes.sort_by(|a, b| a.0.cmp(&b.0));
+        if let Some(pair) = attributes.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+            return Err(SqsError::invalid_parameter(format!(
+                "Message (user) attribute '{}' was specified multiple times.",
+                pair[0].0
+            )));
+        }
+        Ok(Self(attributes))
+    }
+
+    /// Attributes from already-valid pairs (sorts them by name).
+    pub fn from_valid(mut pairs: Vec<(String, MessageAttribute)>) -> Self {
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        Self(pairs)
+    }
+
+    /// Whether there are no attributes.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The attributes, sorted by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &MessageAttribute)> {
+        self.0.iter().map(|(name, attribute)| (name.as_str(), attribute))
+    }
+
+    /// Bytes these attributes count toward the message size: names, data types and values.
+    pub fn size(&self) -> usize {
+        self.0.iter().map(|(name, attribute)| name.len() + attribute.payload_len()).sum()
+    }
+
+    /// The attributes whose names match any of `selectors` (`All`, `.*`, exact names, or `prefix.*`).
+    pub fn select(&self, selectors: &[String]) -> MessageAttributes {
+        if selectors.iter().any(|s| s == "All" || s == ".*") {
+            return self.clone();
+        }
+        let selected = self
+            .0
+            .iter()
+            .filter(|(name, _)| selectors.iter().any(|selector| selector_matches(selector, name)))
+            .cloned()
+            .collect();
+        MessageAttributes(selected)
+    }
+
+    /// The MD5 digest of these attributes (SPEC.md §9), or `None` when there are none.
+    pub fn md5(&self) -> Option<Md5Digest> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let mut hasher = Md5::new();
+        for (name, attribute) in &self.0 {
+            update_length_prefixed(&mut hasher, name.as_bytes());
+            update_length_prefixed(&mut hasher, attribute.data_type.as_bytes());
+            match &attribute.value {
+                AttributeValue::String(text) => {
+                    hasher.update([1u8]);
+                    update_length_prefixed(&mut hasher, text.as_bytes());
+                }
+                AttributeValue::Binary(bytes) => {
+                    hasher.update([2u8]);
+                    update_length_prefixed(&mut hasher, bytes);
+                }
+            }
+        }
+        Some(Md5Digest(hasher.finalize().into()))
+    }
+}
+
+fn selector_matches(selector: &str, name: &str) -> bool {
+    match selector.strip_suffix(".*") {
+        Some(prefix) => name.len() > prefix.len() && name.starts_with(prefix) && name[prefix.len()..].starts_with('.'),
+        None => selector == name,
+    }
+}
+
+fn update_length_prefixed(hasher: &mut Md5, bytes: &[u8]) {
+    let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+    hasher.update(len.to_be_bytes());
+    hasher.update(bytes);
+}
+
+fn validate_attribute_name(name: &str) -> Result<(), SqsError> {
+    let lower = name.to_ascii_lowercase();
+    let valid = !name.is_empty()
+        && name.len() <= MAX_ATTRIBUTE_NAME_LEN
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+        && !name.starts_with('.')
+        && !name.ends_with('.')
+        && !name.contains("..")
+        && !lower.starts_with("aws.")
+        && !lower.starts_with("amazon.");
+    if valid {
+        Ok(())
+    } else {
+        Err(SqsError::invalid_parameter(format!(
+            "The message attribute name '{name}' is invalid. Attribute name can contain A-Z, a-z, 0-9, \
+             underscore (_), hyphen (-), and period (.) characters."
+        )))
+    }
+}
+
+/// The base type of a data type (text before the first `.`), if it is one SQS knows.
+fn base_type(data_type: &str) -> Option<&'static str> {
+    let base = data_type.split('.').next().unwrap_or_default();
+    ["String", "Number", "Binary"].into_iter().find(|known| *known == base)
+}
+
+fn validate_attribute(name: &str, raw: RawMessageAttribute) -> Result<MessageAttribute, SqsError> {
+    if raw.has_list_values {
+        return Err(SqsError::invalid_parameter(format!(
+            "Message attribute list values in '{name}' are not supported."
+        )));
+    }
+    let data_type = match raw.data_type {
+        Some(data_type) if !data_type.is_empty() => data_type,
+        _ => {
+            return Err(SqsError::invalid_parameter(format!(
+                "The message attribute '{name}' must contain non-empty message attribute type."
+            )));
+        }
+    };
+    let base = base_type(&data_type).filter(|_| data_type.len() <= MAX_DATA_TYPE_LEN).ok_or_else(|| {
+        SqsError::invalid_parameter(format!(
+            "The message attribute '{name}' has an invalid message attribute type, the set of supported type \
+             prefixes is Binary, Number, and String."
+        ))
+    })?;
+    if data_type.len() > base.len() && (data_type.len() == base.len() + 1 || !is_valid_text(&data_type)) {
+        return Err(SqsError::invalid_parameter(format!(
+            "The message attribute '{name}' has an invalid message attribute type, the set of supported type \
+             prefixes is Binary, Number, and String."
+        )));
+    }
+    let empty_value = || {
+        SqsError::invalid_parameter(format!(
+            "The message attribute '{name}' must contain non-empty message attribute value for message attribute \
+             type '{base}'."
+        ))
+    };
+    let value = if base == "Binary" {
+        if raw.string_value.is_some() {
+            return Err(SqsError::invalid_parameter(format!(
+                "The message attribute '{name}' with type 'Binary' must use field 'Binary'."
+            )));
+        }
+        match raw.binary_value {
+            Some(bytes) if !bytes.is_empty() => AttributeValue::Binary(bytes),
+            _ => return Err(empty_value()),
+        }
+    } else {
+        if raw.binary_value.is_some() {
+            return Err(SqsError::invalid_parameter(format!(
+                "The message attribute '{name}' with type '{base}' must use field 'String'."
+            )));
+        }
+        let text = match raw.string_value {
+            Some(text) if !text.is_empty() => text,
+            _ => return Err(empty_value()),
+        };
+        if !is_valid_text(&text) {
+            return Err(invalid_characters());
+        }
+        if base == "Number" && !is_number(&text) {
+            return Err(SqsError::invalid_parameter(format!(
+                "Can't cast the value of message (user) attribute '{name}' to a number."
+            )));
+        }
+        AttributeValue::String(text)
+    };
+    Ok(MessageAttribute { data_type, value })
+}
+
+/// Whether `text` is a decimal number SQS accepts for `Number` attributes (up to 38 significant digits,
+/// magnitude 10^-128..10^+126).
+fn is_number(text: &str) -> bool {
+    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(at) => (&unsigned[..at], Some(&unsigned[at + 1..])),
+        None => (unsigned, None),
+    };
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits_ok = !(int_part.is_empty() && frac_part.is_empty())
+        && int_part.bytes().all(|b| b.is_ascii_digit())
+        && frac_part.bytes().all(|b| b.is_ascii_digit());
+    let exponent: i64 = match exponent {
+        Some(exp) => match exp.parse() {
+            Ok(value) => value,
+            Err(_) => return false,
+        },
+        None => 0,
+    };
+    if !digits_ok {
+        return false;
+    }
+    let all_digits: String = format!("{int_part}{frac_part}");
+    let significant = all_digits.trim_start_matches('0');
+    if significant.is_empty() {
+        return true;
+    }
+    let significant_digits = significant.trim_end_matches('0').len();
+    // Decimal exponent of the leading significant digit.
+    let leading_zeros_in_int = int_part.len() as i64 - int_part.trim_start_matches('0').len() as i64;
+    let magnitude = if int_part.trim_start_matches('0').is_empty() {
+        let frac_leading_zeros = frac_part.len() - frac_part.trim_start_matches('0').len();
+        -(frac_leading_zeros as i64) - 1 + exponent
+    } else {
+        int_part.len() as i64 - leading_zeros_in_int - 1 + exponent
+    };
+    significant_digits <= 38 && (-128..=126).contains(&magnitude)
+}
+
+/// Whether every character is one SQS allows in bodies and string values (the W3C XML `Char` production:
+/// `#x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF`).
+pub fn is_valid_text(text: &str) -> bool {
+    text.chars().all(
+        |c| matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..),
+    )
+}
+
+/// `InvalidMessageContents` with AWS's text.
+pub fn invalid_characters() -> SqsError {
+    SqsError::new(
+        ErrorCode::InvalidMessageContents,
+        "Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to \
+         #xFFFD | #x10000 to #x10FFFF",
+    )
+}
+
+/// An MD5 digest, shown as 32 lower-case hex digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Md5Digest(pub [u8; 16]);
+
+impl Md5Digest {
+    /// The MD5 of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        Self(Md5::digest(bytes).into())
+    }
+}
+
+impl std::fmt::Display for Md5Digest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw_string(data_type: &str, value: &str) -> RawMessageAttribute {
+        RawMessageAttribute {
+            data_type: Some(data_type.to_owned()),
+            string_value: Some(value.to_owned()),
+            ..Default::default()
+        }
+    }
+
+    fn spec_example() -> MessageAttributes {
+        MessageAttributes::validate(vec![
+            ("OrderId".to_owned(), raw_string("String", "A-1001")),
+            ("Priority".to_owned(), raw_string("Number", "5")),
+            (
+                "Blob".to_owned(),
+                RawMessageAttribute {
+                    data_type: Some("Binary".to_owned()),
+                    binary_value: Some(vec![1, 2, 3]),
+                    ..Default::default()
+                },
+            ),
+        ])
+        .expect("valid")
+    }
+
+    #[test]
+    fn attribute_md5_matches_the_spec_worked_example() {
+        let attributes = spec_example();
+
+        assert_eq!(attributes.md5().expect("digest").to_string(), "55d9d49634bd05768defd42ef21e185d");
+        let only_order = attributes.select(&["OrderId".to_owned()]);
+        assert_eq!(only_order.md5().expect("digest").to_string(), "7cc2e4344147578b847411f21bade715");
+    }
+
+    #[test]
+    fn attribute_md5_uses_byte_lengths_for_multibyte_text() {
+        let attributes =
+            MessageAttributes::validate(vec![("note".to_owned(), raw_string("String.utf8", "héllo"))]).expect("valid");
+
+        assert_eq!(attributes.md5().expect("digest").to_string(), "82736dbcd91069d0953092b0e6fdaebc");
+    }
+
+    #[test]
+    fn npm_reference_vector_matches() {
+        let attributes =
+            MessageAttributes::validate(vec![("attribName1".to_owned(), raw_string("String", "attribValue 1"))])
+                .expect("valid");
+
+        assert_eq!(attributes.md5().expect("digest").to_string(), "19e27d4e946b072f3f58da80d94fd778");
+    }
+
+    #[test]
+    fn body_md5_matches_the_spec() {
+        assert_eq!(Md5Digest::of(b"Hello from sqskit").to_string(), "09077c1cb05a9e73a1620c07e4bea548");
+    }
+
+    #[test]
+    fn empty_attributes_have_no_digest() {
+        assert_eq!(MessageAttributes::default().md5(), None);
+    }
+
+    #[test]
+    fn attribute_names_follow_aws_rules() {
+        for bad in ["", ".lead", "trail.", "a..b", "AWS.x", "amazon.y", "sp ace", &"n".repeat(257)] {
+            assert!(validate_attribute_name(bad).is_err(), "{bad:?} should be rejected");
+        }
+        for good in ["a", "a.b", "A-b_c.d", &"n".repeat(256)] {
+            assert!(validate_attribute_name(good).is_ok(), "{good:?} should be accepted");
+        }
+    }
+
+    #[test]
+    fn data_types_need_a_known_base_and_a_non_empty_label() {
+        for bad in ["Str", "string", "String.", "Integer", ""] {
+            let result = validate_attribute("x", raw_string(bad, "1"));
+            assert!(result.is_err(), "{bad:?} should be rejected");
+        }
+        for good in ["String", "String.json", "Number", "Number.float"] {
+            assert!(validate_attribute("x", raw_string(good, "1")).is_ok(), "{good:?} should be accepted");
+        }
+    }
+
+    #[test]
+    fn numbers_are_checked() {
+        for good in ["0", "-1", "3.14", "1e10", ".5", "00012", &"9".repeat(38)] {
+            assert!(is_number(good), "{good:?}");
+        }
+        for bad in ["abc", "1.2.3", "", "-", "1e", &"9".repeat(39), "1e200"] {
+            assert!(!is_number(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn selectors_match_names_prefixes_and_all() {
+        let attributes = MessageAttributes::validate(vec![
+            ("order.id".to_owned(), raw_string("String", "1")),
+            ("order.total".to_owned(), raw_string("Number", "2")),
+            ("other".to_owned(), raw_string("String", "3")),
+        ])
+        .expect("valid");
+
+        let names = |selected: MessageAttributes| selected.iter().map(|(n, _)| n.to_owned()).collect::<Vec<_>>();
+        assert_eq!(names(attributes.select(&["order.*".to_owned()])), ["order.id", "order.total"]);
+        assert_eq!(names(attributes.select(&["other".to_owned()])), ["other"]);
+        assert_eq!(names(attributes.select(&["All".to_owned()])).len(), 3);
+        assert!(attributes.select(&["missing".to_owned()]).is_empty());
+    }
+
+    #[test]
+    fn text_validation_follows_the_xml_char_production() {
+        assert!(is_valid_text("tab\tnewline\ncr\r ok é 😀"));
+        for bad in ["\u{0}", "\u{8}", "\u{1F}", "\u{FFFE}", "\u{FFFF}"] {
+            assert!(!is_valid_text(bad), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,572 @@
+//! The SQS engine: queues and messages with AWS's semantics, and nothing of HTTP, JSON or XML.
+//!
+//! [`Engine`] is a cheap `Clone` handle around shared state. Each queue sits behind its own
+//! `std::sync::Mutex`: critical sections are short and never span an `.await`, so a blocking mutex is both
+//! correct and faster than an async one (the same reasoning as mini-redis's `Db`). Long polls wait on the
+//! queue's `Notify` and on the [`Clock`], never while holding a lock.
+//!
+//! # Layout
+//! - `mod.rs`: the engine handle and queue management (create, list, delete, attributes, tags, purge).
+//! - `messages.rs`: send, receive (with long polling), delete and visibility changes.
+//! - `batch.rs`: the whole-request rules shared by the three batch actions.
+//! - `queue.rs`: one queue's state machine; `message.rs`: message content, validation, MD5s.
+//! - `attributes.rs`: typed queue attributes; `receipt.rs`: receipt handles; `clock.rs`: time.
+
+mod attributes;
+mod batch;
+mod clock;
+mod message;
+mod messages;
+mod queue;
+mod receipt;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+pub use attributes::{DeduplicationScope, FifoThroughputLimit, QueueAttributeName, QueueSettings};
+pub use batch::{BatchEntry, BatchResult, MAX_BATCH_ENTRIES, MAX_BATCH_PAYLOAD};
+pub use clock::{Clock, ManualClock, Sleep, SystemClock, Timestamp};
+pub use message::{
+    AttributeValue, MAX_MESSAGE_ATTRIBUTES, Md5Digest, MessageAttribute, MessageAttributes, RawMessageAttribute,
+};
+pub use messages::{ReceiveMessageInput, ReceivedMessage, SendMessageInput, SendMessageOutput};
+pub use queue::{MessageCounts, QueueState};
+
+use crate::documents::RedrivePolicy;
+use crate::error::{ErrorCode, SqsError};
+
+/// How long a deleted queue's name stays blocked, and how often a queue may be purged (SQS: 60 s both).
+const NAME_BLOCK_AFTER_DELETE: Duration = Duration::from_secs(60);
+const PURGE_INTERVAL: Duration = Duration::from_secs(60);
+const MAX_QUEUE_NAME_LEN: usize = 80;
+const MAX_LIST_RESULTS: i64 = 1000;
+const MAX_TAGS: usize = 50;
+
+/// Identity of the emulated SQS endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// Region used in ARNs, e.g. `us-east-1`.
+    pub region: String,
+    /// The account that owns every queue, e.g. `000000000000`.
+    pub account_id: String,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self { region: "us-east-1".to_owned(), account_id: "000000000000".to_owned() }
+    }
+}
+
+/// One queue: immutable identity, state under a lock, and a wake-up signal for long polls.
+#[derive(Debug)]
+pub(crate) struct Queue {
+    uid: u64,
+    name: String,
+    arn: String,
+    state: Mutex<QueueState>,
+    notify: Notify,
+    deleted: std::sync::atomic::AtomicBool,
+}
+
+impl Queue {
+    /// Locks the queue's state. A poisoned lock means a handler panicked mid-update; the state is still
+    /// structurally valid (every update keeps its invariants before it can panic), so keep serving.
+    fn lock(&self) -> MutexGuard<'_, QueueState> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn is_fifo(&self) -> bool {
+        self.lock().settings.fifo_queue
+    }
+}
+
+#[derive(Debug)]
+struct Shared {
+    config: EngineConfig,
+    clock: Arc<dyn Clock>,
+    queues: RwLock<BTreeMap<String, Arc<Queue>>>,
+    recently_deleted: Mutex<HashMap<String, Timestamp>>,
+    next_queue_uid: AtomicU64,
+    sender_id: Arc<str>,
+    shutdown: CancellationToken,
+}
+
+/// A page of queue names from [`Engine::list_queues`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QueueListing {
+    /// Queue names, in name order.
+    pub names: Vec<String>,
+    /// Token for the next page, when there is one.
+    pub next_token: Option<String>,
+}
+
+/// The SQS engine. Cloning is cheap and every clone sees the same queues.
+///
+/// # Examples
+/// ```
+/// use sqskit_emulator::engine::{Engine, SendMessageInput};
+///
+/// # tokio_test_block(async {
+/// let engine = Engine::default();
+/// engine.create_queue("orders", &[], &[]).unwrap();
+/// let sent = engine.send_message("orders", SendMessageInput::with_body("hello")).unwrap();
+/// let received = engine.receive_message("orders", Default::default()).await.unwrap();
+/// assert_eq!(received[0].message_id, sent.message_id);
+/// # });
+/// # fn tokio_test_block(f: impl std::future::Future<Output = ()>) {
+/// #     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Engine {
+    shared: Arc<Shared>,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Self::new(EngineConfig::default(), Arc::new(SystemClock))
+    }
+}
+
+impl Engine {
+    /// An engine with no queues.
+    pub fn new(config: EngineConfig, clock: Arc<dyn Clock>) -> Self {
+        let sender_id = Arc::from(config.account_id.as_str());
+        Self {
+            shared: Arc::new(Shared {
+                config,
+                clock,
+                queues: RwLock::new(BTreeMap::new()),
+                recently_deleted: Mutex::new(HashMap::new()),
+                next_queue_uid: AtomicU64::new(1),
+                sender_id,
+                shutdown: CancellationToken::new(),
+            }),
+        }
+    }
+
+    /// The endpoint identity (region, account).
+    pub fn config(&self) -> &EngineConfig {
+        &self.shared.config
+    }
+
+    /// The clock every timestamp comes from.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.shared.clock
+    }
+
+    /// Ends every waiting long poll (they return no messages) and makes new ones return at once.
+    pub fn shutdown(&self) {
+        self.shared.shutdown.cancel();
+    }
+
+    /// The queue URL of `name` for clients that reach the emulator at `base_url` (e.g. `http://localhost:9324`).
+    pub fn queue_url(&self, base_url: &str, name: &str) -> String {
+        format!("{}/{}/{name}", base_url.trim_end_matches('/'), self.shared.config.account_id)
+    }
+
+    /// The ARN of a queue called `name`.
+    pub fn queue_arn(&self, name: &str) -> String {
+        format!("arn:aws:sqs:{}:{}:{name}", self.shared.config.region, self.shared.config.account_id)
+    }
+
+    fn now(&self) -> Timestamp {
+        self.shared.clock.now()
+    }
+
+    /// Finds a queue by its URL (only the path counts: `/<account>/<name>`) or by its bare name.
+    fn queue(&self, queue_url: &str) -> Result<Arc<Queue>, SqsError> {
+        let name = self.queue_name_from_url(queue_url)?;
+        self.queue_by_name(name)
+    }
+
+    fn queue_by_name(&self, name: &str) -> Result<Arc<Queue>, SqsError> {
+        let queues = self.shared.queues.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        queues.get(name).cloned().ok_or_else(SqsError::queue_does_not_exist)
+    }
+
+    fn queue_name_from_url<'a>(&self, queue_url: &'a str) -> Result<&'a str, SqsError> {
+        let without_scheme = queue_url.split_once("://").map_or(queue_url, |(_, rest)| rest);
+        let mut segments = without_scheme.split('/');
+        let segments: Vec<&str> = if queue_url.contains("://") {
+            segments.next();
+            segments.filter(|s| !s.is_empty()).collect()
+        } else {
+            segments.filter(|s| !s.is_empty()).collect()
+        };
+        match segments.as_slice() {
+            [name] => Ok(name),
+            [account, name] if *account == self.shared.config.account_id => Ok(name),
+            _ => Err(SqsError::queue_does_not_exist()),
+        }
+    }
+
+    /// Creates a queue, or returns quietly if it exists with the same values for every attribute given.
+    ///
+    /// # Errors
+    /// `InvalidParameterValue` for a bad name; `InvalidAttributeName` / `InvalidAttributeValue` for bad
+    /// attributes; `QueueNameExists` when it exists with other values; `QueueDeletedRecently` within 60 s of a
+    /// delete of the same name.
+    pub fn create_queue(
+        &self,
+        name: &str,
+        attributes: &[(String, String)],
+        tags: &[(String, String)],
+    ) -> Result<(), SqsError> {
+        let requests_fifo = attributes.iter().any(|(k, v)| k == "FifoQueue" && v.eq_ignore_ascii_case("true"));
+        validate_queue_name(name, requests_fifo)?;
+        let now = self.now();
+        if let Ok(existing) = self.queue_by_name(name) {
+            let state = existing.lock();
+            let mut candidate = state.settings.clone();
+            for (key, value) in attributes {
+                candidate.apply(key, value)?;
+            }
+            if candidate != state.settings {
+                let differing = attributes
+                    .iter()
+                    .find_map(|(key, _)| {
+                        let attribute: QueueAttributeName = key.parse().ok()?;
+                        (candidate.render(attribute) != state.settings.render(attribute)).then_some(key.as_str())
+                    })
+                    .unwrap_or("attributes");
+                return Err(SqsError::new(
+                    ErrorCode::QueueNameExists,
+                    format!(
+                        "A queue already exists with the same name and a different value for attribute {differing}"
+                    ),
+                ));
+            }
+            return Ok(());
+        }
+        let settings = self.settings_with(QueueSettings::default(), attributes, name, true)?;
+        let tags = validate_tags(name, BTreeMap::new(), tags)?;
+
+        let mut queues = self.shared.queues.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        {
+            let mut deleted = self.shared.recently_deleted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            deleted.retain(|_, at| *at + NAME_BLOCK_AFTER_DELETE > now);
+            if deleted.contains_key(name) {
+                return Err(SqsError::new(
+                    ErrorCode::QueueDeletedRecently,
+                    "You must wait 60 seconds after deleting a queue before you can create another with the same name.",
+                ));
+            }
+        }
+        // Another request may have created it between the check above and the write lock: treat as existing.
+        queues.entry(name.to_owned()).or_insert_with(|| {
+            Arc::new(Queue {
+                uid: self.shared.next_queue_uid.fetch_add(1, Ordering::Relaxed),
+                name: name.to_owned(),
+                arn: self.queue_arn(name),
+                state: Mutex::new(QueueState::new(settings, tags, now)),
+                notify: Notify::new(),
+                deleted: std::sync::atomic::AtomicBool::new(false),
+            })
+        });
+        Ok(())
+    }
+
+    /// Applies attributes to `settings` and checks the rules that span attributes or queues.
+    fn settings_with(
+        &self,
+        mut settings: QueueSettings,
+        attributes: &[(String, String)],
+        queue_name: &str,
+        creating: bool,
+    ) -> Result<QueueSettings, SqsError> {
+        let was_fifo = settings.fifo_queue;
+        for (key, value) in attributes {
+            let attribute = settings.apply(key, value)?;
+            if attribute == QueueAttributeName::FifoQueue && !creating && settings.fifo_queue != was_fifo {
+                return Err(SqsError::invalid_attribute_value("FifoQueue"));
+            }
+        }
+        if settings.fifo_queue {
+            return Err(SqsError::new(
+                ErrorCode::UnsupportedOperation,
+                "FIFO queues are not supported by this emulator version yet.",
+            ));
+        }
+        if let Some((key, _)) = attributes
+            .iter()
+            .find(|(key, _)| key.parse::<QueueAttributeName>().is_ok_and(QueueAttributeName::is_fifo_only))
+        {
+            return Err(SqsError::unknown_attribute(key));
+        }
+        if let Some(policy) = &settings.redrive_policy {
+            self.check_dead_letter_target(policy, queue_name, settings.fifo_queue)?;
+        }
+        Ok(settings)
+    }
+
+    fn check_dead_letter_target(
+        &self,
+        policy: &RedrivePolicy,
+        source_name: &str,
+        source_is_fifo: bool,
+    ) -> Result<(), SqsError> {
+        let invalid = |reason: &str| SqsError::invalid_parameter_value("RedrivePolicy", policy.render(), reason);
+        let prefix = format!("arn:aws:sqs:{}:{}:", self.shared.config.region, self.shared.config.account_id);
+        let target = policy
+            .dead_letter_target_arn
+            .strip_prefix(&prefix)
+            .and_then(|name| self.queue_by_name(name).ok())
+            .ok_or_else(|| invalid("Dead letter target does not exist."))?;
+        if target.is_fifo() != source_is_fifo {
+            return Err(invalid("Dead-letter queue must be same type of queue as the source."));
+        }
+        let source_arn = self.queue_arn(source_name);
+        let allowed =
+            target.lock().settings.redrive_allow_policy.as_ref().is_none_or(|allow| allow.allows(&source_arn));
+        if !allowed {
+            return Err(invalid(&format!(
+                "Queue {source_arn} is not allowed to use {} as its dead-letter queue.",
+                target.arn
+            )));
+        }
+        Ok(())
+    }
+
+    /// Checks that a queue exists (GetQueueUrl); `owner_account_id`, when given, must be this endpoint's.
+    ///
+    /// # Errors
+    /// `QueueDoesNotExist`.
+    pub fn get_queue_url(&self, name: &str, owner_account_id: Option<&str>) -> Result<(), SqsError> {
+        if owner_account_id.is_some_and(|owner| owner != self.shared.config.account_id) {
+            return Err(SqsError::queue_does_not_exist());
+        }
+        self.queue_by_name(name).map(|_| ())
+    }
+
+    /// Lists queue names with an optional prefix; pages when `max_results` is given (SPEC.md §6 ListQueues).
+    ///
+    /// # Errors
+    /// `InvalidParameterValue` for `max_results` outside 1..=1000 or a token this engine did not issue.
+    pub fn list_queues(
+        &self,
+        prefix: Option<&str>,
+        max_results: Option<i64>,
+        next_token: Option<&str>,
+    ) -> Result<QueueListing, SqsError> {
+        if let Some(max) = max_results {
+            if !(1..=MAX_LIST_RESULTS).contains(&max) {
+                return Err(SqsError::out_of_range("MaxResults", max, 1, MAX_LIST_RESULTS));
+            }
+        }
+        let after = next_token.map(decode_list_token).transpose()?;
+        let prefix = prefix.unwrap_or_default();
+        let limit = max_results.unwrap_or(MAX_LIST_RESULTS) as usize;
+        let queues = self.shared.queues.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut matching = queues
+            .keys()
+            .filter(|name| name.starts_with(prefix))
+            .filter(|name| after.as_deref().is_none_or(|after| name.as_str() > after));
+        let names: Vec<String> = matching.by_ref().take(limit).cloned().collect();
+        let more = matching.next().is_some();
+        let next_token = (more && max_results.is_some()).then(|| names.last().map(|n| encode_list_token(n))).flatten();
+        Ok(QueueListing { names, next_token })
+    }
+
+    /// Deletes a queue and its messages; its name is blocked for 60 seconds.
+    ///
+    /// # Errors
+    /// `QueueDoesNotExist`.
+    pub fn delete_queue(&self, queue_url: &str) -> Result<(), SqsError> {
+        let queue = self.queue(queue_url)?;
+        let mut queues = self.shared.queues.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        queues.remove(&queue.name);
+        drop(queues);
+        let mut deleted = self.shared.recently_deleted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        deleted.insert(queue.name.clone(), self.now());
+        queue.deleted.store(true, Ordering::Release);
+        queue.notify.notify_waiters();
+        Ok(())
+    }
+
+    /// The named attributes (or all that apply, for `All`) with their current values.
+    ///
+    /// # Errors
+    /// `QueueDoesNotExist`; `InvalidAttributeName` for an unknown name.
+    pub fn get_queue_attributes(
+        &self,
+        queue_url: &str,
+        names: &[String],
+    ) -> Result<Vec<(QueueAttributeName, String)>, SqsError> {
+        let queue = self.queue(queue_url)?;
+        let requested: Vec<QueueAttributeName> =
+            names.iter().map(|name| name.parse()).collect::<Result<_, SqsError>>()?;
+        let wanted: Vec<QueueAttributeName> = if requested.contains(&QueueAttributeName::All) {
+            QueueAttributeName::ALL_NAMES.to_vec()
+        } else {
+            let mut unique = Vec::with_capacity(requested.len());
+            for name in requested {
+                if !unique.contains(&name) {
+                    unique.push(name);
+                }
+            }
+            unique
+        };
+        let now = self.now();
+        let mut state = queue.lock();
+        state.tick(now);
+        let counts = state.counts();
+        let values = wanted
+            .into_iter()
+            .filter_map(|name| {
+                let value = match name {
+                    QueueAttributeName::QueueArn => Some(queue.arn.clone()),
+                    QueueAttributeName::ApproximateNumberOfMessages => Some(counts.visible.to_string()),
+                    QueueAttributeName::ApproximateNumberOfMessagesNotVisible => Some(counts.in_flight.to_string()),
+                    QueueAttributeName::ApproximateNumberOfMessagesDelayed => Some(counts.delayed.to_string()),
+                    QueueAttributeName::CreatedTimestamp => Some(state.created_at.as_secs().to_string()),
+                    QueueAttributeName::LastModifiedTimestamp => Some(state.last_modified_at.as_secs().to_string()),
+                    other => state.settings.render(other),
+                };
+                value.map(|value| (name, value))
+            })
+            .collect();
+        Ok(values)
+    }
+
+    /// Changes queue attributes; all or nothing.
+    ///
+    /// # Errors
+    /// `QueueDoesNotExist`, `InvalidAttributeName`, `InvalidAttributeValue`, `InvalidParameterValue`.
+    pub fn set_queue_attributes(&self, queue_url: &str, attributes: &[(String, String)]) -> Result<(), SqsError> {
+        let queue = self.queue(queue_url)?;
+        let current = queue.lock().settings.clone();
+        let updated = self.settings_with(current, attributes, &queue.name, false)?;
+        let now = self.now();
+        let mut state = queue.lock();
+        state.settings = updated;
+        state.last_modified_at = now;
+        state.tick(now);
+        drop(state);
+        // A shorter retention or a removed delay can change what long polls may return.
+        queue.notify.notify_waiters();
+        Ok(())
+    }
+
+    /// Deletes every message of a queue; at most once per 60 seconds.
+    ///
+    /// # Errors
+    /// `QueueDoesNotExist`; `PurgeQueueInProgress` within 60 s of the previous purge.
+    pub fn purge_queue(&self, queue_url: &str) -> Result<(), SqsError> {
+        let queue = self.queue(queue_url)?;
+        let now = self.now();
+        let mut state = queue.lock();
+        if state.last_purge_at.is_some_and(|at| at + PURGE_INTERVAL > now) {
+            return Err(SqsError::new(
+                ErrorCode::PurgeQueueInProgress,
+                format!("Only one PurgeQueue operation on {} is allowed every 60 seconds.", queue.name),
+            ));
+        }
+        state.purge();
+        state.last_purge_at = Some(now);
+        Ok(())
+    }
+
+    /// Adds or overwrites tags.
+    ///
+    /// # Errors
+    /// `QueueDoesNotExist`; `MissingParameter` for no tags; `InvalidParameterValue` for bad keys or values or
+    /// more than 50 tags.
+    pub fn tag_queue(&self, queue_url: &str, tags: &[(String, String)]) -> Result<(), SqsError> {
+        let queue = self.queue(queue_url)?;
+        if tags.is_empty() {
+            return Err(SqsError::missing_parameter("Tags"));
+        }
+        let mut state = queue.lock();
+        state.tags = validate_tags(&queue.name, state.tags.clone(), tags)?;
+        Ok(())
+    }
+
+    /// Removes tags; unknown keys are ignored.
+    ///
+    /// # Errors
+    /// `QueueDoesNotExist`; `InvalidParameterValue` for no keys or an empty or over-long key.
+    pub fn untag_queue(&self, queue_url: &str, keys: &[String]) -> Result<(), SqsError> {
+        let queue = self.queue(queue_url)?;
+        if keys.is_empty() || keys.iter().any(|key| key.is_empty() || key.chars().count() > 128) {
+            return Err(SqsError::invalid_parameter("Tag keys must be between 1 and 128 characters in length."));
+        }
+        let mut state = queue.lock();
+        for key in keys {
+            state.tags.remove(key);
+        }
+        Ok(())
+    }
+
+    /// The queue's tags.
+    ///
+    /// # Errors
+    /// `QueueDoesNotExist`.
+    pub fn list_queue_tags(&self, queue_url: &str) -> Result<BTreeMap<String, String>, SqsError> {
+        Ok(self.queue(queue_url)?.lock().tags.clone())
+    }
+}
+
+fn validate_queue_name(name: &str, fifo: bool) -> Result<(), SqsError> {
+    let base = if fifo { name.strip_suffix(".fifo") } else { Some(name) };
+    let valid = base.is_some_and(|base| {
+        !base.is_empty()
+            && name.len() <= MAX_QUEUE_NAME_LEN
+            && base.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    });
+    if valid {
+        Ok(())
+    } else if fifo || name.ends_with(".fifo") {
+        Err(SqsError::invalid_parameter(
+            "The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end \
+             with .fifo suffix and be 1 to 80 in length.",
+        ))
+    } else {
+        Err(SqsError::invalid_parameter(
+            "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length",
+        ))
+    }
+}
+
+fn validate_tags(
+    queue_name: &str,
+    mut current: BTreeMap<String, String>,
+    tags: &[(String, String)],
+) -> Result<BTreeMap<String, String>, SqsError> {
+    for (key, value) in tags {
+        let key_len = key.chars().count();
+        if key_len == 0 || key_len > 128 {
+            return Err(SqsError::invalid_parameter("Tag keys must be between 1 and 128 characters in length."));
+        }
+        if value.chars().count() > 256 {
+            return Err(SqsError::invalid_parameter("Tag values may not be longer than 256 characters."));
+        }
+        if key.to_ascii_lowercase().starts_with("aws:") {
+            return Err(SqsError::invalid_parameter("Tag keys must not start with the reserved prefix aws:."));
+        }
+        current.insert(key.clone(), value.clone());
+    }
+    if current.len() > MAX_TAGS {
+        return Err(SqsError::invalid_parameter(format!("Too many tags added for queue {queue_name}.")));
+    }
+    Ok(current)
+}
+
+fn encode_list_token(last_name: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(last_name)
+}
+
+fn decode_list_token(token: &str) -> Result<String, SqsError> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| SqsError::invalid_parameter("Invalid NextToken value."))
+}

@@ -1,0 +1,188 @@
+//! Starting and stopping the emulator's HTTP server, in-process (tests, the embedded demo) or from the CLI.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::{DEFAULT_MAX_REQUEST_BYTES, router};
+use crate::engine::{Clock, Engine, EngineConfig, SystemClock};
+
+/// Infrastructure failures of the server (never sent to SQS clients).
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The listening socket could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address that was asked for.
+        address: String,
+        /// Why it failed.
+        source: io::Error,
+    },
+    /// The server failed while running.
+    #[error("server failed: {0}")]
+    Serve(#[from] io::Error),
+}
+
+/// Entry point for running the emulator in-process.
+///
+/// # Examples
+/// ```no_run
+/// # async fn demo() -> Result<(), sqskit_emulator::ServerError> {
+/// let emulator = sqskit_emulator::Emulator::builder().port(0).start().await?;
+/// println!("SQS endpoint: {}", emulator.endpoint());
+/// emulator.shutdown().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Emulator;
+
+impl Emulator {
+    /// A builder with the defaults: 127.0.0.1:9324, us-east-1, account 000000000000, the system clock.
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+}
+
+/// Configures and starts an emulator.
+#[derive(Debug, Clone)]
+pub struct EmulatorBuilder {
+    host: String,
+    port: u16,
+    config: EngineConfig,
+    clock: Arc<dyn Clock>,
+    max_request_bytes: usize,
+}
+
+impl Default for EmulatorBuilder {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".to_owned(),
+            port: 9324,
+            config: EngineConfig::default(),
+            clock: Arc::new(SystemClock),
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+        }
+    }
+}
+
+impl EmulatorBuilder {
+    /// The address to listen on.
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = host.into();
+        self
+    }
+
+    /// The port to listen on; 0 picks a free one.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// The region in queue ARNs.
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.config.region = region.into();
+        self
+    }
+
+    /// The account id in queue URLs and ARNs.
+    pub fn account_id(mut self, account_id: impl Into<String>) -> Self {
+        self.config.account_id = account_id.into();
+        self
+    }
+
+    /// The clock; pass a [`ManualClock`](crate::engine::ManualClock) to control time from a test.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The largest request body accepted.
+    pub fn max_request_bytes(mut self, bytes: usize) -> Self {
+        self.max_request_bytes = bytes;
+        self
+    }
+
+    /// Binds the socket and starts serving in a background task.
+    ///
+    /// # Errors
+    /// [`ServerError::Bind`] when the address cannot be bound.
+    pub async fn start(self) -> Result<RunningEmulator, ServerError> {
+        let address = format!("{}:{}", self.host, self.port);
+        let listener = TcpListener::bind(&address)
+            .await
+            .map_err(|source| ServerError::Bind { address: address.clone(), source })?;
+        let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { address, source })?;
+        let endpoint = format!("http://{local_addr}");
+        let engine = Engine::new(self.config, self.clock);
+        let app = router(engine.clone(), self.max_request_bytes, endpoint.clone());
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        let engine_for_shutdown = engine.clone();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    stop.cancelled().await;
+                    engine_for_shutdown.shutdown();
+                })
+                .await
+        });
+        Ok(RunningEmulator { local_addr, endpoint, engine, shutdown, task })
+    }
+}
+
+/// A running emulator. Dropping it without [`RunningEmulator::shutdown`] leaves the server running until the
+/// runtime ends.
+#[derive(Debug)]
+pub struct RunningEmulator {
+    local_addr: SocketAddr,
+    endpoint: String,
+    engine: Engine,
+    shutdown: CancellationToken,
+    task: JoinHandle<io::Result<()>>,
+}
+
+impl RunningEmulator {
+    /// The endpoint URL, e.g. `http://127.0.0.1:9324`.
+    pub fn endpoint(&self) -> String {
+        self.endpoint.clone()
+    }
+
+    /// The bound socket address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The engine behind the server, for in-process inspection.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// A token that stops the server when cancelled (for signal handlers).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Ends long polls, stops accepting connections, and waits for in-flight requests to finish.
+    ///
+    /// # Errors
+    /// [`ServerError::Serve`] if the server failed while running.
+    pub async fn shutdown(self) -> Result<(), ServerError> {
+        self.shutdown.cancel();
+        self.wait().await
+    }
+
+    /// Waits until the server stops (after the shutdown token is cancelled).
+    ///
+    /// # Errors
+    /// [`ServerError::Serve`] if the server failed while running.
+    pub async fn wait(self) -> Result<(), ServerError> {
+        match self.task.await {
+            Ok(result) => result.map_err(ServerError::Serve),
+            Err(join_error) => Err(ServerError::Serve(io::Error::other(join_error))),
+        }
+    }
+}

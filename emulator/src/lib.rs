@@ -1,0 +1,23 @@
+//! sqskit-emulator: a local Amazon SQS that AWS SDKs, the AWS CLI and boto3 talk to without noticing.
+//!
+//! Run it as a server (`sqskit-emulator --port 9324`), start it in-process with [`Emulator::builder`], or use
+//! the [`engine::Engine`] directly without HTTP.
+//!
+//! # Layout
+//! - [`engine`]: queue semantics (standard queues, visibility, delays, retention, long polling); no HTTP,
+//!   JSON or XML.
+//! - [`protocol`]: wire formats (AWS JSON 1.0); no queue logic.
+//! - [`actions`]: the 23 actions: typed requests/responses and one engine call each; one exhaustive dispatch.
+//! - [`http`]: the axum router and the server lifecycle.
+//! - [`error`]: the AWS error table and [`SqsError`]; [`documents`]: JSON documents inside queue attributes.
+
+pub mod actions;
+pub mod documents;
+pub mod engine;
+pub mod error;
+pub mod http;
+pub mod protocol;
+
+pub use engine::{Clock, Engine, EngineConfig, ManualClock, SystemClock, Timestamp};
+pub use error::{ErrorCode, SqsError};
+pub use http::server::{Emulator, EmulatorBuilder, RunningEmulator, ServerError};

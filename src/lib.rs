@@ -1,0 +1,1 @@
+//! sqskit: typed, dependable Amazon SQS producers and consumers, testable offline.
