@@ -130,6 +130,80 @@ pub fn validate_access_policy(text: &str) -> Result<(), DocumentError> {
     }
 }
 
+/// Why a permission change was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PermissionError {
+    /// A statement with this label (`Sid`) already exists.
+    LabelExists,
+    /// No statement has this label.
+    LabelNotFound,
+}
+
+/// Adds an `Allow` statement with `Sid` = `label` to a queue's access policy, as AddPermission does: the
+/// principals are account root ARNs and the actions are prefixed with `SQS:`. Returns the new policy text.
+///
+/// # Errors
+/// [`PermissionError::LabelExists`] when a statement with that label is already there.
+pub fn add_permission(
+    policy: Option<&str>,
+    queue_arn: &str,
+    label: &str,
+    account_ids: &[String],
+    actions: &[String],
+) -> Result<String, PermissionError> {
+    let mut document = policy
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+        .filter(serde_json::Value::is_object)
+        .unwrap_or_else(|| serde_json::json!({"Version": "2012-10-17", "Id": format!("{queue_arn}/SQSDefaultPolicy")}));
+    let mut statements = take_statements(&mut document);
+    if statements.iter().any(|statement| statement.get("Sid").and_then(serde_json::Value::as_str) == Some(label)) {
+        return Err(PermissionError::LabelExists);
+    }
+    let principals: Vec<String> = account_ids.iter().map(|id| format!("arn:aws:iam::{id}:root")).collect();
+    let actions: Vec<String> = actions.iter().map(|action| format!("SQS:{action}")).collect();
+    statements.push(serde_json::json!({
+        "Sid": label,
+        "Effect": "Allow",
+        "Principal": {"AWS": principals},
+        "Action": actions,
+        "Resource": queue_arn,
+    }));
+    document["Statement"] = serde_json::Value::Array(statements);
+    Ok(document.to_string())
+}
+
+/// Removes the statement labelled `label` from a policy, as RemovePermission does. Returns the new policy
+/// text, or `None` when no statement is left (the policy is removed).
+///
+/// # Errors
+/// [`PermissionError::LabelNotFound`] when no statement has that label.
+pub fn remove_permission(policy: Option<&str>, label: &str) -> Result<Option<String>, PermissionError> {
+    let mut document = policy
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+        .filter(serde_json::Value::is_object)
+        .ok_or(PermissionError::LabelNotFound)?;
+    let mut statements = take_statements(&mut document);
+    let before = statements.len();
+    statements.retain(|statement| statement.get("Sid").and_then(serde_json::Value::as_str) != Some(label));
+    if statements.len() == before {
+        return Err(PermissionError::LabelNotFound);
+    }
+    if statements.is_empty() {
+        return Ok(None);
+    }
+    document["Statement"] = serde_json::Value::Array(statements);
+    Ok(Some(document.to_string()))
+}
+
+/// Takes the policy's statements out as a list (a single statement object counts as a list of one).
+fn take_statements(document: &mut serde_json::Value) -> Vec<serde_json::Value> {
+    match document.get_mut("Statement").map(serde_json::Value::take) {
+        Some(serde_json::Value::Array(statements)) => statements,
+        Some(serde_json::Value::Null) | None => Vec::new(),
+        Some(single) => vec![single],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,6 +231,22 @@ mod tests {
         assert!(RedrivePolicy::parse(r#"{"maxReceiveCount":5}"#).is_err());
         assert!(RedrivePolicy::parse(r#"{"deadLetterTargetArn":"x"}"#).is_err());
         assert!(RedrivePolicy::parse("not json").is_err());
+    }
+
+    #[test]
+    fn permissions_are_added_and_removed_by_label() {
+        let arn = "arn:aws:sqs:us-east-1:000000000000:q";
+        let policy =
+            add_permission(None, arn, "l1", &["111122223333".to_owned()], &["SendMessage".to_owned()]).expect("added");
+        assert!(policy.contains(r#""Sid":"l1""#) && policy.contains("SQS:SendMessage"));
+        let policy =
+            add_permission(Some(&policy), arn, "l2", &["111122223333".to_owned()], &["*".to_owned()]).expect("added");
+        assert_eq!(add_permission(Some(&policy), arn, "l1", &[], &[]).unwrap_err(), PermissionError::LabelExists);
+
+        let policy = remove_permission(Some(&policy), "l1").expect("removed").expect("one left");
+        assert!(!policy.contains(r#""Sid":"l1""#));
+        assert_eq!(remove_permission(Some(&policy), "l1").unwrap_err(), PermissionError::LabelNotFound);
+        assert_eq!(remove_permission(Some(&policy), "l2").expect("removed"), None);
     }
 
     #[test]

@@ -6,10 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use super::attributes::DeduplicationScope;
 use super::batch::{self, BatchEntry, BatchResult};
 use super::clock::Timestamp;
+use super::fifo::DeduplicatedSend;
 use super::message::{self, Md5Digest, MessageAttributes, RawMessageAttribute};
-use super::queue::{MAX_VISIBILITY, StoredMessage};
+use super::queue::{MAX_VISIBILITY, MessageExtra, QueueState, StoredMessage, sequence_number};
 use super::receipt::ReceiptHandle;
 use super::{Engine, Queue};
 use crate::error::SqsError;
@@ -54,6 +56,21 @@ impl SendMessageInput {
     /// An input with just a body.
     pub fn with_body(body: impl Into<String>) -> Self {
         Self { body: Some(body.into()), ..Self::default() }
+    }
+
+    /// Bytes this message counts toward a batch's 1 MiB total: body plus attribute names, types and values.
+    fn payload_size(&self) -> usize {
+        let attributes: usize = self
+            .message_attributes
+            .iter()
+            .map(|(name, raw)| {
+                name.len()
+                    + raw.data_type.as_ref().map_or(0, String::len)
+                    + raw.string_value.as_ref().map_or(0, String::len)
+                    + raw.binary_value.as_ref().map_or(0, Vec::len)
+            })
+            .sum();
+        self.body.as_ref().map_or(0, String::len) + attributes
     }
 }
 
@@ -113,7 +130,18 @@ struct PreparedMessage {
     message: StoredMessage,
     delay: Duration,
     output: SendMessageOutput,
-    size: usize,
+    /// FIFO: the deduplication id (explicit or content-based) and the group it is scoped to.
+    deduplication: Option<(Option<String>, String)>,
+}
+
+/// The queue settings a send needs, copied out under the lock.
+#[derive(Debug, Clone, Copy)]
+struct SendRules {
+    maximum_message_size: usize,
+    delay: Duration,
+    fifo: bool,
+    content_based_deduplication: bool,
+    scope_is_group: bool,
 }
 
 fn range_checked(name: &str, value: Option<i64>, min: i64, max: i64) -> Result<Option<u64>, SqsError> {
@@ -122,6 +150,14 @@ fn range_checked(name: &str, value: Option<i64>, min: i64, max: i64) -> Result<O
         Some(v) if (min..=max).contains(&v) => Ok(Some(v as u64)),
         Some(v) => Err(SqsError::out_of_range(name, v, min, max)),
     }
+}
+
+fn not_for_this_queue_type(name: &str, value: impl std::fmt::Display) -> SqsError {
+    SqsError::invalid_parameter_value(
+        name,
+        value,
+        "The request include parameter that is not valid for this queue type.",
+    )
 }
 
 impl Engine {
@@ -135,35 +171,67 @@ impl Engine {
         }
         let attributes = MessageAttributes::validate(input.message_attributes)?;
         let (trace_header, md5_of_system_attributes) = validate_system_attributes(input.system_attributes)?;
-        let settings = queue.lock().settings.clone();
+        let rules = {
+            let state = queue.lock();
+            let settings = &state.settings;
+            SendRules {
+                maximum_message_size: settings.maximum_message_size,
+                delay: settings.delay,
+                fifo: settings.fifo_queue,
+                content_based_deduplication: settings.content_based_deduplication,
+                scope_is_group: settings.deduplication_scope == DeduplicationScope::MessageGroup,
+            }
+        };
         let size = body.len() + attributes.size();
-        if size > settings.maximum_message_size {
+        if size > rules.maximum_message_size {
             return Err(SqsError::invalid_parameter(format!(
                 "One or more parameters are invalid. Reason: Message must be shorter than {} bytes.",
-                settings.maximum_message_size
+                rules.maximum_message_size
             )));
         }
         let delay = match range_checked("DelaySeconds", input.delay_seconds, 0, MAX_DELAY_SECONDS)? {
+            Some(0) | None if rules.fifo => rules.delay,
+            Some(seconds) if rules.fifo => return Err(not_for_this_queue_type("DelaySeconds", seconds)),
             Some(seconds) => Duration::from_secs(seconds),
-            None => settings.delay,
+            None => rules.delay,
         };
-        if let Some(id) = &input.deduplication_id {
-            return Err(SqsError::invalid_parameter_value(
-                "MessageDeduplicationId",
-                id,
-                "The request include parameter that is not valid for this queue type.",
-            ));
-        }
         if let Some(group) = &input.group_id {
             validate_message_id_text("MessageGroupId", group)?;
         }
+        let deduplication = if rules.fifo {
+            let group = input.group_id.clone().ok_or_else(|| SqsError::missing_parameter("MessageGroupId"))?;
+            let id = match &input.deduplication_id {
+                Some(id) => {
+                    validate_message_id_text("MessageDeduplicationId", id)?;
+                    id.clone()
+                }
+                None if rules.content_based_deduplication => hex_sha256(body.as_bytes()),
+                None => {
+                    return Err(SqsError::invalid_parameter(
+                        "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId \
+                         provided explicitly",
+                    ));
+                }
+            };
+            Some((rules.scope_is_group.then_some(group), id))
+        } else {
+            if let Some(id) = &input.deduplication_id {
+                return Err(not_for_this_queue_type("MessageDeduplicationId", id));
+            }
+            None
+        };
         let md5_of_body = Md5Digest::of(body.as_bytes());
+        let extra = MessageExtra {
+            trace_header,
+            group_id: input.group_id,
+            deduplication_id: deduplication.as_ref().map(|(_, id)| id.clone()),
+            dead_letter_source_arn: None,
+        };
         let message = StoredMessage::new(
             Arc::from(body),
             md5_of_body,
             attributes,
-            trace_header,
-            input.group_id,
+            extra,
             Arc::clone(&self.shared.sender_id),
             now,
         );
@@ -174,30 +242,53 @@ impl Engine {
             md5_of_system_attributes,
             sequence_number: None,
         };
-        Ok(PreparedMessage { message, delay, output, size })
+        Ok(PreparedMessage { message, delay, output, deduplication })
+    }
+
+    /// Enqueues a prepared message under the queue lock, or answers with the original of a FIFO duplicate.
+    /// Returns the reply and whether a message became visible.
+    fn commit(state: &mut QueueState, prepared: PreparedMessage, now: Timestamp) -> (SendMessageOutput, bool) {
+        let PreparedMessage { message, delay, mut output, deduplication } = prepared;
+        let Some((scope, dedup_id)) = deduplication else {
+            let (_, visible) = state.enqueue(message, delay, now);
+            return (output, visible);
+        };
+        if let Some(original) = state.fifo.as_ref().and_then(|fifo| fifo.duplicate_of(scope.as_deref(), &dedup_id)) {
+            output.message_id = original.message_id.clone();
+            output.sequence_number = Some(sequence_number(original.sequence));
+            return (output, false);
+        }
+        let (sequence, visible) = state.enqueue(message, delay, now);
+        output.sequence_number = Some(sequence_number(sequence));
+        if let Some(fifo) = state.fifo.as_mut() {
+            let original = DeduplicatedSend { message_id: output.message_id.clone(), sequence };
+            fifo.remember_send(scope.as_deref(), &dedup_id, original, now);
+        }
+        (output, visible)
     }
 
     /// Sends one message.
     ///
     /// # Errors
-    /// `QueueDoesNotExist`, `MissingParameter` (empty body), `InvalidMessageContents`, `InvalidParameterValue`
-    /// (size, delay, attributes, parameters that do not fit the queue type).
+    /// `QueueDoesNotExist`, `MissingParameter` (empty body, FIFO without group), `InvalidMessageContents`,
+    /// `InvalidParameterValue` (size, delay, attributes, parameters that do not fit the queue type).
     pub fn send_message(&self, queue_url: &str, input: SendMessageInput) -> Result<SendMessageOutput, SqsError> {
         let queue = self.queue(queue_url)?;
         let now = self.now();
         let prepared = self.prepare(&queue, input, now)?;
-        let visible = {
+        let (output, visible) = {
             let mut state = queue.lock();
             state.tick(now);
-            state.enqueue(prepared.message, prepared.delay, now)
+            Self::commit(&mut state, prepared, now)
         };
         if visible {
             queue.notify.notify_waiters();
         }
-        Ok(prepared.output)
+        Ok(output)
     }
 
-    /// Sends up to ten messages; entries fail or succeed one by one.
+    /// Sends up to ten messages; entries fail or succeed one by one, and FIFO entries are enqueued in request
+    /// order.
     ///
     /// # Errors
     /// The whole request fails with `QueueDoesNotExist`, `EmptyBatchRequest`, `TooManyEntriesInBatchRequest`,
@@ -209,24 +300,7 @@ impl Engine {
     ) -> Result<Vec<BatchResult<SendMessageOutput>>, SqsError> {
         let queue = self.queue(queue_url)?;
         batch::validate_entries(&entries, "SendMessageBatchRequestEntry")?;
-        let total: usize = entries
-            .iter()
-            .map(|entry| {
-                let body = entry.input.body.as_ref().map_or(0, String::len);
-                let attributes: usize = entry
-                    .input
-                    .message_attributes
-                    .iter()
-                    .map(|(name, raw)| {
-                        name.len()
-                            + raw.data_type.as_ref().map_or(0, String::len)
-                            + raw.string_value.as_ref().map_or(0, String::len)
-                            + raw.binary_value.as_ref().map_or(0, Vec::len)
-                    })
-                    .sum();
-                body + attributes
-            })
-            .sum();
+        let total: usize = entries.iter().map(|entry| entry.input.payload_size()).sum();
         batch::validate_payload(total)?;
         let now = self.now();
         let prepared: Vec<(String, Result<PreparedMessage, SqsError>)> =
@@ -238,10 +312,10 @@ impl Engine {
             prepared
                 .into_iter()
                 .map(|(id, prepared)| {
-                    let result = prepared.map(|p| {
-                        any_visible |= state.enqueue(p.message, p.delay, now);
-                        debug_assert!(p.size <= batch::MAX_BATCH_PAYLOAD);
-                        p.output
+                    let result = prepared.map(|prepared| {
+                        let (output, visible) = Self::commit(&mut state, prepared, now);
+                        any_visible |= visible;
+                        output
                     });
                     BatchResult { id, result }
                 })
@@ -254,7 +328,8 @@ impl Engine {
     }
 
     /// Receives up to `MaxNumberOfMessages` messages, long polling for up to `WaitTimeSeconds` when none is
-    /// visible: it returns as soon as one becomes visible (SPEC.md §10).
+    /// visible: it returns as soon as one becomes visible (SPEC.md §10). Messages past the redrive policy's
+    /// `maxReceiveCount` move to the dead-letter queue during the receive that would exceed it.
     ///
     /// # Errors
     /// `QueueDoesNotExist`; `InvalidParameterValue` for out-of-range numbers; `InvalidAttributeName` for an
@@ -271,6 +346,9 @@ impl Engine {
             .map(Duration::from_secs);
         let wait =
             range_checked("WaitTimeSeconds", input.wait_time_seconds, 0, MAX_WAIT_SECONDS)?.map(Duration::from_secs);
+        if let Some(attempt_id) = &input.receive_request_attempt_id {
+            validate_message_id_text("ReceiveRequestAttemptId", attempt_id)?;
+        }
         let selection = SystemAttributeSelection::parse(&input.system_attribute_names)?;
         let (visibility, wait) = {
             let state = queue.lock();
@@ -286,18 +364,44 @@ impl Engine {
             notified.as_mut().enable();
 
             let now = self.now();
-            let (received, next_transition) = {
+            let (received, dead_lettered, next_transition) = {
                 let mut state = queue.lock();
                 state.tick(now);
-                let received: Vec<ReceivedMessage> = state
-                    .receive(max, visibility, queue.uid, now)
-                    .into_iter()
-                    .map(|(handle, message)| {
-                        render_received(message, handle, &selection, &input.message_attribute_names)
-                    })
-                    .collect();
-                (received, state.next_transition())
+                let render = |(handle, message): (ReceiptHandle, &StoredMessage)| {
+                    render_received(message, handle, &selection, &input.message_attribute_names)
+                };
+                let attempt_id = input.receive_request_attempt_id.as_deref().filter(|_| state.fifo.is_some());
+                let attempt_handles = attempt_id
+                    .and_then(|id| state.fifo.as_ref().and_then(|fifo| fifo.attempt(id)))
+                    .map(|attempt| attempt.handles.clone());
+                let repeated: Option<Vec<ReceivedMessage>> = attempt_handles.and_then(|handles| {
+                    state
+                        .repeat_receive(&handles, visibility, now)
+                        .map(|messages| messages.into_iter().map(render).collect())
+                });
+                if let Some(received) = repeated.filter(|received| !received.is_empty()) {
+                    (received, Vec::new(), None)
+                } else {
+                    let max_receive_count = state
+                        .settings
+                        .redrive_policy
+                        .as_ref()
+                        .map(|policy| u32::try_from(policy.max_receive_count).unwrap_or(u32::MAX));
+                    let receipt = state.receive(max, visibility, max_receive_count, queue.uid, now);
+                    let handles: Vec<ReceiptHandle> = receipt.delivered.iter().map(|(handle, _)| *handle).collect();
+                    let received: Vec<ReceivedMessage> = receipt.delivered.into_iter().map(render).collect();
+                    let dead_lettered = receipt.dead_lettered;
+                    if let (Some(id), false) = (attempt_id, handles.is_empty()) {
+                        if let Some(fifo) = state.fifo.as_mut() {
+                            fifo.remember_attempt(id, handles, now);
+                        }
+                    }
+                    (received, dead_lettered, state.next_transition())
+                }
             };
+            if !dead_lettered.is_empty() {
+                self.move_to_dead_letter_queue(&queue, dead_lettered);
+            }
             let finished = !received.is_empty()
                 || now >= deadline
                 || self.shared.shutdown.is_cancelled()
@@ -416,6 +520,12 @@ impl Engine {
     }
 }
 
+/// Hex SHA-256 of a body: the content-based deduplication id.
+fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
 fn decode_handle(queue: &Queue, receipt_handle: &str) -> Result<ReceiptHandle, SqsError> {
     if receipt_handle.is_empty() {
         return Err(SqsError::missing_parameter("ReceiptHandle"));
@@ -499,6 +609,7 @@ fn render_received(
     selection: &SystemAttributeSelection,
     message_attribute_names: &[String],
 ) -> ReceivedMessage {
+    let extra = message.extra.as_deref();
     let attributes = selection
         .names
         .iter()
@@ -508,8 +619,11 @@ fn render_received(
                 "SentTimestamp" => Some(message.sent_at.as_millis().to_string()),
                 "ApproximateReceiveCount" => Some(message.receive_count.to_string()),
                 "ApproximateFirstReceiveTimestamp" => message.first_received_at.map(|at| at.as_millis().to_string()),
-                "MessageGroupId" => message.group_id.as_deref().map(str::to_owned),
-                "AWSTraceHeader" => message.trace_header.as_deref().map(str::to_owned),
+                "SequenceNumber" => message.deduplication_id().is_some().then(|| sequence_number(handle.sequence)),
+                "MessageDeduplicationId" => message.deduplication_id().map(str::to_owned),
+                "MessageGroupId" => message.group_id().map(str::to_owned),
+                "AWSTraceHeader" => extra.and_then(|extra| extra.trace_header.clone()),
+                "DeadLetterQueueSourceArn" => extra.and_then(|extra| extra.dead_letter_source_arn.clone()),
                 _ => None,
             };
             value.map(|value| (*name, value))

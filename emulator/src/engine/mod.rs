@@ -9,16 +9,22 @@
 //! - `mod.rs`: the engine handle and queue management (create, list, delete, attributes, tags, purge).
 //! - `messages.rs`: send, receive (with long polling), delete and visibility changes.
 //! - `batch.rs`: the whole-request rules shared by the three batch actions.
+//! - `fifo.rs`: message groups, deduplication and receive attempts of FIFO queues.
+//! - `redrive.rs`: dead-letter moves, dead-letter source listing, message move tasks.
+//! - `permissions.rs`: AddPermission / RemovePermission.
 //! - `queue.rs`: one queue's state machine; `message.rs`: message content, validation, MD5s.
 //! - `attributes.rs`: typed queue attributes; `receipt.rs`: receipt handles; `clock.rs`: time.
 
 mod attributes;
 mod batch;
 mod clock;
+mod fifo;
 mod message;
 mod messages;
+mod permissions;
 mod queue;
 mod receipt;
+mod redrive;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,6 +42,7 @@ pub use message::{
 };
 pub use messages::{ReceiveMessageInput, ReceivedMessage, SendMessageInput, SendMessageOutput};
 pub use queue::{MessageCounts, QueueState};
+pub use redrive::{MoveTaskInfo, MoveTaskStatus};
 
 use crate::documents::RedrivePolicy;
 use crate::error::{ErrorCode, SqsError};
@@ -94,6 +101,7 @@ struct Shared {
     next_queue_uid: AtomicU64,
     sender_id: Arc<str>,
     shutdown: CancellationToken,
+    move_tasks: redrive::MoveTasks,
 }
 
 /// A page of queue names from [`Engine::list_queues`].
@@ -146,6 +154,7 @@ impl Engine {
                 next_queue_uid: AtomicU64::new(1),
                 sender_id,
                 shutdown: CancellationToken::new(),
+                move_tasks: redrive::MoveTasks::default(),
             }),
         }
     }
@@ -287,17 +296,22 @@ impl Engine {
                 return Err(SqsError::invalid_attribute_value("FifoQueue"));
             }
         }
-        if settings.fifo_queue {
-            return Err(SqsError::new(
-                ErrorCode::UnsupportedOperation,
-                "FIFO queues are not supported by this emulator version yet.",
-            ));
+        if !settings.fifo_queue {
+            if let Some((key, _)) = attributes
+                .iter()
+                .find(|(key, _)| key.parse::<QueueAttributeName>().is_ok_and(QueueAttributeName::is_fifo_only))
+            {
+                return Err(SqsError::unknown_attribute(key));
+            }
         }
-        if let Some((key, _)) = attributes
-            .iter()
-            .find(|(key, _)| key.parse::<QueueAttributeName>().is_ok_and(QueueAttributeName::is_fifo_only))
+        if settings.fifo_throughput_limit == FifoThroughputLimit::PerMessageGroupId
+            && settings.deduplication_scope != DeduplicationScope::MessageGroup
         {
-            return Err(SqsError::unknown_attribute(key));
+            return Err(SqsError::new(
+                ErrorCode::InvalidAttributeValue,
+                "Invalid value for the parameter FifoThroughputLimit. Reason: perMessageGroupId is allowed only when \
+                 DeduplicationScope is messageGroup.",
+            ));
         }
         if let Some(policy) = &settings.redrive_policy {
             self.check_dead_letter_target(policy, queue_name, settings.fifo_queue)?;
@@ -354,23 +368,12 @@ impl Engine {
         max_results: Option<i64>,
         next_token: Option<&str>,
     ) -> Result<QueueListing, SqsError> {
-        if let Some(max) = max_results {
-            if !(1..=MAX_LIST_RESULTS).contains(&max) {
-                return Err(SqsError::out_of_range("MaxResults", max, 1, MAX_LIST_RESULTS));
-            }
-        }
-        let after = next_token.map(decode_list_token).transpose()?;
         let prefix = prefix.unwrap_or_default();
-        let limit = max_results.unwrap_or(MAX_LIST_RESULTS) as usize;
-        let queues = self.shared.queues.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut matching = queues
-            .keys()
-            .filter(|name| name.starts_with(prefix))
-            .filter(|name| after.as_deref().is_none_or(|after| name.as_str() > after));
-        let names: Vec<String> = matching.by_ref().take(limit).cloned().collect();
-        let more = matching.next().is_some();
-        let next_token = (more && max_results.is_some()).then(|| names.last().map(|n| encode_list_token(n))).flatten();
-        Ok(QueueListing { names, next_token })
+        let names: Vec<String> = {
+            let queues = self.shared.queues.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            queues.keys().filter(|name| name.starts_with(prefix)).cloned().collect()
+        };
+        page(names.into_iter(), max_results, next_token)
     }
 
     /// Deletes a queue and its messages; its name is blocked for 60 seconds.
@@ -555,6 +558,27 @@ fn validate_tags(
         return Err(SqsError::invalid_parameter(format!("Too many tags added for queue {queue_name}.")));
     }
     Ok(current)
+}
+
+/// One page of names (given in name order): up to `max_results` (1..=1000) after the token's position, with
+/// a token for the next page when more remain; without `max_results`, up to 1,000 and never a token.
+fn page(
+    names: impl Iterator<Item = String>,
+    max_results: Option<i64>,
+    next_token: Option<&str>,
+) -> Result<QueueListing, SqsError> {
+    if let Some(max) = max_results {
+        if !(1..=MAX_LIST_RESULTS).contains(&max) {
+            return Err(SqsError::out_of_range("MaxResults", max, 1, MAX_LIST_RESULTS));
+        }
+    }
+    let after = next_token.filter(|token| !token.is_empty()).map(decode_list_token).transpose()?;
+    let limit = max_results.unwrap_or(MAX_LIST_RESULTS) as usize;
+    let mut remaining = names.filter(|name| after.as_deref().is_none_or(|after| name.as_str() > after));
+    let page: Vec<String> = remaining.by_ref().take(limit).collect();
+    let more = remaining.next().is_some();
+    let next_token = if more && max_results.is_some() { page.last().map(|name| encode_list_token(name)) } else { None };
+    Ok(QueueListing { names: page, next_token })
 }
 
 fn encode_list_token(last_name: &str) -> String {

@@ -1,6 +1,7 @@
 //! The state of one queue: its settings and tags, and its messages moving between delayed, visible and in
 //! flight. Everything here runs under the queue's lock and takes the current time as an argument; timed
-//! transitions happen lazily in [`QueueState::tick`] whenever the queue is touched.
+//! transitions happen lazily in [`QueueState::tick`] whenever the queue is touched. Every state change goes
+//! through [`QueueState::set_state`], which keeps the counters, the visible set and the FIFO groups in step.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
@@ -11,12 +12,15 @@ use uuid::Uuid;
 
 use super::attributes::QueueSettings;
 use super::clock::Timestamp;
+use super::fifo::FifoState;
 use super::message::{Md5Digest, MessageAttributes};
 use super::receipt::ReceiptHandle;
 use crate::error::SqsError;
 
 /// The longest a message may stay in flight after the receive that issued its handle (SQS: 12 hours).
 pub const MAX_VISIBILITY: Duration = Duration::from_secs(43_200);
+/// Added to a queue-local sequence to render 20-digit, AWS-like FIFO sequence numbers.
+const SEQUENCE_NUMBER_BASE: u64 = 10_000_000_000_000_000_000;
 
 /// Where a message is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +41,19 @@ pub enum MessageState {
     },
 }
 
+/// Rarely present message metadata, boxed so plain messages stay small.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageExtra {
+    /// The `AWSTraceHeader` system attribute.
+    pub trace_header: Option<String>,
+    /// `MessageGroupId` (FIFO, or a fair standard queue).
+    pub group_id: Option<String>,
+    /// `MessageDeduplicationId` (FIFO: explicit or content-based).
+    pub deduplication_id: Option<String>,
+    /// `DeadLetterQueueSourceArn`, on messages a redrive policy moved here.
+    pub dead_letter_source_arn: Option<String>,
+}
+
 /// A message as the queue keeps it.
 #[derive(Debug, Clone)]
 pub struct StoredMessage {
@@ -50,14 +67,14 @@ pub struct StoredMessage {
     pub attributes: Option<Box<MessageAttributes>>,
     /// MD5 of all message attributes.
     pub md5_of_attributes: Option<Md5Digest>,
-    /// The `AWSTraceHeader` system attribute, if sent.
-    pub trace_header: Option<Box<str>>,
-    /// `MessageGroupId`, if sent.
-    pub group_id: Option<Box<str>>,
+    /// Trace header, group, deduplication id, dead-letter source.
+    pub extra: Option<Box<MessageExtra>>,
     /// `SenderId`.
     pub sender_id: Arc<str>,
     /// `SentTimestamp`.
     pub sent_at: Timestamp,
+    /// When the retention period starts counting (the send, except after a move into a FIFO dead-letter queue).
+    pub retention_start: Timestamp,
     /// `ApproximateFirstReceiveTimestamp`, once received.
     pub first_received_at: Option<Timestamp>,
     /// `ApproximateReceiveCount`.
@@ -70,13 +87,11 @@ pub struct StoredMessage {
 
 impl StoredMessage {
     /// A message about to be enqueued (its state is set by [`QueueState::enqueue`]).
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         body: Arc<str>,
         md5_of_body: Md5Digest,
         attributes: MessageAttributes,
-        trace_header: Option<String>,
-        group_id: Option<String>,
+        extra: MessageExtra,
         sender_id: Arc<str>,
         sent_at: Timestamp,
     ) -> Self {
@@ -87,16 +102,36 @@ impl StoredMessage {
             md5_of_body,
             attributes: (!attributes.is_empty()).then(|| Box::new(attributes)),
             md5_of_attributes,
-            trace_header: trace_header.map(String::into_boxed_str),
-            group_id: group_id.map(String::into_boxed_str),
+            extra: (extra != MessageExtra::default()).then(|| Box::new(extra)),
             sender_id,
             sent_at,
+            retention_start: sent_at,
             first_received_at: None,
             receive_count: 0,
             state: MessageState::Visible,
             epoch: 0,
         }
     }
+
+    /// The message group, if any.
+    pub fn group_id(&self) -> Option<&str> {
+        self.extra.as_ref().and_then(|extra| extra.group_id.as_deref())
+    }
+
+    /// The FIFO deduplication id, if any.
+    pub fn deduplication_id(&self) -> Option<&str> {
+        self.extra.as_ref().and_then(|extra| extra.deduplication_id.as_deref())
+    }
+
+    /// The extra metadata, created on first use.
+    pub fn extra_mut(&mut self) -> &mut MessageExtra {
+        self.extra.get_or_insert_with(Box::default)
+    }
+}
+
+/// Renders a queue-local sequence as SQS's 20-digit `SequenceNumber`.
+pub fn sequence_number(sequence: u64) -> String {
+    (SEQUENCE_NUMBER_BASE + sequence).to_string()
 }
 
 /// The outcome of presenting a receipt handle for deletion.
@@ -107,6 +142,15 @@ pub enum DeleteOutcome {
     /// The handle was valid but the message is already gone, or a newer receive superseded the handle; SQS
     /// reports success for standard queues.
     AlreadyGone,
+}
+
+/// What a receive took from the queue.
+#[derive(Debug, Default)]
+pub struct Receipt<'a> {
+    /// Messages delivered, with their new handles.
+    pub delivered: Vec<(ReceiptHandle, &'a StoredMessage)>,
+    /// Messages that exceeded the redrive policy's `maxReceiveCount`, removed for the dead-letter queue.
+    pub dead_lettered: Vec<StoredMessage>,
 }
 
 /// The mutable state of one queue.
@@ -122,9 +166,15 @@ pub struct QueueState {
     pub last_modified_at: Timestamp,
     /// When the queue was last purged.
     pub last_purge_at: Option<Timestamp>,
+    /// FIFO groups, deduplication and attempts (FIFO queues only).
+    pub fifo: Option<FifoState>,
     messages: BTreeMap<u64, StoredMessage>,
     visible: BTreeSet<u64>,
     timers: BinaryHeap<Reverse<(Timestamp, u64, u32)>>,
+    /// Messages whose retention started before that of a younger message (moved in from a source queue);
+    /// everything else expires in sequence order.
+    early_expiring: BTreeSet<(Timestamp, u64)>,
+    newest_retention_start: Timestamp,
     delayed_count: usize,
     in_flight_count: usize,
     next_sequence: u64,
@@ -144,50 +194,94 @@ pub struct MessageCounts {
 impl QueueState {
     /// An empty queue.
     pub fn new(settings: QueueSettings, tags: BTreeMap<String, String>, now: Timestamp) -> Self {
+        let fifo = settings.fifo_queue.then(FifoState::default);
         Self {
             settings,
             tags,
             created_at: now,
             last_modified_at: now,
             last_purge_at: None,
+            fifo,
             messages: BTreeMap::new(),
             visible: BTreeSet::new(),
             timers: BinaryHeap::new(),
+            early_expiring: BTreeSet::new(),
+            newest_retention_start: Timestamp::default(),
             delayed_count: 0,
             in_flight_count: 0,
             next_sequence: 1,
         }
     }
 
-    /// Applies every transition due at `now`: delays and visibility timeouts that ended, and retention expiry.
+    /// Moves a message to `new` state, keeping counters, the visible set, FIFO groups and timers in step.
+    fn set_state(&mut self, sequence: u64, new: MessageState) {
+        let Some(message) = self.messages.get_mut(&sequence) else { return };
+        let old = message.state;
+        message.state = new;
+        message.epoch = message.epoch.wrapping_add(1);
+        let epoch = message.epoch;
+        let group = message.extra.as_ref().and_then(|extra| extra.group_id.clone());
+        match old {
+            MessageState::Visible => {
+                self.visible.remove(&sequence);
+            }
+            MessageState::Delayed { .. } => self.delayed_count -= 1,
+            MessageState::InFlight { .. } => self.in_flight_count -= 1,
+        }
+        match new {
+            MessageState::Visible => {
+                self.visible.insert(sequence);
+            }
+            MessageState::Delayed { until } => {
+                self.delayed_count += 1;
+                self.timers.push(Reverse((until, sequence, epoch)));
+            }
+            MessageState::InFlight { until, .. } => {
+                self.in_flight_count += 1;
+                self.timers.push(Reverse((until, sequence, epoch)));
+            }
+        }
+        let was_in_flight = matches!(old, MessageState::InFlight { .. });
+        let is_in_flight = matches!(new, MessageState::InFlight { .. });
+        if let (Some(fifo), Some(group)) = (self.fifo.as_mut(), group) {
+            if was_in_flight != is_in_flight {
+                fifo.adjust_in_flight(&group, is_in_flight);
+            }
+        }
+    }
+
+    /// Applies every transition due at `now`: delays and visibility timeouts that ended, retention expiry,
+    /// and the end of FIFO deduplication windows.
     pub fn tick(&mut self, now: Timestamp) {
         while let Some(Reverse((due, sequence, epoch))) = self.timers.peek().copied() {
             if due > now {
                 break;
             }
             self.timers.pop();
-            let Some(message) = self.messages.get_mut(&sequence) else { continue };
-            if message.epoch != epoch {
-                continue;
+            let current = self.messages.get(&sequence).map(|message| (message.epoch, message.state));
+            if let Some((current_epoch, state)) = current {
+                if current_epoch == epoch && state != MessageState::Visible {
+                    self.set_state(sequence, MessageState::Visible);
+                }
             }
-            match message.state {
-                MessageState::Delayed { .. } => self.delayed_count -= 1,
-                MessageState::InFlight { .. } => self.in_flight_count -= 1,
-                MessageState::Visible => continue,
-            }
-            message.state = MessageState::Visible;
-            message.epoch = message.epoch.wrapping_add(1);
-            self.visible.insert(sequence);
         }
         self.expire(now);
+        if let Some(fifo) = self.fifo.as_mut() {
+            fifo.expire(now);
+        }
     }
 
-    /// Deletes messages older than the retention period, in flight or not. Sequence order is send order, so
-    /// only the oldest entries need looking at.
+    /// Deletes messages older than the retention period, in flight or not.
     fn expire(&mut self, now: Timestamp) {
         let retention = self.settings.message_retention_period;
         while let Some((&sequence, message)) = self.messages.first_key_value() {
-            if message.sent_at + retention > now {
+            if message.retention_start + retention > now {
+                break;
+            }
+            self.remove(sequence);
+        }
+        while let Some(&(start, sequence)) = self.early_expiring.first() {
+            if start + retention > now {
                 break;
             }
             self.remove(sequence);
@@ -196,65 +290,120 @@ impl QueueState {
 
     /// The earliest moment a timed transition is due, if any (for long-poll waiters).
     pub fn next_transition(&self) -> Option<Timestamp> {
+        let retention = self.settings.message_retention_period;
         let timer = self.timers.peek().map(|Reverse((due, _, _))| *due);
-        let expiry = self
-            .messages
-            .first_key_value()
-            .map(|(_, message)| message.sent_at + self.settings.message_retention_period);
-        match (timer, expiry) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let expiry = self.messages.first_key_value().map(|(_, message)| message.retention_start + retention);
+        let early = self.early_expiring.first().map(|(start, _)| *start + retention);
+        [timer, expiry, early].into_iter().flatten().min()
     }
 
-    /// Enqueues a message, delayed by `delay`; returns whether it is visible at once.
-    pub fn enqueue(&mut self, mut message: StoredMessage, delay: Duration, now: Timestamp) -> bool {
+    /// The sequence the next enqueued message will get.
+    pub fn peek_next_sequence(&self) -> u64 {
+        self.next_sequence
+    }
+
+    /// Enqueues a message, delayed by `delay`; returns its sequence and whether it is visible at once.
+    pub fn enqueue(&mut self, mut message: StoredMessage, delay: Duration, now: Timestamp) -> (u64, bool) {
         let sequence = self.next_sequence;
         self.next_sequence += 1;
-        let visible = delay.is_zero();
-        if visible {
-            message.state = MessageState::Visible;
-            self.visible.insert(sequence);
+        if message.retention_start < self.newest_retention_start {
+            self.early_expiring.insert((message.retention_start, sequence));
         } else {
-            let until = now + delay;
-            message.state = MessageState::Delayed { until };
-            self.timers.push(Reverse((until, sequence, message.epoch)));
-            self.delayed_count += 1;
+            self.newest_retention_start = message.retention_start;
         }
+        if let (Some(fifo), Some(group)) = (self.fifo.as_mut(), message.group_id()) {
+            fifo.push(group, sequence);
+        }
+        // Start from a neutral state so set_state's bookkeeping applies to the real one.
+        message.state = MessageState::Delayed { until: now };
+        self.delayed_count += 1;
         self.messages.insert(sequence, message);
-        visible
+        let visible = delay.is_zero();
+        let state = if visible { MessageState::Visible } else { MessageState::Delayed { until: now + delay } };
+        self.set_state(sequence, state);
+        (sequence, visible)
     }
 
-    /// Takes up to `max` visible messages (oldest first), marks them in flight for `visibility`, and returns
-    /// them with their new receipt handles.
+    /// Takes up to `max` messages for a receive (standard: oldest visible first; FIFO: by group, see
+    /// [`FifoState::candidates`]), marks them in flight for `visibility`, and returns them with their new
+    /// handles. Messages that would pass `max_receive_count` are removed for the dead-letter queue instead.
     pub fn receive(
         &mut self,
         max: usize,
         visibility: Duration,
+        max_receive_count: Option<u32>,
         queue_uid: u64,
         now: Timestamp,
-    ) -> Vec<(ReceiptHandle, &StoredMessage)> {
-        let chosen: Vec<u64> = self.visible.iter().take(max).copied().collect();
-        let until = now + visibility;
-        for sequence in &chosen {
-            self.visible.remove(sequence);
-            if let Some(message) = self.messages.get_mut(sequence) {
-                message.receive_count = message.receive_count.saturating_add(1);
-                message.first_received_at.get_or_insert(now);
-                message.state = MessageState::InFlight { until, received_at: now };
-                message.epoch = message.epoch.wrapping_add(1);
-                self.timers.push(Reverse((until, *sequence, message.epoch)));
-                self.in_flight_count += 1;
+    ) -> Receipt<'_> {
+        let mut delivered = Vec::with_capacity(max);
+        let mut dead_lettered = Vec::new();
+        // Dead-lettered candidates free their slot, so keep choosing until `max` are delivered or none is left.
+        loop {
+            let wanted = max - delivered.len();
+            let candidates: Vec<u64> = match self.fifo.as_mut() {
+                Some(fifo) => {
+                    let visible = &self.visible;
+                    fifo.candidates(wanted, |sequence| visible.contains(&sequence))
+                }
+                None => self.visible.iter().take(wanted).copied().collect(),
+            };
+            if candidates.is_empty() {
+                break;
+            }
+            let mut moved_any = false;
+            for sequence in candidates {
+                let Some(message) = self.messages.get(&sequence) else { continue };
+                if max_receive_count.is_some_and(|limit| message.receive_count >= limit) {
+                    if let Some(message) = self.remove(sequence) {
+                        dead_lettered.push(message);
+                        moved_any = true;
+                    }
+                    continue;
+                }
+                self.set_state(sequence, MessageState::InFlight { until: now + visibility, received_at: now });
+                if let Some(message) = self.messages.get_mut(&sequence) {
+                    message.receive_count = message.receive_count.saturating_add(1);
+                    message.first_received_at.get_or_insert(now);
+                    delivered.push(ReceiptHandle { queue_uid, sequence, receive: message.receive_count });
+                }
+            }
+            if !moved_any || delivered.len() >= max {
+                break;
             }
         }
-        chosen
+        let delivered = delivered
             .into_iter()
-            .filter_map(|sequence| {
-                let message = self.messages.get(&sequence)?;
-                let handle = ReceiptHandle { queue_uid, sequence, receive: message.receive_count };
-                Some((handle, message))
+            .filter_map(|handle| self.messages.get(&handle.sequence).map(|message| (handle, message)))
+            .collect();
+        Receipt { delivered, dead_lettered }
+    }
+
+    /// Re-issues the messages of an earlier receive whose handles are all still current and in flight,
+    /// restarting their visibility timeout (FIFO `ReceiveRequestAttemptId`); `None` when the attempt no longer
+    /// applies.
+    pub fn repeat_receive(
+        &mut self,
+        handles: &[ReceiptHandle],
+        visibility: Duration,
+        now: Timestamp,
+    ) -> Option<Vec<(ReceiptHandle, &StoredMessage)>> {
+        let still_valid = handles.iter().all(|handle| {
+            self.messages.get(&handle.sequence).is_some_and(|message| {
+                message.receive_count == handle.receive && matches!(message.state, MessageState::InFlight { .. })
             })
-            .collect()
+        });
+        if !still_valid {
+            return None;
+        }
+        for handle in handles {
+            self.set_state(handle.sequence, MessageState::InFlight { until: now + visibility, received_at: now });
+        }
+        Some(
+            handles
+                .iter()
+                .filter_map(|handle| self.messages.get(&handle.sequence).map(|message| (*handle, message)))
+                .collect(),
+        )
     }
 
     /// Deletes the message a handle points to, if the handle is still the latest one for it.
@@ -263,7 +412,7 @@ impl QueueState {
     /// `ReceiptHandleIsInvalid` for a handle that was never issued for this message.
     pub fn delete(&mut self, handle: ReceiptHandle, raw_handle: &str) -> Result<DeleteOutcome, SqsError> {
         let Some(message) = self.messages.get(&handle.sequence) else {
-            if handle.sequence >= self.next_sequence {
+            if handle.sequence >= self.next_sequence || handle.receive == 0 {
                 return Err(SqsError::receipt_handle_invalid(raw_handle));
             }
             return Ok(DeleteOutcome::AlreadyGone);
@@ -273,6 +422,14 @@ impl QueueState {
         }
         if handle.receive < message.receive_count {
             return Ok(DeleteOutcome::AlreadyGone);
+        }
+        if self.fifo.is_some() && !matches!(message.state, MessageState::InFlight { .. }) {
+            // FIFO handles die with their visibility timeout (SPEC.md §6 DeleteMessage).
+            return Err(SqsError::invalid_parameter_value(
+                "ReceiptHandle",
+                raw_handle,
+                "The receipt handle has expired.",
+            ));
         }
         self.remove(handle.sequence);
         Ok(DeleteOutcome::Deleted)
@@ -301,7 +458,7 @@ impl QueueState {
         if handle.sequence >= self.next_sequence || handle.receive == 0 {
             return Err(SqsError::receipt_handle_invalid(raw_handle));
         }
-        let message = self.messages.get_mut(&handle.sequence).ok_or_else(not_available)?;
+        let message = self.messages.get(&handle.sequence).ok_or_else(not_available)?;
         if handle.receive > message.receive_count {
             return Err(SqsError::receipt_handle_invalid(raw_handle));
         }
@@ -319,15 +476,11 @@ impl QueueState {
                 "Total VisibilityTimeout for the message is beyond the limit [43200 seconds]",
             ));
         }
-        message.epoch = message.epoch.wrapping_add(1);
         if timeout.is_zero() {
-            message.state = MessageState::Visible;
-            self.in_flight_count -= 1;
-            self.visible.insert(handle.sequence);
+            self.set_state(handle.sequence, MessageState::Visible);
             Ok(true)
         } else {
-            message.state = MessageState::InFlight { until, received_at };
-            self.timers.push(Reverse((until, handle.sequence, message.epoch)));
+            self.set_state(handle.sequence, MessageState::InFlight { until, received_at });
             Ok(false)
         }
     }
@@ -337,13 +490,28 @@ impl QueueState {
         self.messages.clear();
         self.visible.clear();
         self.timers.clear();
+        self.early_expiring.clear();
         self.delayed_count = 0;
         self.in_flight_count = 0;
+        if let Some(fifo) = self.fifo.as_mut() {
+            fifo.clear_messages();
+        }
     }
 
     /// Current message counts.
     pub fn counts(&self) -> MessageCounts {
         MessageCounts { visible: self.visible.len(), in_flight: self.in_flight_count, delayed: self.delayed_count }
+    }
+
+    /// Removes up to `max` visible messages, oldest first (for message move tasks).
+    pub fn take_visible(&mut self, max: usize) -> Vec<StoredMessage> {
+        let chosen: Vec<u64> = self.visible.iter().take(max).copied().collect();
+        chosen.into_iter().filter_map(|sequence| self.remove(sequence)).collect()
+    }
+
+    /// The message with this sequence, if stored.
+    pub fn message(&self, sequence: u64) -> Option<&StoredMessage> {
+        self.messages.get(&sequence)
     }
 
     fn remove(&mut self, sequence: u64) -> Option<StoredMessage> {
@@ -355,6 +523,12 @@ impl QueueState {
             MessageState::Delayed { .. } => self.delayed_count -= 1,
             MessageState::InFlight { .. } => self.in_flight_count -= 1,
         }
+        if !self.early_expiring.is_empty() {
+            self.early_expiring.remove(&(message.retention_start, sequence));
+        }
+        if let (Some(fifo), Some(group)) = (self.fifo.as_mut(), message.group_id()) {
+            fifo.remove(group, sequence, matches!(message.state, MessageState::InFlight { .. }));
+        }
         Some(message)
     }
 }
@@ -363,13 +537,12 @@ impl QueueState {
 mod tests {
     use super::*;
 
-    fn message(body: &str, now: Timestamp) -> StoredMessage {
+    fn message(body: &str, group: Option<&str>, now: Timestamp) -> StoredMessage {
         StoredMessage::new(
             Arc::from(body),
             Md5Digest::of(body.as_bytes()),
             MessageAttributes::default(),
-            None,
-            None,
+            MessageExtra { group_id: group.map(str::to_owned), ..MessageExtra::default() },
             Arc::from("000000000000"),
             now,
         )
@@ -379,39 +552,52 @@ mod tests {
         Timestamp::from_millis(secs * 1000)
     }
 
+    fn standard() -> QueueState {
+        QueueState::new(QueueSettings::default(), BTreeMap::new(), at(0))
+    }
+
+    fn fifo() -> QueueState {
+        let settings = QueueSettings { fifo_queue: true, ..QueueSettings::default() };
+        QueueState::new(settings, BTreeMap::new(), at(0))
+    }
+
+    fn bodies(receipt: &Receipt<'_>) -> Vec<String> {
+        receipt.delivered.iter().map(|(_, message)| message.body.to_string()).collect()
+    }
+
     #[test]
     fn received_message_reappears_after_its_visibility_timeout() {
-        let mut queue = QueueState::new(QueueSettings::default(), BTreeMap::new(), at(0));
-        queue.enqueue(message("a", at(0)), Duration::ZERO, at(0));
+        let mut queue = standard();
+        queue.enqueue(message("a", None, at(0)), Duration::ZERO, at(0));
 
-        assert_eq!(queue.receive(10, Duration::from_secs(30), 1, at(0)).len(), 1);
+        assert_eq!(queue.receive(10, Duration::from_secs(30), None, 1, at(0)).delivered.len(), 1);
         queue.tick(at(29));
         assert_eq!(queue.counts(), MessageCounts { visible: 0, in_flight: 1, delayed: 0 });
 
         queue.tick(at(30));
         assert_eq!(queue.counts(), MessageCounts { visible: 1, in_flight: 0, delayed: 0 });
-        let again = queue.receive(10, Duration::from_secs(30), 1, at(30));
-        assert_eq!(again[0].1.receive_count, 2);
+        let again = queue.receive(10, Duration::from_secs(30), None, 1, at(30));
+        assert_eq!(again.delivered[0].1.receive_count, 2);
     }
 
     #[test]
     fn delayed_message_is_counted_until_its_delay_ends() {
-        let mut queue = QueueState::new(QueueSettings::default(), BTreeMap::new(), at(0));
-        assert!(!queue.enqueue(message("a", at(0)), Duration::from_secs(5), at(0)));
+        let mut queue = standard();
+        assert!(!queue.enqueue(message("a", None, at(0)), Duration::from_secs(5), at(0)).1);
 
         assert_eq!(queue.counts().delayed, 1);
-        assert!(queue.receive(10, Duration::from_secs(30), 1, at(4)).is_empty());
+        assert!(queue.receive(10, Duration::from_secs(30), None, 1, at(4)).delivered.is_empty());
         queue.tick(at(5));
         assert_eq!(queue.counts(), MessageCounts { visible: 1, in_flight: 0, delayed: 0 });
     }
 
     #[test]
     fn stale_handle_does_not_delete_a_redelivered_message() {
-        let mut queue = QueueState::new(QueueSettings::default(), BTreeMap::new(), at(0));
-        queue.enqueue(message("a", at(0)), Duration::ZERO, at(0));
-        let first = queue.receive(1, Duration::from_secs(1), 1, at(0))[0].0;
+        let mut queue = standard();
+        queue.enqueue(message("a", None, at(0)), Duration::ZERO, at(0));
+        let first = queue.receive(1, Duration::from_secs(1), None, 1, at(0)).delivered[0].0;
         queue.tick(at(1));
-        let second = queue.receive(1, Duration::from_secs(30), 1, at(1))[0].0;
+        let second = queue.receive(1, Duration::from_secs(30), None, 1, at(1)).delivered[0].0;
 
         assert_eq!(queue.delete(first, "h").expect("accepted"), DeleteOutcome::AlreadyGone);
         assert_eq!(queue.counts().in_flight, 1);
@@ -424,8 +610,8 @@ mod tests {
         let mut settings = QueueSettings::default();
         settings.message_retention_period = Duration::from_secs(60);
         let mut queue = QueueState::new(settings, BTreeMap::new(), at(0));
-        queue.enqueue(message("a", at(0)), Duration::ZERO, at(0));
-        queue.receive(1, Duration::from_secs(120), 1, at(0));
+        queue.enqueue(message("a", None, at(0)), Duration::ZERO, at(0));
+        queue.receive(1, Duration::from_secs(120), None, 1, at(0));
 
         queue.tick(at(60));
 
@@ -433,12 +619,64 @@ mod tests {
     }
 
     #[test]
+    fn moved_in_messages_expire_by_their_original_retention_start() {
+        let mut settings = QueueSettings::default();
+        settings.message_retention_period = Duration::from_secs(100);
+        let mut queue = QueueState::new(settings, BTreeMap::new(), at(0));
+        queue.enqueue(message("young", None, at(50)), Duration::ZERO, at(50));
+        queue.enqueue(message("old", None, at(10)), Duration::ZERO, at(60));
+
+        queue.tick(at(110));
+
+        let left = queue.receive(10, Duration::from_secs(30), None, 1, at(110));
+        assert_eq!(bodies(&left), ["young"]);
+    }
+
+    #[test]
     fn visibility_cannot_pass_twelve_hours_from_the_receive() {
-        let mut queue = QueueState::new(QueueSettings::default(), BTreeMap::new(), at(0));
-        queue.enqueue(message("a", at(0)), Duration::ZERO, at(0));
-        let handle = queue.receive(1, Duration::from_secs(30), 1, at(0))[0].0;
+        let mut queue = standard();
+        queue.enqueue(message("a", None, at(0)), Duration::ZERO, at(0));
+        let handle = queue.receive(1, Duration::from_secs(30), None, 1, at(0)).delivered[0].0;
 
         assert!(queue.change_visibility(handle, "h", Duration::from_secs(43_200 - 10), at(10)).is_ok());
         assert!(queue.change_visibility(handle, "h", Duration::from_secs(43_200 - 9), at(10)).is_err());
+    }
+
+    #[test]
+    fn message_past_max_receive_count_is_dead_lettered_instead_of_delivered() {
+        let mut queue = standard();
+        queue.enqueue(message("poison", None, at(0)), Duration::ZERO, at(0));
+        for second in 0..2 {
+            assert_eq!(queue.receive(1, Duration::ZERO, Some(2), 1, at(second)).delivered.len(), 1);
+            queue.tick(at(second));
+        }
+
+        let third = queue.receive(1, Duration::ZERO, Some(2), 1, at(2));
+
+        assert!(third.delivered.is_empty());
+        assert_eq!(third.dead_lettered.len(), 1);
+        assert_eq!(third.dead_lettered[0].receive_count, 2);
+        assert_eq!(queue.counts(), MessageCounts::default());
+    }
+
+    #[test]
+    fn fifo_group_is_blocked_while_a_message_is_in_flight_and_keeps_its_order() {
+        let mut queue = fifo();
+        for body in ["a1", "a2", "a3"] {
+            queue.enqueue(message(body, Some("a"), at(0)), Duration::ZERO, at(0));
+        }
+        queue.enqueue(message("b1", Some("b"), at(0)), Duration::ZERO, at(0));
+
+        let first = queue.receive(2, Duration::from_secs(30), None, 1, at(0));
+        assert_eq!(bodies(&first), ["a1", "a2"]);
+        let handle = first.delivered[0].0;
+        let second = queue.receive(10, Duration::from_secs(30), None, 1, at(0));
+        assert_eq!(bodies(&second), ["b1"]);
+
+        queue.delete(handle, "h").expect("deleted");
+        assert!(queue.receive(10, Duration::from_secs(30), None, 1, at(0)).delivered.is_empty());
+        queue.tick(at(30));
+        let third = queue.receive(10, Duration::from_secs(30), None, 1, at(30));
+        assert_eq!(bodies(&third), ["b1", "a2", "a3"]);
     }
 }

@@ -31,7 +31,7 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, SqsError> {
 /// Encodes a successful response.
 pub fn encode<T: Serialize>(response: &T) -> Encoded {
     match serde_json::to_vec(response) {
-        Ok(body) => Encoded { status: 200, content_type: CONTENT_TYPE, headers: Vec::new(), body },
+        Ok(body) => Encoded { status: 200, content_type: CONTENT_TYPE, headers: Vec::new(), body, request_id_at: None },
         Err(error) => {
             tracing::error!(%error, "failed to encode a JSON response");
             encode_error(&SqsError::internal())
@@ -57,6 +57,7 @@ pub fn encode_error(error: &SqsError) -> Encoded {
         content_type: CONTENT_TYPE,
         headers: vec![("x-amzn-query-error", format!("{};{}", code.query_code(), code.fault().as_str()))],
         body,
+        request_id_at: None,
     }
 }
 

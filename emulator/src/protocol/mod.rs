@@ -2,14 +2,22 @@
 //! [`SqsError`] becomes bytes. Nothing here touches a queue.
 //!
 //! - `json.rs`: AWS JSON 1.0 (`X-Amz-Target: AmazonSQS.<Action>`).
+//! - `query.rs`: the legacy Query protocol (form parameters in), decoded by the rules of `query_model.rs`
+//!   (generated from the Query-era model into `query_model_gen.rs`); `xml.rs` writes its XML responses.
 //! - `error.rs`: the one error renderer, over the table in `crate::error`.
 
 pub mod error;
 pub mod json;
+pub mod query;
+mod query_model;
+mod query_model_gen;
+pub mod xml;
 
 use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+pub use query::QueryParams;
 
 use crate::error::SqsError;
 
@@ -18,6 +26,15 @@ use crate::error::SqsError;
 pub enum Protocol {
     /// AWS JSON 1.0.
     Json,
+    /// The legacy Query protocol: form-encoded parameters in, XML out.
+    Query,
+}
+
+/// Tells the protocols apart (SPEC.md §4.1): an `X-Amz-Target` header or a JSON content type means JSON;
+/// anything else (a form body, or a `GET` with a query string) is Query.
+pub fn detect(target: Option<&str>, content_type: Option<&str>) -> Protocol {
+    let json_content = content_type.is_some_and(|value| value.trim_start().starts_with("application/x-amz-json"));
+    if target.is_some() || json_content { Protocol::Json } else { Protocol::Query }
 }
 
 /// A request body not yet decoded into its action's request type.
@@ -25,6 +42,8 @@ pub enum Protocol {
 pub enum Payload {
     /// A JSON document.
     Json(Bytes),
+    /// Query parameters (URL query and form body merged).
+    Query(QueryParams),
 }
 
 impl Payload {
@@ -32,16 +51,19 @@ impl Payload {
     pub fn protocol(&self) -> Protocol {
         match self {
             Payload::Json(_) => Protocol::Json,
+            Payload::Query(_) => Protocol::Query,
         }
     }
 
     /// Decodes the payload into an action's request type.
     ///
     /// # Errors
-    /// `SerializationException` when the body is not a valid document of that shape.
+    /// `SerializationException` when the body is not a valid document of that shape; for Query also
+    /// `InvalidParameterValue` for numbers that do not parse and `InvalidAction` for an unknown action.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, SqsError> {
         match self {
             Payload::Json(body) => json::decode(body),
+            Payload::Query(params) => query::decode(params),
         }
     }
 }
@@ -57,11 +79,51 @@ pub struct Encoded {
     pub headers: Vec<(&'static str, String)>,
     /// The body.
     pub body: Vec<u8>,
+    /// Where in `body` the request id belongs, for protocols that carry it in the body (Query's
+    /// `<RequestId>`); the HTTP layer, which owns the id, fills it in with [`Encoded::fill_request_id`].
+    pub request_id_at: Option<usize>,
 }
 
-/// Encodes a successful response in `protocol`.
-pub fn encode_response<T: Serialize>(protocol: Protocol, response: &T) -> Encoded {
+impl Encoded {
+    /// Writes `request_id` into the body where the protocol wants it (a no-op for JSON, whose id travels only
+    /// in the `x-amzn-RequestId` header).
+    pub fn fill_request_id(&mut self, request_id: &str) {
+        if let Some(at) = self.request_id_at.take().filter(|at| *at <= self.body.len()) {
+            self.body.splice(at..at, request_id.bytes());
+        }
+    }
+}
+
+/// Encodes the successful response of `action` (e.g. `SendMessage`) in `protocol`.
+pub fn encode_response<T: Serialize>(protocol: Protocol, action: &str, response: &T) -> Encoded {
     match protocol {
         Protocol::Json => json::encode(response),
+        Protocol::Query => query::encode(action, response),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detection_follows_the_target_header_and_content_type() {
+        assert_eq!(detect(Some("AmazonSQS.SendMessage"), None), Protocol::Json);
+        assert_eq!(detect(None, Some("application/x-amz-json-1.0")), Protocol::Json);
+        assert_eq!(detect(None, Some("application/x-www-form-urlencoded; charset=utf-8")), Protocol::Query);
+        assert_eq!(detect(None, None), Protocol::Query);
+    }
+
+    #[test]
+    fn the_request_id_lands_in_its_slot() {
+        let mut encoded = encode_response(Protocol::Query, "DeleteQueue", &serde_json::json!({}));
+        encoded.fill_request_id("abc");
+        let body = String::from_utf8(encoded.body).expect("utf8");
+        assert!(body.ends_with("<RequestId>abc</RequestId></ResponseMetadata></DeleteQueueResponse>"), "{body}");
+        assert_eq!(encoded.content_type, "text/xml");
+
+        let mut encoded = encode_response(Protocol::Json, "DeleteQueue", &serde_json::json!({}));
+        encoded.fill_request_id("abc");
+        assert_eq!(encoded.body, b"{}");
     }
 }

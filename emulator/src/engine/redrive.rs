@@ -1,0 +1,430 @@
+//! Dead-letter queues: moving messages that passed `maxReceiveCount`, finding the sources of a dead-letter
+//! queue, and message move tasks that redrive a dead-letter queue at a limited rate (SPEC.md §13).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::clock::Timestamp;
+use super::queue::{MessageState, StoredMessage};
+use super::{Engine, Queue, QueueListing};
+use crate::error::{ErrorCode, SqsError};
+
+/// The rate of a move task that names none ("system-chosen" on AWS).
+const DEFAULT_MOVE_RATE: u64 = 500;
+const MAX_MOVE_RATE: i64 = 500;
+/// Most recent tasks kept (and listable) per source queue.
+const TASKS_KEPT_PER_SOURCE: usize = 10;
+const MAX_LISTED_TASKS: i64 = 10;
+
+/// The status of a message move task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MoveTaskStatus {
+    /// Moving messages.
+    Running,
+    /// Asked to stop; will stop at its next step.
+    Cancelling,
+    /// Stopped on request.
+    Cancelled,
+    /// Moved every message it set out to move.
+    Completed,
+    /// Stopped by an error (see the failure reason).
+    Failed,
+}
+
+impl MoveTaskStatus {
+    /// The status as AWS spells it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "RUNNING",
+            Self::Cancelling => "CANCELLING",
+            Self::Cancelled => "CANCELLED",
+            Self::Completed => "COMPLETED",
+            Self::Failed => "FAILED",
+        }
+    }
+}
+
+/// A snapshot of a message move task, as ListMessageMoveTasks reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoveTaskInfo {
+    /// The task handle (reported only while the task runs).
+    pub task_handle: Option<String>,
+    /// The status.
+    pub status: MoveTaskStatus,
+    /// The dead-letter queue being redriven.
+    pub source_arn: String,
+    /// The destination, when one was given.
+    pub destination_arn: Option<String>,
+    /// The rate limit, when one was given.
+    pub max_number_of_messages_per_second: Option<u64>,
+    /// Messages moved so far.
+    pub approximate_number_of_messages_moved: u64,
+    /// Messages the task set out to move.
+    pub approximate_number_of_messages_to_move: u64,
+    /// Why the task failed.
+    pub failure_reason: Option<String>,
+    /// When the task started.
+    pub started_timestamp: Timestamp,
+}
+
+#[derive(Debug)]
+struct MoveTask {
+    handle: String,
+    source_arn: String,
+    destination_arn: Option<String>,
+    rate: Option<u64>,
+    started_at: Timestamp,
+    to_move: u64,
+    moved: AtomicU64,
+    status: Mutex<(MoveTaskStatus, Option<String>)>,
+    cancel: CancellationToken,
+}
+
+impl MoveTask {
+    fn status(&self) -> MoveTaskStatus {
+        self.status.lock().unwrap_or_else(std::sync::PoisonError::into_inner).0
+    }
+
+    fn finish(&self, status: MoveTaskStatus, reason: Option<String>) {
+        *self.status.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = (status, reason);
+    }
+
+    fn info(&self) -> MoveTaskInfo {
+        let (status, failure_reason) = self.status.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        MoveTaskInfo {
+            task_handle: (status == MoveTaskStatus::Running).then(|| self.handle.clone()),
+            status,
+            source_arn: self.source_arn.clone(),
+            destination_arn: self.destination_arn.clone(),
+            max_number_of_messages_per_second: self.rate,
+            approximate_number_of_messages_moved: self.moved.load(Ordering::Acquire),
+            approximate_number_of_messages_to_move: self.to_move,
+            failure_reason,
+            started_timestamp: self.started_at,
+        }
+    }
+}
+
+/// Every move task, newest last, by source ARN.
+#[derive(Debug, Default)]
+pub(crate) struct MoveTasks {
+    by_source: Mutex<HashMap<String, Vec<Arc<MoveTask>>>>,
+}
+
+impl Engine {
+    /// Finds a queue by ARN; `None` when the ARN is not one of this endpoint's queues.
+    fn queue_by_arn(&self, arn: &str) -> Option<Arc<Queue>> {
+        let prefix = format!("arn:aws:sqs:{}:{}:", self.shared.config.region, self.shared.config.account_id);
+        arn.strip_prefix(&prefix).and_then(|name| self.queue_by_name(name).ok())
+    }
+
+    /// Moves messages that passed `maxReceiveCount` from `source` to its dead-letter queue. They keep their id,
+    /// body, attributes, send time and receive count and gain `DeadLetterQueueSourceArn`; in a FIFO dead-letter
+    /// queue their retention restarts and their deduplication id becomes their message id. If the dead-letter
+    /// queue is gone they go back to the source, visible.
+    pub(crate) fn move_to_dead_letter_queue(&self, source: &Queue, messages: Vec<StoredMessage>) {
+        let now = self.now();
+        let target_arn =
+            source.lock().settings.redrive_policy.as_ref().map(|policy| policy.dead_letter_target_arn.clone());
+        let target = target_arn.as_deref().and_then(|arn| self.queue_by_arn(arn));
+        let Some(target) = target.filter(|target| target.uid != source.uid) else {
+            let mut state = source.lock();
+            for message in messages {
+                state.enqueue(message, Duration::ZERO, now);
+            }
+            drop(state);
+            source.notify.notify_waiters();
+            return;
+        };
+        let mut state = target.lock();
+        state.tick(now);
+        let fifo = state.fifo.is_some();
+        for mut message in messages {
+            let message_id = message.id.to_string();
+            let extra = message.extra_mut();
+            extra.dead_letter_source_arn = Some(source.arn.clone());
+            if fifo {
+                extra.deduplication_id = Some(message_id);
+                message.retention_start = now;
+            }
+            state.enqueue(message, Duration::ZERO, now);
+        }
+        drop(state);
+        target.notify.notify_waiters();
+    }
+
+    /// The queues whose redrive policy names this queue as their dead-letter queue, paged like ListQueues.
+    ///
+    /// # Errors
+    /// `QueueDoesNotExist`; `InvalidParameterValue` for `max_results` outside 1..=1000 or a bad token.
+    pub fn list_dead_letter_source_queues(
+        &self,
+        queue_url: &str,
+        max_results: Option<i64>,
+        next_token: Option<&str>,
+    ) -> Result<QueueListing, SqsError> {
+        let target = self.queue(queue_url)?;
+        let sources: Vec<String> = {
+            let queues = self.shared.queues.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            queues
+                .values()
+                .filter(|queue| {
+                    queue
+                        .lock()
+                        .settings
+                        .redrive_policy
+                        .as_ref()
+                        .is_some_and(|p| p.dead_letter_target_arn == target.arn)
+                })
+                .map(|queue| queue.name.clone())
+                .collect()
+        };
+        super::page(sources.into_iter(), max_results, next_token)
+    }
+
+    /// Starts moving the messages of a dead-letter queue back to their sources (or to `destination_arn`).
+    ///
+    /// # Errors
+    /// `MissingParameter`; `ResourceNotFoundException` when the source or destination does not exist;
+    /// `InvalidParameterValue` when the source is not a dead-letter queue, a task already runs for it, the
+    /// queue types differ, or the rate is outside 1..=500.
+    pub fn start_message_move_task(
+        &self,
+        source_arn: &str,
+        destination_arn: Option<&str>,
+        max_number_of_messages_per_second: Option<i64>,
+    ) -> Result<String, SqsError> {
+        if source_arn.is_empty() {
+            return Err(SqsError::missing_parameter("SourceArn"));
+        }
+        let rate = match max_number_of_messages_per_second {
+            None => None,
+            Some(rate) if (1..=MAX_MOVE_RATE).contains(&rate) => Some(rate as u64),
+            Some(rate) => return Err(SqsError::out_of_range("MaxNumberOfMessagesPerSecond", rate, 1, MAX_MOVE_RATE)),
+        };
+        let source = self.queue_by_arn(source_arn).ok_or_else(|| {
+            SqsError::new(
+                ErrorCode::ResourceNotFoundException,
+                "The resource that you specified for the SourceArn parameter doesn't exist.",
+            )
+        })?;
+        let is_dead_letter_queue = {
+            let queues = self.shared.queues.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            queues.values().any(|queue| {
+                queue.lock().settings.redrive_policy.as_ref().is_some_and(|p| p.dead_letter_target_arn == source.arn)
+            })
+        };
+        if !is_dead_letter_queue {
+            return Err(SqsError::invalid_parameter("Source queue must be configured as a Dead Letter Queue."));
+        }
+        if let Some(destination_arn) = destination_arn {
+            let destination = self.queue_by_arn(destination_arn).ok_or_else(|| {
+                SqsError::new(
+                    ErrorCode::ResourceNotFoundException,
+                    "The resource that you specified for the DestinationArn parameter doesn't exist.",
+                )
+            })?;
+            if destination.is_fifo() != source.is_fifo() {
+                return Err(SqsError::invalid_parameter(
+                    "The source queue and the destination queue must be of the same queue type.",
+                ));
+            }
+        }
+        let mut tasks = self.shared.move_tasks.by_source.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let history = tasks.entry(source.arn.clone()).or_default();
+        if history.iter().any(|task| matches!(task.status(), MoveTaskStatus::Running | MoveTaskStatus::Cancelling)) {
+            return Err(SqsError::invalid_parameter(
+                "There is already a task running. Only one active task is allowed for a source queue arn at a given \
+                 time.",
+            ));
+        }
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            tracing::error!("StartMessageMoveTask needs a tokio runtime");
+            SqsError::internal()
+        })?;
+        let to_move = source.lock().counts().visible as u64;
+        let task = Arc::new(MoveTask {
+            handle: encode_task_handle(&source.arn),
+            source_arn: source.arn.clone(),
+            destination_arn: destination_arn.map(str::to_owned),
+            rate,
+            started_at: self.now(),
+            to_move,
+            moved: AtomicU64::new(0),
+            status: Mutex::new((MoveTaskStatus::Running, None)),
+            cancel: CancellationToken::new(),
+        });
+        history.push(Arc::clone(&task));
+        if history.len() > TASKS_KEPT_PER_SOURCE {
+            history.remove(0);
+        }
+        drop(tasks);
+        let engine = self.clone();
+        let handle = task.handle.clone();
+        runtime.spawn(async move { engine.run_move_task(task).await });
+        Ok(handle)
+    }
+
+    /// Drives one move task: each step moves as many messages as the rate allows for the time elapsed.
+    async fn run_move_task(&self, task: Arc<MoveTask>) {
+        let rate = task.rate.unwrap_or(DEFAULT_MOVE_RATE);
+        let step = Duration::from_millis((1000 / rate).max(100));
+        let mut last = self.now();
+        let mut allowance: f64 = 0.0;
+        loop {
+            if task.cancel.is_cancelled() || self.shared.shutdown.is_cancelled() {
+                task.finish(MoveTaskStatus::Cancelled, None);
+                return;
+            }
+            let now = self.now();
+            allowance += rate as f64 * now.saturating_since(last).as_secs_f64();
+            last = now;
+            let remaining = task.to_move.saturating_sub(task.moved.load(Ordering::Acquire));
+            let batch = (allowance.floor() as u64).min(remaining);
+            if batch > 0 {
+                match self.move_batch(&task, batch as usize, now) {
+                    Ok(0) => {
+                        task.finish(MoveTaskStatus::Completed, None);
+                        return;
+                    }
+                    Ok(moved) => {
+                        task.moved.fetch_add(moved as u64, Ordering::AcqRel);
+                        allowance -= moved as f64;
+                    }
+                    Err(reason) => {
+                        task.finish(MoveTaskStatus::Failed, Some(reason));
+                        return;
+                    }
+                }
+            }
+            if task.moved.load(Ordering::Acquire) >= task.to_move {
+                task.finish(MoveTaskStatus::Completed, None);
+                return;
+            }
+            tokio::select! {
+                () = self.shared.clock.sleep_until(now + step) => {}
+                () = task.cancel.cancelled() => {}
+                () = self.shared.shutdown.cancelled() => {}
+            }
+        }
+    }
+
+    /// Moves up to `max` visible messages of the task's source as new messages; returns how many moved.
+    fn move_batch(&self, task: &MoveTask, max: usize, now: Timestamp) -> Result<usize, String> {
+        let source =
+            self.queue_by_arn(&task.source_arn).ok_or_else(|| "AWS.SimpleQueueService.NonExistentQueue".to_owned())?;
+        let messages = source.lock().take_visible(max);
+        // Resolve every destination before moving anything, so a failure puts every message back.
+        let mut destinations: Vec<Arc<Queue>> = Vec::with_capacity(messages.len());
+        let mut failure = None;
+        for message in &messages {
+            let arn = task
+                .destination_arn
+                .clone()
+                .or_else(|| message.extra.as_ref().and_then(|extra| extra.dead_letter_source_arn.clone()));
+            match arn.map(|arn| self.queue_by_arn(&arn)) {
+                Some(Some(queue)) => destinations.push(queue),
+                Some(None) => failure = Some("AWS.SimpleQueueService.NonExistentQueue"),
+                // A message that never passed through a redrive policy has no source to go back to.
+                None => failure = Some("CouldNotDetermineMessageSource"),
+            }
+            if failure.is_some() {
+                break;
+            }
+        }
+        if let Some(reason) = failure {
+            let mut state = source.lock();
+            for message in messages {
+                state.enqueue(message, Duration::ZERO, now);
+            }
+            return Err(reason.to_owned());
+        }
+        let count = messages.len();
+        for (destination, message) in destinations.into_iter().zip(messages) {
+            destination.lock().enqueue(redriven(message, now), Duration::ZERO, now);
+            destination.notify.notify_waiters();
+        }
+        Ok(count)
+    }
+
+    /// The most recent move tasks of a source queue, newest first.
+    ///
+    /// # Errors
+    /// `MissingParameter`; `ResourceNotFoundException` for an unknown source; `InvalidParameterValue` for
+    /// `max_results` outside 1..=10.
+    pub fn list_message_move_tasks(
+        &self,
+        source_arn: &str,
+        max_results: Option<i64>,
+    ) -> Result<Vec<MoveTaskInfo>, SqsError> {
+        if source_arn.is_empty() {
+            return Err(SqsError::missing_parameter("SourceArn"));
+        }
+        let max = match max_results {
+            None => 1,
+            Some(max) if (1..=MAX_LISTED_TASKS).contains(&max) => max as usize,
+            Some(max) => return Err(SqsError::out_of_range("MaxResults", max, 1, MAX_LISTED_TASKS)),
+        };
+        let source = self.queue_by_arn(source_arn).ok_or_else(|| {
+            SqsError::new(
+                ErrorCode::ResourceNotFoundException,
+                "The resource that you specified for the SourceArn parameter doesn't exist.",
+            )
+        })?;
+        let tasks = self.shared.move_tasks.by_source.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(tasks
+            .get(&source.arn)
+            .map_or_else(Vec::new, |history| history.iter().rev().take(max).map(|task| task.info()).collect()))
+    }
+
+    /// Cancels a running move task; messages already moved stay moved. Returns how many were moved.
+    ///
+    /// # Errors
+    /// `MissingParameter`; `ResourceNotFoundException` for an unknown handle or a task that is not running.
+    pub fn cancel_message_move_task(&self, task_handle: &str) -> Result<u64, SqsError> {
+        if task_handle.is_empty() {
+            return Err(SqsError::missing_parameter("TaskHandle"));
+        }
+        let not_found = || SqsError::new(ErrorCode::ResourceNotFoundException, "Task does not exist.");
+        let tasks = self.shared.move_tasks.by_source.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let task = tasks.values().flatten().find(|task| task.handle == task_handle).cloned().ok_or_else(not_found)?;
+        drop(tasks);
+        let mut status = task.status.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if status.0 != MoveTaskStatus::Running {
+            return Err(not_found());
+        }
+        status.0 = MoveTaskStatus::Cancelling;
+        drop(status);
+        task.cancel.cancel();
+        Ok(task.moved.load(Ordering::Acquire))
+    }
+}
+
+/// A redriven message is a new message: new id, new send time, no receives, no dead-letter source.
+fn redriven(mut message: StoredMessage, now: Timestamp) -> StoredMessage {
+    message.id = Uuid::new_v4();
+    message.sent_at = now;
+    message.retention_start = now;
+    message.first_received_at = None;
+    message.receive_count = 0;
+    message.state = MessageState::Visible;
+    let new_id = message.id.to_string();
+    if let Some(extra) = message.extra.as_mut() {
+        extra.dead_letter_source_arn = None;
+        if extra.deduplication_id.is_some() {
+            extra.deduplication_id = Some(new_id);
+        }
+    }
+    message
+}
+
+fn encode_task_handle(source_arn: &str) -> String {
+    use base64::Engine as _;
+    let raw = format!("{{\"taskId\":\"{}\",\"sourceArn\":\"{source_arn}\"}}", Uuid::new_v4());
+    base64::engine::general_purpose::STANDARD.encode(raw)
+}
