@@ -6,7 +6,7 @@
 //! # Layout
 //! - [`engine`]: queue semantics (standard queues, visibility, delays, retention, long polling); no HTTP,
 //!   JSON or XML.
-//! - [`protocol`]: wire formats (AWS JSON 1.0); no queue logic.
+//! - [`protocol`]: wire formats (AWS JSON 1.0 and the legacy Query/XML protocol); no queue logic.
 //! - [`actions`]: the 23 actions: typed requests/responses and one engine call each; one exhaustive dispatch.
 //! - [`http`]: the axum router and the server lifecycle.
 //! - [`error`]: the AWS error table and [`SqsError`]; [`documents`]: JSON documents inside queue attributes.

@@ -45,10 +45,10 @@ impl From<ReceivedMessage> for WireMessage {
         Self {
             message_id: message.message_id,
             receipt_handle: message.receipt_handle,
-            md5_of_body: message.md5_of_body.to_string(),
+            md5_of_body: message.md5_of_body.to_hex(),
             body: message.body,
             attributes: message.attributes.into_iter().collect(),
-            md5_of_message_attributes: message.md5_of_message_attributes.map(|d| d.to_string()),
+            md5_of_message_attributes: message.md5_of_message_attributes.map(|d| d.to_hex()),
             message_attributes: wire_attributes(&message.message_attributes),
         }
     }

@@ -9,10 +9,13 @@ use super::{RequestContext, queue_url};
 use crate::engine::{BatchEntry, Engine, SendMessageInput, SendMessageOutput};
 use crate::error::SqsError;
 
-/// The members shared by `SendMessage` and each `SendMessageBatchRequestEntry`.
+/// The members of `SendMessage` and of each `SendMessageBatchRequestEntry`: one shape for both (each ignores
+/// the other's `QueueUrl` / `Id`), because `#[serde(flatten)]` would buffer every entry on this hot path.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct MessageFields {
+    queue_url: Option<String>,
+    id: Option<String>,
     message_body: Option<String>,
     delay_seconds: Option<i64>,
     message_attributes: Option<HashMap<String, WireAttributeValue>>,
@@ -35,13 +38,7 @@ impl From<MessageFields> for SendMessageInput {
 }
 
 /// `SendMessage` input.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct SendMessageRequest {
-    queue_url: Option<String>,
-    #[serde(flatten)]
-    fields: MessageFields,
-}
+pub type SendMessageRequest = MessageFields;
 
 /// `SendMessage` output (and, with `Id`, a `SendMessageBatchResultEntry`).
 #[derive(Debug, Serialize)]
@@ -65,9 +62,9 @@ impl SendMessageResponse {
         Self {
             id,
             message_id: output.message_id,
-            md5_of_message_body: output.md5_of_body.to_string(),
-            md5_of_message_attributes: output.md5_of_message_attributes.map(|d| d.to_string()),
-            md5_of_message_system_attributes: output.md5_of_system_attributes.map(|d| d.to_string()),
+            md5_of_message_body: output.md5_of_body.to_hex(),
+            md5_of_message_attributes: output.md5_of_message_attributes.map(|d| d.to_hex()),
+            md5_of_message_system_attributes: output.md5_of_system_attributes.map(|d| d.to_hex()),
             sequence_number: output.sequence_number,
         }
     }
@@ -78,18 +75,10 @@ pub fn send_message(
     context: &RequestContext,
     request: SendMessageRequest,
 ) -> Result<SendMessageResponse, SqsError> {
-    let url = queue_url(context, request.queue_url)?;
-    let output = engine.send_message(&url, request.fields.into())?;
+    let mut request = request;
+    let url = queue_url(context, request.queue_url.take())?;
+    let output = engine.send_message(&url, request.into())?;
     Ok(SendMessageResponse::new(None, output))
-}
-
-/// One `SendMessageBatchRequestEntry`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct SendMessageBatchRequestEntry {
-    id: Option<String>,
-    #[serde(flatten)]
-    fields: MessageFields,
 }
 
 /// `SendMessageBatch` input.
@@ -97,7 +86,7 @@ pub struct SendMessageBatchRequestEntry {
 #[serde(rename_all = "PascalCase")]
 pub struct SendMessageBatchRequest {
     queue_url: Option<String>,
-    entries: Option<Vec<SendMessageBatchRequestEntry>>,
+    entries: Option<Vec<MessageFields>>,
 }
 
 /// `SendMessageBatch` output; both lists are always present, as the model requires.
@@ -118,7 +107,7 @@ pub fn send_message_batch(
         .entries
         .unwrap_or_default()
         .into_iter()
-        .map(|entry| BatchEntry { id: entry.id.unwrap_or_default(), input: entry.fields.into() })
+        .map(|mut entry| BatchEntry { id: entry.id.take().unwrap_or_default(), input: entry.into() })
         .collect();
     let results = engine.send_message_batch(&url, entries)?;
     let (successful, failed) = split_batch(results, |id, output| SendMessageResponse::new(Some(id), output));

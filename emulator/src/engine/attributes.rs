@@ -333,6 +333,21 @@ impl QueueSettings {
         Ok(attribute)
     }
 
+    /// Every settable attribute that has a value, as name/value strings that [`QueueSettings::apply`] accepts
+    /// (what storage keeps).
+    pub fn to_pairs(&self) -> Vec<(String, String)> {
+        let mut pairs: Vec<(String, String)> = QueueAttributeName::ALL_NAMES
+            .into_iter()
+            .filter(|name| name.is_settable())
+            .filter_map(|name| self.render(name).map(|value| (name.as_str().to_owned(), value)))
+            .collect();
+        if self.kms_master_key_id.is_none() {
+            let period = self.kms_data_key_reuse_period.as_secs().to_string();
+            pairs.push((QueueAttributeName::KmsDataKeyReusePeriodSeconds.as_str().to_owned(), period));
+        }
+        pairs
+    }
+
     /// The current value of a settable attribute as AWS renders it, or `None` when the attribute does not apply
     /// (an optional attribute that is not set, or a FIFO attribute of a standard queue).
     pub fn render(&self, attribute: QueueAttributeName) -> Option<String> {
@@ -411,6 +426,22 @@ mod tests {
             assert!(settings.apply(name, ok).is_ok(), "{name}={ok}");
             assert_eq!(settings.apply(name, bad).unwrap_err().code, ErrorCode::InvalidAttributeValue, "{name}={bad}");
         }
+    }
+
+    #[test]
+    fn pairs_round_trip_through_apply() {
+        let mut settings = QueueSettings::default();
+        for (name, value) in [("VisibilityTimeout", "45"), ("Policy", r#"{"Statement":[]}"#), ("FifoQueue", "true")] {
+            settings.apply(name, value).expect("valid");
+        }
+        settings.apply("ContentBasedDeduplication", "true").expect("valid");
+
+        let mut restored = QueueSettings::default();
+        for (name, value) in settings.to_pairs() {
+            restored.apply(&name, &value).expect("rendered values are valid");
+        }
+
+        assert_eq!(restored, settings);
     }
 
     #[test]

@@ -38,13 +38,16 @@ pub struct Attempt {
     pub expires_at: Timestamp,
 }
 
+/// A deduplication key: the group (with `DeduplicationScope=messageGroup`) and the deduplication id.
+type DedupKey = (Option<Arc<str>>, Box<str>);
+
 /// The FIFO-only state of a queue.
 #[derive(Debug, Default)]
 pub struct FifoState {
     groups: HashMap<Arc<str>, Group>,
     ring: VecDeque<Arc<str>>,
-    dedup: HashMap<(Option<Arc<str>>, Box<str>), (DeduplicatedSend, Timestamp)>,
-    dedup_expiry: VecDeque<(Timestamp, (Option<Arc<str>>, Box<str>))>,
+    dedup: HashMap<DedupKey, (DeduplicatedSend, Timestamp)>,
+    dedup_expiry: VecDeque<(Timestamp, DedupKey)>,
     attempts: HashMap<String, Attempt>,
 }
 
@@ -74,7 +77,7 @@ impl FifoState {
 
     /// Remembers a send for the deduplication window.
     pub fn remember_send(&mut self, scope_group: Option<&str>, dedup_id: &str, send: DeduplicatedSend, now: Timestamp) {
-        let key = (scope_group.map(Arc::from), Box::<str>::from(dedup_id));
+        let key: DedupKey = (scope_group.map(Arc::from), Box::from(dedup_id));
         let expires_at = now + DEDUPLICATION_WINDOW;
         self.dedup_expiry.push_back((expires_at, key.clone()));
         self.dedup.insert(key, (send, expires_at));

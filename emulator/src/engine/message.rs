@@ -297,10 +297,19 @@ fn is_number(text: &str) -> bool {
 
 /// Whether every character is one SQS allows in bodies and string values (the W3C XML `Char` production:
 /// `#x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF`).
+///
+/// A Rust `str` cannot hold surrogates or code points above U+10FFFF, so the only characters to reject are the
+/// C0 controls other than tab, line feed and carriage return, and U+FFFE / U+FFFF (UTF-8 `EF BF BE` /
+/// `EF BF BF`). Checking bytes keeps this hot path (every body and string attribute) cheap.
 pub fn is_valid_text(text: &str) -> bool {
-    text.chars().all(
-        |c| matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..),
-    )
+    let bytes = text.as_bytes();
+    if bytes.iter().any(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) {
+        return false;
+    }
+    if !bytes.contains(&0xEF) {
+        return true;
+    }
+    !bytes.windows(3).any(|w| w[0] == 0xEF && w[1] == 0xBF && (w[2] == 0xBE || w[2] == 0xBF))
 }
 
 /// `InvalidMessageContents` with AWS's text.
@@ -323,9 +332,22 @@ impl Md5Digest {
     }
 }
 
+impl Md5Digest {
+    /// The digest as 32 lower-case hex digits, without going through `fmt` (this runs for every message).
+    pub fn to_hex(&self) -> String {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut hex = String::with_capacity(32);
+        for byte in self.0 {
+            hex.push(char::from(DIGITS[usize::from(byte >> 4)]));
+            hex.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+        }
+        hex
+    }
+}
+
 impl std::fmt::Display for Md5Digest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
+        f.write_str(&self.to_hex())
     }
 }
 
@@ -443,8 +465,11 @@ mod tests {
     #[test]
     fn text_validation_follows_the_xml_char_production() {
         assert!(is_valid_text("tab\tnewline\ncr\r ok é 😀"));
-        for bad in ["\u{0}", "\u{8}", "\u{1F}", "\u{FFFE}", "\u{FFFF}"] {
+        for bad in ["\u{0}", "\u{8}", "\u{1F}", "\u{FFFE}", "\u{FFFF}", "ok\u{FFFF}ok", "a\u{B}"] {
             assert!(!is_valid_text(bad), "{bad:?}");
+        }
+        for good in ["\u{7F}", "\u{85}", "\u{D7FF}", "\u{E000}", "\u{FFFD}", "\u{EFBF}", "\u{10FFFF}"] {
+            assert!(is_valid_text(good), "{good:?}");
         }
     }
 }

@@ -9,7 +9,8 @@ use std::time::Duration;
 use super::attributes::DeduplicationScope;
 use super::batch::{self, BatchEntry, BatchResult};
 use super::clock::Timestamp;
-use super::fifo::DeduplicatedSend;
+use super::events::QueueEvent;
+use super::fifo::{DEDUPLICATION_WINDOW, DeduplicatedSend};
 use super::message::{self, Md5Digest, MessageAttributes, RawMessageAttribute};
 use super::queue::{MAX_VISIBILITY, MessageExtra, QueueState, StoredMessage, sequence_number};
 use super::receipt::ReceiptHandle;
@@ -236,7 +237,7 @@ impl Engine {
             now,
         );
         let output = SendMessageOutput {
-            message_id: message.id.to_string(),
+            message_id: message.message_id(),
             md5_of_body,
             md5_of_message_attributes: message.md5_of_attributes,
             md5_of_system_attributes,
@@ -263,6 +264,15 @@ impl Engine {
         if let Some(fifo) = state.fifo.as_mut() {
             let original = DeduplicatedSend { message_id: output.message_id.clone(), sequence };
             fifo.remember_send(scope.as_deref(), &dedup_id, original, now);
+        }
+        if state.is_journaled() {
+            state.record(QueueEvent::DeduplicationRecorded {
+                scope_group: scope,
+                deduplication_id: dedup_id,
+                message_id: output.message_id.clone(),
+                sequence,
+                expires_at: now + DEDUPLICATION_WINDOW,
+            });
         }
         (output, visible)
     }
@@ -639,7 +649,7 @@ fn render_received(
         _ => (MessageAttributes::default(), None),
     };
     ReceivedMessage {
-        message_id: message.id.to_string(),
+        message_id: message.message_id(),
         receipt_handle: handle.encode(),
         md5_of_body: message.md5_of_body,
         body: Arc::clone(&message.body),

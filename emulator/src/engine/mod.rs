@@ -14,10 +14,12 @@
 //! - `permissions.rs`: AddPermission / RemovePermission.
 //! - `queue.rs`: one queue's state machine; `message.rs`: message content, validation, MD5s.
 //! - `attributes.rs`: typed queue attributes; `receipt.rs`: receipt handles; `clock.rs`: time.
+//! - `events.rs`: the changes the engine reports to durable storage; `restore.rs`: start-up recovery.
 
 mod attributes;
 mod batch;
 mod clock;
+mod events;
 mod fifo;
 mod message;
 mod messages;
@@ -25,8 +27,10 @@ mod permissions;
 mod queue;
 mod receipt;
 mod redrive;
+mod restore;
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
@@ -37,12 +41,14 @@ use tokio_util::sync::CancellationToken;
 pub use attributes::{DeduplicationScope, FifoThroughputLimit, QueueAttributeName, QueueSettings};
 pub use batch::{BatchEntry, BatchResult, MAX_BATCH_ENTRIES, MAX_BATCH_PAYLOAD};
 pub use clock::{Clock, ManualClock, Sleep, SystemClock, Timestamp};
+pub use events::{Durable, EventSink, QueueEvent, StorageEvent, StorageFailure};
 pub use message::{
     AttributeValue, MAX_MESSAGE_ATTRIBUTES, Md5Digest, MessageAttribute, MessageAttributes, RawMessageAttribute,
 };
 pub use messages::{ReceiveMessageInput, ReceivedMessage, SendMessageInput, SendMessageOutput};
-pub use queue::{MessageCounts, QueueState};
+pub use queue::{MessageCounts, MessageExtra, MessageState, QueueState, StoredMessage};
 pub use redrive::{MoveTaskInfo, MoveTaskStatus};
+pub use restore::{DeduplicationRecord, QueueSnapshot, Snapshot};
 
 use crate::documents::RedrivePolicy;
 use crate::error::{ErrorCode, SqsError};
@@ -78,13 +84,51 @@ pub(crate) struct Queue {
     state: Mutex<QueueState>,
     notify: Notify,
     deleted: std::sync::atomic::AtomicBool,
+    sink: Option<Arc<dyn EventSink>>,
+}
+
+/// The locked state of a queue. When it is released, the changes recorded meanwhile go to storage, still
+/// under the lock, so storage sees them in the order they happened.
+pub(crate) struct QueueGuard<'a> {
+    uid: u64,
+    sink: Option<&'a dyn EventSink>,
+    state: MutexGuard<'a, QueueState>,
+}
+
+impl Deref for QueueGuard<'_> {
+    type Target = QueueState;
+    fn deref(&self) -> &QueueState {
+        &self.state
+    }
+}
+
+impl DerefMut for QueueGuard<'_> {
+    fn deref_mut(&mut self) -> &mut QueueState {
+        &mut self.state
+    }
+}
+
+impl Drop for QueueGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(sink) = self.sink {
+            let events = self.state.take_events();
+            if !events.is_empty() {
+                let uid = self.uid;
+                sink.append(events.into_iter().map(|event| StorageEvent::Queue { uid, event }).collect());
+            }
+        }
+    }
 }
 
 impl Queue {
     /// Locks the queue's state. A poisoned lock means a handler panicked mid-update; the state is still
     /// structurally valid (every update keeps its invariants before it can panic), so keep serving.
-    fn lock(&self) -> MutexGuard<'_, QueueState> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn lock(&self) -> QueueGuard<'_> {
+        QueueGuard {
+            uid: self.uid,
+            sink: self.sink.as_deref(),
+            state: self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
+        }
     }
 
     fn is_fifo(&self) -> bool {
@@ -102,6 +146,7 @@ struct Shared {
     sender_id: Arc<str>,
     shutdown: CancellationToken,
     move_tasks: redrive::MoveTasks,
+    sink: Option<Arc<dyn EventSink>>,
 }
 
 /// A page of queue names from [`Engine::list_queues`].
@@ -142,8 +187,13 @@ impl Default for Engine {
 }
 
 impl Engine {
-    /// An engine with no queues.
+    /// An engine with no queues that keeps nothing beyond memory.
     pub fn new(config: EngineConfig, clock: Arc<dyn Clock>) -> Self {
+        Self::with_sink(config, clock, None)
+    }
+
+    /// An engine with no queues that reports every change to `sink` (durable storage).
+    pub fn with_sink(config: EngineConfig, clock: Arc<dyn Clock>, sink: Option<Arc<dyn EventSink>>) -> Self {
         let sender_id = Arc::from(config.account_id.as_str());
         Self {
             shared: Arc::new(Shared {
@@ -155,6 +205,7 @@ impl Engine {
                 sender_id,
                 shutdown: CancellationToken::new(),
                 move_tasks: redrive::MoveTasks::default(),
+                sink,
             }),
         }
     }
@@ -167,6 +218,19 @@ impl Engine {
     /// The clock every timestamp comes from.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.shared.clock
+    }
+
+    /// Waits until every change made so far is durable (a no-op without storage). Actions that AWS
+    /// acknowledges as stored call this before answering.
+    ///
+    /// # Errors
+    /// `InternalFailure` when storage failed; the details are logged.
+    pub async fn sync(&self) -> Result<(), SqsError> {
+        let Some(sink) = &self.shared.sink else { return Ok(()) };
+        sink.durable().await.map_err(|failure| {
+            tracing::error!(%failure, "could not make changes durable");
+            SqsError::internal()
+        })
     }
 
     /// Ends every waiting long poll (they return no messages) and makes new ones return at once.
@@ -268,17 +332,37 @@ impl Engine {
             }
         }
         // Another request may have created it between the check above and the write lock: treat as existing.
-        queues.entry(name.to_owned()).or_insert_with(|| {
-            Arc::new(Queue {
-                uid: self.shared.next_queue_uid.fetch_add(1, Ordering::Relaxed),
-                name: name.to_owned(),
-                arn: self.queue_arn(name),
-                state: Mutex::new(QueueState::new(settings, tags, now)),
-                notify: Notify::new(),
-                deleted: std::sync::atomic::AtomicBool::new(false),
-            })
-        });
+        if !queues.contains_key(name) {
+            let uid = self.shared.next_queue_uid.fetch_add(1, Ordering::Relaxed);
+            if let Some(sink) = &self.shared.sink {
+                sink.append(vec![StorageEvent::QueueCreated {
+                    uid,
+                    name: name.to_owned(),
+                    attributes: settings.to_pairs(),
+                    tags: tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    created_at: now,
+                }]);
+            }
+            let state = QueueState::new(settings, tags, now);
+            queues.insert(name.to_owned(), self.new_queue(uid, name, state));
+        }
         Ok(())
+    }
+
+    /// Wraps a queue's state with its identity and this engine's storage.
+    fn new_queue(&self, uid: u64, name: &str, mut state: QueueState) -> Arc<Queue> {
+        if self.shared.sink.is_some() {
+            state.enable_journal();
+        }
+        Arc::new(Queue {
+            uid,
+            name: name.to_owned(),
+            arn: self.queue_arn(name),
+            state: Mutex::new(state),
+            notify: Notify::new(),
+            deleted: std::sync::atomic::AtomicBool::new(false),
+            sink: self.shared.sink.clone(),
+        })
     }
 
     /// Applies attributes to `settings` and checks the rules that span attributes or queues.
@@ -384,6 +468,9 @@ impl Engine {
         let queue = self.queue(queue_url)?;
         let mut queues = self.shared.queues.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         queues.remove(&queue.name);
+        if let Some(sink) = &self.shared.sink {
+            sink.append(vec![StorageEvent::QueueDeleted { uid: queue.uid }]);
+        }
         drop(queues);
         let mut deleted = self.shared.recently_deleted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         deleted.insert(queue.name.clone(), self.now());
@@ -449,6 +536,7 @@ impl Engine {
         let mut state = queue.lock();
         state.settings = updated;
         state.last_modified_at = now;
+        state.record_metadata();
         state.tick(now);
         drop(state);
         // A shorter retention or a removed delay can change what long polls may return.
@@ -472,6 +560,7 @@ impl Engine {
         }
         state.purge();
         state.last_purge_at = Some(now);
+        state.record_metadata();
         Ok(())
     }
 
@@ -487,6 +576,7 @@ impl Engine {
         }
         let mut state = queue.lock();
         state.tags = validate_tags(&queue.name, state.tags.clone(), tags)?;
+        state.record_metadata();
         Ok(())
     }
 
@@ -503,6 +593,7 @@ impl Engine {
         for key in keys {
             state.tags.remove(key);
         }
+        state.record_metadata();
         Ok(())
     }
 

@@ -64,6 +64,7 @@ impl Engine {
                 .map_err(|_: PermissionError| SqsError::invalid_parameter_value("Label", label, "Already exists."))?;
         state.settings.policy = Some(policy);
         state.last_modified_at = now;
+        state.record_metadata();
         Ok(())
     }
 
@@ -83,6 +84,7 @@ impl Engine {
             .map_err(|_| SqsError::invalid_parameter_value("Label", label, "can't find label on existing policy."))?;
         state.settings.policy = policy;
         state.last_modified_at = now;
+        state.record_metadata();
         Ok(())
     }
 }

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::attributes::QueueSettings;
 use super::clock::Timestamp;
+use super::events::QueueEvent;
 use super::fifo::FifoState;
 use super::message::{Md5Digest, MessageAttributes};
 use super::receipt::ReceiptHandle;
@@ -113,6 +114,11 @@ impl StoredMessage {
         }
     }
 
+    /// The `MessageId` as SQS renders it (a lower-case hyphenated UUID).
+    pub fn message_id(&self) -> String {
+        self.id.hyphenated().encode_lower(&mut Uuid::encode_buffer()).to_owned()
+    }
+
     /// The message group, if any.
     pub fn group_id(&self) -> Option<&str> {
         self.extra.as_ref().and_then(|extra| extra.group_id.as_deref())
@@ -178,6 +184,8 @@ pub struct QueueState {
     delayed_count: usize,
     in_flight_count: usize,
     next_sequence: u64,
+    /// Changes not yet handed to storage; `None` when nothing is persisted (zero cost in memory mode).
+    journal: Option<Vec<QueueEvent>>,
 }
 
 /// Message counts, as the `ApproximateNumberOf*` attributes report them.
@@ -210,7 +218,83 @@ impl QueueState {
             delayed_count: 0,
             in_flight_count: 0,
             next_sequence: 1,
+            journal: None,
         }
+    }
+
+    /// Starts recording changes for storage.
+    pub fn enable_journal(&mut self) {
+        self.journal.get_or_insert_with(Vec::new);
+    }
+
+    /// Records a change for storage, when storage is on.
+    pub fn record(&mut self, event: QueueEvent) {
+        if let Some(journal) = self.journal.as_mut() {
+            journal.push(event);
+        }
+    }
+
+    /// Whether changes are being recorded.
+    pub fn is_journaled(&self) -> bool {
+        self.journal.is_some()
+    }
+
+    /// The changes recorded since the last call.
+    pub fn take_events(&mut self) -> Vec<QueueEvent> {
+        self.journal.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Records the current attributes, tags and timestamps.
+    pub fn record_metadata(&mut self) {
+        if self.journal.is_none() {
+            return;
+        }
+        let event = QueueEvent::MetadataChanged {
+            attributes: self.settings.to_pairs(),
+            tags: self.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            last_modified_at: self.last_modified_at,
+            last_purge_at: self.last_purge_at,
+        };
+        self.record(event);
+    }
+
+    fn record_update(&mut self, sequence: u64) {
+        if self.journal.is_none() {
+            return;
+        }
+        if let Some(message) = self.messages.get(&sequence) {
+            let event = QueueEvent::MessageUpdated {
+                sequence,
+                receive_count: message.receive_count,
+                first_received_at: message.first_received_at,
+                state: message.state,
+            };
+            self.record(event);
+        }
+    }
+
+    /// Puts a stored message back under its original sequence (start-up recovery). An in-flight or delayed
+    /// message whose deadline has passed becomes visible at the next tick.
+    pub fn restore_message(&mut self, sequence: u64, mut message: StoredMessage) {
+        let state = message.state;
+        self.next_sequence = self.next_sequence.max(sequence + 1);
+        if message.retention_start < self.newest_retention_start {
+            self.early_expiring.insert((message.retention_start, sequence));
+        } else {
+            self.newest_retention_start = message.retention_start;
+        }
+        if let (Some(fifo), Some(group)) = (self.fifo.as_mut(), message.group_id()) {
+            fifo.push(group, sequence);
+        }
+        message.state = MessageState::Delayed { until: Timestamp::default() };
+        self.delayed_count += 1;
+        self.messages.insert(sequence, message);
+        self.set_state(sequence, state);
+    }
+
+    /// Makes sure future sequences start after `next` (start-up recovery).
+    pub fn reserve_sequences_below(&mut self, next: u64) {
+        self.next_sequence = self.next_sequence.max(next);
     }
 
     /// Moves a message to `new` state, keeping counters, the visible set, FIFO groups and timers in step.
@@ -321,6 +405,12 @@ impl QueueState {
         let visible = delay.is_zero();
         let state = if visible { MessageState::Visible } else { MessageState::Delayed { until: now + delay } };
         self.set_state(sequence, state);
+        if self.journal.is_some() {
+            if let Some(message) = self.messages.get(&sequence) {
+                let event = QueueEvent::MessageStored { sequence, message: message.clone() };
+                self.record(event);
+            }
+        }
         (sequence, visible)
     }
 
@@ -366,6 +456,7 @@ impl QueueState {
                     message.first_received_at.get_or_insert(now);
                     delivered.push(ReceiptHandle { queue_uid, sequence, receive: message.receive_count });
                 }
+                self.record_update(sequence);
             }
             if !moved_any || delivered.len() >= max {
                 break;
@@ -397,6 +488,7 @@ impl QueueState {
         }
         for handle in handles {
             self.set_state(handle.sequence, MessageState::InFlight { until: now + visibility, received_at: now });
+            self.record_update(handle.sequence);
         }
         Some(
             handles
@@ -476,13 +568,14 @@ impl QueueState {
                 "Total VisibilityTimeout for the message is beyond the limit [43200 seconds]",
             ));
         }
-        if timeout.is_zero() {
+        let became_visible = timeout.is_zero();
+        if became_visible {
             self.set_state(handle.sequence, MessageState::Visible);
-            Ok(true)
         } else {
             self.set_state(handle.sequence, MessageState::InFlight { until, received_at });
-            Ok(false)
         }
+        self.record_update(handle.sequence);
+        Ok(became_visible)
     }
 
     /// Deletes every message.
@@ -496,6 +589,7 @@ impl QueueState {
         if let Some(fifo) = self.fifo.as_mut() {
             fifo.clear_messages();
         }
+        self.record(QueueEvent::Purged);
     }
 
     /// Current message counts.
@@ -529,6 +623,7 @@ impl QueueState {
         if let (Some(fifo), Some(group)) = (self.fifo.as_mut(), message.group_id()) {
             fifo.remove(group, sequence, matches!(message.state, MessageState::InFlight { .. }));
         }
+        self.record(QueueEvent::MessageRemoved { sequence });
         Some(message)
     }
 }
@@ -607,8 +702,7 @@ mod tests {
 
     #[test]
     fn retention_removes_messages_even_in_flight() {
-        let mut settings = QueueSettings::default();
-        settings.message_retention_period = Duration::from_secs(60);
+        let settings = QueueSettings { message_retention_period: Duration::from_secs(60), ..QueueSettings::default() };
         let mut queue = QueueState::new(settings, BTreeMap::new(), at(0));
         queue.enqueue(message("a", None, at(0)), Duration::ZERO, at(0));
         queue.receive(1, Duration::from_secs(120), None, 1, at(0));
@@ -620,8 +714,7 @@ mod tests {
 
     #[test]
     fn moved_in_messages_expire_by_their_original_retention_start() {
-        let mut settings = QueueSettings::default();
-        settings.message_retention_period = Duration::from_secs(100);
+        let settings = QueueSettings { message_retention_period: Duration::from_secs(100), ..QueueSettings::default() };
         let mut queue = QueueState::new(settings, BTreeMap::new(), at(0));
         queue.enqueue(message("young", None, at(50)), Duration::ZERO, at(50));
         queue.enqueue(message("old", None, at(10)), Duration::ZERO, at(60));

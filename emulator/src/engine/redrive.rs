@@ -145,7 +145,7 @@ impl Engine {
         state.tick(now);
         let fifo = state.fifo.is_some();
         for mut message in messages {
-            let message_id = message.id.to_string();
+            let message_id = message.message_id();
             let extra = message.extra_mut();
             extra.dead_letter_source_arn = Some(source.arn.clone());
             if fifo {
@@ -413,7 +413,7 @@ fn redriven(mut message: StoredMessage, now: Timestamp) -> StoredMessage {
     message.first_received_at = None;
     message.receive_count = 0;
     message.state = MessageState::Visible;
-    let new_id = message.id.to_string();
+    let new_id = message.message_id();
     if let Some(extra) = message.extra.as_mut() {
         extra.dead_letter_source_arn = None;
         if extra.deduplication_id.is_some() {

@@ -20,7 +20,8 @@ use crate::engine::Engine;
 use crate::error::{ErrorCode, SqsError};
 use crate::protocol::{self, Encoded, Payload, Protocol, QueryParams};
 
-/// The largest request body accepted by default: a full 1 MiB batch plus JSON/base64 overhead.
+/// The largest request body accepted by default: a full 1 MiB batch plus JSON/base64 overhead, or the Query
+/// protocol's form encoding (at most 3 bytes per byte of text).
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 
 const REQUEST_ID_HEADER: &str = "x-amzn-requestid";

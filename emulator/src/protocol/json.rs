@@ -19,6 +19,17 @@ pub const TARGET_PREFIX: &str = "AmazonSQS.";
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, SqsError> {
     let body = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
     serde_json::from_slice(body).map_err(|error| {
+        // A lone UTF-16 surrogate (`"a\ud800b"`: serde_json reports "lone leading surrogate" or "unexpected end
+        // of hex escape") is no character SQS accepts: answer as SQS answers for any character outside its
+        // allowed set, not as a syntax error.
+        let text = error.to_string();
+        if text.contains("surrogate") || text.contains("end of hex escape") {
+            return SqsError::new(
+                ErrorCode::InvalidMessageContents,
+                "Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 \
+                 to #xFFFD | #x10000 to #x10FFFF",
+            );
+        }
         let message = if error.is_data() {
             format!("Invalid request: {error}")
         } else {
@@ -82,7 +93,7 @@ mod tests {
 
     #[test]
     fn malformed_json_is_a_serialization_error() {
-        let error = decode::<serde_json::Value>(b"{not json").unwrap_err();
+        let error = decode::<serde_json::Value>(b"{not json").expect_err("malformed");
         assert_eq!(error.code, ErrorCode::SerializationException);
     }
 }

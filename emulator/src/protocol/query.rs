@@ -230,6 +230,7 @@ pub fn encode<T: Serialize>(action: &str, response: &T) -> Encoded {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::query_model::Shape;
     use serde_json::json;
 
     fn document(pairs: &[(&str, &str)]) -> Value {
@@ -292,6 +293,68 @@ mod tests {
                    "MessageAttributes": {"Blob": {"DataType": "Binary", "BinaryValue": "AQID"},
                                          "OrderId": {"DataType": "String", "StringValue": "A-1"}},
                    "MessageSystemAttributes": {"AWSTraceHeader": {"DataType": "String", "StringValue": "Root=1"}}})
+        );
+    }
+
+    #[test]
+    fn reserved_list_values_are_passed_on_for_the_actions_to_reject() {
+        let doc = document(&[
+            ("Action", "SendMessage"),
+            ("MessageAttribute.1.Name", "k"),
+            ("MessageAttribute.1.Value.DataType", "String"),
+            ("MessageAttribute.1.Value.StringListValue.1", "x"),
+            ("MessageAttribute.1.Value.StringListValue.2", "y"),
+        ]);
+        assert_eq!(doc, json!({"MessageAttributes": {"k": {"DataType": "String", "StringListValues": ["x", "y"]}}}));
+    }
+
+    static TEXT: Shape = Shape { name: "Text", location_name: None, flattened: false, kind: ShapeKind::String };
+    static WRAPPED_LIST: Shape = Shape {
+        name: "WrappedList",
+        location_name: None,
+        flattened: false,
+        kind: ShapeKind::List { member: ShapeRef { shape: &TEXT, location_name: None, flattened: false } },
+    };
+    static WRAPPED_MAP: Shape = Shape {
+        name: "WrappedMap",
+        location_name: None,
+        flattened: false,
+        kind: ShapeKind::Map {
+            key: ShapeRef { shape: &TEXT, location_name: None, flattened: false },
+            value: ShapeRef { shape: &TEXT, location_name: None, flattened: false },
+        },
+    };
+    static WRAPPED_INPUT: Shape = Shape {
+        name: "WrappedInput",
+        location_name: None,
+        flattened: false,
+        kind: ShapeKind::Structure(&[
+            Member { name: "Items", shape: ShapeRef { shape: &WRAPPED_LIST, location_name: None, flattened: false } },
+            Member { name: "Pairs", shape: ShapeRef { shape: &WRAPPED_MAP, location_name: None, flattened: false } },
+        ]),
+    };
+
+    #[test]
+    fn lists_and_maps_that_are_not_flattened_use_member_and_entry() {
+        // SQS flattens all of its lists and maps; these rules are botocore's for the others.
+        let operation = Operation { name: "Wrapped", input: &WRAPPED_INPUT, output: Some((&WRAPPED_INPUT, "W")) };
+        let params = QueryParams::from_pairs([
+            ("Items.member.2", "b"),
+            ("Items.member.1", "a"),
+            ("Pairs.entry.1.key", "k"),
+            ("Pairs.entry.1.value", "v"),
+        ]);
+
+        let doc = to_document(&operation, &params).expect("decodes");
+        let text = xml::response_document(&operation, &doc).text;
+
+        assert_eq!(doc, json!({"Items": ["a", "b"], "Pairs": {"k": "v"}}));
+        assert!(
+            text.contains(
+                "<W><Items><member>a</member><member>b</member></Items>\
+                 <Pairs><entry><key>k</key><value>v</value></entry></Pairs></W>"
+            ),
+            "{text}"
         );
     }
 
@@ -381,16 +444,16 @@ mod tests {
         assert_eq!(doc, json!({"MaxResults": 5}));
 
         let params = QueryParams::from_pairs([("Action", "ListQueues"), ("MaxResults", "five")]);
-        let error = to_document(operation("ListQueues").expect("known"), &params).unwrap_err();
+        let error = to_document(operation("ListQueues").expect("known"), &params).expect_err("five is no integer");
         assert_eq!(error.code, ErrorCode::InvalidParameterValueException);
         assert_eq!(error.message, "Value five for parameter MaxResults is invalid. Reason: must be an integer.");
     }
 
     #[test]
     fn missing_or_unknown_actions_are_invalid_action() {
-        let error = decode::<Value>(&QueryParams::default()).unwrap_err();
+        let error = decode::<Value>(&QueryParams::default()).expect_err("no action");
         assert_eq!(error.code, ErrorCode::UnknownOperationException);
-        let error = decode::<Value>(&QueryParams::from_pairs([("Action", "Bogus")])).unwrap_err();
+        let error = decode::<Value>(&QueryParams::from_pairs([("Action", "Bogus")])).expect_err("unknown action");
         assert_eq!(error.code, ErrorCode::UnknownOperationException);
         assert_eq!(error.message, "The action Bogus is not valid for this endpoint.");
     }

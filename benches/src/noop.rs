@@ -1,0 +1,131 @@
+//! The no-op SQS server: parses each AWS JSON 1.0 request and answers with a fixed, valid response, storing
+//! nothing. It runs on the emulator's stack (axum 0.8, hyper, tokio), so it marks the ceiling that HTTP handling
+//! plus JSON parsing and serialisation allow, against which the emulator's queue work can be judged.
+
+use std::borrow::Cow;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use axum::http::{Response, StatusCode};
+use axum::routing::post;
+use serde::Serialize;
+use serde::de::IgnoredAny;
+
+use crate::wire::{
+    ACCOUNT_ID, Action, BatchResponse, BatchResultErrorEntry, CONTENT_TYPE_JSON_1_0, CreateQueueRequest,
+    CreateQueueResponse, DeleteMessageBatchRequest, DeleteMessageBatchResultEntry, ReceiveMessageRequest,
+    ReceiveMessageResponse, SendMessageBatchRequest, SendMessageBatchResultEntry, SendMessageRequest,
+    SendMessageResponse,
+};
+
+/// The message id of every "sent" message.
+const FIXED_MESSAGE_ID: &str = "5fea7756-0ea4-451a-a703-a558b933e274";
+
+/// The body MD5 of every "sent" message (that of `Hello from sqskit`, SPEC.md §9).
+const FIXED_MD5: &str = "09077c1cb05a9e73a1620c07e4bea548";
+
+/// The header that carries each response's request id.
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
+
+/// Builds the router; `authority` (`host:port`) goes into queue URLs when a request has no `Host` header.
+pub fn router(authority: String) -> Router {
+    Router::new().route("/", post(handle)).with_state(authority)
+}
+
+async fn handle(State(authority): State<String>, headers: HeaderMap, body: Bytes) -> Response<Body> {
+    let target = headers.get("x-amz-target").and_then(|value| value.to_str().ok()).unwrap_or_default();
+    let Some(action) = Action::from_target(target) else {
+        return error(
+            "com.amazon.coral.service#UnknownOperationException",
+            "InvalidAction;Sender",
+            "The action or operation requested is invalid.",
+        );
+    };
+    match action {
+        Action::CreateQueue => respond(&body, |request: CreateQueueRequest<'_>| {
+            let host = headers.get(header::HOST).and_then(|value| value.to_str().ok()).unwrap_or(&authority);
+            CreateQueueResponse { queue_url: Cow::Owned(format!("http://{host}/{ACCOUNT_ID}/{}", request.queue_name)) }
+        }),
+        Action::SendMessage => respond(&body, |_: SendMessageRequest<'_>| SendMessageResponse {
+            md5_of_message_body: Cow::Borrowed(FIXED_MD5),
+            message_id: Cow::Borrowed(FIXED_MESSAGE_ID),
+        }),
+        Action::SendMessageBatch => respond(&body, |request: SendMessageBatchRequest<'_>| BatchResponse {
+            successful: request
+                .entries
+                .into_iter()
+                .map(|entry| SendMessageBatchResultEntry {
+                    id: entry.id,
+                    message_id: Cow::Borrowed(FIXED_MESSAGE_ID),
+                    md5_of_message_body: Cow::Borrowed(FIXED_MD5),
+                })
+                .collect(),
+            failed: Vec::<BatchResultErrorEntry<'_>>::new(),
+        }),
+        Action::ReceiveMessage => {
+            respond(&body, |_: ReceiveMessageRequest<'_>| ReceiveMessageResponse { messages: Vec::new() })
+        }
+        Action::DeleteMessage => respond(&body, |_: IgnoredAny| Empty {}),
+        Action::DeleteMessageBatch => respond(&body, |request: DeleteMessageBatchRequest<'_>| BatchResponse {
+            successful: request
+                .entries
+                .into_iter()
+                .map(|entry| DeleteMessageBatchResultEntry { id: entry.id })
+                .collect(),
+            failed: Vec::<BatchResultErrorEntry<'_>>::new(),
+        }),
+    }
+}
+
+/// The `{}` output of actions without output members.
+#[derive(Serialize)]
+struct Empty {}
+
+/// Parses the request as `I`, maps it to the output and serialises that, or answers 400 for malformed input.
+fn respond<'a, I, O, F>(body: &'a [u8], produce: F) -> Response<Body>
+where
+    I: serde::Deserialize<'a>,
+    O: Serialize,
+    F: FnOnce(I) -> O,
+{
+    match serde_json::from_slice::<I>(body) {
+        Ok(input) => match serde_json::to_vec(&produce(input)) {
+            Ok(json) => json_response(StatusCode::OK, json, None),
+            Err(_) => error(
+                "com.amazon.coral.service#InternalFailure",
+                "InternalError;Receiver",
+                "The request processing has failed because of an unknown error.",
+            ),
+        },
+        Err(_) => error(
+            "com.amazon.coral.service#SerializationException",
+            "MalformedInput;Sender",
+            "The request body is not valid JSON for this action.",
+        ),
+    }
+}
+
+fn error(type_name: &str, query_error: &'static str, message: &str) -> Response<Body> {
+    let json = serde_json::json!({ "__type": type_name, "message": message }).to_string();
+    let status =
+        if query_error.ends_with("Receiver") { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::BAD_REQUEST };
+    json_response(status, json.into_bytes(), Some(query_error))
+}
+
+fn json_response(status: StatusCode, json: Vec<u8>, query_error: Option<&'static str>) -> Response<Body> {
+    let mut response = Response::new(Body::from(json));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE_JSON_1_0));
+    let mut request_id = [0_u8; uuid::fmt::Hyphenated::LENGTH];
+    let request_id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut request_id);
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        headers.insert(REQUEST_ID, value);
+    }
+    if let Some(query_error) = query_error {
+        headers.insert(HeaderName::from_static("x-amzn-query-error"), HeaderValue::from_static(query_error));
+    }
+    response
+}

@@ -1,0 +1,115 @@
+//! What the engine tells durable storage: one [`StorageEvent`] per change of a queue or message, appended in
+//! the order the changes happened (under the queue's lock), and the [`EventSink`] trait storage implements.
+//! The engine never builds SQL or files; it only describes what changed.
+//!
+//! Durability contract (see ARCHITECTURE.md): actions that AWS acknowledges as stored (sends, deletes, queue
+//! changes, tags, purges) wait for [`EventSink::durable`] before answering; receives and visibility changes
+//! are appended but not waited for, so a crash can at most make a message visible earlier.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use super::clock::Timestamp;
+use super::queue::{MessageState, StoredMessage};
+
+/// A change of one queue's contents or metadata.
+#[derive(Debug, Clone)]
+pub enum QueueEvent {
+    /// A message was enqueued (or restored into the queue) with this sequence.
+    MessageStored {
+        /// The queue-local sequence.
+        sequence: u64,
+        /// The whole message, in its state at enqueue time.
+        message: StoredMessage,
+    },
+    /// A message was received or its visibility changed.
+    MessageUpdated {
+        /// The queue-local sequence.
+        sequence: u64,
+        /// The new receive count.
+        receive_count: u32,
+        /// The first receive time.
+        first_received_at: Option<Timestamp>,
+        /// The new state.
+        state: MessageState,
+    },
+    /// A message was deleted, expired, moved away, or dead-lettered.
+    MessageRemoved {
+        /// The queue-local sequence.
+        sequence: u64,
+    },
+    /// Every message was deleted.
+    Purged,
+    /// Attributes, tags or timestamps changed.
+    MetadataChanged {
+        /// The settable attributes as AWS renders them.
+        attributes: Vec<(String, String)>,
+        /// The tags.
+        tags: Vec<(String, String)>,
+        /// `LastModifiedTimestamp`.
+        last_modified_at: Timestamp,
+        /// When the queue was last purged.
+        last_purge_at: Option<Timestamp>,
+    },
+    /// A FIFO send opened a deduplication window.
+    DeduplicationRecorded {
+        /// The group the id is scoped to (`DeduplicationScope=messageGroup`), if any.
+        scope_group: Option<String>,
+        /// The deduplication id.
+        deduplication_id: String,
+        /// The original message id.
+        message_id: String,
+        /// The original sequence.
+        sequence: u64,
+        /// When the window closes.
+        expires_at: Timestamp,
+    },
+}
+
+/// A change anywhere in the engine.
+#[derive(Debug, Clone)]
+pub enum StorageEvent {
+    /// A queue was created.
+    QueueCreated {
+        /// The queue's unique id (receipt handles carry it).
+        uid: u64,
+        /// The queue name.
+        name: String,
+        /// The settable attributes as AWS renders them.
+        attributes: Vec<(String, String)>,
+        /// The tags.
+        tags: Vec<(String, String)>,
+        /// `CreatedTimestamp`.
+        created_at: Timestamp,
+    },
+    /// A queue was deleted with its messages.
+    QueueDeleted {
+        /// The queue's unique id.
+        uid: u64,
+    },
+    /// A change within one queue.
+    Queue {
+        /// The queue's unique id.
+        uid: u64,
+        /// What changed.
+        event: QueueEvent,
+    },
+}
+
+/// Why storage could not make changes durable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("storage failed: {0}")]
+pub struct StorageFailure(pub String);
+
+/// A future that completes when everything appended so far is durable.
+pub type Durable = Pin<Box<dyn Future<Output = Result<(), StorageFailure>> + Send + 'static>>;
+
+/// Where the engine sends its events; implemented by durable storage.
+pub trait EventSink: Send + Sync + fmt::Debug + 'static {
+    /// Appends events, in order. Must be cheap: it runs under a queue lock.
+    fn append(&self, events: Vec<StorageEvent>);
+
+    /// Completes once every event appended before the call is durable (on disk, fsynced).
+    fn durable(&self) -> Durable;
+}

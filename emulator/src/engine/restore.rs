@@ -1,0 +1,106 @@
+//! Start-up recovery: rebuilding an engine from what durable storage kept.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::attributes::QueueSettings;
+use super::clock::{Clock, Timestamp};
+use super::events::EventSink;
+use super::fifo::{DEDUPLICATION_WINDOW, DeduplicatedSend};
+use super::queue::{QueueState, StoredMessage};
+use super::{Engine, EngineConfig};
+use crate::error::SqsError;
+
+/// An open FIFO deduplication window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeduplicationRecord {
+    /// The group the id is scoped to, if any.
+    pub scope_group: Option<String>,
+    /// The deduplication id.
+    pub deduplication_id: String,
+    /// The original message id.
+    pub message_id: String,
+    /// The original sequence.
+    pub sequence: u64,
+    /// When the window closes.
+    pub expires_at: Timestamp,
+}
+
+/// One queue as storage kept it.
+#[derive(Debug, Clone)]
+pub struct QueueSnapshot {
+    /// The queue's unique id.
+    pub uid: u64,
+    /// The name.
+    pub name: String,
+    /// Settable attributes as name/value strings.
+    pub attributes: Vec<(String, String)>,
+    /// Tags.
+    pub tags: Vec<(String, String)>,
+    /// `CreatedTimestamp`.
+    pub created_at: Timestamp,
+    /// `LastModifiedTimestamp`.
+    pub last_modified_at: Timestamp,
+    /// Last purge.
+    pub last_purge_at: Option<Timestamp>,
+    /// The next sequence to hand out (at least one above every sequence ever used).
+    pub next_sequence: u64,
+    /// Messages by sequence, with their last persisted state.
+    pub messages: Vec<(u64, StoredMessage)>,
+    /// Open deduplication windows.
+    pub deduplications: Vec<DeduplicationRecord>,
+}
+
+/// Everything storage kept.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// The queues.
+    pub queues: Vec<QueueSnapshot>,
+}
+
+impl Engine {
+    /// Rebuilds an engine from a snapshot; further changes go to `sink`.
+    ///
+    /// # Errors
+    /// The first [`SqsError`] met while re-applying a queue's stored attributes (a sign of a damaged store).
+    pub fn restore(
+        config: EngineConfig,
+        clock: Arc<dyn Clock>,
+        sink: Option<Arc<dyn EventSink>>,
+        snapshot: Snapshot,
+    ) -> Result<Self, SqsError> {
+        let engine = Self::with_sink(config, clock, sink);
+        let now = engine.now();
+        let mut queues = BTreeMap::new();
+        let mut max_uid = 0;
+        for stored in snapshot.queues {
+            let mut settings = QueueSettings::default();
+            for (name, value) in &stored.attributes {
+                settings.apply(name, value)?;
+            }
+            let mut state = QueueState::new(settings, stored.tags.into_iter().collect(), stored.created_at);
+            state.last_modified_at = stored.last_modified_at;
+            state.last_purge_at = stored.last_purge_at;
+            for (sequence, message) in stored.messages {
+                state.restore_message(sequence, message);
+            }
+            state.reserve_sequences_below(stored.next_sequence);
+            if let Some(fifo) = state.fifo.as_mut() {
+                for record in stored.deduplications.into_iter().filter(|record| record.expires_at > now) {
+                    let original = DeduplicatedSend { message_id: record.message_id, sequence: record.sequence };
+                    let opened_at = record.expires_at - DEDUPLICATION_WINDOW;
+                    fifo.remember_send(record.scope_group.as_deref(), &record.deduplication_id, original, opened_at);
+                }
+            }
+            max_uid = max_uid.max(stored.uid);
+            let queue = engine.new_queue(stored.uid, &stored.name, state);
+            // Messages that expired while the emulator was down go now, and storage hears of it.
+            queue.lock().tick(now);
+            queues.insert(stored.name.clone(), queue);
+        }
+        *engine.shared.queues.write().unwrap_or_else(std::sync::PoisonError::into_inner) = queues;
+        engine.shared.next_queue_uid.store(max_uid + 1, Ordering::Relaxed);
+        Ok(engine)
+    }
+}
