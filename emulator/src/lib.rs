@@ -12,11 +12,13 @@
 //! - [`error`]: the AWS error table and [`SqsError`]; [`documents`]: JSON documents inside queue attributes.
 
 pub mod actions;
+pub mod config;
 pub mod documents;
 pub mod engine;
 pub mod error;
 pub mod http;
 pub mod protocol;
+pub mod storage;
 
 pub use engine::{Clock, Engine, EngineConfig, ManualClock, SystemClock, Timestamp};
 pub use error::{ErrorCode, SqsError};

@@ -2,23 +2,32 @@
 
 use clap::Parser;
 use sqskit_emulator::Emulator;
+use sqskit_emulator::config::ConfigFile;
 
 /// A local Amazon SQS emulator.
+///
+/// Flags override the configuration file, which overrides the defaults.
 #[derive(Debug, Parser)]
 #[command(name = "sqskit-emulator", version, about)]
 struct Args {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1", env = "SQSKIT_HOST")]
-    host: String,
-    /// Port to listen on (0 picks a free port).
-    #[arg(long, default_value_t = 9324, env = "SQSKIT_PORT")]
-    port: u16,
-    /// Region used in queue ARNs.
-    #[arg(long, default_value = "us-east-1", env = "SQSKIT_REGION")]
-    region: String,
-    /// Account id used in queue URLs and ARNs.
-    #[arg(long, default_value = "000000000000", env = "SQSKIT_ACCOUNT_ID")]
-    account_id: String,
+    /// Address to listen on [default: 127.0.0.1].
+    #[arg(long, env = "SQSKIT_HOST")]
+    host: Option<String>,
+    /// Port to listen on, 0 picks a free port [default: 9324].
+    #[arg(long, env = "SQSKIT_PORT")]
+    port: Option<u16>,
+    /// Region used in queue ARNs [default: us-east-1].
+    #[arg(long, env = "SQSKIT_REGION")]
+    region: Option<String>,
+    /// Account id used in queue URLs and ARNs [default: 000000000000].
+    #[arg(long, env = "SQSKIT_ACCOUNT_ID")]
+    account_id: Option<String>,
+    /// Keep queues and messages in this directory (durable mode); without it everything is in memory.
+    #[arg(long, env = "SQSKIT_DATA_DIR")]
+    data_dir: Option<std::path::PathBuf>,
+    /// A TOML file with settings and queues to declare at start-up (see the README).
+    #[arg(long, env = "SQSKIT_CONFIG")]
+    config: Option<std::path::PathBuf>,
     /// Worker threads of the async runtime (default: one per core).
     #[arg(long)]
     worker_threads: Option<usize>,
@@ -54,13 +63,21 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn serve(args: Args) -> Result<(), sqskit_emulator::ServerError> {
-    let emulator = Emulator::builder()
-        .host(args.host)
-        .port(args.port)
-        .region(args.region)
-        .account_id(args.account_id)
-        .start()
-        .await?;
+    let file = match &args.config {
+        Some(path) => ConfigFile::load(path)?,
+        None => ConfigFile::default(),
+    };
+    let source = args.config.as_ref().map_or_else(|| "configuration".to_owned(), |path| path.display().to_string());
+    let mut builder = Emulator::builder()
+        .host(args.host.or(file.host).unwrap_or_else(|| "127.0.0.1".to_owned()))
+        .port(args.port.or(file.port).unwrap_or(9324))
+        .region(args.region.or(file.region).unwrap_or_else(|| "us-east-1".to_owned()))
+        .account_id(args.account_id.or(file.account_id).unwrap_or_else(|| "000000000000".to_owned()))
+        .declare_queues(file.queues, source);
+    if let Some(dir) = args.data_dir.or(file.data_dir) {
+        builder = builder.data_dir(dir);
+    }
+    let emulator = builder.start().await?;
     tracing::info!(endpoint = %emulator.endpoint(), "sqskit-emulator listening");
     println!("sqskit-emulator listening on {}", emulator.endpoint());
     let token = emulator.shutdown_token();

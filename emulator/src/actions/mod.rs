@@ -47,6 +47,27 @@ macro_rules! actions {
             /// All 23 actions.
             pub const ALL: &'static [Action] = &[$(Action::$name,)*];
 
+            /// Whether AWS acknowledges the action only once its effect is stored: the emulator answers such
+            /// actions after durable storage (when on) has committed them. Receives and visibility changes are
+            /// not among them: losing one in a crash only makes a message visible earlier.
+            pub const fn is_durable_write(self) -> bool {
+                matches!(
+                    self,
+                    Action::CreateQueue
+                        | Action::DeleteQueue
+                        | Action::SetQueueAttributes
+                        | Action::PurgeQueue
+                        | Action::TagQueue
+                        | Action::UntagQueue
+                        | Action::AddPermission
+                        | Action::RemovePermission
+                        | Action::SendMessage
+                        | Action::SendMessageBatch
+                        | Action::DeleteMessage
+                        | Action::DeleteMessageBatch
+                )
+            }
+
             /// The action's name as AWS spells it.
             pub const fn as_str(self) -> &'static str {
                 match self { $(Action::$name => stringify!($name),)* }
@@ -114,6 +135,19 @@ fn encode<T: Serialize>(payload: &Payload, action: Action, response: Result<T, S
 /// # Errors
 /// Any [`SqsError`] from decoding or from the engine; the caller renders it in the request's protocol.
 pub async fn dispatch(
+    engine: &Engine,
+    context: &RequestContext,
+    action: Action,
+    payload: &Payload,
+) -> Result<Encoded, SqsError> {
+    let encoded = run(engine, context, action, payload).await?;
+    if action.is_durable_write() {
+        engine.sync().await?;
+    }
+    Ok(encoded)
+}
+
+async fn run(
     engine: &Engine,
     context: &RequestContext,
     action: Action,

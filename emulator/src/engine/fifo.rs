@@ -32,8 +32,9 @@ pub struct DeduplicatedSend {
 /// A remembered receive: which messages (and which receive of each) it returned.
 #[derive(Debug, Clone)]
 pub struct Attempt {
-    /// The handles returned.
-    pub handles: Vec<ReceiptHandle>,
+    /// The handles returned, each with the message's state epoch right after the receive: a later change of
+    /// the message (delete, visibility change, expiry) changes the epoch and voids the attempt.
+    pub handles: Vec<(ReceiptHandle, u32)>,
     /// When the attempt id expires.
     pub expires_at: Timestamp,
 }
@@ -152,7 +153,7 @@ impl FifoState {
     }
 
     /// Records a receive attempt.
-    pub fn remember_attempt(&mut self, attempt_id: &str, handles: Vec<ReceiptHandle>, now: Timestamp) {
+    pub fn remember_attempt(&mut self, attempt_id: &str, handles: Vec<(ReceiptHandle, u32)>, now: Timestamp) {
         self.attempts.insert(attempt_id.to_owned(), Attempt { handles, expires_at: now + DEDUPLICATION_WINDOW });
     }
 

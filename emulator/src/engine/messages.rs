@@ -381,15 +381,20 @@ impl Engine {
                     render_received(message, handle, &selection, &input.message_attribute_names)
                 };
                 let attempt_id = input.receive_request_attempt_id.as_deref().filter(|_| state.fifo.is_some());
-                let attempt_handles = attempt_id
+                let attempt = attempt_id
                     .and_then(|id| state.fifo.as_ref().and_then(|fifo| fifo.attempt(id)))
                     .map(|attempt| attempt.handles.clone());
-                let repeated: Option<Vec<ReceivedMessage>> = attempt_handles.and_then(|handles| {
-                    state
-                        .repeat_receive(&handles, visibility, now)
-                        .map(|messages| messages.into_iter().map(render).collect())
-                });
-                if let Some(received) = repeated.filter(|received| !received.is_empty()) {
+                let repeated = attempt.and_then(|handles| state.repeat_receive(&handles, visibility, now));
+                if let (Some(stamped), Some(id)) = (repeated, attempt_id) {
+                    let received = stamped
+                        .iter()
+                        .filter_map(|(handle, _)| {
+                            state.message(handle.sequence).map(|message| render((*handle, message)))
+                        })
+                        .collect();
+                    if let Some(fifo) = state.fifo.as_mut() {
+                        fifo.remember_attempt(id, stamped, now);
+                    }
                     (received, Vec::new(), None)
                 } else {
                     let max_receive_count = state
@@ -402,8 +407,9 @@ impl Engine {
                     let received: Vec<ReceivedMessage> = receipt.delivered.into_iter().map(render).collect();
                     let dead_lettered = receipt.dead_lettered;
                     if let (Some(id), false) = (attempt_id, handles.is_empty()) {
+                        let stamped = state.stamp(handles);
                         if let Some(fifo) = state.fifo.as_mut() {
-                            fifo.remember_attempt(id, handles, now);
+                            fifo.remember_attempt(id, stamped, now);
                         }
                     }
                     (received, dead_lettered, state.next_transition())

@@ -469,33 +469,38 @@ impl QueueState {
         Receipt { delivered, dead_lettered }
     }
 
-    /// Re-issues the messages of an earlier receive whose handles are all still current and in flight,
-    /// restarting their visibility timeout (FIFO `ReceiveRequestAttemptId`); `None` when the attempt no longer
-    /// applies.
+    /// Re-issues the messages of an earlier receive whose handles are all still current, in flight and
+    /// unchanged since (same state epoch), restarting their visibility timeout (FIFO `ReceiveRequestAttemptId`).
+    /// Returns the handles with their new epochs, or `None` when the attempt no longer applies.
     pub fn repeat_receive(
         &mut self,
-        handles: &[ReceiptHandle],
+        handles: &[(ReceiptHandle, u32)],
         visibility: Duration,
         now: Timestamp,
-    ) -> Option<Vec<(ReceiptHandle, &StoredMessage)>> {
-        let still_valid = handles.iter().all(|handle| {
+    ) -> Option<Vec<(ReceiptHandle, u32)>> {
+        let unchanged = handles.iter().all(|(handle, epoch)| {
             self.messages.get(&handle.sequence).is_some_and(|message| {
-                message.receive_count == handle.receive && matches!(message.state, MessageState::InFlight { .. })
+                message.receive_count == handle.receive
+                    && message.epoch == *epoch
+                    && matches!(message.state, MessageState::InFlight { .. })
             })
         });
-        if !still_valid {
+        if !unchanged || handles.is_empty() {
             return None;
         }
-        for handle in handles {
+        for (handle, _) in handles {
             self.set_state(handle.sequence, MessageState::InFlight { until: now + visibility, received_at: now });
             self.record_update(handle.sequence);
         }
-        Some(
-            handles
-                .iter()
-                .filter_map(|handle| self.messages.get(&handle.sequence).map(|message| (*handle, message)))
-                .collect(),
-        )
+        Some(self.stamp(handles.iter().map(|(handle, _)| *handle)))
+    }
+
+    /// Pairs handles with their message's current state epoch (see [`super::fifo::Attempt`]).
+    pub fn stamp(&self, handles: impl IntoIterator<Item = ReceiptHandle>) -> Vec<(ReceiptHandle, u32)> {
+        handles
+            .into_iter()
+            .filter_map(|handle| self.messages.get(&handle.sequence).map(|message| (handle, message.epoch)))
+            .collect()
     }
 
     /// Deletes the message a handle points to, if the handle is still the latest one for it.
@@ -512,10 +517,11 @@ impl QueueState {
         if handle.receive > message.receive_count || handle.receive == 0 {
             return Err(SqsError::receipt_handle_invalid(raw_handle));
         }
-        if handle.receive < message.receive_count {
+        let superseded = handle.receive < message.receive_count;
+        if superseded && self.fifo.is_none() {
             return Ok(DeleteOutcome::AlreadyGone);
         }
-        if self.fifo.is_some() && !matches!(message.state, MessageState::InFlight { .. }) {
+        if self.fifo.is_some() && (superseded || !matches!(message.state, MessageState::InFlight { .. })) {
             // FIFO handles die with their visibility timeout (SPEC.md §6 DeleteMessage).
             return Err(SqsError::invalid_parameter_value(
                 "ReceiptHandle",

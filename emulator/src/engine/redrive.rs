@@ -274,7 +274,8 @@ impl Engine {
     async fn run_move_task(&self, task: Arc<MoveTask>) {
         let rate = task.rate.unwrap_or(DEFAULT_MOVE_RATE);
         let step = Duration::from_millis((1000 / rate).max(100));
-        let mut last = self.now();
+        // Count the rate from the task's start, not from when this task first ran.
+        let mut last = task.started_at;
         let mut allowance: f64 = 0.0;
         loop {
             if task.cancel.is_cancelled() || self.shared.shutdown.is_cancelled() {

@@ -2,6 +2,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::serve::ListenerExt;
@@ -10,7 +11,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::{DEFAULT_MAX_REQUEST_BYTES, router};
-use crate::engine::{Clock, Engine, EngineConfig, SystemClock};
+use crate::config::{ConfigError, QueueDeclaration, declare_queues};
+use crate::engine::{Clock, Engine, EngineConfig, EventSink, SystemClock};
+use crate::storage::{SqliteStorage, StorageError};
 
 /// Infrastructure failures of the server (never sent to SQS clients).
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +29,15 @@ pub enum ServerError {
     /// The server failed while running.
     #[error("server failed: {0}")]
     Serve(#[from] io::Error),
+    /// The data directory could not be used.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The stored state could not be restored.
+    #[error("cannot restore the stored queues: {0}")]
+    Restore(String),
+    /// A declared queue is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
 }
 
 /// Entry point for running the emulator in-process.
@@ -56,6 +68,9 @@ pub struct EmulatorBuilder {
     config: EngineConfig,
     clock: Arc<dyn Clock>,
     max_request_bytes: usize,
+    data_dir: Option<PathBuf>,
+    queues: Vec<QueueDeclaration>,
+    queues_source: String,
 }
 
 impl Default for EmulatorBuilder {
@@ -66,6 +81,9 @@ impl Default for EmulatorBuilder {
             config: EngineConfig::default(),
             clock: Arc::new(SystemClock),
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            data_dir: None,
+            queues: Vec::new(),
+            queues_source: "configuration".to_owned(),
         }
     }
 }
@@ -107,18 +125,51 @@ impl EmulatorBuilder {
         self
     }
 
-    /// Binds the socket and starts serving in a background task.
+    /// Keeps queues and messages in `dir` (durable mode); without it everything lives in memory.
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Queues to create (or update) before serving; `source` names them in errors (e.g. the config file).
+    pub fn declare_queues(mut self, queues: Vec<QueueDeclaration>, source: impl Into<String>) -> Self {
+        self.queues = queues;
+        self.queues_source = source.into();
+        self
+    }
+
+    /// Opens storage (restoring what it kept), declares the configured queues, binds the socket and starts
+    /// serving in a background task.
     ///
     /// # Errors
-    /// [`ServerError::Bind`] when the address cannot be bound.
+    /// [`ServerError::Storage`] / [`ServerError::Restore`] for an unusable data directory,
+    /// [`ServerError::Config`] for an invalid queue declaration, [`ServerError::Bind`] when the address cannot
+    /// be bound.
     pub async fn start(self) -> Result<RunningEmulator, ServerError> {
+        let (engine, storage) = match &self.data_dir {
+            Some(dir) => {
+                let dir = dir.clone();
+                let (storage, snapshot) = tokio::task::spawn_blocking(move || SqliteStorage::open(&dir))
+                    .await
+                    .map_err(|join| ServerError::Serve(io::Error::other(join)))??;
+                let storage = Arc::new(storage);
+                let sink: Arc<dyn EventSink> = storage.clone();
+                let queues = snapshot.queues.len();
+                let engine = Engine::restore(self.config.clone(), self.clock.clone(), Some(sink), snapshot)
+                    .map_err(|error| ServerError::Restore(error.message))?;
+                tracing::info!(path = %storage.path().display(), queues, "durable storage restored");
+                (engine, Some(storage))
+            }
+            None => (Engine::new(self.config.clone(), self.clock.clone()), None),
+        };
+        declare_queues(&engine, &self.queues, &self.queues_source)?;
+        engine.sync().await.map_err(|error| ServerError::Restore(error.message))?;
         let address = format!("{}:{}", self.host, self.port);
         let listener = TcpListener::bind(&address)
             .await
             .map_err(|source| ServerError::Bind { address: address.clone(), source })?;
         let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { address, source })?;
         let endpoint = format!("http://{local_addr}");
-        let engine = Engine::new(self.config, self.clock);
         let app = router(engine.clone(), self.max_request_bytes, endpoint.clone());
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
@@ -129,13 +180,21 @@ impl EmulatorBuilder {
                 tracing::debug!(%error, "cannot set TCP_NODELAY");
             }
         });
+        let storage_for_shutdown = storage.clone();
         let task = tokio::spawn(async move {
-            axum::serve(listener, app)
+            let served = axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
                     stop.cancelled().await;
                     engine_for_shutdown.shutdown();
                 })
-                .await
+                .await;
+            if let Some(storage) = storage_for_shutdown {
+                // Writes what is still queued and stops the writer thread.
+                if tokio::task::spawn_blocking(move || storage.close()).await.is_err() {
+                    tracing::error!("closing storage failed");
+                }
+            }
+            served
         });
         Ok(RunningEmulator { local_addr, endpoint, engine, shutdown, task })
     }

@@ -1,0 +1,251 @@
+//! The configuration file (`--config sqskit.toml`): server settings and queues to declare at start-up.
+//!
+//! ```toml
+//! port = 9324
+//! data_dir = "./sqskit-data"
+//!
+//! [[queue]]
+//! name = "orders-dlq"
+//!
+//! [[queue]]
+//! name = "orders"
+//! attributes = { VisibilityTimeout = 60, ReceiveMessageWaitTimeSeconds = 20 }
+//! tags = { team = "checkout" }
+//! dead_letter_queue = "orders-dlq"
+//! max_receive_count = 5
+//! ```
+//!
+//! Declared queues are created before the server listens; a queue that already exists (kept by durable
+//! storage) gets the declared attributes and tags. Every error names the file, the queue and the field.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::engine::Engine;
+
+/// Receives before a message moves to the dead-letter queue, when `max_receive_count` is not given.
+pub const DEFAULT_MAX_RECEIVE_COUNT: i64 = 10;
+
+/// The whole file.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Address to listen on.
+    pub host: Option<String>,
+    /// Port to listen on.
+    pub port: Option<u16>,
+    /// Region in ARNs.
+    pub region: Option<String>,
+    /// Account id in queue URLs and ARNs.
+    pub account_id: Option<String>,
+    /// Durable storage directory.
+    pub data_dir: Option<PathBuf>,
+    /// Queues to declare, in `[[queue]]` tables.
+    #[serde(default, rename = "queue")]
+    pub queues: Vec<QueueDeclaration>,
+}
+
+/// One `[[queue]]` table.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueDeclaration {
+    /// The queue name (`.fifo` suffix for FIFO queues).
+    pub name: String,
+    /// Queue attributes by their AWS names; values may be strings, integers or booleans.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, toml::Value>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Name of a queue declared in the same file to use as the dead-letter queue.
+    pub dead_letter_queue: Option<String>,
+    /// Receives before a message moves to the dead-letter queue (default 10).
+    pub max_receive_count: Option<i64>,
+}
+
+/// A configuration error, naming where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file (or another source label).
+    pub source: String,
+    /// The queue concerned, if any.
+    pub queue: Option<String>,
+    /// What is wrong, naming the field.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.queue {
+            Some(queue) => write!(f, "{}: queue \"{queue}\": {}", self.source, self.message),
+            None => write!(f, "{}: {}", self.source, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl ConfigFile {
+    /// Reads and parses a configuration file.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the file for an unreadable file or invalid TOML (with line and column).
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let source = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError {
+            source: source.clone(),
+            queue: None,
+            message: error.to_string(),
+        })?;
+        Self::parse(&text, &source)
+    }
+
+    /// Parses configuration text; `source` names it in errors.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] for invalid TOML or unknown fields.
+    pub fn parse(text: &str, source: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|error| ConfigError {
+            source: source.to_owned(),
+            queue: None,
+            message: error.to_string().trim_end().to_owned(),
+        })
+    }
+}
+
+/// Creates (or updates) the declared queues in `engine`, dead-letter queues first.
+///
+/// # Errors
+/// The first [`ConfigError`]: a duplicate name, a dead-letter queue not declared in the file, a cycle of
+/// dead-letter queues, or anything SQS itself rejects (bad name, attribute or value).
+pub fn declare_queues(engine: &Engine, queues: &[QueueDeclaration], source: &str) -> Result<(), ConfigError> {
+    let error = |queue: &str, message: String| ConfigError {
+        source: source.to_owned(),
+        queue: Some(queue.to_owned()),
+        message,
+    };
+    let mut names = std::collections::HashSet::new();
+    for queue in queues {
+        if !names.insert(queue.name.as_str()) {
+            return Err(error(&queue.name, "declared more than once".to_owned()));
+        }
+    }
+    for queue in queues {
+        if let Some(dlq) = &queue.dead_letter_queue {
+            if !names.contains(dlq.as_str()) {
+                return Err(error(&queue.name, format!("dead_letter_queue \"{dlq}\" is not declared in this file")));
+            }
+        } else if queue.max_receive_count.is_some() {
+            return Err(error(&queue.name, "max_receive_count needs dead_letter_queue".to_owned()));
+        }
+    }
+    let mut done: Vec<&str> = Vec::new();
+    while done.len() < queues.len() {
+        let ready: Vec<&QueueDeclaration> = queues
+            .iter()
+            .filter(|queue| !done.contains(&queue.name.as_str()))
+            .filter(|queue| queue.dead_letter_queue.as_deref().is_none_or(|dlq| done.contains(&dlq)))
+            .collect();
+        let Some(first_blocked) = queues.iter().find(|queue| !done.contains(&queue.name.as_str())) else { break };
+        if ready.is_empty() {
+            return Err(error(&first_blocked.name, "dead_letter_queue references form a cycle".to_owned()));
+        }
+        for queue in ready {
+            declare(engine, queue).map_err(|message| error(&queue.name, message))?;
+            done.push(&queue.name);
+        }
+    }
+    Ok(())
+}
+
+fn declare(engine: &Engine, queue: &QueueDeclaration) -> Result<(), String> {
+    let mut attributes = Vec::with_capacity(queue.attributes.len() + 1);
+    for (name, value) in &queue.attributes {
+        let text = match value {
+            toml::Value::String(text) => text.clone(),
+            toml::Value::Integer(number) => number.to_string(),
+            toml::Value::Boolean(flag) => flag.to_string(),
+            other => return Err(format!("attribute {name}: expected a string, integer or boolean, found {other}")),
+        };
+        attributes.push((name.clone(), text));
+    }
+    if queue.name.ends_with(".fifo") && !queue.attributes.contains_key("FifoQueue") {
+        attributes.push(("FifoQueue".to_owned(), "true".to_owned()));
+    }
+    if let Some(dlq) = &queue.dead_letter_queue {
+        let count = queue.max_receive_count.unwrap_or(DEFAULT_MAX_RECEIVE_COUNT);
+        let policy = format!(r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":{count}}}"#, engine.queue_arn(dlq));
+        attributes.push(("RedrivePolicy".to_owned(), policy));
+    }
+    let tags: Vec<(String, String)> = queue.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    match engine.get_queue_url(&queue.name, None) {
+        Ok(()) => {
+            let settable: Vec<(String, String)> =
+                attributes.into_iter().filter(|(name, _)| name != "FifoQueue").collect();
+            if !settable.is_empty() {
+                engine.set_queue_attributes(&queue.name, &settable).map_err(|e| e.message)?;
+            }
+            if !tags.is_empty() {
+                engine.tag_queue(&queue.name, &tags).map_err(|e| e.message)?;
+            }
+            Ok(())
+        }
+        Err(_) => engine.create_queue(&queue.name, &attributes, &tags).map_err(|e| e.message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> ConfigFile {
+        ConfigFile::parse(text, "test.toml").expect("valid")
+    }
+
+    #[test]
+    fn declares_queues_with_dead_letter_queues_first() {
+        let config = parse(
+            r#"
+            port = 1234
+            [[queue]]
+            name = "orders"
+            attributes = { VisibilityTimeout = 60 }
+            dead_letter_queue = "orders-dlq"
+            max_receive_count = 3
+            [[queue]]
+            name = "orders-dlq"
+            [[queue]]
+            name = "events.fifo"
+            attributes = { ContentBasedDeduplication = true }
+            "#,
+        );
+        let engine = Engine::default();
+
+        declare_queues(&engine, &config.queues, "test.toml").expect("declared");
+
+        let attributes = engine.get_queue_attributes("orders", &["All".to_owned()]).expect("exists");
+        let value = |name: &str| attributes.iter().find(|(n, _)| n.as_str() == name).map(|(_, v)| v.clone());
+        assert_eq!(value("VisibilityTimeout").as_deref(), Some("60"));
+        assert!(value("RedrivePolicy").is_some_and(|p| p.contains("orders-dlq") && p.contains(":3")));
+        assert!(engine.get_queue_url("events.fifo", None).is_ok());
+        assert_eq!(config.port, Some(1234));
+    }
+
+    #[test]
+    fn errors_name_the_file_the_queue_and_the_field() {
+        let engine = Engine::default();
+        let bad_value = parse("[[queue]]\nname = \"q\"\nattributes = { VisibilityTimeout = 99999 }");
+        let error = declare_queues(&engine, &bad_value.queues, "test.toml").unwrap_err().to_string();
+        assert!(error.starts_with("test.toml: queue \"q\":") && error.contains("VisibilityTimeout"), "{error}");
+
+        let missing_dlq = parse("[[queue]]\nname = \"q\"\ndead_letter_queue = \"nope\"");
+        let error = declare_queues(&engine, &missing_dlq.queues, "test.toml").unwrap_err().to_string();
+        assert!(error.contains("dead_letter_queue \"nope\" is not declared"), "{error}");
+
+        let unknown_field = ConfigFile::parse("[[queue]]\nname = \"q\"\nvisibility = 3", "test.toml").unwrap_err();
+        assert!(unknown_field.to_string().contains("visibility"), "{unknown_field}");
+    }
+}

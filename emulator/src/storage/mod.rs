@@ -1,0 +1,58 @@
+//! Durable storage behind the engine's [`EventSink`](crate::engine::EventSink): the engine describes changes,
+//! storage writes them; the engine never builds SQL.
+//!
+//! Write-behind with group commit, decided once here: [`SqliteStorage`] appends events to an in-memory queue
+//! under the engine's queue lock (cheap), and one writer thread drains everything queued so far into one SQLite
+//! transaction and one fsync. Requests that must be durable before they are acknowledged wait for the commit
+//! that covers them ([`EventSink::durable`](crate::engine::EventSink::durable)), so concurrent requests share
+//! one fsync. See ARCHITECTURE.md for what is durable when.
+
+mod codec;
+mod sqlite;
+
+use std::path::PathBuf;
+
+pub use sqlite::SqliteStorage;
+
+/// Why the data directory could not be used. Every variant names the file, so the operator can act on it.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The data directory could not be created.
+    #[error("cannot create the data directory {path}: {source}")]
+    Directory {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The database could not be opened or read.
+    #[error("cannot open {path}: {source}")]
+    Open {
+        /// The database file.
+        path: PathBuf,
+        /// Why.
+        source: rusqlite::Error,
+    },
+    /// The file is not an sqskit-emulator data file; it is left untouched.
+    #[error(
+        "{path} is not an sqskit-emulator data file ({reason}); refusing to use it. Point --data-dir at an empty \
+         directory or one written by sqskit-emulator"
+    )]
+    Foreign {
+        /// The database file.
+        path: PathBuf,
+        /// What gave it away.
+        reason: String,
+    },
+    /// The file is an sqskit-emulator data file that cannot be read back.
+    #[error("{path} is damaged: {reason}; restore it from a backup or move it away to start empty")]
+    Corrupt {
+        /// The database file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The writer thread could not be started.
+    #[error("cannot start the storage writer: {0}")]
+    Writer(std::io::Error),
+}
