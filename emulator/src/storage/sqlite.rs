@@ -482,34 +482,20 @@ fn load_messages(connection: &Connection, uid: i64) -> Result<Vec<(u64, StoredMe
     let mut sender: Option<Arc<str>> = None;
     while let Some(row) = rows.next().map_err(|e| e.to_string())? {
         let sequence = from_sql(row.get(0).map_err(|e| e.to_string())?);
-        let read = || -> rusqlite::Result<(String, String, Option<Vec<u8>>, MessageExtra, String)> {
-            Ok((
-                row.get(1)?,
-                row.get(2)?,
-                row.get(3)?,
-                MessageExtra {
-                    trace_header: row.get(4)?,
-                    group_id: row.get(5)?,
-                    deduplication_id: row.get(6)?,
-                    dead_letter_source_arn: row.get(7)?,
-                },
-                row.get(8)?,
-            ))
+        let text = |index: usize| row.get::<_, String>(index).map_err(|e| e.to_string());
+        let optional = |index: usize| row.get::<_, Option<String>>(index).map_err(|e| e.to_string());
+        let (message_id, body, sender_id) = (text(1)?, text(2)?, text(8)?);
+        let attributes: Option<Vec<u8>> = row.get(3).map_err(|e| e.to_string())?;
+        let extra = MessageExtra {
+            trace_header: optional(4)?,
+            group_id: optional(5)?,
+            deduplication_id: optional(6)?,
+            dead_letter_source_arn: optional(7)?,
         };
-        let (message_id, body, attributes, extra, sender_id) = read().map_err(|e| e.to_string())?;
-        let numbers = || -> rusqlite::Result<[i64; 7]> {
-            Ok([
-                row.get(9)?,
-                row.get(10)?,
-                row.get::<_, Option<i64>>(11)?.unwrap_or(-1),
-                row.get(12)?,
-                row.get(13)?,
-                row.get(14)?,
-                row.get(15)?,
-            ])
-        };
-        let [sent_at, retention_start, first_received_at, receive_count, state, until, received_at] =
-            numbers().map_err(|e| e.to_string())?;
+        let number = |index: usize| row.get::<_, i64>(index).map_err(|e| e.to_string());
+        let (sent_at, retention_start, receive_count) = (number(9)?, number(10)?, number(12)?);
+        let (state, until, received_at) = (number(13)?, number(14)?, number(15)?);
+        let first_received_at: i64 = row.get::<_, Option<i64>>(11).map_err(|e| e.to_string())?.unwrap_or(-1);
         let damaged = |what: &str| format!("message {sequence}: unreadable {what}");
         let attributes = match attributes {
             Some(bytes) => decode_attributes(&bytes).ok_or_else(|| damaged("attributes"))?,

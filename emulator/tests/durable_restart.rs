@@ -1,0 +1,210 @@
+//! Durable mode (`--data-dir`): every kind of state survives a restart of the emulator on the same directory,
+//! and a data file that is not ours is refused with a clear error.
+
+mod common;
+
+use std::time::Duration;
+
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use common::{ACCOUNT, sdk_client, str_attr};
+use sqskit_emulator::{Clock, Emulator, ManualClock, RunningEmulator};
+
+struct Durable {
+    emulator: RunningEmulator,
+    client: aws_sdk_sqs::Client,
+    clock: ManualClock,
+}
+
+impl Durable {
+    async fn start(dir: &std::path::Path, clock: ManualClock) -> Self {
+        let emulator =
+            Emulator::builder().port(0).clock(clock.clone()).data_dir(dir).start().await.expect("durable start");
+        let client = sdk_client(&emulator.endpoint()).await;
+        Self { emulator, client, clock }
+    }
+
+    fn url(&self, name: &str) -> String {
+        format!("{}/{ACCOUNT}/{name}", self.emulator.endpoint())
+    }
+
+    /// Stops gracefully and starts again on the same directory, with time continuing where it was.
+    async fn restart(self, dir: &std::path::Path) -> Self {
+        let clock = ManualClock::starting_at(self.clock.now());
+        self.emulator.shutdown().await.expect("clean shutdown");
+        Self::start(dir, clock).await
+    }
+
+    async fn counts(&self, name: &str) -> (String, String, String) {
+        let attributes = self
+            .client
+            .get_queue_attributes()
+            .queue_url(self.url(name))
+            .attribute_names(QueueAttributeName::All)
+            .send()
+            .await
+            .expect("attributes")
+            .attributes
+            .expect("some");
+        let get = |name: QueueAttributeName| attributes.get(&name).cloned().unwrap_or_default();
+        (
+            get(QueueAttributeName::ApproximateNumberOfMessages),
+            get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+            get(QueueAttributeName::ApproximateNumberOfMessagesDelayed),
+        )
+    }
+}
+
+#[tokio::test]
+async fn queues_messages_and_their_states_survive_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let node = Durable::start(dir.path(), ManualClock::new()).await;
+    let sqs = &node.client;
+    sqs.create_queue().queue_name("dlq").send().await.expect("dlq");
+    let redrive = r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq","maxReceiveCount":2}"#;
+    sqs.create_queue()
+        .queue_name("orders")
+        .attributes(QueueAttributeName::VisibilityTimeout, "60")
+        .attributes(QueueAttributeName::RedrivePolicy, redrive)
+        .tags("team", "checkout")
+        .send()
+        .await
+        .expect("orders");
+    let orders = node.url("orders");
+    sqs.send_message()
+        .queue_url(&orders)
+        .message_body("visible")
+        .message_attributes("OrderId", str_attr("String", "A-1"))
+        .send()
+        .await
+        .expect("send");
+    sqs.send_message().queue_url(&orders).message_body("in flight").send().await.expect("send");
+    let in_flight = sqs
+        .receive_message()
+        .queue_url(&orders)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .expect("receive")
+        .messages
+        .expect("messages");
+    assert_eq!(in_flight.len(), 2);
+    // Put "visible" back; keep "in flight" hidden for its 60 s.
+    let visible_handle = in_flight.iter().find(|m| m.body() == Some("visible")).and_then(|m| m.receipt_handle());
+    sqs.change_message_visibility()
+        .queue_url(&orders)
+        .receipt_handle(visible_handle.expect("handle"))
+        .visibility_timeout(0)
+        .send()
+        .await
+        .expect("release");
+    let held = in_flight.iter().find(|m| m.body() == Some("in flight")).and_then(|m| m.receipt_handle());
+    let held = held.expect("handle").to_owned();
+    sqs.send_message().queue_url(&orders).message_body("delayed").delay_seconds(30).send().await.expect("send");
+
+    let node = node.restart(dir.path()).await;
+    let sqs = &node.client;
+
+    assert_eq!(node.counts("orders").await, ("1".into(), "1".into(), "1".into()));
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(node.url("orders"))
+        .attribute_names(QueueAttributeName::All)
+        .send()
+        .await
+        .expect("attributes")
+        .attributes
+        .expect("some");
+    assert_eq!(attributes.get(&QueueAttributeName::VisibilityTimeout).map(String::as_str), Some("60"));
+    assert_eq!(attributes.get(&QueueAttributeName::RedrivePolicy).map(String::as_str), Some(redrive));
+    let tags = sqs.list_queue_tags().queue_url(node.url("orders")).send().await.expect("tags").tags.expect("some");
+    assert_eq!(tags.get("team").map(String::as_str), Some("checkout"));
+    let again = sqs
+        .receive_message()
+        .queue_url(node.url("orders"))
+        .message_attribute_names("All")
+        .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+        .send()
+        .await
+        .expect("receive")
+        .messages
+        .expect("messages");
+    assert_eq!(again[0].body(), Some("visible"));
+    assert_eq!(
+        again[0].message_attributes().and_then(|a| a.get("OrderId")).and_then(|v| v.string_value()),
+        Some("A-1")
+    );
+    // A handle issued before the restart still deletes its message.
+    sqs.delete_message().queue_url(node.url("orders")).receipt_handle(&held).send().await.expect("old handle");
+    node.clock.advance(Duration::from_secs(31));
+    assert_eq!(node.counts("orders").await, ("1".into(), "1".into(), "0".into()));
+    node.emulator.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn fifo_deduplication_and_sequence_numbers_survive_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let node = Durable::start(dir.path(), ManualClock::new()).await;
+    node.client
+        .create_queue()
+        .queue_name("jobs.fifo")
+        .attributes(QueueAttributeName::FifoQueue, "true")
+        .send()
+        .await
+        .expect("fifo");
+    let send = |node: &Durable, dedup: &str| {
+        node.client
+            .send_message()
+            .queue_url(node.url("jobs.fifo"))
+            .message_body(format!("body {dedup}"))
+            .message_group_id("g")
+            .message_deduplication_id(dedup)
+            .send()
+    };
+    let first = send(&node, "d1").await.expect("send");
+
+    let node = node.restart(dir.path()).await;
+
+    let duplicate = send(&node, "d1").await.expect("duplicate accepted");
+    assert_eq!(duplicate.message_id(), first.message_id(), "the window survived the restart");
+    let second = send(&node, "d2").await.expect("send");
+    let number = |out: &aws_sdk_sqs::operation::send_message::SendMessageOutput| {
+        out.sequence_number().expect("sequence").parse::<u128>().expect("digits")
+    };
+    assert!(number(&second) > number(&first), "sequence numbers keep increasing");
+    node.clock.advance(Duration::from_secs(301));
+    let after_window = send(&node, "d1").await.expect("send");
+    assert_ne!(after_window.message_id(), first.message_id());
+    node.emulator.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn deleted_and_purged_state_stays_deleted_after_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let node = Durable::start(dir.path(), ManualClock::new()).await;
+    for name in ["gone", "purged"] {
+        node.client.create_queue().queue_name(name).send().await.expect("create");
+        node.client.send_message().queue_url(node.url(name)).message_body("x").send().await.expect("send");
+    }
+    node.client.delete_queue().queue_url(node.url("gone")).send().await.expect("delete");
+    node.client.purge_queue().queue_url(node.url("purged")).send().await.expect("purge");
+
+    let node = node.restart(dir.path()).await;
+
+    let queues = node.client.list_queues().send().await.expect("list").queue_urls.unwrap_or_default();
+    assert_eq!(queues, vec![node.url("purged")]);
+    assert_eq!(node.counts("purged").await, ("0".into(), "0".into(), "0".into()));
+    node.emulator.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn a_foreign_file_in_the_data_directory_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("sqskit.db"), b"this is not a database, and not ours either").expect("write");
+
+    let error = Emulator::builder().port(0).data_dir(dir.path()).start().await.expect_err("refused");
+
+    let text = error.to_string();
+    assert!(text.contains("sqskit.db") && text.contains("not an sqskit-emulator data file"), "{text}");
+    let untouched = std::fs::read(dir.path().join("sqskit.db")).expect("still there");
+    assert_eq!(untouched, b"this is not a database, and not ours either");
+}
