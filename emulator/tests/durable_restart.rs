@@ -208,3 +208,14 @@ async fn a_foreign_file_in_the_data_directory_is_refused() {
     let untouched = std::fs::read(dir.path().join("sqskit.db")).expect("still there");
     assert_eq!(untouched, b"this is not a database, and not ours either");
 }
+
+#[test]
+fn the_example_configuration_file_is_valid() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/sqskit.example.toml");
+    let config = sqskit_emulator::config::ConfigFile::load(std::path::Path::new(path)).expect("parses");
+    let engine = sqskit_emulator::Engine::default();
+
+    sqskit_emulator::config::declare_queues(&engine, &config.queues, path).expect("declares");
+
+    assert!(engine.get_queue_url("payments.fifo", None).is_ok());
+}
