@@ -219,3 +219,61 @@ fn the_example_configuration_file_is_valid() {
 
     assert!(engine.get_queue_url("payments.fifo", None).is_ok());
 }
+
+/// Waits (real time, for the emulator's background task) until the newest move task of `source` matches.
+async fn wait_for_task(
+    node: &Durable,
+    source: &str,
+    done: impl Fn(&aws_sdk_sqs::types::ListMessageMoveTasksResultEntry) -> bool,
+) -> aws_sdk_sqs::types::ListMessageMoveTasksResultEntry {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let tasks = node.client.list_message_move_tasks().source_arn(source).send().await.expect("list");
+        if let Some(task) = tasks.results().first().filter(|task| done(task)) {
+            return task.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "task never got there: {tasks:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_running_move_task_resumes_after_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let node = Durable::start(dir.path(), ManualClock::new()).await;
+    let dlq_arn = "arn:aws:sqs:us-east-1:000000000000:dlq";
+    node.client.create_queue().queue_name("dlq").send().await.expect("dlq");
+    let redrive = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":1}}"#);
+    node.client
+        .create_queue()
+        .queue_name("source")
+        .attributes(QueueAttributeName::RedrivePolicy, redrive)
+        .send()
+        .await
+        .expect("source");
+    for i in 0..5 {
+        node.client.send_message().queue_url(node.url("dlq")).message_body(format!("m{i}")).send().await.expect("send");
+    }
+    let destination = "arn:aws:sqs:us-east-1:000000000000:source";
+    node.client
+        .start_message_move_task()
+        .source_arn(dlq_arn)
+        .destination_arn(destination)
+        .max_number_of_messages_per_second(1)
+        .send()
+        .await
+        .expect("start");
+    node.clock.advance(Duration::from_secs(2));
+    wait_for_task(&node, dlq_arn, |task| task.approximate_number_of_messages_moved() == 2).await;
+
+    let node = node.restart(dir.path()).await;
+
+    let resumed = wait_for_task(&node, dlq_arn, |_| true).await;
+    assert_eq!(resumed.status(), Some("RUNNING"));
+    assert_eq!(resumed.approximate_number_of_messages_moved(), 2);
+    node.clock.advance(Duration::from_secs(3));
+    let done = wait_for_task(&node, dlq_arn, |task| task.status() == Some("COMPLETED")).await;
+    assert_eq!(done.approximate_number_of_messages_moved(), 5);
+    assert_eq!(node.counts("source").await.0, "5");
+    node.emulator.shutdown().await.expect("shutdown");
+}

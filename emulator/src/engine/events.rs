@@ -12,6 +12,7 @@ use std::pin::Pin;
 
 use super::clock::Timestamp;
 use super::queue::{MessageState, StoredMessage};
+use super::redrive::MoveTaskInfo;
 
 /// A change of one queue's contents or metadata.
 #[derive(Debug, Clone)]
@@ -87,6 +88,13 @@ pub enum StorageEvent {
     QueueDeleted {
         /// The queue's unique id.
         uid: u64,
+    },
+    /// A message move task started, progressed or ended.
+    MoveTaskChanged {
+        /// The task handle (kept even after the task stops running).
+        handle: String,
+        /// The task's state.
+        info: MoveTaskInfo,
     },
     /// A change within one queue.
     Queue {

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::clock::Timestamp;
+use super::events::StorageEvent;
 use super::queue::{MessageState, StoredMessage};
 use super::{Engine, Queue, QueueListing};
 use crate::error::{ErrorCode, SqsError};
@@ -37,6 +38,10 @@ pub enum MoveTaskStatus {
 }
 
 impl MoveTaskStatus {
+    /// Every status.
+    pub const ALL: [MoveTaskStatus; 5] =
+        [Self::Running, Self::Cancelling, Self::Cancelled, Self::Completed, Self::Failed];
+
     /// The status as AWS spells it.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -264,22 +269,75 @@ impl Engine {
             history.remove(0);
         }
         drop(tasks);
+        self.persist_task(&task);
         let engine = self.clone();
         let handle = task.handle.clone();
         runtime.spawn(async move { engine.run_move_task(task).await });
         Ok(handle)
     }
 
-    /// Drives one move task: each step moves as many messages as the rate allows for the time elapsed.
+    /// Tells storage about a task's current state.
+    fn persist_task(&self, task: &MoveTask) {
+        if let Some(sink) = &self.shared.sink {
+            sink.append(vec![StorageEvent::MoveTaskChanged { handle: task.handle.clone(), info: task.info() }]);
+        }
+    }
+
+    /// Puts stored tasks back (start-up recovery): running tasks resume; a task that was being cancelled is
+    /// cancelled.
+    pub(crate) fn restore_move_tasks(&self, stored: Vec<(String, MoveTaskInfo)>) {
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        let mut tasks = self.shared.move_tasks.by_source.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (handle, info) in stored {
+            let status = match info.status {
+                MoveTaskStatus::Running if runtime.is_some() => MoveTaskStatus::Running,
+                MoveTaskStatus::Running | MoveTaskStatus::Cancelling => MoveTaskStatus::Cancelled,
+                other => other,
+            };
+            let task = Arc::new(MoveTask {
+                handle,
+                source_arn: info.source_arn.clone(),
+                destination_arn: info.destination_arn,
+                rate: info.max_number_of_messages_per_second,
+                started_at: info.started_timestamp,
+                to_move: info.approximate_number_of_messages_to_move,
+                moved: AtomicU64::new(info.approximate_number_of_messages_moved),
+                status: Mutex::new((status, info.failure_reason)),
+                cancel: CancellationToken::new(),
+            });
+            let history = tasks.entry(info.source_arn).or_default();
+            history.push(Arc::clone(&task));
+            if history.len() > TASKS_KEPT_PER_SOURCE {
+                history.remove(0);
+            }
+            if let (MoveTaskStatus::Running, Some(runtime)) = (status, &runtime) {
+                let engine = self.clone();
+                runtime.spawn(async move { engine.run_move_task(task).await });
+            }
+        }
+    }
+
+    /// Drives one move task to its end and records the outcome.
     async fn run_move_task(&self, task: Arc<MoveTask>) {
+        self.drive_move_task(&task).await;
+        self.persist_task(&task);
+    }
+
+    /// Each step moves as many messages as the rate allows for the time elapsed.
+    async fn drive_move_task(&self, task: &MoveTask) {
         let rate = task.rate.unwrap_or(DEFAULT_MOVE_RATE);
         let step = Duration::from_millis((1000 / rate).max(100));
         // Count the rate from the task's start, not from when this task first ran.
         let mut last = task.started_at;
-        let mut allowance: f64 = 0.0;
+        // A task resumed after a restart has already spent part of its budget.
+        let mut allowance: f64 = -(task.moved.load(Ordering::Acquire) as f64);
         loop {
-            if task.cancel.is_cancelled() || self.shared.shutdown.is_cancelled() {
+            if task.cancel.is_cancelled() {
                 task.finish(MoveTaskStatus::Cancelled, None);
+                return;
+            }
+            if self.shared.shutdown.is_cancelled() {
+                // The emulator is stopping, not the task: it stays RUNNING and resumes at the next start.
                 return;
             }
             let now = self.now();
@@ -288,7 +346,7 @@ impl Engine {
             let remaining = task.to_move.saturating_sub(task.moved.load(Ordering::Acquire));
             let batch = (allowance.floor() as u64).min(remaining);
             if batch > 0 {
-                match self.move_batch(&task, batch as usize, now) {
+                match self.move_batch(task, batch as usize, now) {
                     Ok(0) => {
                         task.finish(MoveTaskStatus::Completed, None);
                         return;
@@ -296,6 +354,7 @@ impl Engine {
                     Ok(moved) => {
                         task.moved.fetch_add(moved as u64, Ordering::AcqRel);
                         allowance -= moved as f64;
+                        self.persist_task(task);
                     }
                     Err(reason) => {
                         task.finish(MoveTaskStatus::Failed, Some(reason));
@@ -401,6 +460,7 @@ impl Engine {
         }
         status.0 = MoveTaskStatus::Cancelling;
         drop(status);
+        self.persist_task(&task);
         task.cancel.cancel();
         Ok(task.moved.load(Ordering::Acquire))
     }

@@ -9,6 +9,7 @@ use super::clock::{Clock, Timestamp};
 use super::events::EventSink;
 use super::fifo::{DEDUPLICATION_WINDOW, DeduplicatedSend};
 use super::queue::{QueueState, StoredMessage};
+use super::redrive::MoveTaskInfo;
 use super::{Engine, EngineConfig};
 use crate::error::SqsError;
 
@@ -57,6 +58,8 @@ pub struct QueueSnapshot {
 pub struct Snapshot {
     /// The queues.
     pub queues: Vec<QueueSnapshot>,
+    /// Message move tasks with their handles, oldest first.
+    pub move_tasks: Vec<(String, MoveTaskInfo)>,
 }
 
 impl Engine {
@@ -101,6 +104,7 @@ impl Engine {
         }
         *engine.shared.queues.write().unwrap_or_else(std::sync::PoisonError::into_inner) = queues;
         engine.shared.next_queue_uid.store(max_uid + 1, Ordering::Relaxed);
+        engine.restore_move_tasks(snapshot.move_tasks);
         Ok(engine)
     }
 }

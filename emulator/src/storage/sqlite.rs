@@ -13,8 +13,8 @@ use uuid::Uuid;
 use super::StorageError;
 use super::codec::{decode_attributes, encode_attributes};
 use crate::engine::{
-    DeduplicationRecord, Durable, EventSink, Md5Digest, MessageAttributes, MessageExtra, MessageState, QueueEvent,
-    QueueSnapshot, Snapshot, StorageEvent, StorageFailure, StoredMessage, Timestamp,
+    DeduplicationRecord, Durable, EventSink, Md5Digest, MessageAttributes, MessageExtra, MessageState, MoveTaskInfo,
+    MoveTaskStatus, QueueEvent, QueueSnapshot, Snapshot, StorageEvent, StorageFailure, StoredMessage, Timestamp,
 };
 
 /// `PRAGMA application_id` of our files ("SQKT"), so a foreign SQLite file is recognised.
@@ -65,6 +65,17 @@ CREATE TABLE deduplications (
     expires_at INTEGER NOT NULL,
     PRIMARY KEY (queue_uid, scope_group, deduplication_id)
 ) WITHOUT ROWID;
+CREATE TABLE move_tasks (
+    handle TEXT PRIMARY KEY,
+    source_arn TEXT NOT NULL,
+    destination_arn TEXT,
+    rate INTEGER,
+    started_at INTEGER NOT NULL,
+    to_move INTEGER NOT NULL,
+    moved INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    failure_reason TEXT
+);
 ";
 
 /// How far the writer has got.
@@ -263,6 +274,31 @@ fn write_batch(connection: &mut Connection, events: &[StorageEvent]) -> rusqlite
                         .execute([to_sql(*uid)])?;
                 }
                 transaction.prepare_cached("DELETE FROM queues WHERE uid = ?1")?.execute([to_sql(*uid)])?;
+            }
+            StorageEvent::MoveTaskChanged { handle, info } => {
+                transaction
+                    .prepare_cached(
+                        "INSERT OR REPLACE INTO move_tasks (handle, source_arn, destination_arn, rate, started_at, \
+                         to_move, moved, status, failure_reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    )?
+                    .execute(params![
+                        handle,
+                        info.source_arn,
+                        info.destination_arn,
+                        info.max_number_of_messages_per_second.map(to_sql),
+                        to_sql(info.started_timestamp.as_millis()),
+                        to_sql(info.approximate_number_of_messages_to_move),
+                        to_sql(info.approximate_number_of_messages_moved),
+                        info.status.as_str(),
+                        info.failure_reason,
+                    ])?;
+                // Keep the ten most recent tasks per source, as ListMessageMoveTasks shows.
+                transaction
+                    .prepare_cached(
+                        "DELETE FROM move_tasks WHERE source_arn = ?1 AND handle NOT IN (SELECT handle FROM \
+                         move_tasks WHERE source_arn = ?1 ORDER BY started_at DESC LIMIT 10)",
+                    )?
+                    .execute([&info.source_arn])?;
             }
             StorageEvent::Queue { uid, event } => {
                 apply_queue_event(&transaction, *uid, event, &mut highest_sequence, &mut newest_window_end)?;
@@ -466,7 +502,8 @@ fn load(connection: &Connection) -> Result<Snapshot, String> {
             name,
         });
     }
-    Ok(Snapshot { queues })
+    let move_tasks = load_move_tasks(connection).map_err(|e| format!("move tasks: {e}"))?;
+    Ok(Snapshot { queues, move_tasks })
 }
 
 fn load_messages(connection: &Connection, uid: i64) -> Result<Vec<(u64, StoredMessage)>, String> {
@@ -526,6 +563,34 @@ fn load_messages(connection: &Connection, uid: i64) -> Result<Vec<(u64, StoredMe
         messages.push((sequence, message));
     }
     Ok(messages)
+}
+
+fn load_move_tasks(connection: &Connection) -> rusqlite::Result<Vec<(String, MoveTaskInfo)>> {
+    let mut statement = connection.prepare(
+        "SELECT handle, source_arn, destination_arn, rate, started_at, to_move, moved, status, failure_reason \
+         FROM move_tasks ORDER BY started_at",
+    )?;
+    let rows = statement.query_map([], |row| {
+        let status: String = row.get(7)?;
+        let status = MoveTaskStatus::ALL.into_iter().find(|known| known.as_str() == status).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(7, rusqlite::types::Type::Text, format!("status {status}").into())
+        })?;
+        Ok((
+            row.get(0)?,
+            MoveTaskInfo {
+                task_handle: None,
+                status,
+                source_arn: row.get(1)?,
+                destination_arn: row.get(2)?,
+                max_number_of_messages_per_second: row.get::<_, Option<i64>>(3)?.map(from_sql),
+                started_timestamp: Timestamp::from_millis(from_sql(row.get(4)?)),
+                approximate_number_of_messages_to_move: from_sql(row.get(5)?),
+                approximate_number_of_messages_moved: from_sql(row.get(6)?),
+                failure_reason: row.get(8)?,
+            },
+        ))
+    })?;
+    rows.collect()
 }
 
 fn load_deduplications(connection: &Connection, uid: i64) -> rusqlite::Result<Vec<DeduplicationRecord>> {
