@@ -43,9 +43,30 @@ pub struct ConfigFile {
     pub account_id: Option<String>,
     /// Durable storage directory.
     pub data_dir: Option<PathBuf>,
+    /// `system` (default) or `manual`: a virtual clock moved through the admin API.
+    pub clock: Option<ClockKind>,
+    /// Token required by the admin API (header `x-sqskit-admin-token`).
+    pub admin_token: Option<String>,
+    /// Seed of the fault injector's random choices.
+    pub fault_seed: Option<u64>,
+    /// Enforce the FIFO throughput quota (300 calls/s per action and queue).
+    pub fifo_quotas: Option<bool>,
+    /// Fault rules, in `[[fault]]` tables (the admin API's rule format).
+    #[serde(default, rename = "fault")]
+    pub faults: Vec<crate::faults::FaultRule>,
     /// Queues to declare, in `[[queue]]` tables.
     #[serde(default, rename = "queue")]
     pub queues: Vec<QueueDeclaration>,
+}
+
+/// Which clock the emulator runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ClockKind {
+    /// Wall-clock time.
+    System,
+    /// A virtual clock that moves only when told to (admin API `POST /_sqskit/clock/advance`).
+    Manual,
 }
 
 /// One `[[queue]]` table.

@@ -133,6 +133,8 @@ error_codes! {
     SerializationException => ("com.amazon.coral.service", "MalformedInput", Sender, 400),
     /// The request is larger than the server accepts.
     RequestEntityTooLarge => ("com.amazon.coral.service", "RequestEntityTooLarge", Sender, 413),
+    /// The request rate passed a quota (how SQS answers FIFO queues above 300 calls/s per action).
+    ThrottlingException => ("com.amazon.coral.availability", "ThrottlingException", Sender, 400),
     /// The service failed while handling the request.
     InternalFailure => ("com.amazon.coral.service", "InternalError", Receiver, 500),
     /// The service is unavailable.

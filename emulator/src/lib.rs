@@ -16,6 +16,7 @@ pub mod config;
 pub mod documents;
 pub mod engine;
 pub mod error;
+pub mod faults;
 pub mod http;
 pub mod protocol;
 pub mod storage;

@@ -2,7 +2,8 @@
 
 use clap::Parser;
 use sqskit_emulator::Emulator;
-use sqskit_emulator::config::ConfigFile;
+use sqskit_emulator::ManualClock;
+use sqskit_emulator::config::{ClockKind, ConfigFile};
 
 /// A local Amazon SQS emulator.
 ///
@@ -28,6 +29,18 @@ struct Args {
     /// A TOML file with settings and queues to declare at start-up (see the README).
     #[arg(long, env = "SQSKIT_CONFIG")]
     config: Option<std::path::PathBuf>,
+    /// `manual` runs on a virtual clock moved through `POST /_sqskit/clock/advance` [default: system].
+    #[arg(long, env = "SQSKIT_CLOCK")]
+    clock: Option<ClockKind>,
+    /// Require this token (header x-sqskit-admin-token) on the admin API.
+    #[arg(long, env = "SQSKIT_ADMIN_TOKEN")]
+    admin_token: Option<String>,
+    /// Seed of the fault injector's random choices [default: 0].
+    #[arg(long, env = "SQSKIT_FAULT_SEED")]
+    fault_seed: Option<u64>,
+    /// Enforce the FIFO throughput quota (300 calls/s per action and queue) with ThrottlingException.
+    #[arg(long, env = "SQSKIT_FIFO_QUOTAS")]
+    fifo_quotas: bool,
     /// Worker threads of the async runtime (default: one per core).
     #[arg(long)]
     worker_threads: Option<usize>,
@@ -73,9 +86,18 @@ async fn serve(args: Args) -> Result<(), sqskit_emulator::ServerError> {
         .port(args.port.or(file.port).unwrap_or(9324))
         .region(args.region.or(file.region).unwrap_or_else(|| "us-east-1".to_owned()))
         .account_id(args.account_id.or(file.account_id).unwrap_or_else(|| "000000000000".to_owned()))
-        .declare_queues(file.queues, source);
+        .declare_queues(file.queues, source)
+        .fault_seed(args.fault_seed.or(file.fault_seed).unwrap_or(0))
+        .fault_rules(file.faults)
+        .fifo_quotas(args.fifo_quotas || file.fifo_quotas.unwrap_or(false));
     if let Some(dir) = args.data_dir.or(file.data_dir) {
         builder = builder.data_dir(dir);
+    }
+    if let Some(token) = args.admin_token.or(file.admin_token) {
+        builder = builder.admin_token(token);
+    }
+    if args.clock.or(file.clock) == Some(ClockKind::Manual) {
+        builder = builder.clock(ManualClock::new());
     }
     let emulator = builder.start().await?;
     tracing::info!(endpoint = %emulator.endpoint(), "sqskit-emulator listening");

@@ -69,5 +69,8 @@ pub fn delete_message_batch(
         .into_iter()
         .map(|entry| BatchEntry { id: entry.id.unwrap_or_default(), input: entry.receipt_handle })
         .collect();
-    Ok(IdBatchResponse::from_results(engine.delete_message_batch(&url, entries)?))
+    let results = super::run_batch(context, entries, "DeleteMessageBatchRequestEntry", |entries| {
+        engine.delete_message_batch(&url, entries)
+    })?;
+    Ok(IdBatchResponse::from_results(results))
 }

@@ -19,7 +19,7 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-use crate::engine::Engine;
+use crate::engine::{BatchEntry, BatchResult, Engine, validate_batch_entries};
 use crate::error::{ErrorCode, SqsError};
 use crate::protocol::{Encoded, Payload, encode_response};
 
@@ -30,6 +30,63 @@ pub struct RequestContext {
     pub base_url: String,
     /// The queue URL given by the request path (`/<account>/<queue>`), used when the body names none.
     pub path_queue_url: Option<String>,
+    /// Batch entries to fail without applying them (fault injection); `None` normally.
+    pub entry_faults: Option<EntryFaults>,
+}
+
+impl RequestContext {
+    /// A context for a client that reached the emulator at `base_url`.
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Self { base_url: base_url.into(), path_queue_url: None, entry_faults: None }
+    }
+}
+
+/// Entries to apply, and results for the entries failed by an injected fault.
+type Split<T, R> = (Vec<BatchEntry<T>>, Vec<BatchResult<R>>);
+
+/// An injected partial batch failure: each entry fails with `probability`, reporting `error`, and is not
+/// applied. The choice is drawn from `seed`, so a seeded fault sequence is reproducible.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryFaults {
+    /// Probability per entry, in millionths.
+    pub per_million: u32,
+    /// The error failed entries report.
+    pub error: SqsError,
+    /// Seed of the choice.
+    pub seed: u64,
+}
+
+impl EntryFaults {
+    /// Checks the whole-request rules on all entries, then splits off the entries chosen to fail (as results)
+    /// from those to apply.
+    fn split<T, R>(&self, entries: Vec<BatchEntry<T>>, entry_kind: &str) -> Result<Split<T, R>, SqsError> {
+        use rand::{Rng, SeedableRng};
+        validate_batch_entries(&entries, entry_kind)?;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(self.seed);
+        let (mut applied, mut failed) = (Vec::new(), Vec::new());
+        for entry in entries {
+            if rng.random_ratio(self.per_million, 1_000_000) {
+                failed.push(BatchResult { id: entry.id, result: Err(self.error.clone()) });
+            } else {
+                applied.push(entry);
+            }
+        }
+        Ok((applied, failed))
+    }
+}
+
+/// Runs a batch through the engine, except for the entries an injected fault fails (see [`EntryFaults`]).
+fn run_batch<T, R>(
+    context: &RequestContext,
+    entries: Vec<BatchEntry<T>>,
+    entry_kind: &str,
+    apply: impl FnOnce(Vec<BatchEntry<T>>) -> Result<Vec<BatchResult<R>>, SqsError>,
+) -> Result<Vec<BatchResult<R>>, SqsError> {
+    let Some(faults) = &context.entry_faults else { return apply(entries) };
+    let (applied, mut failed) = faults.split(entries, entry_kind)?;
+    let mut results = if applied.is_empty() { Vec::new() } else { apply(applied)? };
+    results.append(&mut failed);
+    Ok(results)
 }
 
 macro_rules! actions {
@@ -206,6 +263,23 @@ async fn run(
     }
 }
 
+/// The name of the queue a request is about (from `QueueName`, `QueueUrl` or the request path), for fault
+/// rules; `None` for requests about no single queue.
+pub fn target_queue_name(payload: &Payload, context: &RequestContext) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct QueueTarget {
+        queue_url: Option<String>,
+        queue_name: Option<String>,
+    }
+    let target: Option<QueueTarget> = payload.decode().ok();
+    let (url, name) = target.map_or((None, None), |target| (target.queue_url, target.queue_name));
+    name.or_else(|| {
+        let url = url.or_else(|| context.path_queue_url.clone())?;
+        url.trim_end_matches('/').rsplit('/').next().map(str::to_owned)
+    })
+}
+
 /// The queue URL from the request body, or else from the request path.
 fn queue_url(context: &RequestContext, from_body: Option<String>) -> Result<String, SqsError> {
     from_body
@@ -231,7 +305,7 @@ mod tests {
     #[tokio::test]
     async fn every_action_dispatches_to_a_real_handler() {
         let engine = Engine::default();
-        let context = RequestContext { base_url: "http://localhost".to_owned(), path_queue_url: None };
+        let context = RequestContext::new("http://localhost");
         let payload = Payload::Json(Bytes::from_static(b"{}"));
         for action in Action::ALL {
             let outcome = dispatch(&engine, &context, *action, &payload).await;

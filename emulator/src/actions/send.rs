@@ -109,7 +109,9 @@ pub fn send_message_batch(
         .into_iter()
         .map(|mut entry| BatchEntry { id: entry.id.take().unwrap_or_default(), input: entry.into() })
         .collect();
-    let results = engine.send_message_batch(&url, entries)?;
+    let results = super::run_batch(context, entries, "SendMessageBatchRequestEntry", |entries| {
+        engine.send_message_batch(&url, entries)
+    })?;
     let (successful, failed) = split_batch(results, |id, output| SendMessageResponse::new(Some(id), output));
     Ok(SendMessageBatchResponse { successful, failed })
 }

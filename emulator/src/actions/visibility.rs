@@ -59,5 +59,8 @@ pub fn change_message_visibility_batch(
             input: (entry.receipt_handle, entry.visibility_timeout),
         })
         .collect();
-    Ok(IdBatchResponse::from_results(engine.change_message_visibility_batch(&url, entries)?))
+    let results = super::run_batch(context, entries, "ChangeMessageVisibilityBatchRequestEntry", |entries| {
+        engine.change_message_visibility_batch(&url, entries)
+    })?;
+    Ok(IdBatchResponse::from_results(results))
 }

@@ -29,8 +29,11 @@ pub struct BatchResult<T> {
     pub result: Result<T, SqsError>,
 }
 
-/// Checks the entry count, the id format and the id uniqueness. `entry_kind` names the entry type in the
-/// `EmptyBatchRequest` text (e.g. `SendMessageBatchRequestEntry`).
+/// Checks the entry count, the id format and the id uniqueness (the whole-request rules of every batch).
+/// `entry_kind` names the entry type in the `EmptyBatchRequest` text (e.g. `SendMessageBatchRequestEntry`).
+///
+/// # Errors
+/// `EmptyBatchRequest`, `TooManyEntriesInBatchRequest`, `InvalidBatchEntryId`, `BatchEntryIdsNotDistinct`.
 pub fn validate_entries<T>(entries: &[BatchEntry<T>], entry_kind: &str) -> Result<(), SqsError> {
     if entries.is_empty() {
         return Err(SqsError::new(

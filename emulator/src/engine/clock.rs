@@ -62,6 +62,11 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
 
     /// A future that completes once [`Clock::now`] has reached `deadline`.
     fn sleep_until(&self, deadline: Timestamp) -> Sleep;
+
+    /// The clock as a [`ManualClock`], when it is one (so the admin API can move it).
+    fn as_manual(&self) -> Option<&ManualClock> {
+        None
+    }
 }
 
 /// The wall clock, with tokio timers for waiting.
@@ -120,6 +125,10 @@ impl Default for ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
         *self.now.borrow()
+    }
+
+    fn as_manual(&self) -> Option<&ManualClock> {
+        Some(self)
     }
 
     fn sleep_until(&self, deadline: Timestamp) -> Sleep {

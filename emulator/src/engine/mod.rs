@@ -23,6 +23,7 @@ mod events;
 mod fifo;
 mod message;
 mod messages;
+mod peek;
 mod permissions;
 mod queue;
 mod receipt;
@@ -39,13 +40,16 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 pub use attributes::{DeduplicationScope, FifoThroughputLimit, QueueAttributeName, QueueSettings};
-pub use batch::{BatchEntry, BatchResult, MAX_BATCH_ENTRIES, MAX_BATCH_PAYLOAD};
+pub use batch::{
+    BatchEntry, BatchResult, MAX_BATCH_ENTRIES, MAX_BATCH_PAYLOAD, validate_entries as validate_batch_entries,
+};
 pub use clock::{Clock, ManualClock, Sleep, SystemClock, Timestamp};
 pub use events::{Durable, EventSink, QueueEvent, StorageEvent, StorageFailure};
 pub use message::{
     AttributeValue, MAX_MESSAGE_ATTRIBUTES, Md5Digest, MessageAttribute, MessageAttributes, RawMessageAttribute,
 };
 pub use messages::{ReceiveMessageInput, ReceivedMessage, SendMessageInput, SendMessageOutput};
+pub use peek::PeekedMessage;
 pub use queue::{MessageCounts, MessageExtra, MessageState, QueueState, StoredMessage};
 pub use redrive::{MoveTaskInfo, MoveTaskStatus};
 pub use restore::{DeduplicationRecord, QueueSnapshot, Snapshot};

@@ -609,6 +609,11 @@ impl QueueState {
         chosen.into_iter().filter_map(|sequence| self.remove(sequence)).collect()
     }
 
+    /// Every stored message with its sequence, in send order.
+    pub fn messages_in_order(&self) -> impl Iterator<Item = (u64, &StoredMessage)> {
+        self.messages.iter().map(|(sequence, message)| (*sequence, message))
+    }
+
     /// The message with this sequence, if stored.
     pub fn message(&self, sequence: u64) -> Option<&StoredMessage> {
         self.messages.get(&sequence)

@@ -3,7 +3,12 @@
 //! neither how to parse a protocol nor any queue rule.
 //!
 //! - `server.rs`: the in-process [`Emulator`](crate::Emulator) builder and the running server's handle.
+//! - `admin.rs`: the admin API under `/_sqskit/` (clock, faults, quotas, peek).
+//!
+//! Injected faults are carried out here, because only this layer knows about connections: a dropped
+//! connection is a response whose body fails after the headers, which makes hyper abort the connection.
 
+pub mod admin;
 pub mod server;
 
 use std::sync::Arc;
@@ -15,9 +20,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use crate::actions::{self, Action, RequestContext};
-use crate::engine::Engine;
+use crate::actions::{self, Action, EntryFaults, RequestContext};
+use crate::engine::{Engine, ManualClock};
 use crate::error::{ErrorCode, SqsError};
+use crate::faults::{FaultInjector, Outcome};
 use crate::protocol::{self, Encoded, Payload, Protocol, QueryParams};
 
 /// The largest request body accepted by default: a full 1 MiB batch plus JSON/base64 overhead, or the Query
@@ -27,18 +33,35 @@ pub const DEFAULT_MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 const REQUEST_ID_HEADER: &str = "x-amzn-requestid";
 const TARGET_HEADER: &str = "x-amz-target";
 
-#[derive(Debug)]
-struct AppState {
-    engine: Engine,
-    max_request_bytes: usize,
-    fallback_base_url: String,
+/// What the HTTP layer serves: the engine and the test-instrument controls.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The engine.
+    pub engine: Engine,
+    /// Fault rules and quotas.
+    pub faults: Arc<FaultInjector>,
+    /// The virtual clock, when the emulator runs on one.
+    pub manual_clock: Option<ManualClock>,
+    /// Token the admin API requires, when set.
+    pub admin_token: Option<String>,
+    /// The largest request body accepted.
+    pub max_request_bytes: usize,
+    /// Base of queue URLs for requests without a `Host` header.
+    pub fallback_base_url: String,
 }
 
-/// Builds the router serving the SQS API for `engine`: `POST /` and `POST /<account>/<queue>` in either
-/// protocol, and the same paths as `GET` with Query parameters in the query string.
-pub fn router(engine: Engine, max_request_bytes: usize, fallback_base_url: String) -> Router {
-    let state = Arc::new(AppState { engine, max_request_bytes, fallback_base_url });
+/// What a request ends in: an encoded answer, or a connection dropped on purpose (fault injection).
+enum Reply {
+    Answer(Encoded),
+    DropConnection,
+}
+
+/// Builds the router serving the SQS API (`POST /` and `POST /<account>/<queue>` in either protocol, and the
+/// same paths as `GET` with Query parameters in the query string), `/health`, and the admin API.
+pub fn router(state: AppState) -> Router {
+    let state = Arc::new(state);
     Router::new()
+        .nest("/_sqskit", admin::routes(Arc::clone(&state)))
         .route("/health", get(health))
         .route("/", post(handle_root).get(handle_root))
         .route("/{account}/{queue}", post(handle_queue_path).get(handle_queue_path))
@@ -75,20 +98,21 @@ async fn handle(
         .get(header::HOST)
         .and_then(|host| host.to_str().ok())
         .map_or_else(|| state.fallback_base_url.clone(), |host| format!("http://{host}"));
-    let context = RequestContext {
+    let mut context = RequestContext {
         path_queue_url: path_queue.map(|(account, queue)| format!("{base_url}/{account}/{queue}")),
         base_url,
+        entry_faults: None,
     };
     let protocol =
         protocol::detect(header_str(headers, TARGET_HEADER), header_str(headers, header::CONTENT_TYPE.as_str()));
-    let encoded = match run(state, protocol, uri, headers, &context, body).await {
-        Ok(encoded) => encoded,
+    match run(state, protocol, uri, headers, &mut context, body).await {
+        Ok(Reply::Answer(encoded)) => into_response(encoded, &request_id),
+        Ok(Reply::DropConnection) => dropped_connection(),
         Err(error) => {
             tracing::debug!(code = ?error.code, message = %error.message, "request failed");
-            protocol::error::render(protocol, &error)
+            into_response(protocol::error::render(protocol, &error), &request_id)
         }
-    };
-    into_response(encoded, &request_id)
+    }
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -100,9 +124,9 @@ async fn run(
     protocol: Protocol,
     uri: &Uri,
     headers: &HeaderMap,
-    context: &RequestContext,
+    context: &mut RequestContext,
     body: Body,
-) -> Result<Encoded, SqsError> {
+) -> Result<Reply, SqsError> {
     let body = to_bytes(body, state.max_request_bytes).await.map_err(|_| {
         SqsError::new(
             ErrorCode::RequestEntityTooLarge,
@@ -118,9 +142,47 @@ async fn run(
             (action, Payload::Query(params))
         }
     };
+    if state.faults.is_active() {
+        let queue = actions::target_queue_name(&payload, context);
+        let decision = state.faults.decide(action, queue.as_deref());
+        if !decision.delay.is_zero() {
+            tokio::time::sleep(decision.delay).await;
+        }
+        match decision.outcome {
+            None => {}
+            Some(Outcome::Fail(error)) => return Err(error),
+            Some(Outcome::Reset) => return Ok(Reply::DropConnection),
+            Some(Outcome::FailEntries { probability, error, seed }) => {
+                let per_million = (probability.clamp(0.0, 1.0) * 1_000_000.0).round() as u32;
+                context.entry_faults = Some(EntryFaults { per_million, error, seed });
+            }
+            Some(Outcome::LoseResponse { reset }) => {
+                let applied = actions::dispatch(&state.engine, context, action, &payload).await;
+                tracing::debug!(%action, ok = applied.is_ok(), "applied, answer lost on purpose");
+                return if reset { Ok(Reply::DropConnection) } else { Err(SqsError::internal()) };
+            }
+        }
+    }
     let outcome = actions::dispatch(&state.engine, context, action, &payload).await;
     tracing::trace!(%action, ?protocol, ok = outcome.is_ok(), "handled");
-    outcome
+    outcome.map(Reply::Answer)
+}
+
+/// A response whose body fails right after the headers: hyper then aborts the connection, and the client sees
+/// a reset instead of an answer.
+fn dropped_connection() -> Response {
+    struct Aborted;
+    impl axum::body::HttpBody for Aborted {
+        type Data = bytes::Bytes;
+        type Error = std::io::Error;
+        fn poll_frame(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+            std::task::Poll::Ready(Some(Err(std::io::Error::other("connection reset by an injected fault"))))
+        }
+    }
+    Response::new(Body::new(Aborted))
 }
 
 fn json_action(headers: &HeaderMap) -> Result<Action, SqsError> {

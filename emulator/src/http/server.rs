@@ -10,9 +10,10 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{DEFAULT_MAX_REQUEST_BYTES, router};
+use super::{AppState, DEFAULT_MAX_REQUEST_BYTES, router};
 use crate::config::{ConfigError, QueueDeclaration, declare_queues};
 use crate::engine::{Clock, Engine, EngineConfig, EventSink, SystemClock};
+use crate::faults::{FaultInjector, FaultRule};
 use crate::storage::{SqliteStorage, StorageError};
 
 /// Infrastructure failures of the server (never sent to SQS clients).
@@ -71,6 +72,10 @@ pub struct EmulatorBuilder {
     data_dir: Option<PathBuf>,
     queues: Vec<QueueDeclaration>,
     queues_source: String,
+    admin_token: Option<String>,
+    fault_seed: u64,
+    fault_rules: Vec<FaultRule>,
+    fifo_quotas: bool,
 }
 
 impl Default for EmulatorBuilder {
@@ -84,6 +89,10 @@ impl Default for EmulatorBuilder {
             data_dir: None,
             queues: Vec::new(),
             queues_source: "configuration".to_owned(),
+            admin_token: None,
+            fault_seed: 0,
+            fault_rules: Vec::new(),
+            fifo_quotas: false,
         }
     }
 }
@@ -138,6 +147,32 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Requires this token (header `x-sqskit-admin-token`) on every admin API call.
+    pub fn admin_token(mut self, token: impl Into<String>) -> Self {
+        self.admin_token = Some(token.into());
+        self
+    }
+
+    /// The seed of the fault injector's random choices (default 0), for reproducible fault sequences.
+    pub fn fault_seed(mut self, seed: u64) -> Self {
+        self.fault_seed = seed;
+        self
+    }
+
+    /// Fault rules installed at start-up (more can be added through [`RunningEmulator::faults`] or the admin
+    /// API).
+    pub fn fault_rules(mut self, rules: Vec<FaultRule>) -> Self {
+        self.fault_rules = rules;
+        self
+    }
+
+    /// Enforces SQS's FIFO throughput quota (300 calls per second per action and queue) with
+    /// `ThrottlingException`.
+    pub fn fifo_quotas(mut self, on: bool) -> Self {
+        self.fifo_quotas = on;
+        self
+    }
+
     /// Opens storage (restoring what it kept), declares the configured queues, binds the socket and starts
     /// serving in a background task.
     ///
@@ -170,7 +205,21 @@ impl EmulatorBuilder {
             .map_err(|source| ServerError::Bind { address: address.clone(), source })?;
         let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { address, source })?;
         let endpoint = format!("http://{local_addr}");
-        let app = router(engine.clone(), self.max_request_bytes, endpoint.clone());
+        let faults = Arc::new(FaultInjector::new(self.fault_seed, Arc::clone(&self.clock)));
+        for rule in self.fault_rules {
+            faults.add(rule).map_err(|reason| {
+                ServerError::Config(ConfigError { source: self.queues_source.clone(), queue: None, message: reason })
+            })?;
+        }
+        faults.set_quotas(self.fifo_quotas);
+        let app = router(AppState {
+            engine: engine.clone(),
+            faults: Arc::clone(&faults),
+            manual_clock: self.clock.as_manual().cloned(),
+            admin_token: self.admin_token,
+            max_request_bytes: self.max_request_bytes,
+            fallback_base_url: endpoint.clone(),
+        });
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
         let engine_for_shutdown = engine.clone();
@@ -196,7 +245,7 @@ impl EmulatorBuilder {
             }
             served
         });
-        Ok(RunningEmulator { local_addr, endpoint, engine, shutdown, task })
+        Ok(RunningEmulator { local_addr, endpoint, engine, faults, shutdown, task })
     }
 }
 
@@ -207,6 +256,7 @@ pub struct RunningEmulator {
     local_addr: SocketAddr,
     endpoint: String,
     engine: Engine,
+    faults: Arc<FaultInjector>,
     shutdown: CancellationToken,
     task: JoinHandle<io::Result<()>>,
 }
@@ -225,6 +275,11 @@ impl RunningEmulator {
     /// The engine behind the server, for in-process inspection.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The fault rules and quotas, to change them in-process.
+    pub fn faults(&self) -> &Arc<FaultInjector> {
+        &self.faults
     }
 
     /// A token that stops the server when cancelled (for signal handlers).

@@ -1,0 +1,248 @@
+//! The admin API: everything that makes the emulator a test instrument, under one reserved prefix that no
+//! SQS request uses (`/_sqskit/`; queue paths are `/<account>/<queue>`). JSON in and out; when an admin token
+//! is configured, every call must carry it in `x-sqskit-admin-token`.
+//!
+//! | call | does |
+//! |---|---|
+//! | `GET /_sqskit/clock` | `{"now_millis", "manual"}` |
+//! | `POST /_sqskit/clock/advance` `{"seconds": 1.5}` or `{"millis": 1500}` | moves a manual clock forward |
+//! | `POST /_sqskit/clock/set` `{"now_millis": ...}` | sets a manual clock |
+//! | `GET /_sqskit/faults` | `{"seed", "fifo_quotas", "rules": [{"id", ..., "injected"}]}` |
+//! | `POST /_sqskit/faults` `{rule}` | installs a fault rule, answers `{"id"}` |
+//! | `DELETE /_sqskit/faults/{id}` | removes a rule |
+//! | `POST /_sqskit/faults/reset` `{"seed": 7}` | removes every rule, restarts the random sequence |
+//! | `PUT /_sqskit/quotas` `{"fifo": true}` | turns the FIFO throughput quota on or off |
+//! | `GET /_sqskit/queues/{name}/messages?limit=100` | peeks at messages without changing them |
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::Request;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::AppState;
+use crate::engine::{AttributeValue, MessageState, Timestamp};
+use crate::faults::FaultRule;
+
+/// The header carrying the admin token.
+pub const TOKEN_HEADER: &str = "x-sqskit-admin-token";
+const DEFAULT_PEEK_LIMIT: usize = 100;
+
+/// The admin routes (nested under `/_sqskit`), behind the token check.
+pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/clock", get(get_clock))
+        .route("/clock/advance", post(advance_clock))
+        .route("/clock/set", post(set_clock))
+        .route("/faults", get(list_faults).post(add_fault))
+        .route("/faults/reset", post(reset_faults))
+        .route("/faults/{id}", delete(remove_fault))
+        .route("/quotas", put(set_quotas))
+        .route("/queues/{name}/messages", get(peek))
+        .route_layer(middleware::from_fn_with_state(state, require_token))
+}
+
+/// Refuses admin calls without the configured token.
+async fn require_token(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    match refuse(&state, request.headers()) {
+        Some(refused) => refused,
+        None => next.run(request).await,
+    }
+}
+
+fn failure(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+/// Checks the admin token; `Some(response)` when the call must be refused.
+fn refuse(state: &AppState, headers: &axum::http::HeaderMap) -> Option<Response> {
+    let expected = state.admin_token.as_deref()?;
+    let given = headers.get(TOKEN_HEADER).and_then(|value| value.to_str().ok());
+    // Compare in constant time so the token cannot be guessed byte by byte from response times.
+    let matches = given.is_some_and(|given| {
+        given.len() == expected.len() && given.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    });
+    (!matches).then(|| failure(StatusCode::UNAUTHORIZED, format!("missing or wrong {TOKEN_HEADER} header")))
+}
+
+fn clock_json(state: &AppState) -> Response {
+    let now = state.engine.clock().now();
+    Json(json!({ "now_millis": now.as_millis(), "manual": state.manual_clock.is_some() })).into_response()
+}
+
+async fn get_clock(State(state): State<Arc<AppState>>) -> Response {
+    clock_json(&state)
+}
+
+/// How far to move the clock.
+#[derive(Debug, Deserialize)]
+struct Advance {
+    seconds: Option<f64>,
+    millis: Option<u64>,
+}
+
+fn manual_clock_missing() -> Response {
+    failure(StatusCode::CONFLICT, "the emulator runs on the system clock; start it with --clock manual")
+}
+
+async fn advance_clock(State(state): State<Arc<AppState>>, Json(by): Json<Advance>) -> Response {
+    let Some(clock) = &state.manual_clock else { return manual_clock_missing() };
+    let by = match (by.seconds, by.millis) {
+        (Some(seconds), None) if seconds.is_finite() && seconds >= 0.0 => Duration::from_secs_f64(seconds),
+        (None, Some(millis)) => Duration::from_millis(millis),
+        _ => return failure(StatusCode::BAD_REQUEST, "give exactly one of seconds (>= 0) or millis"),
+    };
+    clock.advance(by);
+    clock_json(&state)
+}
+
+/// The time to set.
+#[derive(Debug, Deserialize)]
+struct SetTime {
+    now_millis: u64,
+}
+
+async fn set_clock(State(state): State<Arc<AppState>>, Json(to): Json<SetTime>) -> Response {
+    let Some(clock) = &state.manual_clock else { return manual_clock_missing() };
+    clock.set(Timestamp::from_millis(to.now_millis));
+    clock_json(&state)
+}
+
+async fn list_faults(State(state): State<Arc<AppState>>) -> Response {
+    let (seed, rules) = state.faults.list();
+    Json(json!({ "seed": seed, "fifo_quotas": state.faults.quotas(), "rules": rules })).into_response()
+}
+
+async fn add_fault(State(state): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
+    let rule: FaultRule = match serde_json::from_slice(&body) {
+        Ok(rule) => rule,
+        Err(error) => return failure(StatusCode::BAD_REQUEST, format!("invalid fault rule: {error}")),
+    };
+    match state.faults.add(rule) {
+        Ok(id) => (StatusCode::CREATED, Json(json!({ "id": id }))).into_response(),
+        Err(reason) => failure(StatusCode::BAD_REQUEST, reason),
+    }
+}
+
+async fn remove_fault(State(state): State<Arc<AppState>>, Path(id): Path<u64>) -> Response {
+    if state.faults.remove(id) {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        failure(StatusCode::NOT_FOUND, format!("no fault rule {id}"))
+    }
+}
+
+/// Options of a reset.
+#[derive(Debug, Default, Deserialize)]
+struct Reset {
+    seed: Option<u64>,
+}
+
+async fn reset_faults(State(state): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
+    let reset: Reset = if body.is_empty() {
+        Reset::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(reset) => reset,
+            Err(error) => return failure(StatusCode::BAD_REQUEST, format!("invalid reset: {error}")),
+        }
+    };
+    state.faults.reset(reset.seed);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Quota switches.
+#[derive(Debug, Deserialize)]
+struct Quotas {
+    fifo: bool,
+}
+
+async fn set_quotas(State(state): State<Arc<AppState>>, Json(quotas): Json<Quotas>) -> Response {
+    state.faults.set_quotas(quotas.fifo);
+    Json(json!({ "fifo": quotas.fifo })).into_response()
+}
+
+/// `?limit=` of a peek.
+#[derive(Debug, Deserialize)]
+struct PeekQuery {
+    limit: Option<usize>,
+}
+
+/// One message as the peek call shows it.
+#[derive(Debug, Serialize)]
+struct PeekedJson {
+    message_id: String,
+    sequence: u64,
+    state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    until_millis: Option<u64>,
+    receive_count: u32,
+    sent_millis: u64,
+    body: String,
+    attributes: serde_json::Map<String, serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deduplication_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dead_letter_source_arn: Option<String>,
+}
+
+async fn peek(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    Query(query): Query<PeekQuery>,
+) -> Response {
+    let limit = query.limit.unwrap_or(DEFAULT_PEEK_LIMIT);
+    let messages = match state.engine.peek(&name, limit) {
+        Ok(messages) => messages,
+        Err(error) => return failure(StatusCode::NOT_FOUND, error.message),
+    };
+    let messages: Vec<PeekedJson> = messages
+        .into_iter()
+        .map(|message| {
+            let (state, until) = match message.state {
+                MessageState::Visible => ("visible", None),
+                MessageState::Delayed { until } => ("delayed", Some(until.as_millis())),
+                MessageState::InFlight { until, .. } => ("in_flight", Some(until.as_millis())),
+            };
+            let attributes = message
+                .attributes
+                .iter()
+                .map(|(name, attribute)| {
+                    let value = match &attribute.value {
+                        AttributeValue::String(text) => json!({ "DataType": attribute.data_type, "StringValue": text }),
+                        AttributeValue::Binary(bytes) => json!({
+                            "DataType": attribute.data_type,
+                            "BinaryValue": base64::engine::general_purpose::STANDARD.encode(bytes),
+                        }),
+                    };
+                    (name.to_owned(), value)
+                })
+                .collect();
+            PeekedJson {
+                message_id: message.message_id,
+                sequence: message.sequence,
+                state,
+                until_millis: until,
+                receive_count: message.receive_count,
+                sent_millis: message.sent_at.as_millis(),
+                body: message.body,
+                attributes,
+                group_id: message.extra.group_id,
+                deduplication_id: message.extra.deduplication_id,
+                dead_letter_source_arn: message.extra.dead_letter_source_arn,
+            }
+        })
+        .collect();
+    Json(json!({ "queue": name, "messages": messages })).into_response()
+}
