@@ -62,6 +62,20 @@ pub enum FaultKind {
     ConnectionReset,
 }
 
+impl FaultKind {
+    /// The kind as a rule spells it (its `"kind"` field), e.g. `server_error`.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            FaultKind::Throttle { .. } => "throttle",
+            FaultKind::ServerError { .. } => "server_error",
+            FaultKind::Latency { .. } => "latency",
+            FaultKind::PartialBatchFailure { .. } => "partial_batch_failure",
+            FaultKind::ResponseLost { .. } => "response_lost",
+            FaultKind::ConnectionReset => "connection_reset",
+        }
+    }
+}
+
 fn default_throttle() -> String {
     "RequestThrottled".to_owned()
 }
@@ -471,5 +485,22 @@ mod tests {
         assert!(faults.add(rule(r#"{"kind":"throttle","probability":2}"#)).is_err());
         assert!(faults.add(rule(r#"{"kind":"throttle","error":"Nope"}"#)).is_err());
         assert!(serde_json::from_str::<FaultRule>(r#"{"kind":"explode"}"#).is_err());
+    }
+
+    #[test]
+    fn kind_names_are_the_serialized_tags() {
+        for text in [
+            r#"{"kind":"throttle"}"#,
+            r#"{"kind":"server_error"}"#,
+            r#"{"kind":"latency","millis":1}"#,
+            r#"{"kind":"partial_batch_failure"}"#,
+            r#"{"kind":"response_lost"}"#,
+            r#"{"kind":"connection_reset"}"#,
+        ] {
+            let rule = rule(text);
+            let tag = serde_json::to_value(&rule).expect("serializes")["kind"].clone();
+
+            assert_eq!(tag, rule.fault.as_str(), "{text}");
+        }
     }
 }

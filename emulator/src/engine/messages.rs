@@ -247,17 +247,18 @@ impl Engine {
     }
 
     /// Enqueues a prepared message under the queue lock, or answers with the original of a FIFO duplicate.
-    /// Returns the reply and whether a message became visible.
-    fn commit(state: &mut QueueState, prepared: PreparedMessage, now: Timestamp) -> (SendMessageOutput, bool) {
+    /// Returns the reply and whether a message became visible; `None` instead of the flag for a duplicate
+    /// (nothing was stored).
+    fn commit(state: &mut QueueState, prepared: PreparedMessage, now: Timestamp) -> (SendMessageOutput, Option<bool>) {
         let PreparedMessage { message, delay, mut output, deduplication } = prepared;
         let Some((scope, dedup_id)) = deduplication else {
             let (_, visible) = state.enqueue(message, delay, now);
-            return (output, visible);
+            return (output, Some(visible));
         };
         if let Some(original) = state.fifo.as_ref().and_then(|fifo| fifo.duplicate_of(scope.as_deref(), &dedup_id)) {
             output.message_id = original.message_id.clone();
             output.sequence_number = Some(sequence_number(original.sequence));
-            return (output, false);
+            return (output, None);
         }
         let (sequence, visible) = state.enqueue(message, delay, now);
         output.sequence_number = Some(sequence_number(sequence));
@@ -274,7 +275,7 @@ impl Engine {
                 expires_at: now + DEDUPLICATION_WINDOW,
             });
         }
-        (output, visible)
+        (output, Some(visible))
     }
 
     /// Sends one message.
@@ -286,12 +287,15 @@ impl Engine {
         let queue = self.queue(queue_url)?;
         let now = self.now();
         let prepared = self.prepare(&queue, input, now)?;
-        let (output, visible) = {
+        let (output, stored) = {
             let mut state = queue.lock();
             state.tick(now);
             Self::commit(&mut state, prepared, now)
         };
-        if visible {
+        if stored.is_some() {
+            queue.counters.add_sent(1);
+        }
+        if stored == Some(true) {
             queue.notify.notify_waiters();
         }
         Ok(output)
@@ -316,6 +320,7 @@ impl Engine {
         let prepared: Vec<(String, Result<PreparedMessage, SqsError>)> =
             entries.into_iter().map(|entry| (entry.id, self.prepare(&queue, entry.input, now))).collect();
         let mut any_visible = false;
+        let mut stored = 0;
         let results = {
             let mut state = queue.lock();
             state.tick(now);
@@ -324,13 +329,15 @@ impl Engine {
                 .map(|(id, prepared)| {
                     let result = prepared.map(|prepared| {
                         let (output, visible) = Self::commit(&mut state, prepared, now);
-                        any_visible |= visible;
+                        any_visible |= visible == Some(true);
+                        stored += u64::from(visible.is_some());
                         output
                     });
                     BatchResult { id, result }
                 })
                 .collect()
         };
+        queue.counters.add_sent(stored);
         if any_visible {
             queue.notify.notify_waiters();
         }
@@ -423,6 +430,7 @@ impl Engine {
                 || self.shared.shutdown.is_cancelled()
                 || queue.deleted.load(Ordering::Acquire);
             if finished {
+                queue.counters.add_receive(received.len());
                 return Ok(received);
             }
             let wake_at = next_transition.map_or(deadline, |at| at.min(deadline));
@@ -448,7 +456,10 @@ impl Engine {
         let now = self.now();
         let mut state = queue.lock();
         state.tick(now);
-        state.delete(handle, receipt_handle).map(|_| ())
+        state.delete(handle, receipt_handle)?;
+        drop(state);
+        queue.counters.add_deleted();
+        Ok(())
     }
 
     /// Deletes up to ten messages; entries fail or succeed one by one.

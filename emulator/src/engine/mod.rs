@@ -15,6 +15,7 @@
 //! - `queue.rs`: one queue's state machine; `message.rs`: message content, validation, MD5s.
 //! - `attributes.rs`: typed queue attributes; `receipt.rs`: receipt handles; `clock.rs`: time.
 //! - `events.rs`: the changes the engine reports to durable storage; `restore.rs`: start-up recovery.
+//! - `peek.rs`: messages seen without side effects; `metrics.rs`: CloudWatch-like per-queue counters.
 
 mod attributes;
 mod batch;
@@ -23,6 +24,7 @@ mod events;
 mod fifo;
 mod message;
 mod messages;
+mod metrics;
 mod peek;
 mod permissions;
 mod queue;
@@ -49,6 +51,7 @@ pub use message::{
     AttributeValue, MAX_MESSAGE_ATTRIBUTES, Md5Digest, MessageAttribute, MessageAttributes, RawMessageAttribute,
 };
 pub use messages::{ReceiveMessageInput, ReceivedMessage, SendMessageInput, SendMessageOutput};
+pub use metrics::QueueMetrics;
 pub use peek::PeekedMessage;
 pub use queue::{MessageCounts, MessageExtra, MessageState, QueueState, StoredMessage};
 pub use redrive::{MoveTaskInfo, MoveTaskStatus};
@@ -89,6 +92,8 @@ pub(crate) struct Queue {
     notify: Notify,
     deleted: std::sync::atomic::AtomicBool,
     sink: Option<Arc<dyn EventSink>>,
+    /// Sends, receives, deletes and empty receives so far (atomics: bumped outside the state lock).
+    counters: metrics::QueueCounters,
 }
 
 /// The locked state of a queue. When it is released, the changes recorded meanwhile go to storage, still
@@ -366,6 +371,7 @@ impl Engine {
             notify: Notify::new(),
             deleted: std::sync::atomic::AtomicBool::new(false),
             sink: self.shared.sink.clone(),
+            counters: metrics::QueueCounters::default(),
         })
     }
 

@@ -609,6 +609,13 @@ impl QueueState {
         chosen.into_iter().filter_map(|sequence| self.remove(sequence)).collect()
     }
 
+    /// When the oldest stored message was enqueued (its retention start), for `ApproximateAgeOfOldestMessage`.
+    pub fn oldest_enqueued_at(&self) -> Option<Timestamp> {
+        let front = self.messages.first_key_value().map(|(_, message)| message.retention_start);
+        let early = self.early_expiring.first().map(|(start, _)| *start);
+        front.into_iter().chain(early).min()
+    }
+
     /// Every stored message with its sequence, in send order.
     pub fn messages_in_order(&self) -> impl Iterator<Item = (u64, &StoredMessage)> {
         self.messages.iter().map(|(sequence, message)| (*sequence, message))

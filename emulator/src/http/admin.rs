@@ -94,7 +94,17 @@ fn manual_clock_missing() -> Response {
     failure(StatusCode::CONFLICT, "the emulator runs on the system clock; start it with --clock manual")
 }
 
-async fn advance_clock(State(state): State<Arc<AppState>>, Json(by): Json<Advance>) -> Response {
+/// Parses a JSON body whatever its content type (so a bare `curl -d` works).
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+    serde_json::from_slice(body)
+        .map_err(|error| failure(StatusCode::BAD_REQUEST, format!("invalid JSON body: {error}")))
+}
+
+async fn advance_clock(State(state): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
+    let by: Advance = match json_body(&body) {
+        Ok(by) => by,
+        Err(refused) => return refused,
+    };
     let Some(clock) = &state.manual_clock else { return manual_clock_missing() };
     let by = match (by.seconds, by.millis) {
         (Some(seconds), None) if seconds.is_finite() && seconds >= 0.0 => Duration::from_secs_f64(seconds),
@@ -111,7 +121,11 @@ struct SetTime {
     now_millis: u64,
 }
 
-async fn set_clock(State(state): State<Arc<AppState>>, Json(to): Json<SetTime>) -> Response {
+async fn set_clock(State(state): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
+    let to: SetTime = match json_body(&body) {
+        Ok(to) => to,
+        Err(refused) => return refused,
+    };
     let Some(clock) = &state.manual_clock else { return manual_clock_missing() };
     clock.set(Timestamp::from_millis(to.now_millis));
     clock_json(&state)
@@ -123,9 +137,9 @@ async fn list_faults(State(state): State<Arc<AppState>>) -> Response {
 }
 
 async fn add_fault(State(state): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
-    let rule: FaultRule = match serde_json::from_slice(&body) {
+    let rule: FaultRule = match json_body(&body) {
         Ok(rule) => rule,
-        Err(error) => return failure(StatusCode::BAD_REQUEST, format!("invalid fault rule: {error}")),
+        Err(refused) => return refused,
     };
     match state.faults.add(rule) {
         Ok(id) => (StatusCode::CREATED, Json(json!({ "id": id }))).into_response(),
@@ -151,9 +165,9 @@ async fn reset_faults(State(state): State<Arc<AppState>>, body: axum::body::Byte
     let reset: Reset = if body.is_empty() {
         Reset::default()
     } else {
-        match serde_json::from_slice(&body) {
+        match json_body(&body) {
             Ok(reset) => reset,
-            Err(error) => return failure(StatusCode::BAD_REQUEST, format!("invalid reset: {error}")),
+            Err(refused) => return refused,
         }
     };
     state.faults.reset(reset.seed);
@@ -166,7 +180,11 @@ struct Quotas {
     fifo: bool,
 }
 
-async fn set_quotas(State(state): State<Arc<AppState>>, Json(quotas): Json<Quotas>) -> Response {
+async fn set_quotas(State(state): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
+    let quotas: Quotas = match json_body(&body) {
+        Ok(quotas) => quotas,
+        Err(refused) => return refused,
+    };
     state.faults.set_quotas(quotas.fifo);
     Json(json!({ "fifo": quotas.fifo })).into_response()
 }
