@@ -103,7 +103,7 @@ fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response>
 async fn advance_clock(State(state): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
     let by: Advance = match json_body(&body) {
         Ok(by) => by,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let Some(clock) = &state.manual_clock else { return manual_clock_missing() };
     let by = match (by.seconds, by.millis) {
@@ -124,7 +124,7 @@ struct SetTime {
 async fn set_clock(State(state): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
     let to: SetTime = match json_body(&body) {
         Ok(to) => to,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let Some(clock) = &state.manual_clock else { return manual_clock_missing() };
     clock.set(Timestamp::from_millis(to.now_millis));
@@ -139,7 +139,7 @@ async fn list_faults(State(state): State<Arc<AppState>>) -> Response {
 async fn add_fault(State(state): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
     let rule: FaultRule = match json_body(&body) {
         Ok(rule) => rule,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     match state.faults.add(rule) {
         Ok(id) => (StatusCode::CREATED, Json(json!({ "id": id }))).into_response(),
@@ -167,7 +167,7 @@ async fn reset_faults(State(state): State<Arc<AppState>>, body: axum::body::Byte
     } else {
         match json_body(&body) {
             Ok(reset) => reset,
-            Err(refused) => return refused,
+            Err(refused) => return *refused,
         }
     };
     state.faults.reset(reset.seed);
@@ -183,7 +183,7 @@ struct Quotas {
 async fn set_quotas(State(state): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
     let quotas: Quotas = match json_body(&body) {
         Ok(quotas) => quotas,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     state.faults.set_quotas(quotas.fifo);
     Json(json!({ "fifo": quotas.fifo })).into_response()
