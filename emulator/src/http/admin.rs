@@ -95,9 +95,9 @@ fn manual_clock_missing() -> Response {
 }
 
 /// Parses a JSON body whatever its content type (so a bare `curl -d` works).
-fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Box<Response>> {
     serde_json::from_slice(body)
-        .map_err(|error| failure(StatusCode::BAD_REQUEST, format!("invalid JSON body: {error}")))
+        .map_err(|error| Box::new(failure(StatusCode::BAD_REQUEST, format!("invalid JSON body: {error}"))))
 }
 
 async fn advance_clock(State(state): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
