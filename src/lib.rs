@@ -1,1 +1,63 @@
 //! sqskit: typed, dependable Amazon SQS producers and consumers, testable offline.
+//!
+//! - One async trait, [`SqsBackend`], with two implementations: [`AwsBackend`] over `aws-sdk-sqs` (real SQS,
+//!   or `sqskit-emulator` over HTTP) and [`EmbeddedBackend`] over the emulator's engine in process.
+//! - A typed [`Producer`] that batches concurrent sends into `SendMessageBatch` requests, retries with
+//!   jittered backoff under a budget, keeps FIFO group order, derives deduplication ids from idempotency
+//!   keys and rejects invalid messages before any request.
+//! - MD5 verification of every send response and received message (the Rust SDK does none).
+//!
+//! # Quick start (offline, on the embedded emulator)
+//! ```
+//! use std::sync::Arc;
+//! use serde::{Deserialize, Serialize};
+//! use sqskit::backend::{EmbeddedBackend, ReceiveRequest, SqsBackend};
+//! use sqskit::Producer;
+//!
+//! #[derive(Serialize, Deserialize, Debug, PartialEq)]
+//! struct Greeting { to: String }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), sqskit::Error> {
+//! let backend: Arc<dyn SqsBackend> = Arc::new(EmbeddedBackend::new());
+//! let queue_url = backend.create_queue("greetings", &Default::default(), &Default::default()).await?;
+//!
+//! let producer = Producer::<Greeting>::builder(backend.clone(), &queue_url).build().await?;
+//! let report = producer.send_all((0..25).map(|i| Greeting { to: format!("user-{i}") })).await;
+//! assert_eq!(report.sent.len(), 25);
+//! producer.close().await;
+//!
+//! let received = backend.receive_message(&queue_url, &ReceiveRequest::new().max_messages(10)).await?;
+//! let first: Greeting = serde_json::from_str(&received[0].body).expect("json");
+//! assert!(first.to.starts_with("user-"));
+//! # Ok(()) }
+//! ```
+//!
+//! # Layout
+//! - [`error`]: [`Error`] (one enum for the crate), [`ServiceErrorCode`], and [`Error::is_retryable`], the only
+//!   retry classification.
+//! - [`types`]: identifiers, message attributes, queue and system attribute names.
+//! - [`backend`]: the [`SqsBackend`] trait and its plain request/response types; `aws.rs` ([`AwsBackend`]),
+//!   `embedded.rs` ([`EmbeddedBackend`], feature `embedded`), `counting.rs` (call counting).
+//! - [`integrity`]: MD5 digests of bodies and attributes and their verification, shared by both backends.
+//! - [`codec`]: [`Encode`](codec::Encode) / [`Decode`](codec::Decode) and the serde_json default.
+//! - [`retry`]: the backoff policy (full jitter, max elapsed time) and the retry budget.
+//! - [`idempotency`]: the idempotency-key attribute name and the FIFO deduplication id derived from a key.
+//! - [`producer`]: [`Producer<T>`], its builder, the buffer task (`batcher.rs`) and the pre-request checks
+//!   (`validate.rs`).
+
+pub mod backend;
+pub mod codec;
+pub mod error;
+pub mod idempotency;
+pub mod integrity;
+pub mod producer;
+pub mod retry;
+pub mod types;
+
+#[cfg(feature = "embedded")]
+pub use backend::EmbeddedBackend;
+pub use backend::{AwsBackend, SqsBackend};
+pub use error::{Error, Fault, Result, ServiceErrorCode};
+pub use producer::{Producer, ProducerBuilder, SendOptions, SendReceipt, SendReport};
+pub use types::{IdempotencyKey, MessageAttribute, MessageAttributes, MessageId, ReceiptHandle};

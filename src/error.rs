@@ -1,0 +1,385 @@
+//! The crate's one error type, [`Error`], the SQS error codes it carries, and [`Error::is_retryable`], the
+//! single place where sqskit decides whether a failure is worth another attempt.
+//!
+//! Both backends build service errors through [`ServiceErrorCode::parse`], from the legacy Query code (what
+//! `aws-sdk-sqs` reports from `x-amzn-query-error`) or the JSON shape name, so an error classifies the same way
+//! whichever backend produced it.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::types::MessageId;
+
+/// A shared, cloneable error source (errors are cloned when one failed request fails many messages).
+pub type SharedSource = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Which side of the conversation AWS blames for an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fault {
+    /// The request was wrong; sending it again as it is will fail again.
+    Sender,
+    /// The service failed; the same request may succeed later.
+    Receiver,
+}
+
+impl Fault {
+    /// The fault from a batch entry's `SenderFault` flag.
+    pub const fn from_sender_fault(sender_fault: bool) -> Self {
+        if sender_fault { Fault::Sender } else { Fault::Receiver }
+    }
+
+    /// The fault as AWS spells it (`Sender`, `Receiver`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Fault::Sender => "Sender",
+            Fault::Receiver => "Receiver",
+        }
+    }
+}
+
+macro_rules! service_error_codes {
+    ($( $(#[$doc:meta])* $variant:ident => ($shape:literal, $legacy:literal $(, $alias:literal)*), )*) => {
+        /// An SQS error code. Parsed from either spelling AWS uses: the JSON shape name (`QueueDoesNotExist`)
+        /// or the legacy Query code (`AWS.SimpleQueueService.NonExistentQueue`); codes sqskit does not know are
+        /// kept in [`ServiceErrorCode::Other`].
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum ServiceErrorCode {
+            $( $(#[$doc])* $variant, )*
+            /// A code not in the table above, exactly as received.
+            Other(String),
+        }
+
+        impl ServiceErrorCode {
+            /// Parses a code as the SQS JSON protocol (`__type`, with or without its `namespace#` prefix), the
+            /// `x-amzn-query-error` header (`Code;Fault`) or the Query protocol spells it.
+            pub fn parse(code: &str) -> Self {
+                let code = code.split(';').next().unwrap_or(code);
+                let code = code.rsplit('#').next().unwrap_or(code).trim();
+                // Codes spelled the same in both protocols repeat a pattern; that is expected.
+                #[allow(unreachable_patterns)]
+                match code {
+                    $( $shape | $legacy $(| $alias)* => ServiceErrorCode::$variant, )*
+                    other => ServiceErrorCode::Other(other.to_owned()),
+                }
+            }
+
+            /// The legacy Query code (what `aws-sdk-sqs`'s `ProvideErrorMetadata::code()` returns).
+            pub fn legacy_code(&self) -> &str {
+                match self {
+                    $( ServiceErrorCode::$variant => $legacy, )*
+                    ServiceErrorCode::Other(code) => code,
+                }
+            }
+
+            /// The JSON shape name (the `__type` after `#`).
+            pub fn shape_name(&self) -> &str {
+                match self {
+                    $( ServiceErrorCode::$variant => $shape, )*
+                    ServiceErrorCode::Other(code) => code,
+                }
+            }
+        }
+    };
+}
+
+service_error_codes! {
+    /// The queue does not exist.
+    QueueDoesNotExist => ("QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue"),
+    /// A queue of this name exists with different attributes.
+    QueueNameExists => ("QueueNameExists", "QueueAlreadyExists"),
+    /// A queue of this name was deleted less than 60 seconds ago.
+    QueueDeletedRecently => ("QueueDeletedRecently", "AWS.SimpleQueueService.QueueDeletedRecently"),
+    /// The queue was purged less than 60 seconds ago.
+    PurgeQueueInProgress => ("PurgeQueueInProgress", "AWS.SimpleQueueService.PurgeQueueInProgress"),
+    /// An unknown queue attribute name.
+    InvalidAttributeName => ("InvalidAttributeName", "InvalidAttributeName"),
+    /// A queue attribute value out of range or malformed.
+    InvalidAttributeValue => ("InvalidAttributeValue", "InvalidAttributeValue"),
+    /// A body or attribute with characters SQS does not allow.
+    InvalidMessageContents => ("InvalidMessageContents", "InvalidMessageContents"),
+    /// A receipt handle the queue did not issue.
+    ReceiptHandleIsInvalid => ("ReceiptHandleIsInvalid", "ReceiptHandleIsInvalid"),
+    /// The message is not in flight.
+    MessageNotInflight => ("MessageNotInflight", "AWS.SimpleQueueService.MessageNotInflight"),
+    /// Deprecated form of [`ServiceErrorCode::ReceiptHandleIsInvalid`].
+    InvalidIdFormat => ("InvalidIdFormat", "InvalidIdFormat"),
+    /// A batch request without entries.
+    EmptyBatchRequest => ("EmptyBatchRequest", "AWS.SimpleQueueService.EmptyBatchRequest"),
+    /// More than 10 entries in a batch.
+    TooManyEntriesInBatchRequest => ("TooManyEntriesInBatchRequest", "AWS.SimpleQueueService.TooManyEntriesInBatchRequest"),
+    /// Batch entry ids repeat.
+    BatchEntryIdsNotDistinct => ("BatchEntryIdsNotDistinct", "AWS.SimpleQueueService.BatchEntryIdsNotDistinct"),
+    /// A malformed batch entry id.
+    InvalidBatchEntryId => ("InvalidBatchEntryId", "AWS.SimpleQueueService.InvalidBatchEntryId"),
+    /// The messages of a batch add up to more than the limit.
+    BatchRequestTooLong => ("BatchRequestTooLong", "AWS.SimpleQueueService.BatchRequestTooLong"),
+    /// The operation is not supported.
+    UnsupportedOperation => ("UnsupportedOperation", "AWS.SimpleQueueService.UnsupportedOperation"),
+    /// A limit was reached (for example the in-flight message limit).
+    OverLimit => ("OverLimit", "OverLimit"),
+    /// SQS throttled the request.
+    RequestThrottled => ("RequestThrottled", "RequestThrottled"),
+    /// The queue URL's address is not valid for this endpoint.
+    InvalidAddress => ("InvalidAddress", "InvalidAddress"),
+    /// The request was not made over HTTPS or not signed.
+    InvalidSecurity => ("InvalidSecurity", "InvalidSecurity"),
+    /// A message move task or its source does not exist.
+    ResourceNotFound => ("ResourceNotFoundException", "ResourceNotFoundException"),
+    /// The caller may not use the queue's KMS key.
+    KmsAccessDenied => ("KmsAccessDenied", "KMS.AccessDeniedException"),
+    /// The queue's KMS key is disabled.
+    KmsDisabled => ("KmsDisabled", "KMS.DisabledException"),
+    /// The queue's KMS key cannot be used this way.
+    KmsInvalidKeyUsage => ("KmsInvalidKeyUsage", "KMS.InvalidKeyUsageException"),
+    /// The queue's KMS key is in an invalid state.
+    KmsInvalidState => ("KmsInvalidState", "KMS.InvalidStateException"),
+    /// The queue's KMS key does not exist.
+    KmsNotFound => ("KmsNotFound", "KMS.NotFoundException"),
+    /// The account is not subscribed to KMS.
+    KmsOptInRequired => ("KmsOptInRequired", "KMS.OptInRequired"),
+    /// KMS throttled the request.
+    KmsThrottled => ("KmsThrottled", "KMS.ThrottlingException"),
+    /// A parameter value is invalid (unmodeled by AWS).
+    InvalidParameterValue => ("InvalidParameterValueException", "InvalidParameterValue"),
+    /// A required parameter is missing (unmodeled by AWS).
+    MissingParameter => ("MissingRequiredParameterException", "MissingParameter"),
+    /// The action does not exist.
+    InvalidAction => ("UnknownOperationException", "InvalidAction"),
+    /// The request could not be parsed.
+    MalformedInput => ("SerializationException", "MalformedInput"),
+    /// The request is larger than the service accepts.
+    RequestEntityTooLarge => ("RequestEntityTooLarge", "RequestEntityTooLarge"),
+    /// The credentials may not perform this action.
+    AccessDenied => ("AccessDeniedException", "AccessDenied"),
+    /// The access key is unknown.
+    InvalidClientTokenId => ("InvalidClientTokenId", "InvalidClientTokenId"),
+    /// The request signature is wrong.
+    SignatureDoesNotMatch => ("SignatureDoesNotMatch", "SignatureDoesNotMatch"),
+    /// Generic AWS throttling.
+    Throttling => ("ThrottlingException", "Throttling", "ThrottledException", "TooManyRequestsException"),
+    /// The service failed while handling the request.
+    InternalError => ("InternalFailure", "InternalError", "InternalServerError"),
+    /// The service is unavailable.
+    ServiceUnavailable => ("ServiceUnavailable", "ServiceUnavailable", "ServiceUnavailableException"),
+    /// The service timed out handling the request.
+    RequestTimeout => ("RequestTimeout", "RequestTimeout", "RequestTimeoutException"),
+}
+
+impl fmt::Display for ServiceErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.legacy_code())
+    }
+}
+
+/// Which digest failed to match in a [`Error::ChecksumMismatch`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChecksumField {
+    /// `MD5OfMessageBody` / `MD5OfBody`.
+    MessageBody,
+    /// `MD5OfMessageAttributes`.
+    MessageAttributes,
+    /// `MD5OfMessageSystemAttributes`.
+    MessageSystemAttributes,
+}
+
+impl ChecksumField {
+    /// The response member AWS reports this digest in.
+    pub const fn member_name(self) -> &'static str {
+        match self {
+            ChecksumField::MessageBody => "MD5OfMessageBody",
+            ChecksumField::MessageAttributes => "MD5OfMessageAttributes",
+            ChecksumField::MessageSystemAttributes => "MD5OfMessageSystemAttributes",
+        }
+    }
+}
+
+/// Everything that can go wrong in sqskit, grouped by what the caller can do about it.
+///
+/// Decide whether to try again with [`Error::is_retryable`]; sqskit's own retries use nothing else.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// SQS (or the emulator) answered with an error.
+    #[error("SQS error {code}: {message}")]
+    Service {
+        /// The error code, identical on every backend.
+        code: ServiceErrorCode,
+        /// AWS's message text.
+        message: String,
+        /// The request id, when the service sent one (quote it to AWS support).
+        request_id: Option<String>,
+        /// Whose fault it was, when known (batch entries and the `x-amzn-query-error` header say).
+        fault: Option<Fault>,
+    },
+    /// The request did not complete: connection refused or reset, DNS, TLS, an unreadable response. The
+    /// request may or may not have reached SQS.
+    #[error("transport error talking to SQS: {source}")]
+    Transport {
+        /// The underlying failure.
+        source: SharedSource,
+    },
+    /// No answer within the configured timeout. The request may or may not have taken effect: a send may
+    /// have been stored, so a retry may duplicate it unless the message carries an idempotency key on a FIFO
+    /// queue.
+    #[error("SQS request timed out: {detail}")]
+    Timeout {
+        /// What timed out.
+        detail: String,
+    },
+    /// The codec could not encode a value; fix the value or the codec.
+    #[error("could not encode the message: {source}")]
+    Encode {
+        /// The codec's error.
+        source: SharedSource,
+    },
+    /// A message body could not be decoded: a poison message that no retry will fix.
+    #[error("could not decode the message body: {source}")]
+    Decode {
+        /// The codec's error.
+        source: SharedSource,
+    },
+    /// The message breaks an SQS rule (size, attributes, ids); it was rejected before any request was made.
+    #[error("invalid message: {reason}")]
+    InvalidMessage {
+        /// What is wrong and what to do about it.
+        reason: String,
+    },
+    /// A digest reported by SQS does not match the bytes: the message was damaged in transit. On a send the
+    /// damaged message may have been stored; on a receive it must not be processed.
+    #[error(
+        "{} mismatch{}: expected {expected}, SQS reported {}",
+        field.member_name(),
+        message_id.as_ref().map(|id| format!(" for message {id}")).unwrap_or_default(),
+        actual.as_deref().unwrap_or("nothing")
+    )]
+    ChecksumMismatch {
+        /// Which digest.
+        field: ChecksumField,
+        /// The digest computed from the bytes (or `none` when no digest was expected).
+        expected: String,
+        /// The digest SQS reported, if any.
+        actual: Option<String>,
+        /// The message concerned, when known.
+        message_id: Option<MessageId>,
+    },
+    /// The client is configured wrongly (missing region or credentials, bad option values).
+    #[error("invalid configuration: {reason}")]
+    Config {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The producer (or consumer) was closed before the operation could complete.
+    #[error("sqskit is shutting down; the operation was not performed")]
+    Shutdown,
+}
+
+impl Error {
+    /// Whether the same operation may succeed if tried again later. This is the only retry classification
+    /// in sqskit: throttling, server-side (Receiver) faults, timeouts and transport errors are retryable;
+    /// sender faults, invalid messages, checksum mismatches, codec and configuration errors are not.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Service { code, fault, .. } => {
+                let transient = matches!(
+                    code,
+                    ServiceErrorCode::RequestThrottled
+                        | ServiceErrorCode::Throttling
+                        | ServiceErrorCode::KmsThrottled
+                        | ServiceErrorCode::OverLimit
+                        | ServiceErrorCode::InternalError
+                        | ServiceErrorCode::ServiceUnavailable
+                        | ServiceErrorCode::RequestTimeout
+                );
+                transient || *fault == Some(Fault::Receiver)
+            }
+            Error::Transport { .. } | Error::Timeout { .. } => true,
+            Error::Encode { .. }
+            | Error::Decode { .. }
+            | Error::InvalidMessage { .. }
+            | Error::ChecksumMismatch { .. }
+            | Error::Config { .. }
+            | Error::Shutdown => false,
+        }
+    }
+
+    /// The SQS error code, for [`Error::Service`].
+    pub fn code(&self) -> Option<&ServiceErrorCode> {
+        match self {
+            Error::Service { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// A service error from a code string in either AWS spelling.
+    pub fn service(code: &str, message: impl Into<String>, request_id: Option<String>, fault: Option<Fault>) -> Self {
+        Error::Service { code: ServiceErrorCode::parse(code), message: message.into(), request_id, fault }
+    }
+
+    /// An [`Error::InvalidMessage`].
+    pub(crate) fn invalid(reason: impl Into<String>) -> Self {
+        Error::InvalidMessage { reason: reason.into() }
+    }
+
+    /// An [`Error::Transport`] from any error.
+    pub fn transport(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::Transport { source: Arc::new(source) }
+    }
+
+    /// An [`Error::Encode`] from a codec's error.
+    pub fn encode(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::Encode { source: Arc::new(source) }
+    }
+
+    /// An [`Error::Decode`] from a codec's error.
+    pub fn decode(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::Decode { source: Arc::new(source) }
+    }
+}
+
+/// `Result` with sqskit's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_spellings_parse_to_the_same_code() {
+        for (a, b) in [
+            ("QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue"),
+            ("com.amazonaws.sqs#QueueNameExists", "QueueAlreadyExists"),
+            ("com.amazon.coral.service#InvalidParameterValueException", "InvalidParameterValue"),
+            ("InternalFailure", "InternalError;Receiver"),
+            ("ThrottlingException", "Throttling"),
+        ] {
+            assert_eq!(ServiceErrorCode::parse(a), ServiceErrorCode::parse(b), "{a} vs {b}");
+            assert!(!matches!(ServiceErrorCode::parse(a), ServiceErrorCode::Other(_)), "{a}");
+        }
+        assert_eq!(ServiceErrorCode::parse("Whatever"), ServiceErrorCode::Other("Whatever".to_owned()));
+    }
+
+    #[test]
+    fn legacy_code_round_trips() {
+        let code = ServiceErrorCode::parse("QueueDoesNotExist");
+        assert_eq!(code.legacy_code(), "AWS.SimpleQueueService.NonExistentQueue");
+        assert_eq!(ServiceErrorCode::parse(code.legacy_code()), code);
+        assert_eq!(code.shape_name(), "QueueDoesNotExist");
+    }
+
+    #[test]
+    fn retry_classification() {
+        let service = |code: &str, fault| Error::service(code, "m", None, fault);
+        assert!(service("RequestThrottled", Some(Fault::Sender)).is_retryable());
+        assert!(service("ThrottlingException", None).is_retryable());
+        assert!(service("InternalError", None).is_retryable());
+        assert!(service("SomethingNew", Some(Fault::Receiver)).is_retryable());
+        assert!(!service("SomethingNew", Some(Fault::Sender)).is_retryable());
+        assert!(!service("AWS.SimpleQueueService.NonExistentQueue", Some(Fault::Sender)).is_retryable());
+        assert!(!service("InvalidParameterValue", None).is_retryable());
+        assert!(Error::Timeout { detail: "t".to_owned() }.is_retryable());
+        assert!(Error::transport(std::io::Error::other("reset")).is_retryable());
+        assert!(!Error::Shutdown.is_retryable());
+        assert!(!Error::invalid("too big").is_retryable());
+    }
+}

@@ -1,0 +1,447 @@
+//! The producer's buffer task: the one owner of every buffered message, every in-flight request and every
+//! retry timer. It never blocks on a request: each `SendMessageBatch` runs in its own task of a `JoinSet`
+//! and comes back here as a completion, so all bookkeeping (replies, retries, FIFO group locks) happens in
+//! one place without locks.
+//!
+//! Invariants:
+//! - every admitted message is in exactly one of `ready`, `backoff` or `in_flight_meta` until its reply is
+//!   sent, and its reply is sent exactly once;
+//! - on FIFO queues, `locked_groups[g]` counts the messages of group `g` in flight or in backoff; no message
+//!   of a locked group is put in a new batch, and `ready` is ordered by admission sequence, so a group's
+//!   messages leave in the order they arrived, retries included.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc::error::TryRecvError;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::{self, JoinError, JoinSet};
+use tokio::time::Instant;
+
+use super::SendReceipt;
+use crate::backend::{BatchOutcome, MAX_BATCH_ENTRIES, MAX_MESSAGE_BYTES, SendEntry, SentMessage, SqsBackend};
+use crate::error::{Error, Result};
+use crate::retry::RetryPolicy;
+
+/// A request to the buffer task.
+pub(super) enum Command {
+    /// Buffer a message and answer on its reply channel.
+    Send(Submission),
+    /// Stop accepting messages; flush and finish.
+    Close,
+}
+
+/// A validated message and where its result goes.
+pub(super) struct Submission {
+    pub(super) entry: SendEntry,
+    pub(super) reply: oneshot::Sender<Result<SendReceipt>>,
+}
+
+/// The buffer task's options (set through `ProducerBuilder`).
+#[derive(Debug, Clone)]
+pub(super) struct BatcherConfig {
+    pub(super) max_batch_entries: usize,
+    pub(super) max_batch_bytes: usize,
+    pub(super) linger: Duration,
+    pub(super) max_in_flight: usize,
+    pub(super) attempt_timeout: Duration,
+    pub(super) retry: RetryPolicy,
+}
+
+impl Default for BatcherConfig {
+    fn default() -> Self {
+        Self {
+            max_batch_entries: MAX_BATCH_ENTRIES,
+            max_batch_bytes: MAX_MESSAGE_BYTES,
+            linger: Duration::from_millis(5),
+            max_in_flight: 8,
+            attempt_timeout: Duration::from_secs(35),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// Everything about a buffered message except its content.
+struct Meta {
+    seq: u64,
+    size: usize,
+    /// The FIFO group whose order this message must keep (`None` on standard queues).
+    group: Option<String>,
+    reply: oneshot::Sender<Result<SendReceipt>>,
+    admitted_at: Instant,
+    first_attempt_at: Option<Instant>,
+    attempts: u32,
+}
+
+struct Pending {
+    meta: Meta,
+    entry: SendEntry,
+}
+
+/// What a request task hands back: the entries (moved out for the request) and the result.
+struct Completed {
+    batch_id: u64,
+    entries: Vec<SendEntry>,
+    result: Result<BatchOutcome<SentMessage>>,
+}
+
+/// The next batch the buffer could send.
+struct Candidate {
+    seqs: Vec<u64>,
+    full: bool,
+    oldest: Option<Instant>,
+}
+
+/// A response that did not mention one of the request's entries.
+#[derive(Debug, thiserror::Error)]
+#[error("SendMessageBatch response has no result for entry {0}")]
+struct MissingResult(String);
+
+/// The task that carried a request panicked.
+#[derive(Debug, thiserror::Error)]
+#[error("the request task failed: {0}")]
+struct RequestTaskFailed(String);
+
+pub(super) struct Batcher {
+    backend: Arc<dyn SqsBackend>,
+    queue_url: Arc<str>,
+    fifo: bool,
+    config: BatcherConfig,
+    /// How many messages to take from the channel before the buffer stops reading (back-pressure).
+    lookahead: usize,
+    next_seq: u64,
+    next_batch: u64,
+    ready: BTreeMap<u64, Pending>,
+    backoff: BTreeMap<(Instant, u64), Pending>,
+    locked_groups: HashMap<String, usize>,
+    in_flight: JoinSet<Completed>,
+    in_flight_meta: HashMap<u64, Vec<Meta>>,
+    task_batches: HashMap<task::Id, u64>,
+    closing: bool,
+    /// A batch waited because every request slot was busy: send as soon as one frees, without lingering.
+    slots_were_short: bool,
+    /// When the current partial batch has lingered long enough.
+    linger_deadline: Option<Instant>,
+}
+
+impl Batcher {
+    pub(super) fn new(backend: Arc<dyn SqsBackend>, queue_url: String, fifo: bool, config: BatcherConfig) -> Self {
+        let lookahead = (config.max_batch_entries * (config.max_in_flight + 2)).max(100);
+        Self {
+            backend,
+            queue_url: Arc::from(queue_url),
+            fifo,
+            config,
+            lookahead,
+            next_seq: 0,
+            next_batch: 0,
+            ready: BTreeMap::new(),
+            backoff: BTreeMap::new(),
+            locked_groups: HashMap::new(),
+            in_flight: JoinSet::new(),
+            in_flight_meta: HashMap::new(),
+            task_batches: HashMap::new(),
+            closing: false,
+            slots_were_short: false,
+            linger_deadline: None,
+        }
+    }
+
+    pub(super) async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        let mut input_open = true;
+        loop {
+            // Take what is already queued before deciding, so concurrent senders share batches.
+            while input_open && self.ready.len() < self.lookahead {
+                match commands.try_recv() {
+                    Ok(command) => self.handle(command, &mut commands),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        input_open = false;
+                        self.closing = true;
+                    }
+                }
+            }
+            let now = Instant::now();
+            self.release_due_retries(now);
+            self.dispatch(now);
+            if !input_open && self.is_idle() {
+                return;
+            }
+
+            let wake_at = self.next_wake();
+            let accept_input = input_open && self.ready.len() < self.lookahead;
+            tokio::select! {
+                Some(joined) = self.in_flight.join_next_with_id(), if !self.in_flight.is_empty() => {
+                    self.complete(joined);
+                }
+                command = commands.recv(), if accept_input => match command {
+                    Some(command) => self.handle(command, &mut commands),
+                    None => {
+                        input_open = false;
+                        self.closing = true;
+                    }
+                },
+                () = sleep_until(wake_at), if wake_at.is_some() => {}
+                else => {
+                    // Unreachable by the invariants (a buffered message is either sendable now, or waits for
+                    // a request or a timer); fail loudly rather than spin or drop replies silently.
+                    tracing::error!(queue_url = %self.queue_url, "sqskit producer stalled; failing buffered messages");
+                    self.fail_everything_buffered();
+                    return;
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, command: Command, commands: &mut mpsc::Receiver<Command>) {
+        match command {
+            Command::Send(Submission { mut entry, reply }) => {
+                let seq = self.next_seq;
+                self.next_seq += 1;
+                entry.id = seq.to_string();
+                let group = if self.fifo { entry.group_id.clone() } else { None };
+                let meta = Meta {
+                    seq,
+                    size: entry.size(),
+                    group,
+                    reply,
+                    admitted_at: Instant::now(),
+                    first_attempt_at: None,
+                    attempts: 0,
+                };
+                self.ready.insert(seq, Pending { meta, entry });
+            }
+            Command::Close => {
+                // Messages already in the channel are still delivered by recv; new sends fail.
+                commands.close();
+                self.closing = true;
+            }
+        }
+    }
+
+    fn is_idle(&self) -> bool {
+        self.ready.is_empty() && self.backoff.is_empty() && self.in_flight.is_empty()
+    }
+
+    fn next_wake(&self) -> Option<Instant> {
+        let retry_due = self.backoff.keys().next().map(|(due, _)| *due);
+        match (self.linger_deadline, retry_due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn release_due_retries(&mut self, now: Instant) {
+        while let Some(first) = self.backoff.first_entry() {
+            if first.key().0 > now {
+                break;
+            }
+            let pending = first.remove();
+            unlock(&mut self.locked_groups, pending.meta.group.as_deref());
+            self.ready.insert(pending.meta.seq, pending);
+        }
+    }
+
+    /// Picks the next batch in admission order: at most `max_batch_entries` and `max_batch_bytes`, skipping
+    /// locked FIFO groups, and skipping the rest of a group once one of its messages did not fit.
+    fn candidate(&self) -> Candidate {
+        let mut seqs = Vec::new();
+        let mut bytes = 0;
+        let mut full = false;
+        let mut oldest: Option<Instant> = None;
+        let mut skipped_groups: HashSet<&str> = HashSet::new();
+        for (seq, pending) in &self.ready {
+            if seqs.len() == self.config.max_batch_entries {
+                full = true;
+                break;
+            }
+            let group = pending.meta.group.as_deref();
+            if let Some(group) = group {
+                if self.locked_groups.contains_key(group) || skipped_groups.contains(group) {
+                    continue;
+                }
+            }
+            if bytes + pending.meta.size > self.config.max_batch_bytes {
+                full = true;
+                if let Some(group) = group {
+                    skipped_groups.insert(group);
+                }
+                continue;
+            }
+            bytes += pending.meta.size;
+            seqs.push(*seq);
+            oldest = Some(oldest.map_or(pending.meta.admitted_at, |o| o.min(pending.meta.admitted_at)));
+        }
+        full |= seqs.len() == self.config.max_batch_entries;
+        Candidate { seqs, full, oldest }
+    }
+
+    fn dispatch(&mut self, now: Instant) {
+        let eager = self.closing || std::mem::take(&mut self.slots_were_short);
+        self.linger_deadline = None;
+        loop {
+            let candidate = self.candidate();
+            let Some(oldest) = candidate.oldest else { return };
+            if self.in_flight.len() >= self.config.max_in_flight {
+                self.slots_were_short = true;
+                return;
+            }
+            let lingered = now >= oldest + self.config.linger;
+            if !(candidate.full || eager || lingered) {
+                self.linger_deadline = Some(oldest + self.config.linger);
+                return;
+            }
+            self.send(candidate.seqs, now);
+        }
+    }
+
+    fn send(&mut self, seqs: Vec<u64>, now: Instant) {
+        let batch_id = self.next_batch;
+        self.next_batch += 1;
+        let mut metas = Vec::with_capacity(seqs.len());
+        let mut entries = Vec::with_capacity(seqs.len());
+        for seq in seqs {
+            let Some(Pending { mut meta, entry }) = self.ready.remove(&seq) else { continue };
+            meta.attempts += 1;
+            meta.first_attempt_at.get_or_insert(now);
+            if let Some(group) = &meta.group {
+                *self.locked_groups.entry(group.clone()).or_default() += 1;
+            }
+            metas.push(meta);
+            entries.push(entry);
+        }
+        tracing::trace!(queue_url = %self.queue_url, entries = entries.len(), batch_id, "sending SendMessageBatch");
+        let backend = Arc::clone(&self.backend);
+        let queue_url = Arc::clone(&self.queue_url);
+        let timeout = self.config.attempt_timeout;
+        let handle = self.in_flight.spawn(async move {
+            let result = match tokio::time::timeout(timeout, backend.send_message_batch(&queue_url, &entries)).await {
+                Ok(result) => result,
+                Err(_) => Err(Error::Timeout { detail: format!("no answer to SendMessageBatch within {timeout:?}") }),
+            };
+            Completed { batch_id, entries, result }
+        });
+        self.task_batches.insert(handle.id(), batch_id);
+        self.in_flight_meta.insert(batch_id, metas);
+    }
+
+    fn complete(&mut self, joined: std::result::Result<(task::Id, Completed), JoinError>) {
+        match joined {
+            Ok((task_id, completed)) => {
+                self.task_batches.remove(&task_id);
+                let metas = self.in_flight_meta.remove(&completed.batch_id).unwrap_or_default();
+                self.settle(metas, completed.entries, completed.result);
+            }
+            Err(join_error) => {
+                let batch_id = self.task_batches.remove(&join_error.id());
+                let metas = batch_id.and_then(|id| self.in_flight_meta.remove(&id)).unwrap_or_default();
+                let error = Error::transport(RequestTaskFailed(join_error.to_string()));
+                for meta in metas {
+                    unlock(&mut self.locked_groups, meta.group.as_deref());
+                    let _ = meta.reply.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+
+    /// Routes each entry's result to its caller, or schedules its retry.
+    fn settle(&mut self, metas: Vec<Meta>, entries: Vec<SendEntry>, result: Result<BatchOutcome<SentMessage>>) {
+        let now = Instant::now();
+        match result {
+            Err(error) => {
+                let retry_allowed =
+                    error.is_retryable() && self.config.retry.withdraw(matches!(error, Error::Timeout { .. }));
+                tracing::debug!(queue_url = %self.queue_url, %error, retry_allowed, "SendMessageBatch failed");
+                for (meta, entry) in metas.into_iter().zip(entries) {
+                    self.resolve_failure(meta, entry, error.clone(), retry_allowed, now);
+                }
+            }
+            Ok(outcome) => {
+                self.config.retry.deposit();
+                let mut successes: HashMap<String, SentMessage> = outcome.successful.into_iter().collect();
+                let mut failures: HashMap<String, Error> =
+                    outcome.failed.into_iter().map(|failure| (failure.id, failure.error)).collect();
+                let retry_allowed = failures.values().any(Error::is_retryable) && self.config.retry.withdraw(false);
+                // Groups with an entry rescheduled in this batch, to detect a later entry that overtook it.
+                let mut retried_groups: HashSet<String> = HashSet::new();
+                for (meta, entry) in metas.into_iter().zip(entries) {
+                    if let Some(sent) = successes.remove(&entry.id) {
+                        if let Some(group) = meta.group.as_deref().filter(|g| retried_groups.contains(*g)) {
+                            tracing::warn!(
+                                queue_url = %self.queue_url, group,
+                                "SQS accepted a FIFO message while failing an earlier one of its group in the same \
+                                 request; the earlier one is retried and will follow it"
+                            );
+                        }
+                        unlock(&mut self.locked_groups, meta.group.as_deref());
+                        let receipt = SendReceipt {
+                            message_id: sent.message_id,
+                            sequence_number: sent.sequence_number,
+                            attempts: meta.attempts,
+                        };
+                        let _ = meta.reply.send(Ok(receipt));
+                    } else {
+                        let error = failures
+                            .remove(&entry.id)
+                            .unwrap_or_else(|| Error::transport(MissingResult(entry.id.clone())));
+                        let group = meta.group.clone();
+                        if self.resolve_failure(meta, entry, error, retry_allowed, now) {
+                            retried_groups.extend(group);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Schedules a retry when the error, the budget and the policy allow it (returns `true`), or fails the
+    /// message to its caller.
+    fn resolve_failure(
+        &mut self,
+        meta: Meta,
+        entry: SendEntry,
+        error: Error,
+        retry_allowed: bool,
+        now: Instant,
+    ) -> bool {
+        if retry_allowed && error.is_retryable() {
+            let elapsed = now.saturating_duration_since(meta.first_attempt_at.unwrap_or(now));
+            if let Some(delay) = self.config.retry.next_delay(meta.attempts, elapsed) {
+                tracing::debug!(queue_url = %self.queue_url, attempts = meta.attempts, ?delay, %error, "retrying message");
+                // The group stays locked while the message waits, so no later message of it can overtake.
+                self.backoff.insert((now + delay, meta.seq), Pending { meta, entry });
+                return true;
+            }
+        }
+        tracing::debug!(queue_url = %self.queue_url, attempts = meta.attempts, %error, "message failed");
+        unlock(&mut self.locked_groups, meta.group.as_deref());
+        let _ = meta.reply.send(Err(error));
+        false
+    }
+
+    fn fail_everything_buffered(&mut self) {
+        let ready = std::mem::take(&mut self.ready).into_values();
+        let backoff = std::mem::take(&mut self.backoff).into_values();
+        for pending in ready.chain(backoff) {
+            let _ = pending.meta.reply.send(Err(Error::Shutdown));
+        }
+    }
+}
+
+fn unlock(locked_groups: &mut HashMap<String, usize>, group: Option<&str>) {
+    let Some(group) = group else { return };
+    if let Some(count) = locked_groups.get_mut(group) {
+        *count -= 1;
+        if *count == 0 {
+            locked_groups.remove(group);
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
