@@ -16,6 +16,7 @@ import os
 import struct
 import sys
 import unittest
+import urllib.request
 import uuid
 
 import boto3
@@ -437,6 +438,35 @@ class T04Errors(SqsTestCase):
         self.assertClientError("InvalidParameterValue", self.client.create_queue, QueueName="bad name!")
         self.assertClientError("ReceiptHandleIsInvalid", self.client.delete_message, QueueUrl=url,
                                ReceiptHandle="garbage")
+
+
+class T05InjectedFaults(SqsTestCase):
+    """Faults installed through the emulator's admin API reach boto3 as AWS's own errors."""
+
+    def admin(self, method, path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(ENDPOINT + "/_sqskit" + path, data=data, method=method)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            raw = response.read()
+            return json.loads(raw) if raw else None
+
+    def test_throttling_and_server_errors_arrive_with_awss_codes(self):
+        url = self.create("faults")
+        name = url.rsplit("/", 1)[1]
+        self.addCleanup(self.admin, "POST", "/faults/reset")
+        self.admin("POST", "/faults", {"queue": name, "action": "SendMessage", "kind": "throttle"})
+        err = self.assertClientError("RequestThrottled", self.client.send_message, QueueUrl=url, MessageBody="x")
+        self.assertEqual(err.response["ResponseMetadata"]["HTTPStatusCode"], 403)
+        self.admin("POST", "/faults/reset")
+        self.admin("POST", "/faults", {"queue": name, "action": "GetQueueAttributes", "kind": "server_error",
+                                       "error": "ServiceUnavailable"})
+        err = self.assertClientError("ServiceUnavailable", self.client.get_queue_attributes, QueueUrl=url,
+                                     AttributeNames=["All"])
+        self.assertEqual(err.response["ResponseMetadata"]["HTTPStatusCode"], 503)
+        rules = self.admin("GET", "/faults")["rules"]
+        # botocore may retry a 503 once even with max_attempts=1 (legacy retry mode), so at least one
+        self.assertEqual(len(rules), 1)
+        self.assertGreaterEqual(rules[0]["injected"], 1)
 
 
 if __name__ == "__main__":
