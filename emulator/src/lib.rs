@@ -8,16 +8,21 @@
 //!   JSON or XML.
 //! - [`protocol`]: wire formats (AWS JSON 1.0 and the legacy Query/XML protocol); no queue logic.
 //! - [`actions`]: the 23 actions: typed requests/responses and one engine call each; one exhaustive dispatch.
-//! - [`http`]: the axum router and the server lifecycle.
+//! - [`http`]: the axum router and the server lifecycle; the admin API under `/_sqskit/`.
+//! - [`metrics`]: request counts and latencies, and the Prometheus text served at `GET /metrics`.
+//! - [`dashboard`]: the read-only web pages under `/ui` (queues, depth charts, message peek).
+//! - [`faults`]: fault rules and quotas; [`config`] and [`storage`]: the config file and durable mode.
 //! - [`error`]: the AWS error table and [`SqsError`]; [`documents`]: JSON documents inside queue attributes.
 
 pub mod actions;
 pub mod config;
+pub mod dashboard;
 pub mod documents;
 pub mod engine;
 pub mod error;
 pub mod faults;
 pub mod http;
+pub mod metrics;
 pub mod protocol;
 pub mod storage;
 

@@ -133,9 +133,12 @@ pub fn render(engine: &Engine, faults: &FaultInjector, requests: &RequestMetrics
 fn render_queues(out: &mut String, queues: &[QueueMetrics]) -> fmt::Result {
     type Value = fn(&QueueMetrics) -> f64;
     let families: [(&str, &str, &str, Value); 8] = [
-        (MESSAGES_SENT, "counter", "Messages stored by SendMessage and SendMessageBatch (NumberOfMessagesSent).", |q| {
-            q.messages_sent as f64
-        }),
+        (
+            MESSAGES_SENT,
+            "counter",
+            "Messages stored by SendMessage and SendMessageBatch (NumberOfMessagesSent).",
+            |q| q.messages_sent as f64,
+        ),
         (MESSAGES_RECEIVED, "counter", "Messages returned by ReceiveMessage (NumberOfMessagesReceived).", |q| {
             q.messages_received as f64
         }),
@@ -151,9 +154,12 @@ fn render_queues(out: &mut String, queues: &[QueueMetrics]) -> fmt::Result {
         (MESSAGES_NOT_VISIBLE, "gauge", "Messages in flight (ApproximateNumberOfMessagesNotVisible).", |q| {
             q.counts.in_flight as f64
         }),
-        (MESSAGES_DELAYED, "gauge", "Messages waiting for their delay to end (ApproximateNumberOfMessagesDelayed).", |q| {
-            q.counts.delayed as f64
-        }),
+        (
+            MESSAGES_DELAYED,
+            "gauge",
+            "Messages waiting for their delay to end (ApproximateNumberOfMessagesDelayed).",
+            |q| q.counts.delayed as f64,
+        ),
         (
             AGE_OF_OLDEST_MESSAGE,
             "gauge",
@@ -179,7 +185,8 @@ fn render_requests(out: &mut String, requests: &RequestMetrics) -> fmt::Result {
     };
     header(out, REQUESTS, "counter", "SQS API requests by action and outcome; errors by code.")?;
     for (row, action) in rows() {
-        if row != UNKNOWN_ROW || (0..OUTCOMES).any(|column| requests.count(row, column) > 0) {
+        // A request whose action is unknown always fails, so that row has error samples only.
+        if row != UNKNOWN_ROW {
             let ok = requests.count(row, OK_COLUMN);
             sample(out, REQUESTS, &[("action", action), ("outcome", "ok")], ok as f64)?;
         }
@@ -221,7 +228,8 @@ fn render_faults(out: &mut String, faults: &FaultInjector) -> fmt::Result {
     for installed in faults.list().1 {
         let id = installed.id.to_string();
         let rule = &installed.rule;
-        let labels = [("rule", id.as_str()), ("kind", rule.fault.as_str()), ("action", &rule.action), ("queue", &rule.queue)];
+        let labels =
+            [("rule", id.as_str()), ("kind", rule.fault.as_str()), ("action", &rule.action), ("queue", &rule.queue)];
         sample(out, FAULTS_INJECTED, &labels, installed.injected as f64)?;
     }
     Ok(())
@@ -295,7 +303,10 @@ mod tests {
             "sqskit_requests_total{action=\"SendMessage\",outcome=\"error\",code=\"QueueDoesNotExist\"} 1\n"
         ));
         assert!(out.contains("sqskit_requests_total{action=\"ReceiveMessage\",outcome=\"ok\"} 0\n"));
-        assert!(out.contains("sqskit_requests_total{action=\"unknown\",outcome=\"error\",code=\"ConnectionDropped\"} 1\n"));
+        assert!(
+            out.contains("sqskit_requests_total{action=\"unknown\",outcome=\"error\",code=\"ConnectionDropped\"} 1\n")
+        );
+        assert!(!out.contains("sqskit_requests_total{action=\"unknown\",outcome=\"ok\""));
         assert!(out.contains("sqskit_request_duration_seconds_bucket{action=\"SendMessage\",le=\"0.0005\"} 1\n"));
         assert!(out.contains("sqskit_request_duration_seconds_bucket{action=\"SendMessage\",le=\"0.001\"} 2\n"));
         assert!(out.contains("sqskit_request_duration_seconds_bucket{action=\"SendMessage\",le=\"20\"} 2\n"));

@@ -61,6 +61,12 @@ impl DepthHistory {
         }
     }
 
+    /// The samples of one queue, oldest first.
+    pub fn series(&self, name: &str) -> Vec<Sample> {
+        let series = self.series.lock().unwrap_or_else(PoisonError::into_inner);
+        series.get(name).map(|samples| samples.iter().copied().collect()).unwrap_or_default()
+    }
+
     /// The samples of every queue, oldest first.
     pub fn snapshot(&self) -> BTreeMap<String, Vec<Sample>> {
         let series = self.series.lock().unwrap_or_else(PoisonError::into_inner);

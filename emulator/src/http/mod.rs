@@ -4,6 +4,8 @@
 //!
 //! - `server.rs`: the in-process [`Emulator`](crate::Emulator) builder and the running server's handle.
 //! - `admin.rs`: the admin API under `/_sqskit/` (clock, faults, quotas, peek).
+//! - `GET /metrics` (Prometheus text, see [`crate::metrics`]) and the dashboard under `/ui` (see
+//!   [`crate::dashboard`]). Every SQS request is counted and timed here, by action and outcome.
 //!
 //! Injected faults are carried out here, because only this layer knows about connections: a dropped
 //! connection is a response whose body fails after the headers, which makes hyper abort the connection.
@@ -12,6 +14,7 @@ pub mod admin;
 pub mod server;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
@@ -21,9 +24,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::actions::{self, Action, EntryFaults, RequestContext};
+use crate::dashboard::{self, DepthHistory};
 use crate::engine::{Engine, ManualClock};
 use crate::error::{ErrorCode, SqsError};
 use crate::faults::{FaultInjector, Outcome};
+use crate::metrics::{self, RequestMetrics, RequestOutcome};
 use crate::protocol::{self, Encoded, Payload, Protocol, QueryParams};
 
 /// The largest request body accepted by default: a full 1 MiB batch plus JSON/base64 overhead, or the Query
@@ -48,6 +53,10 @@ pub struct AppState {
     pub max_request_bytes: usize,
     /// Base of queue URLs for requests without a `Host` header.
     pub fallback_base_url: String,
+    /// Request counts and latencies.
+    pub request_metrics: Arc<RequestMetrics>,
+    /// Recent queue depths for the dashboard's charts.
+    pub depth_history: Arc<DepthHistory>,
 }
 
 /// What a request ends in: an encoded answer, or a connection dropped on purpose (fault injection).
@@ -57,12 +66,15 @@ enum Reply {
 }
 
 /// Builds the router serving the SQS API (`POST /` and `POST /<account>/<queue>` in either protocol, and the
-/// same paths as `GET` with Query parameters in the query string), `/health`, and the admin API.
+/// same paths as `GET` with Query parameters in the query string), `/health`, `/metrics`, the dashboard
+/// (`/ui`) and the admin API.
 pub fn router(state: AppState) -> Router {
     let state = Arc::new(state);
     Router::new()
         .nest("/_sqskit", admin::routes(Arc::clone(&state)))
+        .merge(dashboard::routes())
         .route("/health", get(health))
+        .route("/metrics", get(prometheus))
         .route("/", post(handle_root).get(handle_root))
         .route("/{account}/{queue}", post(handle_queue_path).get(handle_queue_path))
         .with_state(state)
@@ -70,6 +82,13 @@ pub fn router(state: AppState) -> Router {
 
 async fn health() -> &'static str {
     "ok"
+}
+
+async fn prometheus(State(state): State<Arc<AppState>>) -> Response {
+    match metrics::render(&state.engine, &state.faults, &state.request_metrics) {
+        Ok(text) => ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }
 
 async fn handle_root(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap, body: Body) -> Response {
@@ -93,6 +112,7 @@ async fn handle(
     path_queue: Option<(String, String)>,
     body: Body,
 ) -> Response {
+    let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
     let base_url = headers
         .get(header::HOST)
@@ -105,14 +125,18 @@ async fn handle(
     };
     let protocol =
         protocol::detect(header_str(headers, TARGET_HEADER), header_str(headers, header::CONTENT_TYPE.as_str()));
-    match run(state, protocol, uri, headers, &mut context, body).await {
-        Ok(Reply::Answer(encoded)) => into_response(encoded, &request_id),
-        Ok(Reply::DropConnection) => dropped_connection(),
+    let mut action = None;
+    let (response, outcome) = match run(state, protocol, uri, headers, &mut context, &mut action, body).await {
+        Ok(Reply::Answer(encoded)) => (into_response(encoded, &request_id), RequestOutcome::Ok),
+        Ok(Reply::DropConnection) => (dropped_connection(), RequestOutcome::Dropped),
         Err(error) => {
             tracing::debug!(code = ?error.code, message = %error.message, "request failed");
-            into_response(protocol::error::render(protocol, &error), &request_id)
+            let outcome = RequestOutcome::Error(error.code);
+            (into_response(protocol::error::render(protocol, &error), &request_id), outcome)
         }
-    }
+    };
+    state.request_metrics.record(action, outcome, started.elapsed());
+    response
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -125,6 +149,7 @@ async fn run(
     uri: &Uri,
     headers: &HeaderMap,
     context: &mut RequestContext,
+    parsed_action: &mut Option<Action>,
     body: Body,
 ) -> Result<Reply, SqsError> {
     let body = to_bytes(body, state.max_request_bytes).await.map_err(|_| {
@@ -142,6 +167,7 @@ async fn run(
             (action, Payload::Query(params))
         }
     };
+    *parsed_action = Some(action);
     if state.faults.is_active() {
         let queue = actions::target_queue_name(&payload, context);
         let decision = state.faults.decide(action, queue.as_deref());

@@ -12,6 +12,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::{AppState, DEFAULT_MAX_REQUEST_BYTES, router};
 use crate::config::{ConfigError, QueueDeclaration, declare_queues};
+use crate::dashboard::DepthHistory;
+use crate::dashboard::history::run_sampler;
 use crate::engine::{Clock, Engine, EngineConfig, EventSink, SystemClock};
 use crate::faults::{FaultInjector, FaultRule};
 use crate::storage::{SqliteStorage, StorageError};
@@ -212,6 +214,7 @@ impl EmulatorBuilder {
             })?;
         }
         faults.set_quotas(self.fifo_quotas);
+        let depth_history = Arc::new(DepthHistory::default());
         let app = router(AppState {
             engine: engine.clone(),
             faults: Arc::clone(&faults),
@@ -219,8 +222,11 @@ impl EmulatorBuilder {
             admin_token: self.admin_token,
             max_request_bytes: self.max_request_bytes,
             fallback_base_url: endpoint.clone(),
+            request_metrics: Arc::default(),
+            depth_history: Arc::clone(&depth_history),
         });
         let shutdown = CancellationToken::new();
+        tokio::spawn(run_sampler(Arc::clone(&depth_history), engine.clone(), shutdown.clone()));
         let stop = shutdown.clone();
         let engine_for_shutdown = engine.clone();
         // Small responses must not wait for Nagle's algorithm (the client's delayed ACK would add up to 40 ms).
@@ -245,7 +251,7 @@ impl EmulatorBuilder {
             }
             served
         });
-        Ok(RunningEmulator { local_addr, endpoint, engine, faults, shutdown, task })
+        Ok(RunningEmulator { local_addr, endpoint, engine, faults, depth_history, shutdown, task })
     }
 }
 
@@ -257,6 +263,7 @@ pub struct RunningEmulator {
     endpoint: String,
     engine: Engine,
     faults: Arc<FaultInjector>,
+    depth_history: Arc<DepthHistory>,
     shutdown: CancellationToken,
     task: JoinHandle<io::Result<()>>,
 }
@@ -280,6 +287,12 @@ impl RunningEmulator {
     /// The fault rules and quotas, to change them in-process.
     pub fn faults(&self) -> &Arc<FaultInjector> {
         &self.faults
+    }
+
+    /// The dashboard's depth history; [`DepthHistory::sample`] adds a sample now, without waiting for the
+    /// background task (tests that move a manual clock use it to draw a chart).
+    pub fn depth_history(&self) -> &Arc<DepthHistory> {
+        &self.depth_history
     }
 
     /// A token that stops the server when cancelled (for signal handlers).

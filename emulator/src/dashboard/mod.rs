@@ -1,0 +1,84 @@
+//! The built-in web dashboard: server-rendered, read-only HTML pages over the engine, with no JavaScript and
+//! nothing to install (the stylesheet is embedded). It only reads: queue numbers, attributes, and messages
+//! through [`Engine::peek`](crate::engine::Engine::peek), which changes nothing a client can see.
+//!
+//! | page | shows |
+//! |---|---|
+//! | `GET /ui` | every queue: type, visible, in flight, delayed, oldest message, depth chart, dead-letter links |
+//! | `GET /ui/queues/{name}` | one queue: its numbers, chart, dead-letter links, attributes, tags, first 50 messages |
+//!
+//! Like the SQS endpoint itself (which checks no signature), the pages need no token: anyone who can reach
+//! the emulator can already receive its messages.
+//!
+//! - `history.rs`: depth samples for the charts, taken by a background task.
+//! - `render.rs`: the pages; `widgets.rs`: escaping, time formats, the SVG chart; `style.css`: the styles.
+
+pub mod history;
+mod render;
+mod widgets;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+pub use history::{DepthHistory, Sample};
+
+use crate::http::AppState;
+use render::{Frame, QueueDetail};
+
+/// The most messages a detail page peeks at.
+pub const PEEK_LIMIT: usize = 50;
+
+/// The dashboard's routes.
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new().route("/ui", get(overview)).route("/ui/queues/{name}", get(queue_page))
+}
+
+fn frame(state: &AppState) -> Frame<'_> {
+    Frame { now: state.engine.clock().now(), manual_clock: state.manual_clock.is_some(), config: state.engine.config() }
+}
+
+fn html(status: StatusCode, page: Result<String, std::fmt::Error>) -> Response {
+    match page {
+        Ok(page) => (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+async fn overview(State(state): State<Arc<AppState>>) -> Response {
+    let queues = state.engine.queue_metrics();
+    let history = state.depth_history.snapshot();
+    let (_, rules) = state.faults.list();
+    html(StatusCode::OK, render::overview(&frame(&state), &queues, &history, &rules))
+}
+
+async fn queue_page(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Response {
+    let engine = &state.engine;
+    let all = engine.queue_metrics();
+    let found = all.iter().find(|queue| queue.name == name).and_then(|queue| {
+        // The queue may be deleted between these calls: then it is simply not found.
+        let attributes = engine.get_queue_attributes(&name, &["All".to_owned()]).ok()?;
+        let tags = engine.list_queue_tags(&name).ok()?;
+        let messages = engine.peek(&name, PEEK_LIMIT).ok()?;
+        Some((queue, attributes, tags, messages))
+    });
+    let frame = frame(&state);
+    let Some((queue, attributes, tags, messages)) = found else {
+        return html(StatusCode::NOT_FOUND, render::not_found(&frame, &name));
+    };
+    let history = state.depth_history.series(&name);
+    let detail = QueueDetail {
+        queue,
+        all: &all,
+        attributes: &attributes,
+        tags: &tags,
+        messages: &messages,
+        peek_limit: PEEK_LIMIT,
+        history: &history,
+    };
+    html(StatusCode::OK, render::queue_page(&frame, &detail))
+}
