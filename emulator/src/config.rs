@@ -13,6 +13,12 @@
 //! tags = { team = "checkout" }
 //! dead_letter_queue = "orders-dlq"
 //! max_receive_count = 5
+//!
+//! auth = "sigv4"
+//! [[credentials]]
+//! access_key_id = "AKIDEXAMPLE"
+//! secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+//! account_id = "111122223333"
 //! ```
 //!
 //! Declared queues are created before the server listens; a queue that already exists (kept by durable
@@ -24,6 +30,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::auth::{AuthMode, Credential};
 use crate::engine::Engine;
 
 /// Receives before a message moves to the dead-letter queue, when `max_receive_count` is not given.
@@ -51,6 +58,23 @@ pub struct ConfigFile {
     pub fault_seed: Option<u64>,
     /// Enforce the FIFO throughput quota (300 calls/s per action and queue).
     pub fifo_quotas: Option<bool>,
+    /// `off` (default) or `sigv4`: verify AWS Signature Version 4 with the `[[credentials]]`.
+    pub auth: Option<AuthMode>,
+    /// Access keys and their accounts, in `[[credentials]]` tables (SigV4 mode).
+    #[serde(default)]
+    pub credentials: Vec<Credential>,
+    /// The largest request body, in bytes.
+    pub max_request_bytes: Option<usize>,
+    /// Connections served at once; more get a 503 and are closed.
+    pub max_connections: Option<usize>,
+    /// Seconds a client may take to send a request's headers (and a keep-alive connection may stay idle).
+    pub header_read_timeout_secs: Option<u64>,
+    /// The largest request head (request line and headers), in bytes.
+    pub max_header_bytes: Option<usize>,
+    /// The most queues one account may own.
+    pub max_queues_per_account: Option<usize>,
+    /// The memory budget for stored messages (bodies and attributes), in bytes.
+    pub max_stored_message_bytes: Option<u64>,
     /// Fault rules, in `[[fault]]` tables (the admin API's rule format).
     #[serde(default, rename = "fault")]
     pub faults: Vec<crate::faults::FaultRule>,
@@ -256,6 +280,33 @@ mod tests {
     }
 
     #[test]
+    fn auth_credentials_and_limits_parse() {
+        let config = parse(
+            r#"
+            auth = "sigv4"
+            max_connections = 64
+            header_read_timeout_secs = 5
+            max_queues_per_account = 100
+            max_stored_message_bytes = 1048576
+            [[credentials]]
+            access_key_id = "AKID"
+            secret_access_key = "secret"
+            account_id = "111122223333"
+            [[credentials]]
+            access_key_id = "ASIA"
+            secret_access_key = "secret2"
+            account_id = "444455556666"
+            session_token = "token"
+            "#,
+        );
+        assert_eq!(config.auth, Some(AuthMode::Sigv4));
+        assert_eq!(config.credentials.len(), 2);
+        assert_eq!(config.credentials[1].session_token.as_deref(), Some("token"));
+        assert_eq!((config.max_connections, config.header_read_timeout_secs), (Some(64), Some(5)));
+        assert_eq!((config.max_queues_per_account, config.max_stored_message_bytes), (Some(100), Some(1 << 20)));
+    }
+
+    #[test]
     fn errors_name_the_file_the_queue_and_the_field() {
         let engine = Engine::default();
         let bad_value = parse("[[queue]]\nname = \"q\"\nattributes = { VisibilityTimeout = 99999 }");
@@ -267,6 +318,8 @@ mod tests {
         assert!(error.contains("dead_letter_queue \"nope\" is not declared"), "{error}");
 
         let unknown_field = ConfigFile::parse("[[queue]]\nname = \"q\"\nvisibility = 3", "test.toml").unwrap_err();
+        let bad_auth = ConfigFile::parse("auth = \"basic\"", "test.toml").unwrap_err();
+        assert!(bad_auth.to_string().contains("auth"), "{bad_auth}");
         assert!(unknown_field.to_string().contains("visibility"), "{unknown_field}");
     }
 }

@@ -130,6 +130,91 @@ pub fn validate_access_policy(text: &str) -> Result<(), DocumentError> {
     }
 }
 
+/// Whether an access `Policy` document lets `account` perform `action` (an SQS action name such as
+/// `SendMessage`) on the queue carrying it. This is the one place access policies are evaluated.
+///
+/// Understood: `Effect` `Allow` / `Deny` (an explicit deny wins); `Principal` `"*"`, `{"AWS": "*"}` or
+/// `{"AWS": [...]}` naming account root ARNs (`arn:aws:iam::<account>:root`), other IAM ARNs of the account,
+/// or bare account ids; `Action` (string or list) `*`, `SQS:*` or `SQS:<Action>` (case-insensitive, a
+/// trailing `*` matches a prefix), where a grant of `SendMessage`, `DeleteMessage` or
+/// `ChangeMessageVisibility` also covers its batch form, as AddPermission documents. A statement with a
+/// `Condition` or a `NotPrincipal` / `NotAction` is not understood and never allows (but a `Deny` with a
+/// `Condition` is ignored too, so the result errs towards denial only through missing allows). A policy that is
+/// not valid JSON allows nothing.
+pub fn policy_allows(policy: &str, account: &str, action: &str) -> bool {
+    let Ok(mut document) = serde_json::from_str::<serde_json::Value>(policy) else { return false };
+    let statements = take_statements(&mut document);
+    let mut allowed = false;
+    for statement in &statements {
+        let understood = ["Condition", "NotPrincipal", "NotAction"].iter().all(|key| statement.get(key).is_none());
+        if !understood
+            || !principal_matches(statement.get("Principal"), account)
+            || !action_matches(statement.get("Action"), action)
+        {
+            continue;
+        }
+        match statement.get("Effect").and_then(serde_json::Value::as_str) {
+            Some("Deny") => return false,
+            Some("Allow") => allowed = true,
+            _ => {}
+        }
+    }
+    allowed
+}
+
+fn principal_matches(principal: Option<&serde_json::Value>, account: &str) -> bool {
+    let one = |value: &serde_json::Value| {
+        value.as_str().is_some_and(|text| {
+            text == "*"
+                || text == account
+                || text
+                    .strip_prefix("arn:aws:iam::")
+                    .and_then(|rest| rest.split_once(':'))
+                    .is_some_and(|(id, _)| id == account)
+        })
+    };
+    let any = |value: &serde_json::Value| match value {
+        serde_json::Value::Array(values) => values.iter().any(one),
+        other => one(other),
+    };
+    match principal {
+        Some(serde_json::Value::String(text)) => text == "*",
+        Some(serde_json::Value::Object(map)) => map.get("AWS").is_some_and(any),
+        _ => false,
+    }
+}
+
+fn action_matches(actions: Option<&serde_json::Value>, action: &str) -> bool {
+    // The batch actions are covered by grants of their single forms.
+    let single = match action {
+        "SendMessageBatch" => "SendMessage",
+        "DeleteMessageBatch" => "DeleteMessage",
+        "ChangeMessageVisibilityBatch" => "ChangeMessageVisibility",
+        other => other,
+    };
+    let one = |value: &serde_json::Value| {
+        let Some(pattern) = value.as_str() else { return false };
+        if pattern == "*" {
+            return true;
+        }
+        let Some(pattern) =
+            pattern.get(..4).filter(|service| service.eq_ignore_ascii_case("sqs:")).map(|_| &pattern[4..])
+        else {
+            return false;
+        };
+        let matches = |candidate: &str| match pattern.strip_suffix('*') {
+            Some(prefix) => candidate.len() >= prefix.len() && candidate[..prefix.len()].eq_ignore_ascii_case(prefix),
+            None => candidate.eq_ignore_ascii_case(pattern),
+        };
+        matches(action) || matches(single)
+    };
+    match actions {
+        Some(serde_json::Value::Array(values)) => values.iter().any(one),
+        Some(other) => one(other),
+        None => false,
+    }
+}
+
 /// Why a permission change was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PermissionError {
@@ -247,6 +332,33 @@ mod tests {
         assert!(!policy.contains(r#""Sid":"l1""#));
         assert_eq!(remove_permission(Some(&policy), "l1").unwrap_err(), PermissionError::LabelNotFound);
         assert_eq!(remove_permission(Some(&policy), "l2").expect("removed"), None);
+    }
+
+    #[test]
+    fn policies_allow_the_accounts_and_actions_they_name() {
+        let arn = "arn:aws:sqs:us-east-1:000000000000:q";
+        let granted =
+            add_permission(None, arn, "l", &["111122223333".to_owned()], &["SendMessage".to_owned()]).expect("added");
+        assert!(policy_allows(&granted, "111122223333", "SendMessage"));
+        assert!(policy_allows(&granted, "111122223333", "SendMessageBatch"));
+        assert!(!policy_allows(&granted, "111122223333", "ReceiveMessage"));
+        assert!(!policy_allows(&granted, "444455556666", "SendMessage"));
+
+        let everything = add_permission(None, arn, "l", &["111122223333".to_owned()], &["*".to_owned()]).expect("ok");
+        assert!(policy_allows(&everything, "111122223333", "PurgeQueue"));
+
+        let public = r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"sqs:Receive*"}}"#;
+        assert!(policy_allows(public, "444455556666", "ReceiveMessage"));
+        assert!(!policy_allows(public, "444455556666", "SendMessage"));
+
+        let denied = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"SQS:*"},
+            {"Effect":"Deny","Principal":{"AWS":["444455556666"]},"Action":"sqs:SendMessage"}]}"#;
+        assert!(policy_allows(denied, "111122223333", "SendMessage"));
+        assert!(!policy_allows(denied, "444455556666", "SendMessage"));
+
+        let conditional = r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"*","Condition":{}}}"#;
+        assert!(!policy_allows(conditional, "111122223333", "SendMessage"));
+        assert!(!policy_allows("not json", "111122223333", "SendMessage"));
     }
 
     #[test]

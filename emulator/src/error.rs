@@ -137,8 +137,26 @@ error_codes! {
     ThrottlingException => ("com.amazon.coral.availability", "ThrottlingException", Sender, 400),
     /// The service failed while handling the request.
     InternalFailure => ("com.amazon.coral.service", "InternalError", Receiver, 500),
-    /// The service is unavailable.
+    /// The service is unavailable (also: the emulator's memory budget for stored messages is exhausted).
     ServiceUnavailable => ("com.amazon.coral.service", "ServiceUnavailable", Receiver, 503),
+    // Authentication and authorization (SigV4 mode). Codes and statuses: the SQS API Reference, "Common Errors"
+    // (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/CommonErrors.html):
+    // MissingAuthenticationToken 403, IncompleteSignature 400, InvalidClientTokenId 403, RequestExpired 400.
+    // SignatureDoesNotMatch 403 and AccessDenied 403 as SQS answers them over Query (SPEC.md §5.2; e.g.
+    // aws/aws-sdk-go#487 and aws/aws-sdk-php#642 show `403 SignatureDoesNotMatch` with "Signature expired: ...").
+    // The JSON `__type` names are the coral shapes AWS JSON services use for the same failures.
+    /// The request carries no authentication (no `Authorization` header, no presigned `X-Amz-Signature`).
+    MissingAuthenticationTokenException => ("com.amazon.coral.service", "MissingAuthenticationToken", Sender, 403),
+    /// The signature is malformed or lacks a part (credential, signed headers, date).
+    IncompleteSignatureException => ("com.amazon.coral.service", "IncompleteSignature", Sender, 400),
+    /// The access key id (or its session token) is not known.
+    UnrecognizedClientException => ("com.amazon.coral.service", "InvalidClientTokenId", Sender, 403),
+    /// The signature does not match, or its date is outside the 15-minute window.
+    InvalidSignatureException => ("com.amazon.coral.service", "SignatureDoesNotMatch", Sender, 403),
+    /// A presigned request used after it expired.
+    RequestExpired => ("com.amazon.coral.service", "RequestExpired", Sender, 400),
+    /// The caller's account may not use the queue.
+    AccessDeniedException => ("com.amazon.coral.service", "AccessDenied", Sender, 403),
 }
 
 /// An SQS error: a code from the table plus the human-readable message AWS would send.

@@ -8,6 +8,7 @@
 //!   JSON or XML.
 //! - [`protocol`]: wire formats (AWS JSON 1.0 and the legacy Query/XML protocol); no queue logic.
 //! - [`actions`]: the 23 actions: typed requests/responses and one engine call each; one exhaustive dispatch.
+//! - [`auth`]: SigV4 verification of requests (`--auth sigv4`) and the credentials that map keys to accounts.
 //! - [`http`]: the axum router and the server lifecycle; the admin API under `/_sqskit/`.
 //! - [`metrics`]: request counts and latencies, and the Prometheus text served at `GET /metrics`.
 //! - [`dashboard`]: the read-only web pages under `/ui` (queues, depth charts, message peek).
@@ -15,6 +16,7 @@
 //! - [`error`]: the AWS error table and [`SqsError`]; [`documents`]: JSON documents inside queue attributes.
 
 pub mod actions;
+pub mod auth;
 pub mod config;
 pub mod dashboard;
 pub mod documents;

@@ -3,6 +3,7 @@
 use clap::Parser;
 use sqskit_emulator::Emulator;
 use sqskit_emulator::ManualClock;
+use sqskit_emulator::auth::AuthMode;
 use sqskit_emulator::config::{ClockKind, ConfigFile};
 
 /// A local Amazon SQS emulator.
@@ -41,6 +42,27 @@ struct Args {
     /// Enforce the FIFO throughput quota (300 calls/s per action and queue) with ThrottlingException.
     #[arg(long, env = "SQSKIT_FIFO_QUOTAS")]
     fifo_quotas: bool,
+    /// `sigv4` verifies AWS Signature Version 4 with the config file's [[credentials]] [default: off].
+    #[arg(long, env = "SQSKIT_AUTH")]
+    auth: Option<AuthMode>,
+    /// The largest request body in bytes [default: 4194304].
+    #[arg(long, env = "SQSKIT_MAX_REQUEST_BYTES")]
+    max_request_bytes: Option<usize>,
+    /// Connections served at once; more get a 503 and are closed [default: 1024].
+    #[arg(long, env = "SQSKIT_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Seconds a client may take to send request headers, or stay idle between requests [default: 30].
+    #[arg(long, env = "SQSKIT_HEADER_READ_TIMEOUT_SECS")]
+    header_read_timeout_secs: Option<u64>,
+    /// The largest request head (request line and headers) in bytes [default: 65536].
+    #[arg(long, env = "SQSKIT_MAX_HEADER_BYTES")]
+    max_header_bytes: Option<usize>,
+    /// The most queues one account may own [default: 10000].
+    #[arg(long, env = "SQSKIT_MAX_QUEUES_PER_ACCOUNT")]
+    max_queues_per_account: Option<usize>,
+    /// Memory budget for stored messages (bodies and attributes) in bytes [default: 1073741824].
+    #[arg(long, env = "SQSKIT_MAX_STORED_MESSAGE_BYTES")]
+    max_stored_message_bytes: Option<u64>,
     /// Worker threads of the async runtime (default: one per core).
     #[arg(long)]
     worker_threads: Option<usize>,
@@ -89,7 +111,27 @@ async fn serve(args: Args) -> Result<(), sqskit_emulator::ServerError> {
         .declare_queues(file.queues, source)
         .fault_seed(args.fault_seed.or(file.fault_seed).unwrap_or(0))
         .fault_rules(file.faults)
-        .fifo_quotas(args.fifo_quotas || file.fifo_quotas.unwrap_or(false));
+        .fifo_quotas(args.fifo_quotas || file.fifo_quotas.unwrap_or(false))
+        .auth(args.auth.or(file.auth).unwrap_or_default())
+        .credentials(file.credentials);
+    if let Some(bytes) = args.max_request_bytes.or(file.max_request_bytes) {
+        builder = builder.max_request_bytes(bytes);
+    }
+    if let Some(connections) = args.max_connections.or(file.max_connections) {
+        builder = builder.max_connections(connections);
+    }
+    if let Some(secs) = args.header_read_timeout_secs.or(file.header_read_timeout_secs) {
+        builder = builder.header_read_timeout(std::time::Duration::from_secs(secs));
+    }
+    if let Some(bytes) = args.max_header_bytes.or(file.max_header_bytes) {
+        builder = builder.max_header_bytes(bytes);
+    }
+    if let Some(queues) = args.max_queues_per_account.or(file.max_queues_per_account) {
+        builder = builder.max_queues_per_account(queues);
+    }
+    if let Some(bytes) = args.max_stored_message_bytes.or(file.max_stored_message_bytes) {
+        builder = builder.max_stored_message_bytes(bytes);
+    }
     if let Some(dir) = args.data_dir.or(file.data_dir) {
         builder = builder.data_dir(dir);
     }

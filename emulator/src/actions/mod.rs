@@ -32,12 +32,20 @@ pub struct RequestContext {
     pub path_queue_url: Option<String>,
     /// Batch entries to fail without applying them (fault injection); `None` normally.
     pub entry_faults: Option<EntryFaults>,
+    /// The account of the authenticated caller (SigV4 mode); `None` when authentication is off, and every
+    /// request acts in the engine's default account without access checks.
+    pub caller_account: Option<String>,
 }
 
 impl RequestContext {
     /// A context for a client that reached the emulator at `base_url`.
     pub fn new(base_url: impl Into<String>) -> Self {
-        Self { base_url: base_url.into(), path_queue_url: None, entry_faults: None }
+        Self { base_url: base_url.into(), path_queue_url: None, entry_faults: None, caller_account: None }
+    }
+
+    /// The account the request acts in: the caller's, or the engine's default one.
+    fn account<'a>(&'a self, engine: &'a Engine) -> &'a str {
+        self.caller_account.as_deref().unwrap_or(&engine.config().account_id)
     }
 }
 
@@ -197,6 +205,7 @@ pub async fn dispatch(
     action: Action,
     payload: &Payload,
 ) -> Result<Encoded, SqsError> {
+    authorize(engine, context, action, payload)?;
     let encoded = run(engine, context, action, payload).await?;
     if action.is_durable_write() {
         engine.sync().await?;
@@ -260,6 +269,41 @@ async fn run(
         Action::CancelMessageMoveTask => {
             encode(payload, action, redrive::cancel_message_move_task(engine, context, payload.decode()?))
         }
+    }
+}
+
+/// The one access check of every request from an authenticated caller: when the request is about a queue of
+/// another account, that queue's policy must allow the caller's account for the action
+/// ([`Engine::authorize`]). Requests that fail to decode pass here and fail in their handler.
+fn authorize(engine: &Engine, context: &RequestContext, action: Action, payload: &Payload) -> Result<(), SqsError> {
+    let Some(caller) = context.caller_account.as_deref() else { return Ok(()) };
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct AccessTarget {
+        queue_url: Option<String>,
+        queue_name: Option<String>,
+        #[serde(rename = "QueueOwnerAWSAccountId")]
+        queue_owner_aws_account_id: Option<String>,
+        source_arn: Option<String>,
+    }
+    let Ok(target) = payload.decode::<AccessTarget>() else { return Ok(()) };
+    let url = match action {
+        // These act in the caller's own account.
+        Action::CreateQueue | Action::ListQueues | Action::CancelMessageMoveTask => None,
+        Action::GetQueueUrl => target
+            .queue_owner_aws_account_id
+            .zip(target.queue_name)
+            .map(|(owner, name)| engine.queue_url_in(&context.base_url, &owner, &name)),
+        Action::StartMessageMoveTask | Action::ListMessageMoveTasks => target.source_arn.and_then(|arn| {
+            let mut parts = arn.splitn(6, ':').skip(4);
+            let (account, name) = (parts.next()?, parts.next()?);
+            Some(engine.queue_url_in(&context.base_url, account, name))
+        }),
+        _ => queue_url(context, target.queue_url).ok(),
+    };
+    match url {
+        Some(url) => engine.authorize(caller, action.as_str(), &url),
+        None => Ok(()),
     }
 }
 

@@ -32,8 +32,9 @@ pub fn create_queue(
     request: CreateQueueRequest,
 ) -> Result<QueueUrlResponse, SqsError> {
     let name = request.queue_name.ok_or_else(|| SqsError::missing_parameter("QueueName"))?;
-    engine.create_queue(&name, &pairs(request.attributes), &pairs(request.tags))?;
-    Ok(QueueUrlResponse { queue_url: engine.queue_url(&context.base_url, &name) })
+    let account = context.account(engine);
+    engine.create_queue_in(account, &name, &pairs(request.attributes), &pairs(request.tags))?;
+    Ok(QueueUrlResponse { queue_url: engine.queue_url_in(&context.base_url, account, &name) })
 }
 
 /// `GetQueueUrl` input.
@@ -51,8 +52,9 @@ pub fn get_queue_url(
     request: GetQueueUrlRequest,
 ) -> Result<QueueUrlResponse, SqsError> {
     let name = request.queue_name.ok_or_else(|| SqsError::missing_parameter("QueueName"))?;
-    engine.get_queue_url(&name, request.queue_owner_aws_account_id.as_deref())?;
-    Ok(QueueUrlResponse { queue_url: engine.queue_url(&context.base_url, &name) })
+    let owner = request.queue_owner_aws_account_id.as_deref().unwrap_or(context.account(engine));
+    engine.get_queue_url_in(owner, &name, None)?;
+    Ok(QueueUrlResponse { queue_url: engine.queue_url_in(&context.base_url, owner, &name) })
 }
 
 /// `ListQueues` input.
@@ -79,10 +81,18 @@ pub fn list_queues(
     context: &RequestContext,
     request: ListQueuesRequest,
 ) -> Result<ListQueuesResponse, SqsError> {
-    let listing =
-        engine.list_queues(request.queue_name_prefix.as_deref(), request.max_results, request.next_token.as_deref())?;
+    let listing = engine.list_queues_in(
+        context.account(engine),
+        request.queue_name_prefix.as_deref(),
+        request.max_results,
+        request.next_token.as_deref(),
+    )?;
     Ok(ListQueuesResponse {
-        queue_urls: listing.names.iter().map(|name| engine.queue_url(&context.base_url, name)).collect(),
+        queue_urls: listing
+            .names
+            .iter()
+            .map(|name| engine.queue_url_in(&context.base_url, &listing.account, name))
+            .collect(),
         next_token: listing.next_token,
     })
 }

@@ -32,7 +32,11 @@ pub fn list_dead_letter_source_queues(
     let url = queue_url(context, request.queue_url)?;
     let listing = engine.list_dead_letter_source_queues(&url, request.max_results, request.next_token.as_deref())?;
     Ok(ListDeadLetterSourceQueuesResponse {
-        queue_urls: listing.names.iter().map(|name| engine.queue_url(&context.base_url, name)).collect(),
+        queue_urls: listing
+            .names
+            .iter()
+            .map(|name| engine.queue_url_in(&context.base_url, &listing.account, name))
+            .collect(),
         next_token: listing.next_token,
     })
 }

@@ -282,9 +282,11 @@ impl Engine {
     ///
     /// # Errors
     /// `QueueDoesNotExist`, `MissingParameter` (empty body, FIFO without group), `InvalidMessageContents`,
-    /// `InvalidParameterValue` (size, delay, attributes, parameters that do not fit the queue type).
+    /// `InvalidParameterValue` (size, delay, attributes, parameters that do not fit the queue type);
+    /// `ServiceUnavailable` when the memory budget for stored messages is exhausted.
     pub fn send_message(&self, queue_url: &str, input: SendMessageInput) -> Result<SendMessageOutput, SqsError> {
         let queue = self.queue(queue_url)?;
+        self.check_memory_budget(input.payload_size())?;
         let now = self.now();
         let prepared = self.prepare(&queue, input, now)?;
         let (output, stored) = {
@@ -306,7 +308,8 @@ impl Engine {
     ///
     /// # Errors
     /// The whole request fails with `QueueDoesNotExist`, `EmptyBatchRequest`, `TooManyEntriesInBatchRequest`,
-    /// `InvalidBatchEntryId`, `BatchEntryIdsNotDistinct` or `BatchRequestTooLong`.
+    /// `InvalidBatchEntryId`, `BatchEntryIdsNotDistinct`, `BatchRequestTooLong`, or `ServiceUnavailable` when
+    /// the memory budget for stored messages is exhausted.
     pub fn send_message_batch(
         &self,
         queue_url: &str,
@@ -316,6 +319,7 @@ impl Engine {
         batch::validate_entries(&entries, "SendMessageBatchRequestEntry")?;
         let total: usize = entries.iter().map(|entry| entry.input.payload_size()).sum();
         batch::validate_payload(total)?;
+        self.check_memory_budget(total)?;
         let now = self.now();
         let prepared: Vec<(String, Result<PreparedMessage, SqsError>)> =
             entries.into_iter().map(|entry| (entry.id, self.prepare(&queue, entry.input, now))).collect();

@@ -11,12 +11,13 @@
 //! - `batch.rs`: the whole-request rules shared by the three batch actions.
 //! - `fifo.rs`: message groups, deduplication and receive attempts of FIFO queues.
 //! - `redrive.rs`: dead-letter moves, dead-letter source listing, message move tasks.
-//! - `permissions.rs`: AddPermission / RemovePermission.
+//! - `permissions.rs`: AddPermission / RemovePermission; `access.rs`: cross-account authorization.
 //! - `queue.rs`: one queue's state machine; `message.rs`: message content, validation, MD5s.
 //! - `attributes.rs`: typed queue attributes; `receipt.rs`: receipt handles; `clock.rs`: time.
 //! - `events.rs`: the changes the engine reports to durable storage; `restore.rs`: start-up recovery.
 //! - `peek.rs`: messages seen without side effects; `metrics.rs`: CloudWatch-like per-queue counters.
 
+mod access;
 mod attributes;
 mod batch;
 mod clock;
@@ -67,18 +68,35 @@ const MAX_QUEUE_NAME_LEN: usize = 80;
 const MAX_LIST_RESULTS: i64 = 1000;
 const MAX_TAGS: usize = 50;
 
+/// Queues an account may own by default ([`EngineConfig::max_queues_per_account`]).
+pub const DEFAULT_MAX_QUEUES_PER_ACCOUNT: usize = 10_000;
+/// Bytes of stored messages (bodies and attributes) the engine keeps by default
+/// ([`EngineConfig::max_stored_message_bytes`]): 1 GiB.
+pub const DEFAULT_MAX_STORED_MESSAGE_BYTES: u64 = 1 << 30;
+
 /// Identity of the emulated SQS endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineConfig {
     /// Region used in ARNs, e.g. `us-east-1`.
     pub region: String,
-    /// The account that owns every queue, e.g. `000000000000`.
+    /// The default account, e.g. `000000000000`: the owner of queues created without a caller account (the
+    /// embedded backend, the config file, every request when authentication is off).
     pub account_id: String,
+    /// The most queues one account may own; CreateQueue beyond it fails with `OverLimit`.
+    pub max_queues_per_account: usize,
+    /// The most bytes of message bodies and attributes kept at once; sends beyond it fail with
+    /// `ServiceUnavailable` (messages already stored are never dropped).
+    pub max_stored_message_bytes: u64,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        Self { region: "us-east-1".to_owned(), account_id: "000000000000".to_owned() }
+        Self {
+            region: "us-east-1".to_owned(),
+            account_id: "000000000000".to_owned(),
+            max_queues_per_account: DEFAULT_MAX_QUEUES_PER_ACCOUNT,
+            max_stored_message_bytes: DEFAULT_MAX_STORED_MESSAGE_BYTES,
+        }
     }
 }
 
@@ -86,6 +104,8 @@ impl Default for EngineConfig {
 #[derive(Debug)]
 pub(crate) struct Queue {
     uid: u64,
+    /// The owning account.
+    account: String,
     name: String,
     arn: String,
     state: Mutex<QueueState>,
@@ -145,12 +165,56 @@ impl Queue {
     }
 }
 
+/// Queues by owning account, then by name: each account is its own namespace.
+#[derive(Debug, Default)]
+pub(crate) struct Namespaces(BTreeMap<String, BTreeMap<String, Arc<Queue>>>);
+
+impl Namespaces {
+    fn get(&self, account: &str, name: &str) -> Option<&Arc<Queue>> {
+        self.0.get(account)?.get(name)
+    }
+
+    fn contains(&self, account: &str, name: &str) -> bool {
+        self.get(account, name).is_some()
+    }
+
+    fn insert(&mut self, queue: Arc<Queue>) {
+        self.0.entry(queue.account.clone()).or_default().insert(queue.name.clone(), queue);
+    }
+
+    fn remove(&mut self, account: &str, name: &str) {
+        if let Some(queues) = self.0.get_mut(account) {
+            queues.remove(name);
+            if queues.is_empty() {
+                self.0.remove(account);
+            }
+        }
+    }
+
+    /// How many queues `account` owns.
+    fn count(&self, account: &str) -> usize {
+        self.0.get(account).map_or(0, BTreeMap::len)
+    }
+
+    /// The queues of one account, in name order.
+    fn of(&self, account: &str) -> impl Iterator<Item = &Arc<Queue>> {
+        self.0.get(account).into_iter().flat_map(BTreeMap::values)
+    }
+
+    /// Every queue, by account then name.
+    pub(crate) fn values(&self) -> impl Iterator<Item = &Arc<Queue>> {
+        self.0.values().flat_map(BTreeMap::values)
+    }
+}
+
 #[derive(Debug)]
 struct Shared {
     config: EngineConfig,
     clock: Arc<dyn Clock>,
-    queues: RwLock<BTreeMap<String, Arc<Queue>>>,
-    recently_deleted: Mutex<HashMap<String, Timestamp>>,
+    queues: RwLock<Namespaces>,
+    recently_deleted: Mutex<HashMap<(String, String), Timestamp>>,
+    /// Bytes of message bodies and attributes stored in every queue (see [`QueueState::attach_usage`]).
+    stored_bytes: Arc<AtomicU64>,
     next_queue_uid: AtomicU64,
     sender_id: Arc<str>,
     shutdown: CancellationToken,
@@ -161,6 +225,8 @@ struct Shared {
 /// A page of queue names from [`Engine::list_queues`].
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct QueueListing {
+    /// The account owning the listed queues.
+    pub account: String,
     /// Queue names, in name order.
     pub names: Vec<String>,
     /// Token for the next page, when there is one.
@@ -208,8 +274,9 @@ impl Engine {
             shared: Arc::new(Shared {
                 config,
                 clock,
-                queues: RwLock::new(BTreeMap::new()),
+                queues: RwLock::new(Namespaces::default()),
                 recently_deleted: Mutex::new(HashMap::new()),
+                stored_bytes: Arc::new(AtomicU64::new(0)),
                 next_queue_uid: AtomicU64::new(1),
                 sender_id,
                 shutdown: CancellationToken::new(),
@@ -247,32 +314,77 @@ impl Engine {
         self.shared.shutdown.cancel();
     }
 
-    /// The queue URL of `name` for clients that reach the emulator at `base_url` (e.g. `http://localhost:9324`).
+    /// The queue URL of `name` in the default account for clients that reach the emulator at `base_url` (e.g.
+    /// `http://localhost:9324`).
     pub fn queue_url(&self, base_url: &str, name: &str) -> String {
-        format!("{}/{}/{name}", base_url.trim_end_matches('/'), self.shared.config.account_id)
+        self.queue_url_in(base_url, &self.shared.config.account_id, name)
     }
 
-    /// The ARN of a queue called `name`.
+    /// The queue URL of `name` owned by `account`.
+    pub fn queue_url_in(&self, base_url: &str, account: &str, name: &str) -> String {
+        format!("{}/{account}/{name}", base_url.trim_end_matches('/'))
+    }
+
+    /// The ARN of a queue called `name` in the default account.
     pub fn queue_arn(&self, name: &str) -> String {
-        format!("arn:aws:sqs:{}:{}:{name}", self.shared.config.region, self.shared.config.account_id)
+        self.queue_arn_in(&self.shared.config.account_id, name)
+    }
+
+    /// The ARN of a queue called `name` owned by `account`.
+    pub fn queue_arn_in(&self, account: &str, name: &str) -> String {
+        format!("arn:aws:sqs:{}:{account}:{name}", self.shared.config.region)
+    }
+
+    /// Bytes of message bodies and attributes stored now, in every queue.
+    pub fn stored_message_bytes(&self) -> u64 {
+        self.shared.stored_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Refuses a send of `incoming` bytes that would take the stored messages past the memory budget.
+    ///
+    /// The budget is checked before the messages are stored, without a reservation, so concurrent sends can
+    /// pass it by at most their own size: a soft cap that keeps the process bounded, which is its purpose.
+    ///
+    /// AWS has no such limit, so no AWS error names it. `ServiceUnavailable` (503, a receiver fault) is the
+    /// closest: the condition is the service's, it is temporary (it clears as consumers delete messages), and
+    /// SDKs retry it with backoff, which is what a producer should do. `OverLimit` would tell clients that a
+    /// per-queue quota was hit and is not retried.
+    fn check_memory_budget(&self, incoming: usize) -> Result<(), SqsError> {
+        let budget = self.shared.config.max_stored_message_bytes;
+        let stored = self.stored_message_bytes();
+        if stored.saturating_add(incoming as u64) > budget {
+            return Err(SqsError::new(
+                ErrorCode::ServiceUnavailable,
+                format!(
+                    "The emulator's memory budget for stored messages ({budget} bytes) is exhausted; delete \
+                     messages or raise max_stored_message_bytes."
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn now(&self) -> Timestamp {
         self.shared.clock.now()
     }
 
-    /// Finds a queue by its URL (only the path counts: `/<account>/<name>`) or by its bare name.
+    /// Finds a queue by its URL (only the path counts: `/<account>/<name>`) or by its bare name (in the default
+    /// account).
     fn queue(&self, queue_url: &str) -> Result<Arc<Queue>, SqsError> {
-        let name = self.queue_name_from_url(queue_url)?;
-        self.queue_by_name(name)
+        let (account, name) = self.queue_location(queue_url)?;
+        self.queue_in(account, name)
     }
 
-    fn queue_by_name(&self, name: &str) -> Result<Arc<Queue>, SqsError> {
+    fn queue_in(&self, account: &str, name: &str) -> Result<Arc<Queue>, SqsError> {
         let queues = self.shared.queues.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        queues.get(name).cloned().ok_or_else(SqsError::queue_does_not_exist)
+        queues.get(account, name).cloned().ok_or_else(SqsError::queue_does_not_exist)
     }
 
-    fn queue_name_from_url<'a>(&self, queue_url: &'a str) -> Result<&'a str, SqsError> {
+    /// The owning account and the name a queue URL points at (a bare name is in the default account).
+    ///
+    /// # Errors
+    /// `QueueDoesNotExist` for a URL whose path is not `/<account>/<name>` or `<name>`.
+    pub fn queue_location<'a>(&'a self, queue_url: &'a str) -> Result<(&'a str, &'a str), SqsError> {
         let without_scheme = queue_url.split_once("://").map_or(queue_url, |(_, rest)| rest);
         let mut segments = without_scheme.split('/');
         let segments: Vec<&str> = if queue_url.contains("://") {
@@ -282,20 +394,35 @@ impl Engine {
             segments.filter(|s| !s.is_empty()).collect()
         };
         match segments.as_slice() {
-            [name] => Ok(name),
-            [account, name] if *account == self.shared.config.account_id => Ok(name),
+            [name] => Ok((self.shared.config.account_id.as_str(), name)),
+            [account, name] => Ok((account, name)),
             _ => Err(SqsError::queue_does_not_exist()),
         }
     }
 
-    /// Creates a queue, or returns quietly if it exists with the same values for every attribute given.
+    /// Creates a queue in the default account, or returns quietly if it exists with the same values for every
+    /// attribute given.
     ///
     /// # Errors
     /// `InvalidParameterValue` for a bad name; `InvalidAttributeName` / `InvalidAttributeValue` for bad
     /// attributes; `QueueNameExists` when it exists with other values; `QueueDeletedRecently` within 60 s of a
-    /// delete of the same name.
+    /// delete of the same name; `OverLimit` when the account owns as many queues as it may.
     pub fn create_queue(
         &self,
+        name: &str,
+        attributes: &[(String, String)],
+        tags: &[(String, String)],
+    ) -> Result<(), SqsError> {
+        self.create_queue_in(&self.shared.config.account_id.clone(), name, attributes, tags)
+    }
+
+    /// Creates a queue owned by `account` (see [`Engine::create_queue`]).
+    ///
+    /// # Errors
+    /// As [`Engine::create_queue`].
+    pub fn create_queue_in(
+        &self,
+        account: &str,
         name: &str,
         attributes: &[(String, String)],
         tags: &[(String, String)],
@@ -303,7 +430,7 @@ impl Engine {
         let requests_fifo = attributes.iter().any(|(k, v)| k == "FifoQueue" && v.eq_ignore_ascii_case("true"));
         validate_queue_name(name, requests_fifo)?;
         let now = self.now();
-        if let Ok(existing) = self.queue_by_name(name) {
+        if let Ok(existing) = self.queue_in(account, name) {
             let state = existing.lock();
             let mut candidate = state.settings.clone();
             for (key, value) in attributes {
@@ -326,14 +453,14 @@ impl Engine {
             }
             return Ok(());
         }
-        let settings = self.settings_with(QueueSettings::default(), attributes, name, true)?;
+        let settings = self.settings_with(QueueSettings::default(), attributes, account, name, true)?;
         let tags = validate_tags(name, BTreeMap::new(), tags)?;
 
         let mut queues = self.shared.queues.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         {
             let mut deleted = self.shared.recently_deleted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             deleted.retain(|_, at| *at + NAME_BLOCK_AFTER_DELETE > now);
-            if deleted.contains_key(name) {
+            if deleted.contains_key(&(account.to_owned(), name.to_owned())) {
                 return Err(SqsError::new(
                     ErrorCode::QueueDeletedRecently,
                     "You must wait 60 seconds after deleting a queue before you can create another with the same name.",
@@ -341,32 +468,48 @@ impl Engine {
             }
         }
         // Another request may have created it between the check above and the write lock: treat as existing.
-        if !queues.contains_key(name) {
+        if !queues.contains(account, name) {
+            let limit = self.shared.config.max_queues_per_account;
+            if queues.count(account) >= limit {
+                // AWS documents no queue quota; OverLimit is its error for "a limit was exceeded".
+                return Err(SqsError::new(
+                    ErrorCode::OverLimit,
+                    format!("You have reached the maximum number of queues ({limit}) for this account."),
+                ));
+            }
             let uid = self.shared.next_queue_uid.fetch_add(1, Ordering::Relaxed);
             if let Some(sink) = &self.shared.sink {
                 sink.append(vec![StorageEvent::QueueCreated {
                     uid,
-                    name: name.to_owned(),
+                    name: self.storage_name(account, name),
                     attributes: settings.to_pairs(),
                     tags: tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                     created_at: now,
                 }]);
             }
             let state = QueueState::new(settings, tags, now);
-            queues.insert(name.to_owned(), self.new_queue(uid, name, state));
+            queues.insert(self.new_queue(uid, account, name, state));
         }
         Ok(())
     }
 
+    /// The name durable storage keeps for a queue: the bare name in the default account (the format before
+    /// accounts existed), `<account>/<name>` in any other (a queue name never contains `/`).
+    fn storage_name(&self, account: &str, name: &str) -> String {
+        if account == self.shared.config.account_id { name.to_owned() } else { format!("{account}/{name}") }
+    }
+
     /// Wraps a queue's state with its identity and this engine's storage.
-    fn new_queue(&self, uid: u64, name: &str, mut state: QueueState) -> Arc<Queue> {
+    fn new_queue(&self, uid: u64, account: &str, name: &str, mut state: QueueState) -> Arc<Queue> {
         if self.shared.sink.is_some() {
             state.enable_journal();
         }
+        state.attach_usage(Arc::clone(&self.shared.stored_bytes));
         Arc::new(Queue {
             uid,
+            account: account.to_owned(),
             name: name.to_owned(),
-            arn: self.queue_arn(name),
+            arn: self.queue_arn_in(account, name),
             state: Mutex::new(state),
             notify: Notify::new(),
             deleted: std::sync::atomic::AtomicBool::new(false),
@@ -380,6 +523,7 @@ impl Engine {
         &self,
         mut settings: QueueSettings,
         attributes: &[(String, String)],
+        account: &str,
         queue_name: &str,
         creating: bool,
     ) -> Result<QueueSettings, SqsError> {
@@ -408,7 +552,7 @@ impl Engine {
             ));
         }
         if let Some(policy) = &settings.redrive_policy {
-            self.check_dead_letter_target(policy, queue_name, settings.fifo_queue)?;
+            self.check_dead_letter_target(policy, account, queue_name, settings.fifo_queue)?;
         }
         Ok(settings)
     }
@@ -416,20 +560,22 @@ impl Engine {
     fn check_dead_letter_target(
         &self,
         policy: &RedrivePolicy,
+        account: &str,
         source_name: &str,
         source_is_fifo: bool,
     ) -> Result<(), SqsError> {
         let invalid = |reason: &str| SqsError::invalid_parameter_value("RedrivePolicy", policy.render(), reason);
-        let prefix = format!("arn:aws:sqs:{}:{}:", self.shared.config.region, self.shared.config.account_id);
+        // The dead-letter queue must be in the source's account.
+        let prefix = format!("arn:aws:sqs:{}:{account}:", self.shared.config.region);
         let target = policy
             .dead_letter_target_arn
             .strip_prefix(&prefix)
-            .and_then(|name| self.queue_by_name(name).ok())
+            .and_then(|name| self.queue_in(account, name).ok())
             .ok_or_else(|| invalid("Dead letter target does not exist."))?;
         if target.is_fifo() != source_is_fifo {
             return Err(invalid("Dead-letter queue must be same type of queue as the source."));
         }
-        let source_arn = self.queue_arn(source_name);
+        let source_arn = self.queue_arn_in(account, source_name);
         let allowed =
             target.lock().settings.redrive_allow_policy.as_ref().is_none_or(|allow| allow.allows(&source_arn));
         if !allowed {
@@ -441,15 +587,20 @@ impl Engine {
         Ok(())
     }
 
-    /// Checks that a queue exists (GetQueueUrl); `owner_account_id`, when given, must be this endpoint's.
+    /// Checks that a queue exists (GetQueueUrl) in `owner_account_id`, or else in the default account.
     ///
     /// # Errors
     /// `QueueDoesNotExist`.
     pub fn get_queue_url(&self, name: &str, owner_account_id: Option<&str>) -> Result<(), SqsError> {
-        if owner_account_id.is_some_and(|owner| owner != self.shared.config.account_id) {
-            return Err(SqsError::queue_does_not_exist());
-        }
-        self.queue_by_name(name).map(|_| ())
+        self.get_queue_url_in(&self.shared.config.account_id, name, owner_account_id)
+    }
+
+    /// Checks that a queue exists in `owner_account_id`, or else in the caller's `account`.
+    ///
+    /// # Errors
+    /// `QueueDoesNotExist`.
+    pub fn get_queue_url_in(&self, account: &str, name: &str, owner_account_id: Option<&str>) -> Result<(), SqsError> {
+        self.queue_in(owner_account_id.unwrap_or(account), name).map(|_| ())
     }
 
     /// Lists queue names with an optional prefix; pages when `max_results` is given (SPEC.md §6 ListQueues).
@@ -462,12 +613,28 @@ impl Engine {
         max_results: Option<i64>,
         next_token: Option<&str>,
     ) -> Result<QueueListing, SqsError> {
+        self.list_queues_in(&self.shared.config.account_id, prefix, max_results, next_token)
+    }
+
+    /// Lists the queues `account` owns (see [`Engine::list_queues`]).
+    ///
+    /// # Errors
+    /// As [`Engine::list_queues`].
+    pub fn list_queues_in(
+        &self,
+        account: &str,
+        prefix: Option<&str>,
+        max_results: Option<i64>,
+        next_token: Option<&str>,
+    ) -> Result<QueueListing, SqsError> {
         let prefix = prefix.unwrap_or_default();
         let names: Vec<String> = {
             let queues = self.shared.queues.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-            queues.keys().filter(|name| name.starts_with(prefix)).cloned().collect()
+            queues.of(account).map(|queue| &queue.name).filter(|name| name.starts_with(prefix)).cloned().collect()
         };
-        page(names.into_iter(), max_results, next_token)
+        let mut listing = page(names.into_iter(), max_results, next_token)?;
+        account.clone_into(&mut listing.account);
+        Ok(listing)
     }
 
     /// Deletes a queue and its messages; its name is blocked for 60 seconds.
@@ -477,13 +644,15 @@ impl Engine {
     pub fn delete_queue(&self, queue_url: &str) -> Result<(), SqsError> {
         let queue = self.queue(queue_url)?;
         let mut queues = self.shared.queues.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        queues.remove(&queue.name);
+        queues.remove(&queue.account, &queue.name);
         if let Some(sink) = &self.shared.sink {
             sink.append(vec![StorageEvent::QueueDeleted { uid: queue.uid }]);
         }
         drop(queues);
+        // Its messages no longer count against the memory budget.
+        queue.lock().purge_usage();
         let mut deleted = self.shared.recently_deleted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        deleted.insert(queue.name.clone(), self.now());
+        deleted.insert((queue.account.clone(), queue.name.clone()), self.now());
         queue.deleted.store(true, Ordering::Release);
         queue.notify.notify_waiters();
         Ok(())
@@ -541,7 +710,7 @@ impl Engine {
     pub fn set_queue_attributes(&self, queue_url: &str, attributes: &[(String, String)]) -> Result<(), SqsError> {
         let queue = self.queue(queue_url)?;
         let current = queue.lock().settings.clone();
-        let updated = self.settings_with(current, attributes, &queue.name, false)?;
+        let updated = self.settings_with(current, attributes, &queue.account, &queue.name, false)?;
         let now = self.now();
         let mut state = queue.lock();
         state.settings = updated;
@@ -679,7 +848,7 @@ fn page(
     let page: Vec<String> = remaining.by_ref().take(limit).collect();
     let more = remaining.next().is_some();
     let next_token = if more && max_results.is_some() { page.last().map(|name| encode_list_token(name)) } else { None };
-    Ok(QueueListing { names: page, next_token })
+    Ok(QueueListing { account: String::new(), names: page, next_token })
 }
 
 fn encode_list_token(last_name: &str) -> String {

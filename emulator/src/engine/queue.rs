@@ -6,6 +6,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use uuid::Uuid;
@@ -114,6 +115,11 @@ impl StoredMessage {
         }
     }
 
+    /// Bytes this message counts against the memory budget: body plus attribute names, types and values.
+    pub fn stored_size(&self) -> u64 {
+        (self.body.len() + self.attributes.as_ref().map_or(0, |attributes| attributes.size())) as u64
+    }
+
     /// The `MessageId` as SQS renders it (a lower-case hyphenated UUID).
     pub fn message_id(&self) -> String {
         self.id.hyphenated().encode_lower(&mut Uuid::encode_buffer()).to_owned()
@@ -186,6 +192,10 @@ pub struct QueueState {
     next_sequence: u64,
     /// Changes not yet handed to storage; `None` when nothing is persisted (zero cost in memory mode).
     journal: Option<Vec<QueueEvent>>,
+    /// [`StoredMessage::stored_size`] of every message held here.
+    stored_bytes: u64,
+    /// The engine-wide total of stored bytes this queue adds to, once attached.
+    usage: Option<Arc<AtomicU64>>,
 }
 
 /// Message counts, as the `ApproximateNumberOf*` attributes report them.
@@ -219,7 +229,41 @@ impl QueueState {
             in_flight_count: 0,
             next_sequence: 1,
             journal: None,
+            stored_bytes: 0,
+            usage: None,
         }
+    }
+
+    /// Counts this queue's stored bytes into the engine-wide `usage` (the memory budget).
+    pub fn attach_usage(&mut self, usage: Arc<AtomicU64>) {
+        usage.fetch_add(self.stored_bytes, Ordering::Relaxed);
+        self.usage = Some(usage);
+    }
+
+    /// Bytes of the messages held here.
+    pub fn stored_bytes(&self) -> u64 {
+        self.stored_bytes
+    }
+
+    fn add_usage(&mut self, bytes: u64) {
+        self.stored_bytes += bytes;
+        if let Some(usage) = &self.usage {
+            usage.fetch_add(bytes, Ordering::Relaxed);
+        }
+    }
+
+    fn sub_usage(&mut self, bytes: u64) {
+        let bytes = bytes.min(self.stored_bytes);
+        self.stored_bytes -= bytes;
+        if let Some(usage) = &self.usage {
+            usage.fetch_sub(bytes, Ordering::Relaxed);
+        }
+    }
+
+    /// Stops counting this queue's messages in the engine-wide usage (the queue was deleted).
+    pub fn purge_usage(&mut self) {
+        self.sub_usage(self.stored_bytes);
+        self.usage = None;
     }
 
     /// Starts recording changes for storage.
@@ -288,6 +332,7 @@ impl QueueState {
         }
         message.state = MessageState::Delayed { until: Timestamp::default() };
         self.delayed_count += 1;
+        self.add_usage(message.stored_size());
         self.messages.insert(sequence, message);
         self.set_state(sequence, state);
     }
@@ -401,6 +446,7 @@ impl QueueState {
         // Start from a neutral state so set_state's bookkeeping applies to the real one.
         message.state = MessageState::Delayed { until: now };
         self.delayed_count += 1;
+        self.add_usage(message.stored_size());
         self.messages.insert(sequence, message);
         let visible = delay.is_zero();
         let state = if visible { MessageState::Visible } else { MessageState::Delayed { until: now + delay } };
@@ -587,6 +633,7 @@ impl QueueState {
     /// Deletes every message.
     pub fn purge(&mut self) {
         self.messages.clear();
+        self.sub_usage(self.stored_bytes);
         self.visible.clear();
         self.timers.clear();
         self.early_expiring.clear();
@@ -628,6 +675,7 @@ impl QueueState {
 
     fn remove(&mut self, sequence: u64) -> Option<StoredMessage> {
         let message = self.messages.remove(&sequence)?;
+        self.sub_usage(message.stored_size());
         match message.state {
             MessageState::Visible => {
                 self.visible.remove(&sequence);

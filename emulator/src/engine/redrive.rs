@@ -122,10 +122,12 @@ pub(crate) struct MoveTasks {
 }
 
 impl Engine {
-    /// Finds a queue by ARN; `None` when the ARN is not one of this endpoint's queues.
+    /// Finds a queue by ARN (`arn:aws:sqs:<region>:<account>:<name>`); `None` when the ARN is not one of this
+    /// endpoint's queues.
     fn queue_by_arn(&self, arn: &str) -> Option<Arc<Queue>> {
-        let prefix = format!("arn:aws:sqs:{}:{}:", self.shared.config.region, self.shared.config.account_id);
-        arn.strip_prefix(&prefix).and_then(|name| self.queue_by_name(name).ok())
+        let prefix = format!("arn:aws:sqs:{}:", self.shared.config.region);
+        let (account, name) = arn.strip_prefix(&prefix)?.split_once(':')?;
+        self.queue_in(account, name).ok()
     }
 
     /// Moves messages that passed `maxReceiveCount` from `source` to its dead-letter queue. They keep their id,
@@ -176,8 +178,9 @@ impl Engine {
         let target = self.queue(queue_url)?;
         let sources: Vec<String> = {
             let queues = self.shared.queues.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            // A dead-letter queue's sources are in its own account.
             queues
-                .values()
+                .of(&target.account)
                 .filter(|queue| {
                     queue
                         .lock()
@@ -189,7 +192,9 @@ impl Engine {
                 .map(|queue| queue.name.clone())
                 .collect()
         };
-        super::page(sources.into_iter(), max_results, next_token)
+        let mut listing = super::page(sources.into_iter(), max_results, next_token)?;
+        listing.account.clone_from(&target.account);
+        Ok(listing)
     }
 
     /// Starts moving the messages of a dead-letter queue back to their sources (or to `destination_arn`).

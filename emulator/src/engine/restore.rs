@@ -1,6 +1,5 @@
 //! Start-up recovery: rebuilding an engine from what durable storage kept.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -75,7 +74,7 @@ impl Engine {
     ) -> Result<Self, SqsError> {
         let engine = Self::with_sink(config, clock, sink);
         let now = engine.now();
-        let mut queues = BTreeMap::new();
+        let mut queues = super::Namespaces::default();
         let mut max_uid = 0;
         for stored in snapshot.queues {
             let mut settings = QueueSettings::default();
@@ -97,10 +96,15 @@ impl Engine {
                 }
             }
             max_uid = max_uid.max(stored.uid);
-            let queue = engine.new_queue(stored.uid, &stored.name, state);
+            // See `Engine::storage_name`: `<account>/<name>` outside the default account.
+            let (account, name) = match stored.name.split_once('/') {
+                Some((account, name)) => (account, name),
+                None => (engine.shared.config.account_id.as_str(), stored.name.as_str()),
+            };
+            let queue = engine.new_queue(stored.uid, account, name, state);
             // Messages that expired while the emulator was down go now, and storage hears of it.
             queue.lock().tick(now);
-            queues.insert(stored.name.clone(), queue);
+            queues.insert(queue);
         }
         *engine.shared.queues.write().unwrap_or_else(std::sync::PoisonError::into_inner) = queues;
         engine.shared.next_queue_uid.store(max_uid + 1, Ordering::Relaxed);

@@ -19,11 +19,12 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::actions::{self, Action, EntryFaults, RequestContext};
+use crate::auth::{Authenticator, SignedRequest};
 use crate::dashboard::{self, DepthHistory};
 use crate::engine::{Engine, ManualClock};
 use crate::error::{ErrorCode, SqsError};
@@ -57,6 +58,8 @@ pub struct AppState {
     pub request_metrics: Arc<RequestMetrics>,
     /// Recent queue depths for the dashboard's charts.
     pub depth_history: Arc<DepthHistory>,
+    /// The SigV4 verifier, when authentication is on (`--auth sigv4`).
+    pub authenticator: Option<Arc<Authenticator>>,
 }
 
 /// What a request ends in: an encoded answer, or a connection dropped on purpose (fault injection).
@@ -91,22 +94,30 @@ async fn prometheus(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
-async fn handle_root(State(state): State<Arc<AppState>>, uri: Uri, headers: HeaderMap, body: Body) -> Response {
-    handle(&state, &uri, &headers, None, body).await
+async fn handle_root(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    handle(&state, &method, &uri, &headers, None, body).await
 }
 
 async fn handle_queue_path(
     State(state): State<Arc<AppState>>,
     Path((account, queue)): Path<(String, String)>,
+    method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    handle(&state, &uri, &headers, Some((account, queue)), body).await
+    handle(&state, &method, &uri, &headers, Some((account, queue)), body).await
 }
 
 async fn handle(
     state: &AppState,
+    method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     path_queue: Option<(String, String)>,
@@ -122,11 +133,12 @@ async fn handle(
         path_queue_url: path_queue.map(|(account, queue)| format!("{base_url}/{account}/{queue}")),
         base_url,
         entry_faults: None,
+        caller_account: None,
     };
     let protocol =
         protocol::detect(header_str(headers, TARGET_HEADER), header_str(headers, header::CONTENT_TYPE.as_str()));
     let mut action = None;
-    let (response, outcome) = match run(state, protocol, uri, headers, &mut context, &mut action, body).await {
+    let (response, outcome) = match run(state, protocol, method, uri, headers, &mut context, &mut action, body).await {
         Ok(Reply::Answer(encoded)) => (into_response(encoded, &request_id), RequestOutcome::Ok),
         Ok(Reply::DropConnection) => (dropped_connection(), RequestOutcome::Dropped),
         Err(error) => {
@@ -143,9 +155,11 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|value| value.to_str().ok())
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run(
     state: &AppState,
     protocol: Protocol,
+    method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     context: &mut RequestContext,
@@ -158,6 +172,12 @@ async fn run(
             format!("Request body is larger than {} bytes.", state.max_request_bytes),
         )
     })?;
+    if let Some(authenticator) = &state.authenticator {
+        let request =
+            SignedRequest { method: method.as_str(), path: uri.path(), query: uri.query(), headers, body: &body };
+        let caller = authenticator.authenticate(&request, state.engine.clock().now())?;
+        context.caller_account = Some(caller.account_id);
+    }
     let (action, payload) = match protocol {
         Protocol::Json => (json_action(headers)?, Payload::Json(body)),
         Protocol::Query => {

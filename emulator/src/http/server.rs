@@ -1,21 +1,33 @@
 //! Starting and stopping the emulator's HTTP server, in-process (tests, the embedded demo) or from the CLI.
 
+use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::serve::ListenerExt;
-use tokio::net::TcpListener;
+use axum::Router;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::{AppState, DEFAULT_MAX_REQUEST_BYTES, router};
+use crate::auth::{AuthMode, Authenticator, Credential, CredentialsError};
 use crate::config::{ConfigError, QueueDeclaration, declare_queues};
 use crate::dashboard::DepthHistory;
 use crate::dashboard::history::run_sampler;
 use crate::engine::{Clock, Engine, EngineConfig, EventSink, SystemClock};
+use crate::error::{ErrorCode, SqsError};
 use crate::faults::{FaultInjector, FaultRule};
+use crate::protocol;
 use crate::storage::{SqliteStorage, StorageError};
 
 /// Infrastructure failures of the server (never sent to SQS clients).
@@ -41,6 +53,31 @@ pub enum ServerError {
     /// A declared queue is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The credentials for `--auth sigv4` are unusable.
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
+}
+
+/// Connections served at once by default; more are answered `503 ServiceUnavailable` and closed.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// How long a client may take to send a request's headers (and how long a keep-alive connection may sit
+/// idle) by default, before the connection is closed.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// The largest request head (request line and headers) by default; larger ones get `431`.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
+/// Connections over the limit that are still answered with a 503; beyond these they are closed at once.
+const OVERFLOW_ANSWERS: usize = 64;
+/// How long a connection over the limit may take to send the request its 503 answers.
+const OVERFLOW_HEADER_TIMEOUT: Duration = Duration::from_secs(1);
+/// The smallest request head limit accepted (a request line and the usual headers fit easily).
+const MIN_HEADER_BYTES: usize = 8192;
+
+/// The limits the accept loop enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ConnectionLimits {
+    max_connections: usize,
+    header_read_timeout: Duration,
+    max_header_bytes: usize,
 }
 
 /// Entry point for running the emulator in-process.
@@ -78,6 +115,9 @@ pub struct EmulatorBuilder {
     fault_seed: u64,
     fault_rules: Vec<FaultRule>,
     fifo_quotas: bool,
+    auth: AuthMode,
+    credentials: Vec<Credential>,
+    limits: ConnectionLimits,
 }
 
 impl Default for EmulatorBuilder {
@@ -95,6 +135,13 @@ impl Default for EmulatorBuilder {
             fault_seed: 0,
             fault_rules: Vec::new(),
             fifo_quotas: false,
+            auth: AuthMode::Off,
+            credentials: Vec::new(),
+            limits: ConnectionLimits {
+                max_connections: DEFAULT_MAX_CONNECTIONS,
+                header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+                max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            },
         }
     }
 }
@@ -175,14 +222,68 @@ impl EmulatorBuilder {
         self
     }
 
+    /// `AuthMode::Sigv4` requires every SQS request to be signed with one of the [`credentials`]; the default,
+    /// `AuthMode::Off`, accepts anything and acts in the default account.
+    ///
+    /// [`credentials`]: EmulatorBuilder::credentials
+    pub fn auth(mut self, mode: AuthMode) -> Self {
+        self.auth = mode;
+        self
+    }
+
+    /// The access keys accepted in SigV4 mode, each mapped to its account.
+    pub fn credentials(mut self, credentials: Vec<Credential>) -> Self {
+        self.credentials = credentials;
+        self
+    }
+
+    /// Connections served at once (default [`DEFAULT_MAX_CONNECTIONS`]); a connection over the limit gets a
+    /// `503 ServiceUnavailable` and is closed.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.limits.max_connections = connections.max(1);
+        self
+    }
+
+    /// How long a client may take to send a request's headers, and a keep-alive connection may stay idle
+    /// (default [`DEFAULT_HEADER_READ_TIMEOUT`]); then the connection is closed.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.header_read_timeout = timeout;
+        self
+    }
+
+    /// The largest request head in bytes (default [`DEFAULT_MAX_HEADER_BYTES`], at least 8 KiB); larger ones get
+    /// `431 Request Header Fields Too Large`.
+    pub fn max_header_bytes(mut self, bytes: usize) -> Self {
+        self.limits.max_header_bytes = bytes.max(MIN_HEADER_BYTES);
+        self
+    }
+
+    /// The most queues one account may own (default
+    /// [`DEFAULT_MAX_QUEUES_PER_ACCOUNT`](crate::engine::DEFAULT_MAX_QUEUES_PER_ACCOUNT)).
+    pub fn max_queues_per_account(mut self, queues: usize) -> Self {
+        self.config.max_queues_per_account = queues;
+        self
+    }
+
+    /// The memory budget for stored messages, in bytes of bodies and attributes (default
+    /// [`DEFAULT_MAX_STORED_MESSAGE_BYTES`](crate::engine::DEFAULT_MAX_STORED_MESSAGE_BYTES)).
+    pub fn max_stored_message_bytes(mut self, bytes: u64) -> Self {
+        self.config.max_stored_message_bytes = bytes;
+        self
+    }
+
     /// Opens storage (restoring what it kept), declares the configured queues, binds the socket and starts
     /// serving in a background task.
     ///
     /// # Errors
     /// [`ServerError::Storage`] / [`ServerError::Restore`] for an unusable data directory,
-    /// [`ServerError::Config`] for an invalid queue declaration, [`ServerError::Bind`] when the address cannot
-    /// be bound.
+    /// [`ServerError::Config`] for an invalid queue declaration, [`ServerError::Credentials`] for unusable SigV4
+    /// credentials, [`ServerError::Bind`] when the address cannot be bound.
     pub async fn start(self) -> Result<RunningEmulator, ServerError> {
+        let authenticator = match self.auth {
+            AuthMode::Off => None,
+            AuthMode::Sigv4 => Some(Arc::new(Authenticator::new(self.config.region.clone(), self.credentials)?)),
+        };
         let (engine, storage) = match &self.data_dir {
             Some(dir) => {
                 let dir = dir.clone();
@@ -224,25 +325,20 @@ impl EmulatorBuilder {
             fallback_base_url: endpoint.clone(),
             request_metrics: Arc::default(),
             depth_history: Arc::clone(&depth_history),
+            authenticator,
         });
         let shutdown = CancellationToken::new();
         tokio::spawn(run_sampler(Arc::clone(&depth_history), engine.clone(), shutdown.clone()));
         let stop = shutdown.clone();
         let engine_for_shutdown = engine.clone();
-        // Small responses must not wait for Nagle's algorithm (the client's delayed ACK would add up to 40 ms).
-        let listener = listener.tap_io(|stream| {
-            if let Err(error) = stream.set_nodelay(true) {
-                tracing::debug!(%error, "cannot set TCP_NODELAY");
-            }
-        });
         let storage_for_shutdown = storage.clone();
+        let limits = self.limits;
         let task = tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    stop.cancelled().await;
-                    engine_for_shutdown.shutdown();
-                })
-                .await;
+            let served = serve(listener, app, limits, async move {
+                stop.cancelled().await;
+                engine_for_shutdown.shutdown();
+            })
+            .await;
             if let Some(storage) = storage_for_shutdown {
                 // Writes what is still queued and stops the writer thread.
                 if tokio::task::spawn_blocking(move || storage.close()).await.is_err() {
@@ -253,6 +349,99 @@ impl EmulatorBuilder {
         });
         Ok(RunningEmulator { local_addr, endpoint, engine, faults, depth_history, shutdown, task })
     }
+}
+
+/// The accept loop: serves each connection with hyper under the connection limits, until `shutdown`
+/// completes; then stops accepting, lets in-flight requests finish and closes idle connections.
+///
+/// A connection over `max_connections` is answered `503 ServiceUnavailable` (in the protocol its request
+/// uses) and closed; while [`OVERFLOW_ANSWERS`] such answers are already pending, further ones are closed
+/// without an answer, so a flood costs no more than a bounded number of tasks.
+async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> io::Result<()> {
+    let graceful = GracefulShutdown::new();
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let overflow = Arc::new(Semaphore::new(OVERFLOW_ANSWERS));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_header_size(limits.max_header_bytes.max(MIN_HEADER_BYTES));
+    let mut refuse = hyper::server::conn::http1::Builder::new();
+    refuse.timer(TokioTimer::new()).header_read_timeout(OVERFLOW_HEADER_TIMEOUT).keep_alive(false);
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // Out of file descriptors and the like: wait a little rather than spin.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Small responses must not wait for Nagle's algorithm (the client's delayed ACK would add up to 40 ms).
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+        if let Ok(permit) = Arc::clone(&permits).try_acquire_owned() {
+            let connection =
+                graceful.watch(http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone())));
+            tokio::spawn(async move {
+                if let Err(error) = connection.await {
+                    tracing::debug!(%error, "connection ended with an error");
+                }
+                drop(permit);
+            });
+        } else if let Ok(permit) = Arc::clone(&overflow).try_acquire_owned() {
+            tokio::spawn(refuse_connection(refuse.clone(), stream, permit));
+        } else {
+            drop(stream);
+        }
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// Answers the first request of a connection over the limit with `503 ServiceUnavailable`, then closes it.
+async fn refuse_connection(
+    http: hyper::server::conn::http1::Builder,
+    stream: TcpStream,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) {
+    let service = hyper::service::service_fn(|request: hyper::Request<Incoming>| async move {
+        let header = |name: &str| request.headers().get(name).and_then(|value| value.to_str().ok());
+        let protocol = protocol::detect(header("x-amz-target"), header("content-type"));
+        let error = SqsError::new(
+            ErrorCode::ServiceUnavailable,
+            "The emulator is serving as many connections as it may (max_connections); try again later.",
+        );
+        let mut encoded = protocol::error::render(protocol, &error);
+        encoded.fill_request_id(&uuid::Uuid::new_v4().to_string());
+        let mut response = hyper::Response::new(Full::new(Bytes::from(encoded.body)));
+        *response.status_mut() = hyper::StatusCode::SERVICE_UNAVAILABLE;
+        let headers = response.headers_mut();
+        if let Ok(value) = hyper::header::HeaderValue::from_str(encoded.content_type) {
+            headers.insert(hyper::header::CONTENT_TYPE, value);
+        }
+        for (name, value) in encoded.headers {
+            if let Ok(value) = hyper::header::HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
+        Ok::<_, Infallible>(response)
+    });
+    if let Err(error) = http.serve_connection(TokioIo::new(stream), service).await {
+        tracing::debug!(%error, "refused connection ended with an error");
+    }
+    drop(permit);
 }
 
 /// A running emulator. Dropping it without [`RunningEmulator::shutdown`] leaves the server running until the
