@@ -12,7 +12,7 @@ use super::clock::Timestamp;
 use super::events::QueueEvent;
 use super::fifo::{DEDUPLICATION_WINDOW, DeduplicatedSend};
 use super::message::{self, Md5Digest, MessageAttributes, RawMessageAttribute};
-use super::queue::{MAX_VISIBILITY, MessageExtra, QueueState, StoredMessage, sequence_number};
+use super::queue::{DeleteOutcome, MAX_VISIBILITY, MessageExtra, QueueState, StoredMessage, sequence_number};
 use super::receipt::ReceiptHandle;
 use super::{Engine, Queue};
 use crate::error::SqsError;
@@ -460,9 +460,14 @@ impl Engine {
         let now = self.now();
         let mut state = queue.lock();
         state.tick(now);
-        state.delete(handle, receipt_handle)?;
+        let outcome = state.delete(handle, receipt_handle)?;
+        let unblocks_a_group = state.fifo.is_some() && outcome == DeleteOutcome::Deleted;
         drop(state);
         queue.counters.add_deleted();
+        if unblocks_a_group {
+            // The next message of the group may be received now: wake long polls that were waiting for it.
+            queue.notify.notify_waiters();
+        }
         Ok(())
     }
 
@@ -515,14 +520,14 @@ impl Engine {
             range_checked("VisibilityTimeout", Some(seconds), 0, MAX_VISIBILITY.as_secs() as i64)?.unwrap_or_default();
         let handle = decode_handle(queue, receipt_handle)?;
         let now = self.now();
-        let became_visible = {
+        {
             let mut state = queue.lock();
             state.tick(now);
-            state.change_visibility(handle, receipt_handle, Duration::from_secs(seconds), now)?
-        };
-        if became_visible {
-            queue.notify.notify_waiters();
+            state.change_visibility(handle, receipt_handle, Duration::from_secs(seconds), now)?;
         }
+        // Waiting long polls sleep until the queue's next transition; a new deadline (earlier, or now) changes
+        // it, so wake them to look again.
+        queue.notify.notify_waiters();
         Ok(())
     }
 
