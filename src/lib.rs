@@ -45,9 +45,13 @@
 //! - [`idempotency`]: the idempotency-key attribute name and the FIFO deduplication id derived from a key.
 //! - [`producer`]: [`Producer<T>`], its builder, the buffer task (`batcher.rs`) and the pre-request checks
 //!   (`validate.rs`).
+//! - [`consumer`]: [`Consumer<T>`]: pollers with back-pressure, per-message handlers (or batch handlers),
+//!   batched acknowledgements, the visibility heartbeat, retry backoff, dead-lettering, FIFO group ordering,
+//!   idempotent processing ([`IdempotencyStore`]) and graceful shutdown.
 
 pub mod backend;
 pub mod codec;
+pub mod consumer;
 pub mod error;
 pub mod idempotency;
 pub mod integrity;
@@ -58,6 +62,10 @@ pub mod types;
 #[cfg(feature = "embedded")]
 pub use backend::EmbeddedBackend;
 pub use backend::{AwsBackend, SqsBackend};
+pub use consumer::{
+    Consumer, ConsumerBuilder, Delivery, IdempotencyStore, InMemoryIdempotencyStore, Outcome, RunningConsumer,
+    ShutdownReport,
+};
 pub use error::{Error, Fault, Result, ServiceErrorCode};
 pub use producer::{Producer, ProducerBuilder, SendOptions, SendReceipt, SendReport};
 pub use types::{IdempotencyKey, MessageAttribute, MessageAttributes, MessageId, ReceiptHandle};

@@ -1,0 +1,350 @@
+//! [`ConsumerBuilder`]: every knob of a [`Consumer`], validated once in [`ConsumerBuilder::build`] into the
+//! type-independent [`Config`] the running consumer shares.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use super::Consumer;
+use super::delivery::MessageMeta;
+use super::idempotency_store::IdempotencyStore;
+use super::options::{Heartbeat, IdempotencyKeySource, MAX_VISIBILITY, MAX_WAIT, PoisonAction, ResolvedHeartbeat};
+use crate::backend::{MAX_BATCH_ENTRIES, SqsBackend};
+use crate::codec::{Decode, JsonCodec};
+use crate::error::{Error, Result};
+use crate::retry::{Jitter, RetryPolicy};
+use crate::types::{IdempotencyKey, SystemAttributeName};
+
+/// The idempotency settings of a consumer.
+#[derive(Debug, Clone)]
+pub(crate) struct Idempotency {
+    pub(crate) store: Arc<dyn IdempotencyStore>,
+    pub(crate) completed_ttl: Duration,
+}
+
+/// The validated, type-independent settings of a consumer.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) queue_url: String,
+    pub(crate) fifo: bool,
+    pub(crate) concurrency: usize,
+    pub(crate) pollers: usize,
+    /// How many messages a poller tries to ask for at once (at most 10).
+    pub(crate) receive_batch: usize,
+    pub(crate) receive_batch_wait: Duration,
+    pub(crate) wait_time: Duration,
+    pub(crate) visibility_timeout: Duration,
+    pub(crate) message_attribute_names: Vec<String>,
+    pub(crate) system_attribute_names: Vec<SystemAttributeName>,
+    pub(crate) heartbeat: Option<ResolvedHeartbeat>,
+    pub(crate) retry_backoff: RetryPolicy,
+    pub(crate) api_retry: RetryPolicy,
+    pub(crate) ack_linger: Duration,
+    pub(crate) max_settle_requests: usize,
+    pub(crate) dead_letter_queue: Option<String>,
+    pub(crate) poison: PoisonAction,
+    pub(crate) idempotency: Option<Idempotency>,
+    pub(crate) settle_timeout: Duration,
+    pub(crate) max_receive_backoff: Duration,
+}
+
+/// Configures a [`Consumer`]; see [`Consumer::builder`].
+pub struct ConsumerBuilder<T> {
+    backend: Arc<dyn SqsBackend>,
+    queue_url: String,
+    codec: Arc<dyn Decode<T>>,
+    key_source: IdempotencyKeySource<T>,
+    concurrency: usize,
+    pollers: Option<usize>,
+    receive_batch_wait: Duration,
+    wait_time: Duration,
+    visibility_timeout: Duration,
+    message_attribute_names: Vec<String>,
+    system_attribute_names: Vec<SystemAttributeName>,
+    heartbeat: Option<Heartbeat>,
+    retry_backoff: RetryPolicy,
+    api_retry: RetryPolicy,
+    ack_linger: Duration,
+    max_settle_requests: usize,
+    dead_letter_queue: Option<String>,
+    poison: Option<PoisonAction>,
+    store: Option<Arc<dyn IdempotencyStore>>,
+    completed_ttl: Duration,
+    settle_timeout: Duration,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T> fmt::Debug for ConsumerBuilder<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConsumerBuilder")
+            .field("queue_url", &self.queue_url)
+            .field("concurrency", &self.concurrency)
+            .field("pollers", &self.pollers)
+            .field("wait_time", &self.wait_time)
+            .field("visibility_timeout", &self.visibility_timeout)
+            .field("heartbeat", &self.heartbeat)
+            .field("dead_letter_queue", &self.dead_letter_queue)
+            .field("poison", &self.poison)
+            .field("idempotency", &self.store.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: DeserializeOwned + Send + 'static> ConsumerBuilder<T> {
+    pub(crate) fn new(backend: Arc<dyn SqsBackend>, queue_url: String) -> Self {
+        Self::with_codec(backend, queue_url, Arc::new(JsonCodec))
+    }
+}
+
+impl<T: Send + 'static> ConsumerBuilder<T> {
+    pub(crate) fn with_codec(backend: Arc<dyn SqsBackend>, queue_url: String, codec: Arc<dyn Decode<T>>) -> Self {
+        Self {
+            backend,
+            queue_url,
+            codec,
+            key_source: IdempotencyKeySource::AttributeOrDeduplicationId,
+            concurrency: 32,
+            pollers: None,
+            receive_batch_wait: Duration::from_millis(5),
+            wait_time: MAX_WAIT,
+            visibility_timeout: Duration::from_secs(30),
+            message_attribute_names: vec!["All".to_owned()],
+            system_attribute_names: Vec::new(),
+            heartbeat: Some(Heartbeat::default()),
+            retry_backoff: RetryPolicy::default()
+                .initial_backoff(Duration::from_secs(2))
+                .max_backoff(Duration::from_secs(15 * 60))
+                .jitter(Jitter::Full),
+            api_retry: RetryPolicy::default(),
+            ack_linger: Duration::from_millis(10),
+            max_settle_requests: 16,
+            dead_letter_queue: None,
+            poison: None,
+            store: None,
+            completed_ttl: Duration::from_secs(60 * 60),
+            settle_timeout: Duration::from_secs(10),
+            _type: PhantomData,
+        }
+    }
+
+    /// Decodes bodies with `codec` instead of JSON.
+    pub fn codec(mut self, codec: impl Decode<T>) -> Self {
+        self.codec = Arc::new(codec);
+        self
+    }
+
+    /// At most this many messages are held at once: being handled, waiting for their FIFO group, or being
+    /// received (default 32; may be far above 10). Pollers ask only for as many messages as there are free
+    /// slots, so nothing is prefetched beyond this.
+    pub fn concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency;
+        self
+    }
+
+    /// How many receive loops run at once (default: one per 10 slots of concurrency, at most 16).
+    pub fn pollers(mut self, pollers: usize) -> Self {
+        self.pollers = Some(pollers);
+        self
+    }
+
+    /// How long a poller that has fewer free slots than a full receive (10, or its share of the
+    /// concurrency) waits for more slots to free up before it receives anyway (default 5 ms). Under load this
+    /// makes receives fuller (fewer requests per message); it never delays a receive by more than this.
+    pub fn receive_batch_wait(mut self, wait: Duration) -> Self {
+        self.receive_batch_wait = wait;
+        self
+    }
+
+    /// The long-poll wait of each receive (default and maximum: 20 s). With zero (short polling), a poller
+    /// pauses 20 ms after an empty receive.
+    pub fn wait_time(mut self, wait_time: Duration) -> Self {
+        self.wait_time = wait_time;
+        self
+    }
+
+    /// The visibility timeout requested on every receive (default 30 s; whole seconds, rounded up). The
+    /// heartbeat keeps longer handlers' messages invisible.
+    pub fn visibility_timeout(mut self, timeout: Duration) -> Self {
+        self.visibility_timeout = timeout;
+        self
+    }
+
+    /// Which message attributes to receive (default `All`). The idempotency attribute is always added when
+    /// an idempotency store is configured.
+    pub fn message_attribute_names(mut self, names: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.message_attribute_names = names.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// System attributes to receive besides those the consumer always asks for (`ApproximateReceiveCount`;
+    /// on FIFO queues `MessageGroupId`, `MessageDeduplicationId` and `SequenceNumber`): for example
+    /// `SentTimestamp` to fill [`MessageMeta::sent_at`], or `All`.
+    pub fn system_attribute_names(mut self, names: impl IntoIterator<Item = SystemAttributeName>) -> Self {
+        self.system_attribute_names = names.into_iter().collect();
+        self
+    }
+
+    /// Visibility heartbeat settings (on by default, see [`Heartbeat::default`]).
+    pub fn heartbeat(mut self, heartbeat: Heartbeat) -> Self {
+        self.heartbeat = Some(heartbeat);
+        self
+    }
+
+    /// Turns the visibility heartbeat off: a handler running longer than the visibility timeout lets its
+    /// message be redelivered.
+    pub fn without_heartbeat(mut self) -> Self {
+        self.heartbeat = None;
+        self
+    }
+
+    /// How [`Outcome::Retry`](super::Outcome::Retry) delays grow with the message's receive count: the delay
+    /// after receive `n` is [`RetryPolicy::backoff`]`(n)` (default: 2 s doubling up to 15 min, full jitter).
+    /// Only the policy's backoff and jitter settings are used here.
+    pub fn retry_backoff(mut self, policy: RetryPolicy) -> Self {
+        self.retry_backoff = policy;
+        self
+    }
+
+    /// Retries of the consumer's own requests (receives, deletes, visibility changes, dead-letter sends) that
+    /// fail with a retryable error (default [`RetryPolicy::default`]).
+    pub fn api_retry(mut self, policy: RetryPolicy) -> Self {
+        self.api_retry = policy;
+        self
+    }
+
+    /// How long an acknowledgement (or visibility change) waits for others to fill a batch of 10 before it
+    /// is sent anyway (default 10 ms).
+    pub fn ack_linger(mut self, linger: Duration) -> Self {
+        self.ack_linger = linger;
+        self
+    }
+
+    /// At most this many delete (and, separately, visibility) batch requests in flight (default 16).
+    pub fn max_settle_requests(mut self, max: usize) -> Self {
+        self.max_settle_requests = max;
+        self
+    }
+
+    /// The queue that [`Outcome::DeadLetter`](super::Outcome::DeadLetter) and poison messages are sent to
+    /// (a FIFO queue for a FIFO source: the group id is kept and the message id becomes the deduplication id).
+    pub fn dead_letter_queue(mut self, queue_url: impl Into<String>) -> Self {
+        self.dead_letter_queue = Some(queue_url.into());
+        self
+    }
+
+    /// What to do with messages that cannot be decoded or fail their MD5 check (default: dead-letter them
+    /// when a dead-letter queue is configured, else leave them for the queue's redrive policy).
+    pub fn poison(mut self, action: PoisonAction) -> Self {
+        self.poison = Some(action);
+        self
+    }
+
+    /// Deduplicates processing through `store`: a message whose key was completed is acknowledged without
+    /// running the handler; one whose key is being processed elsewhere is deferred until that lease ends.
+    pub fn idempotency(mut self, store: Arc<dyn IdempotencyStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Where idempotency keys come from (default
+    /// [`IdempotencyKeySource::AttributeOrDeduplicationId`]). Messages without a key are processed without
+    /// deduplication.
+    pub fn idempotency_key_source(mut self, source: IdempotencyKeySource<T>) -> Self {
+        self.key_source = source;
+        self
+    }
+
+    /// Derives idempotency keys with `key` (shorthand for [`IdempotencyKeySource::Custom`]).
+    pub fn idempotency_key(
+        mut self,
+        key: impl Fn(&T, &MessageMeta) -> Option<IdempotencyKey> + Send + Sync + 'static,
+    ) -> Self {
+        self.key_source = IdempotencyKeySource::Custom(Arc::new(key));
+        self
+    }
+
+    /// How long a completed key is remembered (default 1 hour).
+    pub fn idempotency_ttl(mut self, ttl: Duration) -> Self {
+        self.completed_ttl = ttl;
+        self
+    }
+
+    /// During shutdown, how long pending acknowledgements and visibility changes may take to be flushed
+    /// (default 10 s).
+    pub fn settle_timeout(mut self, timeout: Duration) -> Self {
+        self.settle_timeout = timeout;
+        self
+    }
+
+    /// Checks the settings and builds the consumer.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for out-of-range settings: zero concurrency or pollers, a wait above 20 s, a
+    /// visibility timeout outside 1 s..=12 h, a heartbeat whose interval is zero or whose threshold is not
+    /// below the visibility timeout.
+    pub fn build(self) -> Result<Consumer<T>> {
+        let config = self.config()?;
+        Ok(Consumer { backend: self.backend, codec: self.codec, key_source: self.key_source, config })
+    }
+
+    fn config(&self) -> Result<Config> {
+        let invalid = |reason: String| Err(Error::Config { reason });
+        if self.concurrency == 0 {
+            return invalid("consumer concurrency must be at least 1".to_owned());
+        }
+        let pollers = self.pollers.unwrap_or_else(|| self.concurrency.div_ceil(MAX_BATCH_ENTRIES).clamp(1, 16));
+        if pollers == 0 {
+            return invalid("a consumer needs at least one poller".to_owned());
+        }
+        if self.wait_time > MAX_WAIT {
+            return invalid(format!("wait time {:?} is above SQS's maximum of 20 s", self.wait_time));
+        }
+        let visibility =
+            Duration::from_secs(u64::from(crate::types::wire_seconds(self.visibility_timeout).unsigned_abs()));
+        if visibility.is_zero() || visibility > MAX_VISIBILITY {
+            return invalid(format!("visibility timeout {:?} must be within 1 s..=12 h", self.visibility_timeout));
+        }
+        let heartbeat = self.heartbeat.as_ref().map(|heartbeat| heartbeat.resolve(visibility)).transpose()?;
+        if self.max_settle_requests == 0 {
+            return invalid("max_settle_requests must be at least 1".to_owned());
+        }
+        let mut message_attribute_names = self.message_attribute_names.clone();
+        let wants_all = message_attribute_names.iter().any(|name| name == "All" || name == ".*");
+        if self.store.is_some() && !wants_all {
+            message_attribute_names.push(crate::idempotency::IDEMPOTENCY_KEY_ATTRIBUTE.to_owned());
+        }
+        let poison = self.poison.unwrap_or(if self.dead_letter_queue.is_some() {
+            PoisonAction::DeadLetter
+        } else {
+            PoisonAction::LeaveForRedrive
+        });
+        Ok(Config {
+            fifo: self.queue_url.ends_with(".fifo"),
+            queue_url: self.queue_url.clone(),
+            concurrency: self.concurrency,
+            pollers,
+            receive_batch: (self.concurrency / pollers).clamp(1, MAX_BATCH_ENTRIES),
+            receive_batch_wait: self.receive_batch_wait,
+            wait_time: self.wait_time,
+            visibility_timeout: visibility,
+            message_attribute_names,
+            system_attribute_names: super::poller::system_attribute_names(
+                self.queue_url.ends_with(".fifo"),
+                &self.system_attribute_names,
+            ),
+            heartbeat,
+            retry_backoff: self.retry_backoff.clone(),
+            api_retry: self.api_retry.clone(),
+            ack_linger: self.ack_linger,
+            max_settle_requests: self.max_settle_requests,
+            dead_letter_queue: self.dead_letter_queue.clone(),
+            poison,
+            idempotency: self.store.clone().map(|store| Idempotency { store, completed_ttl: self.completed_ttl }),
+            settle_timeout: self.settle_timeout,
+            max_receive_backoff: Duration::from_secs(10),
+        })
+    }
+}

@@ -1,0 +1,121 @@
+//! [`Delivery<T>`]: a decoded message handed to a handler, with its [`MessageMeta`].
+//!
+//! The receipt handle is deliberately not exposed: the consumer owns settlement (acks, visibility changes),
+//! so a handler cannot race it.
+
+use std::ops::Deref;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::backend::ReceivedMessage;
+use crate::types::{IdempotencyKey, MessageAttributes, MessageId, SystemAttributeName};
+
+/// What SQS says about a received message, besides its body. Fields from system attributes the consumer
+/// does not always ask for are `None` unless requested with
+/// [`ConsumerBuilder::system_attribute_names`](super::ConsumerBuilder::system_attribute_names).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct MessageMeta {
+    /// The message id.
+    pub message_id: MessageId,
+    /// `ApproximateReceiveCount`: 1 on the first delivery.
+    pub receive_count: u32,
+    /// `SentTimestamp` (when requested).
+    pub sent_at: Option<SystemTime>,
+    /// `ApproximateFirstReceiveTimestamp` (when requested).
+    pub first_received_at: Option<SystemTime>,
+    /// `MessageGroupId` (FIFO queues; on standard queues with fair-queue groups when requested).
+    pub group_id: Option<String>,
+    /// `MessageDeduplicationId` (FIFO queues).
+    pub deduplication_id: Option<String>,
+    /// `SequenceNumber` (FIFO queues).
+    pub sequence_number: Option<String>,
+    /// The message attributes.
+    pub attributes: MessageAttributes,
+    /// The idempotency key the consumer derived for this message, if any.
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
+impl MessageMeta {
+    pub(crate) fn from_received(message: &ReceivedMessage) -> Self {
+        let millis = |name: SystemAttributeName| {
+            message
+                .system_attributes
+                .get(&name)
+                .and_then(|v| v.parse::<u64>().ok())
+                .map(|ms| UNIX_EPOCH + Duration::from_millis(ms))
+        };
+        Self {
+            message_id: message.message_id.clone(),
+            receive_count: message.receive_count().unwrap_or(1),
+            sent_at: message.sent_at(),
+            first_received_at: millis(SystemAttributeName::ApproximateFirstReceiveTimestamp),
+            group_id: message.group_id().map(str::to_owned),
+            deduplication_id: message.deduplication_id().map(str::to_owned),
+            sequence_number: message.sequence_number().map(str::to_owned),
+            attributes: message.attributes.clone(),
+            idempotency_key: None,
+        }
+    }
+}
+
+/// A decoded message and its metadata; dereferences to the body.
+///
+/// # Examples
+/// ```
+/// use sqskit::consumer::{Delivery, Outcome};
+///
+/// async fn handle(order: Delivery<String>) -> Outcome {
+///     println!("{} (receive #{}): {}", order.meta().message_id, order.meta().receive_count, *order);
+///     Outcome::Ack
+/// }
+/// # let _ = handle;
+/// ```
+#[derive(Debug, Clone)]
+pub struct Delivery<T> {
+    body: T,
+    meta: MessageMeta,
+}
+
+impl<T> Delivery<T> {
+    pub(crate) fn new(body: T, meta: MessageMeta) -> Self {
+        Self { body, meta }
+    }
+
+    /// The decoded body.
+    pub fn body(&self) -> &T {
+        &self.body
+    }
+
+    /// The decoded body, by value.
+    pub fn into_body(self) -> T {
+        self.body
+    }
+
+    /// Body and metadata, by value.
+    pub fn into_parts(self) -> (T, MessageMeta) {
+        (self.body, self.meta)
+    }
+
+    /// The metadata.
+    pub fn meta(&self) -> &MessageMeta {
+        &self.meta
+    }
+
+    /// The message id.
+    pub fn message_id(&self) -> &MessageId {
+        &self.meta.message_id
+    }
+
+    /// How many times SQS has delivered this message (1 on the first delivery).
+    pub fn receive_count(&self) -> u32 {
+        self.meta.receive_count
+    }
+}
+
+impl<T> Deref for Delivery<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.body
+    }
+}

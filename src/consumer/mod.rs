@@ -1,0 +1,343 @@
+//! The typed consumer: [`Consumer<T>`] receives messages, decodes them into `T` and runs a handler for each
+//! (or a batch handler per receive), with continuous concurrency, batched acknowledgements, a visibility
+//! heartbeat, retry backoff, dead-lettering, idempotent processing and graceful shutdown.
+//!
+//! # How a message flows
+//!
+//! 1. A **poller** takes free concurrency slots (at least one, at most 10) and long-polls for exactly that
+//!    many messages (`WaitTimeSeconds` 20 by default). Nothing is prefetched beyond `concurrency`, and each
+//!    message frees its slot as soon as it is settled, so a slow message never blocks the others.
+//! 2. Each message is checked (MD5, decoding; failures are [poison](PoisonAction)), looked up in the
+//!    [idempotency store](IdempotencyStore) if one is configured, and handed to the [`Handler`]. On a FIFO
+//!    queue the messages of one group run strictly in order, groups in parallel.
+//! 3. The handler's [`Outcome`] is **settled**: acknowledgements are batched into `DeleteMessageBatch`
+//!    (10 entries, or after a short linger), retries and releases into `ChangeMessageVisibilityBatch`.
+//! 4. Meanwhile the **heartbeat** extends every held message close to its visibility deadline, in one batch
+//!    request per 10 messages per tick, and never after its outcome was decided.
+//!
+//! Nothing is acknowledged before its handler succeeded. A panicking handler, a dropped consumer or a
+//! handler still running at the shutdown deadline leaves its message in flight, so SQS redelivers it after
+//! its visibility timeout.
+//!
+//! # Examples
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use sqskit::backend::{EmbeddedBackend, SendEntry, SqsBackend};
+//! use sqskit::consumer::{Consumer, Delivery, HandlerError};
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Order { id: u32 }
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), sqskit::Error> {
+//! let backend: Arc<dyn SqsBackend> = Arc::new(EmbeddedBackend::new());
+//! let queue = backend.create_queue("orders", &Default::default(), &Default::default()).await?;
+//! backend.send_message_batch(&queue, &[SendEntry::new("1", r#"{"id":7}"#)]).await?;
+//!
+//! let (seen, mut orders) = tokio::sync::mpsc::unbounded_channel();
+//! let consumer = Consumer::<Order>::builder(backend, queue).concurrency(64).build()?;
+//! let running = consumer.start(move |order: Delivery<Order>| {
+//!     let seen = seen.clone();
+//!     async move {
+//!         seen.send(order.id)?; // any error converts into a transient HandlerError
+//!         Ok::<(), HandlerError>(())
+//!     }
+//! });
+//!
+//! assert_eq!(orders.recv().await, Some(7));
+//! let report = running.shutdown(Duration::from_secs(5)).await;
+//! assert_eq!(report.completed, 1);
+//! # Ok(()) }
+//! ```
+
+mod builder;
+mod core;
+mod dead_letter;
+mod delivery;
+mod fifo;
+mod handler;
+mod heartbeat;
+mod idempotency_store;
+mod options;
+mod outcome;
+mod poller;
+mod process;
+mod registry;
+mod settle;
+mod stats;
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+pub use builder::ConsumerBuilder;
+pub use dead_letter::DEAD_LETTER_REASON_ATTRIBUTE;
+pub use delivery::{Delivery, MessageMeta};
+pub use handler::{BatchHandler, Handler};
+pub use idempotency_store::{Begin, IdempotencyStore, InMemoryIdempotencyStore, LeaseToken, StoreError};
+pub use options::{Heartbeat, IdempotencyKeySource, KeyFn, PoisonAction};
+pub use outcome::{BatchOutcomes, Classify, ErrorClass, HandlerError, IntoOutcome, Outcome};
+pub use stats::{ConsumerStats, ShutdownReport};
+
+use self::builder::Config;
+use self::core::{Core, Mode, Shared};
+use self::options::IdempotencyKeySource as KeySource;
+use self::registry::Phase;
+use self::settle::{SettleContext, SettleItem, SettleKind, SettleOp, Settler};
+use self::stats::{Counters, bump};
+use crate::backend::SqsBackend;
+use crate::codec::Decode;
+
+/// A typed SQS consumer, configured and ready to [`start`](Consumer::start).
+///
+/// See the [module documentation](self) for how messages flow and an example.
+pub struct Consumer<T> {
+    backend: Arc<dyn SqsBackend>,
+    codec: Arc<dyn Decode<T>>,
+    key_source: KeySource<T>,
+    config: Config,
+}
+
+impl<T> fmt::Debug for Consumer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Consumer").field("backend", &self.backend).field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl<T: DeserializeOwned + Send + 'static> Consumer<T> {
+    /// A builder for a consumer of the queue at `queue_url` that decodes bodies as JSON.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use sqskit::backend::{EmbeddedBackend, SqsBackend};
+    /// use sqskit::consumer::{Consumer, Heartbeat};
+    ///
+    /// let backend: Arc<dyn SqsBackend> = Arc::new(EmbeddedBackend::new());
+    /// let consumer = Consumer::<serde_json::Value>::builder(backend, "http://sqskit.embedded/000000000000/q")
+    ///     .concurrency(100)
+    ///     .visibility_timeout(Duration::from_secs(60))
+    ///     .heartbeat(Heartbeat::default().threshold(Duration::from_secs(15)))
+    ///     .build()?;
+    /// # let _ = consumer;
+    /// # Ok::<(), sqskit::Error>(())
+    /// ```
+    pub fn builder(backend: Arc<dyn SqsBackend>, queue_url: impl Into<String>) -> ConsumerBuilder<T> {
+        ConsumerBuilder::new(backend, queue_url.into())
+    }
+}
+
+impl<T: Send + 'static> Consumer<T> {
+    /// A builder for a consumer that decodes bodies with `codec`.
+    pub fn builder_with_codec(
+        backend: Arc<dyn SqsBackend>,
+        queue_url: impl Into<String>,
+        codec: impl Decode<T>,
+    ) -> ConsumerBuilder<T> {
+        ConsumerBuilder::with_codec(backend, queue_url.into(), Arc::new(codec))
+    }
+
+    /// Starts consuming in background tasks, one handler call per message.
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime (it spawns the consumer's tasks).
+    pub fn start(self, handler: impl Handler<T>) -> RunningConsumer {
+        self.launch(Mode::Single(Arc::new(handler)))
+    }
+
+    /// Starts consuming with a batch handler: one call per receive (per group on a FIFO queue), with one
+    /// outcome per message.
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime (it spawns the consumer's tasks).
+    ///
+    /// # Examples
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use sqskit::backend::{EmbeddedBackend, SendEntry, SqsBackend};
+    /// use sqskit::consumer::{BatchOutcomes, Consumer, Delivery, Outcome};
+    ///
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), sqskit::Error> {
+    /// let backend: Arc<dyn SqsBackend> = Arc::new(EmbeddedBackend::new());
+    /// let queue = backend.create_queue("numbers", &Default::default(), &Default::default()).await?;
+    /// let entries: Vec<SendEntry> = (0..10).map(|i| SendEntry::new(i.to_string(), i.to_string())).collect();
+    /// backend.send_message_batch(&queue, &entries).await?;
+    ///
+    /// let (sums, mut sum) = tokio::sync::mpsc::unbounded_channel();
+    /// let running = Consumer::<u32>::builder(backend, queue).build()?.start_batch(move |batch: Vec<Delivery<u32>>| {
+    ///     let sums = sums.clone();
+    ///     async move {
+    ///         let _ = sums.send(batch.iter().map(|d| **d).sum::<u32>());
+    ///         BatchOutcomes::all(Outcome::Ack, batch.len())
+    ///     }
+    /// });
+    ///
+    /// let mut total = 0;
+    /// while total < 45 {
+    ///     total += sum.recv().await.unwrap_or(45);
+    /// }
+    /// let report = running.shutdown(Duration::from_secs(5)).await;
+    /// assert_eq!(report.completed, 10);
+    /// # Ok(()) }
+    /// ```
+    pub fn start_batch(self, handler: impl BatchHandler<T>) -> RunningConsumer {
+        self.launch(Mode::Batch(Arc::new(handler)))
+    }
+
+    /// Runs until `signal` completes (for example `tokio::signal::ctrl_c()`), then shuts down gracefully,
+    /// letting running handlers finish within `drain`.
+    pub async fn run_until(
+        self,
+        handler: impl Handler<T>,
+        signal: impl Future<Output = ()>,
+        drain: Duration,
+    ) -> ShutdownReport {
+        let running = self.start(handler);
+        signal.await;
+        running.shutdown(drain).await
+    }
+
+    fn launch(self, mode: Mode<T>) -> RunningConsumer {
+        let counters = Arc::new(Counters::default());
+        let settler = |op| {
+            Settler::spawn(SettleContext {
+                op,
+                backend: self.backend.clone(),
+                queue_url: self.config.queue_url.clone(),
+                linger: self.config.ack_linger,
+                max_in_flight: self.config.max_settle_requests,
+                retry: self.config.api_retry.clone(),
+                counters: counters.clone(),
+            })
+        };
+        let acks = settler(SettleOp::Delete);
+        let visibility = settler(SettleOp::ChangeVisibility);
+        let pollers = self.config.pollers;
+        let slots = Arc::new(Semaphore::new(self.config.concurrency));
+        let heartbeat_config = self.config.heartbeat;
+        let core = Arc::new(Core::new(self.backend, self.config, counters, acks, visibility));
+        let shared = Arc::new(Shared { core: core.clone(), codec: self.codec, key_source: self.key_source, mode });
+        let pollers = (0..pollers).map(|_| tokio::spawn(poller::run(shared.clone(), slots.clone()))).collect();
+        let heartbeat = heartbeat_config.map(|heartbeat| tokio::spawn(heartbeat::run(core.clone(), heartbeat)));
+        RunningConsumer { core, pollers, heartbeat }
+    }
+}
+
+/// A consumer running in background tasks.
+///
+/// Call [`shutdown`](RunningConsumer::shutdown) to stop it gracefully. Dropping it stops everything at once:
+/// running handlers are cancelled and their messages, never acknowledged, are redelivered by SQS after their
+/// visibility timeout; acknowledgements already queued are still sent.
+#[derive(Debug)]
+pub struct RunningConsumer {
+    core: Arc<Core>,
+    pollers: Vec<JoinHandle<()>>,
+    heartbeat: Option<JoinHandle<()>>,
+}
+
+impl RunningConsumer {
+    /// The consumer's counters so far.
+    pub fn stats(&self) -> ConsumerStats {
+        self.core.counters.snapshot()
+    }
+
+    /// How many messages the consumer holds right now (received and not yet settled).
+    pub fn in_flight(&self) -> usize {
+        self.core.registry.len()
+    }
+
+    /// Stops gracefully and reports what happened:
+    ///
+    /// 1. stops polling, dropping in-flight long polls at once;
+    /// 2. lets running handlers finish until `drain` has passed; messages received but not started are
+    ///    released (visibility 0) for other consumers;
+    /// 3. handlers still running at the deadline are abandoned: cancelled, their messages left in flight
+    ///    for redelivery after their visibility timeout;
+    /// 4. flushes pending acknowledgements and visibility changes (within the settle timeout);
+    /// 5. stops the heartbeat and returns the [`ShutdownReport`].
+    ///
+    /// Nothing is deleted unless its handler acknowledged it. A receive cut off in flight may still have
+    /// taken messages on the server (SQS cannot tell a dropped long poll from a slow client): like abandoned
+    /// ones, they become visible again after their visibility timeout.
+    pub async fn shutdown(mut self, drain: Duration) -> ShutdownReport {
+        let deadline = Instant::now() + drain;
+        let core = self.core.clone();
+        core.stopping.send_replace(true);
+        for poller in std::mem::take(&mut self.pollers) {
+            let _ = poller.await;
+        }
+
+        let mut tasks = core.take_tasks();
+        let drained = tokio::time::timeout_at(deadline, async { while tasks.join_next().await.is_some() {} }).await;
+        if drained.is_err() {
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+        }
+        // Anything still held was never settled: queued messages are released, running ones abandoned.
+        drop(core.groups.drain());
+        let mut abandoned = 0;
+        let mut leases = Vec::new();
+        for (_, tracked) in core.registry.drain() {
+            match tracked.phase {
+                Phase::Queued => {
+                    let item = SettleItem {
+                        receipt: tracked.receipt,
+                        message_id: tracked.message_id,
+                        visibility: Duration::ZERO,
+                        kind: SettleKind::ReleasedUnstarted,
+                    };
+                    if !core.visibility.push(item) {
+                        bump(&core.counters.settle_failures);
+                    }
+                }
+                Phase::Running | Phase::Settling => {
+                    abandoned += 1;
+                    bump(&core.counters.abandoned);
+                    tracing::warn!(
+                        message_id = %tracked.message_id,
+                        "handler still running at the shutdown deadline; the message will be redelivered"
+                    );
+                    leases.extend(tracked.lease);
+                }
+            }
+        }
+        heartbeat::abandon_leases(&core, leases).await;
+        if let Some(heartbeat) = self.heartbeat.take() {
+            heartbeat.abort();
+        }
+
+        let settle_deadline = Instant::now() + core.config.settle_timeout;
+        let (unacked, unchanged) =
+            tokio::join!(core.acks.close(settle_deadline), core.visibility.close(settle_deadline));
+        let stats = core.counters.snapshot();
+        ShutdownReport {
+            completed: stats.completed,
+            released: stats.released_unstarted,
+            abandoned,
+            unsettled: unacked + unchanged,
+            stats,
+        }
+    }
+}
+
+impl Drop for RunningConsumer {
+    fn drop(&mut self) {
+        for poller in &self.pollers {
+            poller.abort();
+        }
+        if let Some(heartbeat) = &self.heartbeat {
+            heartbeat.abort();
+        }
+        self.core.abort_tasks();
+    }
+}

@@ -1,0 +1,188 @@
+//! The receive loops. Each poller first takes at least one free concurrency slot (up to 10), then long-polls
+//! for exactly that many messages: nothing is prefetched beyond capacity, and a slot frees as soon as its
+//! message is settled, so one slow message never holds up the others. Shutdown drops an in-flight long poll
+//! at once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::core::{Admitted, Mode, Shared};
+use super::fifo;
+use super::process::{spawn_each, spawn_job};
+use super::registry::Tracked;
+use super::stats::bump;
+use crate::backend::{ReceiveRequest, ReceivedMessage};
+use crate::types::{ReceiptHandle, SystemAttributeName};
+
+/// The shortest pause after a failed receive (full jitter could otherwise retry at once, in a tight loop).
+const MIN_RECEIVE_BACKOFF: Duration = Duration::from_millis(100);
+/// With short polling (wait time 0), the pause after an empty receive, so an idle consumer does not spin.
+const EMPTY_SHORT_POLL_PAUSE: Duration = Duration::from_millis(20);
+
+pub(crate) async fn run<T: Send + 'static>(shared: Arc<Shared<T>>, slots: Arc<Semaphore>) {
+    let mut stop = shared.core.stopping.subscribe();
+    loop {
+        let first = tokio::select! {
+            biased;
+            _ = stop.wait_for(|stopping| *stopping) => return,
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => return,
+            },
+        };
+        let mut permits = first;
+        let target = shared.core.config.receive_batch;
+        top_up(&slots, &mut permits, target);
+        if permits.num_permits() < target {
+            // Under load slots free up within moments: waiting a little for a fuller receive saves requests.
+            let until = Instant::now() + shared.core.config.receive_batch_wait;
+            let missing = u32::try_from(target - permits.num_permits()).unwrap_or(1);
+            tokio::select! {
+                biased;
+                _ = stop.wait_for(|stopping| *stopping) => return,
+                more = tokio::time::timeout_at(until, slots.clone().acquire_many_owned(missing)) => match more {
+                    Ok(Ok(more)) => permits.merge(more),
+                    _ => top_up(&slots, &mut permits, target),
+                },
+            }
+        }
+        let Some((sent_at, messages)) = receive(&shared, &mut stop, permits.num_permits()).await else { return };
+        let empty = messages.is_empty();
+        admit(&shared, &slots, permits, sent_at, messages);
+        if empty && shared.core.config.wait_time.is_zero() {
+            tokio::select! {
+                () = tokio::time::sleep(EMPTY_SHORT_POLL_PAUSE) => {}
+                _ = stop.wait_for(|stopping| *stopping) => return,
+            }
+        }
+    }
+}
+
+/// Takes free slots without waiting, up to `target` in all.
+fn top_up(slots: &Arc<Semaphore>, permits: &mut OwnedSemaphorePermit, target: usize) {
+    while permits.num_permits() < target {
+        match slots.clone().try_acquire_owned() {
+            Ok(more) => permits.merge(more),
+            Err(_) => return,
+        }
+    }
+}
+
+/// One receive, retried with backoff until it succeeds; `None` when shutdown began. A retried FIFO receive
+/// reuses its `ReceiveRequestAttemptId`, so SQS returns the same messages if the first attempt did receive
+/// them.
+async fn receive<T>(
+    shared: &Shared<T>,
+    stop: &mut watch::Receiver<bool>,
+    wanted: usize,
+) -> Option<(Instant, Vec<ReceivedMessage>)> {
+    let core = &shared.core;
+    let config = &core.config;
+    let mut request = ReceiveRequest {
+        max_messages: u8::try_from(wanted).unwrap_or(u8::MAX),
+        wait_time: Some(config.wait_time),
+        visibility_timeout: Some(config.visibility_timeout),
+        system_attribute_names: config.system_attribute_names.clone(),
+        message_attribute_names: config.message_attribute_names.clone(),
+        receive_request_attempt_id: config.fifo.then(|| uuid::Uuid::new_v4().to_string()),
+    };
+    let mut failures = 0u32;
+    loop {
+        let span = tracing::info_span!(
+            "sqskit.receive",
+            queue = %config.queue_url,
+            max_messages = wanted,
+            received = tracing::field::Empty,
+        );
+        let sent_at = Instant::now();
+        let result = tokio::select! {
+            biased;
+            result = core.backend.receive_message(&config.queue_url, &request).instrument(span.clone()) => result,
+            _ = stop.wait_for(|stopping| *stopping) => return None,
+        };
+        match result {
+            Ok(messages) => {
+                bump(&core.counters.receive_requests);
+                span.record("received", messages.len());
+                return Some((sent_at, messages));
+            }
+            Err(error) => {
+                bump(&core.counters.receive_errors);
+                failures = failures.saturating_add(1);
+                if !error.is_retryable() && request.receive_request_attempt_id.is_some() {
+                    request.receive_request_attempt_id = Some(uuid::Uuid::new_v4().to_string());
+                }
+                let delay = config.api_retry.backoff(failures).max(MIN_RECEIVE_BACKOFF).min(config.max_receive_backoff);
+                tracing::warn!(
+                    queue = %config.queue_url,
+                    error = %error,
+                    failures,
+                    ?delay,
+                    "receive failed; polling again after a pause"
+                );
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    _ = stop.wait_for(|stopping| *stopping) => return None,
+                }
+            }
+        }
+    }
+}
+
+/// The system attributes to ask for: what the consumer needs (the receive count for retry backoff; on FIFO
+/// queues the group, deduplication id and sequence number) plus what the builder added. Asking for `All`
+/// would make every response larger.
+pub(crate) fn system_attribute_names(fifo: bool, extra: &[SystemAttributeName]) -> Vec<SystemAttributeName> {
+    let mut names = vec![SystemAttributeName::ApproximateReceiveCount];
+    if fifo {
+        names.extend([
+            SystemAttributeName::MessageGroupId,
+            SystemAttributeName::MessageDeduplicationId,
+            SystemAttributeName::SequenceNumber,
+        ]);
+    }
+    for name in extra {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    names
+}
+
+/// Registers received messages, gives each one slot (unused slots go back) and starts their processing.
+fn admit<T: Send + 'static>(
+    shared: &Arc<Shared<T>>,
+    slots: &Arc<Semaphore>,
+    mut permits: OwnedSemaphorePermit,
+    sent_at: Instant,
+    messages: Vec<ReceivedMessage>,
+) {
+    let core = &shared.core;
+    let mut admitted = Vec::with_capacity(messages.len());
+    for mut message in messages {
+        bump(&core.counters.received);
+        // SQS never returns more than asked; if it did, the extra message still gets a slot if one is free.
+        let slot = permits.split(1).or_else(|| slots.clone().try_acquire_owned().ok());
+        // The registry owns the receipt handle from here on (settling moves it into the request).
+        let receipt = std::mem::replace(&mut message.receipt_handle, ReceiptHandle::new(String::new()));
+        let tracked = Tracked::new(receipt, message.message_id.clone(), sent_at, core.config.visibility_timeout);
+        let id = core.registry.insert(tracked);
+        admitted.push(Admitted { id, message, _slot: slot });
+    }
+    drop(permits);
+    if admitted.is_empty() {
+        return;
+    }
+    let single = matches!(shared.mode, Mode::Single(_));
+    if core.config.fifo {
+        fifo::dispatch(shared, fifo::group_jobs(admitted, single));
+    } else if single {
+        spawn_each(shared, admitted);
+    } else {
+        spawn_job(shared, admitted);
+    }
+}

@@ -1,0 +1,429 @@
+//! Processing one job (one message, or one batch): decode and check it, consult the idempotency store, run
+//! the handler (catching panics), and settle the outcome. Returns whether a FIFO group may go on to its
+//! next message.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::core::{Admitted, Mode, Shared};
+use super::dead_letter::send_to_dead_letter_queue;
+use super::delivery::{Delivery, MessageMeta};
+use super::handler::{BatchHandler, CatchUnwind, Handler, JoinAll};
+use super::idempotency_store::Begin;
+use super::options::{MAX_VISIBILITY, PoisonAction};
+use super::outcome::Outcome;
+use super::registry::Lease;
+use super::settle::{SettleItem, SettleKind};
+use super::stats::{bump, drop_one};
+use crate::error::Error;
+
+/// Counts a running handler for as long as it lives (also when its task is aborted at shutdown).
+struct RunningGuard<'a>(&'a std::sync::atomic::AtomicU64);
+
+impl<'a> RunningGuard<'a> {
+    fn new(counter: &'a std::sync::atomic::AtomicU64) -> Self {
+        bump(counter);
+        Self(counter)
+    }
+}
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        drop_one(self.0);
+    }
+}
+
+/// A message ready for its handler.
+struct Ready<T> {
+    admitted: Admitted,
+    delivery: Delivery<T>,
+    lease: Option<Lease>,
+}
+
+/// A message after the handler ran (the delivery moved into the handler).
+struct Handled {
+    admitted: Admitted,
+    lease: Option<Lease>,
+    receive_count: u32,
+}
+
+enum Prepared<T> {
+    Ready(Box<Ready<T>>),
+    /// Settled without the handler; `true` when its FIFO group may continue.
+    Settled(bool),
+}
+
+/// Runs one job. A job is one message (single handler) or one batch; on a FIFO queue, all of one group.
+pub(crate) async fn execute<T: Send + 'static>(shared: &Shared<T>, job: Vec<Admitted>) -> bool {
+    if shared.core.is_stopping() {
+        release_all(shared, job, SettleKind::ReleasedUnstarted).await;
+        return false;
+    }
+    match &shared.mode {
+        Mode::Single(handler) => {
+            let mut job = job.into_iter();
+            while let Some(admitted) = job.next() {
+                if !execute_one(shared, handler.as_ref(), admitted).await && shared.core.config.fifo {
+                    release_all(shared, job.collect(), SettleKind::Released).await;
+                    return false;
+                }
+            }
+            true
+        }
+        Mode::Batch(handler) => execute_batch(shared, handler.as_ref(), job).await,
+    }
+}
+
+/// Runs one message of a standard queue with the single handler.
+async fn execute_single<T: Send + 'static>(shared: &Shared<T>, admitted: Admitted) {
+    match &shared.mode {
+        _ if shared.core.is_stopping() => {
+            settle_item(shared, admitted, Some(Duration::ZERO), SettleKind::ReleasedUnstarted).await;
+        }
+        Mode::Single(handler) => {
+            execute_one(shared, handler.as_ref(), admitted).await;
+        }
+        Mode::Batch(handler) => {
+            execute_batch(shared, handler.as_ref(), vec![admitted]).await;
+        }
+    }
+}
+
+async fn execute_one<T: Send + 'static>(shared: &Shared<T>, handler: &dyn Handler<T>, admitted: Admitted) -> bool {
+    let message = &admitted.message;
+    let span = tracing::info_span!(
+        "sqskit.process",
+        message_id = %message.message_id,
+        receive_count = message.receive_count().unwrap_or(1),
+        group_id = message.group_id(),
+        outcome = tracing::field::Empty,
+    );
+    async {
+        let ready = match prepare(shared, admitted).await {
+            Prepared::Ready(ready) => *ready,
+            Prepared::Settled(may_continue) => return may_continue,
+        };
+        let counters = &shared.core.counters;
+        shared.core.registry.set_running(ready.admitted.id);
+        bump(&counters.started);
+        bump(&counters.running);
+        let handled =
+            Handled { receive_count: ready.delivery.receive_count(), admitted: ready.admitted, lease: ready.lease };
+        let result = CatchUnwind::new(handler.handle(ready.delivery)).await;
+        drop_one(&counters.running);
+        match result {
+            Ok(outcome) => {
+                tracing::Span::current().record("outcome", outcome.as_str());
+                settle(shared, handled, outcome).await
+            }
+            Err(panic) => crashed(shared, handled, &panic).await,
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+async fn execute_batch<T: Send + 'static>(
+    shared: &Shared<T>,
+    handler: &dyn BatchHandler<T>,
+    job: Vec<Admitted>,
+) -> bool {
+    let fifo = shared.core.config.fifo;
+    let span = tracing::info_span!("sqskit.process", messages = job.len(), outcome = tracing::field::Empty);
+    async {
+        let mut may_continue = true;
+        let mut ready = Vec::with_capacity(job.len());
+        let mut job = job.into_iter();
+        while let Some(admitted) = job.next() {
+            match prepare(shared, admitted).await {
+                Prepared::Ready(one) => ready.push(*one),
+                Prepared::Settled(true) => {}
+                Prepared::Settled(false) => {
+                    may_continue = false;
+                    if fifo {
+                        // Messages before this one are processed; the rest of its group must wait for it.
+                        release_all(shared, job.by_ref().collect(), SettleKind::Released).await;
+                    }
+                }
+            }
+        }
+        if ready.is_empty() {
+            return may_continue;
+        }
+        let counters = &shared.core.counters;
+        let mut handled = Vec::with_capacity(ready.len());
+        let mut deliveries = Vec::with_capacity(ready.len());
+        for one in ready {
+            shared.core.registry.set_running(one.admitted.id);
+            bump(&counters.started);
+            handled.push(Handled {
+                receive_count: one.delivery.receive_count(),
+                admitted: one.admitted,
+                lease: one.lease,
+            });
+            deliveries.push(one.delivery);
+        }
+        let running: Vec<RunningGuard<'_>> = handled.iter().map(|_| RunningGuard::new(&counters.running)).collect();
+        let result = CatchUnwind::new(handler.handle_batch(deliveries)).await;
+        drop(running);
+        let outcomes = match result {
+            Ok(outcomes) => outcomes.into_vec(),
+            Err(panic) => {
+                for one in handled {
+                    crashed(shared, one, &panic).await;
+                }
+                return false;
+            }
+        };
+        let mut outcomes = outcomes.into_iter();
+        let mut group_failed = false;
+        for one in handled {
+            let mut outcome = outcomes.next().unwrap_or(Outcome::Retry);
+            if fifo && group_failed && outcome != Outcome::Release {
+                if outcome == Outcome::Ack {
+                    tracing::warn!(
+                        message_id = %one.admitted.message.message_id,
+                        "batch handler acknowledged a FIFO message after an earlier one of its group failed; \
+                         releasing it so that the group is redelivered in order"
+                    );
+                }
+                outcome = Outcome::Release;
+            }
+            if !settle(shared, one, outcome).await {
+                may_continue = false;
+                group_failed = true;
+            }
+        }
+        may_continue
+    }
+    .instrument(span)
+    .await
+}
+
+/// Integrity check, decoding and the idempotency check.
+async fn prepare<T: Send + 'static>(shared: &Shared<T>, admitted: Admitted) -> Prepared<T> {
+    if let Err(error) = admitted.message.check_integrity() {
+        return Prepared::Settled(poison(shared, admitted, &error).await);
+    }
+    let body = match shared.codec.decode(&admitted.message.body) {
+        Ok(body) => body,
+        Err(error) => return Prepared::Settled(poison(shared, admitted, &error).await),
+    };
+    let mut meta = MessageMeta::from_received(&admitted.message);
+    let key = shared.key_source.key(&body, &meta);
+    meta.idempotency_key.clone_from(&key);
+    let (Some(idempotency), Some(key)) = (&shared.core.config.idempotency, key) else {
+        return Prepared::Ready(Box::new(Ready { admitted, delivery: Delivery::new(body, meta), lease: None }));
+    };
+    let remaining = shared.core.registry.remaining(admitted.id, Instant::now());
+    match idempotency.store.try_begin(&key, SystemTime::now() + remaining).await {
+        Ok(Begin::Acquired(token)) => {
+            let lease = Lease { key, token };
+            shared.core.registry.set_lease(admitted.id, lease.clone());
+            Prepared::Ready(Box::new(Ready { admitted, delivery: Delivery::new(body, meta), lease: Some(lease) }))
+        }
+        Ok(Begin::Completed) => {
+            tracing::debug!(message_id = %meta.message_id, key = %key, "already processed; acknowledging the duplicate");
+            settle_item(shared, admitted, None, SettleKind::Duplicate).await;
+            Prepared::Settled(true)
+        }
+        Ok(Begin::InProgress { until }) => {
+            // Until the other lease ends, but growing with the receive count like a retry: a duplicate of a
+            // long-running message is not received over and over (each receive counts toward redrive).
+            let lease_left = until.duration_since(SystemTime::now()).unwrap_or_default();
+            let backoff = shared.core.config.retry_backoff.backoff(meta.receive_count);
+            let wait = lease_left.max(backoff).max(Duration::from_secs(1));
+            tracing::debug!(message_id = %meta.message_id, key = %key, ?wait, "key in progress elsewhere; deferring");
+            settle_item(shared, admitted, Some(wait), SettleKind::Deferred).await;
+            Prepared::Settled(false)
+        }
+        Err(error) => {
+            tracing::warn!(message_id = %meta.message_id, error = %error, "idempotency store failed; retrying later");
+            let delay = shared.core.config.retry_backoff.backoff(meta.receive_count);
+            settle_item(shared, admitted, Some(delay), SettleKind::Retried).await;
+            Prepared::Settled(false)
+        }
+    }
+}
+
+/// Applies a handler's outcome. Returns whether a FIFO group may continue.
+async fn settle<T>(shared: &Shared<T>, handled: Handled, outcome: Outcome) -> bool {
+    let Handled { admitted, lease, receive_count } = handled;
+    if let Some(lease) = &lease {
+        match &outcome {
+            Outcome::Ack => complete(shared, lease).await,
+            _ => abandon(shared, lease).await,
+        }
+    }
+    match outcome {
+        Outcome::Ack => {
+            settle_item(shared, admitted, None, SettleKind::Completed).await;
+            true
+        }
+        Outcome::Retry => {
+            let delay = shared.core.config.retry_backoff.backoff(receive_count);
+            settle_item(shared, admitted, Some(delay), SettleKind::Retried).await;
+            false
+        }
+        Outcome::RetryAfter(delay) => {
+            settle_item(shared, admitted, Some(delay), SettleKind::Retried).await;
+            false
+        }
+        Outcome::Release => {
+            settle_item(shared, admitted, Some(Duration::ZERO), SettleKind::Released).await;
+            false
+        }
+        Outcome::DeadLetter(reason) => dead_letter(shared, admitted, &reason).await,
+    }
+}
+
+async fn crashed<T>(shared: &Shared<T>, handled: Handled, panic: &str) -> bool {
+    bump(&shared.core.counters.panicked);
+    tracing::error!(
+        message_id = %handled.admitted.message.message_id,
+        panic,
+        "handler panicked; the message is left for redelivery after its visibility timeout"
+    );
+    if let Some(lease) = &handled.lease {
+        abandon(shared, lease).await;
+    }
+    shared.core.registry.remove(handled.admitted.id);
+    false
+}
+
+async fn poison<T>(shared: &Shared<T>, admitted: Admitted, error: &Error) -> bool {
+    bump(&shared.core.counters.poison);
+    let message_id = admitted.message.message_id.clone();
+    match shared.core.config.poison {
+        PoisonAction::DeadLetter => {
+            tracing::warn!(message_id = %message_id, error = %error, "poison message; dead-lettering it");
+            dead_letter(shared, admitted, &error.to_string()).await
+        }
+        PoisonAction::Delete => {
+            tracing::warn!(message_id = %message_id, error = %error, "poison message; deleting it");
+            settle_item(shared, admitted, None, SettleKind::PoisonDeleted).await;
+            true
+        }
+        PoisonAction::LeaveForRedrive => {
+            tracing::warn!(message_id = %message_id, error = %error, "poison message; leaving it for the redrive policy");
+            shared.core.registry.remove(admitted.id);
+            false
+        }
+    }
+}
+
+async fn dead_letter<T>(shared: &Shared<T>, admitted: Admitted, reason: &str) -> bool {
+    let core = &shared.core;
+    let message_id = &admitted.message.message_id;
+    let Some(queue) = &core.config.dead_letter_queue else {
+        tracing::warn!(
+            message_id = %message_id,
+            reason,
+            "no dead-letter queue configured; leaving the message for the queue's redrive policy"
+        );
+        core.registry.remove(admitted.id);
+        return false;
+    };
+    match send_to_dead_letter_queue(core.backend.as_ref(), queue, &admitted.message, reason, &core.config.api_retry)
+        .await
+    {
+        Ok(()) => {
+            tracing::info!(message_id = %message_id, reason, "message sent to the dead-letter queue");
+            settle_item(shared, admitted, None, SettleKind::DeadLettered).await;
+            true
+        }
+        Err(error) => {
+            bump(&core.counters.dead_letter_failures);
+            tracing::error!(
+                message_id = %message_id,
+                error = %error,
+                "could not send the message to the dead-letter queue; leaving it for redrive"
+            );
+            core.registry.remove(admitted.id);
+            false
+        }
+    }
+}
+
+/// Releases messages that will not be processed now (visibility 0).
+pub(crate) async fn release_all<T>(shared: &Shared<T>, messages: Vec<Admitted>, kind: SettleKind) {
+    for admitted in messages {
+        settle_item(shared, admitted, Some(Duration::ZERO), kind).await;
+    }
+}
+
+/// Hands a message to a settle batcher: a delete (`visibility: None`) or a visibility change. The registry
+/// entry is settled first, so the heartbeat never touches the message again; its concurrency slot is freed
+/// when `admitted` drops at the end.
+pub(crate) async fn settle_item<T>(
+    shared: &Shared<T>,
+    admitted: Admitted,
+    visibility: Option<Duration>,
+    kind: SettleKind,
+) {
+    let core = &shared.core;
+    let Some(tracked) = core.registry.begin_settle(admitted.id).await else { return };
+    let pushed = match visibility {
+        None => core.acks.push(SettleItem {
+            receipt: tracked.receipt,
+            message_id: tracked.message_id,
+            visibility: Duration::ZERO,
+            kind,
+        }),
+        Some(delay) => {
+            // At most 12 hours since the receive (an SQS limit), in whole seconds rounded down.
+            let room = (tracked.received_at + MAX_VISIBILITY).saturating_duration_since(Instant::now());
+            let delay = delay.min(Duration::from_secs(room.as_secs()));
+            core.visibility.push(SettleItem {
+                receipt: tracked.receipt,
+                message_id: tracked.message_id,
+                visibility: delay,
+                kind,
+            })
+        }
+    };
+    if !pushed {
+        bump(&core.counters.settle_failures);
+        tracing::warn!(message_id = %admitted.message.message_id, "consumer stopped before the message was settled");
+    }
+}
+
+async fn complete<T>(shared: &Shared<T>, lease: &Lease) {
+    let Some(idempotency) = &shared.core.config.idempotency else { return };
+    let expires_at = SystemTime::now() + idempotency.completed_ttl;
+    if let Err(error) = idempotency.store.complete(&lease.key, &lease.token, expires_at).await {
+        tracing::warn!(key = %lease.key, error = %error, "could not record the key as completed");
+    }
+}
+
+pub(crate) async fn abandon_lease(shared_store: &super::builder::Idempotency, lease: &Lease) {
+    if let Err(error) = shared_store.store.abandon(&lease.key, &lease.token).await {
+        tracing::debug!(key = %lease.key, error = %error, "could not abandon the idempotency lease");
+    }
+}
+
+async fn abandon<T>(shared: &Shared<T>, lease: &Lease) {
+    if let Some(idempotency) = &shared.core.config.idempotency {
+        abandon_lease(idempotency, lease).await;
+    }
+}
+
+/// Runs a job as its own task.
+pub(crate) fn spawn_job<T: Send + 'static>(shared: &Arc<Shared<T>>, job: Vec<Admitted>) {
+    let task_shared = shared.clone();
+    shared.core.spawn(async move {
+        execute(&task_shared, job).await;
+    });
+}
+
+/// Runs each message as its own job, concurrently, in one task (standard queues, single handler).
+pub(crate) fn spawn_each<T: Send + 'static>(shared: &Arc<Shared<T>>, messages: Vec<Admitted>) {
+    let task_shared = shared.clone();
+    shared.core.spawn(async move {
+        let shared = &task_shared;
+        JoinAll::new(messages.into_iter().map(|one| execute_single(shared, one))).await;
+    });
+}

@@ -1,0 +1,325 @@
+//! The settle batchers: acknowledgements become `DeleteMessageBatch` requests, retries and releases become
+//! `ChangeMessageVisibilityBatch` requests. Each batcher is one task that flushes as soon as 10 entries are
+//! ready or after a short linger, with several requests in flight; entries that fail with a retryable error
+//! are retried with backoff, and only those entries.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::stats::{Counters, bump};
+use crate::backend::{DeleteEntry, MAX_BATCH_ENTRIES, SqsBackend, VisibilityEntry};
+use crate::error::Error;
+use crate::retry::RetryPolicy;
+use crate::types::{MessageId, ReceiptHandle};
+
+/// Why a message is being settled: decides which counter a confirmed request bumps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SettleKind {
+    Completed,
+    Duplicate,
+    DeadLettered,
+    PoisonDeleted,
+    Retried,
+    Released,
+    ReleasedUnstarted,
+    Deferred,
+}
+
+impl SettleKind {
+    fn counter(self, counters: &Counters) -> Option<&AtomicU64> {
+        match self {
+            SettleKind::Completed => Some(&counters.completed),
+            SettleKind::Duplicate => Some(&counters.duplicates),
+            SettleKind::DeadLettered => Some(&counters.dead_lettered),
+            SettleKind::PoisonDeleted => None,
+            SettleKind::Retried => Some(&counters.retried),
+            SettleKind::Released => Some(&counters.released),
+            SettleKind::ReleasedUnstarted => Some(&counters.released_unstarted),
+            SettleKind::Deferred => Some(&counters.deferred),
+        }
+    }
+}
+
+/// One message to delete or to change the visibility of.
+#[derive(Debug, Clone)]
+pub(crate) struct SettleItem {
+    pub(crate) receipt: ReceiptHandle,
+    pub(crate) message_id: MessageId,
+    /// The new visibility timeout (visibility batcher only).
+    pub(crate) visibility: Duration,
+    pub(crate) kind: SettleKind,
+}
+
+/// Which request a batcher sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SettleOp {
+    Delete,
+    ChangeVisibility,
+}
+
+impl SettleOp {
+    const fn name(self) -> &'static str {
+        match self {
+            SettleOp::Delete => "DeleteMessageBatch",
+            SettleOp::ChangeVisibility => "ChangeMessageVisibilityBatch",
+        }
+    }
+}
+
+enum Command {
+    Item(SettleItem),
+    Close { deadline: Instant, done: oneshot::Sender<u64> },
+}
+
+/// The handle of a batcher task.
+#[derive(Debug, Clone)]
+pub(crate) struct Settler {
+    tx: mpsc::UnboundedSender<Command>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::Item(item) => f.debug_tuple("Item").field(item).finish(),
+            Command::Close { deadline, .. } => f.debug_struct("Close").field("deadline", deadline).finish(),
+        }
+    }
+}
+
+/// What a batcher needs to make its requests.
+#[derive(Debug, Clone)]
+pub(crate) struct SettleContext {
+    pub(crate) op: SettleOp,
+    pub(crate) backend: Arc<dyn SqsBackend>,
+    pub(crate) queue_url: String,
+    pub(crate) linger: Duration,
+    pub(crate) max_in_flight: usize,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) counters: Arc<Counters>,
+}
+
+impl Settler {
+    /// Starts a batcher task.
+    pub(crate) fn spawn(context: SettleContext) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(context, rx));
+        Self { tx }
+    }
+
+    /// Queues an item. Returns `false` when the batcher has stopped (the item is not settled).
+    pub(crate) fn push(&self, item: SettleItem) -> bool {
+        self.tx.send(Command::Item(item)).is_ok()
+    }
+
+    /// Flushes everything queued and waits for it until `deadline`; returns how many items stayed
+    /// unconfirmed. The batcher stops afterwards.
+    pub(crate) async fn close(&self, deadline: Instant) -> u64 {
+        let (done, result) = oneshot::channel();
+        if self.tx.send(Command::Close { deadline, done }).is_err() {
+            return 0;
+        }
+        result.await.unwrap_or(0)
+    }
+}
+
+async fn run(context: SettleContext, mut rx: mpsc::UnboundedReceiver<Command>) {
+    let context = Arc::new(context);
+    let slots = Arc::new(Semaphore::new(context.max_in_flight));
+    let pending = Arc::new(AtomicU64::new(0));
+    let mut buffer: Vec<SettleItem> = Vec::new();
+    let mut flush_at: Option<Instant> = None;
+    let mut requests: JoinSet<()> = JoinSet::new();
+    loop {
+        let linger = async {
+            match flush_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            command = rx.recv() => match command {
+                Some(Command::Item(item)) => {
+                    buffer.push(item);
+                    if buffer.len() >= MAX_BATCH_ENTRIES {
+                        let batch: Vec<SettleItem> = buffer.drain(..MAX_BATCH_ENTRIES).collect();
+                        start(&context, &slots, &pending, &mut requests, batch).await;
+                    }
+                    flush_at = match (buffer.is_empty(), flush_at) {
+                        (true, _) => None,
+                        (false, None) => Some(Instant::now() + context.linger),
+                        (false, at) => at,
+                    };
+                }
+                Some(Command::Close { deadline, done }) => {
+                    flush_all(&context, &slots, &pending, &mut requests, &mut buffer).await;
+                    let _ = tokio::time::timeout_at(deadline, async {
+                        while requests.join_next().await.is_some() {}
+                    })
+                    .await;
+                    requests.abort_all();
+                    let _ = done.send(pending.load(Ordering::Acquire));
+                    return;
+                }
+                None => {
+                    flush_all(&context, &slots, &pending, &mut requests, &mut buffer).await;
+                    while requests.join_next().await.is_some() {}
+                    return;
+                }
+            },
+            () = linger => {
+                flush_at = None;
+                flush_all(&context, &slots, &pending, &mut requests, &mut buffer).await;
+            }
+            Some(_) = requests.join_next(), if !requests.is_empty() => {}
+        }
+    }
+}
+
+async fn flush_all(
+    context: &Arc<SettleContext>,
+    slots: &Arc<Semaphore>,
+    pending: &Arc<AtomicU64>,
+    requests: &mut JoinSet<()>,
+    buffer: &mut Vec<SettleItem>,
+) {
+    while !buffer.is_empty() {
+        let take = buffer.len().min(MAX_BATCH_ENTRIES);
+        let batch: Vec<SettleItem> = buffer.drain(..take).collect();
+        start(context, slots, pending, requests, batch).await;
+    }
+}
+
+/// Starts one request, waiting for a free request slot first (back-pressure on the batcher).
+async fn start(
+    context: &Arc<SettleContext>,
+    slots: &Arc<Semaphore>,
+    pending: &Arc<AtomicU64>,
+    requests: &mut JoinSet<()>,
+    batch: Vec<SettleItem>,
+) {
+    let Ok(permit) = slots.clone().acquire_owned().await else { return };
+    pending.fetch_add(batch.len() as u64, Ordering::AcqRel);
+    let context = context.clone();
+    let pending = pending.clone();
+    let span = tracing::info_span!("sqskit.settle", operation = context.op.name(), entries = batch.len());
+    requests.spawn(
+        async move {
+            let count = batch.len() as u64;
+            settle_batch(&context, batch).await;
+            pending.fetch_sub(count, Ordering::AcqRel);
+            drop(permit);
+        }
+        .instrument(span),
+    );
+}
+
+/// Sends one batch, retrying retryable failures (of the whole request or of single entries) with backoff.
+async fn settle_batch(context: &SettleContext, batch: Vec<SettleItem>) {
+    let started = Instant::now();
+    let mut remaining = batch;
+    let mut attempts = 0u32;
+    loop {
+        attempts += 1;
+        let result = request(context, &remaining).await;
+        let mut slots: Vec<Option<SettleItem>> = remaining.into_iter().map(Some).collect();
+        let mut retry: Vec<SettleItem> = Vec::new();
+        let mut after_timeout = false;
+        match result {
+            Ok(outcome) => {
+                for (id, ()) in outcome.successful {
+                    if let Some(item) = take(&mut slots, &id) {
+                        if let Some(counter) = item.kind.counter(&context.counters) {
+                            bump(counter);
+                        }
+                    }
+                }
+                for failure in outcome.failed {
+                    if let Some(item) = take(&mut slots, &failure.id) {
+                        if failure.error.is_retryable() {
+                            retry.push(item);
+                        } else {
+                            give_up(context, &item, &failure.error);
+                        }
+                    }
+                }
+                context.retry.deposit();
+            }
+            Err(error) if error.is_retryable() => {
+                after_timeout = matches!(error, Error::Timeout { .. });
+                tracing::debug!(error = %error, "settle request failed; retrying");
+                retry.extend(slots.iter_mut().filter_map(Option::take));
+            }
+            Err(error) => {
+                for item in slots.iter_mut().filter_map(Option::take) {
+                    give_up(context, &item, &error);
+                }
+            }
+        }
+        // Entries SQS did not mention at all are retried too: nothing may be dropped silently.
+        retry.extend(slots.into_iter().flatten());
+        if retry.is_empty() {
+            return;
+        }
+        match context.retry.next_delay(attempts, started.elapsed()) {
+            Some(delay) if context.retry.withdraw(after_timeout) => {
+                tokio::time::sleep(delay).await;
+                remaining = retry;
+            }
+            _ => {
+                let error = Error::Timeout { detail: format!("{} retries exhausted", context.op.name()) };
+                for item in &retry {
+                    give_up(context, item, &error);
+                }
+                return;
+            }
+        }
+    }
+}
+
+fn take(slots: &mut [Option<SettleItem>], id: &str) -> Option<SettleItem> {
+    id.parse::<usize>().ok().and_then(|index| slots.get_mut(index)).and_then(Option::take)
+}
+
+fn give_up(context: &SettleContext, item: &SettleItem, error: &Error) {
+    bump(&context.counters.settle_failures);
+    tracing::warn!(
+        message_id = %item.message_id,
+        operation = context.op.name(),
+        error = %error,
+        "could not settle the message; SQS will redeliver it after its visibility timeout"
+    );
+}
+
+async fn request(
+    context: &SettleContext,
+    items: &[SettleItem],
+) -> crate::error::Result<crate::backend::BatchOutcome<()>> {
+    match context.op {
+        SettleOp::Delete => {
+            let entries: Vec<DeleteEntry> = items
+                .iter()
+                .enumerate()
+                .map(|(index, item)| DeleteEntry { id: index.to_string(), receipt_handle: item.receipt.clone() })
+                .collect();
+            context.backend.delete_message_batch(&context.queue_url, &entries).await
+        }
+        SettleOp::ChangeVisibility => {
+            let entries: Vec<VisibilityEntry> = items
+                .iter()
+                .enumerate()
+                .map(|(index, item)| VisibilityEntry {
+                    id: index.to_string(),
+                    receipt_handle: item.receipt.clone(),
+                    visibility_timeout: item.visibility,
+                })
+                .collect();
+            context.backend.change_message_visibility_batch(&context.queue_url, &entries).await
+        }
+    }
+}

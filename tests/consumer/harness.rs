@@ -1,0 +1,236 @@
+//! Consumer-specific test helpers on top of the conformance suite's `TestContext`: a probing backend
+//! wrapper (records visibility changes, injects delete failures), polling with a deadline, and small
+//! queue helpers. Everything goes through `Arc<dyn SqsBackend>`, so it works on every row.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqskit::backend::{
+    BatchOutcome, DeleteEntry, ReceiveRequest, ReceivedMessage, SendEntry, SentMessage, SqsBackend, VisibilityEntry,
+};
+use sqskit::types::{QueueAttributeName, QueueAttributes};
+use sqskit::{Error, Fault, Result};
+
+use crate::support::TestContext;
+
+/// How long any condition may take before a test fails.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Polls `condition` until it holds; panics naming `what` after [`PATIENCE`].
+pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !condition() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// Polls an async `condition` until it holds; panics naming `what` after [`PATIENCE`].
+pub async fn eventually_async<F: Future<Output = bool>>(what: &str, mut condition: impl FnMut() -> F) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !condition().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// `(visible, in flight)` message counts of a queue.
+pub async fn counts(backend: &Arc<dyn SqsBackend>, queue_url: &str) -> (u64, u64) {
+    let attributes = backend
+        .get_queue_attributes(
+            queue_url,
+            &[
+                QueueAttributeName::ApproximateNumberOfMessages,
+                QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+            ],
+        )
+        .await
+        .expect("queue attributes");
+    (
+        attributes.approximate_number_of_messages().unwrap_or(u64::MAX),
+        attributes.approximate_number_of_messages_not_visible().unwrap_or(u64::MAX),
+    )
+}
+
+/// Waits until a queue holds no message at all (neither visible nor in flight).
+pub async fn until_empty(backend: &Arc<dyn SqsBackend>, queue_url: &str) {
+    eventually_async("the queue to be empty", || async { counts(backend, queue_url).await == (0, 0) }).await;
+}
+
+/// Sends `bodies` in batches of 10 (several batches at once).
+pub async fn send_bodies(backend: &Arc<dyn SqsBackend>, queue_url: &str, bodies: Vec<String>) {
+    let entries: Vec<SendEntry> =
+        bodies.into_iter().enumerate().map(|(i, body)| SendEntry::new(format!("e{}", i % 10), body)).collect();
+    send_entries(backend, queue_url, entries).await;
+}
+
+/// Sends entries (ids unique per 10) in batches of 10, up to 8 batches at once, in order per batch.
+pub async fn send_entries(backend: &Arc<dyn SqsBackend>, queue_url: &str, entries: Vec<SendEntry>) {
+    let batches: Vec<Vec<SendEntry>> = entries.chunks(10).map(<[SendEntry]>::to_vec).collect();
+    for wave in batches.chunks(8) {
+        let mut sends = tokio::task::JoinSet::new();
+        for batch in wave {
+            let batch = batch.clone();
+            let backend = backend.clone();
+            let queue_url = queue_url.to_owned();
+            sends.spawn(async move {
+                let outcome = backend.send_message_batch(&queue_url, &batch).await.expect("send batch");
+                assert!(outcome.failed.is_empty(), "send failures: {:?}", outcome.failed);
+            });
+        }
+        while let Some(result) = sends.join_next().await {
+            result.expect("send task");
+        }
+    }
+}
+
+/// A receive that returns at once, with every attribute.
+pub async fn receive_now(backend: &Arc<dyn SqsBackend>, queue_url: &str) -> Vec<ReceivedMessage> {
+    backend
+        .receive_message(queue_url, &ReceiveRequest::new().wait_time(Duration::ZERO).all_attributes())
+        .await
+        .expect("receive")
+}
+
+/// Receives until `expected` distinct messages were seen, advancing virtual time past their visibility
+/// timeout between attempts. (Over HTTP, a long poll abandoned by a stopped consumer may still take a
+/// message on the server once it becomes visible; advancing the clock brings such a message back.)
+pub async fn receive_all(ctx: &TestContext, queue_url: &str, expected: usize) -> Vec<ReceivedMessage> {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let mut seen: BTreeMap<String, ReceivedMessage> = BTreeMap::new();
+    loop {
+        for message in receive_now(&ctx.backend, queue_url).await {
+            seen.entry(message.message_id.to_string()).or_insert(message);
+        }
+        if seen.len() >= expected {
+            return seen.into_values().collect();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "only {} of {expected} messages came back", seen.len());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        ctx.advance(Duration::from_secs(60));
+    }
+}
+
+/// Creates `<name>-dlq` and `<name>` whose redrive policy moves messages there after `max_receive_count`
+/// receives; returns `(source, dead-letter queue)`.
+pub async fn queue_with_redrive(backend: &Arc<dyn SqsBackend>, name: &str, max_receive_count: u32) -> (String, String) {
+    let dlq = backend.create_queue(&format!("{name}-dlq"), &QueueAttributes::new(), &BTreeMap::new()).await.unwrap();
+    let arn = backend.get_queue_attributes(&dlq, &[QueueAttributeName::QueueArn]).await.unwrap();
+    let arn = arn.queue_arn().expect("arn").to_owned();
+    let policy = format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":"{max_receive_count}"}}"#);
+    let attributes = QueueAttributes::new().with(QueueAttributeName::RedrivePolicy, policy);
+    let source = backend.create_queue(name, &attributes, &BTreeMap::new()).await.unwrap();
+    (source, dlq)
+}
+
+/// Wraps a backend: records every confirmed visibility change, and can fail delete requests.
+#[derive(Debug)]
+pub struct Probe {
+    inner: Arc<dyn SqsBackend>,
+    visibility_timeouts: Mutex<Vec<Duration>>,
+    visibility_requests_done: AtomicU64,
+    fail_deletes: AtomicUsize,
+    delete_requests: AtomicU64,
+}
+
+impl Probe {
+    /// Wraps `inner`.
+    pub fn wrap(inner: Arc<dyn SqsBackend>) -> Arc<Self> {
+        Arc::new(Self {
+            inner,
+            visibility_timeouts: Mutex::default(),
+            visibility_requests_done: AtomicU64::new(0),
+            fail_deletes: AtomicUsize::new(0),
+            delete_requests: AtomicU64::new(0),
+        })
+    }
+
+    /// The visibility timeouts of every entry of every completed `ChangeMessageVisibilityBatch`, in order.
+    pub fn visibility_timeouts(&self) -> Vec<Duration> {
+        self.visibility_timeouts.lock().unwrap().clone()
+    }
+
+    /// How many `ChangeMessageVisibilityBatch` requests have completed.
+    pub fn visibility_requests_done(&self) -> u64 {
+        self.visibility_requests_done.load(Ordering::SeqCst)
+    }
+
+    /// How many `DeleteMessageBatch` requests were made.
+    pub fn delete_requests(&self) -> u64 {
+        self.delete_requests.load(Ordering::SeqCst)
+    }
+
+    /// Fails the next `count` delete requests with a retryable `ServiceUnavailable` (nothing is deleted).
+    pub fn fail_next_deletes(&self, count: usize) {
+        self.fail_deletes.store(count, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl SqsBackend for Probe {
+    async fn create_queue(
+        &self,
+        name: &str,
+        attributes: &QueueAttributes,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String> {
+        self.inner.create_queue(name, attributes, tags).await
+    }
+
+    async fn get_queue_url(&self, name: &str) -> Result<String> {
+        self.inner.get_queue_url(name).await
+    }
+
+    async fn list_queues(&self, prefix: Option<&str>) -> Result<Vec<String>> {
+        self.inner.list_queues(prefix).await
+    }
+
+    async fn delete_queue(&self, queue_url: &str) -> Result<()> {
+        self.inner.delete_queue(queue_url).await
+    }
+
+    async fn purge_queue(&self, queue_url: &str) -> Result<()> {
+        self.inner.purge_queue(queue_url).await
+    }
+
+    async fn get_queue_attributes(&self, queue_url: &str, names: &[QueueAttributeName]) -> Result<QueueAttributes> {
+        self.inner.get_queue_attributes(queue_url, names).await
+    }
+
+    async fn set_queue_attributes(&self, queue_url: &str, attributes: &QueueAttributes) -> Result<()> {
+        self.inner.set_queue_attributes(queue_url, attributes).await
+    }
+
+    async fn send_message_batch(&self, queue_url: &str, entries: &[SendEntry]) -> Result<BatchOutcome<SentMessage>> {
+        self.inner.send_message_batch(queue_url, entries).await
+    }
+
+    async fn receive_message(&self, queue_url: &str, request: &ReceiveRequest) -> Result<Vec<ReceivedMessage>> {
+        self.inner.receive_message(queue_url, request).await
+    }
+
+    async fn delete_message_batch(&self, queue_url: &str, entries: &[DeleteEntry]) -> Result<BatchOutcome<()>> {
+        self.delete_requests.fetch_add(1, Ordering::SeqCst);
+        let inject = self.fail_deletes.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+        if inject {
+            return Err(Error::service("ServiceUnavailable", "injected failure", None, Some(Fault::Receiver)));
+        }
+        self.inner.delete_message_batch(queue_url, entries).await
+    }
+
+    async fn change_message_visibility_batch(
+        &self,
+        queue_url: &str,
+        entries: &[VisibilityEntry],
+    ) -> Result<BatchOutcome<()>> {
+        let result = self.inner.change_message_visibility_batch(queue_url, entries).await;
+        self.visibility_timeouts.lock().unwrap().extend(entries.iter().map(|entry| entry.visibility_timeout));
+        self.visibility_requests_done.fetch_add(1, Ordering::SeqCst);
+        result
+    }
+}

@@ -1,0 +1,57 @@
+//! The consumer suite: every scenario runs against both backend rows from one body.
+//!
+//! Rows come from the conformance suite's `TestContext` (embedded engine, and `AwsBackend` over HTTP to an
+//! in-process emulator), both on a `ManualClock`: SQS time (visibility timeouts, redelivery) only moves when
+//! a scenario advances it. The consumer's own timers (ack linger, heartbeat ticks) run on real time, kept
+//! in the milliseconds here.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod harness;
+mod scenarios;
+#[allow(dead_code)]
+#[path = "../conformance/support.rs"]
+mod support;
+
+macro_rules! consumer_suite {
+    (rows: { $($row:ident => $context:path),* $(,)? }, scenarios: $scenarios:tt) => {
+        $( consumer_suite!(@row $row, $context, $scenarios); )*
+    };
+    (@row $row:ident, $context:path, { $($module:ident :: $scenario:ident),* $(,)? }) => {
+        mod $row {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let context = $context().await;
+                    crate::scenarios::$module::$scenario(&context).await;
+                    context.finish().await;
+                }
+            )*
+        }
+    };
+}
+
+consumer_suite! {
+    rows: {
+        embedded => crate::support::TestContext::embedded,
+        aws_http => crate::support::TestContext::aws_over_http,
+    },
+    scenarios: {
+        basics::every_message_is_handled_once_with_batched_acks,
+        basics::failed_deletes_are_retried,
+        basics::batch_handler_settles_each_message_by_its_outcome,
+        basics::a_slow_message_neither_blocks_others_nor_lets_the_consumer_prefetch,
+        basics::shutdown_ends_waiting_long_polls_at_once,
+        crashes::a_panicking_handler_leaves_the_message_for_redelivery,
+        crashes::a_dropped_consumer_leaves_its_messages_for_redelivery,
+        dead_letters::poison_reaches_the_dead_letter_queue_through_redrive,
+        dead_letters::dead_letter_now_moves_permanent_failures_and_poison_at_once,
+        idempotency::one_key_is_processed_once_by_one_consumer,
+        idempotency::one_key_is_processed_once_with_two_consumers_racing,
+        idempotency::a_failed_handler_abandons_its_key_so_the_retry_runs,
+        timing::retry_backoff_grows_with_the_receive_count,
+        timing::heartbeats_keep_a_handler_three_times_the_visibility_timeout_invisible,
+        shutdown::shutdown_under_load_loses_nothing_and_processes_nothing_twice,
+        shutdown::shutdown_releases_unstarted_messages_and_abandons_handlers_past_the_deadline,
+        fifo::groups_stay_in_order_under_16_handlers_and_100_groups,
+    }
+}
