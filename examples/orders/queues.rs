@@ -1,0 +1,194 @@
+//! Where the orders go: connecting to SQS (real AWS through the standard aws-config environment, or any
+//! emulator at an endpoint), finding or creating the orders queue and its dead-letter queue with a redrive
+//! policy, counting what a queue holds, and reading back what the dead-letter queue holds.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use aws_config::BehaviorVersion;
+use aws_config::meta::region::RegionProviderChain;
+use sqskit::backend::{AwsBackend, ReceiveRequest, SqsBackend};
+use sqskit::consumer::DEAD_LETTER_REASON_ATTRIBUTE;
+use sqskit::types::{QueueAttributeName, QueueAttributes};
+use sqskit::{Error, ServiceErrorCode};
+
+use super::model::Order;
+
+/// A backend for `endpoint` (an emulator, or any SQS-compatible URL) or, without one, for real AWS as the
+/// aws-config environment says (`AWS_REGION`, `AWS_PROFILE`, credentials, `AWS_ENDPOINT_URL_SQS`, ...).
+///
+/// With an endpoint, a missing region defaults to `us-east-1` and missing credentials to dummy ones, which
+/// an emulator accepts.
+///
+/// # Errors
+/// Without an endpoint: when no region is configured.
+pub async fn connect(endpoint: Option<&str>) -> anyhow::Result<Arc<dyn SqsBackend>> {
+    let Some(endpoint) = endpoint else {
+        return Ok(Arc::new(AwsBackend::from_env().await?));
+    };
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(RegionProviderChain::default_provider().or_else("us-east-1"));
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() && std::env::var_os("AWS_PROFILE").is_none() {
+        loader = loader.test_credentials();
+    }
+    Ok(Arc::new(AwsBackend::builder(&loader.load().await).build()))
+}
+
+/// The orders queue and, when there is one, its dead-letter queue.
+#[derive(Debug, Clone)]
+pub struct Queues {
+    /// The orders queue's URL.
+    pub orders: String,
+    /// The dead-letter queue's URL.
+    pub dead_letter: Option<String>,
+}
+
+/// How to find the queues.
+#[derive(Debug, Clone)]
+pub struct QueueSpec {
+    /// The orders queue: a name or a URL.
+    pub queue: String,
+    /// The dead-letter queue: a name or a URL (default: the orders queue's name + `-dlq`).
+    pub dead_letter: Option<String>,
+    /// Create both, with a redrive policy, when missing (and set the policy when they exist).
+    pub create: bool,
+    /// The redrive policy's `maxReceiveCount`.
+    pub max_receive_count: u32,
+}
+
+/// Finds (or, if asked, creates) the queues of `spec`.
+///
+/// # Errors
+/// When the orders queue does not exist and `create` is off, or a request fails.
+pub async fn resolve(backend: &Arc<dyn SqsBackend>, spec: &QueueSpec) -> anyhow::Result<Queues> {
+    let name = queue_name(&spec.queue);
+    let dead_letter = spec.dead_letter.clone().unwrap_or_else(|| format!("{name}-dlq"));
+    if spec.create {
+        let orders =
+            create_with_dead_letter_queue(backend, name, queue_name(&dead_letter), spec.max_receive_count).await?;
+        return Ok(Queues { orders: orders.0, dead_letter: Some(orders.1) });
+    }
+    let orders = url_of(backend, &spec.queue)
+        .await
+        .with_context(|| format!("queue {} not found (pass --create-queues to create it)", spec.queue))?;
+    let dead_letter = match url_of(backend, &dead_letter).await {
+        Ok(url) => Some(url),
+        Err(error) if is_missing(&error) => None,
+        Err(error) => return Err(error.into()),
+    };
+    Ok(Queues { orders, dead_letter })
+}
+
+/// Creates `dead_letter` and `name` (or finds them) and sets `name`'s redrive policy: after
+/// `max_receive_count` receives, SQS moves a message to `dead_letter`. Returns both URLs.
+///
+/// # Errors
+/// When a request fails.
+pub async fn create_with_dead_letter_queue(
+    backend: &Arc<dyn SqsBackend>,
+    name: &str,
+    dead_letter: &str,
+    max_receive_count: u32,
+) -> anyhow::Result<(String, String)> {
+    let none = BTreeMap::new();
+    let dlq = backend.create_queue(dead_letter, &QueueAttributes::new(), &none).await?;
+    let arn = backend.get_queue_attributes(&dlq, &[QueueAttributeName::QueueArn]).await?;
+    let arn = arn.queue_arn().context("the dead-letter queue has no ARN")?.to_owned();
+    let queue = backend.create_queue(name, &QueueAttributes::new(), &none).await?;
+    // Set rather than passed to CreateQueue, so that an existing queue gets the policy too.
+    let policy = format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":"{max_receive_count}"}}"#);
+    backend
+        .set_queue_attributes(&queue, &QueueAttributes::new().with(QueueAttributeName::RedrivePolicy, policy))
+        .await?;
+    Ok((queue, dlq))
+}
+
+/// The last path segment of a queue URL, or the name itself.
+pub fn queue_name(queue: &str) -> &str {
+    queue.trim_end_matches('/').rsplit('/').next().unwrap_or(queue)
+}
+
+async fn url_of(backend: &Arc<dyn SqsBackend>, queue: &str) -> Result<String, Error> {
+    if queue.starts_with("http://") || queue.starts_with("https://") {
+        backend.get_queue_attributes(queue, &[QueueAttributeName::QueueArn]).await?;
+        Ok(queue.to_owned())
+    } else {
+        backend.get_queue_url(queue).await
+    }
+}
+
+fn is_missing(error: &Error) -> bool {
+    error.code() == Some(&ServiceErrorCode::QueueDoesNotExist)
+}
+
+/// Messages a queue holds: visible, in flight, delayed.
+///
+/// # Errors
+/// When the request fails.
+pub async fn depth(backend: &Arc<dyn SqsBackend>, queue: &str) -> anyhow::Result<(u64, u64, u64)> {
+    let attributes = backend
+        .get_queue_attributes(
+            queue,
+            &[
+                QueueAttributeName::ApproximateNumberOfMessages,
+                QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+                QueueAttributeName::ApproximateNumberOfMessagesDelayed,
+            ],
+        )
+        .await?;
+    Ok((
+        attributes.approximate_number_of_messages().unwrap_or_default(),
+        attributes.approximate_number_of_messages_not_visible().unwrap_or_default(),
+        attributes.approximate_number_of_messages_delayed().unwrap_or_default(),
+    ))
+}
+
+/// An order found in the dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// The order.
+    pub order_id: String,
+    /// Copies of it in the dead-letter queue.
+    pub copies: u32,
+    /// Why: the consumer's reason when it dead-lettered the order itself; `None` when SQS's redrive policy
+    /// moved it after too many receives.
+    pub reason: Option<String>,
+}
+
+/// Reads every order in the dead-letter queue. Messages stay there: each is received once, with a
+/// visibility timeout of `hold`, so one pass sees each message once.
+///
+/// # Errors
+/// When a receive fails.
+pub async fn dead_letters(backend: &Arc<dyn SqsBackend>, dlq: &str, hold: Duration) -> anyhow::Result<Vec<DeadLetter>> {
+    let mut found: BTreeMap<String, DeadLetter> = BTreeMap::new();
+    let mut seen = BTreeSet::new();
+    let request =
+        ReceiveRequest::new().max_messages(10).wait_time(Duration::ZERO).visibility_timeout(hold).all_attributes();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let messages = backend.receive_message(dlq, &request).await?;
+        let fresh: Vec<_> = messages.into_iter().filter(|m| seen.insert(m.message_id.clone())).collect();
+        if fresh.is_empty() {
+            // A short poll may miss messages on real SQS (it samples servers): stop once none is visible.
+            if depth(backend, dlq).await?.0 == 0 || tokio::time::Instant::now() > deadline {
+                break;
+            }
+            continue;
+        }
+        for message in fresh {
+            let order_id = serde_json::from_str::<Order>(&message.body)
+                .map(|order| order.order_id)
+                .unwrap_or_else(|_| format!("(undecodable message {})", message.message_id));
+            let reason =
+                message.attributes.get(DEAD_LETTER_REASON_ATTRIBUTE).and_then(|a| a.as_text()).map(str::to_owned);
+            let entry = found.entry(order_id.clone()).or_insert(DeadLetter { order_id, copies: 0, reason: None });
+            entry.copies += 1;
+            entry.reason = entry.reason.take().or(reason);
+        }
+    }
+    Ok(found.into_values().collect())
+}

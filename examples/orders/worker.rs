@@ -1,0 +1,121 @@
+//! Both ends of the queue, configured once for the examples and the demo: the [`Producer`] that sends
+//! orders (idempotency key = order id; concurrent sends merge into `SendMessageBatch` requests) and the
+//! [`Consumer`] that runs each order through the [`Shop`] (retry backoff, message-level deduplication with
+//! an [`IdempotencyStore`], dead-lettering of orders that can never succeed).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqskit::backend::SqsBackend;
+use sqskit::consumer::{Consumer, Delivery, IdempotencyStore, RunningConsumer};
+use sqskit::retry::{Jitter, RetryPolicy};
+use sqskit::{IdempotencyKey, Producer};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::model::Order;
+use super::queues::Queues;
+use super::shop::Shop;
+
+/// A producer of orders on `queue`, keyed by order id: a re-sent order carries the same key, so consumers
+/// can recognise it (and on a FIFO queue SQS itself drops it within 5 minutes).
+///
+/// # Errors
+/// When the queue's attributes cannot be read.
+pub async fn producer(backend: Arc<dyn SqsBackend>, queue: &str) -> anyhow::Result<Producer<Order>> {
+    Ok(Producer::<Order>::builder(backend, queue)
+        .idempotency_key_fn(|order| Some(IdempotencyKey::from(order.order_id.as_str())))
+        .build()
+        .await?)
+}
+
+/// How sending went.
+#[derive(Debug, Default)]
+pub struct SendTally {
+    /// Messages SQS accepted.
+    pub sent: u64,
+    /// Orders that could not be sent, with the error.
+    pub failed: Vec<(String, String)>,
+}
+
+/// Sends `orders` with up to `concurrency` sends in flight (the producer batches them), calling `progress`
+/// after each.
+pub async fn send_orders(
+    producer: &Producer<Order>,
+    orders: Vec<Order>,
+    concurrency: usize,
+    progress: impl Fn() + Send + Sync + 'static,
+) -> SendTally {
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    let progress = Arc::new(progress);
+    let mut sends = JoinSet::new();
+    for order in orders {
+        let Ok(permit) = permits.clone().acquire_owned().await else { break };
+        let producer = producer.clone();
+        let progress = progress.clone();
+        sends.spawn(async move {
+            let result = producer.send(&order).await;
+            drop(permit);
+            progress();
+            result.map(|_| ()).map_err(|error| (order.order_id, error.to_string()))
+        });
+    }
+    let mut tally = SendTally::default();
+    while let Some(joined) = sends.join_next().await {
+        match joined {
+            Ok(Ok(())) => tally.sent += 1,
+            Ok(Err(failure)) => tally.failed.push(failure),
+            Err(error) => tally.failed.push(("(send task)".to_owned(), error.to_string())),
+        }
+    }
+    tally
+}
+
+/// Consumer settings that the examples expose as flags.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkerSettings {
+    /// Orders processed at once.
+    pub concurrency: usize,
+    /// Visibility timeout of each receive: how long a crashed worker's orders stay hidden.
+    pub visibility_timeout: Duration,
+    /// The first retry's delay cap (doubling per receive, full jitter).
+    pub retry_initial: Duration,
+    /// The largest retry delay.
+    pub retry_max: Duration,
+}
+
+/// Starts a consumer of `queues.orders` that runs every order through `shop`.
+///
+/// - A transient step failure returns the order with a delay from the retry backoff; after the queue's
+///   `maxReceiveCount` receives SQS moves it to the dead-letter queue.
+/// - A permanent one (an order that can never succeed) is sent to the dead-letter queue at once.
+/// - `store` records completed order ids: a duplicate of a completed order is acknowledged without running
+///   the shop again, and a duplicate of an order in progress waits until that attempt ends.
+///
+/// # Errors
+/// When the settings are out of range.
+pub fn start(
+    backend: Arc<dyn SqsBackend>,
+    queues: &Queues,
+    shop: Arc<Shop>,
+    store: Arc<dyn IdempotencyStore>,
+    settings: WorkerSettings,
+) -> anyhow::Result<RunningConsumer> {
+    let backoff = RetryPolicy::default()
+        .initial_backoff(settings.retry_initial)
+        .max_backoff(settings.retry_max)
+        .jitter(Jitter::Full);
+    let mut builder = Consumer::<Order>::builder(backend, &queues.orders)
+        .concurrency(settings.concurrency)
+        .visibility_timeout(settings.visibility_timeout)
+        .retry_backoff(backoff)
+        .idempotency(store)
+        .idempotency_key(|order, _| Some(IdempotencyKey::from(order.order_id.as_str())));
+    if let Some(dead_letter) = &queues.dead_letter {
+        builder = builder.dead_letter_queue(dead_letter);
+    }
+    Ok(builder.build()?.start(move |order: Delivery<Order>| {
+        let shop = shop.clone();
+        async move { shop.process(&order).await }
+    }))
+}
