@@ -48,6 +48,9 @@
 //! - [`consumer`]: [`Consumer<T>`]: pollers with back-pressure, per-message handlers (or batch handlers),
 //!   batched acknowledgements, the visibility heartbeat, retry backoff, dead-lettering, FIFO group ordering,
 //!   idempotent processing ([`IdempotencyStore`]) and graceful shutdown.
+//! - [`telemetry`]: every metric, label and span name as a constant, with a table of what each means.
+//! - [`trace_context`]: [`TraceContext`], the W3C `traceparent` carried from producer to consumer.
+//! - [`monitor`]: [`QueueMonitor`], polling queue attributes and calling alert hooks with hysteresis.
 
 pub mod backend;
 pub mod codec;
@@ -55,8 +58,11 @@ pub mod consumer;
 pub mod error;
 pub mod idempotency;
 pub mod integrity;
+pub mod monitor;
 pub mod producer;
 pub mod retry;
+pub mod telemetry;
+pub mod trace_context;
 pub mod types;
 
 #[cfg(feature = "embedded")]
@@ -67,5 +73,7 @@ pub use consumer::{
     ShutdownReport,
 };
 pub use error::{Error, Fault, Result, ServiceErrorCode};
+pub use monitor::{Alert, QueueMonitor, Threshold};
 pub use producer::{Producer, ProducerBuilder, SendOptions, SendReceipt, SendReport};
+pub use trace_context::TraceContext;
 pub use types::{IdempotencyKey, MessageAttribute, MessageAttributes, MessageId, ReceiptHandle};

@@ -12,6 +12,7 @@ mod aws;
 mod counting;
 #[cfg(feature = "embedded")]
 mod embedded;
+mod metered;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -23,6 +24,7 @@ pub use aws::{AwsBackend, AwsBackendBuilder};
 pub use counting::{CallCounts, CountingBackend};
 #[cfg(feature = "embedded")]
 pub use embedded::EmbeddedBackend;
+pub(crate) use metered::Metered;
 
 use crate::error::{Error, Fault, Result};
 use crate::idempotency::IDEMPOTENCY_KEY_ATTRIBUTE;

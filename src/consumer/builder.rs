@@ -172,16 +172,16 @@ impl<T: Send + 'static> ConsumerBuilder<T> {
         self
     }
 
-    /// Which message attributes to receive (default `All`). The idempotency attribute is always added when
-    /// an idempotency store is configured.
+    /// Which message attributes to receive (default `All`). The `traceparent` attribute is always added, and
+    /// the idempotency attribute when an idempotency store is configured.
     pub fn message_attribute_names(mut self, names: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.message_attribute_names = names.into_iter().map(Into::into).collect();
         self
     }
 
-    /// System attributes to receive besides those the consumer always asks for (`ApproximateReceiveCount`;
-    /// on FIFO queues `MessageGroupId`, `MessageDeduplicationId` and `SequenceNumber`): for example
-    /// `SentTimestamp` to fill [`MessageMeta::sent_at`], or `All`.
+    /// System attributes to receive besides those the consumer always asks for (`ApproximateReceiveCount`,
+    /// `SentTimestamp`, `AWSTraceHeader`; on FIFO queues `MessageGroupId`, `MessageDeduplicationId` and
+    /// `SequenceNumber`): for example `ApproximateFirstReceiveTimestamp`, or `All`.
     pub fn system_attribute_names(mut self, names: impl IntoIterator<Item = SystemAttributeName>) -> Self {
         self.system_attribute_names = names.into_iter().collect();
         self
@@ -315,6 +315,9 @@ impl<T: Send + 'static> ConsumerBuilder<T> {
         let wants_all = message_attribute_names.iter().any(|name| name == "All" || name == ".*");
         if self.store.is_some() && !wants_all {
             message_attribute_names.push(crate::idempotency::IDEMPOTENCY_KEY_ATTRIBUTE.to_owned());
+        }
+        if !wants_all {
+            message_attribute_names.push(crate::telemetry::TRACEPARENT_ATTRIBUTE.to_owned());
         }
         let poison = self.poison.unwrap_or(if self.dead_letter_queue.is_some() {
             PoisonAction::DeadLetter

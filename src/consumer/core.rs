@@ -17,6 +17,7 @@ use super::settle::Settler;
 use super::stats::Counters;
 use crate::backend::{ReceivedMessage, SqsBackend};
 use crate::codec::Decode;
+use crate::telemetry::{ConsumerMetrics, InFlightGuard};
 
 /// The handler a consumer runs.
 pub(crate) enum Mode<T> {
@@ -31,6 +32,7 @@ pub(crate) struct Core {
     pub(crate) config: Config,
     pub(crate) registry: Registry,
     pub(crate) counters: Arc<Counters>,
+    pub(crate) metrics: Arc<ConsumerMetrics>,
     pub(crate) acks: Settler,
     pub(crate) visibility: Settler,
     /// `true` once shutdown began: pollers stop, unstarted messages are released.
@@ -44,6 +46,7 @@ impl Core {
         backend: Arc<dyn SqsBackend>,
         config: Config,
         counters: Arc<Counters>,
+        metrics: Arc<ConsumerMetrics>,
         acks: Settler,
         visibility: Settler,
     ) -> Self {
@@ -52,6 +55,7 @@ impl Core {
             config,
             registry: Registry::default(),
             counters,
+            metrics,
             acks,
             visibility,
             stopping: watch::Sender::new(false),
@@ -108,4 +112,6 @@ pub(crate) struct Admitted {
     pub(crate) message: ReceivedMessage,
     /// Freed when the message is settled (or given up).
     pub(crate) _slot: Option<OwnedSemaphorePermit>,
+    /// Counts the message in the in-flight gauge for as long as it holds its slot.
+    pub(crate) _in_flight: InFlightGuard,
 }

@@ -7,6 +7,7 @@ use std::ops::Deref;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::backend::ReceivedMessage;
+use crate::trace_context::{TRACEPARENT_ATTRIBUTE, TraceContext};
 use crate::types::{IdempotencyKey, MessageAttributes, MessageId, SystemAttributeName};
 
 /// What SQS says about a received message, besides its body. Fields from system attributes the consumer
@@ -19,7 +20,7 @@ pub struct MessageMeta {
     pub message_id: MessageId,
     /// `ApproximateReceiveCount`: 1 on the first delivery.
     pub receive_count: u32,
-    /// `SentTimestamp` (when requested).
+    /// `SentTimestamp` (the consumer always asks for it).
     pub sent_at: Option<SystemTime>,
     /// `ApproximateFirstReceiveTimestamp` (when requested).
     pub first_received_at: Option<SystemTime>,
@@ -33,6 +34,10 @@ pub struct MessageMeta {
     pub attributes: MessageAttributes,
     /// The idempotency key the consumer derived for this message, if any.
     pub idempotency_key: Option<IdempotencyKey>,
+    /// The W3C trace context from the `traceparent` message attribute (when present and valid).
+    pub trace_context: Option<TraceContext>,
+    /// The `AWSTraceHeader` system attribute (X-Ray), when present.
+    pub aws_trace_header: Option<String>,
 }
 
 impl MessageMeta {
@@ -54,6 +59,20 @@ impl MessageMeta {
             sequence_number: message.sequence_number().map(str::to_owned),
             attributes: message.attributes.clone(),
             idempotency_key: None,
+            trace_context: trace_context(message),
+            aws_trace_header: message.system_attributes.get(&SystemAttributeName::AwsTraceHeader).cloned(),
+        }
+    }
+}
+
+/// The `traceparent` attribute, parsed; a malformed one is ignored (logged at debug level).
+pub(crate) fn trace_context(message: &ReceivedMessage) -> Option<TraceContext> {
+    let header = message.attributes.get(TRACEPARENT_ATTRIBUTE)?.as_text()?;
+    match TraceContext::parse(header) {
+        Ok(context) => Some(context),
+        Err(error) => {
+            tracing::debug!(message_id = %message.message_id, %error, "ignoring a malformed traceparent");
+            None
         }
     }
 }
@@ -109,6 +128,16 @@ impl<T> Delivery<T> {
     /// How many times SQS has delivered this message (1 on the first delivery).
     pub fn receive_count(&self) -> u32 {
         self.meta.receive_count
+    }
+
+    /// The W3C trace context the producer attached (the `traceparent` message attribute), if any.
+    pub fn trace_context(&self) -> Option<TraceContext> {
+        self.meta.trace_context
+    }
+
+    /// The `AWSTraceHeader` system attribute (X-Ray), if the message has one.
+    pub fn aws_trace_header(&self) -> Option<&str> {
+        self.meta.aws_trace_header.as_deref()
     }
 }
 

@@ -14,6 +14,7 @@ use super::process::abandon_lease;
 use super::registry::{Due, EntryId, ExtensionRule};
 use super::stats::bump;
 use crate::backend::{MAX_BATCH_ENTRIES, VisibilityEntry};
+use crate::telemetry;
 
 pub(crate) async fn run(core: Arc<Core>, heartbeat: ResolvedHeartbeat) {
     let rule = ExtensionRule {
@@ -42,7 +43,11 @@ async fn tick(core: &Core, rule: ExtensionRule) {
             })
             .collect();
         bump(&core.counters.heartbeat_requests);
-        let span = tracing::debug_span!("sqskit.heartbeat", entries = entries.len());
+        let span = tracing::debug_span!(
+            telemetry::SPAN_HEARTBEAT,
+            queue = telemetry::queue_name(&core.config.queue_url),
+            batch_size = entries.len(),
+        );
         let sent_at = Instant::now();
         let result =
             core.backend.change_message_visibility_batch(&core.config.queue_url, &entries).instrument(span).await;
@@ -50,6 +55,7 @@ async fn tick(core: &Core, rule: ExtensionRule) {
         for _ in &extended {
             bump(&core.counters.extended);
         }
+        core.metrics.heartbeat_extensions.increment(extended.len() as u64);
         // Leases first: settling waits for `finish_extension`, so a lease is never extended after its message
         // was settled (and its lease completed or abandoned).
         extend_leases(core, chunk, &extended).await;

@@ -92,8 +92,9 @@ use self::options::IdempotencyKeySource as KeySource;
 use self::registry::Phase;
 use self::settle::{SettleContext, SettleItem, SettleKind, SettleOp, Settler};
 use self::stats::{Counters, bump};
-use crate::backend::SqsBackend;
+use crate::backend::{Metered, SqsBackend};
 use crate::codec::Decode;
+use crate::telemetry::ConsumerMetrics;
 
 /// A typed SQS consumer, configured and ready to [`start`](Consumer::start).
 ///
@@ -209,15 +210,18 @@ impl<T: Send + 'static> Consumer<T> {
 
     fn launch(self, mode: Mode<T>) -> RunningConsumer {
         let counters = Arc::new(Counters::default());
+        let metrics = ConsumerMetrics::new(&self.config.queue_url);
+        let backend = Metered::wrap(self.backend);
         let settler = |op| {
             Settler::spawn(SettleContext {
                 op,
-                backend: self.backend.clone(),
+                backend: backend.clone(),
                 queue_url: self.config.queue_url.clone(),
                 linger: self.config.ack_linger,
                 max_in_flight: self.config.max_settle_requests,
                 retry: self.config.api_retry.clone(),
                 counters: counters.clone(),
+                metrics: metrics.clone(),
             })
         };
         let acks = settler(SettleOp::Delete);
@@ -225,7 +229,7 @@ impl<T: Send + 'static> Consumer<T> {
         let pollers = self.config.pollers;
         let slots = Arc::new(Semaphore::new(self.config.concurrency));
         let heartbeat_config = self.config.heartbeat;
-        let core = Arc::new(Core::new(self.backend, self.config, counters, acks, visibility));
+        let core = Arc::new(Core::new(backend, self.config, counters, metrics, acks, visibility));
         let shared = Arc::new(Shared { core: core.clone(), codec: self.codec, key_source: self.key_source, mode });
         let pollers = (0..pollers).map(|_| tokio::spawn(poller::run(shared.clone(), slots.clone()))).collect();
         let heartbeat = heartbeat_config.map(|heartbeat| tokio::spawn(heartbeat::run(core.clone(), heartbeat)));

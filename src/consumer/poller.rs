@@ -16,6 +16,7 @@ use super::process::{spawn_each, spawn_job};
 use super::registry::Tracked;
 use super::stats::bump;
 use crate::backend::{ReceiveRequest, ReceivedMessage};
+use crate::telemetry::{self, InFlightGuard};
 use crate::types::{ReceiptHandle, SystemAttributeName};
 
 /// The shortest pause after a failed receive (full jitter could otherwise retry at once, in a tight loop).
@@ -93,8 +94,8 @@ async fn receive<T>(
     let mut failures = 0u32;
     loop {
         let span = tracing::info_span!(
-            "sqskit.receive",
-            queue = %config.queue_url,
+            telemetry::SPAN_RECEIVE,
+            queue = telemetry::queue_name(&config.queue_url),
             max_messages = wanted,
             received = tracing::field::Empty,
         );
@@ -133,11 +134,15 @@ async fn receive<T>(
     }
 }
 
-/// The system attributes to ask for: what the consumer needs (the receive count for retry backoff; on FIFO
-/// queues the group, deduplication id and sequence number) plus what the builder added. Asking for `All`
-/// would make every response larger.
+/// The system attributes to ask for: what the consumer needs (the receive count for retry backoff, the sent
+/// timestamp for the message-age metric, the X-Ray trace header; on FIFO queues the group, deduplication id
+/// and sequence number) plus what the builder added. Asking for `All` would make every response larger.
 pub(crate) fn system_attribute_names(fifo: bool, extra: &[SystemAttributeName]) -> Vec<SystemAttributeName> {
-    let mut names = vec![SystemAttributeName::ApproximateReceiveCount];
+    let mut names = vec![
+        SystemAttributeName::ApproximateReceiveCount,
+        SystemAttributeName::SentTimestamp,
+        SystemAttributeName::AwsTraceHeader,
+    ];
     if fifo {
         names.extend([
             SystemAttributeName::MessageGroupId,
@@ -165,13 +170,15 @@ fn admit<T: Send + 'static>(
     let mut admitted = Vec::with_capacity(messages.len());
     for mut message in messages {
         bump(&core.counters.received);
+        core.metrics.record_received(message.receive_count(), message.sent_at());
         // SQS never returns more than asked; if it did, the extra message still gets a slot if one is free.
         let slot = permits.split(1).or_else(|| slots.clone().try_acquire_owned().ok());
         // The registry owns the receipt handle from here on (settling moves it into the request).
         let receipt = std::mem::replace(&mut message.receipt_handle, ReceiptHandle::new(String::new()));
         let tracked = Tracked::new(receipt, message.message_id.clone(), sent_at, core.config.visibility_timeout);
         let id = core.registry.insert(tracked);
-        admitted.push(Admitted { id, message, _slot: slot });
+        let in_flight = InFlightGuard::new(&core.metrics.in_flight);
+        admitted.push(Admitted { id, message, _slot: slot, _in_flight: in_flight });
     }
     drop(permits);
     if admitted.is_empty() {

@@ -10,7 +10,7 @@ use tracing::Instrument;
 
 use super::core::{Admitted, Mode, Shared};
 use super::dead_letter::send_to_dead_letter_queue;
-use super::delivery::{Delivery, MessageMeta};
+use super::delivery::{Delivery, MessageMeta, trace_context};
 use super::handler::{BatchHandler, CatchUnwind, Handler, JoinAll};
 use super::idempotency_store::Begin;
 use super::options::{MAX_VISIBILITY, PoisonAction};
@@ -19,6 +19,8 @@ use super::registry::Lease;
 use super::settle::{SettleItem, SettleKind};
 use super::stats::{bump, drop_one};
 use crate::error::Error;
+use crate::telemetry;
+use crate::types::SystemAttributeName;
 
 /// Counts a running handler for as long as it lives (also when its task is aborted at shutdown).
 struct RunningGuard<'a>(&'a std::sync::atomic::AtomicU64);
@@ -94,11 +96,15 @@ async fn execute_single<T: Send + 'static>(shared: &Shared<T>, admitted: Admitte
 
 async fn execute_one<T: Send + 'static>(shared: &Shared<T>, handler: &dyn Handler<T>, admitted: Admitted) -> bool {
     let message = &admitted.message;
+    let trace = trace_context(message);
     let span = tracing::info_span!(
-        "sqskit.process",
+        telemetry::SPAN_PROCESS,
+        queue = telemetry::queue_name(&shared.core.config.queue_url),
         message_id = %message.message_id,
         receive_count = message.receive_count().unwrap_or(1),
         group_id = message.group_id(),
+        traceparent = trace.map(tracing::field::display),
+        aws_trace_header = message.system_attributes.get(&SystemAttributeName::AwsTraceHeader),
         outcome = tracing::field::Empty,
     );
     async {
@@ -112,7 +118,14 @@ async fn execute_one<T: Send + 'static>(shared: &Shared<T>, handler: &dyn Handle
         bump(&counters.running);
         let handled =
             Handled { receive_count: ready.delivery.receive_count(), admitted: ready.admitted, lease: ready.lease };
-        let result = CatchUnwind::new(handler.handle(ready.delivery)).await;
+        // The message's trace context is ambient while its handler runs: the handler's sends continue it.
+        let started = Instant::now();
+        let call = CatchUnwind::new(handler.handle(ready.delivery));
+        let result = match trace {
+            Some(context) => context.scope(call).await,
+            None => call.await,
+        };
+        shared.core.metrics.handler_duration.record(telemetry::seconds(started.elapsed()));
         drop_one(&counters.running);
         match result {
             Ok(outcome) => {
@@ -132,7 +145,12 @@ async fn execute_batch<T: Send + 'static>(
     job: Vec<Admitted>,
 ) -> bool {
     let fifo = shared.core.config.fifo;
-    let span = tracing::info_span!("sqskit.process", messages = job.len(), outcome = tracing::field::Empty);
+    let span = tracing::info_span!(
+        telemetry::SPAN_PROCESS,
+        queue = telemetry::queue_name(&shared.core.config.queue_url),
+        batch_size = job.len(),
+        outcome = tracing::field::Empty,
+    );
     async {
         let mut may_continue = true;
         let mut ready = Vec::with_capacity(job.len());
@@ -167,7 +185,9 @@ async fn execute_batch<T: Send + 'static>(
             deliveries.push(one.delivery);
         }
         let running: Vec<RunningGuard<'_>> = handled.iter().map(|_| RunningGuard::new(&counters.running)).collect();
+        let started = Instant::now();
         let result = CatchUnwind::new(handler.handle_batch(deliveries)).await;
+        shared.core.metrics.handler_duration.record(telemetry::seconds(started.elapsed()));
         drop(running);
         let outcomes = match result {
             Ok(outcomes) => outcomes.into_vec(),

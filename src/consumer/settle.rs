@@ -16,6 +16,7 @@ use super::stats::{Counters, bump};
 use crate::backend::{DeleteEntry, MAX_BATCH_ENTRIES, SqsBackend, VisibilityEntry};
 use crate::error::Error;
 use crate::retry::RetryPolicy;
+use crate::telemetry::{self, ConsumerMetrics};
 use crate::types::{MessageId, ReceiptHandle};
 
 /// Why a message is being settled: decides which counter a confirmed request bumps.
@@ -32,6 +33,16 @@ pub(crate) enum SettleKind {
 }
 
 impl SettleKind {
+    /// The metric a confirmed settlement of this kind counts in, if any.
+    fn metric(self, metrics: &ConsumerMetrics) -> Option<&metrics::Counter> {
+        match self {
+            SettleKind::Completed => Some(&metrics.acked),
+            SettleKind::Retried => Some(&metrics.retried),
+            SettleKind::DeadLettered => Some(&metrics.dead_lettered),
+            _ => None,
+        }
+    }
+
     fn counter(self, counters: &Counters) -> Option<&AtomicU64> {
         match self {
             SettleKind::Completed => Some(&counters.completed),
@@ -102,6 +113,7 @@ pub(crate) struct SettleContext {
     pub(crate) max_in_flight: usize,
     pub(crate) retry: RetryPolicy,
     pub(crate) counters: Arc<Counters>,
+    pub(crate) metrics: Arc<ConsumerMetrics>,
 }
 
 impl Settler {
@@ -207,11 +219,23 @@ async fn start(
     pending.fetch_add(batch.len() as u64, Ordering::AcqRel);
     let context = context.clone();
     let pending = pending.clone();
-    let span = tracing::info_span!("sqskit.settle", operation = context.op.name(), entries = batch.len());
+    let span = tracing::info_span!(
+        telemetry::SPAN_SETTLE,
+        queue = telemetry::queue_name(&context.queue_url),
+        operation = context.op.name(),
+        batch_size = batch.len(),
+        outcome = tracing::field::Empty,
+    );
     requests.spawn(
         async move {
             let count = batch.len() as u64;
-            settle_batch(&context, batch).await;
+            let given_up = settle_batch(&context, batch).await;
+            let outcome = match given_up {
+                0 => "ok",
+                n if n as u64 == count => "failed",
+                _ => "partial",
+            };
+            tracing::Span::current().record("outcome", outcome);
             pending.fetch_sub(count, Ordering::AcqRel);
             drop(permit);
         }
@@ -220,7 +244,9 @@ async fn start(
 }
 
 /// Sends one batch, retrying retryable failures (of the whole request or of single entries) with backoff.
-async fn settle_batch(context: &SettleContext, batch: Vec<SettleItem>) {
+/// Returns how many items finally failed.
+async fn settle_batch(context: &SettleContext, batch: Vec<SettleItem>) -> usize {
+    let mut given_up = 0;
     let started = Instant::now();
     let mut remaining = batch;
     let mut attempts = 0u32;
@@ -237,6 +263,9 @@ async fn settle_batch(context: &SettleContext, batch: Vec<SettleItem>) {
                         if let Some(counter) = item.kind.counter(&context.counters) {
                             bump(counter);
                         }
+                        if let Some(metric) = item.kind.metric(&context.metrics) {
+                            metric.increment(1);
+                        }
                     }
                 }
                 for failure in outcome.failed {
@@ -245,6 +274,7 @@ async fn settle_batch(context: &SettleContext, batch: Vec<SettleItem>) {
                             retry.push(item);
                         } else {
                             give_up(context, &item, &failure.error);
+                            given_up += 1;
                         }
                     }
                 }
@@ -258,13 +288,14 @@ async fn settle_batch(context: &SettleContext, batch: Vec<SettleItem>) {
             Err(error) => {
                 for item in slots.iter_mut().filter_map(Option::take) {
                     give_up(context, &item, &error);
+                    given_up += 1;
                 }
             }
         }
         // Entries SQS did not mention at all are retried too: nothing may be dropped silently.
         retry.extend(slots.into_iter().flatten());
         if retry.is_empty() {
-            return;
+            return given_up;
         }
         match context.retry.next_delay(attempts, started.elapsed()) {
             Some(delay) if context.retry.withdraw(after_timeout) => {
@@ -276,7 +307,7 @@ async fn settle_batch(context: &SettleContext, batch: Vec<SettleItem>) {
                 for item in &retry {
                     give_up(context, item, &error);
                 }
-                return;
+                return given_up + retry.len();
             }
         }
     }

@@ -18,11 +18,13 @@ use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{self, JoinError, JoinSet};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::SendReceipt;
 use crate::backend::{BatchOutcome, MAX_BATCH_ENTRIES, MAX_MESSAGE_BYTES, SendEntry, SentMessage, SqsBackend};
 use crate::error::{Error, Result};
 use crate::retry::RetryPolicy;
+use crate::telemetry::{self, ProducerMetrics};
 
 /// A request to the buffer task.
 pub(super) enum Command {
@@ -108,6 +110,7 @@ pub(super) struct Batcher {
     queue_url: Arc<str>,
     fifo: bool,
     config: BatcherConfig,
+    metrics: ProducerMetrics,
     /// How many messages to take from the channel before the buffer stops reading (back-pressure).
     lookahead: usize,
     next_seq: u64,
@@ -130,6 +133,7 @@ impl Batcher {
         let lookahead = (config.max_batch_entries * (config.max_in_flight + 2)).max(100);
         Self {
             backend,
+            metrics: ProducerMetrics::new(&queue_url),
             queue_url: Arc::from(queue_url),
             fifo,
             config,
@@ -311,17 +315,35 @@ impl Batcher {
             metas.push(meta);
             entries.push(entry);
         }
-        tracing::trace!(queue_url = %self.queue_url, entries = entries.len(), batch_id, "sending SendMessageBatch");
+        let span = tracing::info_span!(
+            telemetry::SPAN_SEND,
+            queue = telemetry::queue_name(&self.queue_url),
+            batch_size = entries.len(),
+            batch_id,
+            outcome = tracing::field::Empty,
+        );
         let backend = Arc::clone(&self.backend);
         let queue_url = Arc::clone(&self.queue_url);
         let timeout = self.config.attempt_timeout;
-        let handle = self.in_flight.spawn(async move {
-            let result = match tokio::time::timeout(timeout, backend.send_message_batch(&queue_url, &entries)).await {
-                Ok(result) => result,
-                Err(_) => Err(Error::Timeout { detail: format!("no answer to SendMessageBatch within {timeout:?}") }),
-            };
-            Completed { batch_id, entries, result }
-        });
+        let handle = self.in_flight.spawn(
+            async move {
+                let result = match tokio::time::timeout(timeout, backend.send_message_batch(&queue_url, &entries)).await
+                {
+                    Ok(result) => result,
+                    Err(_) => {
+                        Err(Error::Timeout { detail: format!("no answer to SendMessageBatch within {timeout:?}") })
+                    }
+                };
+                let outcome = match &result {
+                    Ok(outcome) if outcome.is_complete_success() => "ok",
+                    Ok(_) => "partial",
+                    Err(_) => "error",
+                };
+                tracing::Span::current().record("outcome", outcome);
+                Completed { batch_id, entries, result }
+            }
+            .instrument(span),
+        );
         self.task_batches.insert(handle.id(), batch_id);
         self.in_flight_meta.insert(batch_id, metas);
     }
@@ -339,6 +361,7 @@ impl Batcher {
                 let error = Error::transport(RequestTaskFailed(join_error.to_string()));
                 for meta in metas {
                     unlock(&mut self.locked_groups, meta.group.as_deref());
+                    self.metrics.send_failed.increment(1);
                     let _ = meta.reply.send(Err(error.clone()));
                 }
             }
@@ -380,6 +403,7 @@ impl Batcher {
                             sequence_number: sent.sequence_number,
                             attempts: meta.attempts,
                         };
+                        self.metrics.sent.increment(1);
                         let _ = meta.reply.send(Ok(receipt));
                     } else {
                         let error = failures
@@ -416,6 +440,7 @@ impl Batcher {
         }
         tracing::debug!(queue_url = %self.queue_url, attempts = meta.attempts, %error, "message failed");
         unlock(&mut self.locked_groups, meta.group.as_deref());
+        self.metrics.send_failed.increment(1);
         let _ = meta.reply.send(Err(error));
         false
     }

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use super::batcher::{Batcher, BatcherConfig};
 use super::validate::QueueRules;
 use super::{GroupFn, KeyFn, Producer, Shared};
-use crate::backend::{MAX_BATCH_ENTRIES, MAX_MESSAGE_BYTES, SqsBackend};
+use crate::backend::{MAX_BATCH_ENTRIES, MAX_MESSAGE_BYTES, Metered, SqsBackend};
 use crate::codec::Encode;
 use crate::error::{Error, Result};
 use crate::retry::RetryPolicy;
@@ -136,9 +136,10 @@ impl<T: Send + Sync + 'static> ProducerBuilder<T> {
         if config.max_in_flight == 0 || self.buffer_capacity == 0 {
             return config_error("max_in_flight and buffer_capacity must be at least 1".to_owned());
         }
+        let backend = Metered::wrap(self.backend);
         let attributes = match self.queue_attributes {
             Some(attributes) => attributes,
-            None => self.backend.get_queue_attributes(&self.queue_url, &[QueueAttributeName::All]).await?,
+            None => backend.get_queue_attributes(&self.queue_url, &[QueueAttributeName::All]).await?,
         };
         let max_message_size =
             attributes.maximum_message_size().unwrap_or(MAX_MESSAGE_BYTES).min(config.max_batch_bytes);
@@ -149,7 +150,7 @@ impl<T: Send + Sync + 'static> ProducerBuilder<T> {
             max_message_size,
         };
         let (commands, receiver) = mpsc::channel(self.buffer_capacity);
-        let batcher = Batcher::new(self.backend, self.queue_url, rules.fifo, config);
+        let batcher = Batcher::new(backend, self.queue_url, rules.fifo, config);
         let task = tokio::spawn(batcher.run(receiver));
         Ok(Producer {
             shared: Arc::new(Shared {

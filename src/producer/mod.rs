@@ -40,6 +40,13 @@
 //! attempt did land stores the message twice on a standard queue; on a FIFO queue without content-based
 //! deduplication the producer then generates a random deduplication id once per message, which still
 //! protects its own retries but not resends by the application.
+//!
+//! # Telemetry
+//! Each `SendMessageBatch` runs in a [`SPAN_SEND`](crate::telemetry::SPAN_SEND) span; each message counts
+//! once in [`MESSAGES_SENT`](crate::telemetry::MESSAGES_SENT) or
+//! [`MESSAGES_SEND_FAILED`](crate::telemetry::MESSAGES_SEND_FAILED). A W3C trace context (explicit, or
+//! ambient: see [`crate::trace_context`]) travels in the `traceparent` message attribute, which counts toward
+//! SQS's limit of 10 attributes.
 
 mod batcher;
 mod builder;
@@ -61,6 +68,7 @@ use crate::backend::SendEntry;
 use crate::codec::Encode;
 use crate::error::{Error, Result};
 use crate::idempotency::{IDEMPOTENCY_KEY_ATTRIBUTE, deduplication_id};
+use crate::trace_context::{TRACEPARENT_ATTRIBUTE, TraceContext};
 use crate::types::{IdempotencyKey, MessageAttribute, MessageAttributes, MessageId};
 
 type KeyFn<T> = Arc<dyn Fn(&T) -> Option<IdempotencyKey> + Send + Sync>;
@@ -75,6 +83,7 @@ pub struct SendOptions {
     attributes: MessageAttributes,
     idempotency_key: Option<IdempotencyKey>,
     trace_header: Option<String>,
+    trace_context: Option<TraceContext>,
 }
 
 impl SendOptions {
@@ -122,6 +131,13 @@ impl SendOptions {
     /// The X-Ray `AWSTraceHeader` system attribute.
     pub fn trace_header(mut self, header: impl Into<String>) -> Self {
         self.trace_header = Some(header.into());
+        self
+    }
+
+    /// The W3C trace context to send in the [`TRACEPARENT_ATTRIBUTE`] message attribute; takes precedence
+    /// over the ambient one ([`TraceContext::scope`]). It counts toward SQS's limit of 10 message attributes.
+    pub fn trace_context(mut self, context: TraceContext) -> Self {
+        self.trace_context = Some(context);
         self
     }
 }
@@ -313,6 +329,7 @@ impl<T: Send + Sync + 'static> Producer<T> {
         if let Some(key) = &key {
             attributes.insert(IDEMPOTENCY_KEY_ATTRIBUTE, MessageAttribute::string(key.as_str()));
         }
+        add_trace_context(&mut attributes, options.trace_context);
         let deduplication_id = match (options.deduplication_id, &key) {
             (Some(explicit), _) => Some(explicit),
             (None, Some(key)) if shared.rules.fifo => Some(deduplication_id(key)),
@@ -334,6 +351,26 @@ impl<T: Send + Sync + 'static> Producer<T> {
         validate::validate(&entry, &shared.rules)?;
         Ok(entry)
     }
+}
+
+/// Adds the `traceparent` attribute: the explicit context, or else the ambient one when there is room for it
+/// (an ambient context never makes a send fail). An attribute the caller set by hand is kept.
+fn add_trace_context(attributes: &mut MessageAttributes, explicit: Option<TraceContext>) {
+    if attributes.get(TRACEPARENT_ATTRIBUTE).is_some() {
+        return;
+    }
+    let context = match explicit {
+        Some(context) => context,
+        None => match TraceContext::current() {
+            Some(context) if attributes.len() < MAX_MESSAGE_ATTRIBUTES => context,
+            Some(_) => {
+                tracing::debug!("message already has 10 attributes; not adding the ambient traceparent");
+                return;
+            }
+            None => return,
+        },
+    };
+    attributes.insert(TRACEPARENT_ATTRIBUTE, MessageAttribute::string(context.to_string()));
 }
 
 impl<T: serde::Serialize + Send + Sync + 'static> Producer<T> {
