@@ -1,0 +1,417 @@
+//! Fault scenarios (issue 11): a [`Producer`] and a [`Consumer`] move orders through an in-process
+//! `sqskit-emulator` that throttles 20% of requests, answers 5% with a 5xx and fails entries of batch requests,
+//! and every order is still processed exactly once.
+//!
+//! # Setup
+//! - Backend: [`AwsBackend`] (the real `aws-sdk-sqs` wire path, SDK retries off) over HTTP to an emulator
+//!   started in this process on a free port. The faults are injected by the emulator's HTTP layer, so the
+//!   conformance suite's embedded row (`EmbeddedBackend`, which calls the engine directly) cannot see them and
+//!   has no counterpart here.
+//! - Faults, installed with `emulator.faults().add(rule)` on the scenario's queue only, after the queue was
+//!   created and the producer built (so that setup itself is not faulted), and matched in this order (the
+//!   first that fires decides a request):
+//!   1. `throttle` (`RequestThrottled`), probability 0.2, every action;
+//!   2. `server_error` (`InternalError`), probability 0.05, every action;
+//!   3. `partial_batch_failure`, retryable (`InternalFailure`, not a sender fault), probability 0.2 per batch
+//!      request and 0.3 per entry: on the standard queue every batch action (`SendMessageBatch`,
+//!      `DeleteMessageBatch`, `ChangeMessageVisibilityBatch`); on the FIFO queue `DeleteMessageBatch` only,
+//!      because retryable entry failures on sends reorder FIFO groups in the producer (a known limitation,
+//!      kept as the ignored repro `fifo_producer_keeps_group_order_under_retryable_partial_send_failures`).
+//!
+//!   A fixed fault seed makes the sequence of fault decisions reproducible, though not which request meets
+//!   which decision: requests run concurrently.
+//! - Time is real (the emulator's default `SystemClock`): the consumer's timers (heartbeat, settle retries,
+//!   batching) run on Tokio's clock and must agree with the emulator's visibility deadlines, which a manual
+//!   clock would decouple. Visibility timeouts are short (3 s) so that redeliveries happen within the test.
+//! - Retries are tuned through the builders: no shared retry budget (at these error rates the default budget
+//!   of 500 tokens runs dry after a few hundred requests: each success refunds 1 token, each retry costs 5),
+//!   short backoffs. The consumer gives up on a delete after 3 attempts, so that about 2% of deletes do fail
+//!   for good and their messages are redelivered: the idempotency store must then acknowledge the duplicate
+//!   without running the handler again.
+//!
+//! # What is checked
+//! - Producer: every order ends either sent (with a receipt) or returned as failed, never both, never
+//!   neither; with these retry settings none fails.
+//! - Consumer: the handler completes exactly once for every sent order (none lost, none handled twice),
+//!   never for an order that was not sent, and on FIFO queues in send order within each group.
+//! - The queue is empty at the end, and every fault rule fired.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_config::BehaviorVersion;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqskit::backend::{AwsBackend, SqsBackend};
+use sqskit::consumer::{ConsumerStats, Delivery, HandlerError, InMemoryIdempotencyStore};
+use sqskit::retry::RetryPolicy;
+use sqskit::types::{QueueAttributeName, QueueAttributes};
+use sqskit::{Consumer, Producer, SendReport};
+use sqskit_emulator::faults::{FaultRule, InstalledRule};
+use sqskit_emulator::{Emulator, RunningEmulator};
+
+/// The visibility timeout of the queues and the consumers.
+const VISIBILITY: Duration = Duration::from_secs(3);
+/// How long a scenario may take, from the first send to an empty queue, before it fails.
+const PATIENCE: Duration = Duration::from_secs(120);
+
+/// One order: `seq` is its place within its `group` (FIFO scenarios).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Order {
+    id: u32,
+    group: u32,
+    seq: u32,
+    total_cents: u64,
+}
+
+fn orders(count: u32, groups: u32) -> Vec<Order> {
+    (0..count)
+        .map(|id| Order { id, group: id % groups, seq: id / groups, total_cents: 100 + u64::from(id % 977) })
+        .collect()
+}
+
+/// An emulator and an `AwsBackend` talking to it.
+struct Fixture {
+    emulator: RunningEmulator,
+    backend: Arc<dyn SqsBackend>,
+}
+
+impl Fixture {
+    async fn start(seed: u64) -> Self {
+        let emulator = Emulator::builder().port(0).fault_seed(seed).start().await.expect("start the emulator");
+        let sdk_config = aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(emulator.endpoint())
+            .region("us-east-1")
+            .credentials_provider(aws_credential_types::Credentials::new("test", "test", None, None, "static"))
+            .load()
+            .await;
+        let backend = AwsBackend::builder(&sdk_config).operation_timeout(Duration::from_secs(10)).build();
+        Self { emulator, backend: Arc::new(backend) }
+    }
+
+    async fn create_queue(&self, name: &str, fifo: bool) -> String {
+        let mut attributes =
+            QueueAttributes::new().with(QueueAttributeName::VisibilityTimeout, VISIBILITY.as_secs().to_string());
+        if fifo {
+            attributes.insert(QueueAttributeName::FifoQueue, "true");
+        }
+        self.backend.create_queue(name, &attributes, &BTreeMap::new()).await.expect("create the queue")
+    }
+
+    /// Installs the three fault rules on `queue`; returns their ids.
+    fn inject_faults(&self, queue: &str, partial_actions: &str) -> Vec<u64> {
+        let rules = [
+            json!({"queue": queue, "action": "*", "kind": "throttle", "probability": 0.2}),
+            json!({"queue": queue, "action": "*", "kind": "server_error", "probability": 0.05}),
+            json!({
+                "queue": queue, "action": partial_actions, "kind": "partial_batch_failure",
+                "probability": 0.2, "entry_probability": 0.3, "retryable": true,
+            }),
+        ];
+        rules
+            .into_iter()
+            .map(|rule| {
+                let rule: FaultRule = serde_json::from_value(rule).expect("a valid fault rule");
+                self.emulator.faults().add(rule).expect("install the fault rule")
+            })
+            .collect()
+    }
+
+    /// The installed rules with their injection counts.
+    fn fault_counts(&self) -> Vec<InstalledRule> {
+        self.emulator.faults().list().1
+    }
+
+    /// `(visible, in flight, delayed)`, or `None` when the request failed (it may be faulted).
+    async fn depth(&self, queue_url: &str) -> Option<(u64, u64, u64)> {
+        let attributes = self
+            .backend
+            .get_queue_attributes(
+                queue_url,
+                &[
+                    QueueAttributeName::ApproximateNumberOfMessages,
+                    QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+                    QueueAttributeName::ApproximateNumberOfMessagesDelayed,
+                ],
+            )
+            .await
+            .ok()?;
+        Some((
+            attributes.approximate_number_of_messages()?,
+            attributes.approximate_number_of_messages_not_visible()?,
+            attributes.approximate_number_of_messages_delayed()?,
+        ))
+    }
+
+    async fn finish(self) {
+        self.emulator.shutdown().await.expect("the emulator shuts down cleanly");
+    }
+}
+
+/// Fast retries with no shared budget (see the module documentation).
+fn retry_policy() -> RetryPolicy {
+    RetryPolicy::default()
+        .initial_backoff(Duration::from_millis(20))
+        .max_backoff(Duration::from_millis(500))
+        .max_elapsed(Duration::from_secs(60))
+        .budget(None)
+}
+
+/// What the handler saw.
+#[derive(Debug, Default)]
+struct Ledger {
+    /// Completed handler runs per order id ("charges").
+    charges: HashMap<u32, u32>,
+    /// Per group, the `seq` of each completed run, in completion order.
+    sequences: HashMap<u32, Vec<u32>>,
+}
+
+struct Scenario {
+    name: &'static str,
+    fifo: bool,
+    orders: u32,
+    groups: u32,
+    seed: u64,
+    /// The actions (glob) whose batch entries fail.
+    partial_actions: &'static str,
+}
+
+struct Outcome {
+    fixture: Fixture,
+    queue_url: String,
+    report: SendReport<Order>,
+    ledger: Ledger,
+    stats: ConsumerStats,
+    faults: Vec<InstalledRule>,
+    elapsed: Duration,
+}
+
+/// Produces and consumes the scenario's orders concurrently under faults, until every sent order was handled
+/// and the queue is empty; then stops the consumer and snapshots the fault counters.
+async fn run(scenario: &Scenario) -> Outcome {
+    let fixture = Fixture::start(scenario.seed).await;
+    let queue_url = fixture.create_queue(scenario.name, scenario.fifo).await;
+    let mut producer = Producer::<Order>::builder(fixture.backend.clone(), &queue_url)
+        .idempotency_key_fn(|order| Some(format!("order-{}", order.id).into()))
+        .retry(retry_policy())
+        .max_in_flight(16);
+    if scenario.fifo {
+        producer = producer.group_id_fn(|order| Some(format!("group-{}", order.group)));
+    }
+    let producer = producer.build().await.expect("build the producer");
+    let consumer = Consumer::<Order>::builder(fixture.backend.clone(), &queue_url)
+        .concurrency(64)
+        .visibility_timeout(VISIBILITY)
+        .wait_time(Duration::from_secs(2))
+        .idempotency(Arc::new(InMemoryIdempotencyStore::new()))
+        .api_retry(retry_policy().max_attempts(Some(3)))
+        .build()
+        .expect("build the consumer");
+    fixture.inject_faults(scenario.name, scenario.partial_actions);
+
+    let started = Instant::now();
+    let ledger = Arc::new(Mutex::new(Ledger::default()));
+    let handler_ledger = ledger.clone();
+    let running = consumer.start(move |order: Delivery<Order>| {
+        let ledger = handler_ledger.clone();
+        async move {
+            let mut ledger = ledger.lock().unwrap();
+            *ledger.charges.entry(order.id).or_default() += 1;
+            ledger.sequences.entry(order.group).or_default().push(order.seq);
+            Ok::<(), HandlerError>(())
+        }
+    });
+    let sending = tokio::spawn({
+        let producer = producer.clone();
+        let all = orders(scenario.orders, scenario.groups);
+        async move { producer.send_all(all).await }
+    });
+    let report = sending.await.expect("the producer task");
+    producer.close().await;
+
+    let sent = report.sent.len();
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let handled = ledger.lock().unwrap().charges.len();
+        if handled >= sent && fixture.depth(&queue_url).await == Some((0, 0, 0)) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: after {PATIENCE:?}, {handled} of {sent} sent orders handled; queue depth {:?}; consumer {:?}",
+            scenario.name,
+            fixture.depth(&queue_url).await,
+            running.stats(),
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let elapsed = started.elapsed();
+    let shutdown = running.shutdown(Duration::from_secs(5)).await;
+    let faults = fixture.fault_counts();
+    fixture.emulator.faults().reset(None);
+    let ledger = std::mem::take(&mut *ledger.lock().unwrap());
+    Outcome { fixture, queue_url, report, ledger, stats: shutdown.stats, faults, elapsed }
+}
+
+/// The checks every scenario shares.
+async fn check(scenario: &Scenario, outcome: Outcome) {
+    let Outcome { fixture, queue_url, report, ledger, stats, faults, elapsed } = outcome;
+    let name = scenario.name;
+    eprintln!(
+        "{name}: {} sent, {} failed, {} handled in {elapsed:?}; consumer {stats:?}; faults {:?}",
+        report.sent.len(),
+        report.failed.len(),
+        ledger.charges.len(),
+        faults.iter().map(|rule| (rule.rule.fault.as_str(), rule.injected)).collect::<Vec<_>>(),
+    );
+
+    // Producer: every order is accounted for exactly once, sent or returned.
+    let sent: BTreeSet<u32> = report.sent.iter().map(|(order, _)| order.id).collect();
+    let failed: BTreeSet<u32> = report.failed.iter().map(|(order, _)| order.id).collect();
+    assert_eq!(sent.len(), report.sent.len(), "{name}: an order was reported sent twice");
+    assert_eq!(failed.len(), report.failed.len(), "{name}: an order was reported failed twice");
+    assert!(sent.is_disjoint(&failed), "{name}: orders both sent and failed: {:?}", sent.intersection(&failed));
+    let all: BTreeSet<u32> = (0..scenario.orders).collect();
+    let accounted: BTreeSet<u32> = sent.union(&failed).copied().collect();
+    assert_eq!(accounted, all, "{name}: orders neither sent nor returned as failed");
+    assert!(
+        report.failed.is_empty(),
+        "{name}: {} orders finally failed despite the retry settings, e.g. {:?}",
+        report.failed.len(),
+        report.failed.iter().take(3).map(|(order, error)| (order.id, error.to_string())).collect::<Vec<_>>(),
+    );
+    assert!(
+        report.sent.iter().any(|(_, receipt)| receipt.attempts > 1),
+        "{name}: no send needed a retry: were the faults installed?"
+    );
+
+    // Consumer: every sent order handled exactly once, nothing else handled.
+    let handled: BTreeSet<u32> = ledger.charges.keys().copied().collect();
+    let lost: Vec<u32> = sent.difference(&handled).copied().collect();
+    assert!(
+        lost.is_empty(),
+        "{name}: {} sent orders never handled, e.g. {:?}",
+        lost.len(),
+        &lost[..lost.len().min(10)]
+    );
+    let unexpected: Vec<u32> = handled.difference(&sent).copied().collect();
+    assert!(unexpected.is_empty(), "{name}: handled orders that were never sent: {unexpected:?}");
+    let twice: BTreeMap<u32, u32> = ledger.charges.iter().filter(|(_, n)| **n > 1).map(|(id, n)| (*id, *n)).collect();
+    assert!(twice.is_empty(), "{name}: {} orders handled more than once: {twice:?}", twice.len());
+    assert_eq!(stats.started, sent.len() as u64, "{name}: handler runs: {stats:?}");
+    assert_eq!(stats.panicked, 0, "{name}: {stats:?}");
+
+    // The faults really happened, and the consumer met them.
+    for rule in &faults {
+        assert!(rule.injected > 0, "{name}: fault rule {} ({}) never fired", rule.id, rule.rule.fault.as_str());
+    }
+    assert!(stats.receive_errors > 0, "{name}: no receive failed: {stats:?}");
+
+    // Nothing is left behind (faults are off now).
+    assert_eq!(fixture.depth(&queue_url).await, Some((0, 0, 0)), "{name}: the queue is not empty");
+    fixture.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standard_queue_10000_orders_under_throttling_5xx_and_partial_batch_failures_exactly_once() {
+    let scenario =
+        Scenario { name: "orders-faults", fifo: false, orders: 10_000, groups: 1, seed: 11, partial_actions: "*Batch" };
+    let outcome = run(&scenario).await;
+    // About 2% of deletes give up after 3 attempts: their messages come back and the idempotency store
+    // must catch them.
+    assert!(
+        outcome.stats.duplicates > 0,
+        "no redelivered duplicate reached the idempotency store: {:?}",
+        outcome.stats
+    );
+    check(&scenario, outcome).await;
+}
+
+/// FIFO under the same throttling and 5xx, with partial batch failures on the consumer's deletes only: see
+/// [`fifo_producer_keeps_group_order_under_retryable_partial_send_failures`] for why not on sends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifo_queue_2000_orders_in_50_groups_keep_their_order_under_faults() {
+    let scenario = Scenario {
+        name: "orders-faults.fifo",
+        fifo: true,
+        orders: 2_000,
+        groups: 50,
+        seed: 12,
+        partial_actions: "DeleteMessageBatch",
+    };
+    let outcome = run(&scenario).await;
+    assert_stored_in_send_order(&scenario, &outcome);
+    assert_handled_in_send_order(&scenario, &outcome);
+    check(&scenario, outcome).await;
+}
+
+/// Known limitation of the producer, kept as a runnable repro: on a FIFO queue the batcher may put several
+/// messages of one group into the same `SendMessageBatch`; when SQS fails an earlier one with a retryable
+/// entry error and stores a later one, the retry stores the earlier one after it. In a 2,000-order run over
+/// 50 groups about half the groups end up stored (and so delivered) out of send order. The producer's
+/// documentation names the case but expects entry failures to be sender faults, which are not retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "known producer limitation: retryable entry failures reorder a FIFO group sent in one batch"]
+async fn fifo_producer_keeps_group_order_under_retryable_partial_send_failures() {
+    let scenario = Scenario {
+        name: "orders-send-faults.fifo",
+        fifo: true,
+        orders: 2_000,
+        groups: 50,
+        seed: 12,
+        partial_actions: "*Batch",
+    };
+    let outcome = run(&scenario).await;
+    assert_stored_in_send_order(&scenario, &outcome);
+    assert_handled_in_send_order(&scenario, &outcome);
+    check(&scenario, outcome).await;
+}
+
+/// Producer side: the order in which SQS stored each group (its sequence numbers) is the send order.
+fn assert_stored_in_send_order(scenario: &Scenario, outcome: &Outcome) {
+    let mut stored: HashMap<u32, Vec<(u128, u32)>> = HashMap::new();
+    for (order, receipt) in &outcome.report.sent {
+        let number = receipt.sequence_number.as_deref().expect("a FIFO sequence number").parse().expect("a number");
+        stored.entry(order.group).or_default().push((number, order.seq));
+    }
+    let mut out_of_order: Vec<(u32, Vec<u32>)> = stored
+        .into_iter()
+        .map(|(group, mut numbers)| {
+            numbers.sort_unstable();
+            (group, numbers.into_iter().map(|(_, seq)| seq).collect::<Vec<u32>>())
+        })
+        .filter(|(_, seqs)| seqs.windows(2).any(|pair| pair[0] > pair[1]))
+        .collect();
+    out_of_order.sort_unstable();
+    assert!(
+        out_of_order.is_empty(),
+        "{}: SQS stored {} of {} groups out of send order, e.g. (group, seqs in stored order) {:?}",
+        scenario.name,
+        out_of_order.len(),
+        scenario.groups,
+        out_of_order.first()
+    );
+}
+
+/// Consumer side: each group's orders were handled in send order, each once.
+fn assert_handled_in_send_order(scenario: &Scenario, outcome: &Outcome) {
+    let expected: Vec<u32> = (0..scenario.orders / scenario.groups).collect();
+    let mut out_of_order: Vec<(u32, Vec<u32>)> = outcome
+        .ledger
+        .sequences
+        .iter()
+        .filter(|(_, seqs)| **seqs != expected)
+        .map(|(group, seqs)| (*group, seqs.clone()))
+        .collect();
+    out_of_order.sort_unstable();
+    assert!(
+        out_of_order.is_empty(),
+        "{}: {} of {} groups handled out of order, e.g. (group, seqs in handling order) {:?}",
+        scenario.name,
+        out_of_order.len(),
+        scenario.groups,
+        out_of_order.first()
+    );
+}
