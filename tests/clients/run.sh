@@ -8,7 +8,12 @@
 # it, stops it, and exits non-zero if any suite failed or any client could not be installed.
 #
 #   bash tests/clients/run.sh              all suites
-#   bash tests/clients/run.sh boto3-json   only the named suites (boto3-json, boto3-query, awscli, js-v3)
+#   bash tests/clients/run.sh boto3-json   only the named suites (boto3-json, boto3-query, awscli, js-v3,
+#                                          boto3-json-sigv4, boto3-query-sigv4, awscli-sigv4)
+#
+# The *-sigv4 suites run against a second emulator started with `--auth sigv4 --config <file>` holding one
+# [[credentials]] entry: correct keys must pass, a wrong secret or an unknown key must fail as AWS fails, and a
+# presigned GET from botocore (Query) must work until it expires.
 #
 # Needs python3 (with venv and pip), node >= 20 and npm; reaches PyPI and the npm registry on a cold run.
 set -euo pipefail
@@ -26,7 +31,7 @@ die() {
 }
 elapsed() { echo "$(($(date +%s) - START))s"; }
 
-ALL_SUITES=(boto3-json boto3-query awscli js-v3)
+ALL_SUITES=(boto3-json boto3-query awscli js-v3 boto3-json-sigv4 boto3-query-sigv4 awscli-sigv4)
 if [[ $# -gt 0 ]]; then SUITES=("$@"); else SUITES=("${ALL_SUITES[@]}"); fi
 for suite in "${SUITES[@]}"; do
   [[ " ${ALL_SUITES[*]} " == *" $suite "* ]] || die "unknown suite '$suite' (known: ${ALL_SUITES[*]})"
@@ -124,13 +129,17 @@ log "clients ready after $(elapsed)"
 
 WORK="$(mktemp -d -t sqskit-clients.XXXXXX)"
 EMU_PID=""
+SIGV4_PID=""
 cleanup() {
-  if [[ -n "$EMU_PID" ]] && kill -0 "$EMU_PID" 2>/dev/null; then
-    kill -TERM "$EMU_PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$EMU_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$EMU_PID" 2>/dev/null || true
-    wait "$EMU_PID" 2>/dev/null || true
-  fi
+  local pid
+  for pid in $EMU_PID $SIGV4_PID; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -164,6 +173,28 @@ while True:
 EOF
 log "emulator pid $EMU_PID listening on $ENDPOINT"
 
+# A second emulator for the *-sigv4 suites, verifying signatures against the one key of its config file.
+SIGV4_ENDPOINT=""
+SIGV4_ACCESS_KEY_ID="AKIASQSKITCLIENTS01"
+SIGV4_SECRET_ACCESS_KEY="sqskit/Clients+Secret/0123456789abcdefEXAMPLE"
+SIGV4_ACCOUNT_ID="123456789012"
+SIGV4_LOG="$WORK/emulator-sigv4.log"
+if [[ " ${SUITES[*]} " == *"-sigv4 "* ]]; then
+  printf 'auth = "sigv4"\n\n[[credentials]]\naccess_key_id = "%s"\nsecret_access_key = "%s"\naccount_id = "%s"\n' \
+    "$SIGV4_ACCESS_KEY_ID" "$SIGV4_SECRET_ACCESS_KEY" "$SIGV4_ACCOUNT_ID" >"$WORK/sigv4.toml"
+  RUST_LOG="${RUST_LOG:-warn}" "$BIN" --host 127.0.0.1 --port 0 --auth sigv4 --config "$WORK/sigv4.toml" \
+    >"$SIGV4_LOG" 2>&1 </dev/null &
+  SIGV4_PID=$!
+  for _ in $(seq 300); do
+    kill -0 "$SIGV4_PID" 2>/dev/null || { cat "$SIGV4_LOG" >&2; die "the sigv4 emulator exited during start-up"; }
+    SIGV4_ENDPOINT="$(sed -n 's#^sqskit-emulator listening on \(http://[^ ]*\)$#\1#p' "$SIGV4_LOG" | head -n1)"
+    [[ -n "$SIGV4_ENDPOINT" ]] && break
+    sleep 0.1
+  done
+  [[ -n "$SIGV4_ENDPOINT" ]] || { cat "$SIGV4_LOG" >&2; die "the sigv4 emulator did not print its address within 30 s"; }
+  log "sigv4 emulator pid $SIGV4_PID listening on $SIGV4_ENDPOINT"
+fi
+
 # --------------------------------------------------------------------------------------------------- suites
 
 suite_boto3-json() {
@@ -179,6 +210,19 @@ suite_awscli() {
 suite_js-v3() {
   (cd "$HERE/js" && SQS_ENDPOINT="$ENDPOINT" node --test --test-reporter=spec test.mjs)
 }
+sigv4_env() {
+  env SQS_ENDPOINT="$SIGV4_ENDPOINT" SIGV4_ACCESS_KEY_ID="$SIGV4_ACCESS_KEY_ID" \
+    SIGV4_SECRET_ACCESS_KEY="$SIGV4_SECRET_ACCESS_KEY" SIGV4_ACCOUNT_ID="$SIGV4_ACCOUNT_ID" "$@"
+}
+suite_boto3-json-sigv4() {
+  sigv4_env EXPECT_PROTOCOL=json "$HERE/.venv-new/bin/python" "$HERE/python/test_sigv4.py"
+}
+suite_boto3-query-sigv4() {
+  sigv4_env EXPECT_PROTOCOL=query "$HERE/.venv-old/bin/python" "$HERE/python/test_sigv4.py"
+}
+suite_awscli-sigv4() {
+  sigv4_env AWS_CLI="$HERE/.venv-new/bin/aws" PYTHON="$HERE/.venv-new/bin/python" bash "$HERE/cli/test_cli_sigv4.sh"
+}
 
 
 passed=()
@@ -189,7 +233,8 @@ for suite in "${SUITES[@]}"; do
   # Isolate every client from the machine's AWS configuration.
   if env -u AWS_PROFILE -u AWS_ENDPOINT_URL -u AWS_ENDPOINT_URL_SQS -u AWS_SESSION_TOKEN \
     AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true \
-    timeout "$SUITE_TIMEOUT" bash -c "$(declare -f "suite_$suite"); $(declare -p ENDPOINT HERE); suite_$suite"; then
+    timeout "$SUITE_TIMEOUT" bash -c "$(declare -f "suite_$suite" sigv4_env); $(declare -p ENDPOINT HERE SIGV4_ENDPOINT SIGV4_ACCESS_KEY_ID \
+      SIGV4_SECRET_ACCESS_KEY SIGV4_ACCOUNT_ID); suite_$suite"; then
     passed+=("$suite")
     log "suite $suite passed ($(($(date +%s) - t0))s)"
   else
@@ -202,9 +247,17 @@ if ! kill -0 "$EMU_PID" 2>/dev/null; then
   failed+=("emulator-alive")
   log "the emulator died during the run"
 fi
+if [[ -n "$SIGV4_PID" ]] && ! kill -0 "$SIGV4_PID" 2>/dev/null; then
+  failed+=("sigv4-emulator-alive")
+  log "the sigv4 emulator died during the run"
+fi
 if [[ ${#failed[@]} -gt 0 ]]; then
   echo "---- emulator log (last 50 lines)"
   tail -n 50 "$EMU_LOG" || true
+  if [[ -n "$SIGV4_PID" ]]; then
+    echo "---- sigv4 emulator log (last 50 lines)"
+    tail -n 50 "$SIGV4_LOG" || true
+  fi
 fi
 
 log "done in $(elapsed): passed: ${passed[*]:-none}; failed: ${failed[*]:-none}"

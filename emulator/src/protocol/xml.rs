@@ -22,22 +22,26 @@ pub struct Document {
 
 /// Appends `text` as XML character data: `&`, `<`, `>`, `"` and `'` as entities, and `\r` as `&#xD;`, because
 /// XML parsers turn a literal CR (or CRLF) into LF and the client's MD5 check of the body would then fail.
+/// A character XML 1.0 cannot carry at all, even as a reference (C0 controls but tab, LF and CR; U+FFFE, U+FFFF),
+/// becomes U+FFFD: message bodies and attributes never hold one (SQS refuses them), but error messages may
+/// quote a request's text, and the document must stay well-formed.
 pub fn escape_into(out: &mut String, text: &str) {
     let mut start = 0;
-    for (index, byte) in text.bytes().enumerate() {
-        let replacement = match byte {
-            b'&' => "&amp;",
-            b'<' => "&lt;",
-            b'>' => "&gt;",
-            b'"' => "&quot;",
-            b'\'' => "&apos;",
-            b'\r' => "&#xD;",
+    for (index, c) in text.char_indices() {
+        let replacement = match c {
+            '&' => "&amp;",
+            '<' => "&lt;",
+            '>' => "&gt;",
+            '"' => "&quot;",
+            '\'' => "&apos;",
+            '\r' => "&#xD;",
+            '\t' | '\n' => continue,
+            '\u{0}'..='\u{1F}' | '\u{FFFE}' | '\u{FFFF}' => "\u{FFFD}",
             _ => continue,
         };
-        // Every replaced byte is ASCII, so `start..index` always falls on character boundaries.
         out.push_str(&text[start..index]);
         out.push_str(replacement);
-        start = index + 1;
+        start = index + c.len_utf8();
     }
     out.push_str(&text[start..]);
 }
@@ -234,6 +238,14 @@ mod tests {
         let mut out = String::new();
         escape_into(&mut out, "a&b<c>d\"e'f\r\ng\tü");
         assert_eq!(out, "a&amp;b&lt;c&gt;d&quot;e&apos;f&#xD;\ng\tü");
+    }
+
+    #[test]
+    fn characters_xml_cannot_carry_become_replacement_characters() {
+        // Found by fuzzing (docs/fuzzing.md): `Action=%0E` was echoed into an ErrorResponse no parser accepts.
+        let mut out = String::new();
+        escape_into(&mut out, "a\u{0}b\u{e}c\u{1f}d\u{fffe}e\u{ffff}f\u{fffd}\u{10000}<");
+        assert_eq!(out, "a\u{fffd}b\u{fffd}c\u{fffd}d\u{fffd}e\u{fffd}f\u{fffd}\u{10000}&lt;");
     }
 
     #[test]
