@@ -16,7 +16,7 @@ use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
 use crate::endpoint::Endpoint;
-use crate::wire::{Action, CONTENT_TYPE_JSON_1_0};
+use crate::wire::{Action, CONTENT_TYPE_FORM, CONTENT_TYPE_JSON_1_0, Protocol};
 use crate::{Error, Result};
 
 /// A syntactically plausible SigV4 header; the emulator and the no-op server do not check signatures.
@@ -83,13 +83,39 @@ impl Connection {
     ///
     /// [`Error::Http`] on transport failures, [`Error::Status`] on any status other than 200.
     pub async fn call(&mut self, action: Action, body: Bytes) -> Result<Reply> {
+        self.exchange(action, Protocol::Json, body).await
+    }
+
+    /// Sends a pre-encoded Query protocol form (which names the action itself) and returns the XML body of the
+    /// 200 response.
+    ///
+    /// # Errors
+    ///
+    /// As [`Connection::call`].
+    pub async fn call_query(&mut self, action: Action, form: Bytes) -> Result<Reply> {
+        self.exchange(action, Protocol::Query, form).await
+    }
+
+    /// Sends `body` as `action` in `protocol`; see [`Connection::call`] and [`Connection::call_query`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Connection::call`].
+    pub async fn exchange(&mut self, action: Action, protocol: Protocol, body: Bytes) -> Result<Reply> {
         let http_error = |source| Error::Http { action, source };
         let mut request = Request::new(Full::new(body));
         *request.method_mut() = Method::POST;
         let headers = request.headers_mut();
         headers.insert(header::HOST, self.authority.clone());
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE_JSON_1_0));
-        headers.insert(HeaderName::from_static("x-amz-target"), HeaderValue::from_static(action.target()));
+        match protocol {
+            Protocol::Json => {
+                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE_JSON_1_0));
+                headers.insert(HeaderName::from_static("x-amz-target"), HeaderValue::from_static(action.target()));
+            }
+            Protocol::Query => {
+                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE_FORM));
+            }
+        }
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static(DUMMY_AUTHORIZATION));
 
         self.sender.ready().await.map_err(http_error)?;

@@ -62,6 +62,16 @@ pub enum Error {
         /// The response body, lossily decoded as UTF-8.
         body: String,
     },
+    /// A 200 Query protocol response whose XML lacks what the action returns.
+    #[error("{action} returned an unexpected XML body ({reason}): {body}")]
+    Xml {
+        /// The action being called.
+        action: Action,
+        /// What is missing or wrong.
+        reason: &'static str,
+        /// The response body, lossily decoded as UTF-8.
+        body: String,
+    },
     /// The endpoint behaved in a way the scenario cannot work with, or did not finish in time.
     #[error("{0}")]
     Scenario(String),

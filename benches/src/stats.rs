@@ -6,6 +6,9 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use crate::send::QueueKind;
+use crate::wire::Protocol;
+
 /// The highest latency the histogram tracks exactly (60 s); longer samples are clamped to it.
 const MAX_TRACKED_NANOS: u64 = 60_000_000_000;
 
@@ -130,10 +133,14 @@ impl Tally {
 /// The result of one run, printed as a human-readable line or as one JSON object.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    /// The scenario name (`send`, `send-batch`, `drain`, `longpoll`).
+    /// The scenario name (`send`, `send-batch`, `drain`, `longpoll`, `fill`).
     pub scenario: String,
     /// The endpoint measured.
     pub endpoint: String,
+    /// The protocol the messages were sent in (`json` or `query`).
+    pub protocol: Protocol,
+    /// The message groups of a FIFO queue; `None` for a standard queue.
+    pub fifo_groups: Option<u64>,
     /// Concurrent connections (waiters, for `longpoll`).
     pub concurrency: usize,
     /// Length of the measured window in seconds.
@@ -167,6 +174,8 @@ impl Report {
         Self {
             scenario: scenario.to_owned(),
             endpoint: endpoint.to_owned(),
+            protocol: Protocol::Json,
+            fifo_groups: None,
             concurrency,
             elapsed_secs: (secs * 1000.0).round() / 1000.0,
             requests: tally.requests,
@@ -179,6 +188,17 @@ impl Report {
             errors: tally.errors,
             loadgen_cpu: None,
         }
+    }
+
+    /// Records the protocol and the kind of queue of the run (the defaults are JSON and a standard queue).
+    #[must_use]
+    pub fn with_queue(mut self, protocol: Protocol, kind: QueueKind) -> Self {
+        self.protocol = protocol;
+        self.fifo_groups = match kind {
+            QueueKind::Standard => None,
+            QueueKind::Fifo { groups } => Some(groups.get()),
+        };
+        self
     }
 
     /// Adds the load generator's CPU utilisation over the run.
@@ -208,6 +228,12 @@ impl fmt::Display for Report {
             secs = self.elapsed_secs,
             errors = self.errors,
         )?;
+        if self.protocol != Protocol::Json {
+            write!(f, ", {} protocol", self.protocol)?;
+        }
+        if let Some(groups) = self.fifo_groups {
+            write!(f, ", FIFO queue with {groups} group(s)")?;
+        }
         if let Some(cpu) = self.loadgen_cpu {
             write!(f, ", load generator CPU {:.0}%", cpu * 100.0)?;
         }

@@ -4,6 +4,7 @@
 //! need; unknown members are ignored, as SPEC.md §3.1 requires of a server.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -11,11 +12,44 @@ use serde::{Deserialize, Serialize};
 /// The `Content-Type` of AWS JSON 1.0 requests and responses.
 pub const CONTENT_TYPE_JSON_1_0: &str = "application/x-amz-json-1.0";
 
+/// The `Content-Type` of Query protocol requests (form-encoded parameters).
+pub const CONTENT_TYPE_FORM: &str = "application/x-www-form-urlencoded";
+
+/// The API version every Query protocol request names.
+pub const QUERY_API_VERSION: &str = "2012-11-05";
+
 /// The prefix of every SQS `X-Amz-Target` value.
 pub const TARGET_PREFIX: &str = "AmazonSQS.";
 
 /// The account id that queue URLs carry on emulators.
 pub const ACCOUNT_ID: &str = "000000000000";
+
+/// The wire protocol of a request (SPEC.md §3 and §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// AWS JSON 1.0: a JSON body and an `X-Amz-Target` header.
+    #[default]
+    Json,
+    /// The legacy Query protocol: form-encoded parameters in, XML out.
+    Query,
+}
+
+impl Protocol {
+    /// The protocol's command-line name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Query => "query",
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// An SQS action the benchmarks issue or the no-op server answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -89,6 +123,9 @@ pub struct CreateQueueRequest<'a> {
     /// The queue name.
     #[serde(borrow)]
     pub queue_name: Cow<'a, str>,
+    /// Queue attributes such as `FifoQueue`; left out when empty.
+    #[serde(default, borrow, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<Cow<'a, str>, Cow<'a, str>>,
 }
 
 /// `CreateQueue` output.
@@ -110,6 +147,9 @@ pub struct SendMessageRequest<'a> {
     /// The message body.
     #[serde(borrow)]
     pub message_body: Cow<'a, str>,
+    /// The message group (FIFO queues only).
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub message_group_id: Option<Cow<'a, str>>,
 }
 
 /// `SendMessage` output.
@@ -145,6 +185,9 @@ pub struct SendMessageBatchRequestEntry<'a> {
     /// The message body.
     #[serde(borrow)]
     pub message_body: Cow<'a, str>,
+    /// The message group (FIFO queues only).
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub message_group_id: Option<Cow<'a, str>>,
 }
 
 /// One `Successful` entry of a `SendMessageBatch` response.

@@ -111,7 +111,11 @@ pub async fn run(endpoint: &Endpoint, queue_url: &str, config: &LongpollConfig) 
             sender
                 .call_json(
                     Action::SendMessage,
-                    &SendMessageRequest { queue_url: Cow::Borrowed(queue_url), message_body: Cow::Borrowed(&body) },
+                    &SendMessageRequest {
+                        queue_url: Cow::Borrowed(queue_url),
+                        message_body: Cow::Borrowed(&body),
+                        message_group_id: None,
+                    },
                 )
                 .await?;
             let arrived_at = wait_for(&mut arrivals, seq, sent_at + config.sample_timeout()).await?;

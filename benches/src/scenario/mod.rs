@@ -4,23 +4,17 @@
 //! endpoint it is given.
 
 pub mod drain;
+pub mod fill;
 pub mod longpoll;
 pub mod throughput;
 
 use std::borrow::Cow;
 
-use bytes::Bytes;
-
 use crate::Result;
-use crate::conn::{Connection, to_body};
+use crate::conn::Connection;
 use crate::endpoint::Endpoint;
-use crate::wire::{
-    Action, CreateQueueRequest, CreateQueueResponse, SendMessageBatchRequest, SendMessageBatchRequestEntry,
-    batch_entry_id,
-};
-
-/// The most entries an SQS batch may hold.
-pub const MAX_BATCH: usize = 10;
+use crate::send::QueueKind;
+use crate::wire::{Action, CreateQueueRequest, CreateQueueResponse};
 
 /// A benchmark scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -33,6 +27,8 @@ pub enum Scenario {
     Drain,
     /// Wake-up latency of long-polling receivers when one message is sent.
     Longpoll,
+    /// Enqueue exactly `--messages` messages with `SendMessageBatch`, then stop (memory and recovery runs).
+    Fill,
 }
 
 impl Scenario {
@@ -43,24 +39,37 @@ impl Scenario {
             Self::SendBatch => "send-batch",
             Self::Drain => "drain",
             Self::Longpoll => "longpoll",
+            Self::Fill => "fill",
         }
+    }
+
+    /// Whether the scenario can run on a FIFO queue: those that only send, and `drain`.
+    pub const fn supports_fifo(self) -> bool {
+        !matches!(self, Self::Longpoll)
+    }
+
+    /// Whether the scenario can send over the Query protocol: those that only send (`drain` and `longpoll`
+    /// receive and delete over JSON).
+    pub const fn supports_query(self) -> bool {
+        matches!(self, Self::Send | Self::SendBatch | Self::Fill)
     }
 }
 
-/// A queue name that no earlier run used: `bench-<scenario>-<8 hex digits>`.
-pub fn unique_queue_name(scenario: Scenario) -> String {
+/// A queue name that no earlier run used: `bench-<scenario>-<8 hex digits>`, plus `.fifo` for FIFO queues.
+pub fn unique_queue_name(scenario: Scenario, kind: QueueKind) -> String {
     let id = uuid::Uuid::new_v4().simple().to_string();
-    format!("bench-{}-{}", scenario.as_str(), &id[..8])
+    format!("bench-{}-{}{}", scenario.as_str(), &id[..8], kind.name_suffix())
 }
 
-/// Creates (or looks up) queue `name` and returns its URL.
+/// Creates (or looks up) queue `name` of `kind` and returns its URL.
 ///
 /// # Errors
 ///
 /// Connection and HTTP failures, any status other than 200, and a response without `QueueUrl`.
-pub async fn create_queue(endpoint: &Endpoint, name: &str) -> Result<String> {
+pub async fn create_queue(endpoint: &Endpoint, name: &str, kind: QueueKind) -> Result<String> {
     let mut conn = Connection::open(endpoint).await?;
-    let reply = conn.call_json(Action::CreateQueue, &CreateQueueRequest { queue_name: Cow::Borrowed(name) }).await?;
+    let request = CreateQueueRequest { queue_name: Cow::Borrowed(name), attributes: kind.attributes() };
+    let reply = conn.call_json(Action::CreateQueue, &request).await?;
     let created: CreateQueueResponse<'_> = reply.decode(Action::CreateQueue)?;
     Ok(created.queue_url.into_owned())
 }
@@ -78,36 +87,14 @@ pub async fn open_connections(endpoint: &Endpoint, count: usize) -> Result<Vec<C
     Ok(connections)
 }
 
-/// A message body of exactly `len` bytes, drawn from characters SQS accepts.
-pub fn message_body(len: usize) -> String {
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    (0..len).map(|i| char::from(ALPHABET[i % ALPHABET.len()])).collect()
-}
-
-/// The serialised `SendMessageBatch` request of `count` entries (ids `"0"`..) all carrying `body`.
-pub fn send_batch_body(queue_url: &str, body: &str, count: usize) -> Bytes {
-    to_body(&SendMessageBatchRequest {
-        queue_url: Cow::Borrowed(queue_url),
-        entries: (0..count)
-            .map(|index| SendMessageBatchRequestEntry { id: batch_entry_id(index), message_body: Cow::Borrowed(body) })
-            .collect(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn message_body_has_the_requested_length() {
-        assert_eq!(message_body(0), "");
-        assert_eq!(message_body(256).len(), 256);
-    }
-
-    #[test]
     fn unique_queue_names_are_valid_and_distinct() {
-        let first = unique_queue_name(Scenario::SendBatch);
-        let second = unique_queue_name(Scenario::SendBatch);
+        let first = unique_queue_name(Scenario::SendBatch, QueueKind::Standard);
+        let second = unique_queue_name(Scenario::SendBatch, QueueKind::Standard);
 
         assert_ne!(first, second);
         assert!(first.len() <= 80);
@@ -115,12 +102,12 @@ mod tests {
     }
 
     #[test]
-    fn batch_body_numbers_its_entries() {
-        let body = send_batch_body("http://h/000000000000/q", "x", 3);
+    fn fifo_queue_names_end_in_dot_fifo() {
+        let kind = QueueKind::Fifo { groups: std::num::NonZeroU64::MIN };
 
-        let parsed: SendMessageBatchRequest<'_> = serde_json::from_slice(&body).expect("valid JSON");
+        let name = unique_queue_name(Scenario::Drain, kind);
 
-        let ids: Vec<&str> = parsed.entries.iter().map(|entry| entry.id.as_ref()).collect();
-        assert_eq!(ids, ["0", "1", "2"]);
+        assert!(name.starts_with("bench-drain-") && name.ends_with(".fifo"), "{name}");
+        assert!(name.len() <= 80);
     }
 }

@@ -1,21 +1,19 @@
-//! The closed-loop send scenarios (`send`, `send-batch`): every connection sends one pre-serialised request after
-//! the other until the duration or the request budget is used up.
+//! The closed-loop send scenarios (`send`, `send-batch`): every connection sends one request after the other
+//! until the duration or the request budget is used up. Requests to standard queues are serialised once and
+//! reused; see [`crate::send`] for FIFO queues and the Query protocol.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use serde::de::IgnoredAny;
 use tokio::task::JoinSet;
 
-use super::{MAX_BATCH, Scenario, message_body, open_connections, send_batch_body};
+use super::{Scenario, open_connections};
 use crate::Result;
-use crate::conn::{Connection, to_body};
+use crate::conn::Connection;
 use crate::endpoint::Endpoint;
+use crate::send::{MAX_BATCH, Sender};
 use crate::stats::{CpuMeter, Report, Tally};
-use crate::wire::{Action, BatchResponse, SendMessageRequest};
 
 /// When a closed-loop run stops.
 #[derive(Debug, Clone, Copy)]
@@ -38,8 +36,6 @@ pub struct ThroughputConfig {
     pub concurrency: usize,
     /// When to stop.
     pub limit: Limit,
-    /// Size of every message body.
-    pub body_bytes: usize,
 }
 
 /// The bounds shared by all workers of one run.
@@ -60,25 +56,21 @@ impl Plan {
     }
 }
 
-/// Runs `scenario` ([`Scenario::Send`] or [`Scenario::SendBatch`]; anything else sends single messages) against
-/// `queue_url`.
+/// Runs `scenario` ([`Scenario::SendBatch`] sends batches of ten; anything else sends single messages) with the
+/// requests `sender` builds.
+///
+/// Entries refused inside a 200 batch response are counted as errors, not as messages.
 ///
 /// # Errors
 ///
-/// The first failed request: transport errors and any status other than 200 abort the run.
+/// The first failed request: transport errors, any status other than 200 and unreadable responses abort the run.
 pub async fn run(
     endpoint: &Endpoint,
-    queue_url: &str,
+    sender: &Arc<Sender>,
     scenario: Scenario,
     config: &ThroughputConfig,
 ) -> Result<Report> {
-    let body = message_body(config.body_bytes);
-    let (action, payload) = if scenario == Scenario::SendBatch {
-        (Action::SendMessageBatch, send_batch_body(queue_url, &body, MAX_BATCH))
-    } else {
-        let request = SendMessageRequest { queue_url: Cow::Borrowed(queue_url), message_body: Cow::Borrowed(&body) };
-        (Action::SendMessage, to_body(&request))
-    };
+    let batch = scenario == Scenario::SendBatch;
     let connections = open_connections(endpoint, config.concurrency).await?;
 
     let cpu = CpuMeter::start();
@@ -96,7 +88,7 @@ pub async fn run(
     });
     let mut workers = JoinSet::new();
     for conn in connections {
-        workers.spawn(worker(conn, action, payload.clone(), Arc::clone(&plan)));
+        workers.spawn(worker(conn, Arc::clone(sender), batch, Arc::clone(&plan)));
     }
     let mut total = Tally::default();
     while let Some(joined) = workers.join_next().await {
@@ -107,23 +99,19 @@ pub async fn run(
     Ok(Report::new(scenario.as_str(), &endpoint.url, config.concurrency, elapsed, &total).with_loadgen_cpu(&cpu))
 }
 
-async fn worker(mut conn: Connection, action: Action, payload: Bytes, plan: Arc<Plan>) -> Result<Tally> {
+async fn worker(mut conn: Connection, sender: Arc<Sender>, batch: bool, plan: Arc<Plan>) -> Result<Tally> {
     let mut tally = Tally::default();
     while plan.may_send() {
         let sent_at = Instant::now();
-        let reply = conn.call(action, payload.clone()).await?;
+        let sent =
+            if batch { sender.send_batch(&mut conn, MAX_BATCH).await? } else { sender.send_one(&mut conn).await? };
         if sent_at < plan.measure_from {
             continue;
         }
         tally.requests += 1;
-        tally.latencies.record(reply.received_at - sent_at);
-        if action == Action::SendMessageBatch {
-            let batch: BatchResponse<'_, IgnoredAny> = reply.decode(action)?;
-            tally.messages += batch.successful.len() as u64;
-            tally.errors += batch.failed.len() as u64;
-        } else {
-            tally.messages += 1;
-        }
+        tally.latencies.record(sent.received_at - sent_at);
+        tally.messages += sent.counts.succeeded;
+        tally.errors += sent.counts.failed;
     }
     Ok(tally)
 }
