@@ -57,7 +57,7 @@ if [ -z "${LARGE:-}" ] || ((LARGE <= SMALL)); then
     log "error: --sizes needs two different request counts"
     exit 2
 fi
-PROFILES=$(temp_dir)
+temp_dir PROFILES
 if [ -n "$KEEP" ]; then
     mkdir -p "$KEEP"
     PROFILES=$KEEP

@@ -66,12 +66,13 @@ build_release() {
     cargo build --release -p sqskit-bench -p sqskit-emulator
 }
 
-# temp_dir: prints a new temporary directory that the EXIT trap removes.
+# temp_dir VAR: creates a temporary directory that the EXIT trap removes and stores its path in VAR. (Not a
+# command substitution: the directory must be recorded in this shell for the trap to see it.)
 temp_dir() {
     local dir
     dir=$(mktemp -d -t sqskit-bench-data.XXXXXX)
     TEMP_DIRS+=("$dir")
-    echo "$dir"
+    printf -v "$1" '%s' "$dir"
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

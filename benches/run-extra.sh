@@ -81,7 +81,7 @@ VARIANTS_durable=(
 start_target() {
     local data_args=()
     if [ "$1" = durable ]; then
-        DATA_DIR=$(temp_dir)
+        temp_dir DATA_DIR
         data_args=(--data-dir "$DATA_DIR")
     fi
     # EMULATOR_ARGS is deliberately split into words: it holds extra flags.

@@ -68,6 +68,9 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
 # fill NAME: enqueues MESSAGES messages into QUEUE on the running server NAME; fails the script if it fails.
 fill() {
+    # A repeated fill would enqueue the messages twice: the state is what is measured here, not the rate.
+    # shellcheck disable=SC2034 # read by measure, through bash's dynamic scoping
+    local QUIET_RETRIES=0
     log "  filling $MESSAGES messages of $BODY_BYTES B"
     measure "fill-$1" "$1" "$ENDPOINT" --scenario fill --queue "$QUEUE" --messages "$MESSAGES" \
         --body-bytes "$BODY_BYTES" --concurrency "$CONCURRENCY" --timeout "$FILL_TIMEOUT"
@@ -106,6 +109,10 @@ measure_memory() {
         hwm=$(status_kib memory VmHWM)
         count=$(visible_messages)
         stop_server memory
+        if [ "$count" != "$MESSAGES" ]; then
+            log "error: $count messages visible, expected $MESSAGES"
+            exit 1
+        fi
         echo "$run $baseline_rss $baseline_hwm $rss $hwm $count" >>"$RESULTS.memory"
         log "  empty: VmRSS $(mib "$baseline_rss") MiB; filled: VmRSS $(mib "$rss") MiB, VmHWM $(mib "$hwm") MiB," \
             "$count messages visible"
@@ -159,7 +166,7 @@ measure_recovery() {
     local run stop_started stop_secs size files ready ready_cpu rss hwm count
     for ((run = 1; run <= REPEATS; run++)); do
         log "recovery, run $run/$REPEATS"
-        DATA_DIR=$(temp_dir)
+        temp_dir DATA_DIR
         start_emulator durable --data-dir "$DATA_DIR"
         fill durable
         stop_started=$(date +%s.%N)
@@ -176,6 +183,10 @@ measure_recovery() {
         count=$(visible_messages)
         stop_server recovered
         rm -rf "$DATA_DIR"
+        if [ "$count" != "$MESSAGES" ]; then
+            log "error: $count messages visible after the restart, expected $MESSAGES"
+            exit 1
+        fi
         echo "$run $ready $size $stop_secs $rss $hwm $count $ready_cpu $files" >>"$RESULTS.recovery"
         log "  stop took $stop_secs s; data $size B ($files); ready after $ready s ($ready_cpu s CPU);" \
             "VmHWM $(mib "$hwm") MiB; $count messages visible"
