@@ -335,14 +335,20 @@ impl Md5Digest {
 impl Md5Digest {
     /// The digest as 32 lower-case hex digits, without going through `fmt` (this runs for every message).
     pub fn to_hex(&self) -> String {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        let mut hex = String::with_capacity(32);
-        for byte in self.0 {
-            hex.push(char::from(DIGITS[usize::from(byte >> 4)]));
-            hex.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
-        }
-        hex
+        lower_hex(&self.0)
     }
+}
+
+/// Bytes as lower-case hex digits, without going through `fmt` (used for every MD5 and every content-based
+/// deduplication id).
+pub fn lower_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        hex.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        hex.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    hex
 }
 
 impl std::fmt::Display for Md5Digest {

@@ -559,7 +559,7 @@ impl Engine {
 /// Hex SHA-256 of a body: the content-based deduplication id.
 fn hex_sha256(bytes: &[u8]) -> String {
     use sha2::Digest as _;
-    sha2::Sha256::digest(bytes).iter().map(|byte| format!("{byte:02x}")).collect()
+    message::lower_hex(&sha2::Sha256::digest(bytes))
 }
 
 fn decode_handle(queue: &Queue, receipt_handle: &str) -> Result<ReceiptHandle, SqsError> {
