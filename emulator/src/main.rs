@@ -6,6 +6,11 @@ use sqskit_emulator::ManualClock;
 use sqskit_emulator::auth::AuthMode;
 use sqskit_emulator::config::{ClockKind, ConfigFile};
 
+/// The binary allocates and frees a few small objects for every message; mimalloc does that in a fraction of
+/// the instructions glibc's allocator takes (see BENCHMARKS.md). Library users keep their own allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A local Amazon SQS emulator.
 ///
 /// Flags override the configuration file, which overrides the defaults.

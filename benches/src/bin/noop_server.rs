@@ -7,6 +7,10 @@ use anyhow::Context as _;
 use axum::serve::ListenerExt as _;
 use clap::Parser;
 
+/// The same allocator as the `sqskit-emulator` binary, so the ceiling runs on the emulator's whole stack.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Command-line flags.
 #[derive(Debug, Parser)]
 #[command(name = "sqskit-noop-server", about = "A no-op SQS JSON server: the benchmark ceiling")]
