@@ -4,9 +4,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use super::wire::{WireAttributeValue, wire_attributes};
+use super::wire::{WireAttributeValue, md5_hex, optional_md5_hex, wire_attributes};
 use super::{RequestContext, queue_url};
-use crate::engine::{Engine, ReceiveMessageInput, ReceivedMessage};
+use crate::engine::{Engine, Md5Digest, ReceiveMessageInput, ReceivedMessage};
 use crate::error::SqsError;
 
 /// `ReceiveMessage` input.
@@ -29,13 +29,17 @@ pub struct ReceiveMessageRequest {
 pub struct WireMessage {
     message_id: String,
     receipt_handle: String,
-    #[serde(rename = "MD5OfBody")]
-    md5_of_body: String,
+    #[serde(rename = "MD5OfBody", serialize_with = "md5_hex")]
+    md5_of_body: Md5Digest,
     body: std::sync::Arc<str>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     attributes: BTreeMap<&'static str, String>,
-    #[serde(rename = "MD5OfMessageAttributes", skip_serializing_if = "Option::is_none")]
-    md5_of_message_attributes: Option<String>,
+    #[serde(
+        rename = "MD5OfMessageAttributes",
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "optional_md5_hex"
+    )]
+    md5_of_message_attributes: Option<Md5Digest>,
     #[serde(skip_serializing_if = "Option::is_none")]
     message_attributes: Option<HashMap<String, WireAttributeValue>>,
 }
@@ -45,10 +49,10 @@ impl From<ReceivedMessage> for WireMessage {
         Self {
             message_id: message.message_id,
             receipt_handle: message.receipt_handle,
-            md5_of_body: message.md5_of_body.to_hex(),
+            md5_of_body: message.md5_of_body,
             body: message.body,
             attributes: message.attributes.into_iter().collect(),
-            md5_of_message_attributes: message.md5_of_message_attributes.map(|d| d.to_hex()),
+            md5_of_message_attributes: message.md5_of_message_attributes,
             message_attributes: wire_attributes(&message.message_attributes),
         }
     }

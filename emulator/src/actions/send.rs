@@ -4,9 +4,9 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::wire::{BatchResultErrorEntry, WireAttributeValue, raw_attributes, split_batch};
+use super::wire::{BatchResultErrorEntry, WireAttributeValue, md5_hex, optional_md5_hex, raw_attributes, split_batch};
 use super::{RequestContext, queue_url};
-use crate::engine::{BatchEntry, Engine, SendMessageInput, SendMessageOutput};
+use crate::engine::{BatchEntry, Engine, Md5Digest, SendMessageInput, SendMessageOutput};
 use crate::error::SqsError;
 
 /// The members of `SendMessage` and of each `SendMessageBatchRequestEntry`: one shape for both (each ignores
@@ -47,12 +47,20 @@ pub struct SendMessageResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     id: Option<String>,
     message_id: String,
-    #[serde(rename = "MD5OfMessageBody")]
-    md5_of_message_body: String,
-    #[serde(rename = "MD5OfMessageAttributes", skip_serializing_if = "Option::is_none")]
-    md5_of_message_attributes: Option<String>,
-    #[serde(rename = "MD5OfMessageSystemAttributes", skip_serializing_if = "Option::is_none")]
-    md5_of_message_system_attributes: Option<String>,
+    #[serde(rename = "MD5OfMessageBody", serialize_with = "md5_hex")]
+    md5_of_message_body: Md5Digest,
+    #[serde(
+        rename = "MD5OfMessageAttributes",
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "optional_md5_hex"
+    )]
+    md5_of_message_attributes: Option<Md5Digest>,
+    #[serde(
+        rename = "MD5OfMessageSystemAttributes",
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "optional_md5_hex"
+    )]
+    md5_of_message_system_attributes: Option<Md5Digest>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sequence_number: Option<String>,
 }
@@ -62,9 +70,9 @@ impl SendMessageResponse {
         Self {
             id,
             message_id: output.message_id,
-            md5_of_message_body: output.md5_of_body.to_hex(),
-            md5_of_message_attributes: output.md5_of_message_attributes.map(|d| d.to_hex()),
-            md5_of_message_system_attributes: output.md5_of_system_attributes.map(|d| d.to_hex()),
+            md5_of_message_body: output.md5_of_body,
+            md5_of_message_attributes: output.md5_of_message_attributes,
+            md5_of_message_system_attributes: output.md5_of_system_attributes,
             sequence_number: output.sequence_number,
         }
     }

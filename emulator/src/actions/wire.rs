@@ -6,7 +6,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::engine::{AttributeValue, BatchResult, MessageAttributes, RawMessageAttribute};
+use crate::engine::{AttributeValue, BatchResult, Md5Digest, MessageAttributes, RawMessageAttribute};
 use crate::error::{Fault, SqsError};
 
 /// `MessageAttributeValue` / `MessageSystemAttributeValue` as the model defines them.
@@ -39,6 +39,22 @@ impl From<WireAttributeValue> for RawMessageAttribute {
             has_list_values: wire.string_list_values.is_some_and(|v| !v.is_empty())
                 || wire.binary_list_values.is_some_and(|v| !v.is_empty()),
         }
+    }
+}
+
+/// Serialises an MD5 digest as its 32 lower-case hex digits, without allocating a string (every sent and every
+/// received message carries one or more).
+pub fn md5_hex<S: Serializer>(digest: &Md5Digest, serializer: S) -> Result<S::Ok, S::Error> {
+    let digits = digest.hex_digits();
+    let text = std::str::from_utf8(&digits).map_err(serde::ser::Error::custom)?;
+    serializer.serialize_str(text)
+}
+
+/// [`md5_hex`] for optional members (which the caller skips when absent).
+pub fn optional_md5_hex<S: Serializer>(digest: &Option<Md5Digest>, serializer: S) -> Result<S::Ok, S::Error> {
+    match digest {
+        Some(digest) => md5_hex(digest, serializer),
+        None => serializer.serialize_none(),
     }
 }
 

@@ -343,7 +343,18 @@ impl Md5Digest {
 impl Md5Digest {
     /// The digest as 32 lower-case hex digits, without going through `fmt` (this runs for every message).
     pub fn to_hex(&self) -> String {
-        lower_hex(&self.0)
+        self.hex_digits().iter().copied().map(char::from).collect()
+    }
+
+    /// The 32 lower-case hex digits as ASCII bytes, without allocating (for encoders that write them out).
+    pub fn hex_digits(&self) -> [u8; 32] {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut digits = [0_u8; 32];
+        for (pair, byte) in digits.chunks_exact_mut(2).zip(self.0) {
+            pair[0] = DIGITS[usize::from(byte >> 4)];
+            pair[1] = DIGITS[usize::from(byte & 0x0f)];
+        }
+        digits
     }
 }
 
@@ -489,9 +500,8 @@ mod tests {
 
     #[test]
     fn text_validation_agrees_with_a_char_by_char_check_at_every_position_of_long_texts() {
-        let allowed = |c: char| {
-            matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
-        };
+        let allowed =
+            |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..);
         for odd in ['\u{0}', '\u{1F}', '\t', '\u{FFFE}', '\u{FFFF}', '\u{F000}', '\u{FFFD}', 'é'] {
             for at in 0..140 {
                 let text: String = (0..140).map(|i| if i == at { odd } else { 'x' }).collect();

@@ -443,20 +443,25 @@ impl QueueState {
         if let (Some(fifo), Some(group)) = (self.fifo.as_mut(), message.group_id()) {
             fifo.push(group, sequence);
         }
-        // Start from a neutral state so set_state's bookkeeping applies to the real one.
-        message.state = MessageState::Delayed { until: now };
-        self.delayed_count += 1;
-        self.add_usage(message.stored_size());
-        self.messages.insert(sequence, message);
+        // The message enters its first state directly: it leaves no earlier one and is not in flight (so no FIFO
+        // group bookkeeping beyond the push above), which spares this hot path `set_state`'s lookups.
+        message.epoch = message.epoch.wrapping_add(1);
         let visible = delay.is_zero();
-        let state = if visible { MessageState::Visible } else { MessageState::Delayed { until: now + delay } };
-        self.set_state(sequence, state);
-        if self.journal.is_some() {
-            if let Some(message) = self.messages.get(&sequence) {
-                let event = QueueEvent::MessageStored { sequence, message: message.clone() };
-                self.record(event);
-            }
+        if visible {
+            message.state = MessageState::Visible;
+            self.visible.insert(sequence);
+        } else {
+            let until = now + delay;
+            message.state = MessageState::Delayed { until };
+            self.delayed_count += 1;
+            self.timers.push(Reverse((until, sequence, message.epoch)));
         }
+        self.add_usage(message.stored_size());
+        if self.journal.is_some() {
+            let event = QueueEvent::MessageStored { sequence, message: message.clone() };
+            self.record(event);
+        }
+        self.messages.insert(sequence, message);
         (sequence, visible)
     }
 

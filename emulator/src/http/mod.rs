@@ -124,11 +124,12 @@ async fn handle(
     body: Body,
 ) -> Response {
     let started = Instant::now();
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let mut request_id = uuid::Uuid::encode_buffer();
+    let request_id: &str = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut request_id);
     let base_url = headers
         .get(header::HOST)
         .and_then(|host| host.to_str().ok())
-        .map_or_else(|| state.fallback_base_url.clone(), |host| format!("http://{host}"));
+        .map_or_else(|| state.fallback_base_url.clone(), |host| ["http://", host].concat());
     let mut context = RequestContext {
         path_queue_url: path_queue.map(|(account, queue)| format!("{base_url}/{account}/{queue}")),
         base_url,
@@ -139,12 +140,12 @@ async fn handle(
         protocol::detect(header_str(headers, TARGET_HEADER), header_str(headers, header::CONTENT_TYPE.as_str()));
     let mut action = None;
     let (response, outcome) = match run(state, protocol, method, uri, headers, &mut context, &mut action, body).await {
-        Ok(Reply::Answer(encoded)) => (into_response(encoded, &request_id), RequestOutcome::Ok),
+        Ok(Reply::Answer(encoded)) => (into_response(encoded, request_id), RequestOutcome::Ok),
         Ok(Reply::DropConnection) => (dropped_connection(), RequestOutcome::Dropped),
         Err(error) => {
             tracing::debug!(code = ?error.code, message = %error.message, "request failed");
             let outcome = RequestOutcome::Error(error.code);
-            (into_response(protocol::error::render(protocol, &error), &request_id), outcome)
+            (into_response(protocol::error::render(protocol, &error), request_id), outcome)
         }
     };
     state.request_metrics.record(action, outcome, started.elapsed());
