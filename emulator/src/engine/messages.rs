@@ -128,7 +128,7 @@ pub struct ReceivedMessage {
 
 /// A validated message ready to enqueue, with its delay and reply.
 struct PreparedMessage {
-    message: StoredMessage,
+    message: Box<StoredMessage>,
     delay: Duration,
     output: SendMessageOutput,
     /// FIFO: the deduplication id (explicit or content-based) and the group it is scoped to.
@@ -228,14 +228,14 @@ impl Engine {
             deduplication_id: deduplication.as_ref().map(|(_, id)| id.clone()),
             dead_letter_source_arn: None,
         };
-        let message = StoredMessage::new(
+        let message = Box::new(StoredMessage::new(
             Arc::from(body),
             md5_of_body,
             attributes,
             extra,
             Arc::clone(&self.shared.sender_id),
             now,
-        );
+        ));
         let output = SendMessageOutput {
             message_id: message.message_id(),
             md5_of_body,

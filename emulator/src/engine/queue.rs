@@ -180,7 +180,8 @@ pub struct QueueState {
     pub last_purge_at: Option<Timestamp>,
     /// FIFO groups, deduplication and attempts (FIFO queues only).
     pub fifo: Option<FifoState>,
-    messages: BTreeMap<u64, StoredMessage>,
+    /// Boxed: the map's nodes stay small, and a message is moved as a pointer on its way in.
+    messages: BTreeMap<u64, Box<StoredMessage>>,
     visible: BTreeSet<u64>,
     timers: BinaryHeap<Reverse<(Timestamp, u64, u32)>>,
     /// Messages whose retention started before that of a younger message (moved in from a source queue);
@@ -333,7 +334,7 @@ impl QueueState {
         message.state = MessageState::Delayed { until: Timestamp::default() };
         self.delayed_count += 1;
         self.add_usage(message.stored_size());
-        self.messages.insert(sequence, message);
+        self.messages.insert(sequence, Box::new(message));
         self.set_state(sequence, state);
     }
 
@@ -432,7 +433,7 @@ impl QueueState {
     }
 
     /// Enqueues a message, delayed by `delay`; returns its sequence and whether it is visible at once.
-    pub fn enqueue(&mut self, mut message: StoredMessage, delay: Duration, now: Timestamp) -> (u64, bool) {
+    pub fn enqueue(&mut self, mut message: Box<StoredMessage>, delay: Duration, now: Timestamp) -> (u64, bool) {
         let sequence = self.next_sequence;
         self.next_sequence += 1;
         if message.retention_start < self.newest_retention_start {
@@ -458,7 +459,7 @@ impl QueueState {
         }
         self.add_usage(message.stored_size());
         if self.journal.is_some() {
-            let event = QueueEvent::MessageStored { sequence, message: message.clone() };
+            let event = QueueEvent::MessageStored { sequence, message: StoredMessage::clone(&message) };
             self.record(event);
         }
         self.messages.insert(sequence, message);
@@ -515,7 +516,7 @@ impl QueueState {
         }
         let delivered = delivered
             .into_iter()
-            .filter_map(|handle| self.messages.get(&handle.sequence).map(|message| (handle, message)))
+            .filter_map(|handle| self.messages.get(&handle.sequence).map(|message| (handle, &**message)))
             .collect();
         Receipt { delivered, dead_lettered }
     }
@@ -670,12 +671,12 @@ impl QueueState {
 
     /// Every stored message with its sequence, in send order.
     pub fn messages_in_order(&self) -> impl Iterator<Item = (u64, &StoredMessage)> {
-        self.messages.iter().map(|(sequence, message)| (*sequence, message))
+        self.messages.iter().map(|(sequence, message)| (*sequence, &**message))
     }
 
     /// The message with this sequence, if stored.
     pub fn message(&self, sequence: u64) -> Option<&StoredMessage> {
-        self.messages.get(&sequence)
+        self.messages.get(&sequence).map(|message| &**message)
     }
 
     fn remove(&mut self, sequence: u64) -> Option<StoredMessage> {
@@ -695,7 +696,7 @@ impl QueueState {
             fifo.remove(group, sequence, matches!(message.state, MessageState::InFlight { .. }));
         }
         self.record(QueueEvent::MessageRemoved { sequence });
-        Some(message)
+        Some(*message)
     }
 }
 
@@ -703,15 +704,15 @@ impl QueueState {
 mod tests {
     use super::*;
 
-    fn message(body: &str, group: Option<&str>, now: Timestamp) -> StoredMessage {
-        StoredMessage::new(
+    fn message(body: &str, group: Option<&str>, now: Timestamp) -> Box<StoredMessage> {
+        Box::new(StoredMessage::new(
             Arc::from(body),
             Md5Digest::of(body.as_bytes()),
             MessageAttributes::default(),
             MessageExtra { group_id: group.map(str::to_owned), ..MessageExtra::default() },
             Arc::from("000000000000"),
             now,
-        )
+        ))
     }
 
     fn at(secs: u64) -> Timestamp {

@@ -142,7 +142,7 @@ impl Engine {
         let Some(target) = target.filter(|target| target.uid != source.uid) else {
             let mut state = source.lock();
             for message in messages {
-                state.enqueue(message, Duration::ZERO, now);
+                state.enqueue(Box::new(message), Duration::ZERO, now);
             }
             drop(state);
             source.notify.notify_waiters();
@@ -159,7 +159,7 @@ impl Engine {
                 extra.deduplication_id = Some(message_id);
                 message.retention_start = now;
             }
-            state.enqueue(message, Duration::ZERO, now);
+            state.enqueue(Box::new(message), Duration::ZERO, now);
         }
         drop(state);
         target.notify.notify_waiters();
@@ -405,13 +405,13 @@ impl Engine {
         if let Some(reason) = failure {
             let mut state = source.lock();
             for message in messages {
-                state.enqueue(message, Duration::ZERO, now);
+                state.enqueue(Box::new(message), Duration::ZERO, now);
             }
             return Err(reason.to_owned());
         }
         let count = messages.len();
         for (destination, message) in destinations.into_iter().zip(messages) {
-            destination.lock().enqueue(redriven(message, now), Duration::ZERO, now);
+            destination.lock().enqueue(Box::new(redriven(message, now)), Duration::ZERO, now);
             destination.notify.notify_waiters();
         }
         Ok(count)
