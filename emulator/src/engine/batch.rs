@@ -1,8 +1,6 @@
 //! Rules shared by SendMessageBatch, DeleteMessageBatch and ChangeMessageVisibilityBatch: the checks that fail
 //! a whole request (SPEC.md §14), and the per-entry result type.
 
-use std::collections::HashSet;
-
 use crate::error::{ErrorCode, SqsError};
 
 /// At most this many entries per batch.
@@ -59,8 +57,9 @@ pub fn validate_entries<T>(entries: &[BatchEntry<T>], entry_kind: &str) -> Resul
              80 letters long.",
         ));
     }
-    let mut seen = HashSet::with_capacity(entries.len());
-    if let Some(repeated) = entries.iter().find(|entry| !seen.insert(entry.id.as_str())) {
+    // At most ten entries: comparing each id with the earlier ones is cheaper than hashing them all.
+    let repeated = entries.iter().enumerate().find(|(at, entry)| entries[..*at].iter().any(|e| e.id == entry.id));
+    if let Some((_, repeated)) = repeated {
         return Err(SqsError::new(ErrorCode::BatchEntryIdsNotDistinct, format!("Id {} repeated.", repeated.id)));
     }
     Ok(())

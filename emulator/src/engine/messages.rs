@@ -161,8 +161,22 @@ fn not_for_this_queue_type(name: &str, value: impl std::fmt::Display) -> SqsErro
     )
 }
 
+impl SendRules {
+    fn of(queue: &Queue) -> Self {
+        let state = queue.lock();
+        let settings = &state.settings;
+        SendRules {
+            maximum_message_size: settings.maximum_message_size,
+            delay: settings.delay,
+            fifo: settings.fifo_queue,
+            content_based_deduplication: settings.content_based_deduplication,
+            scope_is_group: settings.deduplication_scope == DeduplicationScope::MessageGroup,
+        }
+    }
+}
+
 impl Engine {
-    fn prepare(&self, queue: &Queue, input: SendMessageInput, now: Timestamp) -> Result<PreparedMessage, SqsError> {
+    fn prepare(&self, rules: SendRules, input: SendMessageInput, now: Timestamp) -> Result<PreparedMessage, SqsError> {
         let body = match input.body {
             Some(body) if !body.is_empty() => body,
             _ => return Err(SqsError::missing_parameter("MessageBody")),
@@ -172,17 +186,6 @@ impl Engine {
         }
         let attributes = MessageAttributes::validate(input.message_attributes)?;
         let (trace_header, md5_of_system_attributes) = validate_system_attributes(input.system_attributes)?;
-        let rules = {
-            let state = queue.lock();
-            let settings = &state.settings;
-            SendRules {
-                maximum_message_size: settings.maximum_message_size,
-                delay: settings.delay,
-                fifo: settings.fifo_queue,
-                content_based_deduplication: settings.content_based_deduplication,
-                scope_is_group: settings.deduplication_scope == DeduplicationScope::MessageGroup,
-            }
-        };
         let size = body.len() + attributes.size();
         if size > rules.maximum_message_size {
             return Err(SqsError::invalid_parameter(format!(
@@ -288,7 +291,7 @@ impl Engine {
         let queue = self.queue(queue_url)?;
         self.check_memory_budget(input.payload_size())?;
         let now = self.now();
-        let prepared = self.prepare(&queue, input, now)?;
+        let prepared = self.prepare(SendRules::of(&queue), input, now)?;
         let (output, stored) = {
             let mut state = queue.lock();
             state.tick(now);
@@ -321,8 +324,9 @@ impl Engine {
         batch::validate_payload(total)?;
         self.check_memory_budget(total)?;
         let now = self.now();
+        let rules = SendRules::of(&queue);
         let prepared: Vec<(String, Result<PreparedMessage, SqsError>)> =
-            entries.into_iter().map(|entry| (entry.id, self.prepare(&queue, entry.input, now))).collect();
+            entries.into_iter().map(|entry| (entry.id, self.prepare(rules, entry.input, now))).collect();
         let mut any_visible = false;
         let mut stored = 0;
         let results = {
