@@ -60,7 +60,11 @@ pub fn optional_md5_hex<S: Serializer>(digest: &Option<Md5Digest>, serializer: S
 
 /// Converts a decoded attribute map into the engine's raw attributes.
 pub fn raw_attributes(map: Option<HashMap<String, WireAttributeValue>>) -> Vec<(String, RawMessageAttribute)> {
-    map.unwrap_or_default().into_iter().map(|(name, value)| (name, value.into())).collect()
+    match map {
+        // Most messages have no attributes: no empty map is made (and seeded) for them.
+        None => Vec::new(),
+        Some(map) => map.into_iter().map(|(name, value)| (name, value.into())).collect(),
+    }
 }
 
 /// Renders message attributes as the wire map (omitted by the caller when empty).
