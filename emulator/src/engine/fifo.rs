@@ -50,6 +50,8 @@ pub struct FifoState {
     dedup: HashMap<DedupKey, (DeduplicatedSend, Timestamp)>,
     dedup_expiry: VecDeque<(Timestamp, DedupKey)>,
     attempts: HashMap<String, Attempt>,
+    /// When each remembered attempt expires, oldest first (so expiry never scans every attempt).
+    attempt_expiry: VecDeque<(Timestamp, String)>,
 }
 
 impl FifoState {
@@ -65,8 +67,16 @@ impl FifoState {
                 }
             }
         }
-        if !self.attempts.is_empty() {
-            self.attempts.retain(|_, attempt| attempt.expires_at > now);
+        while let Some((expires_at, _)) = self.attempt_expiry.front() {
+            if *expires_at > now {
+                break;
+            }
+            if let Some((_, attempt_id)) = self.attempt_expiry.pop_front() {
+                // A later receive may have remembered the same id again, with a later expiry.
+                if self.attempts.get(&attempt_id).is_some_and(|attempt| attempt.expires_at <= now) {
+                    self.attempts.remove(&attempt_id);
+                }
+            }
         }
     }
 
@@ -154,7 +164,9 @@ impl FifoState {
 
     /// Records a receive attempt.
     pub fn remember_attempt(&mut self, attempt_id: &str, handles: Vec<(ReceiptHandle, u32)>, now: Timestamp) {
-        self.attempts.insert(attempt_id.to_owned(), Attempt { handles, expires_at: now + DEDUPLICATION_WINDOW });
+        let expires_at = now + DEDUPLICATION_WINDOW;
+        self.attempt_expiry.push_back((expires_at, attempt_id.to_owned()));
+        self.attempts.insert(attempt_id.to_owned(), Attempt { handles, expires_at });
     }
 
     /// Forgets every group and attempt (purge); the deduplication history stays, as on AWS.
@@ -162,6 +174,7 @@ impl FifoState {
         self.groups.clear();
         self.ring.clear();
         self.attempts.clear();
+        self.attempt_expiry.clear();
     }
 }
 
@@ -202,5 +215,23 @@ mod tests {
         assert_eq!(fifo.duplicate_of(None, "d"), Some(&send));
         fifo.expire(Timestamp::from_millis(300_000));
         assert_eq!(fifo.duplicate_of(None, "d"), None);
+    }
+
+    #[test]
+    fn receive_attempts_expire_five_minutes_after_their_latest_use() {
+        let mut fifo = FifoState::default();
+        fifo.remember_attempt("a", Vec::new(), Timestamp::from_millis(0));
+        fifo.remember_attempt("b", Vec::new(), Timestamp::from_millis(1_000));
+        fifo.remember_attempt("a", Vec::new(), Timestamp::from_millis(2_000));
+
+        fifo.expire(Timestamp::from_millis(300_000));
+        assert!(fifo.attempt("a").is_some(), "remembered again at 2 s: valid until 302 s");
+        assert!(fifo.attempt("b").is_some());
+        fifo.expire(Timestamp::from_millis(301_000));
+        assert!(fifo.attempt("b").is_none());
+        assert!(fifo.attempt("a").is_some());
+        fifo.expire(Timestamp::from_millis(302_000));
+        assert!(fifo.attempt("a").is_none());
+        assert!(fifo.attempt_expiry.is_empty());
     }
 }
