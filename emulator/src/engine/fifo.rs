@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::clock::Timestamp;
+use super::dedup::DeduplicationWindow;
 use super::receipt::ReceiptHandle;
 
 /// How long a deduplication id and a receive request attempt id are remembered (SQS: 5 minutes).
@@ -39,16 +40,12 @@ pub struct Attempt {
     pub expires_at: Timestamp,
 }
 
-/// A deduplication key: the group (with `DeduplicationScope=messageGroup`) and the deduplication id.
-type DedupKey = (Option<Arc<str>>, Box<str>);
-
 /// The FIFO-only state of a queue.
 #[derive(Debug, Default)]
 pub struct FifoState {
     groups: HashMap<Arc<str>, Group>,
     ring: VecDeque<Arc<str>>,
-    dedup: HashMap<DedupKey, (DeduplicatedSend, Timestamp)>,
-    dedup_expiry: VecDeque<(Timestamp, DedupKey)>,
+    deduplication: DeduplicationWindow,
     attempts: HashMap<String, Attempt>,
     /// When each remembered attempt expires, oldest first (so expiry never scans every attempt).
     attempt_expiry: VecDeque<(Timestamp, String)>,
@@ -57,16 +54,7 @@ pub struct FifoState {
 impl FifoState {
     /// Drops deduplication entries and attempts whose window has passed.
     pub fn expire(&mut self, now: Timestamp) {
-        while let Some((expires_at, _)) = self.dedup_expiry.front() {
-            if *expires_at > now {
-                break;
-            }
-            if let Some((_, key)) = self.dedup_expiry.pop_front() {
-                if self.dedup.get(&key).is_some_and(|(_, at)| *at <= now) {
-                    self.dedup.remove(&key);
-                }
-            }
-        }
+        self.deduplication.expire(now);
         while let Some((expires_at, _)) = self.attempt_expiry.front() {
             if *expires_at > now {
                 break;
@@ -82,16 +70,12 @@ impl FifoState {
 
     /// The original send for a deduplication key still inside its window.
     pub fn duplicate_of(&self, scope_group: Option<&str>, dedup_id: &str) -> Option<&DeduplicatedSend> {
-        let key = (scope_group.map(Arc::from), Box::from(dedup_id));
-        self.dedup.get(&key).map(|(send, _)| send)
+        self.deduplication.original(scope_group, dedup_id)
     }
 
     /// Remembers a send for the deduplication window.
     pub fn remember_send(&mut self, scope_group: Option<&str>, dedup_id: &str, send: DeduplicatedSend, now: Timestamp) {
-        let key: DedupKey = (scope_group.map(Arc::from), Box::from(dedup_id));
-        let expires_at = now + DEDUPLICATION_WINDOW;
-        self.dedup_expiry.push_back((expires_at, key.clone()));
-        self.dedup.insert(key, (send, expires_at));
+        self.deduplication.remember(scope_group, dedup_id, send, now);
     }
 
     /// Appends a message to the end of its group.

@@ -162,6 +162,7 @@ fn not_for_this_queue_type(name: &str, value: impl std::fmt::Display) -> SqsErro
 }
 
 impl SendRules {
+    /// The rules as the queue's settings stand now (read once per request, under a short lock).
     fn of(queue: &Queue) -> Self {
         let state = queue.lock();
         let settings = &state.settings;

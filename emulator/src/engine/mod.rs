@@ -21,6 +21,7 @@ mod access;
 mod attributes;
 mod batch;
 mod clock;
+mod dedup;
 mod events;
 mod fifo;
 mod message;
