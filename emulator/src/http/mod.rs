@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -94,25 +94,20 @@ async fn prometheus(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
-async fn handle_root(
-    State(state): State<Arc<AppState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    handle(&state, &method, &uri, &headers, None, body).await
+// The handlers take the whole request rather than `Method`, `Uri` and `HeaderMap` extractors, which would clone
+// the headers of every request.
+async fn handle_root(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    handle(&state, &parts.method, &parts.uri, &parts.headers, None, body).await
 }
 
 async fn handle_queue_path(
     State(state): State<Arc<AppState>>,
     Path((account, queue)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Response {
-    handle(&state, &method, &uri, &headers, Some((account, queue)), body).await
+    let (parts, body) = request.into_parts();
+    handle(&state, &parts.method, &parts.uri, &parts.headers, Some((account, queue)), body).await
 }
 
 async fn handle(
