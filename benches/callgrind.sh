@@ -9,7 +9,11 @@
 # The per-function tables (self cost, and inclusive cost of a few landmarks) use the same difference, taken from
 # the last repeat.
 #
-# Usage: benches/callgrind.sh [--repeats N] [--scenario send-batch] [--sizes "2000 4000"] [--targets "emulator noop"]
+# Targets: emulator; noop (the no-op server answering one fixed body MD5); noop-md5 (the no-op server answering
+# each body's real MD5, the least work an answer SDKs accept takes).
+#
+# Usage: benches/callgrind.sh [--repeats N] [--scenario send-batch] [--sizes "2000 4000"]
+#                             [--targets "emulator noop noop-md5"]
 #                             [--no-build]
 # Environment overrides: REPEATS, SCENARIO, SIZES, TARGETS, CONCURRENCY, BODY_BYTES, TOP (functions listed,
 #   default 10), EMULATOR_PORT, NOOP_PORT, SERVER_CPU, LOADGEN_CPU, KEEP (a directory to keep the callgrind files
@@ -27,7 +31,7 @@ TOP=${TOP:-10}
 EMULATOR_PORT=${EMULATOR_PORT:-9324}
 NOOP_PORT=${NOOP_PORT:-9399}
 KEEP=${KEEP:-}
-TARGETS=${TARGETS:-"emulator noop"}
+TARGETS=${TARGETS:-"emulator noop noop-md5"}
 LOADGEN_ARGS=${LOADGEN_ARGS:-}
 BUILD=1
 PROFILE=
@@ -89,6 +93,7 @@ profile() {
     case "$target" in
         emulator) command=("$EMULATOR" --host 127.0.0.1 --port "$port" --worker-threads 1) ;;
         noop) command=("$NOOP" --host 127.0.0.1 --port "$port" --threads 1) ;;
+        noop-md5) command=("$NOOP" --host 127.0.0.1 --port "$port" --threads 1 --md5 computed) ;;
     esac
     start_server "$target" "$port" valgrind --tool=callgrind --callgrind-out-file="$file" "${command[@]}"
     # LOADGEN_ARGS is deliberately split into words: it holds extra flags.
@@ -125,7 +130,7 @@ declare -A PER_REQUEST_RUNS LAST_SMALL LAST_LARGE
 for ((run = 1; run <= REPEATS; run++)); do
     for target in $TARGETS; do
         port=$EMULATOR_PORT
-        [ "$target" = noop ] && port=$NOOP_PORT
+        [ "$target" != emulator ] && port=$NOOP_PORT
         log "$target under callgrind, run $run/$REPEATS: $SMALL and $LARGE requests"
         profile "$target" "$port" "$SMALL" "$run"
         small_file=$PROFILE
@@ -157,11 +162,14 @@ for target in $TARGETS; do
     last=$(awk -v t="$target" '$1 == t { s = $2; l = $3 } END { print s " / " l }' "$RESULTS.callgrind")
     echo "| $target | ${PER_REQUEST[$target]} |${PER_REQUEST_RUNS[$target]} | $last |"
 done
-if [ -n "${PER_REQUEST[emulator]:-}" ] && [ -n "${PER_REQUEST[noop]:-}" ]; then
-    echo
-    echo "Emulator / noop: $(ratio "${PER_REQUEST[emulator]}" "${PER_REQUEST[noop]}") x the instructions; the noop" \
-        "server's share of the emulator's cost: $(ratio "${PER_REQUEST[noop]}" "${PER_REQUEST[emulator]}")."
-fi
+for reference in noop noop-md5; do
+    if [ -n "${PER_REQUEST[emulator]:-}" ] && [ -n "${PER_REQUEST[$reference]:-}" ]; then
+        echo
+        echo "Emulator / $reference: $(ratio "${PER_REQUEST[emulator]}" "${PER_REQUEST[$reference]}") x the" \
+            "instructions; the $reference server's share of the emulator's cost:" \
+            "$(ratio "${PER_REQUEST[$reference]}" "${PER_REQUEST[emulator]}")."
+    fi
+done
 
 for target in $TARGETS; do
     echo

@@ -232,7 +232,7 @@ report_notes() {
     fi
     # The no-op server does no waiting of its own: if it does not fill its core in a closed loop, something else
     # on the machine took the CPU, and every number of this run is suspect.
-    starved=$(awk '$2 == "noop" && $10 < 0.9 { n++ } END { print n + 0 }' "$RESULTS")
+    starved=$(awk '$2 ~ /^noop/ && $10 < 0.9 { n++ } END { print n + 0 }' "$RESULTS")
     if ((starved)); then
         echo
         echo "Warning: the no-op server used < 90% of its core in $starved run(s): other processes were competing" \

@@ -9,7 +9,8 @@
 //! - [`send`]: the messages of a run (standard or FIFO queue) and the send requests that carry them.
 //! - [`endpoint`] and [`conn`]: one hand-managed hyper HTTP/1.1 connection per concurrent worker.
 //! - [`stats`]: latency histograms and the per-run [`stats::Report`].
-//! - [`scenario`]: the `send`, `send-batch`, `drain`, `longpoll` and `fill` scenarios.
+//! - [`procfs`]: a server process's resident memory and open descriptors, for soak runs.
+//! - [`scenario`]: the `send`, `send-batch`, `drain`, `longpoll`, `fill` and `soak` scenarios.
 //! - [`noop`]: the axum router of `sqskit-noop-server`.
 //!
 //! # Running
@@ -18,7 +19,8 @@
 //! pins the servers to CPU 0 and the load generator to CPU 1, runs every scenario three times against the emulator
 //! and the no-op server, and prints the medians as a markdown table; `benches/run-extra.sh` does the same for the
 //! Query, FIFO and durable-storage comparisons, `benches/run-footprint.sh` measures memory and recovery with a
-//! million messages, and `benches/callgrind.sh` counts instructions per request. By hand:
+//! million messages, `benches/run-soak.sh` runs the 30-minute soak, and `benches/callgrind.sh` counts instructions
+//! per request. By hand:
 //!
 //! ```text
 //! target/release/sqskit-noop-server --port 9399 --threads 1 &
@@ -29,6 +31,7 @@ pub mod conn;
 pub mod endpoint;
 pub mod error;
 pub mod noop;
+pub mod procfs;
 pub mod query;
 pub mod scenario;
 pub mod send;

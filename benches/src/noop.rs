@@ -3,21 +3,24 @@
 //! plus JSON parsing and serialisation allow, against which the emulator's queue work can be judged.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::header::{self, HeaderName, HeaderValue};
 use axum::http::{Response, StatusCode};
 use axum::routing::post;
+use md5::Digest as _;
 use serde::Serialize;
 use serde::de::IgnoredAny;
 
 use crate::wire::{
-    ACCOUNT_ID, Action, BatchResponse, BatchResultErrorEntry, CONTENT_TYPE_JSON_1_0, CreateQueueRequest,
-    CreateQueueResponse, DeleteMessageBatchRequest, DeleteMessageBatchResultEntry, ReceiveMessageRequest,
-    ReceiveMessageResponse, SendMessageBatchRequest, SendMessageBatchResultEntry, SendMessageRequest,
-    SendMessageResponse,
+    ACCOUNT_ID, Action, BatchResponse, BatchResultErrorEntry, CONTENT_TYPE_JSON_1_0,
+    ChangeMessageVisibilityBatchRequest, ChangeMessageVisibilityBatchResultEntry, CreateQueueRequest,
+    CreateQueueResponse, DeleteMessageBatchRequest, DeleteMessageBatchResultEntry, GetQueueAttributesRequest,
+    GetQueueAttributesResponse, ReceiveMessageRequest, ReceiveMessageResponse, SendMessageBatchRequest,
+    SendMessageBatchResultEntry, SendMessageRequest, SendMessageResponse,
 };
 
 /// The message id of every "sent" message.
@@ -29,12 +32,66 @@ const FIXED_MD5: &str = "09077c1cb05a9e73a1620c07e4bea548";
 /// The header that carries each response's request id.
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
 
-/// Builds the router; `authority` (`host:port`) goes into queue URLs when a request has no `Host` header.
-pub fn router(authority: String) -> Router {
-    Router::new().route("/", post(handle)).with_state(authority)
+/// What the no-op server answers as each sent message's `MD5OfMessageBody`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BodyMd5 {
+    /// One fixed digest for every message: the least work, but every SDK that checks digests (boto3, the JS
+    /// and Java SDKs, sqskit) rejects the answer.
+    Fixed,
+    /// The real MD5 of each body: the least work that still makes an answer SDKs accept.
+    Computed,
 }
 
-async fn handle(State(authority): State<String>, headers: HeaderMap, body: Bytes) -> Response<Body> {
+/// The server's settings, shared by every request.
+#[derive(Debug, Clone)]
+struct NoopState {
+    authority: String,
+    body_md5: BodyMd5,
+}
+
+/// Builds the router answering fixed digests; `authority` (`host:port`) goes into queue URLs when a request has
+/// no `Host` header.
+pub fn router(authority: String) -> Router {
+    router_answering(authority, BodyMd5::Fixed)
+}
+
+/// Builds the router, answering `body_md5` digests for sent messages.
+pub fn router_answering(authority: String, body_md5: BodyMd5) -> Router {
+    Router::new().route("/", post(handle)).with_state(Arc::new(NoopState { authority, body_md5 }))
+}
+
+/// The `MD5OfMessageBody` to answer for `body`.
+fn body_md5(mode: BodyMd5, body: &str) -> Cow<'static, str> {
+    match mode {
+        BodyMd5::Fixed => Cow::Borrowed(FIXED_MD5),
+        BodyMd5::Computed => {
+            const DIGITS: &[u8; 16] = b"0123456789abcdef";
+            let digest = md5::Md5::digest(body.as_bytes());
+            let mut hex = [0_u8; 32];
+            for (pair, byte) in hex.chunks_exact_mut(2).zip(digest) {
+                pair[0] = DIGITS[usize::from(byte >> 4)];
+                pair[1] = DIGITS[usize::from(byte & 0xf)];
+            }
+            Cow::Owned(std::str::from_utf8(&hex).unwrap_or(FIXED_MD5).to_owned())
+        }
+    }
+}
+
+/// The largest request body read, as the emulator's default.
+const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+
+// The whole request rather than `HeaderMap` and `Bytes` extractors, which would clone every request's headers
+// (the emulator's handler does the same); the state is shared, not cloned per request.
+async fn handle(State(state): State<Arc<NoopState>>, request: Request) -> Response<Body> {
+    let (parts, body) = request.into_parts();
+    let (headers, authority, md5_mode) = (parts.headers, &state.authority, state.body_md5);
+    let Ok(body) = to_bytes(body, MAX_REQUEST_BYTES).await else {
+        return error(
+            "com.amazon.coral.service#SerializationException",
+            "MalformedInput;Sender",
+            "The request body could not be read.",
+        );
+    };
     let target = headers.get("x-amz-target").and_then(|value| value.to_str().ok()).unwrap_or_default();
     let Some(action) = Action::from_target(target) else {
         return error(
@@ -45,11 +102,11 @@ async fn handle(State(authority): State<String>, headers: HeaderMap, body: Bytes
     };
     match action {
         Action::CreateQueue => respond(&body, |request: CreateQueueRequest<'_>| {
-            let host = headers.get(header::HOST).and_then(|value| value.to_str().ok()).unwrap_or(&authority);
+            let host = headers.get(header::HOST).and_then(|value| value.to_str().ok()).unwrap_or(authority);
             CreateQueueResponse { queue_url: Cow::Owned(format!("http://{host}/{ACCOUNT_ID}/{}", request.queue_name)) }
         }),
-        Action::SendMessage => respond(&body, |_: SendMessageRequest<'_>| SendMessageResponse {
-            md5_of_message_body: Cow::Borrowed(FIXED_MD5),
+        Action::SendMessage => respond(&body, |request: SendMessageRequest<'_>| SendMessageResponse {
+            md5_of_message_body: body_md5(md5_mode, &request.message_body),
             message_id: Cow::Borrowed(FIXED_MESSAGE_ID),
         }),
         Action::SendMessageBatch => respond(&body, |request: SendMessageBatchRequest<'_>| BatchResponse {
@@ -57,9 +114,9 @@ async fn handle(State(authority): State<String>, headers: HeaderMap, body: Bytes
                 .entries
                 .into_iter()
                 .map(|entry| SendMessageBatchResultEntry {
+                    md5_of_message_body: body_md5(md5_mode, &entry.message_body),
                     id: entry.id,
                     message_id: Cow::Borrowed(FIXED_MESSAGE_ID),
-                    md5_of_message_body: Cow::Borrowed(FIXED_MD5),
                 })
                 .collect(),
             failed: Vec::<BatchResultErrorEntry<'_>>::new(),
@@ -67,7 +124,15 @@ async fn handle(State(authority): State<String>, headers: HeaderMap, body: Bytes
         Action::ReceiveMessage => {
             respond(&body, |_: ReceiveMessageRequest<'_>| ReceiveMessageResponse { messages: Vec::new() })
         }
-        Action::DeleteMessage => respond(&body, |_: IgnoredAny| Empty {}),
+        Action::DeleteMessage | Action::ChangeMessageVisibility | Action::DeleteQueue => {
+            respond(&body, |_: IgnoredAny| Empty {})
+        }
+        Action::GetQueueAttributes => respond(&body, |request: GetQueueAttributesRequest<'_>| {
+            // Nothing is ever stored: every count the caller asks for is zero.
+            GetQueueAttributesResponse {
+                attributes: request.attribute_names.into_iter().map(|name| (name, Cow::Borrowed("0"))).collect(),
+            }
+        }),
         Action::DeleteMessageBatch => respond(&body, |request: DeleteMessageBatchRequest<'_>| BatchResponse {
             successful: request
                 .entries
@@ -76,6 +141,16 @@ async fn handle(State(authority): State<String>, headers: HeaderMap, body: Bytes
                 .collect(),
             failed: Vec::<BatchResultErrorEntry<'_>>::new(),
         }),
+        Action::ChangeMessageVisibilityBatch => {
+            respond(&body, |request: ChangeMessageVisibilityBatchRequest<'_>| BatchResponse {
+                successful: request
+                    .entries
+                    .into_iter()
+                    .map(|entry| ChangeMessageVisibilityBatchResultEntry { id: entry.id })
+                    .collect(),
+                failed: Vec::<BatchResultErrorEntry<'_>>::new(),
+            })
+        }
     }
 }
 

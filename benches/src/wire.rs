@@ -56,6 +56,10 @@ impl fmt::Display for Protocol {
 pub enum Action {
     /// `CreateQueue`.
     CreateQueue,
+    /// `DeleteQueue`.
+    DeleteQueue,
+    /// `GetQueueAttributes`.
+    GetQueueAttributes,
     /// `SendMessage`.
     SendMessage,
     /// `SendMessageBatch`.
@@ -66,28 +70,40 @@ pub enum Action {
     DeleteMessage,
     /// `DeleteMessageBatch`.
     DeleteMessageBatch,
+    /// `ChangeMessageVisibility`.
+    ChangeMessageVisibility,
+    /// `ChangeMessageVisibilityBatch`.
+    ChangeMessageVisibilityBatch,
 }
 
 impl Action {
     /// Every action, for tests that must cover them all.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 10] = [
         Self::CreateQueue,
+        Self::DeleteQueue,
+        Self::GetQueueAttributes,
         Self::SendMessage,
         Self::SendMessageBatch,
         Self::ReceiveMessage,
         Self::DeleteMessage,
         Self::DeleteMessageBatch,
+        Self::ChangeMessageVisibility,
+        Self::ChangeMessageVisibilityBatch,
     ];
 
     /// The action's name as AWS spells it.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::CreateQueue => "CreateQueue",
+            Self::DeleteQueue => "DeleteQueue",
+            Self::GetQueueAttributes => "GetQueueAttributes",
             Self::SendMessage => "SendMessage",
             Self::SendMessageBatch => "SendMessageBatch",
             Self::ReceiveMessage => "ReceiveMessage",
             Self::DeleteMessage => "DeleteMessage",
             Self::DeleteMessageBatch => "DeleteMessageBatch",
+            Self::ChangeMessageVisibility => "ChangeMessageVisibility",
+            Self::ChangeMessageVisibilityBatch => "ChangeMessageVisibilityBatch",
         }
     }
 
@@ -95,11 +111,15 @@ impl Action {
     pub const fn target(self) -> &'static str {
         match self {
             Self::CreateQueue => "AmazonSQS.CreateQueue",
+            Self::DeleteQueue => "AmazonSQS.DeleteQueue",
+            Self::GetQueueAttributes => "AmazonSQS.GetQueueAttributes",
             Self::SendMessage => "AmazonSQS.SendMessage",
             Self::SendMessageBatch => "AmazonSQS.SendMessageBatch",
             Self::ReceiveMessage => "AmazonSQS.ReceiveMessage",
             Self::DeleteMessage => "AmazonSQS.DeleteMessage",
             Self::DeleteMessageBatch => "AmazonSQS.DeleteMessageBatch",
+            Self::ChangeMessageVisibility => "AmazonSQS.ChangeMessageVisibility",
+            Self::ChangeMessageVisibilityBatch => "AmazonSQS.ChangeMessageVisibilityBatch",
         }
     }
 
@@ -135,6 +155,36 @@ pub struct CreateQueueResponse<'a> {
     /// The URL of the created (or existing) queue.
     #[serde(borrow)]
     pub queue_url: Cow<'a, str>,
+}
+
+/// The input of actions that name only a queue (`DeleteQueue`).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct QueueUrlRequest<'a> {
+    /// The queue.
+    #[serde(borrow)]
+    pub queue_url: Cow<'a, str>,
+}
+
+/// `GetQueueAttributes` input.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetQueueAttributesRequest<'a> {
+    /// The queue.
+    #[serde(borrow)]
+    pub queue_url: Cow<'a, str>,
+    /// The attributes wanted, e.g. `ApproximateNumberOfMessages`.
+    #[serde(default, borrow)]
+    pub attribute_names: Vec<Cow<'a, str>>,
+}
+
+/// `GetQueueAttributes` output; every value is a string on the wire, numbers included.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetQueueAttributesResponse<'a> {
+    /// Attribute name to value; left out when empty.
+    #[serde(default, borrow, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<Cow<'a, str>, Cow<'a, str>>,
 }
 
 /// `SendMessage` input (only the members the benchmarks send).
@@ -307,6 +357,67 @@ pub struct DeleteMessageBatchResultEntry<'a> {
     pub id: Cow<'a, str>,
 }
 
+/// `DeleteMessage` input.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeleteMessageRequest<'a> {
+    /// The queue the message was received from.
+    #[serde(borrow)]
+    pub queue_url: Cow<'a, str>,
+    /// The receipt handle of the message to delete.
+    #[serde(borrow)]
+    pub receipt_handle: Cow<'a, str>,
+}
+
+/// `ChangeMessageVisibility` input.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChangeMessageVisibilityRequest<'a> {
+    /// The queue the message was received from.
+    #[serde(borrow)]
+    pub queue_url: Cow<'a, str>,
+    /// The receipt handle of the received message.
+    #[serde(borrow)]
+    pub receipt_handle: Cow<'a, str>,
+    /// Seconds from now until the message is visible again (0 releases it at once).
+    pub visibility_timeout: u32,
+}
+
+/// `ChangeMessageVisibilityBatch` input.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChangeMessageVisibilityBatchRequest<'a> {
+    /// The queue the messages were received from.
+    #[serde(borrow)]
+    pub queue_url: Cow<'a, str>,
+    /// 1..=10 entries with distinct ids.
+    #[serde(borrow)]
+    pub entries: Vec<ChangeMessageVisibilityBatchRequestEntry<'a>>,
+}
+
+/// One entry of a `ChangeMessageVisibilityBatch` request.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChangeMessageVisibilityBatchRequestEntry<'a> {
+    /// The entry id, echoed in the result.
+    #[serde(borrow)]
+    pub id: Cow<'a, str>,
+    /// The receipt handle of the received message.
+    #[serde(borrow)]
+    pub receipt_handle: Cow<'a, str>,
+    /// Seconds from now until the message is visible again (0 releases it at once).
+    pub visibility_timeout: u32,
+}
+
+/// One `Successful` entry of a `ChangeMessageVisibilityBatch` response.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChangeMessageVisibilityBatchResultEntry<'a> {
+    /// The request entry's id.
+    #[serde(borrow)]
+    pub id: Cow<'a, str>,
+}
+
 /// The id of entry `index` in a batch: `"0"` to `"9"`.
 pub fn batch_entry_id(index: usize) -> Cow<'static, str> {
     const IDS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
@@ -334,6 +445,31 @@ mod tests {
         let json = serde_json::to_string(&response).expect("serialise");
 
         assert_eq!(json, "{}");
+    }
+
+    #[test]
+    fn visibility_changes_use_the_model_member_names() {
+        let request = ChangeMessageVisibilityBatchRequest {
+            queue_url: Cow::Borrowed("u"),
+            entries: vec![ChangeMessageVisibilityBatchRequestEntry {
+                id: batch_entry_id(0),
+                receipt_handle: Cow::Borrowed("h"),
+                visibility_timeout: 0,
+            }],
+        };
+
+        let json = serde_json::to_string(&request).expect("serialise");
+
+        assert_eq!(json, r#"{"QueueUrl":"u","Entries":[{"Id":"0","ReceiptHandle":"h","VisibilityTimeout":0}]}"#);
+    }
+
+    #[test]
+    fn queue_attributes_are_read_as_strings() {
+        let json = r#"{"Attributes":{"ApproximateNumberOfMessages":"12"}}"#;
+
+        let parsed: GetQueueAttributesResponse<'_> = serde_json::from_str(json).expect("parse");
+
+        assert_eq!(parsed.attributes.get("ApproximateNumberOfMessages").map(AsRef::as_ref), Some("12"));
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! `sqskit-loadgen`: drives an SQS endpoint (the emulator, the no-op server, anything on loopback) through one
-//! benchmark scenario and prints one result line, or one JSON object with `--json`.
+//! benchmark scenario and prints one result line, or one JSON object with `--json`. A `soak` run also prints one
+//! line per sample to stderr, and exits non-zero when it breaks its limits (`--max-errors`,
+//! `--max-rss-growth-mib`, `--max-fd-growth`).
 //!
 //! `cargo run --release -p sqskit-bench --bin sqskit-loadgen -- --scenario send --endpoint http://127.0.0.1:9324`
 
+use std::fmt::Display;
 use std::num::NonZeroU64;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +16,9 @@ use sqskit_bench::endpoint::Endpoint;
 use sqskit_bench::scenario::drain::DrainConfig;
 use sqskit_bench::scenario::fill::FillConfig;
 use sqskit_bench::scenario::longpoll::LongpollConfig;
+use sqskit_bench::scenario::soak::SoakConfig;
+use sqskit_bench::scenario::soak::report::SoakReport;
+use sqskit_bench::scenario::soak::verdict::Limits;
 use sqskit_bench::scenario::throughput::{Limit, ThroughputConfig};
 use sqskit_bench::scenario::{self, Scenario};
 use sqskit_bench::send::{QueueKind, Sender};
@@ -39,10 +45,10 @@ struct Args {
     /// The protocol of the send requests (send, send-batch, fill); queues are always created over JSON.
     #[arg(long, value_enum, default_value_t = Protocol::Json)]
     protocol: Protocol,
-    /// Connections, each with one request in flight (send, send-batch, drain, fill).
+    /// Connections, each with one request in flight (send, send-batch, drain, fill; soak adds one for churn).
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
-    /// Measured seconds (send, send-batch).
+    /// Measured seconds (send, send-batch, soak).
     #[arg(long, default_value_t = 5.0)]
     duration: f64,
     /// Unmeasured seconds before the measured window (send, send-batch).
@@ -75,6 +81,28 @@ struct Args {
     /// Give up on a drain or fill run after this many seconds.
     #[arg(long, default_value_t = 120.0)]
     timeout: f64,
+    /// Requests per second in total, churn included (soak); without it every connection goes as fast as it can.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Seconds between samples (soak).
+    #[arg(long, default_value_t = 60.0)]
+    sample_interval: f64,
+    /// Seconds between queue churn cycles (create, use and delete a queue); 0 turns churn off (soak).
+    #[arg(long, default_value_t = 1.0)]
+    churn_interval: f64,
+    /// Sample this process's RSS and open file descriptors every interval, from Linux's /proc (soak).
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Fail when there are more errors than this (soak).
+    #[arg(long, default_value_t = 0)]
+    max_errors: u64,
+    /// Fail when the server's RSS grows by more MiB from the first sample to the last; needs --server-pid (soak).
+    #[arg(long)]
+    max_rss_growth_mib: Option<f64>,
+    /// Fail when the server's open file descriptors grow by more from the first sample to the last (soak, with
+    /// --server-pid).
+    #[arg(long, default_value_t = 8)]
+    max_fd_growth: u64,
     /// Tokio worker threads of the load generator; 1 uses the current-thread runtime.
     #[arg(long, default_value_t = 1)]
     threads: usize,
@@ -104,18 +132,37 @@ fn main() -> anyhow::Result<()> {
         tokio::runtime::Builder::new_multi_thread().worker_threads(args.threads).enable_all().build()
     }
     .context("cannot build the tokio runtime")?;
-    let report = runtime.block_on(run(&args))?;
+    match runtime.block_on(run(&args))? {
+        Outcome::Bench(report) => print(&report, args.json),
+        Outcome::Soak(report) => {
+            print(&*report, args.json)?;
+            anyhow::ensure!(report.passed, "the soak run failed: {}", report.failures.join("; "));
+            Ok(())
+        }
+    }
+}
 
-    if args.json {
+/// The report of a run, by kind.
+enum Outcome {
+    /// A throughput or latency scenario.
+    Bench(Report),
+    /// A soak run, with its verdict (boxed: it carries every sample).
+    Soak(Box<SoakReport>),
+}
+
+fn print<R: Display + serde::Serialize>(report: &R, json: bool) -> anyhow::Result<()> {
+    if json {
         eprintln!("{report}");
-        println!("{}", serde_json::to_string(&report).context("cannot serialise the report")?);
+        println!("{}", serde_json::to_string(report).context("cannot serialise the report")?);
     } else {
         println!("{report}");
     }
     Ok(())
 }
 
-async fn run(args: &Args) -> anyhow::Result<Report> {
+async fn run(args: &Args) -> anyhow::Result<Outcome> {
+    // Checked before anything is created on the endpoint.
+    let soak = if args.scenario == Scenario::Soak { Some(soak_config(args)?) } else { None };
     let endpoint = Endpoint::resolve(&args.endpoint).await?;
     let kind = args.fifo_groups.map_or(QueueKind::Standard, |groups| QueueKind::Fifo { groups });
     let queue = args.queue.clone().unwrap_or_else(|| scenario::unique_queue_name(args.scenario, kind));
@@ -157,6 +204,13 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
             };
             scenario::fill::run(&endpoint, &sender, &config).await
         }
+        Scenario::Soak => {
+            let config = soak.context("the soak settings were checked above")?;
+            let report = scenario::soak::run(&endpoint, &queue_url, &config)
+                .await
+                .with_context(|| format!("soak against {} failed to start", endpoint.url))?;
+            return Ok(Outcome::Soak(Box::new(report)));
+        }
         Scenario::Longpoll => {
             let config = LongpollConfig {
                 waiters: args.waiters,
@@ -169,7 +223,34 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
         }
     };
     let report = report.with_context(|| format!("scenario {scenario_name} against {} failed", endpoint.url))?;
-    Ok(report.with_queue(args.protocol, kind))
+    Ok(Outcome::Bench(report.with_queue(args.protocol, kind)))
+}
+
+fn soak_config(args: &Args) -> anyhow::Result<SoakConfig> {
+    if let Some(rate) = args.rate {
+        anyhow::ensure!(rate.is_finite() && rate > 0.0, "--rate must be a positive number of requests per second");
+    }
+    anyhow::ensure!(
+        args.max_rss_growth_mib.is_none() || args.server_pid.is_some(),
+        "--max-rss-growth-mib needs --server-pid: whose memory should be watched?"
+    );
+    let sample_interval = seconds(args.sample_interval, "--sample-interval")?;
+    anyhow::ensure!(!sample_interval.is_zero(), "--sample-interval must be longer than zero");
+    let churn_interval = seconds(args.churn_interval, "--churn-interval")?;
+    Ok(SoakConfig {
+        concurrency: args.concurrency,
+        rate: args.rate,
+        duration: seconds(args.duration, "--duration")?,
+        sample_interval,
+        churn_interval: (!churn_interval.is_zero()).then_some(churn_interval),
+        body_bytes: args.body_bytes,
+        server_pid: args.server_pid,
+        limits: Limits {
+            max_errors: args.max_errors,
+            max_rss_growth_mib: args.max_rss_growth_mib,
+            max_fd_growth: args.max_fd_growth,
+        },
+    })
 }
 
 fn seconds(value: f64, flag: &str) -> anyhow::Result<Duration> {

@@ -6,6 +6,7 @@
 use anyhow::Context as _;
 use axum::serve::ListenerExt as _;
 use clap::Parser;
+use sqskit_bench::noop::BodyMd5;
 
 /// The same allocator as the `sqskit-emulator` binary, so the ceiling runs on the emulator's whole stack.
 #[global_allocator]
@@ -24,6 +25,10 @@ struct Args {
     /// Tokio worker threads (multi-thread runtime).
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// The `MD5OfMessageBody` of sent messages: `fixed` (no work, an answer SDKs reject) or `computed` (the
+    /// real digest of each body).
+    #[arg(long, value_enum, default_value_t = BodyMd5::Fixed)]
+    md5: BodyMd5,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -47,8 +52,11 @@ async fn serve(args: Args) -> anyhow::Result<()> {
             eprintln!("cannot set TCP_NODELAY: {err}");
         }
     });
-    eprintln!("sqskit-noop-server listening on http://{local} with {} worker thread(s)", args.threads);
-    axum::serve(listener, sqskit_bench::noop::router(local.to_string()))
+    eprintln!(
+        "sqskit-noop-server listening on http://{local} with {} worker thread(s), {:?} body MD5s",
+        args.threads, args.md5
+    );
+    axum::serve(listener, sqskit_bench::noop::router_answering(local.to_string(), args.md5))
         .with_graceful_shutdown(async {
             // If the handler cannot be installed, SIGINT keeps its default action and still stops the process.
             if tokio::signal::ctrl_c().await.is_err() {

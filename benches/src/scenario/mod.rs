@@ -6,6 +6,7 @@
 pub mod drain;
 pub mod fill;
 pub mod longpoll;
+pub mod soak;
 pub mod throughput;
 
 use std::borrow::Cow;
@@ -29,6 +30,8 @@ pub enum Scenario {
     Longpoll,
     /// Enqueue exactly `--messages` messages with `SendMessageBatch`, then stop (memory and recovery runs).
     Fill,
+    /// A mixed workload at `--rate` for `--duration`, sampling the server every `--sample-interval`.
+    Soak,
 }
 
 impl Scenario {
@@ -40,16 +43,17 @@ impl Scenario {
             Self::Drain => "drain",
             Self::Longpoll => "longpoll",
             Self::Fill => "fill",
+            Self::Soak => "soak",
         }
     }
 
     /// Whether the scenario can run on a FIFO queue: those that only send, and `drain`.
     pub const fn supports_fifo(self) -> bool {
-        !matches!(self, Self::Longpoll)
+        !matches!(self, Self::Longpoll | Self::Soak)
     }
 
-    /// Whether the scenario can send over the Query protocol: those that only send (`drain` and `longpoll`
-    /// receive and delete over JSON).
+    /// Whether the scenario can send over the Query protocol: those that only send (`drain`, `longpoll` and
+    /// `soak` receive and delete over JSON).
     pub const fn supports_query(self) -> bool {
         matches!(self, Self::Send | Self::SendBatch | Self::Fill)
     }
