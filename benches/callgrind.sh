@@ -68,12 +68,12 @@ if [ -n "$KEEP" ]; then
 fi
 
 # Landmarks of the request path, reported with their inclusive cost per request: the whole HTTP/1.1 connection
-# (hyper), the handler (the emulator's own `http::handle`; the no-op server's axum handler with its four
+# (hyper), the handler (the emulator's own `http::handle`; the no-op server's axum handler with its two
 # extractors), then the emulator's stages.
 LANDMARKS=(
     'hyper::proto::h1::dispatch::Dispatcher<D,Bs,I,T>::poll_catch'
     'sqskit_emulator::http::handle::{{closure}}'
-    '<F as axum::handler::Handler<(M,T1,T2,T3),S>>::call::{{closure}}'
+    '<F as axum::handler::Handler<(M,T1,T2),S>>::call::{{closure}}'
     'sqskit_emulator::actions::dispatch::{{closure}}'
     'sqskit_emulator::protocol::Payload::decode'
     'sqskit_emulator::engine::messages::<impl sqskit_emulator::engine::Engine>::send_message_batch'

@@ -35,8 +35,8 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
 /// What the no-op server answers as each sent message's `MD5OfMessageBody`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum BodyMd5 {
-    /// One fixed digest for every message: the least work, but every SDK that checks digests (boto3, the JS
-    /// and Java SDKs, sqskit) rejects the answer.
+    /// One fixed digest for every message: the least work, but the SDKs that check the digests of a
+    /// `SendMessageBatch` answer (Java v1 and v2, Kotlin, JavaScript v3, and sqskit itself) reject it.
     Fixed,
     /// The real MD5 of each body: the least work that still makes an answer SDKs accept.
     Computed,
