@@ -350,7 +350,8 @@ impl QueueState {
         message.state = new;
         message.epoch = message.epoch.wrapping_add(1);
         let epoch = message.epoch;
-        let group = message.extra.as_ref().and_then(|extra| extra.group_id.clone());
+        // Borrowed from the message while the other fields change: a disjoint borrow of `self.messages`.
+        let group = message.extra.as_ref().and_then(|extra| extra.group_id.as_deref());
         match old {
             MessageState::Visible => {
                 self.visible.remove(&sequence);
@@ -375,7 +376,7 @@ impl QueueState {
         let is_in_flight = matches!(new, MessageState::InFlight { .. });
         if let (Some(fifo), Some(group)) = (self.fifo.as_mut(), group) {
             if was_in_flight != is_in_flight {
-                fifo.adjust_in_flight(&group, is_in_flight);
+                fifo.adjust_in_flight(group, is_in_flight);
             }
         }
     }
