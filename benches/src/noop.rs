@@ -1,5 +1,5 @@
-//! The no-op SQS server: parses each AWS JSON 1.0 request and answers with a fixed, valid response, storing
-//! nothing. It runs on the emulator's stack (axum 0.8, hyper, tokio), so it marks the ceiling that HTTP handling
+//! The no-op SQS server: parses each AWS JSON 1.0 request and answers with a fixed response, storing nothing
+//! (with [`BodyMd5::Computed`], sent messages get their body's real MD5, so that checking clients accept it). It runs on the emulator's stack (axum 0.8, hyper, tokio), so it marks the ceiling that HTTP handling
 //! plus JSON parsing and serialisation allow, against which the emulator's queue work can be judged.
 
 use std::borrow::Cow;
@@ -203,4 +203,18 @@ fn json_response(status: StatusCode, json: Vec<u8>, query_error: Option<&'static
         headers.insert(HeaderName::from_static("x-amzn-query-error"), HeaderValue::from_static(query_error));
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn computed_digests_are_the_bodies_md5() {
+        // FIXED_MD5 is the digest of this body (SPEC.md §9), so both modes agree on it and only on it.
+        assert_eq!(body_md5(BodyMd5::Computed, "Hello from sqskit"), FIXED_MD5);
+        assert_eq!(body_md5(BodyMd5::Computed, ""), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_ne!(body_md5(BodyMd5::Computed, "Hello from sqskit!"), FIXED_MD5);
+        assert_eq!(body_md5(BodyMd5::Fixed, "anything"), FIXED_MD5);
+    }
 }
