@@ -243,7 +243,7 @@ impl Engine {
         let output = SendMessageOutput {
             message_id: message.message_id(),
             md5_of_body,
-            md5_of_message_attributes: message.md5_of_attributes,
+            md5_of_message_attributes: message.md5_of_attributes(),
             md5_of_system_attributes,
             sequence_number: None,
         };
@@ -670,11 +670,14 @@ fn render_received(
             value.map(|value| (*name, value))
         })
         .collect();
-    let (message_attributes, md5_of_message_attributes) = match &message.attributes {
+    let (message_attributes, md5_of_message_attributes) = match message.attributes() {
         Some(all) if !message_attribute_names.is_empty() => {
             let selected = all.select(message_attribute_names);
-            let md5 =
-                if selected.iter().count() == all.iter().count() { message.md5_of_attributes } else { selected.md5() };
+            let md5 = if selected.iter().count() == all.iter().count() {
+                message.md5_of_attributes()
+            } else {
+                selected.md5()
+            };
             (selected, md5)
         }
         _ => (MessageAttributes::default(), None),

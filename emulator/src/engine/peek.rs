@@ -49,7 +49,7 @@ impl Engine {
                 receive_count: message.receive_count,
                 sent_at: message.sent_at,
                 body: message.body.to_string(),
-                attributes: message.attributes.as_deref().cloned().unwrap_or_default(),
+                attributes: message.attributes().cloned().unwrap_or_default(),
                 extra: message.extra.as_deref().cloned().unwrap_or_default(),
             })
             .collect())

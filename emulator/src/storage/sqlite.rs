@@ -334,7 +334,7 @@ fn apply_queue_event(
             *entry = (*entry).max(*sequence);
             let (state, until, received_at) = encode_state(message.state);
             let extra = message.extra.as_deref();
-            let attributes = message.attributes.as_deref().map(encode_attributes);
+            let attributes = message.attributes().map(encode_attributes);
             transaction
                 .prepare_cached(
                     "INSERT OR REPLACE INTO messages (queue_uid, sequence, message_id, body, attributes, \
