@@ -343,31 +343,33 @@ impl Md5Digest {
 impl Md5Digest {
     /// The digest as 32 lower-case hex digits, without going through `fmt` (this runs for every message).
     pub fn to_hex(&self) -> String {
-        self.hex_digits().iter().copied().map(char::from).collect()
+        lower_hex(&self.0)
     }
 
     /// The 32 lower-case hex digits as ASCII bytes, without allocating (for encoders that write them out).
     pub fn hex_digits(&self) -> [u8; 32] {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let mut digits = [0_u8; 32];
-        for (pair, byte) in digits.chunks_exact_mut(2).zip(self.0) {
-            pair[0] = DIGITS[usize::from(byte >> 4)];
-            pair[1] = DIGITS[usize::from(byte & 0x0f)];
-        }
+        write_lower_hex(&self.0, &mut digits);
         digits
     }
 }
 
-/// Bytes as lower-case hex digits, without going through `fmt` (used for every MD5 and every content-based
-/// deduplication id).
-pub fn lower_hex(bytes: &[u8]) -> String {
+/// Writes `bytes` as lower-case hex digits into `out` (two per byte, as far as `out` reaches).
+fn write_lower_hex(bytes: &[u8], out: &mut [u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut hex = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        hex.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        hex.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0x0f)];
     }
-    hex
+}
+
+/// Bytes as lower-case hex digits, without going through `fmt` (every content-based deduplication id; MD5s use
+/// [`Md5Digest::hex_digits`]).
+pub fn lower_hex(bytes: &[u8]) -> String {
+    let mut hex = vec![0_u8; bytes.len() * 2];
+    write_lower_hex(bytes, &mut hex);
+    // Hex digits are ASCII, so this never fails; the fallback only keeps the signature infallible.
+    String::from_utf8(hex).unwrap_or_default()
 }
 
 impl std::fmt::Display for Md5Digest {
