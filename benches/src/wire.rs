@@ -336,6 +336,21 @@ pub struct DeleteMessageBatchRequest<'a> {
     pub entries: Vec<DeleteMessageBatchRequestEntry<'a>>,
 }
 
+impl<'a> DeleteMessageBatchRequest<'a> {
+    /// A request deleting the messages of `receipt_handles` (at most ten), entry ids `0`, `1`, ... in order.
+    pub fn of_handles(queue_url: &'a str, receipt_handles: impl IntoIterator<Item = &'a str>) -> Self {
+        let entries = receipt_handles
+            .into_iter()
+            .enumerate()
+            .map(|(index, handle)| DeleteMessageBatchRequestEntry {
+                id: batch_entry_id(index),
+                receipt_handle: Cow::Borrowed(handle),
+            })
+            .collect();
+        Self { queue_url: Cow::Borrowed(queue_url), entries }
+    }
+}
+
 /// One entry of a `DeleteMessageBatch` request.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]

@@ -18,10 +18,7 @@ use crate::conn::{Connection, to_body};
 use crate::endpoint::Endpoint;
 use crate::send::Sender;
 use crate::stats::{CpuMeter, Report, Tally};
-use crate::wire::{
-    Action, BatchResponse, DeleteMessageBatchRequest, DeleteMessageBatchRequestEntry, ReceiveMessageRequest,
-    ReceiveMessageResponse, batch_entry_id,
-};
+use crate::wire::{Action, BatchResponse, DeleteMessageBatchRequest, ReceiveMessageRequest, ReceiveMessageResponse};
 use crate::{Error, Result};
 
 /// How long a worker waits before polling again when the queue looks empty but messages are still in flight
@@ -114,18 +111,8 @@ async fn drain_worker(
             tokio::time::sleep(EMPTY_RETRY).await;
             continue;
         }
-        let delete = DeleteMessageBatchRequest {
-            queue_url: Cow::Borrowed(&queue_url),
-            entries: received
-                .messages
-                .iter()
-                .enumerate()
-                .map(|(index, message)| DeleteMessageBatchRequestEntry {
-                    id: batch_entry_id(index),
-                    receipt_handle: Cow::Borrowed(message.receipt_handle.as_ref()),
-                })
-                .collect(),
-        };
+        let handles = received.messages.iter().map(|message| message.receipt_handle.as_ref());
+        let delete = DeleteMessageBatchRequest::of_handles(&queue_url, handles);
         let sent_at = Instant::now();
         let reply = conn.call(Action::DeleteMessageBatch, to_body(&delete)).await?;
         tally.requests += 1;

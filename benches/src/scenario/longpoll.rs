@@ -20,8 +20,7 @@ use crate::conn::{Connection, to_body};
 use crate::endpoint::Endpoint;
 use crate::stats::{CpuMeter, Report, Tally};
 use crate::wire::{
-    Action, BatchResponse, DeleteMessageBatchRequest, DeleteMessageBatchRequestEntry, ReceiveMessageRequest,
-    ReceiveMessageResponse, SendMessageRequest, batch_entry_id,
+    Action, BatchResponse, DeleteMessageBatchRequest, ReceiveMessageRequest, ReceiveMessageResponse, SendMessageRequest,
 };
 use crate::{Error, Result};
 
@@ -184,18 +183,8 @@ async fn waiter(
                     }
                 }
             }
-            let delete = DeleteMessageBatchRequest {
-                queue_url: Cow::Borrowed(&queue_url),
-                entries: received
-                    .messages
-                    .iter()
-                    .enumerate()
-                    .map(|(index, message)| DeleteMessageBatchRequestEntry {
-                        id: batch_entry_id(index),
-                        receipt_handle: Cow::Borrowed(message.receipt_handle.as_ref()),
-                    })
-                    .collect(),
-            };
+            let handles = received.messages.iter().map(|message| message.receipt_handle.as_ref());
+            let delete = DeleteMessageBatchRequest::of_handles(&queue_url, handles);
             let reply = conn.call(Action::DeleteMessageBatch, to_body(&delete)).await?;
             counters.requests.fetch_add(1, Ordering::Relaxed);
             let batch: BatchResponse<'_, IgnoredAny> = reply.decode(Action::DeleteMessageBatch)?;

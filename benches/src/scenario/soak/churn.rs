@@ -10,9 +10,9 @@ use serde::de::IgnoredAny;
 use super::caller::{Caller, Stop};
 use crate::conn::to_body;
 use crate::wire::{
-    Action, BatchResponse, CreateQueueRequest, CreateQueueResponse, DeleteMessageBatchRequest,
-    DeleteMessageBatchRequestEntry, QueueUrlRequest, ReceiveMessageRequest, ReceiveMessageResponse,
-    SendMessageBatchRequest, SendMessageBatchRequestEntry, batch_entry_id,
+    Action, BatchResponse, CreateQueueRequest, CreateQueueResponse, DeleteMessageBatchRequest, QueueUrlRequest,
+    ReceiveMessageRequest, ReceiveMessageResponse, SendMessageBatchRequest, SendMessageBatchRequestEntry,
+    batch_entry_id,
 };
 
 /// Messages sent to each short-lived queue.
@@ -88,18 +88,8 @@ async fn delete_received(
     if received.messages.is_empty() {
         return Ok(());
     }
-    let delete = DeleteMessageBatchRequest {
-        queue_url: Cow::Borrowed(queue_url),
-        entries: received
-            .messages
-            .iter()
-            .enumerate()
-            .map(|(index, message)| DeleteMessageBatchRequestEntry {
-                id: batch_entry_id(index),
-                receipt_handle: Cow::Borrowed(message.receipt_handle.as_ref()),
-            })
-            .collect(),
-    };
+    let handles = received.messages.iter().map(|message| message.receipt_handle.as_ref());
+    let delete = DeleteMessageBatchRequest::of_handles(queue_url, handles);
     if let Some(reply) = caller.call(Action::DeleteMessageBatch, to_body(&delete)).await? {
         if let Some(batch) = caller.decode::<BatchResponse<'_, IgnoredAny>>(Action::DeleteMessageBatch, &reply) {
             caller.recorder().refused_entries(Action::DeleteMessageBatch, &batch.failed);

@@ -22,8 +22,8 @@ use crate::conn::to_body;
 use crate::send::{MAX_BATCH, QueueKind, Sender};
 use crate::wire::{
     Action, BatchResponse, ChangeMessageVisibilityBatchRequest, ChangeMessageVisibilityBatchRequestEntry,
-    ChangeMessageVisibilityRequest, DeleteMessageBatchRequest, DeleteMessageBatchRequestEntry, DeleteMessageRequest,
-    Protocol, ReceiveMessageRequest, ReceiveMessageResponse, SendMessageResponse, batch_entry_id,
+    ChangeMessageVisibilityRequest, DeleteMessageBatchRequest, DeleteMessageRequest, Protocol, ReceiveMessageRequest,
+    ReceiveMessageResponse, SendMessageResponse, batch_entry_id,
 };
 
 /// The visibility timeout of a held message, in seconds: far longer than it is held, so it never comes back.
@@ -124,18 +124,8 @@ async fn receive_and_settle(caller: &mut Caller, mix: &Mix, held: &mut Option<St
     let queue_url = Cow::Borrowed(mix.queue_url.as_str());
 
     if !plan.delete.is_empty() {
-        let delete = DeleteMessageBatchRequest {
-            queue_url: queue_url.clone(),
-            entries: plan
-                .delete
-                .iter()
-                .enumerate()
-                .map(|(entry, index)| DeleteMessageBatchRequestEntry {
-                    id: batch_entry_id(entry),
-                    receipt_handle: Cow::Borrowed(handles[*index]),
-                })
-                .collect(),
-        };
+        let delete =
+            DeleteMessageBatchRequest::of_handles(&mix.queue_url, plan.delete.iter().map(|index| handles[*index]));
         let action = Action::DeleteMessageBatch;
         if let Some(reply) = caller.call(action, to_body(&delete)).await? {
             if let Some(batch) = caller.decode::<BatchResponse<'_, IgnoredAny>>(action, &reply) {
