@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# Where each server's CPU time per request goes, in wall-clock terms (perf sampling), split into categories:
+# body MD5s, first touch of fresh memory (kernel page faults, mostly zeroing pages), the rest of the kernel
+# (sockets, scheduling), HTTP and runtime, JSON, allocator, memory copies, queue engine, and the rest. Unlike
+# callgrind.sh (instruction counts) this sees the kernel and cache effects, so it explains a throughput ratio.
+#
+# Each target runs pinned under `perf record` while the pinned load generator drives it for DURATION seconds
+# (no warm-up, so every sampled request is counted); the samples' CPU time, classified by call stack, is divided
+# by the requests served. Medians over REPEATS runs per category; targets alternate within a repeat.
+#
+# Usage: benches/profile.sh [--repeats N] [--duration SECONDS] [--scenario send-batch]
+#                           [--targets "emulator noop noop-md5"] [--no-build]
+# Environment overrides: REPEATS, DURATION, SCENARIO, TARGETS, CONCURRENCY, BODY_BYTES, FREQUENCY (samples per
+#   second, default 4999), EMULATOR_PORT, NOOP_PORT, SERVER_CPU, LOADGEN_CPU, QUIET_WAIT (see benches/lib.sh),
+#   KEEP (a directory to keep the perf.data files in).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+REPEATS=${REPEATS:-3}
+DURATION=${DURATION:-5}
+SCENARIO=${SCENARIO:-send-batch}
+TARGETS=${TARGETS:-"emulator noop noop-md5"}
+CONCURRENCY=${CONCURRENCY:-16}
+BODY_BYTES=${BODY_BYTES:-256}
+FREQUENCY=${FREQUENCY:-4999}
+EMULATOR_PORT=${EMULATOR_PORT:-9324}
+NOOP_PORT=${NOOP_PORT:-9399}
+KEEP=${KEEP:-}
+BUILD=1
+
+while (($#)); do
+    case "$1" in
+        -r | --repeats) REPEATS=$2; shift 2 ;;
+        -d | --duration) DURATION=$2; shift 2 ;;
+        -s | --scenario) SCENARIO=$2; shift 2 ;;
+        -t | --targets) TARGETS=$2; shift 2 ;;
+        --no-build) BUILD=0; shift ;;
+        -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "benches/${0##*/}"; exit 0 ;;
+        *) echo "profile.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
+    esac
+done
+
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
+
+command -v perf >/dev/null || { log "error: perf is not installed (Debian: linux-perf)"; exit 1; }
+if ((BUILD)); then
+    build_release
+fi
+temp_dir PROFILES
+if [ -n "$KEEP" ]; then
+    mkdir -p "$KEEP"
+    PROFILES=$KEEP
+fi
+
+# The categories, in report order. `classify` names one per sample.
+CATEGORIES=(md5 page-faults kernel-other http-runtime json allocator memory-copies engine emulator-other other)
+declare -A DESCRIPTION=(
+    [md5]="body (and attribute) MD5s"
+    [page-faults]="kernel: first touch of fresh memory (page faults, zeroing)"
+    [kernel-other]="kernel: sockets, scheduling, the rest"
+    [http-runtime]="HTTP and async runtime (hyper, http, axum, tower, tokio, mio, bytes)"
+    [json]="JSON decoding and encoding (serde_json, UTF-8 checks)"
+    [allocator]="allocator (mimalloc)"
+    [memory-copies]="memcpy, memmove, memcmp, memset"
+    [engine]="queue engine (engine module, B-trees, UUIDs)"
+    [emulator-other]="emulator actions, protocol and HTTP glue"
+    [other]="everything else"
+)
+
+# classify: reads `perf script -F period,sym,dso` (one call stack per sample, leaf first, blank line between
+# samples) and prints "category nanoseconds" totals. A sample whose stack passes through the page-fault entry is
+# a page fault wherever it leaves the kernel; otherwise its leaf decides.
+classify() {
+    awk '
+    function leaf_category(sym, dso) {
+        if (sym ~ /md5|Md5/) return "md5"
+        if (dso ~ /kernel/) return "kernel-other"
+        if (sym ~ /^_?mi_|mimalloc/) return "allocator"
+        if (sym ~ /memmove|memcpy|memcmp|memset|memchr/) return "memory-copies"
+        if (sym ~ /serde|from_utf8|format_escaped|itoa|ryu|run_utf8_validation/) return "json"
+        if (sym ~ /sqskit_emulator::engine|btree|uuid|chacha|rand_core|rand::/) return "engine"
+        if (sym ~ /hyper|http::|httparse|axum|tower|tokio|mio|bytes::|futures|epoll|__libc_(send|recv)|writev|readv/)
+            return "http-runtime"
+        if (sym ~ /sqskit_emulator/) return "emulator-other"
+        return "other"
+    }
+    function flush() {
+        if (period > 0) total[faulted ? "page-faults" : category] += period
+        period = 0; faulted = 0; category = ""
+    }
+    /^$/ { flush(); next }
+    /^[ \t]*[0-9]+[ \t]*$/ { flush(); period = $1; next }
+    {
+        # "  address symbol+offset (dso)"
+        line = $0; sub(/^[ \t]*[0-9a-f]+ /, "", line)
+        dso = line; sub(/.*\(/, "", dso); sub(/\)[ \t]*$/, "", dso)
+        sym = line; sub(/ \([^()]*\)[ \t]*$/, "", sym)
+        if (category == "") category = leaf_category(sym, dso)
+        if (sym ~ /^(asm_)?exc_page_fault|^handle_mm_fault/) faulted = 1
+    }
+    END { flush(); for (c in total) print c, total[c] }'
+}
+
+# profile_run TARGET PORT RUN: one perf-recorded load generator run; appends "run target category ns_per_request"
+# rows to $RESULTS.
+profile_run() {
+    local target=$1 port=$2 run=$3 file out requests
+    file=$PROFILES/$target-$run.perf.data
+    case "$target" in
+        emulator) start_server emulator "$port" "$EMULATOR" --host 127.0.0.1 --port "$port" --worker-threads 1 ;;
+        noop) start_server noop "$port" "$NOOP" --host 127.0.0.1 --port "$port" --threads 1 ;;
+        noop-md5) start_server noop-md5 "$port" "$NOOP" --host 127.0.0.1 --port "$port" --threads 1 --md5 computed ;;
+        *) log "error: unknown target $target"; exit 2 ;;
+    esac
+    wait_for_quiet
+    perf record -e cpu-clock -F "$FREQUENCY" -g -p "${PID_OF[$target]}" -o "$file" >/dev/null 2>"$RESULTS.perf" &
+    local perf_pid=$!
+    sleep 0.5
+    out=$("${PIN_LOADGEN[@]}" "$LOADGEN" --json --endpoint "http://127.0.0.1:$port" --scenario "$SCENARIO" \
+        --duration "$DURATION" --warmup 0 --concurrency "$CONCURRENCY" --body-bytes "$BODY_BYTES" 2>"$RESULTS.err") || {
+        cat "$RESULTS.err" >&2
+        exit 1
+    }
+    kill -INT "$perf_pid"
+    wait "$perf_pid" || true
+    stop_server "$target"
+    requests=$(json_field "$out" requests)
+    log "  $target: $requests requests, $(json_field "$out" requests_per_sec) req/s"
+    perf script -i "$file" -F period,ip,sym,dso 2>/dev/null | classify |
+        awk -v r="$run" -v t="$target" -v n="$requests" '{ printf "%s %s %s %.1f\n", r, t, $1, $2 / n }' >>"$RESULTS"
+}
+
+for ((run = 1; run <= REPEATS; run++)); do
+    for target in $TARGETS; do
+        port=$EMULATOR_PORT
+        [ "$target" != emulator ] && port=$NOOP_PORT
+        log "$SCENARIO on $target under perf, run $run/$REPEATS"
+        profile_run "$target" "$port" "$run"
+    done
+done
+
+# cell TARGET CATEGORY: the median over the runs of one category's ns per request (a run without a sample in the
+# category counts as 0).
+cell() {
+    local target=$1 category=$2 run
+    for ((run = 1; run <= REPEATS; run++)); do
+        awk -v r="$run" -v t="$target" -v c="$category" '$1 == r && $2 == t && $3 == c { v = $4 } END { print v + 0 }' \
+            "$RESULTS"
+    done | sort -g | awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        printf "%.2f\n", m / 1000 }'
+}
+
+# total TARGET: the median over the runs of the whole CPU time per request.
+total() {
+    local target=$1 run
+    for ((run = 1; run <= REPEATS; run++)); do
+        awk -v r="$run" -v t="$target" '$1 == r && $2 == t { s += $4 } END { print s + 0 }' "$RESULTS"
+    done | sort -g | awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        printf "%.2f\n", m / 1000 }'
+}
+
+echo
+echo "Server CPU time per $SCENARIO request (µs), by category; medians of $REPEATS run(s) of ${DURATION}s," \
+    "concurrency $CONCURRENCY, body $BODY_BYTES B; perf cpu-clock sampling at $FREQUENCY Hz."
+echo
+header="| category |"
+rule="|---|"
+for target in $TARGETS; do
+    header+=" $target |"
+    rule+="---:|"
+done
+echo "$header"
+echo "$rule"
+for category in "${CATEGORIES[@]}"; do
+    row="| ${DESCRIPTION[$category]} |"
+    for target in $TARGETS; do
+        row+=" $(cell "$target" "$category") |"
+    done
+    echo "$row"
+done
+row="| **total** |"
+for target in $TARGETS; do
+    row+=" **$(total "$target")** |"
+done
+echo "$row"
