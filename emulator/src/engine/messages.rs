@@ -233,7 +233,7 @@ impl Engine {
             dead_letter_source_arn: None,
         };
         let message = Box::new(StoredMessage::new(
-            Arc::from(body),
+            body.into_boxed_str(),
             md5_of_body,
             attributes,
             extra,
@@ -686,7 +686,7 @@ fn render_received(
         message_id: message.message_id(),
         receipt_handle: handle.encode(),
         md5_of_body: message.md5_of_body,
-        body: Arc::clone(&message.body),
+        body: Arc::from(&*message.body),
         attributes,
         message_attributes,
         md5_of_message_attributes,

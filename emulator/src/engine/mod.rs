@@ -33,6 +33,7 @@ mod queue;
 mod receipt;
 mod redrive;
 mod restore;
+mod sequence;
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::{Deref, DerefMut};

@@ -17,6 +17,7 @@ use super::events::QueueEvent;
 use super::fifo::FifoState;
 use super::message::{Md5Digest, MessageAttributes};
 use super::receipt::ReceiptHandle;
+use super::sequence::{SequenceMap, SequenceSet};
 use crate::error::SqsError;
 
 /// The longest a message may stay in flight after the receive that issued its handle (SQS: 12 hours).
@@ -68,8 +69,9 @@ struct StoredAttributes {
 pub struct StoredMessage {
     /// `MessageId`.
     pub id: Uuid,
-    /// The body, shared with receive results without copying.
-    pub body: Arc<str>,
+    /// The body. Not shared: a receive copies it, so that a message holds its body in an allocation of its
+    /// exact size (as it arrived from the decoder) rather than behind a reference count.
+    pub body: Box<str>,
     /// MD5 of the body.
     pub md5_of_body: Md5Digest,
     /// Message attributes with their MD5, boxed because most messages have none (keeping the digest in the box
@@ -96,7 +98,7 @@ pub struct StoredMessage {
 impl StoredMessage {
     /// A message about to be enqueued (its state is set by [`QueueState::enqueue`]).
     pub fn new(
-        body: Arc<str>,
+        body: Box<str>,
         md5_of_body: Md5Digest,
         attributes: MessageAttributes,
         extra: MessageExtra,
@@ -196,8 +198,8 @@ pub struct QueueState {
     /// FIFO groups, deduplication and attempts (FIFO queues only).
     pub fifo: Option<FifoState>,
     /// Boxed: the map's nodes stay small, and a message is moved as a pointer on its way in.
-    messages: BTreeMap<u64, Box<StoredMessage>>,
-    visible: BTreeSet<u64>,
+    messages: SequenceMap<Box<StoredMessage>>,
+    visible: SequenceSet,
     timers: BinaryHeap<Reverse<(Timestamp, u64, u32)>>,
     /// Messages whose retention started before that of a younger message (moved in from a source queue);
     /// everything else expires in sequence order.
@@ -236,8 +238,8 @@ impl QueueState {
             last_modified_at: now,
             last_purge_at: None,
             fifo,
-            messages: BTreeMap::new(),
-            visible: BTreeSet::new(),
+            messages: SequenceMap::default(),
+            visible: SequenceSet::default(),
             timers: BinaryHeap::new(),
             early_expiring: BTreeSet::new(),
             newest_retention_start: Timestamp::default(),
@@ -322,7 +324,7 @@ impl QueueState {
         if self.journal.is_none() {
             return;
         }
-        if let Some(message) = self.messages.get(&sequence) {
+        if let Some(message) = self.messages.get(sequence) {
             let event = QueueEvent::MessageUpdated {
                 sequence,
                 receive_count: message.receive_count,
@@ -360,7 +362,7 @@ impl QueueState {
 
     /// Moves a message to `new` state, keeping counters, the visible set, FIFO groups and timers in step.
     fn set_state(&mut self, sequence: u64, new: MessageState) {
-        let Some(message) = self.messages.get_mut(&sequence) else { return };
+        let Some(message) = self.messages.get_mut(sequence) else { return };
         let old = message.state;
         message.state = new;
         message.epoch = message.epoch.wrapping_add(1);
@@ -369,7 +371,7 @@ impl QueueState {
         let group = message.extra.as_ref().and_then(|extra| extra.group_id.as_deref());
         match old {
             MessageState::Visible => {
-                self.visible.remove(&sequence);
+                self.visible.remove(sequence);
             }
             MessageState::Delayed { .. } => self.delayed_count -= 1,
             MessageState::InFlight { .. } => self.in_flight_count -= 1,
@@ -404,7 +406,7 @@ impl QueueState {
                 break;
             }
             self.timers.pop();
-            let current = self.messages.get(&sequence).map(|message| (message.epoch, message.state));
+            let current = self.messages.get(sequence).map(|message| (message.epoch, message.state));
             if let Some((current_epoch, state)) = current {
                 if current_epoch == epoch && state != MessageState::Visible {
                     self.set_state(sequence, MessageState::Visible);
@@ -420,7 +422,7 @@ impl QueueState {
     /// Deletes messages older than the retention period, in flight or not.
     fn expire(&mut self, now: Timestamp) {
         let retention = self.settings.message_retention_period;
-        while let Some((&sequence, message)) = self.messages.first_key_value() {
+        while let Some((sequence, message)) = self.messages.first() {
             if message.retention_start + retention > now {
                 break;
             }
@@ -438,7 +440,7 @@ impl QueueState {
     pub fn next_transition(&self) -> Option<Timestamp> {
         let retention = self.settings.message_retention_period;
         let timer = self.timers.peek().map(|Reverse((due, _, _))| *due);
-        let expiry = self.messages.first_key_value().map(|(_, message)| message.retention_start + retention);
+        let expiry = self.messages.first().map(|(_, message)| message.retention_start + retention);
         let early = self.early_expiring.first().map(|(start, _)| *start + retention);
         [timer, expiry, early].into_iter().flatten().min()
     }
@@ -501,16 +503,16 @@ impl QueueState {
             let candidates: Vec<u64> = match self.fifo.as_mut() {
                 Some(fifo) => {
                     let visible = &self.visible;
-                    fifo.candidates(wanted, |sequence| visible.contains(&sequence))
+                    fifo.candidates(wanted, |sequence| visible.contains(sequence))
                 }
-                None => self.visible.iter().take(wanted).copied().collect(),
+                None => self.visible.iter().take(wanted).collect(),
             };
             if candidates.is_empty() {
                 break;
             }
             let mut moved_any = false;
             for sequence in candidates {
-                let Some(message) = self.messages.get(&sequence) else { continue };
+                let Some(message) = self.messages.get(sequence) else { continue };
                 if max_receive_count.is_some_and(|limit| message.receive_count >= limit) {
                     if let Some(message) = self.remove(sequence) {
                         dead_lettered.push(message);
@@ -519,7 +521,7 @@ impl QueueState {
                     continue;
                 }
                 self.set_state(sequence, MessageState::InFlight { until: now + visibility, received_at: now });
-                if let Some(message) = self.messages.get_mut(&sequence) {
+                if let Some(message) = self.messages.get_mut(sequence) {
                     message.receive_count = message.receive_count.saturating_add(1);
                     message.first_received_at.get_or_insert(now);
                     delivered.push(ReceiptHandle { queue_uid, sequence, receive: message.receive_count });
@@ -532,7 +534,7 @@ impl QueueState {
         }
         let delivered = delivered
             .into_iter()
-            .filter_map(|handle| self.messages.get(&handle.sequence).map(|message| (handle, &**message)))
+            .filter_map(|handle| self.messages.get(handle.sequence).map(|message| (handle, &**message)))
             .collect();
         Receipt { delivered, dead_lettered }
     }
@@ -547,7 +549,7 @@ impl QueueState {
         now: Timestamp,
     ) -> Option<Vec<(ReceiptHandle, u32)>> {
         let unchanged = handles.iter().all(|(handle, epoch)| {
-            self.messages.get(&handle.sequence).is_some_and(|message| {
+            self.messages.get(handle.sequence).is_some_and(|message| {
                 message.receive_count == handle.receive
                     && message.epoch == *epoch
                     && matches!(message.state, MessageState::InFlight { .. })
@@ -567,7 +569,7 @@ impl QueueState {
     pub fn stamp(&self, handles: impl IntoIterator<Item = ReceiptHandle>) -> Vec<(ReceiptHandle, u32)> {
         handles
             .into_iter()
-            .filter_map(|handle| self.messages.get(&handle.sequence).map(|message| (handle, message.epoch)))
+            .filter_map(|handle| self.messages.get(handle.sequence).map(|message| (handle, message.epoch)))
             .collect()
     }
 
@@ -576,7 +578,7 @@ impl QueueState {
     /// # Errors
     /// `ReceiptHandleIsInvalid` for a handle that was never issued for this message.
     pub fn delete(&mut self, handle: ReceiptHandle, raw_handle: &str) -> Result<DeleteOutcome, SqsError> {
-        let Some(message) = self.messages.get(&handle.sequence) else {
+        let Some(message) = self.messages.get(handle.sequence) else {
             if handle.sequence >= self.next_sequence || handle.receive == 0 {
                 return Err(SqsError::receipt_handle_invalid(raw_handle));
             }
@@ -624,7 +626,7 @@ impl QueueState {
         if handle.sequence >= self.next_sequence || handle.receive == 0 {
             return Err(SqsError::receipt_handle_invalid(raw_handle));
         }
-        let message = self.messages.get(&handle.sequence).ok_or_else(not_available)?;
+        let message = self.messages.get(handle.sequence).ok_or_else(not_available)?;
         if handle.receive > message.receive_count {
             return Err(SqsError::receipt_handle_invalid(raw_handle));
         }
@@ -674,33 +676,33 @@ impl QueueState {
 
     /// Removes up to `max` visible messages, oldest first (for message move tasks).
     pub fn take_visible(&mut self, max: usize) -> Vec<StoredMessage> {
-        let chosen: Vec<u64> = self.visible.iter().take(max).copied().collect();
+        let chosen: Vec<u64> = self.visible.iter().take(max).collect();
         chosen.into_iter().filter_map(|sequence| self.remove(sequence)).collect()
     }
 
     /// When the oldest stored message was enqueued (its retention start), for `ApproximateAgeOfOldestMessage`.
     pub fn oldest_enqueued_at(&self) -> Option<Timestamp> {
-        let front = self.messages.first_key_value().map(|(_, message)| message.retention_start);
+        let front = self.messages.first().map(|(_, message)| message.retention_start);
         let early = self.early_expiring.first().map(|(start, _)| *start);
         front.into_iter().chain(early).min()
     }
 
     /// Every stored message with its sequence, in send order.
     pub fn messages_in_order(&self) -> impl Iterator<Item = (u64, &StoredMessage)> {
-        self.messages.iter().map(|(sequence, message)| (*sequence, &**message))
+        self.messages.iter().map(|(sequence, message)| (sequence, &**message))
     }
 
     /// The message with this sequence, if stored.
     pub fn message(&self, sequence: u64) -> Option<&StoredMessage> {
-        self.messages.get(&sequence).map(|message| &**message)
+        self.messages.get(sequence).map(|message| &**message)
     }
 
     fn remove(&mut self, sequence: u64) -> Option<StoredMessage> {
-        let message = self.messages.remove(&sequence)?;
+        let message = self.messages.remove(sequence)?;
         self.sub_usage(message.stored_size());
         match message.state {
             MessageState::Visible => {
-                self.visible.remove(&sequence);
+                self.visible.remove(sequence);
             }
             MessageState::Delayed { .. } => self.delayed_count -= 1,
             MessageState::InFlight { .. } => self.in_flight_count -= 1,
@@ -722,7 +724,7 @@ mod tests {
 
     fn message(body: &str, group: Option<&str>, now: Timestamp) -> Box<StoredMessage> {
         Box::new(StoredMessage::new(
-            Arc::from(body),
+            Box::from(body),
             Md5Digest::of(body.as_bytes()),
             MessageAttributes::default(),
             MessageExtra { group_id: group.map(str::to_owned), ..MessageExtra::default() },

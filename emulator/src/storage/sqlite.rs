@@ -548,7 +548,7 @@ fn load_messages(connection: &Connection, uid: i64) -> Result<Vec<(u64, StoredMe
         };
         let md5_of_body = Md5Digest::of(body.as_bytes());
         let mut message = StoredMessage::new(
-            Arc::from(body),
+            body.into(),
             md5_of_body,
             attributes,
             extra,
