@@ -11,6 +11,9 @@ use std::collections::BTreeMap;
 /// Sequences per block or word.
 const SPAN: u64 = 64;
 
+/// How many of a block's slots are filled, and the slots.
+type Block<V> = (u32, Box<[Option<V>; SPAN as usize]>);
+
 fn split(sequence: u64) -> (u64, usize) {
     // The remainder is below 64: the cast is lossless.
     (sequence / SPAN, (sequence % SPAN) as usize)
@@ -19,8 +22,8 @@ fn split(sequence: u64) -> (u64, usize) {
 /// A map from sequence numbers to values, iterated in sequence order.
 #[derive(Debug)]
 pub struct SequenceMap<V> {
-    /// Block key (sequence / 64) → how many slots are filled, and the slots.
-    blocks: BTreeMap<u64, (u32, Box<[Option<V>; SPAN as usize]>)>,
+    /// Block key (sequence / 64) → the block; never empty.
+    blocks: BTreeMap<u64, Block<V>>,
 }
 
 impl<V> Default for SequenceMap<V> {
