@@ -197,7 +197,7 @@ pub struct QueueState {
     pub last_purge_at: Option<Timestamp>,
     /// FIFO groups, deduplication and attempts (FIFO queues only).
     pub fifo: Option<FifoState>,
-    /// Boxed: the map's nodes stay small, and a message is moved as a pointer on its way in.
+    /// Boxed: a block of 64 slots stays 512 bytes, and a message is moved as a pointer on its way in.
     messages: SequenceMap<Box<StoredMessage>>,
     visible: SequenceSet,
     timers: BinaryHeap<Reverse<(Timestamp, u64, u32)>>,
