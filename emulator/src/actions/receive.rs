@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::wire::{WireAttributeValue, md5_hex, optional_md5_hex, wire_attributes};
 use super::{RequestContext, queue_url};
-use crate::engine::{Engine, Md5Digest, ReceiveMessageInput, ReceivedMessage};
+use crate::engine::{Engine, Md5Digest, MessageBody, ReceiveMessageInput, ReceivedMessage};
 use crate::error::SqsError;
 
 /// `ReceiveMessage` input.
@@ -31,7 +31,8 @@ pub struct WireMessage {
     receipt_handle: String,
     #[serde(rename = "MD5OfBody", serialize_with = "md5_hex")]
     md5_of_body: Md5Digest,
-    body: std::sync::Arc<str>,
+    #[serde(serialize_with = "super::wire::as_str")]
+    body: MessageBody,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     attributes: BTreeMap<&'static str, String>,
     #[serde(

@@ -6,7 +6,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::engine::{AttributeValue, BatchResult, Md5Digest, MessageAttributes, RawMessageAttribute};
+use crate::engine::{AttributeValue, BatchResult, Md5Digest, MessageAttributes, MessageBody, RawMessageAttribute};
 use crate::error::{Fault, SqsError};
 
 /// `MessageAttributeValue` / `MessageSystemAttributeValue` as the model defines them.
@@ -48,6 +48,11 @@ pub fn md5_hex<S: Serializer>(digest: &Md5Digest, serializer: S) -> Result<S::Ok
     let digits = digest.hex_digits();
     let text = std::str::from_utf8(&digits).map_err(serde::ser::Error::custom)?;
     serializer.serialize_str(text)
+}
+
+/// Serialises a message body as the string it is.
+pub fn as_str<S: Serializer>(body: &MessageBody, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(body)
 }
 
 /// [`md5_hex`] for optional members (which the caller skips when absent).

@@ -11,7 +11,7 @@ use super::batch::{self, BatchEntry, BatchResult};
 use super::clock::Timestamp;
 use super::events::QueueEvent;
 use super::fifo::{DEDUPLICATION_WINDOW, DeduplicatedSend};
-use super::message::{self, Md5Digest, MessageAttributes, RawMessageAttribute};
+use super::message::{self, Md5Digest, MessageAttributes, MessageBody, RawMessageAttribute};
 use super::queue::{DeleteOutcome, MAX_VISIBILITY, MessageExtra, QueueState, StoredMessage, sequence_number};
 use super::receipt::ReceiptHandle;
 use super::{Engine, Queue};
@@ -117,7 +117,7 @@ pub struct ReceivedMessage {
     /// `MD5OfBody`.
     pub md5_of_body: Md5Digest,
     /// `Body`.
-    pub body: Arc<str>,
+    pub body: MessageBody,
     /// The requested system attributes (`Attributes`), in a stable order.
     pub attributes: Vec<(&'static str, String)>,
     /// The selected message attributes.
@@ -233,7 +233,7 @@ impl Engine {
             dead_letter_source_arn: None,
         };
         let message = Box::new(StoredMessage::new(
-            body.into_boxed_str(),
+            MessageBody::new(body),
             md5_of_body,
             attributes,
             extra,
@@ -686,7 +686,7 @@ fn render_received(
         message_id: message.message_id(),
         receipt_handle: handle.encode(),
         md5_of_body: message.md5_of_body,
-        body: Arc::from(&*message.body),
+        body: message.body.clone(),
         attributes,
         message_attributes,
         md5_of_message_attributes,

@@ -51,7 +51,8 @@ pub use batch::{
 pub use clock::{Clock, ManualClock, Sleep, SystemClock, Timestamp};
 pub use events::{Durable, EventSink, QueueEvent, StorageEvent, StorageFailure};
 pub use message::{
-    AttributeValue, MAX_MESSAGE_ATTRIBUTES, Md5Digest, MessageAttribute, MessageAttributes, RawMessageAttribute,
+    AttributeValue, MAX_MESSAGE_ATTRIBUTES, Md5Digest, MessageAttribute, MessageAttributes, MessageBody,
+    RawMessageAttribute,
 };
 pub use messages::{ReceiveMessageInput, ReceivedMessage, SendMessageInput, SendMessageOutput};
 pub use metrics::QueueMetrics;

@@ -15,7 +15,7 @@ use super::attributes::QueueSettings;
 use super::clock::Timestamp;
 use super::events::QueueEvent;
 use super::fifo::FifoState;
-use super::message::{Md5Digest, MessageAttributes};
+use super::message::{Md5Digest, MessageAttributes, MessageBody};
 use super::receipt::ReceiptHandle;
 use super::sequence::{SequenceMap, SequenceSet};
 use crate::error::SqsError;
@@ -69,9 +69,8 @@ struct StoredAttributes {
 pub struct StoredMessage {
     /// `MessageId`.
     pub id: Uuid,
-    /// The body. Not shared: a receive copies it, so that a message holds its body in an allocation of its
-    /// exact size (as it arrived from the decoder) rather than behind a reference count.
-    pub body: Box<str>,
+    /// The body.
+    pub body: MessageBody,
     /// MD5 of the body.
     pub md5_of_body: Md5Digest,
     /// Message attributes with their MD5, boxed because most messages have none (keeping the digest in the box
@@ -98,7 +97,7 @@ pub struct StoredMessage {
 impl StoredMessage {
     /// A message about to be enqueued (its state is set by [`QueueState::enqueue`]).
     pub fn new(
-        body: Box<str>,
+        body: MessageBody,
         md5_of_body: Md5Digest,
         attributes: MessageAttributes,
         extra: MessageExtra,
@@ -724,7 +723,7 @@ mod tests {
 
     fn message(body: &str, group: Option<&str>, now: Timestamp) -> Box<StoredMessage> {
         Box::new(StoredMessage::new(
-            Box::from(body),
+            MessageBody::from(body),
             Md5Digest::of(body.as_bytes()),
             MessageAttributes::default(),
             MessageExtra { group_id: group.map(str::to_owned), ..MessageExtra::default() },

@@ -1,10 +1,13 @@
 //! Ordered containers keyed by a queue's message sequence numbers, which a queue hands out in increasing order.
 //!
 //! Both group 64 consecutive sequences into one entry of an ordinary B-tree: [`SequenceMap`] a boxed block of
-//! 64 slots, [`SequenceSet`] one 64-bit word. A send appends to the newest entry, reached along the tree's right
-//! edge without a single key comparison, and every other lookup searches a tree 64 times smaller than one keyed
-//! by sequence. Sparse contents cost no more than one entry per member (a block or a word), so no pattern of
-//! sends, receives and deletes makes them grow without bound.
+//! 64 slots (512 bytes for pointer-sized values), [`SequenceSet`] one 64-bit word. A send appends to the newest
+//! entry, reached along the tree's right edge without a key comparison (only every 64th send starts a new entry),
+//! and other lookups search a tree up to 64 times smaller than one keyed by sequence (when the sequences are
+//! dense). An entry is dropped when its last member leaves, except the newest, which stays for the next sends:
+//! a queue that consumers keep nearly empty would otherwise allocate and free an entry for every message. So the
+//! containers hold at most one entry per member plus one, whatever the pattern of sends, receives and deletes;
+//! at worst (one surviving message per 64 sequences) that is a whole block per message.
 
 use std::collections::BTreeMap;
 
@@ -22,7 +25,7 @@ fn split(sequence: u64) -> (u64, usize) {
 /// A map from sequence numbers to values, iterated in sequence order.
 #[derive(Debug)]
 pub struct SequenceMap<V> {
-    /// Block key (sequence / 64) → the block; never empty.
+    /// Block key (sequence / 64) → the block; only the newest may be empty.
     blocks: BTreeMap<u64, Block<V>>,
 }
 
@@ -39,7 +42,13 @@ impl<V> SequenceMap<V> {
         let block = match self.blocks.last_entry() {
             // The common case: the newest block (a send).
             Some(entry) if *entry.key() == key => entry.into_mut(),
-            _ => self.blocks.entry(key).or_insert_with(|| (0, Box::new([const { None }; SPAN as usize]))),
+            newest => {
+                // A newer block takes over: the kept newest one goes if it is empty.
+                if let Some(entry) = newest.filter(|entry| *entry.key() < key && entry.get().0 == 0) {
+                    entry.remove();
+                }
+                self.blocks.entry(key).or_insert_with(|| (0, Box::new([const { None }; SPAN as usize])))
+            }
         };
         let old = block.1[slot].replace(value);
         if old.is_none() {
@@ -63,11 +72,12 @@ impl<V> SequenceMap<V> {
     /// Removes and returns the value at `sequence`.
     pub fn remove(&mut self, sequence: u64) -> Option<V> {
         let (key, slot) = split(sequence);
+        let newest = self.blocks.last_key_value().is_some_and(|(last, _)| *last == key);
         let std::collections::btree_map::Entry::Occupied(mut entry) = self.blocks.entry(key) else { return None };
         let (filled, slots) = entry.get_mut();
         let value = slots[slot].take()?;
         *filled -= 1;
-        if *filled == 0 {
+        if *filled == 0 && !newest {
             entry.remove();
         }
         Some(value)
@@ -75,8 +85,8 @@ impl<V> SequenceMap<V> {
 
     /// The entry with the lowest sequence.
     pub fn first(&self) -> Option<(u64, &V)> {
+        // Only the newest block may be empty: if the first one is, it is the only one.
         let (&key, (_, slots)) = self.blocks.first_key_value()?;
-        // A block in the tree holds at least one value.
         slots.iter().enumerate().find_map(|(slot, value)| Some((key * SPAN + slot as u64, value.as_ref()?)))
     }
 
@@ -96,7 +106,7 @@ impl<V> SequenceMap<V> {
 /// A set of sequence numbers, iterated in increasing order.
 #[derive(Debug, Default)]
 pub struct SequenceSet {
-    /// Word key (sequence / 64) → one bit per sequence; never zero.
+    /// Word key (sequence / 64) → one bit per sequence; only the newest may be zero.
     words: BTreeMap<u64, u64>,
     len: usize,
 }
@@ -108,7 +118,13 @@ impl SequenceSet {
         let word = match self.words.last_entry() {
             // The common case: the newest word (a send).
             Some(entry) if *entry.key() == key => entry.into_mut(),
-            _ => self.words.entry(key).or_insert(0),
+            newest => {
+                // A newer word takes over: the kept newest one goes if it is zero.
+                if let Some(entry) = newest.filter(|entry| *entry.key() < key && *entry.get() == 0) {
+                    entry.remove();
+                }
+                self.words.entry(key).or_insert(0)
+            }
         };
         let added = *word & (1 << bit) == 0;
         *word |= 1 << bit;
@@ -119,13 +135,14 @@ impl SequenceSet {
     /// Removes `sequence`; false if it was absent.
     pub fn remove(&mut self, sequence: u64) -> bool {
         let (key, bit) = split(sequence);
+        let newest = self.words.last_key_value().is_some_and(|(last, _)| *last == key);
         let std::collections::btree_map::Entry::Occupied(mut entry) = self.words.entry(key) else { return false };
         let word = entry.get_mut();
         if *word & (1 << bit) == 0 {
             return false;
         }
         *word &= !(1 << bit);
-        if *word == 0 {
+        if *word == 0 && !newest {
             entry.remove();
         }
         self.len -= 1;
@@ -217,7 +234,17 @@ mod tests {
             for (&sequence, value) in &model {
                 prop_assert_eq!(map.get(sequence), Some(value));
             }
-            prop_assert_eq!(map.blocks.len(), model.keys().map(|k| k / SPAN).collect::<BTreeSet<_>>().len());
+            // One block per block key in use, plus possibly the newest block, empty.
+            let in_use = model.keys().map(|k| k / SPAN).collect::<BTreeSet<_>>();
+            let empty: Vec<u64> = map.blocks.iter().filter(|(_, (filled, _))| *filled == 0).map(|(k, _)| *k).collect();
+            prop_assert!(empty.is_empty() || empty == [*map.blocks.keys().next_back().expect("a block")]);
+            prop_assert_eq!(map.blocks.len(), in_use.len() + empty.len());
+            for (key, (filled, slots)) in &map.blocks {
+                prop_assert_eq!(*filled as usize, slots.iter().filter(|slot| slot.is_some()).count(), "block {}", key);
+            }
+            for sequence in [0, 63, 64, 299, 1_000_100, u64::MAX - 64, u64::MAX - 1, u64::MAX] {
+                prop_assert_eq!(map.get(sequence), model.get(&sequence));
+            }
         }
 
         #[test]
@@ -236,10 +263,11 @@ mod tests {
                 prop_assert_eq!(set.len(), model.len());
             }
             prop_assert!(set.iter().eq(model.iter().copied()));
-            for sequence in 0..300 {
+            for sequence in (0..300).chain([1_000_000, 1_000_199, u64::MAX - 64, u64::MAX - 1, u64::MAX]) {
                 prop_assert_eq!(set.contains(sequence), model.contains(&sequence));
             }
-            prop_assert!(set.words.values().all(|word| *word != 0));
+            let newest = set.words.keys().next_back().copied();
+            prop_assert!(set.words.iter().all(|(key, word)| *word != 0 || Some(*key) == newest));
         }
     }
 

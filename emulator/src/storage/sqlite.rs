@@ -13,8 +13,9 @@ use uuid::Uuid;
 use super::StorageError;
 use super::codec::{decode_attributes, encode_attributes};
 use crate::engine::{
-    DeduplicationRecord, Durable, EventSink, Md5Digest, MessageAttributes, MessageExtra, MessageState, MoveTaskInfo,
-    MoveTaskStatus, QueueEvent, QueueSnapshot, Snapshot, StorageEvent, StorageFailure, StoredMessage, Timestamp,
+    DeduplicationRecord, Durable, EventSink, Md5Digest, MessageAttributes, MessageBody, MessageExtra, MessageState,
+    MoveTaskInfo, MoveTaskStatus, QueueEvent, QueueSnapshot, Snapshot, StorageEvent, StorageFailure, StoredMessage,
+    Timestamp,
 };
 
 /// `PRAGMA application_id` of our files ("SQKT"), so a foreign SQLite file is recognised.
@@ -548,7 +549,7 @@ fn load_messages(connection: &Connection, uid: i64) -> Result<Vec<(u64, StoredMe
         };
         let md5_of_body = Md5Digest::of(body.as_bytes());
         let mut message = StoredMessage::new(
-            body.into(),
+            MessageBody::new(body),
             md5_of_body,
             attributes,
             extra,
