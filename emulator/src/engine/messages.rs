@@ -659,7 +659,7 @@ fn render_received(
                 "SenderId" => Some(message.sender_id.to_string()),
                 "SentTimestamp" => Some(message.sent_at.as_millis().to_string()),
                 "ApproximateReceiveCount" => Some(message.receive_count.to_string()),
-                "ApproximateFirstReceiveTimestamp" => message.first_received_at.map(|at| at.as_millis().to_string()),
+                "ApproximateFirstReceiveTimestamp" => message.first_received_at().map(|at| at.as_millis().to_string()),
                 "SequenceNumber" => message.deduplication_id().is_some().then(|| sequence_number(handle.sequence)),
                 "MessageDeduplicationId" => message.deduplication_id().map(str::to_owned),
                 "MessageGroupId" => message.group_id().map(str::to_owned),

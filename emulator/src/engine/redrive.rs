@@ -476,7 +476,7 @@ fn redriven(mut message: StoredMessage, now: Timestamp) -> StoredMessage {
     message.id = Uuid::new_v4();
     message.sent_at = now;
     message.retention_start = now;
-    message.first_received_at = None;
+    message.set_first_received_at(None);
     message.receive_count = 0;
     message.state = MessageState::Visible;
     let new_id = message.message_id();

@@ -356,7 +356,7 @@ fn apply_queue_event(
                     &*message.sender_id,
                     to_sql(message.sent_at.as_millis()),
                     to_sql(message.retention_start.as_millis()),
-                    message.first_received_at.map(|at| to_sql(at.as_millis())),
+                    message.first_received_at().map(|at| to_sql(at.as_millis())),
                     message.receive_count,
                     state,
                     until,
@@ -558,7 +558,7 @@ fn load_messages(connection: &Connection, uid: i64) -> Result<Vec<(u64, StoredMe
         );
         message.id = Uuid::parse_str(&message_id).map_err(|_| damaged("message id"))?;
         message.retention_start = Timestamp::from_millis(from_sql(retention_start));
-        message.first_received_at = u64::try_from(first_received_at).ok().map(Timestamp::from_millis);
+        message.set_first_received_at(u64::try_from(first_received_at).ok().map(Timestamp::from_millis));
         message.receive_count = u32::try_from(receive_count).map_err(|_| damaged("receive count"))?;
         message.state = decode_state(state, until, received_at).ok_or_else(|| damaged("state"))?;
         messages.push((sequence, message));
