@@ -70,10 +70,10 @@ declare -A DESCRIPTION=(
 )
 
 # classify: reads `perf script -F period,sym,dso` (one call stack per sample, leaf first, blank line between
-# samples) and prints "category nanoseconds" totals. A sample whose stack passes through the page-fault entry is
+# samples) and prints "category nanoseconds" for every category (0 without samples) and for "total". A sample whose stack passes through the page-fault entry is
 # a page fault wherever it leaves the kernel; otherwise its leaf decides.
 classify() {
-    awk '
+    awk -v categories="${CATEGORIES[*]}" 'BEGIN { n = split(categories, names, " ") }
     function leaf_category(sym, dso) {
         if (sym ~ /md5|Md5/) return "md5"
         if (dso ~ /kernel/) return "kernel-other"
@@ -100,11 +100,15 @@ classify() {
         if (category == "") category = leaf_category(sym, dso)
         if (sym ~ /^(asm_)?exc_page_fault|^handle_mm_fault/) faulted = 1
     }
-    END { flush(); for (c in total) print c, total[c] }'
+    END {
+        flush()
+        for (i = 1; i <= n; i++) { print names[i], total[names[i]] + 0; sum += total[names[i]] }
+        print "total", sum
+    }'
 }
 
-# profile_run TARGET PORT RUN: one perf-recorded load generator run; appends "run target category ns_per_request"
-# rows to $RESULTS.
+# profile_run TARGET PORT RUN: one perf-recorded load generator run; appends "category target µs_per_request"
+# rows (and one for "total") to $RESULTS, the layout lib.sh's `median` reads.
 profile_run() {
     local target=$1 port=$2 run=$3 file out requests
     file=$PROFILES/$target-$run.perf.data
@@ -129,7 +133,7 @@ profile_run() {
     requests=$(json_field "$out" requests)
     log "  $target: $requests requests, $(json_field "$out" requests_per_sec) req/s"
     perf script -i "$file" -F period,ip,sym,dso 2>/dev/null | classify |
-        awk -v r="$run" -v t="$target" -v n="$requests" '{ printf "%s %s %s %.1f\n", r, t, $1, $2 / n }' >>"$RESULTS"
+        awk -v t="$target" -v n="$requests" '{ printf "%s %s %.4f\n", $1, t, $2 / n / 1000 }' >>"$RESULTS"
 }
 
 for ((run = 1; run <= REPEATS; run++)); do
@@ -140,26 +144,6 @@ for ((run = 1; run <= REPEATS; run++)); do
         profile_run "$target" "$port" "$run"
     done
 done
-
-# cell TARGET CATEGORY: the median over the runs of one category's ns per request (a run without a sample in the
-# category counts as 0).
-cell() {
-    local target=$1 category=$2 run
-    for ((run = 1; run <= REPEATS; run++)); do
-        awk -v r="$run" -v t="$target" -v c="$category" '$1 == r && $2 == t && $3 == c { v = $4 } END { print v + 0 }' \
-            "$RESULTS"
-    done | sort -g | awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-        printf "%.2f\n", m / 1000 }'
-}
-
-# total TARGET: the median over the runs of the whole CPU time per request.
-total() {
-    local target=$1 run
-    for ((run = 1; run <= REPEATS; run++)); do
-        awk -v r="$run" -v t="$target" '$1 == r && $2 == t { s += $4 } END { print s + 0 }' "$RESULTS"
-    done | sort -g | awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-        printf "%.2f\n", m / 1000 }'
-}
 
 echo
 echo "Server CPU time per $SCENARIO request (µs), by category; medians of $REPEATS run(s) of ${DURATION}s," \
@@ -176,12 +160,12 @@ echo "$rule"
 for category in "${CATEGORIES[@]}"; do
     row="| ${DESCRIPTION[$category]} |"
     for target in $TARGETS; do
-        row+=" $(cell "$target" "$category") |"
+        row+=" $(median "$category" "$target" 3 %.2f) |"
     done
     echo "$row"
 done
 row="| **total** |"
 for target in $TARGETS; do
-    row+=" **$(total "$target")** |"
+    row+=" **$(median total "$target" 3 %.2f)** |"
 done
 echo "$row"

@@ -364,12 +364,6 @@ impl From<&str> for MessageBody {
     }
 }
 
-impl From<String> for MessageBody {
-    fn from(text: String) -> Self {
-        Self::new(text)
-    }
-}
-
 impl std::fmt::Debug for MessageBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Debug::fmt(self.as_str(), f)
@@ -379,18 +373,6 @@ impl std::fmt::Debug for MessageBody {
 impl std::fmt::Display for MessageBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self)
-    }
-}
-
-impl PartialEq<str> for MessageBody {
-    fn eq(&self, other: &str) -> bool {
-        self.as_str() == other
-    }
-}
-
-impl PartialEq<&str> for MessageBody {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
     }
 }
 

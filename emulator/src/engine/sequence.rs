@@ -10,6 +10,7 @@
 //! at worst (one surviving message per 64 sequences) that is a whole block per message.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 /// Sequences per block or word.
 const SPAN: u64 = 64;
@@ -73,7 +74,7 @@ impl<V> SequenceMap<V> {
     pub fn remove(&mut self, sequence: u64) -> Option<V> {
         let (key, slot) = split(sequence);
         let newest = self.blocks.last_key_value().is_some_and(|(last, _)| *last == key);
-        let std::collections::btree_map::Entry::Occupied(mut entry) = self.blocks.entry(key) else { return None };
+        let Entry::Occupied(mut entry) = self.blocks.entry(key) else { return None };
         let (filled, slots) = entry.get_mut();
         let value = slots[slot].take()?;
         *filled -= 1;
@@ -136,7 +137,7 @@ impl SequenceSet {
     pub fn remove(&mut self, sequence: u64) -> bool {
         let (key, bit) = split(sequence);
         let newest = self.words.last_key_value().is_some_and(|(last, _)| *last == key);
-        let std::collections::btree_map::Entry::Occupied(mut entry) = self.words.entry(key) else { return false };
+        let Entry::Occupied(mut entry) = self.words.entry(key) else { return false };
         let word = entry.get_mut();
         if *word & (1 << bit) == 0 {
             return false;
