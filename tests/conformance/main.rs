@@ -1,7 +1,7 @@
 //! The conformance suite: every scenario runs against every backend row, from one body.
 //!
 //! `conformance_suite!` takes the rows once and the scenarios once and expands to one module per row
-//! (`embedded::…`, `aws_http::…`), each test building its row's context and calling the shared scenario, so a
+//! (`embedded::…`, `aws_http::…`, `query_http::…`), each test building its row's context and calling the shared scenario, so a
 //! failure names both the scenario and the backend.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -30,6 +30,7 @@ conformance_suite! {
     rows: {
         embedded => crate::support::TestContext::embedded,
         aws_http => crate::support::TestContext::aws_over_http,
+        query_http => crate::support::TestContext::query_over_http,
     },
     scenarios: {
         queues::queue_lifecycle_create_get_set_list_purge_delete,
