@@ -46,13 +46,6 @@ pub struct QueryBackend {
     timeout: Duration,
 }
 
-/// A response as it came off the wire.
-struct RawResponse {
-    status: u16,
-    request_id: Option<String>,
-    body: String,
-}
-
 impl QueryBackend {
     /// A backend posting to `endpoint` (`http://host:port`), each request bounded by `timeout`.
     pub fn new(endpoint: impl Into<String>, timeout: Duration) -> Self {
@@ -60,14 +53,13 @@ impl QueryBackend {
         Self { client, endpoint: endpoint.into(), timeout }
     }
 
-    /// Sends `request` and reads its answer with `read` (see [`xml::read_response`]).
+    /// Sends `request` and reads its answer with `read` (see [`xml::Response::read`]).
     async fn call<T>(&self, request: QueryRequest, read: impl FnOnce(Node<'_, '_>) -> Result<T>) -> Result<T> {
-        let response = self.exchange(&request).await?;
-        xml::read_response(request.action(), response.status, &response.body, response.request_id, read)
+        self.exchange(&request).await?.read(request.action(), read)
     }
 
     /// One POST to the endpoint's root, within the timeout.
-    async fn exchange(&self, request: &QueryRequest) -> Result<RawResponse> {
+    async fn exchange(&self, request: &QueryRequest) -> Result<xml::Response> {
         let http = hyper::Request::post(format!("{}/", self.endpoint))
             .header(hyper::header::CONTENT_TYPE, FORM_CONTENT_TYPE)
             .body(Full::new(Bytes::from(request.encode())))
@@ -80,7 +72,7 @@ impl QueryBackend {
             let body = response.into_body().collect().await.map_err(Error::transport)?.to_bytes();
             let body = String::from_utf8(body.to_vec())
                 .map_err(|error| Error::transport(MalformedReply::NotXml(error.to_string())))?;
-            Ok(RawResponse { status, request_id, body })
+            Ok(xml::Response { status, request_id, body })
         };
         tokio::time::timeout(self.timeout, exchange)
             .await
@@ -172,11 +164,8 @@ impl SqsBackend for QueryBackend {
             send_entry,
         );
         let response = self.exchange(&request).await?;
-        let request_id = response.request_id.clone();
         let (results, failed) =
-            xml::read_response(request.action(), response.status, &response.body, response.request_id, |result| {
-                xml::send_results(result, request_id.as_deref())
-            })?;
+            response.read(request.action(), |result| xml::send_results(result, response.request_id.as_deref()))?;
         let mut outcome = BatchOutcome { successful: Vec::new(), failed };
         for result in results {
             let verified = match entries.iter().find(|entry| entry.id == result.id) {

@@ -57,36 +57,43 @@ pub struct SendResultEntry {
     pub md5_of_system_attributes: Option<String>,
 }
 
-/// Reads the answer to `action`: on HTTP 200, `read` gets the `<{action}Result>` element (the response
-/// element itself for actions without a result); otherwise the `ErrorResponse` becomes the error.
-///
-/// # Errors
-/// The service error the response carries, or a transport error for a response SQS would not send.
-pub fn read_response<T>(
-    action: &str,
-    status: u16,
-    body: &str,
-    request_id: Option<String>,
-    read: impl FnOnce(Node<'_, '_>) -> Result<T>,
-) -> Result<T> {
-    let document = Document::parse(body);
-    if status != 200 {
-        return Err(match &document {
-            Ok(document) => service_error(document.root_element(), status, request_id),
-            Err(_) => status_error(status, body, request_id),
-        });
+/// An HTTP response to a Query request, as it came off the wire.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// The HTTP status.
+    pub status: u16,
+    /// The `x-amzn-RequestId` header.
+    pub request_id: Option<String>,
+    /// The body text.
+    pub body: String,
+}
+
+impl Response {
+    /// Reads the answer to `action`: on HTTP 200, `read` gets the `<{action}Result>` element (the response
+    /// element itself for actions without a result); otherwise the `ErrorResponse` becomes the error.
+    ///
+    /// # Errors
+    /// The service error the response carries, or a transport error for a response SQS would not send.
+    pub fn read<T>(&self, action: &str, read: impl FnOnce(Node<'_, '_>) -> Result<T>) -> Result<T> {
+        let document = Document::parse(&self.body);
+        if self.status != 200 {
+            return Err(match &document {
+                Ok(document) => service_error(document.root_element(), self.status, self.request_id.clone()),
+                Err(_) => status_error(self.status, &self.body, self.request_id.clone()),
+            });
+        }
+        let document = document.map_err(|error| Error::transport(MalformedReply::NotXml(error.to_string())))?;
+        let root = document.root_element();
+        let expected = format!("{action}Response");
+        if root.tag_name().name() != expected {
+            return Err(Error::transport(MalformedReply::UnexpectedRoot {
+                expected,
+                found: root.tag_name().name().to_owned(),
+            }));
+        }
+        let result = format!("{action}Result");
+        read(children(root, &result).next().unwrap_or(root))
     }
-    let document = document.map_err(|error| Error::transport(MalformedReply::NotXml(error.to_string())))?;
-    let root = document.root_element();
-    let expected = format!("{action}Response");
-    if root.tag_name().name() != expected {
-        return Err(Error::transport(MalformedReply::UnexpectedRoot {
-            expected,
-            found: root.tag_name().name().to_owned(),
-        }));
-    }
-    let result = format!("{action}Result");
-    read(children(root, &result).next().unwrap_or(root))
 }
 
 /// The `<Error>` of an `ErrorResponse` as an [`Error::Service`].
@@ -264,4 +271,38 @@ fn message_attributes(node: Node<'_, '_>) -> Result<MessageAttributes> {
             Ok((name, MessageAttribute::with_type(data_type, attribute_value)))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use sqskit::{Error, Fault, ServiceErrorCode};
+
+    use super::Response;
+
+    fn error_of(status: u16, body: &str) -> Error {
+        let response = Response { status, request_id: Some("r-1".to_owned()), body: body.to_owned() };
+        response.read("GetQueueUrl", |_| Ok(())).expect_err("an error response")
+    }
+
+    #[test]
+    fn error_responses_classify_like_the_other_backends() {
+        let missing = error_of(
+            400,
+            r#"<?xml version="1.0"?><ErrorResponse xmlns="http://queue.amazonaws.com/doc/2012-11-05/"><Error><Type>Sender</Type><Code>AWS.SimpleQueueService.NonExistentQueue</Code><Message>The specified queue does not exist for this wsdl version.</Message><Detail/></Error><RequestId>r-2</RequestId></ErrorResponse>"#,
+        );
+        assert!(
+            matches!(&missing, Error::Service { code: ServiceErrorCode::QueueDoesNotExist, fault: Some(Fault::Sender), request_id: Some(id), .. } if id == "r-1"),
+            "{missing:?}"
+        );
+
+        let unavailable = error_of(503, "upstream went away");
+        assert!(
+            matches!(
+                &unavailable,
+                Error::Service { code: ServiceErrorCode::ServiceUnavailable, fault: Some(Fault::Receiver), .. }
+            ),
+            "{unavailable:?}"
+        );
+        assert!(unavailable.is_retryable());
+    }
 }
