@@ -93,7 +93,8 @@ parse_options() {
             --no-build) BUILD=0; shift; continue ;;
             -h | --help) usage; exit 0 ;;
         esac
-        name=${OPTION_OF[$1]:-}
+        name=
+        [ -z "$1" ] || name=${OPTION_OF[$1]:-}
         if [ -z "$name" ]; then
             log "unknown argument $1 (try --help)"
             exit 2
