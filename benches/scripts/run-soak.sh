@@ -2,55 +2,29 @@
 # Soak test of the emulator (issue #12): first the maximum rate of the soak's mixed workload (a run without a rate
 # limit, MAX_SECONDS long, on a fresh emulator), then DURATION seconds at half that rate (or RATE) on another fresh
 # emulator, sampling its RSS, open file descriptors and latency every SAMPLE_INTERVAL seconds. The emulator is
-# pinned to CPU 0 and the load generator to CPU 1, as in benches/run.sh.
+# pinned to CPU 0 and the load generator to CPU 1, as in benches/scripts/run.sh.
 #
 # Writes the soak's JSON report to OUT, the maximum run's to OUT.max.json and the per-sample lines to OUT.log, and
 # prints a markdown table with one row per sample. Exits non-zero if the load generator does (errors, or growth
 # beyond MAX_RSS_GROWTH_MIB / MAX_FD_GROWTH).
 #
-# Usage: benches/run-soak.sh [--duration SECONDS] [--rate REQ_PER_SEC] [--out FILE] [--no-build]
+# Usage: benches/scripts/run-soak.sh [--duration SECONDS] [--rate REQ_PER_SEC] [--out FILE] [--no-build]
 # Environment overrides: DURATION (1800), RATE (default: half the measured maximum), MAX_SECONDS (30),
 #   SAMPLE_INTERVAL (60), CONCURRENCY (16), BODY_BYTES (256), CHURN_INTERVAL (1), EMULATOR_PORT (9334),
 #   EMULATOR_ARGS (default "--worker-threads 1"), MAX_ERRORS (0), MAX_RSS_GROWTH_MIB (unset: reported, not
 #   checked), MAX_FD_GROWTH (8), OUT (default /tmp/sqskit-soak-<time>.json), SERVER_CPU, LOADGEN_CPU.
 set -euo pipefail
 
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-DURATION=${DURATION:-1800}
-RATE=${RATE:-}
-MAX_SECONDS=${MAX_SECONDS:-30}
-SAMPLE_INTERVAL=${SAMPLE_INTERVAL:-60}
-CONCURRENCY=${CONCURRENCY:-16}
-BODY_BYTES=${BODY_BYTES:-256}
-CHURN_INTERVAL=${CHURN_INTERVAL:-1}
-EMULATOR_PORT=${EMULATOR_PORT:-9334}
-EMULATOR_ARGS=${EMULATOR_ARGS:-"--worker-threads 1"}
-MAX_ERRORS=${MAX_ERRORS:-0}
-MAX_RSS_GROWTH_MIB=${MAX_RSS_GROWTH_MIB:-}
-MAX_FD_GROWTH=${MAX_FD_GROWTH:-8}
-OUT=${OUT:-/tmp/sqskit-soak-$(date -u +%Y%m%dT%H%M%SZ).json}
-BUILD=1
-
-while (($#)); do
-    case "$1" in
-        -d | --duration) DURATION=$2; shift 2 ;;
-        -r | --rate) RATE=$2; shift 2 ;;
-        -o | --out) OUT=$2; shift 2 ;;
-        --no-build) BUILD=0; shift ;;
-        -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "benches/${0##*/}"; exit 0 ;;
-        *) echo "run-soak.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
-    esac
-done
-
-command -v jq >/dev/null || { echo "run-soak.sh: jq is needed to read the JSON reports" >&2; exit 1; }
-
-# shellcheck source=benches/lib.sh
-. benches/lib.sh
-
-if ((BUILD)); then
-    build_release
-fi
+defaults DURATION=1800 MAX_SECONDS=30 SAMPLE_INTERVAL=60 CHURN_INTERVAL=1 EMULATOR_PORT=9334 MAX_ERRORS=0 \
+    MAX_FD_GROWTH=8 OUT="/tmp/sqskit-soak-$(date -u +%Y%m%dT%H%M%SZ).json" RATE= MAX_RSS_GROWTH_MIB=
+option DURATION -d --duration
+option RATE -r --rate
+option OUT -o --out
+parse_options "$@"
+require jq "it reads the JSON reports"
+prepare_run
 
 ENDPOINT=http://127.0.0.1:$EMULATOR_PORT
 
@@ -68,7 +42,7 @@ mark_start() {
 }
 
 # foreign_cores REPORT: cores that other processes took on the two pinned CPUs since mark_start, as in
-# benches/lib.sh's foreign column (the load generator's own share comes from its REPORT).
+# benches/scripts/lib.sh's foreign column (the load generator's own share comes from its REPORT).
 foreign_cores() {
     awk -v b0="$BUSY_START" -v b1="$(pinned_busy_ticks)" -v s0="$SERVER_START" -v s1="$(server_cpu_ticks emulator)" \
         -v w0="$WALL_START" -v w1="$(date +%s.%N)" -v hz="$CLK_TCK" \

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The comparisons benches/run.sh does not make, each against a reference measured in the same invocation:
+# The comparisons benches/scripts/run.sh does not make, each against a reference measured in the same invocation:
 #
 #   query    send-batch over the Query protocol vs over JSON, both on the emulator   (ratio Query/JSON)
 #   fifo     send-batch and drain on FIFO queues with 10 and 1000 message groups vs a standard queue
@@ -9,43 +9,22 @@
 # alternate within each repeat, so slow drift of a shared machine spreads over all of them. Prints one markdown
 # table per comparison: medians, min-max of msg/s over the repeats, the reference's median and the ratio to it.
 #
-# Usage: benches/run-extra.sh [--repeats N] [--duration SECONDS] [--comparisons "query fifo durable"] [--no-build]
+# Usage: benches/scripts/run-extra.sh [--repeats N] [--duration SECONDS] [--comparisons "query fifo durable"]
+#                                     [--no-build]
 # Environment overrides: REPEATS, DURATION, COMPARISONS, CONCURRENCY, BODY_BYTES, DRAIN_MESSAGES, EMULATOR_PORT,
 #   SERVER_CPU, LOADGEN_CPU, EMULATOR_ARGS (emulator flags besides host, port and data dir; default
 #   "--worker-threads 1"), LOADGEN_ARGS (extra loadgen flags), and QUIET_WAIT / QUIET_RETRIES / FOREIGN_LIMIT
-#   for a shared machine (see benches/lib.sh).
+#   for a shared machine (see benches/scripts/lib.sh).
 set -euo pipefail
 
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-REPEATS=${REPEATS:-3}
-DURATION=${DURATION:-5}
-COMPARISONS=${COMPARISONS:-"query fifo durable"}
-CONCURRENCY=${CONCURRENCY:-16}
-BODY_BYTES=${BODY_BYTES:-256}
-DRAIN_MESSAGES=${DRAIN_MESSAGES:-200000}
-EMULATOR_PORT=${EMULATOR_PORT:-9324}
-EMULATOR_ARGS=${EMULATOR_ARGS:-"--worker-threads 1"}
-LOADGEN_ARGS=${LOADGEN_ARGS:-}
-BUILD=1
-
-while (($#)); do
-    case "$1" in
-        -r | --repeats) REPEATS=$2; shift 2 ;;
-        -d | --duration) DURATION=$2; shift 2 ;;
-        -c | --comparisons) COMPARISONS=$2; shift 2 ;;
-        --no-build) BUILD=0; shift ;;
-        -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "benches/${0##*/}"; exit 0 ;;
-        *) echo "run-extra.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
-    esac
-done
-
-# shellcheck source=benches/lib.sh
-. benches/lib.sh
-
-if ((BUILD)); then
-    build_release
-fi
+defaults COMPARISONS="query fifo durable" DRAIN_MESSAGES=200000
+option REPEATS -r --repeats
+option DURATION -d --duration
+option COMPARISONS -c --comparisons
+parse_options "$@"
+prepare_run
 
 # Each variant is "SCENARIO/NAME TARGET LOADGEN_ARGS...": the first variant of a scenario within a comparison is
 # the reference of the others.

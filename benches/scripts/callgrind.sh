@@ -12,49 +12,25 @@
 # Targets: emulator; noop (the no-op server answering one fixed body MD5); noop-md5 (the no-op server answering
 # each body's real MD5, the least work an answer SDKs accept takes).
 #
-# Usage: benches/callgrind.sh [--repeats N] [--scenario send-batch] [--sizes "2000 4000"]
-#                             [--targets "emulator noop noop-md5"]
-#                             [--no-build]
+# Usage: benches/scripts/callgrind.sh [--repeats N] [--scenario send-batch] [--sizes "2000 4000"]
+#                                     [--targets "emulator noop noop-md5"]
+#                                     [--no-build]
 # Environment overrides: REPEATS, SCENARIO, SIZES, TARGETS, CONCURRENCY, BODY_BYTES, TOP (functions listed,
 #   default 10), EMULATOR_PORT, NOOP_PORT, SERVER_CPU, LOADGEN_CPU, KEEP (a directory to keep the callgrind files
 #   in), LOADGEN_ARGS (extra loadgen flags, e.g. "--protocol query" or "--fifo-groups 10" with TARGETS=emulator).
 set -euo pipefail
 
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-REPEATS=${REPEATS:-3}
-SCENARIO=${SCENARIO:-send-batch}
-SIZES=${SIZES:-"2000 4000"}
-CONCURRENCY=${CONCURRENCY:-4}
-BODY_BYTES=${BODY_BYTES:-256}
-TOP=${TOP:-10}
-EMULATOR_PORT=${EMULATOR_PORT:-9324}
-NOOP_PORT=${NOOP_PORT:-9399}
-KEEP=${KEEP:-}
-TARGETS=${TARGETS:-"emulator noop noop-md5"}
-LOADGEN_ARGS=${LOADGEN_ARGS:-}
-BUILD=1
+defaults SCENARIO=send-batch SIZES="2000 4000" CONCURRENCY=4 TOP=10 TARGETS="emulator noop noop-md5"
+option REPEATS -r --repeats
+option SCENARIO -s --scenario
+option SIZES --sizes
+option TARGETS -t --targets
+parse_options "$@"
+require valgrind
+prepare_run
 PROFILE=
-
-while (($#)); do
-    case "$1" in
-        -r | --repeats) REPEATS=$2; shift 2 ;;
-        -s | --scenario) SCENARIO=$2; shift 2 ;;
-        --sizes) SIZES=$2; shift 2 ;;
-        -t | --targets) TARGETS=$2; shift 2 ;;
-        --no-build) BUILD=0; shift ;;
-        -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "benches/${0##*/}"; exit 0 ;;
-        *) echo "callgrind.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
-    esac
-done
-
-# shellcheck source=benches/lib.sh
-. benches/lib.sh
-
-command -v valgrind >/dev/null || { log "error: valgrind is not installed"; exit 1; }
-if ((BUILD)); then
-    build_release
-fi
 
 read -r SMALL LARGE < <(tr ' ' '\n' <<<"$SIZES" | sort -n | sed -n '1p;$p' | paste -sd' ')
 if [ -z "${LARGE:-}" ] || ((LARGE <= SMALL)); then

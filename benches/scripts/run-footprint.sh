@@ -7,46 +7,26 @@
 #             data file size, and the time from starting the emulator again until /health answers 200, after
 #             which ApproximateNumberOfMessages must equal MESSAGES
 #
-# The emulator is pinned to CPU 0 and the load generator to CPU 1, as in benches/run.sh. Prints one markdown table
+# The emulator is pinned to CPU 0 and the load generator to CPU 1, as in benches/scripts/run.sh. Prints one markdown table
 # per measurement with every repeat and the median.
 #
-# Usage: benches/run-footprint.sh [--repeats N] [--messages N] [--measurements "memory recovery"] [--no-build]
+# Usage: benches/scripts/run-footprint.sh [--repeats N] [--messages N] [--measurements "memory recovery"]
+#                                        [--no-build]
 # Environment overrides: REPEATS, MESSAGES, MEASUREMENTS, BODY_BYTES, CONCURRENCY, EMULATOR_PORT, SERVER_CPU,
 #   LOADGEN_CPU, EMULATOR_ARGS (default "--worker-threads 1"), FILL_TIMEOUT (seconds, default 900), and
-#   QUIET_WAIT / QUIET_RETRIES / FOREIGN_LIMIT (see benches/lib.sh).
+#   QUIET_WAIT / QUIET_RETRIES / FOREIGN_LIMIT (see benches/scripts/lib.sh).
 set -euo pipefail
 
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-REPEATS=${REPEATS:-3}
-MESSAGES=${MESSAGES:-1000000}
-MEASUREMENTS=${MEASUREMENTS:-"memory recovery"}
-BODY_BYTES=${BODY_BYTES:-256}
-CONCURRENCY=${CONCURRENCY:-16}
-EMULATOR_PORT=${EMULATOR_PORT:-9324}
-EMULATOR_ARGS=${EMULATOR_ARGS:-"--worker-threads 1"}
-FILL_TIMEOUT=${FILL_TIMEOUT:-900}
-BUILD=1
+defaults MESSAGES=1000000 MEASUREMENTS="memory recovery" FILL_TIMEOUT=900
+option REPEATS -r --repeats
+option MESSAGES -m --messages
+option MEASUREMENTS --measurements
+parse_options "$@"
+prepare_run
 READY_SECS=
 READY_CPU_SECS=
-
-while (($#)); do
-    case "$1" in
-        -r | --repeats) REPEATS=$2; shift 2 ;;
-        -m | --messages) MESSAGES=$2; shift 2 ;;
-        --measurements) MEASUREMENTS=$2; shift 2 ;;
-        --no-build) BUILD=0; shift ;;
-        -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "benches/${0##*/}"; exit 0 ;;
-        *) echo "run-footprint.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
-    esac
-done
-
-# shellcheck source=benches/lib.sh
-. benches/lib.sh
-
-if ((BUILD)); then
-    build_release
-fi
 
 ENDPOINT=http://127.0.0.1:$EMULATOR_PORT
 QUEUE=bench-footprint

@@ -8,46 +8,23 @@
 # (no warm-up, so every sampled request is counted); the samples' CPU time, classified by call stack, is divided
 # by the requests served. Medians over REPEATS runs per category; targets alternate within a repeat.
 #
-# Usage: benches/profile.sh [--repeats N] [--duration SECONDS] [--scenario send-batch]
-#                           [--targets "emulator noop noop-md5"] [--no-build]
+# Usage: benches/scripts/profile.sh [--repeats N] [--duration SECONDS] [--scenario send-batch]
+#                                   [--targets "emulator noop noop-md5"] [--no-build]
 # Environment overrides: REPEATS, DURATION, SCENARIO, TARGETS, CONCURRENCY, BODY_BYTES, FREQUENCY (samples per
-#   second, default 4999), EMULATOR_PORT, NOOP_PORT, SERVER_CPU, LOADGEN_CPU, QUIET_WAIT (see benches/lib.sh),
-#   KEEP (a directory to keep the perf.data files in).
+#   second, default 4999), EMULATOR_PORT, NOOP_PORT, SERVER_CPU, LOADGEN_CPU, QUIET_WAIT (see
+#   benches/scripts/lib.sh), KEEP (a directory to keep the perf.data files in).
 set -euo pipefail
 
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-REPEATS=${REPEATS:-3}
-DURATION=${DURATION:-5}
-SCENARIO=${SCENARIO:-send-batch}
-TARGETS=${TARGETS:-"emulator noop noop-md5"}
-CONCURRENCY=${CONCURRENCY:-16}
-BODY_BYTES=${BODY_BYTES:-256}
-FREQUENCY=${FREQUENCY:-4999}
-EMULATOR_PORT=${EMULATOR_PORT:-9324}
-NOOP_PORT=${NOOP_PORT:-9399}
-KEEP=${KEEP:-}
-BUILD=1
-
-while (($#)); do
-    case "$1" in
-        -r | --repeats) REPEATS=$2; shift 2 ;;
-        -d | --duration) DURATION=$2; shift 2 ;;
-        -s | --scenario) SCENARIO=$2; shift 2 ;;
-        -t | --targets) TARGETS=$2; shift 2 ;;
-        --no-build) BUILD=0; shift ;;
-        -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "benches/${0##*/}"; exit 0 ;;
-        *) echo "profile.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
-    esac
-done
-
-# shellcheck source=benches/lib.sh
-. benches/lib.sh
-
-command -v perf >/dev/null || { log "error: perf is not installed (Debian: linux-perf)"; exit 1; }
-if ((BUILD)); then
-    build_release
-fi
+defaults SCENARIO=send-batch TARGETS="emulator noop noop-md5" FREQUENCY=4999
+option REPEATS -r --repeats
+option DURATION -d --duration
+option SCENARIO -s --scenario
+option TARGETS -t --targets
+parse_options "$@"
+require perf "Debian: linux-perf"
+prepare_run
 temp_dir PROFILES
 if [ -n "$KEEP" ]; then
     mkdir -p "$KEEP"

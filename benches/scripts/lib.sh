@@ -1,5 +1,17 @@
 # shellcheck shell=bash
-# Shared by the benches/*.sh scripts; source it, do not run it.
+# Shared by the benches/scripts/*.sh scripts; source it, do not run it. Sourcing it moves to the repository root.
+#
+# A script declares only what is its own, then hands its command line to this file:
+#
+#   . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+#   defaults SCENARIOS="send drain"      # a default of the script's own, or one that differs from COMMON_DEFAULTS
+#   option REPEATS -r --repeats          # `-r N` / `--repeats N` sets REPEATS
+#   parse_options "$@"                   # the declared options, --no-build and --help; then COMMON_DEFAULTS
+#   require jq "to read the JSON reports"   # optional: a tool the script cannot do without
+#   prepare_run                          # result file, EXIT trap, CPU pinning, the release build
+#
+# Every variable can also be set in the environment; a flag wins over the environment, the environment over a
+# default. --help prints the script's header comment (its lines after the shebang, up to the first non-comment).
 #
 # Every measured run gets a fresh server process: start_server starts it pinned to SERVER_CPU and waits until it
 # accepts, measure runs the pinned load generator once and appends one row to $RESULTS, stop_server stops the
@@ -18,24 +30,117 @@
 # exceeds FOREIGN_LIMIT is discarded and repeated, up to N times, and the last attempt is kept whatever its
 # foreign_cpu.
 
-# The binaries; the scripts that source this file start them.
+# The binaries; the scripts that source this file start them. Cargo puts them under CARGO_TARGET_DIR if set.
 # shellcheck disable=SC2034
-RELEASE=target/release
+RELEASE=${CARGO_TARGET_DIR:-target}/release
 LOADGEN=$RELEASE/sqskit-loadgen
 NOOP=$RELEASE/sqskit-noop-server
 EMULATOR=$RELEASE/sqskit-emulator
-SERVER_CPU=${SERVER_CPU:-0}
-LOADGEN_CPU=${LOADGEN_CPU:-1}
-RESULTS=$(mktemp -t sqskit-bench.XXXXXX)
-CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
-declare -A PID_OF
-LOADGEN_PID=
-TEMP_DIRS=()
-FAILED=0
-QUIET_RETRIES=${QUIET_RETRIES:-0}
-QUIET_WAIT=${QUIET_WAIT:-0}
-FOREIGN_LIMIT=${FOREIGN_LIMIT:-0.10}
+
+# The defaults every script shares; a script's own `defaults` call, made before parse_options, comes first.
+COMMON_DEFAULTS=(
+    REPEATS=3
+    DURATION=5
+    CONCURRENCY=16
+    BODY_BYTES=256
+    EMULATOR_PORT=9324
+    NOOP_PORT=9399
+    "EMULATOR_ARGS=--worker-threads 1"
+    LOADGEN_ARGS=
+    KEEP=
+    SERVER_CPU=0
+    LOADGEN_CPU=1
+    QUIET_RETRIES=0
+    QUIET_WAIT=0
+    FOREIGN_LIMIT=0.10
+)
+
+SCRIPT=$(cd "$(dirname "$0")" && pwd)/${0##*/}
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+
+declare -A OPTION_OF=()
+
+log() { echo "${0##*/}: $*" >&2; }
+
+# defaults NAME=VALUE...: sets each NAME to VALUE unless the environment (or an earlier call) gave it a value.
+defaults() {
+    local pair name
+    for pair in "$@"; do
+        name=${pair%%=*}
+        [ -n "${!name:-}" ] || printf -v "$name" '%s' "${pair#*=}"
+    done
+}
+
+# option NAME FLAG...: each FLAG, followed by a value on the command line, sets the variable NAME.
+option() {
+    local name=$1 flag
+    shift
+    for flag in "$@"; do
+        OPTION_OF[$flag]=$name
+    done
+}
+
+# usage: the script's header comment, without the comment signs' column.
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1' "$SCRIPT"; }
+
+# parse_options ARGS...: the options declared with `option`, plus --no-build (sets BUILD=0) and -h/--help; then
+# fills whatever is still empty from COMMON_DEFAULTS. Exits 2 on an unknown argument or a missing value.
+parse_options() {
+    local name
+    BUILD=1
+    while (($#)); do
+        case "$1" in
+            --no-build) BUILD=0; shift; continue ;;
+            -h | --help) usage; exit 0 ;;
+        esac
+        name=
+        [ -z "$1" ] || name=${OPTION_OF[$1]:-}
+        if [ -z "$name" ]; then
+            log "unknown argument $1 (try --help)"
+            exit 2
+        fi
+        if (($# < 2)); then
+            log "$1 needs a value (try --help)"
+            exit 2
+        fi
+        printf -v "$name" '%s' "$2"
+        shift 2
+    done
+    defaults "${COMMON_DEFAULTS[@]}"
+}
+
+# require TOOL [WHY]: exits unless TOOL is installed.
+require() {
+    command -v "$1" >/dev/null && return 0
+    log "error: $1 is not installed${2:+; $2}"
+    exit 1
+}
+
+# prepare_run: the state of a run (result file, server table, counters), the EXIT trap that cleans it up, CPU
+# pinning, and the release build unless --no-build was given.
+prepare_run() {
+    RESULTS=$(mktemp -t sqskit-bench.XXXXXX)
+    CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+    LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
+    declare -gA PID_OF=()
+    LOADGEN_PID=
+    TEMP_DIRS=()
+    FAILED=0
+    trap cleanup EXIT
+    trap 'exit 130' INT TERM
+    # Pinning needs taskset and at least two CPUs; without them the numbers are still produced, but noisier.
+    if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+        PIN_SERVER=(taskset -c "$SERVER_CPU")
+        PIN_LOADGEN=(taskset -c "$LOADGEN_CPU")
+    else
+        log "warning: taskset or a second CPU is missing; running unpinned"
+        PIN_SERVER=()
+        PIN_LOADGEN=()
+    fi
+    if ((BUILD)); then
+        build_release
+    fi
+}
 
 cleanup() {
     local name
@@ -45,20 +150,6 @@ cleanup() {
     done
     rm -rf "$RESULTS" "$RESULTS".* "${TEMP_DIRS[@]}"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log() { echo "${0##*/}: $*" >&2; }
-
-# Pinning needs taskset and at least two CPUs; without them the numbers are still produced, but noisier.
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-    PIN_SERVER=(taskset -c "$SERVER_CPU")
-    PIN_LOADGEN=(taskset -c "$LOADGEN_CPU")
-else
-    log "warning: taskset or a second CPU is missing; running unpinned"
-    PIN_SERVER=()
-    PIN_LOADGEN=()
-fi
 
 # build_release: builds the load generator, the no-op server and the emulator.
 build_release() {

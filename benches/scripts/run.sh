@@ -6,56 +6,25 @@
 # Both servers are pinned to CPU 0 and the load generator to CPU 1, so each side gets one core of its own. Every
 # run starts a fresh server, so no run inherits the messages of the one before; the targets alternate within a
 # repeat. Scenarios that need a queue that really stores messages (drain, longpoll) run against the emulator only.
-# benches/run-extra.sh measures the Query, FIFO and durable-storage comparisons the same way.
+# benches/scripts/run-extra.sh measures the Query, FIFO and durable-storage comparisons the same way.
 #
-# Usage: benches/run.sh [--repeats N] [--duration SECONDS] [--scenarios "send send-batch drain longpoll"]
-#                       [--no-build]
+# Usage: benches/scripts/run.sh [--repeats N] [--duration SECONDS] [--scenarios "send send-batch drain longpoll"]
+#                               [--no-build]
 # Environment overrides: REPEATS, DURATION, SCENARIOS, CONCURRENCY, BODY_BYTES, DRAIN_MESSAGES,
 #   LONGPOLL_SAMPLES, LONGPOLL_WAITERS, EMULATOR_PORT, NOOP_PORT, SERVER_CPU, LOADGEN_CPU,
 #   EMULATOR_ARGS (emulator flags besides host and port; default "--worker-threads 1"),
 #   LOADGEN_ARGS (extra loadgen flags), and QUIET_WAIT / QUIET_RETRIES / FOREIGN_LIMIT for a shared machine
-#   (see benches/lib.sh).
+#   (see benches/scripts/lib.sh).
 set -euo pipefail
 
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-REPEATS=${REPEATS:-3}
-DURATION=${DURATION:-5}
-SCENARIOS=${SCENARIOS:-"send send-batch drain longpoll"}
-CONCURRENCY=${CONCURRENCY:-16}
-BODY_BYTES=${BODY_BYTES:-256}
-DRAIN_MESSAGES=${DRAIN_MESSAGES:-200000}
-LONGPOLL_SAMPLES=${LONGPOLL_SAMPLES:-1000}
-LONGPOLL_WAITERS=${LONGPOLL_WAITERS:-4}
-EMULATOR_PORT=${EMULATOR_PORT:-9324}
-NOOP_PORT=${NOOP_PORT:-9399}
-SERVER_CPU=${SERVER_CPU:-0}
-LOADGEN_CPU=${LOADGEN_CPU:-1}
-EMULATOR_ARGS=${EMULATOR_ARGS:-}
-LOADGEN_ARGS=${LOADGEN_ARGS:-}
-BUILD=1
-
-while (($#)); do
-    case "$1" in
-        -r | --repeats) REPEATS=$2; shift 2 ;;
-        -d | --duration) DURATION=$2; shift 2 ;;
-        -s | --scenarios) SCENARIOS=$2; shift 2 ;;
-        --no-build) BUILD=0; shift ;;
-        -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "benches/${0##*/}"; exit 0 ;;
-        *) echo "run.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
-    esac
-done
-
-# shellcheck source=benches/lib.sh
-. benches/lib.sh
-
-if ((BUILD)); then
-    build_release
-fi
-
-# Without EMULATOR_ARGS: one runtime worker, like the no-op server; on a single pinned CPU that is also tokio's own
-# default.
-EMULATOR_ARGS=${EMULATOR_ARGS:-"--worker-threads 1"}
+defaults SCENARIOS="send send-batch drain longpoll" DRAIN_MESSAGES=200000 LONGPOLL_SAMPLES=1000 LONGPOLL_WAITERS=4
+option REPEATS -r --repeats
+option DURATION -d --duration
+option SCENARIOS -s --scenarios
+parse_options "$@"
+prepare_run
 
 # start_target TARGET: a fresh server for one run.
 start_target() {
