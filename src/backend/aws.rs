@@ -23,12 +23,12 @@ use aws_sdk_sqs::types::{
     QueueAttributeName as SdkQueueAttributeName, SendMessageBatchRequestEntry,
 };
 
+use super::integrity::{self, ReportedDigests};
 use super::{
     BatchEntryFailure, BatchOutcome, DeleteEntry, ReceiveRequest, ReceivedMessage, SendEntry, SentMessage, SqsBackend,
     VisibilityEntry,
 };
 use crate::error::{Error, Fault, Result, ServiceErrorCode};
-use crate::integrity::{self, ReportedDigests};
 use crate::types::{
     AttributeValue, MessageAttribute, MessageAttributes, MessageId, QueueAttributeName, QueueAttributes, ReceiptHandle,
     SystemAttributeName, wire_seconds,

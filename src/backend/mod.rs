@@ -13,6 +13,7 @@ mod aws;
 mod counting;
 #[cfg(feature = "embedded")]
 mod embedded;
+pub mod integrity;
 mod metered;
 mod observed;
 
