@@ -258,32 +258,53 @@ fn non_empty(value: Option<&str>) -> Option<String> {
     value.filter(|v| !v.is_empty()).map(str::to_owned)
 }
 
-/// A request entry type with an id unique within its batch.
-trait BatchEntryId {
+/// A request entry of a batch whose SDK entry can only fail to build for a missing required member.
+trait SdkBatchEntry {
+    /// The SDK's entry type.
+    type Sdk;
+    /// What kind of entry this is, for error messages.
+    const KIND: &'static str;
+    /// The entry id, unique within its batch.
     fn batch_id(&self) -> &str;
+    /// The SDK entry.
+    fn to_sdk(&self) -> std::result::Result<Self::Sdk, BuildError>;
 }
 
-impl BatchEntryId for DeleteEntry {
+impl SdkBatchEntry for DeleteEntry {
+    type Sdk = DeleteMessageBatchRequestEntry;
+    const KIND: &'static str = "delete";
+
     fn batch_id(&self) -> &str {
         &self.id
     }
-}
 
-impl BatchEntryId for VisibilityEntry {
-    fn batch_id(&self) -> &str {
-        &self.id
+    fn to_sdk(&self) -> std::result::Result<Self::Sdk, BuildError> {
+        DeleteMessageBatchRequestEntry::builder().id(&self.id).receipt_handle(self.receipt_handle.as_str()).build()
     }
 }
 
-/// Builds the SDK entries of a batch request; a build failure names the `kind` of entry and its id.
-fn sdk_entries<E: BatchEntryId, T>(
-    entries: &[E],
-    kind: &str,
-    build: impl Fn(&E) -> std::result::Result<T, BuildError>,
-) -> Result<Vec<T>> {
+impl SdkBatchEntry for VisibilityEntry {
+    type Sdk = ChangeMessageVisibilityBatchRequestEntry;
+    const KIND: &'static str = "visibility";
+
+    fn batch_id(&self) -> &str {
+        &self.id
+    }
+
+    fn to_sdk(&self) -> std::result::Result<Self::Sdk, BuildError> {
+        ChangeMessageVisibilityBatchRequestEntry::builder()
+            .id(&self.id)
+            .receipt_handle(self.receipt_handle.as_str())
+            .visibility_timeout(wire_seconds(self.visibility_timeout))
+            .build()
+    }
+}
+
+/// The SDK entries of a batch request; a build failure names the kind of entry and its id.
+fn sdk_entries<E: SdkBatchEntry>(entries: &[E]) -> Result<Vec<E::Sdk>> {
     entries
         .iter()
-        .map(|entry| build(entry).map_err(|e| Error::invalid(format!("{kind} entry {}: {e}", entry.batch_id()))))
+        .map(|entry| entry.to_sdk().map_err(|e| Error::invalid(format!("{} entry {}: {e}", E::KIND, entry.batch_id()))))
         .collect()
 }
 
@@ -495,17 +516,11 @@ impl SqsBackend for AwsBackend {
     }
 
     async fn delete_message_batch(&self, queue_url: &str, entries: &[DeleteEntry]) -> Result<BatchOutcome<()>> {
-        let sdk_entries = sdk_entries(entries, "delete", |entry| {
-            DeleteMessageBatchRequestEntry::builder()
-                .id(&entry.id)
-                .receipt_handle(entry.receipt_handle.as_str())
-                .build()
-        })?;
         let output = self
             .client
             .delete_message_batch()
             .queue_url(queue_url)
-            .set_entries(Some(sdk_entries))
+            .set_entries(Some(sdk_entries(entries)?))
             .send()
             .await
             .map_err(sdk_error)?;
@@ -517,18 +532,11 @@ impl SqsBackend for AwsBackend {
         queue_url: &str,
         entries: &[VisibilityEntry],
     ) -> Result<BatchOutcome<()>> {
-        let sdk_entries = sdk_entries(entries, "visibility", |entry| {
-            ChangeMessageVisibilityBatchRequestEntry::builder()
-                .id(&entry.id)
-                .receipt_handle(entry.receipt_handle.as_str())
-                .visibility_timeout(wire_seconds(entry.visibility_timeout))
-                .build()
-        })?;
         let output = self
             .client
             .change_message_visibility_batch()
             .queue_url(queue_url)
-            .set_entries(Some(sdk_entries))
+            .set_entries(Some(sdk_entries(entries)?))
             .send()
             .await
             .map_err(sdk_error)?;
