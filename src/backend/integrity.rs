@@ -1,11 +1,12 @@
 //! MD5 digests of message bodies and attributes (SPEC §9) and their verification against what SQS reports.
 //!
 //! The Rust SDK checks none of these digests; both backends call the functions here on every send response
-//! and every received message, so a mismatch is detected the same way whichever backend is in use.
+//! and every received message, so a mismatch is detected the same way whichever backend is in use. The
+//! public digest functions are also reachable as `sqskit::integrity`.
 
 use md5::{Digest, Md5};
 
-use crate::backend::{ReceivedMessage, SendEntry, SentMessage};
+use super::{ReceivedMessage, SendEntry, SentMessage};
 use crate::error::{ChecksumField, Error};
 use crate::types::{AttributeValue, MessageAttributes, MessageId};
 
