@@ -3,7 +3,7 @@
 
 use super::Engine;
 use super::clock::Timestamp;
-use super::message::MessageAttributes;
+use super::content::MessageAttributes;
 use super::queue::{MessageExtra, MessageState};
 use crate::error::SqsError;
 

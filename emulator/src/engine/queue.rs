@@ -13,9 +13,9 @@ use uuid::Uuid;
 
 use super::attributes::QueueSettings;
 use super::clock::Timestamp;
+use super::content::{Md5Digest, MessageAttributes, MessageBody};
 use super::events::QueueEvent;
 use super::fifo::FifoState;
-use super::message::{Md5Digest, MessageAttributes, MessageBody};
 use super::receipt::ReceiptHandle;
 use super::sequence::{SequenceMap, SequenceSet};
 use crate::error::SqsError;

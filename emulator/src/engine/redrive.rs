@@ -192,7 +192,7 @@ impl Engine {
                 .map(|queue| queue.name.clone())
                 .collect()
         };
-        let mut listing = super::page(sources.into_iter(), max_results, next_token)?;
+        let mut listing = super::listing::page(sources.into_iter(), max_results, next_token)?;
         listing.account.clone_from(&target.account);
         Ok(listing)
     }
