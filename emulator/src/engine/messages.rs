@@ -10,10 +10,11 @@ use super::attributes::DeduplicationScope;
 use super::batch::{self, BatchEntry, BatchResult};
 use super::clock::Timestamp;
 use super::content::{self, Md5Digest, MessageAttributes, MessageBody, RawMessageAttribute};
+use super::dedup::{DEDUPLICATION_WINDOW, DeduplicatedSend};
 use super::events::QueueEvent;
-use super::fifo::{DEDUPLICATION_WINDOW, DeduplicatedSend};
-use super::queue::{DeleteOutcome, MAX_VISIBILITY, MessageExtra, QueueState, StoredMessage, sequence_number};
+use super::queue::{DeleteOutcome, MAX_VISIBILITY, QueueState};
 use super::receipt::ReceiptHandle;
+use super::stored::{MessageExtra, StoredMessage, sequence_number};
 use super::{Engine, Queue};
 use crate::error::SqsError;
 

@@ -12,9 +12,11 @@
 //! - `messages.rs`: send, receive (with long polling), delete and visibility changes.
 //! - `batch.rs`: the whole-request rules shared by the three batch actions.
 //! - `fifo.rs`: message groups and receive attempts of FIFO queues; `dedup.rs`: the deduplication window.
-//! - `redrive.rs`: dead-letter moves, dead-letter source listing, message move tasks.
+//! - `redrive.rs`: dead-letter moves and dead-letter source listing; `move_tasks.rs`: message move tasks;
+//!   `move_task_info.rs`: their reported status.
 //! - `permissions.rs`: AddPermission / RemovePermission; `access.rs`: cross-account authorization.
-//! - `queue.rs`: one queue's state machine; `content.rs`: message content, validation, MD5s.
+//! - `queue.rs`: one queue's state machine; `stored.rs`: a message as a queue keeps it; `content.rs`: message
+//!   content, validation, MD5s.
 //! - `attributes.rs`: typed queue attributes; `receipt.rs`: receipt handles; `clock.rs`: time.
 //! - `events.rs`: the changes the engine reports to durable storage; `restore.rs`: start-up recovery.
 //! - `peek.rs`: messages seen without side effects; `metrics.rs`: CloudWatch-like per-queue counters.
@@ -30,6 +32,8 @@ mod fifo;
 mod listing;
 mod messages;
 mod metrics;
+mod move_task_info;
+mod move_tasks;
 mod peek;
 mod permissions;
 mod queue;
@@ -38,6 +42,7 @@ mod receipt;
 mod redrive;
 mod restore;
 mod sequence;
+mod stored;
 mod tags;
 
 use std::collections::{BTreeMap, HashMap};
@@ -61,10 +66,11 @@ pub use events::{Durable, EventSink, QueueEvent, StorageEvent, StorageFailure};
 pub use listing::QueueListing;
 pub use messages::{ReceiveMessageInput, ReceivedMessage, SendMessageInput, SendMessageOutput};
 pub use metrics::QueueMetrics;
+pub use move_task_info::{MoveTaskInfo, MoveTaskStatus};
 pub use peek::PeekedMessage;
-pub use queue::{MessageCounts, MessageExtra, MessageState, QueueState, StoredMessage};
-pub use redrive::{MoveTaskInfo, MoveTaskStatus};
+pub use queue::{MessageCounts, QueueState};
 pub use restore::{DeduplicationRecord, QueueSnapshot, Snapshot};
+pub use stored::{MessageExtra, MessageState, StoredMessage};
 
 use crate::error::{ErrorCode, SqsError};
 
@@ -218,7 +224,7 @@ struct Shared {
     next_queue_uid: AtomicU64,
     sender_id: Arc<str>,
     shutdown: CancellationToken,
-    move_tasks: redrive::MoveTasks,
+    move_tasks: move_tasks::MoveTasks,
     sink: Option<Arc<dyn EventSink>>,
 }
 
@@ -269,7 +275,7 @@ impl Engine {
                 next_queue_uid: AtomicU64::new(1),
                 sender_id,
                 shutdown: CancellationToken::new(),
-                move_tasks: redrive::MoveTasks::default(),
+                move_tasks: move_tasks::MoveTasks::default(),
                 sink,
             }),
         }

@@ -4,7 +4,7 @@
 use super::Engine;
 use super::clock::Timestamp;
 use super::content::MessageAttributes;
-use super::queue::{MessageExtra, MessageState};
+use super::stored::{MessageExtra, MessageState};
 use crate::error::SqsError;
 
 /// One message as [`Engine::peek`] shows it.
