@@ -9,11 +9,12 @@ use std::time::Duration;
 use super::attributes::DeduplicationScope;
 use super::batch::{self, BatchEntry, BatchResult};
 use super::clock::Timestamp;
+use super::content::{self, Md5Digest, MessageAttributes, MessageBody, RawMessageAttribute};
+use super::dedup::{DEDUPLICATION_WINDOW, DeduplicatedSend};
 use super::events::QueueEvent;
-use super::fifo::{DEDUPLICATION_WINDOW, DeduplicatedSend};
-use super::message::{self, Md5Digest, MessageAttributes, MessageBody, RawMessageAttribute};
-use super::queue::{DeleteOutcome, MAX_VISIBILITY, MessageExtra, QueueState, StoredMessage, sequence_number};
+use super::queue::{DeleteOutcome, MAX_VISIBILITY, QueueState};
 use super::receipt::ReceiptHandle;
+use super::stored::{MessageExtra, StoredMessage, sequence_number};
 use super::{Engine, Queue};
 use crate::error::SqsError;
 
@@ -182,8 +183,8 @@ impl Engine {
             Some(body) if !body.is_empty() => body,
             _ => return Err(SqsError::missing_parameter("MessageBody")),
         };
-        if !message::is_valid_text(&body) {
-            return Err(message::invalid_characters());
+        if !content::is_valid_text(&body) {
+            return Err(content::invalid_characters());
         }
         let attributes = MessageAttributes::validate(input.message_attributes)?;
         let (trace_header, md5_of_system_attributes) = validate_system_attributes(input.system_attributes)?;
@@ -564,7 +565,7 @@ impl Engine {
 /// Hex SHA-256 of a body: the content-based deduplication id.
 fn hex_sha256(bytes: &[u8]) -> String {
     use sha2::Digest as _;
-    message::lower_hex(&sha2::Sha256::digest(bytes))
+    content::lower_hex(&sha2::Sha256::digest(bytes))
 }
 
 fn decode_handle(queue: &Queue, receipt_handle: &str) -> Result<ReceiptHandle, SqsError> {
@@ -609,7 +610,7 @@ fn validate_system_attributes(
     let attributes = MessageAttributes::validate(raw)?;
     let Some((_, attribute)) = attributes.iter().next() else { return Ok((None, None)) };
     let header = match (&attribute.data_type[..], &attribute.value) {
-        ("String", super::message::AttributeValue::String(text)) => text.clone(),
+        ("String", super::content::AttributeValue::String(text)) => text.clone(),
         _ => {
             return Err(SqsError::invalid_parameter(format!(
                 "The message system attribute '{TRACE_HEADER}' must be of type 'String'."
