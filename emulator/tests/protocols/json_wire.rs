@@ -1,16 +1,12 @@
 //! AWS JSON 1.0 on the wire, without the SDK: exact response keys, values and headers of SendMessage,
 //! ReceiveMessage and errors (SPEC §3), plus the health endpoint and the request-size cap.
-#![allow(clippy::unwrap_used)]
-
-mod common;
-
 use std::time::Duration;
 
-use common::{RawResponse, TestEnv, object_keys, post_json, raw_request};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const JSON_CT: &str = "application/x-amz-json-1.0";
+use crate::common::{RawResponse, TestEnv, object_keys, post_json, raw_request};
+use crate::support::{JSON_CT, assert_json_error, post_ok};
 
 /// The SendMessage request of SPEC §3.4 for `url`.
 fn spec_send_body(url: &str) -> Value {
@@ -31,30 +27,28 @@ fn spec_send_body(url: &str) -> Value {
     })
 }
 
+/// Creates queue `name` with a raw CreateQueue and returns its URL, checking the whole response body.
 async fn create_queue_raw(env: &TestEnv, name: &str) -> String {
-    let resp = post_json(&env.endpoint, "CreateQueue", &json!({"QueueName": name})).await;
-    assert_eq!(resp.status, 200, "{resp:?}");
-    assert_eq!(resp.json(), json!({"QueueUrl": env.url_of(name)}));
+    let body = post_ok(&env.endpoint, "CreateQueue", &json!({"QueueName": name})).await;
+    assert_eq!(body, json!({"QueueUrl": env.url_of(name)}));
     env.url_of(name)
 }
 
-/// Asserts the headers every JSON response carries (SPEC §3.2, §3.3).
-fn assert_json_headers(resp: &RawResponse) {
-    assert_eq!(resp.header("content-type"), Some(JSON_CT), "{resp:?}");
-    let request_id = resp.header("x-amzn-requestid").unwrap_or_else(|| panic!("x-amzn-RequestId missing: {resp:?}"));
-    uuid::Uuid::parse_str(request_id).unwrap_or_else(|e| panic!("request id {request_id} is not a UUID: {e}"));
+/// POSTs `body` as written (not necessarily valid JSON) as a JSON 1.0 request for `action`, with an extra
+/// `(name, value)` header such as `host` when one is given.
+async fn post_text(env: &TestEnv, action: &str, extra: Option<(&str, &str)>, body: &[u8]) -> RawResponse {
+    let target = format!("AmazonSQS.{action}");
+    let mut headers = vec![("content-type", JSON_CT), ("x-amz-target", target.as_str())];
+    headers.extend(extra);
+    raw_request(&env.endpoint, "POST", "/", &headers, body.to_vec()).await
 }
 
-/// Asserts a JSON error response: status, `x-amzn-query-error` and the `__type` shape name.
-fn assert_json_error(resp: &RawResponse, status: u16, query_error: &str, type_suffix: &str) {
-    assert_eq!(resp.status, status, "{resp:?}");
-    assert_json_headers(resp);
-    assert_eq!(resp.header("x-amzn-query-error"), Some(query_error), "{resp:?}");
-    let body = resp.json();
-    let ty = body["__type"].as_str().unwrap_or_else(|| panic!("no __type: {body}"));
-    assert!(ty.ends_with(type_suffix), "__type {ty} should end with {type_suffix}");
-    assert!(body["message"].is_string(), "{body}");
-    assert!(body.get("code").is_none(), "no `code` key (SPEC §3.3): {body}");
+/// Sends `entries` with `action` (a batch action) to `url` and returns the body, checking that both
+/// `Successful` and `Failed` are present (SPEC §3: batch responses always carry both lists).
+async fn post_batch(env: &TestEnv, action: &str, url: &str, entries: Value) -> Value {
+    let body = post_ok(&env.endpoint, action, &json!({"QueueUrl": url, "Entries": entries})).await;
+    assert_eq!(object_keys(&body), ["Failed", "Successful"]);
+    body
 }
 
 #[tokio::test]
@@ -62,11 +56,8 @@ async fn send_message_response_has_exactly_the_spec_md5s_and_a_message_id() {
     let env = TestEnv::start().await;
     let url = create_queue_raw(&env, "orders").await;
 
-    let resp = post_json(&env.endpoint, "SendMessage", &spec_send_body(&url)).await;
+    let body = post_ok(&env.endpoint, "SendMessage", &spec_send_body(&url)).await;
 
-    assert_eq!(resp.status, 200, "{resp:?}");
-    assert_json_headers(&resp);
-    let body = resp.json();
     assert_eq!(
         object_keys(&body),
         ["MD5OfMessageAttributes", "MD5OfMessageBody", "MD5OfMessageSystemAttributes", "MessageId"]
@@ -83,11 +74,10 @@ async fn send_message_without_attributes_omits_the_attribute_md5_keys() {
     let env = TestEnv::start().await;
     let url = create_queue_raw(&env, "orders").await;
 
-    let resp =
-        post_json(&env.endpoint, "SendMessage", &json!({"QueueUrl": url, "MessageBody": "Hello from sqskit"})).await;
+    let body =
+        post_ok(&env.endpoint, "SendMessage", &json!({"QueueUrl": url, "MessageBody": "Hello from sqskit"})).await;
 
-    assert_eq!(resp.status, 200, "{resp:?}");
-    assert_eq!(resp.json_keys(), ["MD5OfMessageBody", "MessageId"]);
+    assert_eq!(object_keys(&body), ["MD5OfMessageBody", "MessageId"]);
     env.shutdown().await;
 }
 
@@ -97,7 +87,7 @@ async fn receive_message_returns_exactly_the_requested_keys_per_message() {
     let url = create_queue_raw(&env, "orders").await;
     post_json(&env.endpoint, "SendMessage", &spec_send_body(&url)).await;
 
-    let resp = post_json(
+    let body = post_ok(
         &env.endpoint,
         "ReceiveMessage",
         &json!({
@@ -108,9 +98,6 @@ async fn receive_message_returns_exactly_the_requested_keys_per_message() {
     )
     .await;
 
-    assert_eq!(resp.status, 200, "{resp:?}");
-    assert_json_headers(&resp);
-    let body = resp.json();
     assert_eq!(object_keys(&body), ["Messages"]);
     let msgs = body["Messages"].as_array().unwrap();
     assert_eq!(msgs.len(), 1);
@@ -156,10 +143,9 @@ async fn receive_message_without_attribute_names_returns_only_the_core_keys() {
     let url = create_queue_raw(&env, "orders").await;
     post_json(&env.endpoint, "SendMessage", &spec_send_body(&url)).await;
 
-    let resp = post_json(&env.endpoint, "ReceiveMessage", &json!({"QueueUrl": url})).await;
+    let body = post_ok(&env.endpoint, "ReceiveMessage", &json!({"QueueUrl": url})).await;
 
-    assert_eq!(resp.status, 200, "{resp:?}");
-    let m = &resp.json()["Messages"][0];
+    let m = &body["Messages"][0];
     assert_eq!(object_keys(m), ["Body", "MD5OfBody", "MessageId", "ReceiptHandle"]);
     env.shutdown().await;
 }
@@ -169,11 +155,9 @@ async fn empty_receive_returns_an_empty_object() {
     let env = TestEnv::start().await;
     let url = create_queue_raw(&env, "orders").await;
 
-    let resp = post_json(&env.endpoint, "ReceiveMessage", &json!({"QueueUrl": url, "WaitTimeSeconds": 0})).await;
+    let body = post_ok(&env.endpoint, "ReceiveMessage", &json!({"QueueUrl": url, "WaitTimeSeconds": 0})).await;
 
-    assert_eq!(resp.status, 200, "{resp:?}");
-    assert_json_headers(&resp);
-    assert_eq!(resp.json(), json!({}));
+    assert_eq!(body, json!({}));
     env.shutdown().await;
 }
 
@@ -182,19 +166,15 @@ async fn unit_output_actions_return_an_empty_object() {
     let env = TestEnv::start().await;
     let url = create_queue_raw(&env, "orders").await;
 
-    let set = post_json(
+    let set = post_ok(
         &env.endpoint,
         "SetQueueAttributes",
         &json!({"QueueUrl": url, "Attributes": {"VisibilityTimeout": "10"}}),
     )
     .await;
-    let delete = post_json(&env.endpoint, "DeleteQueue", &json!({"QueueUrl": url})).await;
+    let delete = post_ok(&env.endpoint, "DeleteQueue", &json!({"QueueUrl": url})).await;
 
-    for resp in [set, delete] {
-        assert_eq!(resp.status, 200, "{resp:?}");
-        assert_json_headers(&resp);
-        assert_eq!(resp.json(), json!({}));
-    }
+    assert_eq!([set, delete], [json!({}), json!({})]);
     env.shutdown().await;
 }
 
@@ -202,15 +182,12 @@ async fn unit_output_actions_return_an_empty_object() {
 async fn list_queues_and_attribute_queries_with_nothing_to_return_send_empty_objects() {
     let env = TestEnv::start().await;
 
-    let list = post_json(&env.endpoint, "ListQueues", &json!({})).await;
+    let list = post_ok(&env.endpoint, "ListQueues", &json!({})).await;
     let url = create_queue_raw(&env, "orders").await;
-    let attrs = post_json(&env.endpoint, "GetQueueAttributes", &json!({"QueueUrl": url})).await;
-    let tags = post_json(&env.endpoint, "ListQueueTags", &json!({"QueueUrl": url})).await;
+    let attrs = post_ok(&env.endpoint, "GetQueueAttributes", &json!({"QueueUrl": url})).await;
+    let tags = post_ok(&env.endpoint, "ListQueueTags", &json!({"QueueUrl": url})).await;
 
-    for resp in [list, attrs, tags] {
-        assert_eq!(resp.status, 200, "{resp:?}");
-        assert_eq!(resp.json(), json!({}));
-    }
+    assert_eq!([list, attrs, tags], [json!({}), json!({}), json!({})]);
     env.shutdown().await;
 }
 
@@ -219,16 +196,8 @@ async fn batch_responses_always_carry_successful_and_failed() {
     let env = TestEnv::start().await;
     let url = create_queue_raw(&env, "orders").await;
 
-    let resp = post_json(
-        &env.endpoint,
-        "SendMessageBatch",
-        &json!({"QueueUrl": url, "Entries": [{"Id": "a", "MessageBody": "x"}]}),
-    )
-    .await;
+    let body = post_batch(&env, "SendMessageBatch", &url, json!([{"Id": "a", "MessageBody": "x"}])).await;
 
-    assert_eq!(resp.status, 200, "{resp:?}");
-    let body = resp.json();
-    assert_eq!(object_keys(&body), ["Failed", "Successful"]);
     assert_eq!(body["Failed"], json!([]));
     let ok = &body["Successful"][0];
     assert_eq!(object_keys(ok), ["Id", "MD5OfMessageBody", "MessageId"]);
@@ -241,15 +210,8 @@ async fn batch_entry_failure_has_id_sender_fault_code_and_message() {
     let env = TestEnv::start().await;
     let url = create_queue_raw(&env, "orders").await;
 
-    let resp = post_json(
-        &env.endpoint,
-        "DeleteMessageBatch",
-        &json!({"QueueUrl": url, "Entries": [{"Id": "a", "ReceiptHandle": "garbage"}]}),
-    )
-    .await;
+    let body = post_batch(&env, "DeleteMessageBatch", &url, json!([{"Id": "a", "ReceiptHandle": "garbage"}])).await;
 
-    assert_eq!(resp.status, 200, "{resp:?}");
-    let body = resp.json();
     assert_eq!(body["Successful"], json!([]));
     let failed = &body["Failed"][0];
     assert_eq!(object_keys(failed), ["Code", "Id", "Message", "SenderFault"]);
@@ -307,14 +269,7 @@ async fn unknown_target_fails_with_unknown_operation_exception() {
 async fn unparseable_json_fails_with_serialization_exception() {
     let env = TestEnv::start().await;
 
-    let resp = raw_request(
-        &env.endpoint,
-        "POST",
-        "/",
-        &[("content-type", JSON_CT), ("x-amz-target", "AmazonSQS.ListQueues")],
-        b"{\"QueueNamePrefix\": ".to_vec(),
-    )
-    .await;
+    let resp = post_text(&env, "ListQueues", None, b"{\"QueueNamePrefix\": ").await;
 
     assert_json_error(&resp, 400, "MalformedInput;Sender", "SerializationException");
     env.shutdown().await;
@@ -347,7 +302,7 @@ async fn null_members_are_treated_as_absent_and_unknown_members_are_ignored() {
     let env = TestEnv::start().await;
     let url = create_queue_raw(&env, "orders").await;
 
-    let resp = post_json(
+    let body = post_ok(
         &env.endpoint,
         "SendMessage",
         &json!({
@@ -360,8 +315,7 @@ async fn null_members_are_treated_as_absent_and_unknown_members_are_ignored() {
     )
     .await;
 
-    assert_eq!(resp.status, 200, "{resp:?}");
-    assert_eq!(resp.json_keys(), ["MD5OfMessageBody", "MessageId"]);
+    assert_eq!(object_keys(&body), ["MD5OfMessageBody", "MessageId"]);
     env.shutdown().await;
 }
 
@@ -371,27 +325,13 @@ async fn returned_queue_urls_use_the_request_host() {
     let port = env.endpoint.rsplit(':').next().unwrap().to_owned();
     let host = format!("localhost:{port}");
 
-    let resp = raw_request(
-        &env.endpoint,
-        "POST",
-        "/",
-        &[("content-type", JSON_CT), ("x-amz-target", "AmazonSQS.CreateQueue"), ("host", &host)],
-        br#"{"QueueName":"orders"}"#.to_vec(),
-    )
-    .await;
+    let resp = post_text(&env, "CreateQueue", Some(("host", &host)), br#"{"QueueName":"orders"}"#).await;
 
     assert_eq!(resp.status, 200, "{resp:?}");
     let expected = format!("http://localhost:{port}/000000000000/orders");
     assert_eq!(resp.json()["QueueUrl"], expected);
     for (target, body) in [("GetQueueUrl", r#"{"QueueName":"orders"}"#), ("ListQueues", "{}")] {
-        let resp = raw_request(
-            &env.endpoint,
-            "POST",
-            "/",
-            &[("content-type", JSON_CT), ("x-amz-target", &format!("AmazonSQS.{target}")), ("host", &host)],
-            body.as_bytes().to_vec(),
-        )
-        .await;
+        let resp = post_text(&env, target, Some(("host", &host)), body.as_bytes()).await;
         let got = resp.json();
         let url = got.get("QueueUrl").cloned().unwrap_or_else(|| got["QueueUrls"][0].clone());
         assert_eq!(url, expected, "{target}: {got}");
@@ -406,14 +346,7 @@ async fn unpaired_surrogate_in_body_fails_with_invalid_message_contents() {
     // serde_json cannot build this text, so write the JSON by hand: a lone high surrogate escape.
     let body = format!(r#"{{"QueueUrl":"{url}","MessageBody":"a\ud800b"}}"#);
 
-    let resp = raw_request(
-        &env.endpoint,
-        "POST",
-        "/",
-        &[("content-type", JSON_CT), ("x-amz-target", "AmazonSQS.SendMessage")],
-        body.into_bytes(),
-    )
-    .await;
+    let resp = post_text(&env, "SendMessage", None, body.as_bytes()).await;
 
     // SPEC §8: unpaired surrogates are outside the allowed characters.
     assert_json_error(&resp, 400, "InvalidMessageContents;Sender", "InvalidMessageContents");

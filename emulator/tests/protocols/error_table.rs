@@ -1,7 +1,6 @@
 //! The emulator's error table agrees with the Smithy model the AWS SDKs are generated from: every modeled SQS
 //! error has a row with the model's legacy Query code and HTTP status, and every `com.amazonaws.sqs` row is a
 //! modeled error.
-#![allow(clippy::unwrap_used)]
 
 use sqskit_emulator::ErrorCode;
 

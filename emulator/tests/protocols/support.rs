@@ -1,31 +1,31 @@
-//! A test-only client for the legacy Query protocol (SPEC.md §4): form-encoded requests over plain HTTP
-//! (hyper), XML responses parsed with roxmltree into a small owned tree. Also an independent implementation
-//! of the SPEC §9 attribute MD5 and a JSON helper, so Query results can be compared with JSON ones.
-//! Never touches emulator internals.
-#![allow(dead_code, clippy::unwrap_used)]
+//! Shared helpers of the protocol tests. For the legacy Query protocol (SPEC.md §4): a test-only client
+//! ([`QueryEnv`]) sending form-encoded requests through `common::raw_request`, its parameters built with
+//! [`Params`], and XML responses parsed with roxmltree into a small owned tree ([`Element`]), plus the pinned
+//! documents' envelopes ([`success_document`]). For AWS JSON 1.0 (SPEC.md §3): the header and error assertions
+//! every wire test makes ([`assert_json_headers`], [`assert_json_error`], [`post_ok`]). Never touches emulator
+//! internals.
 
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
-use md5::{Digest, Md5};
+use serde_json::Value;
 use sqskit_emulator::{Emulator, ManualClock, RunningEmulator, Timestamp};
 
-/// The account id the emulator uses by default.
-pub const ACCOUNT: &str = "000000000000";
+use crate::common::{RawResponse, post_json, raw_request, start_emulator, stop_emulator};
+
+pub use crate::common::ACCOUNT;
+
 /// The SQS XML namespace.
 pub const NAMESPACE: &str = "http://queue.amazonaws.com/doc/2012-11-05/";
 /// The Query-era text of NonExistentQueue (SPEC §4.3).
 pub const NO_QUEUE_MESSAGE: &str = "The specified queue does not exist for this wsdl version.";
 /// 2026-01-01T00:00:00Z: the fixed start of the virtual clock, so timestamps in pinned XML are stable.
 pub const START_MILLIS: u64 = 1_767_225_600_000;
+/// The content type botocore sends Query requests with.
+pub const FORM: &str = "application/x-www-form-urlencoded; charset=utf-8";
+/// The content type of AWS JSON 1.0 requests and responses.
+pub const JSON_CT: &str = "application/x-amz-json-1.0";
 
-const FORM: &str = "application/x-www-form-urlencoded; charset=utf-8";
-
-/// A running emulator on 127.0.0.1:0 with a virtual clock, and an HTTP client aimed at it.
+/// A running emulator on 127.0.0.1:0 with a virtual clock starting at [`START_MILLIS`].
 pub struct QueryEnv {
     /// The emulator under test.
     pub emulator: RunningEmulator,
@@ -33,22 +33,20 @@ pub struct QueryEnv {
     pub clock: ManualClock,
     /// `http://127.0.0.1:PORT`.
     pub endpoint: String,
-    client: Client<HttpConnector, Full<Bytes>>,
 }
 
 impl QueryEnv {
     /// Starts an emulator whose clock starts at [`START_MILLIS`].
     pub async fn start() -> Self {
         let clock = ManualClock::starting_at(Timestamp::from_millis(START_MILLIS));
-        let emulator = Emulator::builder().port(0).clock(clock.clone()).start().await.expect("start emulator");
+        let emulator = start_emulator(Emulator::builder().clock(clock.clone())).await;
         let endpoint = emulator.endpoint();
-        let client = Client::builder(TokioExecutor::new()).build_http();
-        Self { emulator, clock, endpoint, client }
+        Self { emulator, clock, endpoint }
     }
 
     /// Stops the emulator.
     pub async fn shutdown(self) {
-        self.emulator.shutdown().await.expect("clean shutdown");
+        stop_emulator(self.emulator).await;
     }
 
     /// Moves virtual time forward.
@@ -66,6 +64,11 @@ impl QueryEnv {
         self.call_at("/", action, params).await
     }
 
+    /// [`QueryEnv::call`] asserting success; returns the `<{action}Result>` element.
+    pub async fn ok(&self, action: &str, params: &[(&str, &str)]) -> Element {
+        self.call(action, params).await.result(action)
+    }
+
     /// Like [`QueryEnv::call`], to another path (e.g. the queue's own `/<account>/<name>`).
     pub async fn call_at(&self, path: &str, action: &str, params: &[(&str, &str)]) -> QueryResponse {
         let body = form(action, params);
@@ -80,45 +83,77 @@ impl QueryEnv {
 
     /// Any request.
     pub async fn raw(&self, method: &str, path: &str, content_type: Option<&str>, body: Vec<u8>) -> QueryResponse {
-        let mut request = hyper::Request::builder().method(method).uri(format!("{}{path}", self.endpoint));
-        if let Some(content_type) = content_type {
-            request = request.header("content-type", content_type);
-        }
-        let request = request.body(Full::new(Bytes::from(body))).unwrap();
-        let response = self.client.request(request).await.expect("HTTP request");
-        let status = response.status().as_u16();
-        let header = |name: &str| response.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
-        let content_type = header("content-type");
-        let request_id = header("x-amzn-requestid");
-        let body = response.into_body().collect().await.expect("body").to_bytes();
-        let body = String::from_utf8(body.to_vec()).expect("UTF-8 body");
-        QueryResponse { status, content_type, request_id, body }
+        let headers: Vec<(&str, &str)> = content_type.map(|value| ("content-type", value)).into_iter().collect();
+        QueryResponse::from(raw_request(&self.endpoint, method, path, &headers, body).await)
     }
 
     /// A JSON 1.0 request, for comparing the protocols: `(status, body)`.
-    pub async fn json(&self, action: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
-        let request = hyper::Request::builder()
-            .method("POST")
-            .uri(format!("{}/", self.endpoint))
-            .header("content-type", "application/x-amz-json-1.0")
-            .header("x-amz-target", format!("AmazonSQS.{action}"))
-            .body(Full::new(Bytes::from(serde_json::to_vec(body).unwrap())))
-            .unwrap();
-        let response = self.client.request(request).await.expect("HTTP request");
-        let status = response.status().as_u16();
-        let body = response.into_body().collect().await.expect("body").to_bytes();
-        (status, serde_json::from_slice(&body).expect("JSON body"))
+    pub async fn json(&self, action: &str, body: &Value) -> (u16, Value) {
+        let response = post_json(&self.endpoint, action, body).await;
+        (response.status, response.json())
     }
 
     /// Creates a queue over Query and returns its URL.
     pub async fn create_queue(&self, name: &str, params: &[(&str, &str)]) -> String {
         let mut all = vec![("QueueName", name)];
         all.extend_from_slice(params);
-        let response = self.call("CreateQueue", &all).await;
-        let result = response.result("CreateQueue");
-        let url = result.text("QueueUrl");
+        let url = self.ok("CreateQueue", &all).await.text("QueueUrl");
         assert_eq!(url, self.url_of(name));
         url
+    }
+}
+
+/// Query parameters built in order: the numbered lists (`Attribute.N.Name`, `<Entry>.N.<Field>`,
+/// `MessageAttribute.N.…`) written once instead of by hand in every test.
+#[derive(Debug, Clone, Default)]
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    /// Parameters starting with `QueueUrl=<url>`.
+    pub fn queue(url: &str) -> Self {
+        Self::default().with("QueueUrl", url)
+    }
+
+    /// Appends `name=value`.
+    pub fn with(mut self, name: &str, value: &str) -> Self {
+        self.0.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Appends `<list>.1.<field>=<value>`, `<list>.2.…` for each entry's fields (e.g. a batch's
+    /// `SendMessageBatchRequestEntry` list).
+    pub fn entries(mut self, list: &str, entries: &[&[(&str, &str)]]) -> Self {
+        for (index, fields) in entries.iter().enumerate() {
+            for (field, value) in *fields {
+                self = self.with(&format!("{list}.{}.{field}", index + 1), value);
+            }
+        }
+        self
+    }
+
+    /// Appends `Attribute.1.Name`, `Attribute.1.Value`, `Attribute.2.…` for each `(name, value)` (queue
+    /// attributes).
+    pub fn attributes(self, attributes: &[(&str, &str)]) -> Self {
+        let entries: Vec<[(&str, &str); 2]> =
+            attributes.iter().map(|(name, value)| [("Name", *name), ("Value", *value)]).collect();
+        let entries: Vec<&[(&str, &str)]> = entries.iter().map(|fields| fields.as_slice()).collect();
+        self.entries("Attribute", &entries)
+    }
+
+    /// Appends `<prefix>MessageAttribute.<n>.Name`, `.Value.DataType` and `.Value.StringValue` (or
+    /// `.Value.BinaryValue` for a `Binary` type, `value` then being base64); `prefix` is empty for a single
+    /// message or `<Entry>.<i>.` inside a batch.
+    pub fn message_attribute(self, prefix: &str, n: usize, name: &str, data_type: &str, value: &str) -> Self {
+        let kind = if data_type.starts_with("Binary") { "BinaryValue" } else { "StringValue" };
+        let key = format!("{prefix}MessageAttribute.{n}");
+        self.with(&format!("{key}.Name"), name)
+            .with(&format!("{key}.Value.DataType"), data_type)
+            .with(&format!("{key}.Value.{kind}"), value)
+    }
+
+    /// The parameters as the `(name, value)` pairs [`QueryEnv::call`] takes.
+    pub fn pairs(&self) -> Vec<(&str, &str)> {
+        self.0.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect()
     }
 }
 
@@ -143,6 +178,15 @@ pub struct QueryResponse {
     pub request_id: Option<String>,
     /// The body text.
     pub body: String,
+}
+
+impl From<RawResponse> for QueryResponse {
+    fn from(response: RawResponse) -> Self {
+        let content_type = response.header("content-type").map(str::to_owned);
+        let request_id = response.header("x-amzn-requestid").map(str::to_owned);
+        let body = String::from_utf8(response.body.to_vec()).expect("UTF-8 body");
+        Self { status: response.status, content_type, request_id, body }
+    }
 }
 
 impl QueryResponse {
@@ -246,50 +290,6 @@ impl Element {
     }
 }
 
-/// Lower-case hex MD5 of `bytes`.
-pub fn md5_hex(bytes: &[u8]) -> String {
-    Md5::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A message attribute for [`md5_of_attributes`]: `(name, data type, string value | binary value)`.
-pub enum Attr<'a> {
-    /// A `String` / `Number` attribute.
-    Text(&'a str, &'a str, &'a str),
-    /// A `Binary` attribute with its raw bytes.
-    Bytes(&'a str, &'a str, &'a [u8]),
-}
-
-/// MD5OfMessageAttributes per SPEC §9, written independently of the emulator.
-pub fn md5_of_attributes(attributes: &[Attr<'_>]) -> String {
-    fn length_prefixed(buffer: &mut Vec<u8>, bytes: &[u8]) {
-        buffer.extend_from_slice(&u32::try_from(bytes.len()).unwrap().to_be_bytes());
-        buffer.extend_from_slice(bytes);
-    }
-    let name = |a: &Attr<'_>| match a {
-        Attr::Text(n, ..) | Attr::Bytes(n, ..) => n.to_string(),
-    };
-    let mut sorted: Vec<&Attr<'_>> = attributes.iter().collect();
-    sorted.sort_by_key(|a| name(a));
-    let mut buffer = Vec::new();
-    for attribute in sorted {
-        match attribute {
-            Attr::Text(n, t, v) => {
-                length_prefixed(&mut buffer, n.as_bytes());
-                length_prefixed(&mut buffer, t.as_bytes());
-                buffer.push(1);
-                length_prefixed(&mut buffer, v.as_bytes());
-            }
-            Attr::Bytes(n, t, v) => {
-                length_prefixed(&mut buffer, n.as_bytes());
-                length_prefixed(&mut buffer, t.as_bytes());
-                buffer.push(2);
-                length_prefixed(&mut buffer, v);
-            }
-        }
-    }
-    md5_hex(&buffer)
-}
-
 /// Replaces the text of every `<{tag}>` element in `xml` with `mask` (for ids that differ per run).
 pub fn mask(xml: &str, tag: &str, mask: &str) -> String {
     let open = format!("<{tag}>");
@@ -305,4 +305,51 @@ pub fn mask(xml: &str, tag: &str, mask: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// A whole successful `<{action}Response>` as the emulator writes it, with `result` (the inner XML of
+/// `<{action}Result>`, or `None` for a Unit output without one) and the request id masked as `REQUEST-ID`.
+pub fn success_document(action: &str, result: Option<&str>) -> String {
+    let result = match result {
+        Some("") => format!("<{action}Result/>"),
+        Some(inner) => format!("<{action}Result>{inner}</{action}Result>"),
+        None => String::new(),
+    };
+    format!(
+        r#"<?xml version="1.0"?><{action}Response xmlns="{NAMESPACE}">{result}<ResponseMetadata><RequestId>REQUEST-ID</RequestId></ResponseMetadata></{action}Response>"#
+    )
+}
+
+/// A whole `ErrorResponse` of a Sender fault as the emulator writes it, with the request id masked.
+pub fn error_document(code: &str, message: &str) -> String {
+    format!(
+        r#"<?xml version="1.0"?><ErrorResponse xmlns="{NAMESPACE}"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message><Detail/></Error><RequestId>REQUEST-ID</RequestId></ErrorResponse>"#
+    )
+}
+
+/// Asserts the headers every JSON response carries (SPEC §3.2, §3.3).
+pub fn assert_json_headers(resp: &RawResponse) {
+    assert_eq!(resp.header("content-type"), Some(JSON_CT), "{resp:?}");
+    let request_id = resp.header("x-amzn-requestid").unwrap_or_else(|| panic!("x-amzn-RequestId missing: {resp:?}"));
+    uuid::Uuid::parse_str(request_id).unwrap_or_else(|e| panic!("request id {request_id} is not a UUID: {e}"));
+}
+
+/// Asserts a JSON error response: status, `x-amzn-query-error` and the `__type` shape name.
+pub fn assert_json_error(resp: &RawResponse, status: u16, query_error: &str, type_suffix: &str) {
+    assert_eq!(resp.status, status, "{resp:?}");
+    assert_json_headers(resp);
+    assert_eq!(resp.header("x-amzn-query-error"), Some(query_error), "{resp:?}");
+    let body = resp.json();
+    let ty = body["__type"].as_str().unwrap_or_else(|| panic!("no __type: {body}"));
+    assert!(ty.ends_with(type_suffix), "__type {ty} should end with {type_suffix}");
+    assert!(body["message"].is_string(), "{body}");
+    assert!(body.get("code").is_none(), "no `code` key (SPEC §3.3): {body}");
+}
+
+/// POSTs a JSON 1.0 request for `action`, asserts a 200 with the JSON headers, and returns the body.
+pub async fn post_ok(endpoint: &str, action: &str, body: &Value) -> Value {
+    let resp = post_json(endpoint, action, body).await;
+    assert_eq!(resp.status, 200, "{action}: {resp:?}");
+    assert_json_headers(&resp);
+    resp.json()
 }
