@@ -1,11 +1,9 @@
 //! Message content through `aws-sdk-sqs`: MessageIds, body and attribute MD5s (SPEC §9, checked against digests
 //! computed here), attribute filtering on receive, system attributes, and body/attribute validation (SPEC §8).
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::collections::{BTreeSet, HashMap};
 
+use crate::common::{TestEnv, Val, bin_attr, expect_service_error, md5_hex, md5_of_attributes, now_ms, str_attr};
 use aws_sdk_sqs::error::ProvideErrorMetadata;
 use aws_sdk_sqs::operation::send_message::SendMessageError;
 use aws_sdk_sqs::primitives::Blob;
@@ -13,7 +11,6 @@ use aws_sdk_sqs::types::{
     MessageAttributeValue, MessageSystemAttributeName, MessageSystemAttributeNameForSends, MessageSystemAttributeValue,
     QueueAttributeName,
 };
-use common::{TestEnv, Val, bin_attr, expect_service_error, md5_hex, md5_of_attributes, now_ms, str_attr};
 
 const TRACE: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1";
 
@@ -497,7 +494,7 @@ async fn message_attributes_with_invalid_names_fail_with_invalid_parameter_value
             .await
             .expect_err(&format!("attribute name {name:?} must be rejected"));
 
-        assert_eq!(common::status_of(&err), 400, "{name}");
+        assert_eq!(crate::common::status_of(&err), 400, "{name}");
         let se = err.into_service_error();
         assert_eq!(se.code(), Some("InvalidParameterValue"), "{name}: {se:?}");
     }
@@ -542,7 +539,7 @@ async fn message_attributes_with_invalid_data_types_fail_with_invalid_parameter_
             .await
             .expect_err(&format!("data type {data_type:?} must be rejected"));
 
-        assert_eq!(common::status_of(&err), 400, "{data_type}");
+        assert_eq!(crate::common::status_of(&err), 400, "{data_type}");
         let se = err.into_service_error();
         assert_eq!(se.code(), Some("InvalidParameterValue"), "{data_type}: {se:?}");
     }
@@ -572,7 +569,7 @@ async fn message_attributes_with_empty_values_fail_with_invalid_parameter_value(
             .await
             .expect_err(&format!("{value:?} must be rejected"));
 
-        assert_eq!(common::status_of(&err), 400, "{value:?}");
+        assert_eq!(crate::common::status_of(&err), 400, "{value:?}");
         let se = err.into_service_error();
         assert_eq!(se.code(), Some("InvalidParameterValue"), "{value:?}: {se:?}");
     }
