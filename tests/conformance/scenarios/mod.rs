@@ -6,6 +6,8 @@ pub mod delays;
 pub mod idempotency;
 pub mod integrity;
 pub mod long_polling;
+pub mod message_attributes;
+pub mod message_validation;
 pub mod queues;
 pub mod send_receive;
 pub mod visibility;
