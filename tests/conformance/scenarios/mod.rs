@@ -1,9 +1,16 @@
 //! Scenario bodies, written only against `Arc<dyn SqsBackend>` and the typed `Producer`.
 
+pub mod batches;
+pub mod common;
+pub mod delays;
 pub mod idempotency;
 pub mod integrity;
+pub mod long_polling;
+pub mod message_attributes;
+pub mod message_validation;
 pub mod queues;
 pub mod send_receive;
+pub mod visibility;
 
 use serde::{Deserialize, Serialize};
 use sqskit::backend::{ReceiveRequest, ReceivedMessage};

@@ -2,16 +2,13 @@
 //! and deduplication rules, strict order and group blocking, fair service of groups, the 5-minute deduplication
 //! window on the virtual clock, content-based and per-group deduplication, SequenceNumber, ReceiveRequestAttemptId,
 //! expired receipt handles, and MessageGroupId on standard (fair) queues.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::collections::{BTreeSet, HashMap};
 
+use crate::common::{TestEnv, expect_service_error, str_attr};
 use aws_sdk_sqs::operation::create_queue::CreateQueueError;
 use aws_sdk_sqs::operation::send_message::SendMessageOutput;
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry};
-use common::{TestEnv, expect_service_error, str_attr};
 
 /// SHA-256 of `Hello from sqskit` (SPEC §9): the content-based deduplication id of that body.
 const HELLO_SHA256: &str = "f99f1452be243d809bfbd536c5ddbe55cf474381703708bc6c5ebd0d19f578a3";

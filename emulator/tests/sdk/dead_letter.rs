@@ -2,16 +2,13 @@
 //! validation, the move on the receive that would exceed maxReceiveCount (identity, body, attributes, receive count,
 //! DeadLetterQueueSourceArn), retention counted from the original send on a standard dead-letter queue, FIFO
 //! dead-letter queues, and ListDeadLetterSourceQueues with pagination. Virtual time only.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::collections::BTreeSet;
 
+use crate::common::{TestEnv, expect_service_error, str_attr};
 use aws_sdk_sqs::error::SdkError;
 use aws_sdk_sqs::operation::set_queue_attributes::SetQueueAttributesError;
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName};
-use common::{TestEnv, expect_service_error, str_attr};
 
 fn redrive(target: &str, max_receive_count: u32) -> String {
     format!(r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":{max_receive_count}}}"#, TestEnv::arn_of(target))
@@ -109,7 +106,7 @@ async fn redrive_policy_without_a_target_is_rejected() {
     let err = set_err(&env, &source, "RedrivePolicy", r#"{"maxReceiveCount":3}"#).await;
 
     // the document is malformed: AWS answers with a 400 naming RedrivePolicy
-    assert_eq!(common::status_of(&err), 400);
+    assert_eq!(crate::common::status_of(&err), 400);
     let se = err.into_service_error();
     let code = aws_sdk_sqs::error::ProvideErrorMetadata::code(&se).unwrap_or_default().to_owned();
     assert!(["InvalidParameterValue", "InvalidAttributeValue"].contains(&code.as_str()), "code {code} of {se:?}");
@@ -206,7 +203,7 @@ async fn malformed_redrive_allow_policies_are_rejected() {
         let err = set_err(&env, &dlq, "RedriveAllowPolicy", policy).await;
 
         // AWS's exact code for a bad document is unverified (SPEC §7): either 400 attribute/parameter error
-        assert_eq!(common::status_of(&err), 400, "{policy}");
+        assert_eq!(crate::common::status_of(&err), 400, "{policy}");
         let se = err.into_service_error();
         let code = aws_sdk_sqs::error::ProvideErrorMetadata::code(&se).unwrap_or_default().to_owned();
         assert!(["InvalidParameterValue", "InvalidAttributeValue"].contains(&code.as_str()), "{policy}: {se:?}");
@@ -502,6 +499,6 @@ async fn list_dead_letter_source_queues_of_a_missing_queue_is_queue_does_not_exi
 
     let err = env.client.list_dead_letter_source_queues().queue_url(env.missing_queue_url()).send().await.unwrap_err();
 
-    expect_service_error(err, 400, "AWS.SimpleQueueService.NonExistentQueue", common::NO_QUEUE_MESSAGE);
+    expect_service_error(err, 400, "AWS.SimpleQueueService.NonExistentQueue", crate::common::NO_QUEUE_MESSAGE);
     env.shutdown().await;
 }

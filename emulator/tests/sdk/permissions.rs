@@ -1,12 +1,9 @@
 //! AddPermission and RemovePermission through `aws-sdk-sqs` (issue 4, SPEC §6): the statements they keep in the
 //! queue's Policy attribute (Sid = label, account root principals, `SQS:<action>` actions, the queue as resource),
 //! label uniqueness, the 7-action limit, unknown labels, and removal of the Policy with its last statement.
-#![allow(clippy::unwrap_used)]
 
-mod common;
-
+use crate::common::{TestEnv, expect_service_error};
 use aws_sdk_sqs::types::QueueAttributeName;
-use common::{TestEnv, expect_service_error};
 use serde_json::Value;
 
 const OTHER_ACCOUNT: &str = "111122223333";
@@ -274,7 +271,7 @@ async fn permissions_on_a_missing_queue_are_queue_does_not_exist() {
     let remove_err =
         env.client.remove_permission().queue_url(env.missing_queue_url()).label("L").send().await.unwrap_err();
 
-    expect_service_error(add_err, 400, "AWS.SimpleQueueService.NonExistentQueue", common::NO_QUEUE_MESSAGE);
-    expect_service_error(remove_err, 400, "AWS.SimpleQueueService.NonExistentQueue", common::NO_QUEUE_MESSAGE);
+    expect_service_error(add_err, 400, "AWS.SimpleQueueService.NonExistentQueue", crate::common::NO_QUEUE_MESSAGE);
+    expect_service_error(remove_err, 400, "AWS.SimpleQueueService.NonExistentQueue", crate::common::NO_QUEUE_MESSAGE);
     env.shutdown().await;
 }

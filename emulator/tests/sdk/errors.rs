@@ -1,9 +1,7 @@
 //! Errors as `aws-sdk-sqs` sees them: QueueDoesNotExist from every queue action as the typed variant (which the
 //! SDK derives from the `x-amzn-query-error` header, SPEC §3.3), and MissingParameter for absent required input.
-#![allow(clippy::unwrap_used)]
 
-mod common;
-
+use crate::common::{NO_QUEUE_MESSAGE, TestEnv, expect_service_error};
 use aws_sdk_sqs::error::ProvideErrorMetadata;
 use aws_sdk_sqs::operation::change_message_visibility::ChangeMessageVisibilityError;
 use aws_sdk_sqs::operation::change_message_visibility_batch::ChangeMessageVisibilityBatchError;
@@ -24,7 +22,6 @@ use aws_sdk_sqs::types::{
     ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry, QueueAttributeName,
     SendMessageBatchRequestEntry,
 };
-use common::{NO_QUEUE_MESSAGE, TestEnv, expect_service_error};
 
 /// Generates a test that calls one action on a queue that does not exist and expects the typed
 /// QueueDoesNotExist variant, HTTP 400, the legacy code and AWS's JSON message.

@@ -1,17 +1,14 @@
 //! Queue attributes through `aws-sdk-sqs`: defaults of a fresh queue, validation on CreateQueue and
 //! SetQueueAttributes, LastModifiedTimestamp, the ApproximateNumberOf* counters and RedrivePolicy storage
 //! (SPEC §6, §7).
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::collections::BTreeSet;
 
+use crate::common::{TestEnv, expect_service_error, now_ms};
 use aws_sdk_sqs::operation::create_queue::CreateQueueError;
 use aws_sdk_sqs::operation::get_queue_attributes::GetQueueAttributesError;
 use aws_sdk_sqs::operation::set_queue_attributes::SetQueueAttributesError;
 use aws_sdk_sqs::types::QueueAttributeName;
-use common::{TestEnv, expect_service_error, now_ms};
 
 /// Out-of-range values for each numeric attribute (SPEC §7 ranges).
 const OUT_OF_RANGE: &[(&str, &str)] = &[

@@ -1,15 +1,12 @@
 //! Queue lifecycle through `aws-sdk-sqs`: CreateQueue (idempotency, name rules, recently-deleted names),
 //! GetQueueUrl, ListQueues (prefix and pagination), DeleteQueue and the tag actions (SPEC §6).
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::collections::{BTreeSet, HashMap};
 
+use crate::common::{TestEnv, expect_service_error};
 use aws_sdk_sqs::operation::create_queue::CreateQueueError;
 use aws_sdk_sqs::operation::get_queue_url::GetQueueUrlError;
 use aws_sdk_sqs::types::QueueAttributeName;
-use common::{TestEnv, expect_service_error};
 
 #[tokio::test]
 async fn create_queue_returns_url_built_from_endpoint_account_and_name() {
@@ -39,7 +36,7 @@ async fn get_queue_url_matches_names_case_sensitively() {
 
     let err = env.client.get_queue_url().queue_name("Orders").send().await.unwrap_err();
 
-    let se = expect_service_error(err, 400, "AWS.SimpleQueueService.NonExistentQueue", common::NO_QUEUE_MESSAGE);
+    let se = expect_service_error(err, 400, "AWS.SimpleQueueService.NonExistentQueue", crate::common::NO_QUEUE_MESSAGE);
     assert!(matches!(se, GetQueueUrlError::QueueDoesNotExist(_)), "{se:?}");
     env.shutdown().await;
 }
@@ -120,7 +117,7 @@ async fn queue_names_with_invalid_characters_are_rejected_with_invalid_parameter
     for name in ["bad name", "bad!name", "bad.name", "bad/name", "bäd", "colon:name"] {
         let err = env.client.create_queue().queue_name(name).send().await.expect_err(name);
 
-        assert_eq!(common::status_of(&err), 400, "{name}");
+        assert_eq!(crate::common::status_of(&err), 400, "{name}");
         let se = err.into_service_error();
         assert_eq!(
             aws_sdk_sqs::error::ProvideErrorMetadata::code(&se),

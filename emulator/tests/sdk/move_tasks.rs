@@ -3,15 +3,12 @@
 //! destination, one active task per source, cancellation, and ListMessageMoveTasks (newest first, TaskHandle only
 //! while RUNNING). Tasks run in the background on the emulator's clock: tests advance virtual time and then poll
 //! ListMessageMoveTasks for a bounded real time (10 ms between polls, at most 2 s) while the task catches up.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use crate::common::{TestEnv, expect_service_error};
 use aws_sdk_sqs::types::{ListMessageMoveTasksResultEntry, Message, MessageSystemAttributeName};
-use common::{TestEnv, expect_service_error};
 use sqskit_emulator::Clock as _;
 
 const POLL_EVERY: Duration = Duration::from_millis(10);

@@ -1,0 +1,110 @@
+//! Message content as only `aws-sdk-sqs` can send it: the deprecated `AttributeNames` receive parameter, an
+//! attribute without any value, and the independent MD5 helper the wire tests use (checked against SPEC §9).
+//! Message ids, digests, attribute filtering, system attributes and validation are conformance scenarios
+//! (`tests/conformance/scenarios/{message_attributes,message_validation}.rs`).
+
+use std::collections::BTreeSet;
+
+use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName};
+
+use crate::common::{TestEnv, Val, expect_service_error, md5_hex, md5_of_attributes};
+
+const TRACE: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1";
+
+#[test]
+fn md5_helper_reproduces_the_spec_worked_example() {
+    let all = md5_of_attributes(&[
+        ("OrderId", "String", Val::Text("A-1001")),
+        ("Priority", "Number", Val::Text("5")),
+        ("Blob", "Binary", Val::Bytes(&[1, 2, 3])),
+    ]);
+    let order_only = md5_of_attributes(&[("OrderId", "String", Val::Text("A-1001"))]);
+    let trace = md5_of_attributes(&[("AWSTraceHeader", "String", Val::Text(TRACE))]);
+    let utf8 = md5_of_attributes(&[("note", "String.utf8", Val::Text("héllo"))]);
+    let npm = md5_of_attributes(&[("attribName1", "String", Val::Text("attribValue 1"))]);
+
+    assert_eq!(md5_hex(b"Hello from sqskit"), "09077c1cb05a9e73a1620c07e4bea548");
+    assert_eq!(all, "55d9d49634bd05768defd42ef21e185d");
+    assert_eq!(order_only, "7cc2e4344147578b847411f21bade715");
+    assert_eq!(trace, "5f48eef650c1d0207456969c85af2fdd");
+    assert_eq!(utf8, "82736dbcd91069d0953092b0e6fdaebc");
+    assert_eq!(npm, "19e27d4e946b072f3f58da80d94fd778");
+}
+
+#[tokio::test]
+#[allow(deprecated)] // AttributeNames is deprecated in the model but still sent by older clients.
+async fn receive_with_deprecated_attribute_names_returns_system_attributes() {
+    let env = TestEnv::start().await;
+    let url = env.create_queue("orders").await;
+    env.send(&url, "x").await;
+    env.send(&url, "y").await;
+
+    let named = env
+        .client
+        .receive_message()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::from("SentTimestamp"))
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap();
+    let all = env
+        .client
+        .receive_message()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap();
+
+    let named_keys: Vec<&str> = named[0].attributes().unwrap().keys().map(MessageSystemAttributeName::as_str).collect();
+    assert_eq!(named_keys, vec!["SentTimestamp"]);
+    let all_attrs = all[0].attributes().unwrap();
+    for n in ["SentTimestamp", "ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp", "SenderId"] {
+        assert!(all_attrs.contains_key(&MessageSystemAttributeName::from(n)), "{n} missing from {all_attrs:?}");
+    }
+    env.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_message_attribute_without_any_value_fails_with_invalid_parameter_value() {
+    let env = TestEnv::start().await;
+    let url = env.create_queue("orders").await;
+    // Empty values are a conformance scenario; sqskit's attribute type cannot omit the value altogether.
+    let no_value = MessageAttributeValue::builder().data_type("String").build().unwrap();
+
+    let err =
+        env.client.send_message().queue_url(&url).message_body("x").message_attributes("attr", no_value).send().await;
+
+    expect_service_error(err.unwrap_err(), 400, "InvalidParameterValue", "");
+    assert_eq!(env.counts(&url).await, (0, 0, 0));
+    env.shutdown().await;
+}
+
+#[tokio::test]
+#[allow(deprecated)] // AttributeNames is deprecated in the model but still sent by older clients.
+async fn system_attribute_names_and_deprecated_attribute_names_are_combined() {
+    let env = TestEnv::start().await;
+    let url = env.create_queue("orders").await;
+    env.send(&url, "x").await;
+
+    let msgs = env
+        .client
+        .receive_message()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::from("SentTimestamp"))
+        .message_system_attribute_names(MessageSystemAttributeName::SenderId)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap();
+
+    // SPEC §6 ReceiveMessage: the two lists mean the same thing; the union is returned.
+    let names: BTreeSet<&str> = msgs[0].attributes().unwrap().keys().map(MessageSystemAttributeName::as_str).collect();
+    assert_eq!(names, BTreeSet::from(["SenderId", "SentTimestamp"]));
+    env.shutdown().await;
+}

@@ -1,0 +1,1 @@
+//! Setup and assertion helpers shared by the modules of the `sdk` test binary.
