@@ -259,3 +259,64 @@ impl<O: BackendObserver> SqsBackend for Observed<O> {
         self.observe(Call::ChangeMessageVisibilityBatch(entries), request).await
     }
 }
+
+#[cfg(all(test, feature = "embedded"))]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::backend::EmbeddedBackend;
+
+    /// Logs every call and reply; refuses `PurgeQueue`.
+    #[derive(Debug, Default)]
+    struct Log(Mutex<Vec<String>>);
+
+    impl BackendObserver for Log {
+        fn before(&self, call: &Call<'_>) -> Result<()> {
+            self.0.lock().expect("log").push(format!("before {}", call.action()));
+            match call {
+                Call::PurgeQueue => Err(Error::Config { reason: "refused".to_owned() }),
+                _ => Ok(()),
+            }
+        }
+
+        fn after(&self, call: &Call<'_>, reply: Reply<'_>) {
+            let reply = match reply {
+                Reply::Received(messages) => format!("received {}", messages.len()),
+                other => format!("success {}", other.is_success()),
+            };
+            self.0.lock().expect("log").push(format!("after {} {reply}", call.action()));
+        }
+    }
+
+    #[tokio::test]
+    async fn the_observer_sees_each_call_and_reply_and_a_refusal_never_reaches_the_backend() {
+        let observed = Observed::wrap(Arc::new(EmbeddedBackend::new()), Log::default());
+        let queue = observed.create_queue("q", &QueueAttributes::new(), &BTreeMap::new()).await.expect("queue");
+        observed.send_message_batch(&queue, &[SendEntry::new("1", "a")]).await.expect("send");
+        observed.receive_message(&queue, &ReceiveRequest::new()).await.expect("receive");
+        assert!(observed.purge_queue(&queue).await.is_err());
+        let names = [QueueAttributeName::ApproximateNumberOfMessagesNotVisible];
+        let attributes = observed.get_queue_attributes(&queue, &names).await.expect("attributes");
+        assert_eq!(attributes.approximate_number_of_messages_not_visible(), Some(1), "not purged");
+        assert!(observed.get_queue_url("missing").await.is_err());
+
+        let log = observed.observer().0.lock().expect("log").clone();
+        assert_eq!(
+            log,
+            [
+                "before CreateQueue",
+                "after CreateQueue success true",
+                "before SendMessageBatch",
+                "after SendMessageBatch success true",
+                "before ReceiveMessage",
+                "after ReceiveMessage received 1",
+                "before PurgeQueue",
+                "before GetQueueAttributes",
+                "after GetQueueAttributes success true",
+                "before GetQueueUrl",
+                "after GetQueueUrl success false",
+            ]
+        );
+    }
+}
