@@ -4,7 +4,8 @@
 //! ([`expect_service_error`]), raw HTTP helpers for wire tests ([`raw_request`], [`post_json`]), and an MD5
 //! implementation of SPEC §9 written independently of the emulator. Never touches emulator internals.
 //!
-//! Every test binary includes it with `mod common;` (a binary in its own folder: `#[path = "../common/mod.rs"]`).
+//! A single-file test binary includes it with `mod common;`, a binary in its own folder with
+//! `#[path = "../common/mod.rs"] mod common;`.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, HashMap};

@@ -66,20 +66,12 @@ async fn a_message_with_attributes_and_an_awkward_body_round_trips_with_matching
     let env = QueryEnv::start().await;
     let url = env.create_queue("orders", &[]).await;
 
-    let sent = env
-        .ok(
-            "SendMessage",
-            &Params::queue(&url)
-                .with("MessageBody", AWKWARD_BODY)
-                .message_attribute("", 1, "OrderId", "String", "A-1001 <&>")
-                .message_attribute("", 2, "Priority", "Number", "5")
-                .message_attribute("", 3, "Blob", "Binary", "AQID")
-                .with("MessageSystemAttribute.1.Name", "AWSTraceHeader")
-                .with("MessageSystemAttribute.1.Value.DataType", "String")
-                .with("MessageSystemAttribute.1.Value.StringValue", TRACE_HEADER)
-                .pairs(),
-        )
-        .await;
+    let params = Params::message(&url, AWKWARD_BODY)
+        .message_attribute("", 1, "OrderId", "String", "A-1001 <&>")
+        .message_attribute("", 2, "Priority", "Number", "5")
+        .message_attribute("", 3, "Blob", "Binary", "AQID")
+        .system_attribute(1, "AWSTraceHeader", "String", TRACE_HEADER);
+    let sent = env.ok("SendMessage", &params.pairs()).await;
     let attribute_md5 = md5_of_attributes(&[
         ("OrderId", "String", Val::Text("A-1001 <&>")),
         ("Priority", "Number", Val::Text("5")),
@@ -136,15 +128,8 @@ async fn query_and_json_report_the_same_md5s_for_the_same_message() {
     let env = QueryEnv::start().await;
     let url = env.create_queue("orders", &[]).await;
 
-    let over_query = env
-        .ok(
-            "SendMessage",
-            &Params::queue(&url)
-                .with("MessageBody", AWKWARD_BODY)
-                .message_attribute("", 1, "note", "String.utf8", "héllo")
-                .pairs(),
-        )
-        .await;
+    let params = Params::message(&url, AWKWARD_BODY).message_attribute("", 1, "note", "String.utf8", "héllo");
+    let over_query = env.ok("SendMessage", &params.pairs()).await;
     let (status, over_json) = env
         .json(
             "SendMessage",

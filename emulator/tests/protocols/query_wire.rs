@@ -60,8 +60,7 @@ async fn receive_message_escapes_the_body_and_lists_every_attribute() {
     let env = QueryEnv::start().await;
     let url = env.create_queue("orders", &[]).await;
     let body = "a\r\nb & <c> \"d\" 'e'\tü\r";
-    let params = Params::queue(&url)
-        .with("MessageBody", body)
+    let params = Params::message(&url, body)
         .message_attribute("", 1, "OrderId", "String", "A-1001")
         .message_attribute("", 2, "Blob", "Binary", "AQID");
     env.ok("SendMessage", &params.pairs()).await;

@@ -114,6 +114,11 @@ impl Params {
         Self::default().with("QueueUrl", url)
     }
 
+    /// Parameters of a SendMessage: `QueueUrl=<url>&MessageBody=<body>`.
+    pub fn message(url: &str, body: &str) -> Self {
+        Self::queue(url).with("MessageBody", body)
+    }
+
     /// Appends `name=value`.
     pub fn with(mut self, name: &str, value: &str) -> Self {
         self.0.push((name.to_owned(), value.to_owned()));
@@ -149,6 +154,14 @@ impl Params {
         self.with(&format!("{key}.Name"), name)
             .with(&format!("{key}.Value.DataType"), data_type)
             .with(&format!("{key}.Value.{kind}"), value)
+    }
+
+    /// Appends `MessageSystemAttribute.<n>.Name`, `.Value.DataType` and `.Value.StringValue`.
+    pub fn system_attribute(self, n: usize, name: &str, data_type: &str, value: &str) -> Self {
+        let key = format!("MessageSystemAttribute.{n}");
+        self.with(&format!("{key}.Name"), name)
+            .with(&format!("{key}.Value.DataType"), data_type)
+            .with(&format!("{key}.Value.StringValue"), value)
     }
 
     /// The parameters as the `(name, value)` pairs [`QueryEnv::call`] takes.

@@ -1,13 +1,11 @@
 //! The emulator as a test instrument: virtual time moved over HTTP, injected faults as clients see them,
 //! the FIFO quota, side-effect-free peeking, and the admin token.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common::{TestEnv, raw_request, start_emulator, status_of};
 use aws_sdk_sqs::error::ProvideErrorMetadata;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, SendMessageBatchRequestEntry};
-use common::{TestEnv, raw_request, status_of};
 use serde_json::{Value, json};
 use sqskit_emulator::{Emulator, ManualClock};
 
@@ -244,8 +242,7 @@ async fn peeking_changes_nothing_a_client_can_see() {
 
 #[tokio::test]
 async fn the_admin_api_requires_its_token_when_one_is_set() {
-    let emulator =
-        Emulator::builder().port(0).clock(ManualClock::new()).admin_token("s3cret").start().await.expect("start");
+    let emulator = start_emulator(Emulator::builder().clock(ManualClock::new()).admin_token("s3cret")).await;
     let endpoint = emulator.endpoint();
 
     let without = raw_request(&endpoint, "GET", "/_sqskit/clock", &[], Vec::new()).await;
@@ -254,7 +251,7 @@ async fn the_admin_api_requires_its_token_when_one_is_set() {
         raw_request(&endpoint, "GET", "/_sqskit/clock", &[("x-sqskit-admin-token", "s3cret")], Vec::new()).await;
 
     assert_eq!((without.status, wrong.status, right.status), (401, 401, 200));
-    let system = Emulator::builder().port(0).start().await.expect("start");
+    let system = start_emulator(Emulator::builder()).await;
     let refused = raw_request(
         &system.endpoint(),
         "POST",

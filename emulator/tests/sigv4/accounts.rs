@@ -1,45 +1,30 @@
 //! Accounts in SigV4 mode: each key's account is its own namespace of queues, and another account's queue can
 //! be used only as its Policy allows: denied by default, allowed after AddPermission for that account and
 //! action, denied again after RemovePermission.
-#![allow(clippy::unwrap_used)]
 
-mod common;
-
-use aws_config::BehaviorVersion;
-use aws_config::retry::RetryConfig;
-use aws_credential_types::Credentials;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
-use common::{REGION, expect_service_error};
 use sqskit_emulator::auth::{AuthMode, Credential};
 use sqskit_emulator::{Emulator, ManualClock, RunningEmulator};
+
+use crate::common::{self, REGION, expect_service_error, sdk_client_as, start_emulator};
+use crate::start_sigv4;
 
 const OWNER: &str = "111111111111";
 const OTHER: &str = "222222222222";
 
+/// A client signing with `key`, whose secret is `<key>-secret`.
 async fn client(endpoint: &str, key: &str) -> Client {
-    let conf = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(REGION)
-        .credentials_provider(Credentials::new(key, format!("{key}-secret"), None, None, "static"))
-        .retry_config(RetryConfig::disabled())
-        .load()
-        .await;
-    Client::new(&conf)
+    sdk_client_as(endpoint, key, &format!("{key}-secret"), None).await
 }
 
+/// A SigV4 emulator with two accounts, and a client of each: `(emulator, owner, other)`.
 async fn start() -> (RunningEmulator, Client, Client) {
-    let emu = Emulator::builder()
-        .port(0)
-        .clock(ManualClock::new())
-        .auth(AuthMode::Sigv4)
-        .credentials(vec![
-            Credential::new("AKIDOWNER", "AKIDOWNER-secret", OWNER),
-            Credential::new("AKIDOTHER", "AKIDOTHER-secret", OTHER),
-        ])
-        .start()
-        .await
-        .expect("start emulator");
+    let credentials = vec![
+        Credential::new("AKIDOWNER", "AKIDOWNER-secret", OWNER),
+        Credential::new("AKIDOTHER", "AKIDOTHER-secret", OTHER),
+    ];
+    let emu = start_sigv4(ManualClock::new(), credentials).await;
     let owner = client(&emu.endpoint(), "AKIDOWNER").await;
     let other = client(&emu.endpoint(), "AKIDOTHER").await;
     (emu, owner, other)
@@ -147,14 +132,8 @@ async fn with_auth_off_other_accounts_queues_do_not_exist() {
 async fn durable_mode_keeps_each_queue_in_its_account() {
     let dir = tempfile::tempdir().unwrap();
     let start = || async {
-        Emulator::builder()
-            .port(0)
-            .data_dir(dir.path())
-            .auth(AuthMode::Sigv4)
-            .credentials(vec![Credential::new("AKIDOTHER", "AKIDOTHER-secret", OTHER)])
-            .start()
-            .await
-            .expect("start emulator")
+        let credentials = vec![Credential::new("AKIDOTHER", "AKIDOTHER-secret", OTHER)];
+        start_emulator(Emulator::builder().data_dir(dir.path()).auth(AuthMode::Sigv4).credentials(credentials)).await
     };
     let emu = start().await;
     let other = client(&emu.endpoint(), "AKIDOTHER").await;

@@ -3,17 +3,14 @@
 //! flight with two receives at once (one receive may hold several consecutive messages of a group, as AWS allows:
 //! "as many messages with the same message group ID as possible"). Consumers are tokio tasks with their own SDK
 //! clients; the visibility timeout is far above the test time, so nothing is redelivered.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common::{TestEnv, sdk_client};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry};
-use common::{TestEnv, sdk_client};
 
 /// The shape of a run: groups × messages per group, and how many messages a consumer asks for per receive.
 #[derive(Clone, Copy)]

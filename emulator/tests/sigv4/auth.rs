@@ -1,21 +1,17 @@
 //! SigV4 mode (`--auth sigv4`) through the real `aws-sdk-sqs` client and through raw requests signed with
 //! `aws-sigv4`: correct credentials pass; a wrong secret, an unknown key, a tampered body, a skewed clock and
 //! a replayed stale request get AWS's errors; presigned Query GETs work until they expire.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_config::BehaviorVersion;
-use aws_config::retry::RetryConfig;
 use aws_credential_types::Credentials;
-use aws_sdk_sqs::Client;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign};
 use aws_sigv4::sign::v4;
-use common::{REGION, expect_service_error, raw_request};
-use sqskit_emulator::auth::{AuthMode, Credential};
-use sqskit_emulator::{Emulator, ManualClock, RunningEmulator};
+use sqskit_emulator::auth::Credential;
+use sqskit_emulator::{ManualClock, RunningEmulator};
+
+use crate::common::{self, REGION, expect_service_error, raw_request, sdk_client_as as client};
+use crate::start_sigv4;
 
 const ACCOUNT_A: &str = "111111111111";
 const KEY_A: &str = "AKIDACCOUNTA";
@@ -33,30 +29,13 @@ struct Env {
 
 async fn start() -> Env {
     let clock = ManualClock::new();
-    let emu = Emulator::builder()
-        .port(0)
-        .clock(clock.clone())
-        .auth(AuthMode::Sigv4)
-        .credentials(vec![
-            Credential::new(KEY_A, SECRET_A, ACCOUNT_A),
-            Credential::new(KEY_TEMP, SECRET_TEMP, "333333333333").with_session_token(TOKEN),
-        ])
-        .start()
-        .await
-        .expect("start emulator");
+    let credentials = vec![
+        Credential::new(KEY_A, SECRET_A, ACCOUNT_A),
+        Credential::new(KEY_TEMP, SECRET_TEMP, "333333333333").with_session_token(TOKEN),
+    ];
+    let emu = start_sigv4(clock.clone(), credentials).await;
     let endpoint = emu.endpoint();
     Env { emu, clock, endpoint }
-}
-
-async fn client(endpoint: &str, key: &str, secret: &str, token: Option<&str>) -> Client {
-    let conf = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(REGION)
-        .credentials_provider(Credentials::new(key, secret, token.map(str::to_owned), None, "static"))
-        .retry_config(RetryConfig::disabled())
-        .load()
-        .await;
-    Client::new(&conf)
 }
 
 /// Signs a request with `aws-sigv4` at `time`; returns the headers to add (header signing) or the query

@@ -1,11 +1,9 @@
 //! Long polls wake for every change that can make a message receivable, not only for new sends: a FIFO delete
 //! that unblocks a group, and a visibility change that moves a deadline earlier.
 
-mod common;
-
 use std::time::Duration;
 
-use common::TestEnv;
+use crate::common::TestEnv;
 
 #[tokio::test]
 async fn deleting_a_fifo_message_wakes_a_poll_waiting_for_its_group() {

@@ -2,12 +2,10 @@
 //! counts (CloudWatch's meanings), queue depths and ages, request counts by action and outcome, latency
 //! histograms and fault injections.
 
-mod common;
-
 use std::collections::BTreeMap;
 
+use crate::common::{TestEnv, raw_request};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequestEntry};
-use common::{TestEnv, raw_request};
 use sqskit_emulator::faults::{FaultKind, FaultRule};
 
 /// One sample line: metric name, labels, value.
