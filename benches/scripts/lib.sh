@@ -174,6 +174,17 @@ server_command() {
     esac
 }
 
+# start_emulator NAME [FLAG...]: a fresh pinned emulator on EMULATOR_PORT, with FLAGs and then EMULATOR_ARGS,
+# registered as server NAME.
+start_emulator() {
+    local name=$1
+    shift
+    # EMULATOR_ARGS is deliberately split into words: it holds extra flags.
+    # shellcheck disable=SC2086
+    server_command emulator "$EMULATOR_PORT" "$@" $EMULATOR_ARGS
+    start_server "$name" "$EMULATOR_PORT" "${SERVER_COMMAND[@]}"
+}
+
 # temp_dir VAR: creates a temporary directory that the EXIT trap removes and stores its path in VAR. (Not a
 # command substitution: the directory must be recorded in this shell for the trap to see it.)
 temp_dir() {
