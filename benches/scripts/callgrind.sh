@@ -64,14 +64,10 @@ LANDMARKS=(
 
 # profile TARGET PORT REQUESTS RUN: serves REQUESTS requests under callgrind; sets PROFILE to the profile's path.
 profile() {
-    local target=$1 port=$2 requests=$3 run=$4 file command
+    local target=$1 port=$2 requests=$3 run=$4 file
     file=$PROFILES/$target-$requests-$run.callgrind
-    case "$target" in
-        emulator) command=("$EMULATOR" --host 127.0.0.1 --port "$port" --worker-threads 1) ;;
-        noop) command=("$NOOP" --host 127.0.0.1 --port "$port" --threads 1) ;;
-        noop-md5) command=("$NOOP" --host 127.0.0.1 --port "$port" --threads 1 --md5 computed) ;;
-    esac
-    start_server "$target" "$port" valgrind --tool=callgrind --callgrind-out-file="$file" "${command[@]}"
+    server_command "$target" "$port" --worker-threads 1
+    start_server "$target" "$port" valgrind --tool=callgrind --callgrind-out-file="$file" "${SERVER_COMMAND[@]}"
     # LOADGEN_ARGS is deliberately split into words: it holds extra flags.
     # shellcheck disable=SC2086
     "${PIN_LOADGEN[@]}" "$LOADGEN" --endpoint "http://127.0.0.1:$port" --scenario "$SCENARIO" \
@@ -105,8 +101,7 @@ per_request() {
 declare -A PER_REQUEST_RUNS LAST_SMALL LAST_LARGE
 for ((run = 1; run <= REPEATS; run++)); do
     for target in $TARGETS; do
-        port=$EMULATOR_PORT
-        [ "$target" != emulator ] && port=$NOOP_PORT
+        port=$(port_of "$target")
         log "$target under callgrind, run $run/$REPEATS: $SMALL and $LARGE requests"
         profile "$target" "$port" "$SMALL" "$run"
         small_file=$PROFILE

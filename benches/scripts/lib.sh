@@ -157,6 +157,34 @@ build_release() {
     cargo build --release -p sqskit-bench -p sqskit-emulator
 }
 
+# port_of TARGET: the port of a server: EMULATOR_PORT for the emulator, NOOP_PORT for noop and noop-md5.
+port_of() { if [ "$1" = emulator ]; then echo "$EMULATOR_PORT"; else echo "$NOOP_PORT"; fi; }
+
+# server_command TARGET PORT [EMULATOR_FLAG...]: sets the array SERVER_COMMAND to the command line of a server on
+# PORT: the emulator (with EMULATOR_FLAGs), noop (the no-op server answering one fixed body MD5) or noop-md5 (the
+# no-op server answering each body's real MD5, the least work an answer SDKs accept takes).
+server_command() {
+    local target=$1 port=$2
+    shift 2
+    case "$target" in
+        emulator) SERVER_COMMAND=("$EMULATOR" --host 127.0.0.1 --port "$port" "$@") ;;
+        noop) SERVER_COMMAND=("$NOOP" --host 127.0.0.1 --port "$port" --threads 1) ;;
+        noop-md5) SERVER_COMMAND=("$NOOP" --host 127.0.0.1 --port "$port" --threads 1 --md5 computed) ;;
+        *) log "error: unknown target $target (known: emulator noop noop-md5)"; exit 2 ;;
+    esac
+}
+
+# start_emulator NAME [FLAG...]: a fresh pinned emulator on EMULATOR_PORT, with FLAGs and then EMULATOR_ARGS,
+# registered as server NAME.
+start_emulator() {
+    local name=$1
+    shift
+    # EMULATOR_ARGS is deliberately split into words: it holds extra flags.
+    # shellcheck disable=SC2086
+    server_command emulator "$EMULATOR_PORT" "$@" $EMULATOR_ARGS
+    start_server "$name" "$EMULATOR_PORT" "${SERVER_COMMAND[@]}"
+}
+
 # temp_dir VAR: creates a temporary directory that the EXIT trap removes and stores its path in VAR. (Not a
 # command substitution: the directory must be recorded in this shell for the trap to see it.)
 temp_dir() {

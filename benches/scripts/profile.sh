@@ -89,12 +89,8 @@ classify() {
 profile_run() {
     local target=$1 port=$2 run=$3 file out requests
     file=$PROFILES/$target-$run.perf.data
-    case "$target" in
-        emulator) start_server emulator "$port" "$EMULATOR" --host 127.0.0.1 --port "$port" --worker-threads 1 ;;
-        noop) start_server noop "$port" "$NOOP" --host 127.0.0.1 --port "$port" --threads 1 ;;
-        noop-md5) start_server noop-md5 "$port" "$NOOP" --host 127.0.0.1 --port "$port" --threads 1 --md5 computed ;;
-        *) log "error: unknown target $target"; exit 2 ;;
-    esac
+    server_command "$target" "$port" --worker-threads 1
+    start_server "$target" "$port" "${SERVER_COMMAND[@]}"
     wait_for_quiet
     perf record -e cpu-clock -F "$FREQUENCY" -g -p "${PID_OF[$target]}" -o "$file" >/dev/null 2>"$RESULTS.perf" &
     local perf_pid=$!
@@ -115,8 +111,7 @@ profile_run() {
 
 for ((run = 1; run <= REPEATS; run++)); do
     for target in $TARGETS; do
-        port=$EMULATOR_PORT
-        [ "$target" != emulator ] && port=$NOOP_PORT
+        port=$(port_of "$target")
         log "$SCENARIO on $target under perf, run $run/$REPEATS"
         profile_run "$target" "$port" "$run"
     done

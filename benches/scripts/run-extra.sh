@@ -63,10 +63,7 @@ start_target() {
         temp_dir DATA_DIR
         data_args=(--data-dir "$DATA_DIR")
     fi
-    # EMULATOR_ARGS is deliberately split into words: it holds extra flags.
-    # shellcheck disable=SC2086
-    start_server "$1" "$EMULATOR_PORT" "$EMULATOR" --host 127.0.0.1 --port "$EMULATOR_PORT" "${data_args[@]}" \
-        $EMULATOR_ARGS
+    start_emulator "$1" "${data_args[@]}"
 }
 
 # stop_target TARGET: stops the server; a durable one's data file size is logged, then the directory removed.

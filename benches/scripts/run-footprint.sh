@@ -32,15 +32,6 @@ ENDPOINT=http://127.0.0.1:$EMULATOR_PORT
 QUEUE=bench-footprint
 QUEUE_URL=$ENDPOINT/000000000000/$QUEUE
 
-# start_emulator NAME [FLAGS...]: a fresh pinned emulator.
-start_emulator() {
-    local name=$1
-    shift
-    # EMULATOR_ARGS is deliberately split into words: it holds extra flags.
-    # shellcheck disable=SC2086
-    start_server "$name" "$EMULATOR_PORT" "$EMULATOR" --host 127.0.0.1 --port "$EMULATOR_PORT" "$@" $EMULATOR_ARGS
-}
-
 # status_kib NAME FIELD: a field of /proc/<pid>/status of server NAME, in KiB (VmRSS, VmHWM).
 status_kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/${PID_OF[$1]}/status"; }
 

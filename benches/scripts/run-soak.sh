@@ -28,12 +28,6 @@ prepare_run
 
 ENDPOINT=http://127.0.0.1:$EMULATOR_PORT
 
-start_emulator() {
-    # EMULATOR_ARGS is deliberately split into words: it holds extra flags.
-    # shellcheck disable=SC2086
-    start_server emulator "$EMULATOR_PORT" "$EMULATOR" --host 127.0.0.1 --port "$EMULATOR_PORT" $EMULATOR_ARGS
-}
-
 # mark_start: notes the pinned CPUs' busy ticks, the emulator's CPU ticks and the time, for foreign_cores.
 mark_start() {
     BUSY_START=$(pinned_busy_ticks)
@@ -68,7 +62,7 @@ soak() {
 
 if [ -z "$RATE" ]; then
     log "measuring the maximum rate of the mix: ${MAX_SECONDS}s without a rate limit"
-    start_emulator
+    start_emulator emulator
     mark_start
     # Errors do not matter here, only the rate; the report is read whatever the verdict.
     soak "$OUT.max.json" "$OUT.max.log" --duration "$MAX_SECONDS" --sample-interval "$MAX_SECONDS" \
@@ -91,7 +85,7 @@ if [ -n "$MAX_RSS_GROWTH_MIB" ]; then
     GROWTH_FLAGS+=(--max-rss-growth-mib "$MAX_RSS_GROWTH_MIB")
 fi
 
-start_emulator
+start_emulator emulator
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 mark_start
 log "soaking for ${DURATION}s at $RATE req/s (emulator pid ${PID_OF[emulator]}, load average $LOAD_START);" \

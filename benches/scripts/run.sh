@@ -28,22 +28,12 @@ prepare_run
 
 # start_target TARGET: a fresh server for one run.
 start_target() {
+    local port
+    port=$(port_of "$1")
     # EMULATOR_ARGS is deliberately split into words: it holds extra flags.
     # shellcheck disable=SC2086
-    case "$1" in
-        emulator) start_server emulator "$EMULATOR_PORT" "$EMULATOR" --host 127.0.0.1 --port "$EMULATOR_PORT" \
-            $EMULATOR_ARGS ;;
-        noop) start_server noop "$NOOP_PORT" "$NOOP" --host 127.0.0.1 --port "$NOOP_PORT" --threads 1 ;;
-        noop-md5) start_server noop-md5 "$NOOP_PORT" "$NOOP" --host 127.0.0.1 --port "$NOOP_PORT" --threads 1 \
-            --md5 computed ;;
-    esac
-}
-
-endpoint_of() {
-    case "$1" in
-        emulator) echo "http://127.0.0.1:$EMULATOR_PORT" ;;
-        noop | noop-md5) echo "http://127.0.0.1:$NOOP_PORT" ;;
-    esac
+    server_command "$1" "$port" $EMULATOR_ARGS
+    start_server "$1" "$port" "${SERVER_COMMAND[@]}"
 }
 
 # The no-op server stores nothing, so a drain never empties and a long poll never wakes: emulator only.
@@ -61,7 +51,7 @@ for scenario in $SCENARIOS; do
             start_target "$target"
             # LOADGEN_ARGS is deliberately split into words: it holds extra flags.
             # shellcheck disable=SC2086
-            measure "$scenario" "$target" "$(endpoint_of "$target")" --scenario "$scenario" \
+            measure "$scenario" "$target" "http://127.0.0.1:$(port_of "$target")" --scenario "$scenario" \
                 --concurrency "$CONCURRENCY" --duration "$DURATION" --body-bytes "$BODY_BYTES" \
                 --messages "$DRAIN_MESSAGES" --samples "$LONGPOLL_SAMPLES" --waiters "$LONGPOLL_WAITERS" $LOADGEN_ARGS
             stop_server "$target"
