@@ -6,20 +6,22 @@
 //! queue's `Notify` and on the [`Clock`], never while holding a lock.
 //!
 //! # Layout
-//! - `mod.rs`: the engine handle, the per-account namespaces and the queue guard that reports changes.
-//! - `queues.rs`: queue management (create, get URL, list, delete, attributes, purge) and name validation;
-//!   `tags.rs`: queue tags; `listing.rs`: pages of names and their tokens.
-//! - `messages.rs`: send, receive (with long polling), delete and visibility changes.
-//! - `batch.rs`: the whole-request rules shared by the three batch actions.
-//! - `fifo.rs`: message groups and receive attempts of FIFO queues; `dedup.rs`: the deduplication window.
-//! - `redrive.rs`: dead-letter moves and dead-letter source listing; `move_tasks.rs`: message move tasks;
-//!   `move_task_info.rs`: their reported status.
-//! - `permissions.rs`: AddPermission / RemovePermission; `access.rs`: cross-account authorization.
-//! - `queue.rs`: one queue's state machine; `stored.rs`: a message as a queue keeps it; `content.rs`: message
-//!   content, validation, MD5s.
-//! - `attributes.rs`: typed queue attributes; `receipt.rs`: receipt handles; `clock.rs`: time.
-//! - `events.rs`: the changes the engine reports to durable storage; `restore.rs`: start-up recovery.
-//! - `peek.rs`: messages seen without side effects; `metrics.rs`: CloudWatch-like per-queue counters.
+//! Modules depend one way; each uses only modules of earlier groups (`mod.rs` is the hub every one may use):
+//! 1. leaves: `access.rs` (cross-account authorization), `attributes.rs` (typed queue attributes), `batch.rs`
+//!    (whole-request rules of the batch actions), `clock.rs`, `content.rs` (message bodies and attributes, their
+//!    validation and MD5s), `listing.rs` (name pages and tokens), `parameters.rs` (limits and id rules of the
+//!    message operations), `permissions.rs` (AddPermission / RemovePermission), `receipt.rs` (receipt handles),
+//!    `sequence.rs` (sequence-keyed maps), `tags.rs` (queue tags).
+//! 2. `dedup.rs` (the FIFO deduplication window), `stored.rs` (a message as a queue keeps it),
+//!    `move_task_info.rs` (what a move task reports).
+//! 3. `events.rs` (the changes reported to durable storage), `fifo.rs` (message groups, receive attempts),
+//!    `peek.rs` (messages seen without side effects), `receive.rs` (ReceiveMessage with long polling),
+//!    `redrive.rs` (dead-letter moves and source listing).
+//! 4. `queue/` (one queue's state machine: `delivery.rs`, `schedule.rs`, `journal.rs`), `move_tasks.rs`
+//!    (message move tasks).
+//! 5. `queues.rs` (create, get URL, list, delete, attributes, purge), `send.rs` (SendMessage and its batch),
+//!    `messages.rs` (delete and visibility changes by receipt handle), `metrics.rs` (per-queue counters),
+//!    `restore.rs` (start-up recovery).
 
 mod access;
 mod attributes;
@@ -34,13 +36,16 @@ mod messages;
 mod metrics;
 mod move_task_info;
 mod move_tasks;
+mod parameters;
 mod peek;
 mod permissions;
 mod queue;
 mod queues;
 mod receipt;
+mod receive;
 mod redrive;
 mod restore;
+mod send;
 mod sequence;
 mod stored;
 mod tags;
@@ -64,12 +69,13 @@ pub use content::{
 };
 pub use events::{Durable, EventSink, QueueEvent, StorageEvent, StorageFailure};
 pub use listing::QueueListing;
-pub use messages::{ReceiveMessageInput, ReceivedMessage, SendMessageInput, SendMessageOutput};
 pub use metrics::QueueMetrics;
 pub use move_task_info::{MoveTaskInfo, MoveTaskStatus};
 pub use peek::PeekedMessage;
 pub use queue::{MessageCounts, QueueState};
+pub use receive::{ReceiveMessageInput, ReceivedMessage};
 pub use restore::{DeduplicationRecord, QueueSnapshot, Snapshot};
+pub use send::{SendMessageInput, SendMessageOutput};
 pub use stored::{MessageExtra, MessageState, StoredMessage};
 
 use crate::error::{ErrorCode, SqsError};
