@@ -15,7 +15,6 @@ mod support;
 mod attributes;
 mod dead_letter;
 mod errors;
-mod fifo;
 mod messages;
 mod move_tasks;
 mod permissions;

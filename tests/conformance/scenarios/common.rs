@@ -127,3 +127,44 @@ pub fn assert_uuid(id: &str) {
     assert_eq!(lengths, [8, 4, 4, 4, 12], "MessageId {id} is not a UUID");
     assert!(groups.iter().all(|g| g.bytes().all(|b| b.is_ascii_hexdigit())), "MessageId {id} is not a UUID");
 }
+
+/// Creates `name` (ending in `.fifo`) with `FifoQueue=true` plus `extra` attributes.
+pub async fn create_fifo(ctx: &TestContext, name: &str, extra: &[(&str, &str)]) -> String {
+    let mut pairs = vec![("FifoQueue", "true")];
+    pairs.extend_from_slice(extra);
+    ctx.create_queue_with(name, queue_attributes(&pairs)).await
+}
+
+/// A FIFO entry in `group` with an optional explicit deduplication id.
+pub fn fifo_entry(body: &str, group: &str, dedup: Option<&str>) -> SendEntry {
+    SendEntry {
+        group_id: Some(group.to_owned()),
+        deduplication_id: dedup.map(str::to_owned),
+        ..SendEntry::new("m", body)
+    }
+}
+
+/// Sends a FIFO message in `group` with an optional explicit deduplication id.
+pub async fn send_fifo(ctx: &TestContext, url: &str, body: &str, group: &str, dedup: Option<&str>) -> SentMessage {
+    send_entry(ctx, url, fifo_entry(body, group, dedup))
+        .await
+        .unwrap_or_else(|e| panic!("send {body:?} to group {group:?}: {e:?}"))
+}
+
+/// Sends `body` in `group` with the body as its deduplication id.
+pub async fn send_in_group(ctx: &TestContext, url: &str, body: &str, group: &str) -> SentMessage {
+    send_fifo(ctx, url, body, group, Some(body)).await
+}
+
+/// Short-polls for up to `max` messages with a visibility timeout and an optional `ReceiveRequestAttemptId`.
+pub async fn receive_attempt(
+    ctx: &TestContext,
+    url: &str,
+    max: u8,
+    visibility_secs: u64,
+    attempt: Option<&str>,
+) -> Vec<ReceivedMessage> {
+    let mut request = short_poll(max).visibility_timeout(Duration::from_secs(visibility_secs));
+    request.receive_request_attempt_id = attempt.map(str::to_owned);
+    ctx.backend.receive_message(url, &request).await.expect("receive")
+}

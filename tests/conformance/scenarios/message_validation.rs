@@ -121,7 +121,9 @@ pub async fn a_deduplication_id_on_a_standard_queue_is_invalid(ctx: &TestContext
     let url = ctx.create_queue("orders").await;
     let entry = SendEntry { deduplication_id: Some("d-1".to_owned()), ..SendEntry::new("m", "x") };
 
-    assert_rejected(ctx, &url, entry, "MessageDeduplicationId").await;
+    let text = "for parameter MessageDeduplicationId is invalid. Reason: The request include parameter that is not \
+                valid for this queue type";
+    assert_rejected(ctx, &url, entry, text).await;
 
     assert_eq!(counts(ctx, &url).await, (0, 0, 0));
 }

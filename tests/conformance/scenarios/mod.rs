@@ -3,6 +3,9 @@
 pub mod batches;
 pub mod common;
 pub mod delays;
+pub mod fifo_dedup;
+pub mod fifo_order;
+pub mod fifo_queues;
 pub mod idempotency;
 pub mod integrity;
 pub mod long_polling;
