@@ -6,7 +6,8 @@ use std::fmt::Display;
 
 use sqskit::types::{AttributeValue, MessageAttributes};
 
-use super::base64;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 
 /// The API version every Query request names.
 const VERSION: &str = "2012-11-05";
@@ -83,9 +84,7 @@ impl QueryRequest {
                 request.param(format!("{at}.Name"), name).param(format!("{at}.Value.DataType"), &attribute.data_type);
             match &attribute.value {
                 AttributeValue::Text(text) => request.param(format!("{at}.Value.StringValue"), text),
-                AttributeValue::Binary(bytes) => {
-                    request.param(format!("{at}.Value.BinaryValue"), base64::encode(bytes))
-                }
+                AttributeValue::Binary(bytes) => request.param(format!("{at}.Value.BinaryValue"), BASE64.encode(bytes)),
             }
         })
     }
@@ -101,27 +100,12 @@ impl QueryRequest {
 
     /// The form body: `Action`, `Version`, then every parameter, each name and value percent-encoded.
     pub fn encode(&self) -> String {
-        [("Action", self.action), ("Version", VERSION)]
-            .into_iter()
-            .chain(self.params.iter().map(|(name, value)| (name.as_str(), value.as_str())))
-            .map(|(name, value)| format!("{}={}", percent_encode(name), percent_encode(value)))
-            .collect::<Vec<_>>()
-            .join("&")
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("Action", self.action)
+            .append_pair("Version", VERSION)
+            .extend_pairs(&self.params)
+            .finish()
     }
-}
-
-/// `application/x-www-form-urlencoded` escaping: unreserved characters stay, a space becomes `+`, every other
-/// byte of the UTF-8 text becomes `%XX`.
-fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => out.push(char::from(byte)),
-            b' ' => out.push('+'),
-            other => out.push_str(&format!("%{other:02X}")),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -5,12 +5,10 @@
 //! - `form.rs` builds the requests (`Action=…&Version=2012-11-05`, indexed lists and maps).
 //! - `xml.rs` reads the `<{Action}Response>` documents and the `ErrorResponse` into sqskit's types and errors.
 //! - `digests.rs` verifies MD5 digests with `sqskit::integrity`, as `AwsBackend` does for JSON.
-//! - `base64.rs` encodes and decodes `BinaryValue`s.
 //!
 //! Like the other backends, every method makes exactly one request (ListQueues: one per page) and never
 //! retries.
 
-mod base64;
 mod digests;
 mod form;
 mod xml;

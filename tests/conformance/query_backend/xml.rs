@@ -10,7 +10,8 @@ use sqskit::types::{
 };
 use sqskit::{Error, Fault, Result, ServiceErrorCode};
 
-use super::base64;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 
 /// A response that is not what an SQS Query endpoint sends.
 #[derive(Debug, thiserror::Error)]
@@ -263,8 +264,9 @@ fn message_attributes(node: Node<'_, '_>) -> Result<MessageAttributes> {
             let data_type = required(value, "DataType")?;
             let attribute_value = match text(value, "BinaryValue") {
                 Some(encoded) => AttributeValue::Binary(
-                    base64::decode(&encoded)
-                        .ok_or_else(|| Error::transport(MalformedReply::NotBase64(name.clone())))?,
+                    BASE64
+                        .decode(encoded.trim())
+                        .map_err(|_| Error::transport(MalformedReply::NotBase64(name.clone())))?,
                 ),
                 None => AttributeValue::Text(text(value, "StringValue").unwrap_or_default()),
             };
