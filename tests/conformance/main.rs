@@ -179,5 +179,17 @@ conformance_suite! {
         queue_attributes::set_queue_attributes_updates_values_and_the_last_modified_timestamp,
         queue_attributes::approximate_counters_track_sent_received_deleted_and_delayed_messages,
         message_validation::an_empty_body_is_a_missing_parameter,
+        queue_lifecycle::get_queue_url_returns_the_url_of_an_existing_queue,
+        queue_lifecycle::get_queue_url_matches_names_case_sensitively,
+        queue_lifecycle::create_queue_with_the_same_attributes_returns_the_same_url,
+        queue_lifecycle::create_queue_without_attributes_on_an_existing_queue_returns_it_unchanged,
+        queue_lifecycle::create_queue_with_a_differing_attribute_fails_with_queue_name_exists,
+        queue_lifecycle::a_queue_name_of_80_characters_is_accepted,
+        queue_lifecycle::invalid_queue_names_are_rejected,
+        queue_lifecycle::delete_queue_makes_the_queue_unreachable,
+        queue_lifecycle::recreating_a_queue_within_60_seconds_of_deletion_fails_with_queue_deleted_recently,
+        queue_lifecycle::recreating_a_queue_61_seconds_after_deletion_succeeds_without_old_messages,
+        queue_lifecycle::list_queues_filters_by_a_case_sensitive_prefix,
+        queue_lifecycle::a_queue_url_selects_its_queue_by_path_not_host,
     }
 }

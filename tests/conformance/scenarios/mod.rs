@@ -13,6 +13,7 @@ pub mod long_polling;
 pub mod message_attributes;
 pub mod message_validation;
 pub mod queue_attributes;
+pub mod queue_lifecycle;
 pub mod queues;
 pub mod send_receive;
 pub mod visibility;
