@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::common::{TestEnv, expect_service_error};
+use crate::common::TestEnv;
 
 fn redrive(target: &str, max_receive_count: u32) -> String {
     format!(r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":{max_receive_count}}}"#, TestEnv::arn_of(target))
@@ -70,6 +70,6 @@ async fn list_dead_letter_source_queues_of_a_missing_queue_is_queue_does_not_exi
 
     let err = env.client.list_dead_letter_source_queues().queue_url(env.missing_queue_url()).send().await.unwrap_err();
 
-    expect_service_error(err, 400, "AWS.SimpleQueueService.NonExistentQueue", crate::common::NO_QUEUE_MESSAGE);
+    crate::support::expect_no_such_queue(err);
     env.shutdown().await;
 }
