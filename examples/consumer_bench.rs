@@ -13,13 +13,17 @@
 //!          run), --seconds S (5), --embedded (the same over EmbeddedBackend, no HTTP: the consumer's own
 //!          overhead).
 
+#[allow(dead_code)]
+#[path = "bench_support/mod.rs"]
+mod bench_support;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use aws_config::BehaviorVersion;
-use sqskit::backend::{AwsBackend, CallCounts, CountingBackend, DeleteEntry, ReceiveRequest, SendEntry, SqsBackend};
+use bench_support::{BenchTarget, percentile};
+use sqskit::backend::{CallCounts, CountingBackend, DeleteEntry, ReceiveRequest, SendEntry, SqsBackend};
 use sqskit::consumer::{Consumer, Delivery, Outcome};
 
 struct Options {
@@ -237,31 +241,14 @@ fn median(values: &mut [f64]) -> f64 {
     values.get(values.len() / 2).copied().unwrap_or_default()
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(index).copied().unwrap_or_default()
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let options = parse_options()?;
-    let (endpoint, emulator) = match &options.endpoint {
-        Some(endpoint) => (endpoint.clone(), None),
-        None => {
-            let emulator = sqskit_emulator::Emulator::builder().port(0).start().await?;
-            (emulator.endpoint(), Some(emulator))
-        }
-    };
-    let sdk_config = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(&endpoint)
-        .region("us-east-1")
-        .credentials_provider(aws_credential_types::Credentials::new("bench", "bench", None, None, "static"))
-        .load()
-        .await;
+    let target = BenchTarget::start(options.endpoint.as_deref()).await?;
     let aws: Arc<dyn SqsBackend> = if options.embedded {
         Arc::new(sqskit::backend::EmbeddedBackend::new())
     } else {
-        Arc::new(AwsBackend::builder(&sdk_config).build())
+        target.aws_backend("bench").await
     };
     let counting = Arc::new(CountingBackend::new(aws.clone()));
     let suffix = std::process::id();
@@ -335,8 +322,5 @@ async fn main() -> anyhow::Result<()> {
         percentile(&samples, 0.99).as_secs_f64() * 1e3,
         samples.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
     );
-    if let Some(emulator) = emulator {
-        emulator.shutdown().await?;
-    }
-    Ok(())
+    target.shutdown().await
 }

@@ -25,9 +25,10 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
+use orders::cli::QueueArgs;
 use orders::ledger::Ledger;
 use orders::model::{dollars, thousands};
-use orders::queues::{self, QueueSpec};
+use orders::queues;
 use orders::shop::{Faults, Shop};
 use orders::verify::{Expected, verify};
 use orders::worker::{self, WorkerSettings};
@@ -37,22 +38,8 @@ use sqskit::consumer::{InMemoryIdempotencyStore, RunningConsumer};
 /// Processes orders from an SQS queue.
 #[derive(Debug, Parser)]
 struct Args {
-    /// SQS endpoint, e.g. http://127.0.0.1:9324 for sqskit-emulator [default: real AWS, from the aws-config
-    /// environment].
-    #[arg(long, env = "AWS_ENDPOINT_URL_SQS")]
-    endpoint: Option<String>,
-    /// The orders queue: a name or a URL.
-    #[arg(long, default_value = "orders")]
-    queue: String,
-    /// The dead-letter queue for orders that can never succeed [default: the queue's name + "-dlq"].
-    #[arg(long)]
-    dlq: Option<String>,
-    /// Create the queue and its dead-letter queue, with a redrive policy, if they do not exist.
-    #[arg(long)]
-    create_queues: bool,
-    /// maxReceiveCount of the redrive policy set by --create-queues.
-    #[arg(long, default_value_t = 5)]
-    max_receive_count: u32,
+    #[command(flatten)]
+    queues: QueueArgs,
     /// Probability that an attempt at an order fails in one of its steps (injected).
     #[arg(long, default_value_t = 0.1)]
     failure_rate: f64,
@@ -92,14 +79,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
     let args = Args::parse();
-    let backend = queues::connect(args.endpoint.as_deref()).await?;
-    let spec = QueueSpec {
-        queue: args.queue.clone(),
-        dead_letter: args.dlq.clone(),
-        create: args.create_queues,
-        max_receive_count: args.max_receive_count,
-    };
-    let queues = queues::resolve(&backend, &spec).await?;
+    let (backend, queues) = args.queues.open().await?;
     if queues.dead_letter.is_none() {
         eprintln!("order_consumer: no dead-letter queue found; permanent failures are left to the redrive policy");
     }

@@ -19,30 +19,16 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
+use orders::cli::QueueArgs;
 use orders::model::{Order, duplicate_numbers, order_book, thousands};
-use orders::queues::{self, QueueSpec};
 use orders::worker;
 use sqskit::backend::{CountingBackend, SqsBackend};
 
 /// Sends orders to an SQS queue.
 #[derive(Debug, Parser)]
 struct Args {
-    /// SQS endpoint, e.g. http://127.0.0.1:9324 for sqskit-emulator [default: real AWS, from the aws-config
-    /// environment].
-    #[arg(long, env = "AWS_ENDPOINT_URL_SQS")]
-    endpoint: Option<String>,
-    /// The orders queue: a name or a URL.
-    #[arg(long, default_value = "orders")]
-    queue: String,
-    /// The dead-letter queue, for --create-queues [default: the queue's name + "-dlq"].
-    #[arg(long)]
-    dlq: Option<String>,
-    /// Create the queue and its dead-letter queue, with a redrive policy, if they do not exist.
-    #[arg(long)]
-    create_queues: bool,
-    /// maxReceiveCount of the redrive policy set by --create-queues.
-    #[arg(long, default_value_t = 5)]
-    max_receive_count: u32,
+    #[command(flatten)]
+    queues: QueueArgs,
     /// How many orders to send (ORD-000001, ORD-000002, ...).
     #[arg(long, default_value_t = 1000)]
     count: u64,
@@ -60,15 +46,9 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
     let args = Args::parse();
-    let counting = Arc::new(CountingBackend::new(queues::connect(args.endpoint.as_deref()).await?));
+    let counting = Arc::new(CountingBackend::new(args.queues.connect().await?));
     let backend: Arc<dyn SqsBackend> = counting.clone();
-    let spec = QueueSpec {
-        queue: args.queue.clone(),
-        dead_letter: args.dlq.clone(),
-        create: args.create_queues,
-        max_receive_count: args.max_receive_count,
-    };
-    let queues = queues::resolve(&backend, &spec).await?;
+    let queues = args.queues.resolve(&backend).await?;
     let producer = worker::producer(backend, &queues.orders).await?;
 
     let book = order_book(args.count, args.poison);

@@ -9,12 +9,16 @@
 //! Options: --messages N (20000), --concurrency C (256 concurrent callers), --body-bytes B (256),
 //!          --in-flight R (8 requests in flight), --embedded (add a row over EmbeddedBackend, no HTTP).
 
+#[allow(dead_code)]
+#[path = "bench_support/mod.rs"]
+mod bench_support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use aws_config::BehaviorVersion;
-use sqskit::backend::{AwsBackend, CountingBackend, EmbeddedBackend, SqsBackend};
+use bench_support::{BenchTarget, percentile};
+use sqskit::backend::{CountingBackend, EmbeddedBackend, SqsBackend};
 use sqskit::types::{QueueAttributeName, QueueAttributes};
 use sqskit::{Producer, ProducerBuilder};
 
@@ -111,11 +115,6 @@ async fn run_mode(
     Ok((seconds, calls, latencies))
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(index).copied().unwrap_or_default()
-}
-
 async fn measure(
     rows: &mut Vec<Row>,
     backend: Arc<dyn SqsBackend>,
@@ -148,29 +147,15 @@ async fn measure(
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let options = parse_options()?;
-    let (endpoint, emulator) = match &options.endpoint {
-        Some(endpoint) => (endpoint.clone(), None),
-        None => {
-            let emulator = sqskit_emulator::Emulator::builder().port(0).start().await?;
-            (emulator.endpoint(), Some(emulator))
-        }
-    };
-    let sdk_config = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(&endpoint)
-        .region("us-east-1")
-        .credentials_provider(aws_credential_types::Credentials::new("test", "test", None, None, "static"))
-        .load()
-        .await;
-    let aws: Arc<dyn SqsBackend> = Arc::new(AwsBackend::builder(&sdk_config).build());
+    let target = BenchTarget::start(options.endpoint.as_deref()).await?;
+    let aws = target.aws_backend("test").await;
 
     let mut rows = Vec::new();
     measure(&mut rows, aws, "aws-sdk over HTTP", &options).await?;
     if options.embedded {
         measure(&mut rows, Arc::new(EmbeddedBackend::new()), "embedded", &options).await?;
     }
-    if let Some(emulator) = emulator {
-        emulator.shutdown().await?;
-    }
+    target.shutdown().await?;
 
     println!(
         "Producer throughput: {} messages of {} bytes, {} concurrent callers, {} requests in flight, endpoint {}\n",

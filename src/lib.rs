@@ -38,8 +38,10 @@
 //!   retry classification.
 //! - [`types`]: identifiers, message attributes, queue and system attribute names.
 //! - [`backend`]: the [`SqsBackend`] trait and its plain request/response types; `aws.rs` ([`AwsBackend`]),
-//!   `embedded.rs` ([`EmbeddedBackend`], feature `embedded`), `counting.rs` (call counting).
-//! - [`integrity`]: MD5 digests of bodies and attributes and their verification, shared by both backends.
+//!   `embedded.rs` ([`EmbeddedBackend`], feature `embedded`), `integrity.rs` ([`integrity`]: MD5 digests of
+//!   bodies and attributes and their verification, shared by both backends), `observed.rs` (the one wrapper,
+//!   [`Observed`](backend::Observed), showing every request to a [`BackendObserver`](backend::BackendObserver)),
+//!   `counting.rs` (call counting) and `metered.rs` (API metrics), both observers.
 //! - [`codec`]: [`Encode`](codec::Encode) / [`Decode`](codec::Decode) and the serde_json default.
 //! - [`retry`]: the backoff policy (full jitter, max elapsed time) and the retry budget.
 //! - [`idempotency`]: the idempotency-key attribute name and the FIFO deduplication id derived from a key.
@@ -57,7 +59,6 @@ pub mod codec;
 pub mod consumer;
 pub mod error;
 pub mod idempotency;
-pub mod integrity;
 pub mod monitor;
 pub mod producer;
 pub mod retry;
@@ -67,7 +68,7 @@ pub mod types;
 
 #[cfg(feature = "embedded")]
 pub use backend::EmbeddedBackend;
-pub use backend::{AwsBackend, SqsBackend};
+pub use backend::{AwsBackend, SqsBackend, integrity};
 pub use consumer::{
     Consumer, ConsumerBuilder, Delivery, IdempotencyStore, InMemoryIdempotencyStore, Outcome, RunningConsumer,
     ShutdownReport,

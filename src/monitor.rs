@@ -60,7 +60,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::Instrument;
 
-use crate::backend::{Metered, SqsBackend};
+use crate::backend::{SqsBackend, metered};
 use crate::error::Result;
 use crate::telemetry::{self, LABEL_QUEUE, LABEL_STATE, QUEUE_MESSAGES};
 use crate::types::QueueAttributeName;
@@ -280,7 +280,7 @@ impl QueueMonitorBuilder {
         };
         let states = self.thresholds.into_iter().map(|threshold| ThresholdState { threshold, ..Default::default() });
         QueueMonitor {
-            backend: Metered::wrap(self.backend),
+            backend: metered(self.backend),
             queue_url: self.queue_url,
             dead_letter_queue_url: self.dead_letter_queue_url,
             interval: self.interval,

@@ -333,18 +333,7 @@ async fn standard_queue_10000_orders_under_throttling_5xx_and_partial_batch_fail
 /// [`fifo_producer_keeps_group_order_under_retryable_partial_send_failures`] for why not on sends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifo_queue_2000_orders_in_50_groups_keep_their_order_under_faults() {
-    let scenario = Scenario {
-        name: "orders-faults.fifo",
-        fifo: true,
-        orders: 2_000,
-        groups: 50,
-        seed: 12,
-        partial_actions: "DeleteMessageBatch",
-    };
-    let outcome = run(&scenario).await;
-    assert_stored_in_send_order(&scenario, &outcome);
-    assert_handled_in_send_order(&scenario, &outcome);
-    check(&scenario, outcome).await;
+    fifo_orders_keep_their_order("orders-faults.fifo", "DeleteMessageBatch").await;
 }
 
 /// Known limitation of the producer, kept as a runnable repro: on a FIFO queue the batcher may put several
@@ -355,14 +344,13 @@ async fn fifo_queue_2000_orders_in_50_groups_keep_their_order_under_faults() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "known producer limitation: retryable entry failures reorder a FIFO group sent in one batch"]
 async fn fifo_producer_keeps_group_order_under_retryable_partial_send_failures() {
-    let scenario = Scenario {
-        name: "orders-send-faults.fifo",
-        fifo: true,
-        orders: 2_000,
-        groups: 50,
-        seed: 12,
-        partial_actions: "*Batch",
-    };
+    fifo_orders_keep_their_order("orders-send-faults.fifo", "*Batch").await;
+}
+
+/// Sends 2,000 orders over 50 groups of FIFO queue `name`, with partial batch failures on `partial_actions`,
+/// and checks that every group is stored and handled in send order.
+async fn fifo_orders_keep_their_order(name: &'static str, partial_actions: &'static str) {
+    let scenario = Scenario { name, fifo: true, orders: 2_000, groups: 50, seed: 12, partial_actions };
     let outcome = run(&scenario).await;
     assert_stored_in_send_order(&scenario, &outcome);
     assert_handled_in_send_order(&scenario, &outcome);

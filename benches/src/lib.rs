@@ -15,12 +15,12 @@
 //!
 //! # Running
 //!
-//! The binaries are `sqskit-loadgen` and `sqskit-noop-server`. `benches/run.sh` builds them and the emulator,
-//! pins the servers to CPU 0 and the load generator to CPU 1, runs every scenario three times against the emulator
-//! and the no-op server, and prints the medians as a markdown table; `benches/run-extra.sh` does the same for the
-//! Query, FIFO and durable-storage comparisons, `benches/run-footprint.sh` measures memory and recovery with a
-//! million messages, `benches/run-soak.sh` runs the 30-minute soak, and `benches/callgrind.sh` counts instructions
-//! per request. By hand:
+//! The binaries are `sqskit-loadgen` and `sqskit-noop-server`. `benches/scripts/run.sh` builds them and the
+//! emulator, pins the servers to CPU 0 and the load generator to CPU 1, runs every scenario three times against the
+//! emulator and the no-op server, and prints the medians as a markdown table; `benches/scripts/run-extra.sh` does
+//! the same for the Query, FIFO and durable-storage comparisons, `benches/scripts/run-footprint.sh` measures memory
+//! and recovery with a million messages, `benches/scripts/run-soak.sh` runs the 30-minute soak, and
+//! `benches/scripts/callgrind.sh` counts instructions per request; `benches/README.md` lists them all. By hand:
 //!
 //! ```text
 //! target/release/sqskit-noop-server --port 9399 --threads 1 &

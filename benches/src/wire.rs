@@ -213,17 +213,19 @@ pub struct SendMessageResponse<'a> {
     pub message_id: Cow<'a, str>,
 }
 
-/// `SendMessageBatch` input.
+/// The input of every batch action: a queue and its entries, e.g. [`SendMessageBatchRequest`].
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct SendMessageBatchRequest<'a> {
-    /// The target queue.
+pub struct BatchRequest<'a, E> {
+    /// The queue the batch acts on.
     #[serde(borrow)]
     pub queue_url: Cow<'a, str>,
     /// 1..=10 entries with distinct ids.
-    #[serde(borrow)]
-    pub entries: Vec<SendMessageBatchRequestEntry<'a>>,
+    pub entries: Vec<E>,
 }
+
+/// `SendMessageBatch` input.
+pub type SendMessageBatchRequest<'a> = BatchRequest<'a, SendMessageBatchRequestEntry<'a>>;
 
 /// One entry of a `SendMessageBatch` request.
 #[derive(Debug, Serialize, Deserialize)]
@@ -325,16 +327,7 @@ pub struct ReceivedMessage<'a> {
 }
 
 /// `DeleteMessageBatch` input.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct DeleteMessageBatchRequest<'a> {
-    /// The queue the messages were received from.
-    #[serde(borrow)]
-    pub queue_url: Cow<'a, str>,
-    /// 1..=10 entries with distinct ids.
-    #[serde(borrow)]
-    pub entries: Vec<DeleteMessageBatchRequestEntry<'a>>,
-}
+pub type DeleteMessageBatchRequest<'a> = BatchRequest<'a, DeleteMessageBatchRequestEntry<'a>>;
 
 impl<'a> DeleteMessageBatchRequest<'a> {
     /// A request deleting the messages of `receipt_handles` (at most ten), entry ids `0`, `1`, ... in order.
@@ -363,14 +356,18 @@ pub struct DeleteMessageBatchRequestEntry<'a> {
     pub receipt_handle: Cow<'a, str>,
 }
 
-/// One `Successful` entry of a `DeleteMessageBatch` response.
+/// One `Successful` entry of a batch response that carries only the entry's id (`DeleteMessageBatch`,
+/// `ChangeMessageVisibilityBatch`).
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct DeleteMessageBatchResultEntry<'a> {
+pub struct BatchResultId<'a> {
     /// The request entry's id.
     #[serde(borrow)]
     pub id: Cow<'a, str>,
 }
+
+/// One `Successful` entry of a `DeleteMessageBatch` response.
+pub type DeleteMessageBatchResultEntry<'a> = BatchResultId<'a>;
 
 /// `DeleteMessage` input.
 #[derive(Debug, Serialize, Deserialize)]
@@ -399,16 +396,7 @@ pub struct ChangeMessageVisibilityRequest<'a> {
 }
 
 /// `ChangeMessageVisibilityBatch` input.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ChangeMessageVisibilityBatchRequest<'a> {
-    /// The queue the messages were received from.
-    #[serde(borrow)]
-    pub queue_url: Cow<'a, str>,
-    /// 1..=10 entries with distinct ids.
-    #[serde(borrow)]
-    pub entries: Vec<ChangeMessageVisibilityBatchRequestEntry<'a>>,
-}
+pub type ChangeMessageVisibilityBatchRequest<'a> = BatchRequest<'a, ChangeMessageVisibilityBatchRequestEntry<'a>>;
 
 /// One entry of a `ChangeMessageVisibilityBatch` request.
 #[derive(Debug, Serialize, Deserialize)]
@@ -425,13 +413,7 @@ pub struct ChangeMessageVisibilityBatchRequestEntry<'a> {
 }
 
 /// One `Successful` entry of a `ChangeMessageVisibilityBatch` response.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ChangeMessageVisibilityBatchResultEntry<'a> {
-    /// The request entry's id.
-    #[serde(borrow)]
-    pub id: Cow<'a, str>,
-}
+pub type ChangeMessageVisibilityBatchResultEntry<'a> = BatchResultId<'a>;
 
 /// The id of entry `index` in a batch: `"0"` to `"9"`.
 pub fn batch_entry_id(index: usize) -> Cow<'static, str> {

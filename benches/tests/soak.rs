@@ -1,6 +1,7 @@
 //! The CI version of the soak test (issue #12): one minute of the soak's mixed workload against an in-process
 //! sqskit-emulator over real HTTP, with the `sqskit-loadgen` binary as a child process sampling this process's
-//! memory and file descriptors. The 30-minute version is `benches/run-soak.sh`; BENCHMARKS.md has its figures.
+//! memory and file descriptors. The 30-minute version is `benches/scripts/run-soak.sh`; BENCHMARKS.md has its
+//! figures.
 
 use std::time::{Duration, Instant};
 

@@ -14,7 +14,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use crate::actions::Action;
+use crate::action::Action;
 use crate::engine::{Clock, Timestamp};
 use crate::error::{ErrorCode, SqsError};
 

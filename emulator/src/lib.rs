@@ -15,6 +15,7 @@
 //! - [`faults`]: fault rules and quotas; [`config`] and [`storage`]: the config file and durable mode.
 //! - [`error`]: the AWS error table and [`SqsError`]; [`documents`]: JSON documents inside queue attributes.
 
+pub mod action;
 pub mod actions;
 pub mod auth;
 pub mod config;

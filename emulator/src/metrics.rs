@@ -9,7 +9,7 @@ use std::fmt::{self, Write as _};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::actions::Action;
+use crate::action::Action;
 use crate::engine::{Engine, QueueMetrics};
 use crate::error::ErrorCode;
 use crate::faults::FaultInjector;

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
-use common::{ACCOUNT, sdk_client, str_attr};
+use common::{ACCOUNT, sdk_client, start_emulator, str_attr};
 use sqskit_emulator::{Clock, Emulator, ManualClock, RunningEmulator};
 
 struct Durable {
@@ -17,8 +17,7 @@ struct Durable {
 
 impl Durable {
     async fn start(dir: &std::path::Path, clock: ManualClock) -> Self {
-        let emulator =
-            Emulator::builder().port(0).clock(clock.clone()).data_dir(dir).start().await.expect("durable start");
+        let emulator = start_emulator(Emulator::builder().clock(clock.clone()).data_dir(dir)).await;
         let client = sdk_client(&emulator.endpoint()).await;
         Self { emulator, client, clock }
     }

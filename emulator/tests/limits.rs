@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{expect_service_error, sdk_client};
+use common::{expect_service_error, sdk_client, start_emulator};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
 use sqskit_emulator::{Emulator, EmulatorBuilder, ManualClock, RunningEmulator};
@@ -16,7 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 async fn start(builder: EmulatorBuilder) -> RunningEmulator {
-    builder.port(0).clock(ManualClock::new()).start().await.expect("start emulator")
+    start_emulator(builder.clock(ManualClock::new())).await
 }
 
 /// A client on its own, already established HTTP/1.1 connection, sending `GET /health`.

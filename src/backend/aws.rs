@@ -14,21 +14,21 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::config::http::HttpResponse;
 use aws_sdk_sqs::config::retry::RetryConfig;
 use aws_sdk_sqs::config::timeout::TimeoutConfig;
-use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sqs::error::{BuildError, ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::operation::RequestId;
 use aws_sdk_sqs::primitives::Blob;
 use aws_sdk_sqs::types::{
-    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry, MessageAttributeValue,
-    MessageSystemAttributeName, MessageSystemAttributeNameForSends, MessageSystemAttributeValue,
+    BatchResultErrorEntry, ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
+    MessageAttributeValue, MessageSystemAttributeName, MessageSystemAttributeNameForSends, MessageSystemAttributeValue,
     QueueAttributeName as SdkQueueAttributeName, SendMessageBatchRequestEntry,
 };
 
+use super::integrity::{self, ReportedDigests};
 use super::{
     BatchEntryFailure, BatchOutcome, DeleteEntry, ReceiveRequest, ReceivedMessage, SendEntry, SentMessage, SqsBackend,
     VisibilityEntry,
 };
 use crate::error::{Error, Fault, Result, ServiceErrorCode};
-use crate::integrity::{self, ReportedDigests};
 use crate::types::{
     AttributeValue, MessageAttribute, MessageAttributes, MessageId, QueueAttributeName, QueueAttributes, ReceiptHandle,
     SystemAttributeName, wire_seconds,
@@ -258,6 +258,87 @@ fn non_empty(value: Option<&str>) -> Option<String> {
     value.filter(|v| !v.is_empty()).map(str::to_owned)
 }
 
+/// A request entry of a batch whose SDK entry can only fail to build for a missing required member.
+trait SdkBatchEntry {
+    /// The SDK's entry type.
+    type Sdk;
+    /// What kind of entry this is, for error messages.
+    const KIND: &'static str;
+    /// The entry id, unique within its batch.
+    fn batch_id(&self) -> &str;
+    /// The SDK entry.
+    fn to_sdk(&self) -> std::result::Result<Self::Sdk, BuildError>;
+}
+
+impl SdkBatchEntry for DeleteEntry {
+    type Sdk = DeleteMessageBatchRequestEntry;
+    const KIND: &'static str = "delete";
+
+    fn batch_id(&self) -> &str {
+        &self.id
+    }
+
+    fn to_sdk(&self) -> std::result::Result<Self::Sdk, BuildError> {
+        DeleteMessageBatchRequestEntry::builder().id(&self.id).receipt_handle(self.receipt_handle.as_str()).build()
+    }
+}
+
+impl SdkBatchEntry for VisibilityEntry {
+    type Sdk = ChangeMessageVisibilityBatchRequestEntry;
+    const KIND: &'static str = "visibility";
+
+    fn batch_id(&self) -> &str {
+        &self.id
+    }
+
+    fn to_sdk(&self) -> std::result::Result<Self::Sdk, BuildError> {
+        ChangeMessageVisibilityBatchRequestEntry::builder()
+            .id(&self.id)
+            .receipt_handle(self.receipt_handle.as_str())
+            .visibility_timeout(wire_seconds(self.visibility_timeout))
+            .build()
+    }
+}
+
+/// The SDK entries of a batch request; a build failure names the kind of entry and its id.
+fn sdk_entries<E: SdkBatchEntry>(entries: &[E]) -> Result<Vec<E::Sdk>> {
+    entries
+        .iter()
+        .map(|entry| entry.to_sdk().map_err(|e| Error::invalid(format!("{} entry {}: {e}", E::KIND, entry.batch_id()))))
+        .collect()
+}
+
+/// The entries a batch response lists as failed, each carrying `request_id` when one is given.
+fn entry_failures(failed: &[BatchResultErrorEntry], request_id: Option<&str>) -> Vec<BatchEntryFailure> {
+    failed
+        .iter()
+        .map(|failure| {
+            let mut entry = BatchEntryFailure::from_sqs(
+                failure.id(),
+                failure.code(),
+                failure.message().unwrap_or_default(),
+                failure.sender_fault(),
+            );
+            if let (Error::Service { request_id: id, .. }, Some(request_id)) = (&mut entry.error, request_id) {
+                *id = Some(request_id.to_owned());
+            }
+            entry
+        })
+        .collect()
+}
+
+/// The outcome of a batch request whose successful entries carry nothing but their id (delete, change
+/// visibility).
+fn unit_outcome<'a>(
+    successful_ids: impl Iterator<Item = &'a str>,
+    failed: &[BatchResultErrorEntry],
+) -> BatchOutcome<()> {
+    BatchOutcome {
+        successful: successful_ids.map(|id| (id.to_owned(), ())).collect(),
+        failed: entry_failures(failed, None),
+    }
+}
+
 #[async_trait]
 impl SqsBackend for AwsBackend {
     async fn create_queue(
@@ -372,18 +453,7 @@ impl SqsBackend for AwsBackend {
                 Err(error) => outcome.failed.push(BatchEntryFailure { id: result.id().to_owned(), error }),
             }
         }
-        for failure in output.failed() {
-            let mut entry = BatchEntryFailure::from_sqs(
-                failure.id(),
-                failure.code(),
-                failure.message().unwrap_or_default(),
-                failure.sender_fault(),
-            );
-            if let Error::Service { request_id: id, .. } = &mut entry.error {
-                id.clone_from(&request_id);
-            }
-            outcome.failed.push(entry);
-        }
+        outcome.failed.extend(entry_failures(output.failed(), request_id.as_deref()));
         Ok(outcome)
     }
 
@@ -446,34 +516,15 @@ impl SqsBackend for AwsBackend {
     }
 
     async fn delete_message_batch(&self, queue_url: &str, entries: &[DeleteEntry]) -> Result<BatchOutcome<()>> {
-        let sdk_entries = entries
-            .iter()
-            .map(|entry| {
-                DeleteMessageBatchRequestEntry::builder()
-                    .id(&entry.id)
-                    .receipt_handle(entry.receipt_handle.as_str())
-                    .build()
-                    .map_err(|e| Error::invalid(format!("delete entry {}: {e}", entry.id)))
-            })
-            .collect::<Result<Vec<_>>>()?;
         let output = self
             .client
             .delete_message_batch()
             .queue_url(queue_url)
-            .set_entries(Some(sdk_entries))
+            .set_entries(Some(sdk_entries(entries)?))
             .send()
             .await
             .map_err(sdk_error)?;
-        Ok(BatchOutcome {
-            successful: output.successful().iter().map(|entry| (entry.id().to_owned(), ())).collect(),
-            failed: output
-                .failed()
-                .iter()
-                .map(|f| {
-                    BatchEntryFailure::from_sqs(f.id(), f.code(), f.message().unwrap_or_default(), f.sender_fault())
-                })
-                .collect(),
-        })
+        Ok(unit_outcome(output.successful().iter().map(|entry| entry.id()), output.failed()))
     }
 
     async fn change_message_visibility_batch(
@@ -481,35 +532,15 @@ impl SqsBackend for AwsBackend {
         queue_url: &str,
         entries: &[VisibilityEntry],
     ) -> Result<BatchOutcome<()>> {
-        let sdk_entries = entries
-            .iter()
-            .map(|entry| {
-                ChangeMessageVisibilityBatchRequestEntry::builder()
-                    .id(&entry.id)
-                    .receipt_handle(entry.receipt_handle.as_str())
-                    .visibility_timeout(wire_seconds(entry.visibility_timeout))
-                    .build()
-                    .map_err(|e| Error::invalid(format!("visibility entry {}: {e}", entry.id)))
-            })
-            .collect::<Result<Vec<_>>>()?;
         let output = self
             .client
             .change_message_visibility_batch()
             .queue_url(queue_url)
-            .set_entries(Some(sdk_entries))
+            .set_entries(Some(sdk_entries(entries)?))
             .send()
             .await
             .map_err(sdk_error)?;
-        Ok(BatchOutcome {
-            successful: output.successful().iter().map(|entry| (entry.id().to_owned(), ())).collect(),
-            failed: output
-                .failed()
-                .iter()
-                .map(|f| {
-                    BatchEntryFailure::from_sqs(f.id(), f.code(), f.message().unwrap_or_default(), f.sender_fault())
-                })
-                .collect(),
-        })
+        Ok(unit_outcome(output.successful().iter().map(|entry| entry.id()), output.failed()))
     }
 }
 

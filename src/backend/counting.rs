@@ -1,17 +1,12 @@
-//! [`CountingBackend`]: wraps any [`SqsBackend`] and counts the requests made through it, per action.
-//! For tests ("N sends cost about N/10 requests"), benchmarks and API-cost monitoring.
+//! [`CountingBackend`]: an [`Observed`] backend whose [`CallCounter`] counts the requests made through it,
+//! per action. For tests ("N sends cost about N/10 requests"), benchmarks and API-cost monitoring.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use async_trait::async_trait;
-
-use super::{
-    BatchOutcome, DeleteEntry, ReceiveRequest, ReceivedMessage, SendEntry, SentMessage, SqsBackend, VisibilityEntry,
-};
+use super::SqsBackend;
+use super::observed::{BackendObserver, Call, Observed};
 use crate::error::Result;
-use crate::types::{QueueAttributeName, QueueAttributes};
 
 /// A snapshot of the requests counted by a [`CountingBackend`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -55,32 +50,13 @@ fn bump(counter: &AtomicU64, by: u64) {
     counter.fetch_add(by, Ordering::Relaxed);
 }
 
-/// Wraps a backend and counts every request made through it (whether it succeeds or not).
-///
-/// # Examples
-/// ```
-/// use std::sync::Arc;
-/// use sqskit::backend::{CountingBackend, EmbeddedBackend, SqsBackend};
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), sqskit::Error> {
-/// let counting = Arc::new(CountingBackend::new(Arc::new(EmbeddedBackend::new())));
-/// counting.create_queue("q", &Default::default(), &Default::default()).await?;
-/// assert_eq!(counting.counts().queue_management, 1);
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone)]
-pub struct CountingBackend {
-    inner: Arc<dyn SqsBackend>,
+/// A [`BackendObserver`] counting every request (whether it succeeds or not). Clones share their counts.
+#[derive(Debug, Clone, Default)]
+pub struct CallCounter {
     counters: Arc<Counters>,
 }
 
-impl CountingBackend {
-    /// Counts the requests made through `inner`.
-    pub fn new(inner: Arc<dyn SqsBackend>) -> Self {
-        Self { inner, counters: Arc::default() }
-    }
-
+impl CallCounter {
     /// The counts so far.
     pub fn counts(&self) -> CallCounts {
         let c = &self.counters;
@@ -110,70 +86,52 @@ impl CountingBackend {
     }
 }
 
-#[async_trait]
-impl SqsBackend for CountingBackend {
-    async fn create_queue(
-        &self,
-        name: &str,
-        attributes: &QueueAttributes,
-        tags: &BTreeMap<String, String>,
-    ) -> Result<String> {
-        bump(&self.counters.queue_management, 1);
-        self.inner.create_queue(name, attributes, tags).await
+impl BackendObserver for CallCounter {
+    fn before(&self, call: &Call<'_>) -> Result<()> {
+        let c = &self.counters;
+        match call {
+            Call::SendMessageBatch(entries) => {
+                bump(&c.send_message_batch, 1);
+                bump(&c.send_entries, entries.len() as u64);
+            }
+            Call::ReceiveMessage(_) => bump(&c.receive_message, 1),
+            Call::DeleteMessageBatch(_) => bump(&c.delete_message_batch, 1),
+            Call::ChangeMessageVisibilityBatch(_) => bump(&c.change_message_visibility_batch, 1),
+            _ => bump(&c.queue_management, 1),
+        }
+        Ok(())
+    }
+}
+
+/// Wraps a backend and counts every request made through it (whether it succeeds or not).
+///
+/// # Examples
+/// ```
+/// use std::sync::Arc;
+/// use sqskit::backend::{CountingBackend, EmbeddedBackend, SqsBackend};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), sqskit::Error> {
+/// let counting = Arc::new(CountingBackend::new(Arc::new(EmbeddedBackend::new())));
+/// counting.create_queue("q", &Default::default(), &Default::default()).await?;
+/// assert_eq!(counting.counts().queue_management, 1);
+/// # Ok(()) }
+/// ```
+pub type CountingBackend = Observed<CallCounter>;
+
+impl Observed<CallCounter> {
+    /// Counts the requests made through `inner`.
+    pub fn new(inner: Arc<dyn SqsBackend>) -> Self {
+        Self::wrap(inner, CallCounter::default())
     }
 
-    async fn get_queue_url(&self, name: &str) -> Result<String> {
-        bump(&self.counters.queue_management, 1);
-        self.inner.get_queue_url(name).await
+    /// The counts so far.
+    pub fn counts(&self) -> CallCounts {
+        self.observer().counts()
     }
 
-    async fn list_queues(&self, prefix: Option<&str>) -> Result<Vec<String>> {
-        bump(&self.counters.queue_management, 1);
-        self.inner.list_queues(prefix).await
-    }
-
-    async fn delete_queue(&self, queue_url: &str) -> Result<()> {
-        bump(&self.counters.queue_management, 1);
-        self.inner.delete_queue(queue_url).await
-    }
-
-    async fn purge_queue(&self, queue_url: &str) -> Result<()> {
-        bump(&self.counters.queue_management, 1);
-        self.inner.purge_queue(queue_url).await
-    }
-
-    async fn get_queue_attributes(&self, queue_url: &str, names: &[QueueAttributeName]) -> Result<QueueAttributes> {
-        bump(&self.counters.queue_management, 1);
-        self.inner.get_queue_attributes(queue_url, names).await
-    }
-
-    async fn set_queue_attributes(&self, queue_url: &str, attributes: &QueueAttributes) -> Result<()> {
-        bump(&self.counters.queue_management, 1);
-        self.inner.set_queue_attributes(queue_url, attributes).await
-    }
-
-    async fn send_message_batch(&self, queue_url: &str, entries: &[SendEntry]) -> Result<BatchOutcome<SentMessage>> {
-        bump(&self.counters.send_message_batch, 1);
-        bump(&self.counters.send_entries, entries.len() as u64);
-        self.inner.send_message_batch(queue_url, entries).await
-    }
-
-    async fn receive_message(&self, queue_url: &str, request: &ReceiveRequest) -> Result<Vec<ReceivedMessage>> {
-        bump(&self.counters.receive_message, 1);
-        self.inner.receive_message(queue_url, request).await
-    }
-
-    async fn delete_message_batch(&self, queue_url: &str, entries: &[DeleteEntry]) -> Result<BatchOutcome<()>> {
-        bump(&self.counters.delete_message_batch, 1);
-        self.inner.delete_message_batch(queue_url, entries).await
-    }
-
-    async fn change_message_visibility_batch(
-        &self,
-        queue_url: &str,
-        entries: &[VisibilityEntry],
-    ) -> Result<BatchOutcome<()>> {
-        bump(&self.counters.change_message_visibility_batch, 1);
-        self.inner.change_message_visibility_batch(queue_url, entries).await
+    /// Sets every count back to zero.
+    pub fn reset(&self) {
+        self.observer().reset();
     }
 }

@@ -13,12 +13,12 @@ use sqskit_emulator::SqsError;
 use sqskit_emulator::engine::{self, BatchEntry, Engine, RawMessageAttribute, ReceiveMessageInput, SendMessageInput};
 use sqskit_emulator::error::Fault as EngineFault;
 
+use super::integrity::{self, ReportedDigests};
 use super::{
     BatchEntryFailure, BatchOutcome, DeleteEntry, ReceiveRequest, ReceivedMessage, SendEntry, SentMessage, SqsBackend,
     VisibilityEntry,
 };
 use crate::error::{Error, Fault, Result};
-use crate::integrity::{self, ReportedDigests};
 use crate::types::{
     AttributeValue, MessageAttribute, MessageAttributes, MessageId, QueueAttributeName, QueueAttributes, ReceiptHandle,
     SystemAttributeName,

@@ -6,13 +6,16 @@
 //!
 //! Implementations: [`AwsBackend`] (real SQS, or any endpoint speaking the AWS JSON protocol, such as
 //! `sqskit-emulator` over HTTP) and `EmbeddedBackend` (the emulator's engine in-process, feature `embedded`).
-//! [`CountingBackend`] wraps either and counts calls.
+//! [`Observed`] wraps either and shows every request to a [`BackendObserver`]: [`CountingBackend`] counts
+//! calls with one, and the crate's API metrics are another.
 
 mod aws;
 mod counting;
 #[cfg(feature = "embedded")]
 mod embedded;
+pub mod integrity;
 mod metered;
+mod observed;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -21,10 +24,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 
 pub use aws::{AwsBackend, AwsBackendBuilder};
-pub use counting::{CallCounts, CountingBackend};
+pub use counting::{CallCounter, CallCounts, CountingBackend};
 #[cfg(feature = "embedded")]
 pub use embedded::EmbeddedBackend;
-pub(crate) use metered::Metered;
+pub(crate) use metered::metered;
+pub use observed::{BackendObserver, Call, Observed, Reply};
 
 use crate::error::{Error, Fault, Result};
 use crate::idempotency::IDEMPOTENCY_KEY_ATTRIBUTE;

@@ -92,7 +92,7 @@ use self::options::IdempotencyKeySource as KeySource;
 use self::registry::Phase;
 use self::settle::{SettleContext, SettleItem, SettleKind, SettleOp, Settler};
 use self::stats::{Counters, bump};
-use crate::backend::{Metered, SqsBackend};
+use crate::backend::{SqsBackend, metered};
 use crate::codec::Decode;
 use crate::telemetry::ConsumerMetrics;
 
@@ -211,7 +211,7 @@ impl<T: Send + 'static> Consumer<T> {
     fn launch(self, mode: Mode<T>) -> RunningConsumer {
         let counters = Arc::new(Counters::default());
         let metrics = ConsumerMetrics::new(&self.config.queue_url);
-        let backend = Metered::wrap(self.backend);
+        let backend = metered(self.backend);
         let settler = |op| {
             Settler::spawn(SettleContext {
                 op,

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use super::batcher::{Batcher, BatcherConfig};
 use super::validate::QueueRules;
 use super::{GroupFn, KeyFn, Producer, Shared};
-use crate::backend::{MAX_BATCH_ENTRIES, MAX_MESSAGE_BYTES, Metered, SqsBackend};
+use crate::backend::{MAX_BATCH_ENTRIES, MAX_MESSAGE_BYTES, SqsBackend, metered};
 use crate::codec::Encode;
 use crate::error::{Error, Result};
 use crate::retry::RetryPolicy;
@@ -136,7 +136,7 @@ impl<T: Send + Sync + 'static> ProducerBuilder<T> {
         if config.max_in_flight == 0 || self.buffer_capacity == 0 {
             return config_error("max_in_flight and buffer_capacity must be at least 1".to_owned());
         }
-        let backend = Metered::wrap(self.backend);
+        let backend = metered(self.backend);
         let attributes = match self.queue_attributes {
             Some(attributes) => attributes,
             None => backend.get_queue_attributes(&self.queue_url, &[QueueAttributeName::All]).await?,

@@ -146,6 +146,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 EMU_LOG="$WORK/emulator.log"
+# The logs exist before the emulators start: a background job opens its redirection only once it runs, and the
+# polling `sed` below must not find the file missing (under `set -e` that ended the script with status 2).
+: >"$EMU_LOG"
 RUST_LOG="${RUST_LOG:-warn}" "$BIN" --host 127.0.0.1 --port 0 >"$EMU_LOG" 2>&1 </dev/null &
 EMU_PID=$!
 
@@ -182,6 +185,7 @@ SIGV4_LOG="$WORK/emulator-sigv4.log"
 if [[ " ${SUITES[*]} " == *"-sigv4 "* ]]; then
   printf 'auth = "sigv4"\n\n[[credentials]]\naccess_key_id = "%s"\nsecret_access_key = "%s"\naccount_id = "%s"\n' \
     "$SIGV4_ACCESS_KEY_ID" "$SIGV4_SECRET_ACCESS_KEY" "$SIGV4_ACCOUNT_ID" >"$WORK/sigv4.toml"
+  : >"$SIGV4_LOG"
   RUST_LOG="${RUST_LOG:-warn}" "$BIN" --host 127.0.0.1 --port 0 --auth sigv4 --config "$WORK/sigv4.toml" \
     >"$SIGV4_LOG" 2>&1 </dev/null &
   SIGV4_PID=$!

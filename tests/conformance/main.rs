@@ -1,35 +1,24 @@
 //! The conformance suite: every scenario runs against every backend row, from one body.
 //!
-//! `conformance_suite!` takes the rows once and the scenarios once and expands to one module per row
-//! (`embedded::…`, `aws_http::…`), each test building its row's context and calling the shared scenario, so a
-//! failure names both the scenario and the backend.
+//! `backend_suite!` (`tests/support/suite_macro.rs`, shared with the consumer suite) takes the rows once and
+//! the scenarios once and expands to one module per row (`embedded::…`, `aws_http::…`, `query_http::…`), each
+//! test building its row's context and calling the shared scenario, so a failure names both the scenario and
+//! the backend.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[macro_use]
+#[path = "../support/suite_macro.rs"]
+mod suite_macro;
 
 mod scenarios;
 mod support;
 
-macro_rules! conformance_suite {
-    (rows: { $($row:ident => $context:path),* $(,)? }, scenarios: $scenarios:tt) => {
-        $( conformance_suite!(@row $row, $context, $scenarios); )*
-    };
-    (@row $row:ident, $context:path, { $($module:ident :: $scenario:ident),* $(,)? }) => {
-        mod $row {
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    let context = $context().await;
-                    crate::scenarios::$module::$scenario(&context).await;
-                    context.finish().await;
-                }
-            )*
-        }
-    };
-}
-
-conformance_suite! {
+backend_suite! {
+    test: #[tokio::test],
     rows: {
         embedded => crate::support::TestContext::embedded,
         aws_http => crate::support::TestContext::aws_over_http,
+        query_http => crate::support::TestContext::query_over_http,
     },
     scenarios: {
         queues::queue_lifecycle_create_get_set_list_purge_delete,

@@ -3,9 +3,16 @@
 //!
 //! - `embedded()`: `EmbeddedBackend` over an engine driven by a `ManualClock`.
 //! - `aws_over_http()`: `AwsBackend` (aws-sdk-sqs, SDK retries off) talking JSON 1.0 over HTTP to an
-//!   in-process emulator sharing a `ManualClock`, through a small pass-through proxy that can damage the
-//!   MD5 digests of responses for the integrity scenarios.
+//!   in-process emulator sharing a `ManualClock`.
+//! - `query_over_http()`: the test-only `QueryBackend` (`query_backend/`) talking the legacy Query protocol
+//!   (form-encoded requests, XML responses) to the same kind of emulator.
+//!
+//! Both HTTP rows go through a small pass-through proxy that can damage the MD5 digests of responses, JSON or
+//! XML, for the integrity scenarios.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "query_backend/mod.rs"]
+pub mod query_backend;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -28,6 +35,11 @@ use sqskit::types::{QueueAttributeName, QueueAttributes};
 use sqskit_emulator::{Emulator, Engine, EngineConfig, ManualClock, RunningEmulator};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+
+use query_backend::QueryBackend;
+
+/// The whole-request timeout of the HTTP rows.
+const HTTP_OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How a row damages digests for the integrity scenarios.
 enum Corruptor {
@@ -63,20 +75,40 @@ impl TestContext {
         }
     }
 
-    /// The SDK-over-HTTP row.
+    /// The SDK-over-HTTP row (JSON 1.0).
     pub async fn aws_over_http() -> Self {
+        Self::over_http(|endpoint| async move {
+            let sdk_config = aws_config::defaults(BehaviorVersion::latest())
+                .endpoint_url(endpoint)
+                .region("us-east-1")
+                .credentials_provider(aws_credential_types::Credentials::new("test", "test", None, None, "static"))
+                .load()
+                .await;
+            let aws = AwsBackend::builder(&sdk_config).operation_timeout(HTTP_OPERATION_TIMEOUT).build();
+            Arc::new(aws) as Arc<dyn SqsBackend>
+        })
+        .await
+    }
+
+    /// The Query-over-HTTP row (form-encoded requests, XML responses).
+    pub async fn query_over_http() -> Self {
+        Self::over_http(|endpoint| async move {
+            Arc::new(QueryBackend::new(endpoint, HTTP_OPERATION_TIMEOUT)) as Arc<dyn SqsBackend>
+        })
+        .await
+    }
+
+    /// A row whose backend, built by `backend` from an endpoint URL, talks HTTP to an in-process emulator on a
+    /// `ManualClock`, through the digest-damaging proxy.
+    async fn over_http<F>(backend: impl FnOnce(String) -> F) -> Self
+    where
+        F: Future<Output = Arc<dyn SqsBackend>>,
+    {
         let clock = ManualClock::new();
         let emulator = Emulator::builder().port(0).clock(clock.clone()).start().await.expect("start emulator");
         let corrupt = Arc::new(AtomicUsize::new(0));
         let (proxy_url, proxy) = start_proxy(emulator.endpoint(), corrupt.clone()).await;
-        let sdk_config = aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(&proxy_url)
-            .region("us-east-1")
-            .credentials_provider(aws_credential_types::Credentials::new("test", "test", None, None, "static"))
-            .load()
-            .await;
-        let aws = AwsBackend::builder(&sdk_config).operation_timeout(Duration::from_secs(10)).build();
-        let counting = Arc::new(CountingBackend::new(Arc::new(aws)));
+        let counting = Arc::new(CountingBackend::new(backend(proxy_url).await));
         Self {
             backend: counting.clone(),
             counting,
@@ -182,13 +214,16 @@ async fn forward(
 }
 
 /// Flips a digit of `MD5OfMessageBody` (send results) or `MD5OfBody` (received messages), once per pending
-/// corruption.
+/// corruption, in a JSON or an XML (Query) response.
 fn damage_digests(body: Bytes, corrupt: &AtomicUsize) -> Bytes {
     if corrupt.load(Ordering::SeqCst) == 0 {
         return body;
     }
-    let Ok(mut json) = serde_json::from_slice::<Value>(&body) else { return body };
     let take = || corrupt.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+    if body.starts_with(b"<") {
+        return damage_xml_digests(body, take);
+    }
+    let Ok(mut json) = serde_json::from_slice::<Value>(&body) else { return body };
     let damage = |object: &mut Value, key: &str| {
         if let Some(Value::String(digest)) = object.get_mut(key) {
             if take() {
@@ -205,4 +240,23 @@ fn damage_digests(body: Bytes, corrupt: &AtomicUsize) -> Bytes {
         }
     }
     Bytes::from(serde_json::to_vec(&json).expect("json"))
+}
+
+/// The XML side of [`damage_digests`]: flips the first digit inside each `<MD5OfMessageBody>` and `<MD5OfBody>`
+/// element, in document order, while `take` allows.
+fn damage_xml_digests(body: Bytes, take: impl Fn() -> bool) -> Bytes {
+    let mut digit_positions: Vec<usize> = ["<MD5OfMessageBody>", "<MD5OfBody>"]
+        .into_iter()
+        .flat_map(|tag| body.windows(tag.len()).enumerate().filter(move |(_, window)| *window == tag.as_bytes()))
+        .map(|(at, window)| at + window.len())
+        .collect();
+    digit_positions.sort_unstable();
+    let mut damaged = body.to_vec();
+    for at in digit_positions {
+        if !take() {
+            break;
+        }
+        damaged[at] = if damaged[at] == b'0' { b'1' } else { b'0' };
+    }
+    Bytes::from(damaged)
 }

@@ -1,5 +1,5 @@
 //! Consumer-specific test helpers on top of the conformance suite's `TestContext`: a probing backend
-//! wrapper (records visibility changes, injects delete failures), polling with a deadline, and small
+//! observer (records visibility changes, injects delete failures), polling with a deadline, and small
 //! queue helpers. Everything goes through `Arc<dyn SqsBackend>`, so it works on every row.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -9,10 +9,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
-use sqskit::backend::{
-    BatchOutcome, DeleteEntry, ReceiveRequest, ReceivedMessage, SendEntry, SentMessage, SqsBackend, VisibilityEntry,
-};
+use sqskit::backend::{BackendObserver, Call, Observed, ReceiveRequest, ReceivedMessage, Reply, SendEntry, SqsBackend};
 use sqskit::types::{QueueAttributeName, QueueAttributes};
 use sqskit::{Error, Fault, Result};
 
@@ -128,10 +125,9 @@ pub async fn queue_with_redrive(backend: &Arc<dyn SqsBackend>, name: &str, max_r
     (source, dlq)
 }
 
-/// Wraps a backend: records every confirmed visibility change, and can fail delete requests.
-#[derive(Debug)]
+/// A backend observer: records every confirmed visibility change, and can fail delete requests.
+#[derive(Debug, Default)]
 pub struct Probe {
-    inner: Arc<dyn SqsBackend>,
     visibility_timeouts: Mutex<Vec<Duration>>,
     visibility_requests_done: AtomicU64,
     fail_deletes: AtomicUsize,
@@ -139,15 +135,10 @@ pub struct Probe {
 }
 
 impl Probe {
-    /// Wraps `inner`.
-    pub fn wrap(inner: Arc<dyn SqsBackend>) -> Arc<Self> {
-        Arc::new(Self {
-            inner,
-            visibility_timeouts: Mutex::default(),
-            visibility_requests_done: AtomicU64::new(0),
-            fail_deletes: AtomicUsize::new(0),
-            delete_requests: AtomicU64::new(0),
-        })
+    /// Wraps `inner`; returns the probed backend and the probe.
+    pub fn wrap(inner: Arc<dyn SqsBackend>) -> (Arc<dyn SqsBackend>, Arc<Self>) {
+        let probe = Arc::new(Self::default());
+        (Arc::new(Observed::wrap(inner, probe.clone())), probe)
     }
 
     /// The visibility timeouts of every entry of every completed `ChangeMessageVisibilityBatch`, in order.
@@ -171,66 +162,23 @@ impl Probe {
     }
 }
 
-#[async_trait]
-impl SqsBackend for Probe {
-    async fn create_queue(
-        &self,
-        name: &str,
-        attributes: &QueueAttributes,
-        tags: &BTreeMap<String, String>,
-    ) -> Result<String> {
-        self.inner.create_queue(name, attributes, tags).await
-    }
-
-    async fn get_queue_url(&self, name: &str) -> Result<String> {
-        self.inner.get_queue_url(name).await
-    }
-
-    async fn list_queues(&self, prefix: Option<&str>) -> Result<Vec<String>> {
-        self.inner.list_queues(prefix).await
-    }
-
-    async fn delete_queue(&self, queue_url: &str) -> Result<()> {
-        self.inner.delete_queue(queue_url).await
-    }
-
-    async fn purge_queue(&self, queue_url: &str) -> Result<()> {
-        self.inner.purge_queue(queue_url).await
-    }
-
-    async fn get_queue_attributes(&self, queue_url: &str, names: &[QueueAttributeName]) -> Result<QueueAttributes> {
-        self.inner.get_queue_attributes(queue_url, names).await
-    }
-
-    async fn set_queue_attributes(&self, queue_url: &str, attributes: &QueueAttributes) -> Result<()> {
-        self.inner.set_queue_attributes(queue_url, attributes).await
-    }
-
-    async fn send_message_batch(&self, queue_url: &str, entries: &[SendEntry]) -> Result<BatchOutcome<SentMessage>> {
-        self.inner.send_message_batch(queue_url, entries).await
-    }
-
-    async fn receive_message(&self, queue_url: &str, request: &ReceiveRequest) -> Result<Vec<ReceivedMessage>> {
-        self.inner.receive_message(queue_url, request).await
-    }
-
-    async fn delete_message_batch(&self, queue_url: &str, entries: &[DeleteEntry]) -> Result<BatchOutcome<()>> {
-        self.delete_requests.fetch_add(1, Ordering::SeqCst);
-        let inject = self.fail_deletes.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
-        if inject {
-            return Err(Error::service("ServiceUnavailable", "injected failure", None, Some(Fault::Receiver)));
+impl BackendObserver for Probe {
+    fn before(&self, call: &Call<'_>) -> Result<()> {
+        if let Call::DeleteMessageBatch(_) = call {
+            self.delete_requests.fetch_add(1, Ordering::SeqCst);
+            let inject =
+                self.fail_deletes.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+            if inject {
+                return Err(Error::service("ServiceUnavailable", "injected failure", None, Some(Fault::Receiver)));
+            }
         }
-        self.inner.delete_message_batch(queue_url, entries).await
+        Ok(())
     }
 
-    async fn change_message_visibility_batch(
-        &self,
-        queue_url: &str,
-        entries: &[VisibilityEntry],
-    ) -> Result<BatchOutcome<()>> {
-        let result = self.inner.change_message_visibility_batch(queue_url, entries).await;
-        self.visibility_timeouts.lock().unwrap().extend(entries.iter().map(|entry| entry.visibility_timeout));
-        self.visibility_requests_done.fetch_add(1, Ordering::SeqCst);
-        result
+    fn after(&self, call: &Call<'_>, _: Reply<'_>) {
+        if let Call::ChangeMessageVisibilityBatch(entries) = call {
+            self.visibility_timeouts.lock().unwrap().extend(entries.iter().map(|entry| entry.visibility_timeout));
+            self.visibility_requests_done.fetch_add(1, Ordering::SeqCst);
+        }
     }
 }

@@ -1,10 +1,15 @@
-//! The consumer suite: every scenario runs against both backend rows from one body.
+//! The consumer suite: every scenario runs against every backend row from one body, stamped out by
+//! `backend_suite!` (`tests/support/suite_macro.rs`, shared with the conformance suite).
 //!
-//! Rows come from the conformance suite's `TestContext` (embedded engine, and `AwsBackend` over HTTP to an
-//! in-process emulator), both on a `ManualClock`: SQS time (visibility timeouts, redelivery) only moves when
-//! a scenario advances it. The consumer's own timers (ack linger, heartbeat ticks) run on real time, kept
-//! in the milliseconds here.
+//! Rows come from the conformance suite's `TestContext` (embedded engine; `AwsBackend` over JSON and the
+//! test-only `QueryBackend` over the Query protocol, both over HTTP to an in-process emulator), all on a
+//! `ManualClock`: SQS time (visibility timeouts, redelivery) only moves when a scenario advances it. The
+//! consumer's own timers (ack linger, heartbeat ticks) run on real time, kept in the milliseconds here.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[macro_use]
+#[path = "../support/suite_macro.rs"]
+mod suite_macro;
 
 mod harness;
 mod scenarios;
@@ -12,28 +17,12 @@ mod scenarios;
 #[path = "../conformance/support.rs"]
 mod support;
 
-macro_rules! consumer_suite {
-    (rows: { $($row:ident => $context:path),* $(,)? }, scenarios: $scenarios:tt) => {
-        $( consumer_suite!(@row $row, $context, $scenarios); )*
-    };
-    (@row $row:ident, $context:path, { $($module:ident :: $scenario:ident),* $(,)? }) => {
-        mod $row {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    let context = $context().await;
-                    crate::scenarios::$module::$scenario(&context).await;
-                    context.finish().await;
-                }
-            )*
-        }
-    };
-}
-
-consumer_suite! {
+backend_suite! {
+    test: #[tokio::test(flavor = "multi_thread", worker_threads = 2)],
     rows: {
         embedded => crate::support::TestContext::embedded,
         aws_http => crate::support::TestContext::aws_over_http,
+        query_http => crate::support::TestContext::query_over_http,
     },
     scenarios: {
         basics::every_message_is_handled_once_with_batched_acks,

@@ -14,13 +14,11 @@ mod tags;
 mod visibility;
 mod wire;
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::Serialize;
 
+pub use crate::action::Action;
 use crate::engine::{BatchEntry, BatchResult, Engine, validate_batch_entries};
-use crate::error::{ErrorCode, SqsError};
+use crate::error::SqsError;
 use crate::protocol::{Encoded, Payload, encode_response};
 
 /// What a handler needs to know about the request besides its body.
@@ -95,96 +93,6 @@ fn run_batch<T, R>(
     let mut results = if applied.is_empty() { Vec::new() } else { apply(applied)? };
     results.append(&mut failed);
     Ok(results)
-}
-
-macro_rules! actions {
-    ($($name:ident),* $(,)?) => {
-        /// Every SQS action.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum Action {
-            $(
-                #[doc = concat!("The `", stringify!($name), "` action.")]
-                $name,
-            )*
-        }
-
-        impl Action {
-            /// All 23 actions.
-            pub const ALL: &'static [Action] = &[$(Action::$name,)*];
-
-            /// Whether AWS acknowledges the action only once its effect is stored: the emulator answers such
-            /// actions after durable storage (when on) has committed them. Receives and visibility changes are
-            /// not among them: losing one in a crash only makes a message visible earlier.
-            pub const fn is_durable_write(self) -> bool {
-                matches!(
-                    self,
-                    Action::CreateQueue
-                        | Action::DeleteQueue
-                        | Action::SetQueueAttributes
-                        | Action::PurgeQueue
-                        | Action::TagQueue
-                        | Action::UntagQueue
-                        | Action::AddPermission
-                        | Action::RemovePermission
-                        | Action::SendMessage
-                        | Action::SendMessageBatch
-                        | Action::DeleteMessage
-                        | Action::DeleteMessageBatch
-                )
-            }
-
-            /// The action's name as AWS spells it.
-            pub const fn as_str(self) -> &'static str {
-                match self { $(Action::$name => stringify!($name),)* }
-            }
-        }
-
-        impl FromStr for Action {
-            type Err = SqsError;
-
-            fn from_str(name: &str) -> Result<Self, SqsError> {
-                match name {
-                    $(stringify!($name) => Ok(Action::$name),)*
-                    _ => Err(SqsError::new(
-                        ErrorCode::UnknownOperationException,
-                        format!("The action or operation requested is invalid: {name}"),
-                    )),
-                }
-            }
-        }
-    };
-}
-
-actions![
-    AddPermission,
-    CancelMessageMoveTask,
-    ChangeMessageVisibility,
-    ChangeMessageVisibilityBatch,
-    CreateQueue,
-    DeleteMessage,
-    DeleteMessageBatch,
-    DeleteQueue,
-    GetQueueAttributes,
-    GetQueueUrl,
-    ListDeadLetterSourceQueues,
-    ListMessageMoveTasks,
-    ListQueueTags,
-    ListQueues,
-    PurgeQueue,
-    ReceiveMessage,
-    RemovePermission,
-    SendMessage,
-    SendMessageBatch,
-    SetQueueAttributes,
-    StartMessageMoveTask,
-    TagQueue,
-    UntagQueue,
-];
-
-impl fmt::Display for Action {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// An empty response (`{}` in JSON), for actions whose output is `Unit`.
@@ -335,16 +243,8 @@ fn queue_url(context: &RequestContext, from_body: Option<String>) -> Result<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
     use bytes::Bytes;
-
-    #[test]
-    fn action_names_round_trip_and_there_are_23() {
-        assert_eq!(Action::ALL.len(), 23);
-        for action in Action::ALL {
-            assert_eq!(action.as_str().parse::<Action>().expect("known"), *action);
-        }
-        assert_eq!("Bogus".parse::<Action>().unwrap_err().code, ErrorCode::UnknownOperationException);
-    }
 
     #[tokio::test]
     async fn every_action_dispatches_to_a_real_handler() {

@@ -20,26 +20,45 @@ mod widgets;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{FromRef, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 pub use history::{DepthHistory, Sample};
 
-use crate::http::AppState;
+use crate::engine::Engine;
+use crate::faults::FaultInjector;
 use render::{Frame, QueueDetail};
 
 /// The most messages a detail page peeks at.
 pub const PEEK_LIMIT: usize = 50;
 
-/// The dashboard's routes.
-pub fn routes() -> Router<Arc<AppState>> {
+/// What the dashboard reads. The server's state provides it through axum's [`FromRef`], so the dashboard
+/// knows nothing of the HTTP layer that mounts it.
+#[derive(Debug, Clone)]
+pub struct DashboardState {
+    /// The engine whose queues are shown.
+    pub engine: Engine,
+    /// Fault rules, listed on the overview.
+    pub faults: Arc<FaultInjector>,
+    /// Whether the emulator runs on a virtual clock (the pages say so).
+    pub manual_clock: bool,
+    /// Recent queue depths for the charts.
+    pub depth_history: Arc<DepthHistory>,
+}
+
+/// The dashboard's routes, for any router state the [`DashboardState`] can be taken from.
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    DashboardState: FromRef<S>,
+{
     Router::new().route("/ui", get(overview)).route("/ui/queues/{name}", get(queue_page))
 }
 
-fn frame(state: &AppState) -> Frame<'_> {
-    Frame { now: state.engine.clock().now(), manual_clock: state.manual_clock.is_some(), config: state.engine.config() }
+fn frame(state: &DashboardState) -> Frame<'_> {
+    Frame { now: state.engine.clock().now(), manual_clock: state.manual_clock, config: state.engine.config() }
 }
 
 fn html(status: StatusCode, page: Result<String, std::fmt::Error>) -> Response {
@@ -49,14 +68,14 @@ fn html(status: StatusCode, page: Result<String, std::fmt::Error>) -> Response {
     }
 }
 
-async fn overview(State(state): State<Arc<AppState>>) -> Response {
+async fn overview(State(state): State<DashboardState>) -> Response {
     let queues = state.engine.queue_metrics();
     let history = state.depth_history.snapshot();
     let (_, rules) = state.faults.list();
     html(StatusCode::OK, render::overview(&frame(&state), &queues, &history, &rules))
 }
 
-async fn queue_page(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Response {
+async fn queue_page(State(state): State<DashboardState>, Path(name): Path<String>) -> Response {
     let engine = &state.engine;
     let all = engine.queue_metrics();
     let found = all.iter().find(|queue| queue.name == name).and_then(|queue| {

@@ -9,9 +9,21 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::clock::Timestamp;
-use super::fifo::{DEDUPLICATION_WINDOW, DeduplicatedSend};
+
+/// How long a deduplication id and a receive request attempt id are remembered (SQS: 5 minutes).
+pub const DEDUPLICATION_WINDOW: Duration = Duration::from_secs(300);
+
+/// What a deduplicated send answers: the original message's id and sequence number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeduplicatedSend {
+    /// The original `MessageId`.
+    pub message_id: String,
+    /// The original `SequenceNumber`.
+    pub sequence: u64,
+}
 
 /// Number of independently growing maps.
 const SHARDS: usize = 64;

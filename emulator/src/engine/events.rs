@@ -11,8 +11,8 @@ use std::future::Future;
 use std::pin::Pin;
 
 use super::clock::Timestamp;
-use super::queue::{MessageState, StoredMessage};
-use super::redrive::MoveTaskInfo;
+use super::move_task_info::MoveTaskInfo;
+use super::stored::{MessageState, StoredMessage};
 
 /// A change of one queue's contents or metadata.
 #[derive(Debug, Clone)]

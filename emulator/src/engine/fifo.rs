@@ -1,16 +1,12 @@
 //! FIFO bookkeeping of one queue: message groups in send order with their in-flight counts, a fair
-//! round-robin over groups, the 5-minute deduplication window, and receive-request attempts (SPEC.md §11).
+//! round-robin over groups, the 5-minute deduplication window (kept in `dedup.rs`), and receive-request attempts (SPEC.md §11).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::clock::Timestamp;
-use super::dedup::DeduplicationWindow;
+use super::dedup::{DEDUPLICATION_WINDOW, DeduplicatedSend, DeduplicationWindow};
 use super::receipt::ReceiptHandle;
-
-/// How long a deduplication id and a receive request attempt id are remembered (SQS: 5 minutes).
-pub const DEDUPLICATION_WINDOW: Duration = Duration::from_secs(300);
 
 /// The messages of one group, oldest first, and how many of them are in flight.
 #[derive(Debug, Default)]
@@ -19,15 +15,6 @@ pub struct Group {
     pub pending: VecDeque<u64>,
     /// Messages of the group currently in flight; while non-zero the group is blocked.
     pub in_flight: u32,
-}
-
-/// What a deduplicated send answers: the original message's id and sequence number.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeduplicatedSend {
-    /// The original `MessageId`.
-    pub message_id: String,
-    /// The original `SequenceNumber`.
-    pub sequence: u64,
 }
 
 /// A remembered receive: which messages (and which receive of each) it returned.

@@ -3,8 +3,8 @@
 
 use super::Engine;
 use super::clock::Timestamp;
-use super::message::MessageAttributes;
-use super::queue::{MessageExtra, MessageState};
+use super::content::MessageAttributes;
+use super::stored::{MessageExtra, MessageState};
 use crate::error::SqsError;
 
 /// One message as [`Engine::peek`] shows it.

@@ -5,10 +5,11 @@ use std::sync::atomic::Ordering;
 
 use super::attributes::QueueSettings;
 use super::clock::{Clock, Timestamp};
+use super::dedup::{DEDUPLICATION_WINDOW, DeduplicatedSend};
 use super::events::EventSink;
-use super::fifo::{DEDUPLICATION_WINDOW, DeduplicatedSend};
-use super::queue::{QueueState, StoredMessage};
-use super::redrive::MoveTaskInfo;
+use super::move_task_info::MoveTaskInfo;
+use super::queue::QueueState;
+use super::stored::StoredMessage;
 use super::{Engine, EngineConfig};
 use crate::error::SqsError;
 

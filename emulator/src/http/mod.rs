@@ -18,14 +18,14 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
-use axum::extract::{Path, Request, State};
+use axum::extract::{FromRef, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::actions::{self, Action, EntryFaults, RequestContext};
 use crate::auth::{Authenticator, SignedRequest};
-use crate::dashboard::{self, DepthHistory};
+use crate::dashboard::{self, DashboardState, DepthHistory};
 use crate::engine::{Engine, ManualClock};
 use crate::error::{ErrorCode, SqsError};
 use crate::faults::{FaultInjector, Outcome};
@@ -60,6 +60,17 @@ pub struct AppState {
     pub depth_history: Arc<DepthHistory>,
     /// The SigV4 verifier, when authentication is on (`--auth sigv4`).
     pub authenticator: Option<Arc<Authenticator>>,
+}
+
+impl FromRef<Arc<AppState>> for DashboardState {
+    fn from_ref(state: &Arc<AppState>) -> Self {
+        Self {
+            engine: state.engine.clone(),
+            faults: Arc::clone(&state.faults),
+            manual_clock: state.manual_clock.is_some(),
+            depth_history: Arc::clone(&state.depth_history),
+        }
+    }
 }
 
 /// What a request ends in: an encoded answer, or a connection dropped on purpose (fault injection).

@@ -207,7 +207,7 @@ mod tests {
 
     #[test]
     fn every_action_has_an_operation() {
-        for action in crate::actions::Action::ALL {
+        for action in crate::action::Action::ALL {
             assert!(operation(action.as_str()).is_some(), "{action}");
         }
         assert!(operation("Bogus").is_none());

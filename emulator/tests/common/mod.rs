@@ -1,6 +1,11 @@
-//! Shared fixtures for the emulator's integration tests: an emulator on 127.0.0.1:0 driven by a `ManualClock`,
-//! an `aws-sdk-sqs` client pointed at it, raw HTTP helpers for wire tests, and an MD5 implementation of
-//! SPEC §9 written independently of the emulator. Never touches emulator internals.
+//! Shared fixtures for the emulator's integration tests, the one place for set-up: starting and stopping an
+//! emulator on 127.0.0.1:0 ([`start_emulator`], [`stop_emulator`], [`TestEnv`] with a `ManualClock`), an
+//! `aws-sdk-sqs` client pointed at it ([`sdk_client`], [`sdk_client_as`]), asserting an SDK's AWS error
+//! ([`expect_service_error`]), raw HTTP helpers for wire tests ([`raw_request`], [`post_json`]), and an MD5
+//! implementation of SPEC §9 written independently of the emulator. Never touches emulator internals.
+//!
+//! A single-file test binary includes it with `mod common;`, a binary in its own folder with
+//! `#[path = "../common/mod.rs"] mod common;`.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, HashMap};
@@ -15,7 +20,7 @@ use aws_sdk_sqs::types::{Message, MessageAttributeValue, MessageSystemAttributeN
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use md5::{Digest, Md5};
-use sqskit_emulator::{Emulator, ManualClock, RunningEmulator};
+use sqskit_emulator::{Emulator, EmulatorBuilder, ManualClock, RunningEmulator};
 
 /// The account id the emulator uses by default.
 pub const ACCOUNT: &str = "000000000000";
@@ -40,7 +45,7 @@ impl TestEnv {
     /// Starts an emulator on an ephemeral port with a fresh `ManualClock`.
     pub async fn start() -> Self {
         let clock = ManualClock::new();
-        let emu = Emulator::builder().port(0).clock(clock.clone()).start().await.expect("start emulator");
+        let emu = start_emulator(Emulator::builder().clock(clock.clone())).await;
         let endpoint = emu.endpoint();
         let client = sdk_client(&endpoint).await;
         Self { emu, clock, endpoint, client }
@@ -169,19 +174,36 @@ impl TestEnv {
 
     /// Stops the emulator.
     pub async fn shutdown(self) {
-        tokio::time::timeout(Duration::from_secs(5), self.emu.shutdown())
-            .await
-            .expect("emulator shuts down within 5 s")
-            .expect("emulator ran without a server error");
+        stop_emulator(self.emu).await;
     }
+}
+
+/// Starts `builder` (with whatever clock, auth or limits the test set) on an ephemeral port of 127.0.0.1.
+pub async fn start_emulator(builder: EmulatorBuilder) -> RunningEmulator {
+    builder.port(0).start().await.expect("start emulator")
+}
+
+/// Stops `emu`, asserting that it stops within 5 s and that its server ran without an error.
+pub async fn stop_emulator(emu: RunningEmulator) {
+    tokio::time::timeout(Duration::from_secs(5), emu.shutdown())
+        .await
+        .expect("emulator shuts down within 5 s")
+        .expect("emulator ran without a server error");
 }
 
 /// An SDK client for `endpoint` with static test credentials and no retries.
 pub async fn sdk_client(endpoint: &str) -> Client {
+    sdk_client_as(endpoint, "test", "test", None).await
+}
+
+/// An SDK client for `endpoint` signing with the access key `key`, `secret` and an optional session `token`;
+/// no retries.
+pub async fn sdk_client_as(endpoint: &str, key: &str, secret: &str, token: Option<&str>) -> Client {
+    let credentials = aws_credential_types::Credentials::new(key, secret, token.map(str::to_owned), None, "static");
     let conf = aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(REGION)
-        .credentials_provider(aws_credential_types::Credentials::new("test", "test", None, None, "static"))
+        .credentials_provider(credentials)
         .retry_config(RetryConfig::disabled())
         .load()
         .await;

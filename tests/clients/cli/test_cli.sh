@@ -5,37 +5,12 @@ set -euo pipefail
 
 : "${SQS_ENDPOINT:?SQS_ENDPOINT is not set}"
 : "${AWS_CLI:?AWS_CLI is not set (path to the aws executable)}"
-PYTHON="${PYTHON:-python3}"
-
-# A private, empty configuration: the machine's ~/.aws is never read.
-tmp="$(mktemp -d -t sqskit-cli.XXXXXX)"
-trap 'rm -rf "$tmp"' EXIT
-: >"$tmp/config"
-: >"$tmp/credentials"
-export AWS_CONFIG_FILE="$tmp/config" AWS_SHARED_CREDENTIALS_FILE="$tmp/credentials"
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
-unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_SQS AWS_REGION || true
-export AWS_PAGER="" AWS_MAX_ATTEMPTS=1
-
-passed=0
-failed=0
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-not_ok() { echo "not ok - $1" >&2; failed=$((failed + 1)); }
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cli_setup sqskit-cli
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 
 sqs() { "$AWS_CLI" --endpoint-url "$SQS_ENDPOINT" --output json sqs "$@"; }
-
-# json_get FILE EXPR: evaluates a Python expression over the parsed JSON document `d`.
-# Prints <missing: ...> instead of failing, so that a bad response is reported as a failed check.
-json_get() {
-  "$PYTHON" -c '
-import json, sys
-try:
-    d = json.load(open(sys.argv[1]))
-    print(eval(sys.argv[2]))
-except Exception as e:
-    print("<missing: %r>" % e)
-' "$@"
-}
 
 "$AWS_CLI" --version
 queue="cli-$(date +%s)-$$"
@@ -55,7 +30,7 @@ if sqs create-queue --queue-name "$queue" --attributes VisibilityTimeout=40 --ta
   [[ "$url" == */"$queue" ]] && ok "create-queue returns the queue URL ($url)" || not_ok "create-queue URL: $url"
 else
   not_ok "create-queue"
-  echo "$passed passed, $failed failed"
+  cli_summary cli || true
   exit 1
 fi
 
@@ -139,5 +114,4 @@ else
   not_ok "delete-queue"
 fi
 
-echo "cli: $passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+cli_summary cli

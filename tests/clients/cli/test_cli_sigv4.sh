@@ -7,21 +7,9 @@ set -euo pipefail
 : "${SQS_ENDPOINT:?SQS_ENDPOINT is not set}"
 : "${AWS_CLI:?AWS_CLI is not set (path to the aws executable)}"
 : "${SIGV4_ACCESS_KEY_ID:?}" "${SIGV4_SECRET_ACCESS_KEY:?}" "${SIGV4_ACCOUNT_ID:?}"
-PYTHON="${PYTHON:-python3}"
-
-# A private, empty configuration: the machine's ~/.aws is never read.
-tmp="$(mktemp -d -t sqskit-cli-sigv4.XXXXXX)"
-trap 'rm -rf "$tmp"' EXIT
-: >"$tmp/config"
-: >"$tmp/credentials"
-export AWS_CONFIG_FILE="$tmp/config" AWS_SHARED_CREDENTIALS_FILE="$tmp/credentials" AWS_DEFAULT_REGION=us-east-1
-unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_SQS AWS_REGION || true
-export AWS_PAGER="" AWS_MAX_ATTEMPTS=1
-
-passed=0
-failed=0
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-not_ok() { echo "not ok - $1" >&2; failed=$((failed + 1)); }
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cli_setup sqskit-cli-sigv4
 
 # sqs_as KEY SECRET ARGS...: the CLI with the given credentials.
 sqs_as() {
@@ -31,17 +19,6 @@ sqs_as() {
     "$AWS_CLI" --endpoint-url "$SQS_ENDPOINT" --output json sqs "$@"
 }
 sqs() { sqs_as "$SIGV4_ACCESS_KEY_ID" "$SIGV4_SECRET_ACCESS_KEY" "$@"; }
-
-json_get() {
-  "$PYTHON" -c '
-import json, sys
-try:
-    d = json.load(open(sys.argv[1]))
-    print(eval(sys.argv[2]))
-except Exception as e:
-    print("<missing: %r>" % e)
-' "$@"
-}
 
 "$AWS_CLI" --version
 queue="cli-sigv4-$(date +%s)-$$"
@@ -54,7 +31,7 @@ if sqs create-queue --queue-name "$queue" >"$tmp/create.json"; then
     not_ok "create-queue URL: $url"
 else
   not_ok "create-queue with correct keys"
-  echo "cli-sigv4: $passed passed, $failed failed"
+  cli_summary cli-sigv4 || true
   exit 1
 fi
 if sqs send-message --queue-url "$url" --message-body "$body" >"$tmp/send.json"; then
@@ -89,5 +66,4 @@ expect_refused "an unknown key" InvalidClientTokenId AKIAUNKNOWNKEY000000 "$SIGV
 
 sqs delete-queue --queue-url "$url" && ok "delete-queue" || not_ok "delete-queue"
 
-echo "cli-sigv4: $passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+cli_summary cli-sigv4

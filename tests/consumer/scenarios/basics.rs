@@ -5,7 +5,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sqskit::backend::SqsBackend;
 use sqskit::consumer::{BatchOutcomes, Consumer, Delivery, Outcome};
 use sqskit::retry::RetryPolicy;
 
@@ -43,8 +42,7 @@ pub async fn every_message_is_handled_once_with_batched_acks(ctx: &TestContext) 
 }
 
 pub async fn failed_deletes_are_retried(ctx: &TestContext) {
-    let probe = Probe::wrap(ctx.backend.clone());
-    let backend: Arc<dyn SqsBackend> = probe.clone();
+    let (backend, probe) = Probe::wrap(ctx.backend.clone());
     let queue = ctx.create_queue("delete-retries").await;
     send_bodies(&backend, &queue, (0..10).map(|i| i.to_string()).collect()).await;
     probe.fail_next_deletes(2);

@@ -5,7 +5,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sqskit::backend::SqsBackend;
 use sqskit::consumer::{Consumer, Delivery, HandlerError, Heartbeat, Outcome};
 use sqskit::retry::{Jitter, RetryPolicy};
 use tokio::sync::watch;
@@ -16,8 +15,7 @@ use crate::support::TestContext;
 const VISIBILITY: Duration = Duration::from_secs(30);
 
 pub async fn retry_backoff_grows_with_the_receive_count(ctx: &TestContext) {
-    let probe = Probe::wrap(ctx.backend.clone());
-    let backend: Arc<dyn SqsBackend> = probe.clone();
+    let (backend, probe) = Probe::wrap(ctx.backend.clone());
     let queue = ctx.create_queue("backoff").await;
     send_bodies(&backend, &queue, vec!["1".to_owned()]).await;
     let receive_counts = Arc::new(Mutex::new(Vec::new()));
@@ -52,8 +50,7 @@ pub async fn retry_backoff_grows_with_the_receive_count(ctx: &TestContext) {
 }
 
 pub async fn heartbeats_keep_a_handler_three_times_the_visibility_timeout_invisible(ctx: &TestContext) {
-    let probe = Probe::wrap(ctx.backend.clone());
-    let backend: Arc<dyn SqsBackend> = probe.clone();
+    let (backend, probe) = Probe::wrap(ctx.backend.clone());
     let queue = ctx.create_queue("heartbeat").await;
     send_bodies(&backend, &queue, vec!["1".to_owned()]).await;
     let started = Arc::new(AtomicUsize::new(0));

@@ -7,6 +7,8 @@ use std::fmt::Display;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use serde::Serialize;
+
 use crate::stats::Latencies;
 use crate::wire::{Action, BatchResultErrorEntry};
 
@@ -34,11 +36,10 @@ impl ActionTally {
     }
 }
 
-/// The counts of one sampling interval (or, merged, of the whole run).
-#[derive(Debug, Clone, Default)]
-pub struct Window {
-    /// Per action.
-    pub actions: HashMap<Action, ActionTally>,
+/// The messages and queues a run moved in one interval (or, merged, in the whole run); the samples and the
+/// report show them as they are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct MessageFlow {
     /// Messages the main queue accepted.
     pub messages_sent: u64,
     /// Messages deleted from the main queue.
@@ -47,15 +48,36 @@ pub struct Window {
     pub queues_churned: u64,
 }
 
+impl MessageFlow {
+    /// Adds `other` into `self`.
+    pub const fn merge(&mut self, other: Self) {
+        self.messages_sent += other.messages_sent;
+        self.messages_deleted += other.messages_deleted;
+        self.queues_churned += other.queues_churned;
+    }
+
+    /// Messages that should be in the main queue: sent minus deleted.
+    pub const fn expected_depth(self) -> u64 {
+        self.messages_sent.saturating_sub(self.messages_deleted)
+    }
+}
+
+/// The counts of one sampling interval (or, merged, of the whole run).
+#[derive(Debug, Clone, Default)]
+pub struct Window {
+    /// Per action.
+    pub actions: HashMap<Action, ActionTally>,
+    /// Messages and queues moved.
+    pub flow: MessageFlow,
+}
+
 impl Window {
     /// Adds `other` into `self`.
     pub fn merge(&mut self, other: &Self) {
         for (action, tally) in &other.actions {
             self.actions.entry(*action).or_default().merge(tally);
         }
-        self.messages_sent += other.messages_sent;
-        self.messages_deleted += other.messages_deleted;
-        self.queues_churned += other.queues_churned;
+        self.flow.merge(other.flow);
     }
 
     /// All actions together.
@@ -117,17 +139,17 @@ impl Recorder {
 
     /// Counts messages accepted by the main queue.
     pub fn sent(&self, messages: u64) {
-        self.window().messages_sent += messages;
+        self.window().flow.messages_sent += messages;
     }
 
     /// Counts messages deleted from the main queue.
     pub fn deleted(&self, messages: u64) {
-        self.window().messages_deleted += messages;
+        self.window().flow.messages_deleted += messages;
     }
 
     /// Counts one completed queue churn cycle.
     pub fn churned(&self) {
-        self.window().queues_churned += 1;
+        self.window().flow.queues_churned += 1;
     }
 
     /// Takes the counts so far, leaving an empty window.
@@ -162,8 +184,8 @@ mod tests {
         recorder.answered(Action::ReceiveMessage, Duration::from_micros(200));
         let second = recorder.take();
 
-        assert_eq!((first.overall().requests, first.messages_sent), (1, 1));
-        assert_eq!((second.overall().requests, second.messages_sent), (1, 0));
+        assert_eq!((first.overall().requests, first.flow.messages_sent), (1, 1));
+        assert_eq!((second.overall().requests, second.flow.messages_sent), (1, 0));
         assert!(second.actions.contains_key(&Action::ReceiveMessage));
     }
 
@@ -200,6 +222,6 @@ mod tests {
 
         assert_eq!(total.overall().requests, 3);
         assert_eq!(total.overall().latencies.len(), 3);
-        assert_eq!((total.messages_deleted, total.queues_churned), (30, 3));
+        assert_eq!((total.flow.messages_deleted, total.flow.queues_churned), (30, 3));
     }
 }

@@ -6,17 +6,15 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::record::{ActionTally, Window};
+use super::record::{ActionTally, MessageFlow, Window};
 use super::verdict::{Limits, judge};
 use crate::procfs::{ProcessSample, kib_to_mib};
 use crate::stats::CpuMeter;
 use crate::wire::Action;
 
-/// Counts and latencies of one action, or of all together.
-#[derive(Debug, Clone, Serialize)]
-pub struct ActionSummary {
-    /// The action, or `all`.
-    pub action: &'static str,
+/// Counts and latencies of a set of requests: one action's, or all together.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RequestSummary {
     /// Requests answered.
     pub requests: u64,
     /// Errors (see [`ActionTally::errors`]).
@@ -29,15 +27,31 @@ pub struct ActionSummary {
     pub max_us: f64,
 }
 
-impl ActionSummary {
-    fn new(action: &'static str, tally: &ActionTally) -> Self {
+impl RequestSummary {
+    fn of(tally: &ActionTally) -> Self {
         let latencies = &tally.latencies;
         let (p50_us, p99_us, max_us) = if latencies.is_empty() {
             (0.0, 0.0, 0.0)
         } else {
             (latencies.quantile_us(0.5), latencies.quantile_us(0.99), latencies.max_us())
         };
-        Self { action, requests: tally.requests, errors: tally.errors, p50_us, p99_us, max_us }
+        Self { requests: tally.requests, errors: tally.errors, p50_us, p99_us, max_us }
+    }
+}
+
+/// Counts and latencies of one action, or of all together.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionSummary {
+    /// The action, or `all`.
+    pub action: &'static str,
+    /// Its requests.
+    #[serde(flatten)]
+    pub summary: RequestSummary,
+}
+
+impl ActionSummary {
+    fn new(action: &'static str, tally: &ActionTally) -> Self {
+        Self { action, summary: RequestSummary::of(tally) }
     }
 
     /// One entry per action that was called or failed, in [`Action::ALL`] order.
@@ -72,24 +86,14 @@ pub struct Sample {
     pub elapsed_secs: f64,
     /// Length of the interval in seconds.
     pub window_secs: f64,
-    /// Requests answered in the interval, all actions.
-    pub requests: u64,
+    /// Requests answered in the interval, all actions together.
+    #[serde(flatten)]
+    pub overall: RequestSummary,
     /// `requests` per second of the interval.
     pub requests_per_sec: f64,
-    /// Errors in the interval.
-    pub errors: u64,
-    /// Median latency over all actions, in microseconds.
-    pub p50_us: f64,
-    /// 99th-percentile latency over all actions, in microseconds.
-    pub p99_us: f64,
-    /// Largest latency, in microseconds.
-    pub max_us: f64,
-    /// Messages the main queue accepted in the interval.
-    pub messages_sent: u64,
-    /// Messages deleted from the main queue in the interval.
-    pub messages_deleted: u64,
-    /// Short-lived queues created and deleted in the interval.
-    pub queues_churned: u64,
+    /// Messages and queues moved in the interval.
+    #[serde(flatten)]
+    pub flow: MessageFlow,
     /// The server's resident memory in MiB, with `--server-pid`.
     pub rss_mib: Option<f64>,
     /// The server's peak resident memory so far in MiB, with `--server-pid`.
@@ -117,20 +121,14 @@ impl Sample {
         server_cpu: Option<f64>,
         depth: Option<QueueDepth>,
     ) -> Self {
-        let overall = ActionSummary::new("all", &window.overall());
+        let overall = RequestSummary::of(&window.overall());
         let window_secs = window_len.as_secs_f64();
         Self {
             elapsed_secs: round(elapsed.as_secs_f64(), 1),
             window_secs: round(window_secs, 3),
-            requests: overall.requests,
+            overall,
             requests_per_sec: round(overall.requests as f64 / window_secs.max(f64::MIN_POSITIVE), 1),
-            errors: overall.errors,
-            p50_us: overall.p50_us,
-            p99_us: overall.p99_us,
-            max_us: overall.max_us,
-            messages_sent: window.messages_sent,
-            messages_deleted: window.messages_deleted,
-            queues_churned: window.queues_churned,
+            flow: window.flow,
             rss_mib: server.map(|server| kib_to_mib(server.rss_kib)),
             hwm_mib: server.map(|server| kib_to_mib(server.hwm_kib)),
             fds: server.map(|server| server.fds),
@@ -148,12 +146,12 @@ impl fmt::Display for Sample {
             f,
             "[{:6.0} s] {} req, {:.1} req/s, {} errors, p50 {}, p99 {}, max {}",
             self.elapsed_secs,
-            self.requests,
+            self.overall.requests,
             self.requests_per_sec,
-            self.errors,
-            Latency(self.p50_us),
-            Latency(self.p99_us),
-            Latency(self.max_us),
+            self.overall.errors,
+            Latency(self.overall.p50_us),
+            Latency(self.overall.p99_us),
+            Latency(self.overall.max_us),
         )?;
         if let (Some(rss), Some(hwm), Some(fds)) = (self.rss_mib, self.hwm_mib, self.fds) {
             write!(f, " | RSS {rss:.1} MiB (peak {hwm:.1}), {fds} fds")?;
@@ -165,7 +163,7 @@ impl fmt::Display for Sample {
             Some(depth) => write!(f, " | depth {} + {} in flight", depth.visible, depth.in_flight)?,
             None => write!(f, " | depth unknown")?,
         }
-        write!(f, " | {} queues churned", self.queues_churned)
+        write!(f, " | {} queues churned", self.flow.queues_churned)
     }
 }
 
@@ -192,6 +190,28 @@ pub struct Setup {
     pub limits: Limits,
 }
 
+/// How the sampled server grew over a run: needs two samples of the server, `None` otherwise.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct ServerGrowth {
+    /// Server RSS at the last sample minus at the first, in MiB.
+    pub rss_growth_mib: Option<f64>,
+    /// Server descriptors at the last sample minus at the first.
+    pub fd_growth: Option<i64>,
+}
+
+impl ServerGrowth {
+    /// The growth from the first of `samples` to the last.
+    fn over(samples: &[Sample]) -> Self {
+        match (samples.first().and_then(|s| s.server), samples.last().and_then(|s| s.server)) {
+            (Some(first), Some(last)) if samples.len() >= 2 => Self {
+                rss_growth_mib: Some(round((last.rss_kib as f64 - first.rss_kib as f64) / 1024.0, 1)),
+                fd_growth: Some(last.fds as i64 - first.fds as i64),
+            },
+            _ => Self::default(),
+        }
+    }
+}
+
 /// The result of a soak run.
 #[derive(Debug, Clone, Serialize)]
 pub struct SoakReport {
@@ -206,18 +226,14 @@ pub struct SoakReport {
     pub total: ActionSummary,
     /// Requests per second over the whole run.
     pub requests_per_sec: f64,
-    /// Messages the main queue accepted.
-    pub messages_sent: u64,
-    /// Messages deleted from the main queue.
-    pub messages_deleted: u64,
-    /// Short-lived queues created and deleted.
-    pub queues_churned: u64,
+    /// Messages and queues moved over the whole run.
+    #[serde(flatten)]
+    pub flow: MessageFlow,
     /// The main queue's depth at the end.
     pub final_depth: Option<QueueDepth>,
-    /// Server RSS at the first sample minus at the last, in MiB (needs two samples of the server).
-    pub rss_growth_mib: Option<f64>,
-    /// Server descriptors at the last sample minus at the first.
-    pub fd_growth: Option<i64>,
+    /// How the server grew from the first sample to the last.
+    #[serde(flatten)]
+    pub growth: ServerGrowth,
     /// How busy the load generator was (1.0 = one core).
     pub loadgen_cpu: Option<f64>,
     /// Per action over the whole run.
@@ -246,25 +262,14 @@ impl SoakReport {
     ) -> Self {
         let total = ActionSummary::new("all", &totals.overall());
         let secs = elapsed.as_secs_f64().max(f64::MIN_POSITIVE);
-        let servers = (samples.first().and_then(|s| s.server), samples.last().and_then(|s| s.server));
-        let (rss_growth_mib, fd_growth) = match servers {
-            (Some(first), Some(last)) if samples.len() >= 2 => (
-                Some(round((last.rss_kib as f64 - first.rss_kib as f64) / 1024.0, 1)),
-                Some(last.fds as i64 - first.fds as i64),
-            ),
-            _ => (None, None),
-        };
         let report = Self {
             scenario: "soak",
             elapsed_secs: round(secs, 3),
-            requests_per_sec: round(total.requests as f64 / secs, 1),
+            requests_per_sec: round(total.summary.requests as f64 / secs, 1),
             total,
-            messages_sent: totals.messages_sent,
-            messages_deleted: totals.messages_deleted,
-            queues_churned: totals.queues_churned,
+            flow: totals.flow,
             final_depth: samples.last().and_then(|sample| sample.depth),
-            rss_growth_mib,
-            fd_growth,
+            growth: ServerGrowth::over(&samples),
             loadgen_cpu: cpu.utilisation(),
             actions: ActionSummary::per_action(totals),
             samples,
@@ -275,11 +280,6 @@ impl SoakReport {
             setup,
         };
         report.judged()
-    }
-
-    /// Messages that should be in the main queue at the end: sent minus deleted.
-    pub const fn expected_depth(&self) -> u64 {
-        self.messages_sent.saturating_sub(self.messages_deleted)
     }
 
     fn judged(mut self) -> Self {
@@ -300,24 +300,24 @@ impl fmt::Display for SoakReport {
             "soak {} c={} rate {target}: {} requests in {:.1} s ({:.1} req/s), {} errors, p50 {}, p99 {}, max {}",
             setup.endpoint,
             setup.concurrency,
-            self.total.requests,
+            self.total.summary.requests,
             self.elapsed_secs,
             self.requests_per_sec,
-            self.total.errors,
-            Latency(self.total.p50_us),
-            Latency(self.total.p99_us),
-            Latency(self.total.max_us),
+            self.total.summary.errors,
+            Latency(self.total.summary.p50_us),
+            Latency(self.total.summary.p99_us),
+            Latency(self.total.summary.max_us),
         )?;
         for action in &self.actions {
             writeln!(
                 f,
                 "  {:<29} {:>10} req {:>4} errors  p50 {:>9}  p99 {:>9}  max {:>9}",
                 action.action,
-                action.requests,
-                action.errors,
-                Latency(action.p50_us).to_string(),
-                Latency(action.p99_us).to_string(),
-                Latency(action.max_us).to_string(),
+                action.summary.requests,
+                action.summary.errors,
+                Latency(action.summary.p50_us).to_string(),
+                Latency(action.summary.p99_us).to_string(),
+                Latency(action.summary.max_us).to_string(),
             )?;
         }
         let depth = self.final_depth.map_or_else(
@@ -327,7 +327,7 @@ impl fmt::Display for SoakReport {
         writeln!(
             f,
             "  messages: {} sent, {} deleted; final queue depth {depth}; {} queues churned",
-            self.messages_sent, self.messages_deleted, self.queues_churned
+            self.flow.messages_sent, self.flow.messages_deleted, self.flow.queues_churned
         )?;
         let first = self.samples.first().and_then(|sample| sample.server);
         let last = self.samples.last().and_then(|sample| sample.server);
@@ -337,11 +337,11 @@ impl fmt::Display for SoakReport {
                 "  server pid {pid}: RSS {:.1} -> {:.1} MiB (growth {:+.1} MiB), peak {:.1} MiB, fds {} -> {} ({:+})",
                 kib_to_mib(first.rss_kib),
                 kib_to_mib(last.rss_kib),
-                self.rss_growth_mib.unwrap_or(0.0),
+                self.growth.rss_growth_mib.unwrap_or(0.0),
                 kib_to_mib(last.hwm_kib),
                 first.fds,
                 last.fds,
-                self.fd_growth.unwrap_or(0),
+                self.growth.fd_growth.unwrap_or(0),
             )?;
         }
         if let Some(cpu) = self.loadgen_cpu {

@@ -31,19 +31,19 @@ pub fn judge(report: &SoakReport) -> Verdict {
     let limits = &report.setup.limits;
     let mut verdict = Verdict::default();
     let failures = &mut verdict.failures;
-    if report.total.requests == 0 {
+    if report.total.summary.requests == 0 {
         failures.push("no request was answered".to_owned());
     }
-    if report.total.errors > limits.max_errors {
+    if report.total.summary.errors > limits.max_errors {
         failures.push(format!(
             "{} errors, more than the {} allowed; the first: {}",
-            report.total.errors,
+            report.total.summary.errors,
             limits.max_errors,
             report.first_errors.first().map_or("(not recorded)", String::as_str)
         ));
     }
     if let Some(bound) = limits.max_rss_growth_mib {
-        match report.rss_growth_mib {
+        match report.growth.rss_growth_mib {
             Some(growth) if growth > bound => failures.push(format!(
                 "server RSS grew by {growth:.1} MiB from the first sample to the last, more than the {bound} MiB allowed"
             )),
@@ -55,7 +55,7 @@ pub fn judge(report: &SoakReport) -> Verdict {
             ),
         }
     }
-    if let Some(growth) = report.fd_growth.filter(|growth| *growth > limits.max_fd_growth as i64) {
+    if let Some(growth) = report.growth.fd_growth.filter(|growth| *growth > limits.max_fd_growth as i64) {
         failures.push(format!(
             "server file descriptors grew by {growth} from the first sample to the last, more than the {} allowed",
             limits.max_fd_growth
@@ -63,13 +63,13 @@ pub fn judge(report: &SoakReport) -> Verdict {
     }
     // Without errors every request's effect is known, so the queue must hold exactly what was not deleted.
     if let Some(depth) = report.final_depth {
-        if report.total.errors == 0 && depth.total() != report.expected_depth() {
+        if report.total.summary.errors == 0 && depth.total() != report.flow.expected_depth() {
             failures.push(format!(
                 "the queue holds {} messages at the end, but {} were sent and {} deleted: messages were lost or \
                  duplicated",
                 depth.total(),
-                report.messages_sent,
-                report.messages_deleted
+                report.flow.messages_sent,
+                report.flow.messages_deleted
             ));
         }
     }
@@ -147,8 +147,8 @@ mod tests {
         let report = report(limits(), vec![sample(20, 30, 5), sample(24, 31, 5)], &totals(100, 95));
 
         assert!(report.passed, "{:?}", report.failures);
-        assert_eq!(report.rss_growth_mib, Some(4.0));
-        assert_eq!(report.fd_growth, Some(1));
+        assert_eq!(report.growth.rss_growth_mib, Some(4.0));
+        assert_eq!(report.growth.fd_growth, Some(1));
         assert_eq!(report.final_depth.map(QueueDepth::total), Some(5));
     }
 

@@ -1,0 +1,361 @@
+//! Queue management: create, look up, list, delete, attributes and purge, with the validation of names and
+//! of the settings that span attributes or queues.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::Engine;
+use super::attributes::{DeduplicationScope, FifoThroughputLimit, QueueAttributeName, QueueSettings};
+use super::events::StorageEvent;
+use super::listing::{QueueListing, page};
+use super::queue::QueueState;
+use super::tags::validate_tags;
+use crate::documents::RedrivePolicy;
+use crate::error::{ErrorCode, SqsError};
+
+/// How long a deleted queue's name stays blocked, and how often a queue may be purged (SQS: 60 s both).
+const NAME_BLOCK_AFTER_DELETE: Duration = Duration::from_secs(60);
+const PURGE_INTERVAL: Duration = Duration::from_secs(60);
+const MAX_QUEUE_NAME_LEN: usize = 80;
+
+impl Engine {
+    /// Creates a queue in the default account, or returns quietly if it exists with the same values for every
+    /// attribute given.
+    ///
+    /// # Errors
+    /// `InvalidParameterValue` for a bad name; `InvalidAttributeName` / `InvalidAttributeValue` for bad
+    /// attributes; `QueueNameExists` when it exists with other values; `QueueDeletedRecently` within 60 s of a
+    /// delete of the same name; `OverLimit` when the account owns as many queues as it may.
+    pub fn create_queue(
+        &self,
+        name: &str,
+        attributes: &[(String, String)],
+        tags: &[(String, String)],
+    ) -> Result<(), SqsError> {
+        self.create_queue_in(&self.shared.config.account_id.clone(), name, attributes, tags)
+    }
+
+    /// Creates a queue owned by `account` (see [`Engine::create_queue`]).
+    ///
+    /// # Errors
+    /// As [`Engine::create_queue`].
+    pub fn create_queue_in(
+        &self,
+        account: &str,
+        name: &str,
+        attributes: &[(String, String)],
+        tags: &[(String, String)],
+    ) -> Result<(), SqsError> {
+        let requests_fifo = attributes.iter().any(|(k, v)| k == "FifoQueue" && v.eq_ignore_ascii_case("true"));
+        validate_queue_name(name, requests_fifo)?;
+        let now = self.now();
+        if let Ok(existing) = self.queue_in(account, name) {
+            let state = existing.lock();
+            let mut candidate = state.settings.clone();
+            for (key, value) in attributes {
+                candidate.apply(key, value)?;
+            }
+            if candidate != state.settings {
+                let differing = attributes
+                    .iter()
+                    .find_map(|(key, _)| {
+                        let attribute: QueueAttributeName = key.parse().ok()?;
+                        (candidate.render(attribute) != state.settings.render(attribute)).then_some(key.as_str())
+                    })
+                    .unwrap_or("attributes");
+                return Err(SqsError::new(
+                    ErrorCode::QueueNameExists,
+                    format!(
+                        "A queue already exists with the same name and a different value for attribute {differing}"
+                    ),
+                ));
+            }
+            return Ok(());
+        }
+        let settings = self.settings_with(QueueSettings::default(), attributes, account, name, true)?;
+        let tags = validate_tags(name, BTreeMap::new(), tags)?;
+
+        let mut queues = self.shared.queues.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        {
+            let mut deleted = self.shared.recently_deleted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            deleted.retain(|_, at| *at + NAME_BLOCK_AFTER_DELETE > now);
+            if deleted.contains_key(&(account.to_owned(), name.to_owned())) {
+                return Err(SqsError::new(
+                    ErrorCode::QueueDeletedRecently,
+                    "You must wait 60 seconds after deleting a queue before you can create another with the same name.",
+                ));
+            }
+        }
+        // Another request may have created it between the check above and the write lock: treat as existing.
+        if !queues.contains(account, name) {
+            let limit = self.shared.config.max_queues_per_account;
+            if queues.count(account) >= limit {
+                // AWS documents no queue quota; OverLimit is its error for "a limit was exceeded".
+                return Err(SqsError::new(
+                    ErrorCode::OverLimit,
+                    format!("You have reached the maximum number of queues ({limit}) for this account."),
+                ));
+            }
+            let uid = self.shared.next_queue_uid.fetch_add(1, Ordering::Relaxed);
+            if let Some(sink) = &self.shared.sink {
+                sink.append(vec![StorageEvent::QueueCreated {
+                    uid,
+                    name: self.storage_name(account, name),
+                    attributes: settings.to_pairs(),
+                    tags: tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    created_at: now,
+                }]);
+            }
+            let state = QueueState::new(settings, tags, now);
+            queues.insert(self.new_queue(uid, account, name, state));
+        }
+        Ok(())
+    }
+
+    /// Applies attributes to `settings` and checks the rules that span attributes or queues.
+    fn settings_with(
+        &self,
+        mut settings: QueueSettings,
+        attributes: &[(String, String)],
+        account: &str,
+        queue_name: &str,
+        creating: bool,
+    ) -> Result<QueueSettings, SqsError> {
+        let was_fifo = settings.fifo_queue;
+        for (key, value) in attributes {
+            let attribute = settings.apply(key, value)?;
+            if attribute == QueueAttributeName::FifoQueue && !creating && settings.fifo_queue != was_fifo {
+                return Err(SqsError::invalid_attribute_value("FifoQueue"));
+            }
+        }
+        if !settings.fifo_queue {
+            if let Some((key, _)) = attributes
+                .iter()
+                .find(|(key, _)| key.parse::<QueueAttributeName>().is_ok_and(QueueAttributeName::is_fifo_only))
+            {
+                return Err(SqsError::unknown_attribute(key));
+            }
+        }
+        if settings.fifo_throughput_limit == FifoThroughputLimit::PerMessageGroupId
+            && settings.deduplication_scope != DeduplicationScope::MessageGroup
+        {
+            return Err(SqsError::new(
+                ErrorCode::InvalidAttributeValue,
+                "Invalid value for the parameter FifoThroughputLimit. Reason: perMessageGroupId is allowed only when \
+                 DeduplicationScope is messageGroup.",
+            ));
+        }
+        if let Some(policy) = &settings.redrive_policy {
+            self.check_dead_letter_target(policy, account, queue_name, settings.fifo_queue)?;
+        }
+        Ok(settings)
+    }
+
+    fn check_dead_letter_target(
+        &self,
+        policy: &RedrivePolicy,
+        account: &str,
+        source_name: &str,
+        source_is_fifo: bool,
+    ) -> Result<(), SqsError> {
+        let invalid = |reason: &str| SqsError::invalid_parameter_value("RedrivePolicy", policy.render(), reason);
+        // The dead-letter queue must be in the source's account.
+        let prefix = format!("arn:aws:sqs:{}:{account}:", self.shared.config.region);
+        let target = policy
+            .dead_letter_target_arn
+            .strip_prefix(&prefix)
+            .and_then(|name| self.queue_in(account, name).ok())
+            .ok_or_else(|| invalid("Dead letter target does not exist."))?;
+        if target.is_fifo() != source_is_fifo {
+            return Err(invalid("Dead-letter queue must be same type of queue as the source."));
+        }
+        let source_arn = self.queue_arn_in(account, source_name);
+        let allowed =
+            target.lock().settings.redrive_allow_policy.as_ref().is_none_or(|allow| allow.allows(&source_arn));
+        if !allowed {
+            return Err(invalid(&format!(
+                "Queue {source_arn} is not allowed to use {} as its dead-letter queue.",
+                target.arn
+            )));
+        }
+        Ok(())
+    }
+
+    /// Checks that a queue exists (GetQueueUrl) in `owner_account_id`, or else in the default account.
+    ///
+    /// # Errors
+    /// `QueueDoesNotExist`.
+    pub fn get_queue_url(&self, name: &str, owner_account_id: Option<&str>) -> Result<(), SqsError> {
+        self.get_queue_url_in(&self.shared.config.account_id, name, owner_account_id)
+    }
+
+    /// Checks that a queue exists in `owner_account_id`, or else in the caller's `account`.
+    ///
+    /// # Errors
+    /// `QueueDoesNotExist`.
+    pub fn get_queue_url_in(&self, account: &str, name: &str, owner_account_id: Option<&str>) -> Result<(), SqsError> {
+        self.queue_in(owner_account_id.unwrap_or(account), name).map(|_| ())
+    }
+
+    /// Lists queue names with an optional prefix; pages when `max_results` is given (SPEC.md §6 ListQueues).
+    ///
+    /// # Errors
+    /// `InvalidParameterValue` for `max_results` outside 1..=1000 or a token this engine did not issue.
+    pub fn list_queues(
+        &self,
+        prefix: Option<&str>,
+        max_results: Option<i64>,
+        next_token: Option<&str>,
+    ) -> Result<QueueListing, SqsError> {
+        self.list_queues_in(&self.shared.config.account_id, prefix, max_results, next_token)
+    }
+
+    /// Lists the queues `account` owns (see [`Engine::list_queues`]).
+    ///
+    /// # Errors
+    /// As [`Engine::list_queues`].
+    pub fn list_queues_in(
+        &self,
+        account: &str,
+        prefix: Option<&str>,
+        max_results: Option<i64>,
+        next_token: Option<&str>,
+    ) -> Result<QueueListing, SqsError> {
+        let prefix = prefix.unwrap_or_default();
+        let names: Vec<String> = {
+            let queues = self.shared.queues.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            queues.of(account).map(|queue| &queue.name).filter(|name| name.starts_with(prefix)).cloned().collect()
+        };
+        let mut listing = page(names.into_iter(), max_results, next_token)?;
+        account.clone_into(&mut listing.account);
+        Ok(listing)
+    }
+
+    /// Deletes a queue and its messages; its name is blocked for 60 seconds.
+    ///
+    /// # Errors
+    /// `QueueDoesNotExist`.
+    pub fn delete_queue(&self, queue_url: &str) -> Result<(), SqsError> {
+        let queue = self.queue(queue_url)?;
+        let mut queues = self.shared.queues.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        queues.remove(&queue.account, &queue.name);
+        if let Some(sink) = &self.shared.sink {
+            sink.append(vec![StorageEvent::QueueDeleted { uid: queue.uid }]);
+        }
+        drop(queues);
+        // Its messages no longer count against the memory budget.
+        queue.lock().purge_usage();
+        let mut deleted = self.shared.recently_deleted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        deleted.insert((queue.account.clone(), queue.name.clone()), self.now());
+        queue.deleted.store(true, Ordering::Release);
+        queue.notify.notify_waiters();
+        Ok(())
+    }
+
+    /// The named attributes (or all that apply, for `All`) with their current values.
+    ///
+    /// # Errors
+    /// `QueueDoesNotExist`; `InvalidAttributeName` for an unknown name.
+    pub fn get_queue_attributes(
+        &self,
+        queue_url: &str,
+        names: &[String],
+    ) -> Result<Vec<(QueueAttributeName, String)>, SqsError> {
+        let queue = self.queue(queue_url)?;
+        let requested: Vec<QueueAttributeName> =
+            names.iter().map(|name| name.parse()).collect::<Result<_, SqsError>>()?;
+        let wanted: Vec<QueueAttributeName> = if requested.contains(&QueueAttributeName::All) {
+            QueueAttributeName::ALL_NAMES.to_vec()
+        } else {
+            let mut unique = Vec::with_capacity(requested.len());
+            for name in requested {
+                if !unique.contains(&name) {
+                    unique.push(name);
+                }
+            }
+            unique
+        };
+        let now = self.now();
+        let mut state = queue.lock();
+        state.tick(now);
+        let counts = state.counts();
+        let values = wanted
+            .into_iter()
+            .filter_map(|name| {
+                let value = match name {
+                    QueueAttributeName::QueueArn => Some(queue.arn.clone()),
+                    QueueAttributeName::ApproximateNumberOfMessages => Some(counts.visible.to_string()),
+                    QueueAttributeName::ApproximateNumberOfMessagesNotVisible => Some(counts.in_flight.to_string()),
+                    QueueAttributeName::ApproximateNumberOfMessagesDelayed => Some(counts.delayed.to_string()),
+                    QueueAttributeName::CreatedTimestamp => Some(state.created_at.as_secs().to_string()),
+                    QueueAttributeName::LastModifiedTimestamp => Some(state.last_modified_at.as_secs().to_string()),
+                    other => state.settings.render(other),
+                };
+                value.map(|value| (name, value))
+            })
+            .collect();
+        Ok(values)
+    }
+
+    /// Changes queue attributes; all or nothing.
+    ///
+    /// # Errors
+    /// `QueueDoesNotExist`, `InvalidAttributeName`, `InvalidAttributeValue`, `InvalidParameterValue`.
+    pub fn set_queue_attributes(&self, queue_url: &str, attributes: &[(String, String)]) -> Result<(), SqsError> {
+        let queue = self.queue(queue_url)?;
+        let current = queue.lock().settings.clone();
+        let updated = self.settings_with(current, attributes, &queue.account, &queue.name, false)?;
+        let now = self.now();
+        let mut state = queue.lock();
+        state.settings = updated;
+        state.last_modified_at = now;
+        state.record_metadata();
+        state.tick(now);
+        drop(state);
+        // A shorter retention or a removed delay can change what long polls may return.
+        queue.notify.notify_waiters();
+        Ok(())
+    }
+
+    /// Deletes every message of a queue; at most once per 60 seconds.
+    ///
+    /// # Errors
+    /// `QueueDoesNotExist`; `PurgeQueueInProgress` within 60 s of the previous purge.
+    pub fn purge_queue(&self, queue_url: &str) -> Result<(), SqsError> {
+        let queue = self.queue(queue_url)?;
+        let now = self.now();
+        let mut state = queue.lock();
+        if state.last_purge_at.is_some_and(|at| at + PURGE_INTERVAL > now) {
+            return Err(SqsError::new(
+                ErrorCode::PurgeQueueInProgress,
+                format!("Only one PurgeQueue operation on {} is allowed every 60 seconds.", queue.name),
+            ));
+        }
+        state.purge();
+        state.last_purge_at = Some(now);
+        state.record_metadata();
+        Ok(())
+    }
+}
+
+fn validate_queue_name(name: &str, fifo: bool) -> Result<(), SqsError> {
+    let base = if fifo { name.strip_suffix(".fifo") } else { Some(name) };
+    let valid = base.is_some_and(|base| {
+        !base.is_empty()
+            && name.len() <= MAX_QUEUE_NAME_LEN
+            && base.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    });
+    if valid {
+        Ok(())
+    } else if fifo || name.ends_with(".fifo") {
+        Err(SqsError::invalid_parameter(
+            "The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end \
+             with .fifo suffix and be 1 to 80 in length.",
+        ))
+    } else {
+        Err(SqsError::invalid_parameter(
+            "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length",
+        ))
+    }
+}

@@ -1,0 +1,139 @@
+//! The SQLite file's schema: its tables, opening and checking a file, and how engine values map into columns.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use crate::engine::{MessageState, Timestamp};
+use crate::storage::StorageError;
+
+/// `PRAGMA application_id` of our files ("SQKT"), so a foreign SQLite file is recognised.
+pub(super) const APPLICATION_ID: i32 = 0x5351_4B54;
+/// `PRAGMA user_version`: the schema version this build reads and writes.
+pub(super) const FORMAT_VERSION: i32 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE queues (
+    uid INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    attributes TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_modified_at INTEGER NOT NULL,
+    last_purge_at INTEGER,
+    next_sequence INTEGER NOT NULL
+);
+CREATE TABLE messages (
+    queue_uid INTEGER NOT NULL,
+    sequence INTEGER NOT NULL,
+    message_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    attributes BLOB,
+    trace_header TEXT,
+    group_id TEXT,
+    deduplication_id TEXT,
+    dead_letter_source_arn TEXT,
+    sender_id TEXT NOT NULL,
+    sent_at INTEGER NOT NULL,
+    retention_start INTEGER NOT NULL,
+    first_received_at INTEGER,
+    receive_count INTEGER NOT NULL,
+    state INTEGER NOT NULL,
+    until INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (queue_uid, sequence)
+) WITHOUT ROWID;
+CREATE TABLE deduplications (
+    queue_uid INTEGER NOT NULL,
+    scope_group TEXT NOT NULL,
+    deduplication_id TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    sequence INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (queue_uid, scope_group, deduplication_id)
+) WITHOUT ROWID;
+CREATE TABLE move_tasks (
+    handle TEXT PRIMARY KEY,
+    source_arn TEXT NOT NULL,
+    destination_arn TEXT,
+    rate INTEGER,
+    started_at INTEGER NOT NULL,
+    to_move INTEGER NOT NULL,
+    moved INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    failure_reason TEXT
+);
+";
+
+pub(super) fn open_connection(path: &Path) -> Result<Connection, StorageError> {
+    let open_error = |source| StorageError::Open { path: path.to_owned(), source };
+    let foreign = |reason: String| StorageError::Foreign { path: path.to_owned(), reason };
+    let connection = Connection::open(path).map_err(open_error)?;
+    // The first read of the header fails for a file that is not SQLite at all.
+    let application_id: i32 = connection
+        .query_row("PRAGMA application_id", [], |row| row.get(0))
+        .map_err(|error| foreign(format!("not an SQLite database: {error}")))?;
+    let version: i32 = connection.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(open_error)?;
+    let tables: i64 = connection
+        .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |row| row.get(0))
+        .map_err(open_error)?;
+    if application_id == 0 && tables == 0 {
+        connection
+            .execute_batch(&format!(
+                "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {FORMAT_VERSION}; {SCHEMA}"
+            ))
+            .map_err(open_error)?;
+    } else if application_id != APPLICATION_ID {
+        return Err(foreign(format!("application id {application_id:#x}, expected {APPLICATION_ID:#x}")));
+    } else if version != FORMAT_VERSION {
+        return Err(StorageError::Corrupt {
+            path: path.to_owned(),
+            reason: format!("format version {version}, this build reads version {FORMAT_VERSION}"),
+        });
+    }
+    // WAL with synchronous=FULL fsyncs the log at every commit: an acknowledged change survives a power cut.
+    connection
+        .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF;")
+        .map_err(open_error)?;
+    Ok(connection)
+}
+
+/// SQLite integers are signed; every value stored here (ids, sequences, epoch milliseconds) fits.
+pub(super) fn to_sql(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+pub(super) fn from_sql(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or_default()
+}
+
+pub(super) fn encode_state(state: MessageState) -> (i64, i64, i64) {
+    match state {
+        MessageState::Visible => (0, 0, 0),
+        MessageState::Delayed { until } => (1, to_sql(until.as_millis()), 0),
+        MessageState::InFlight { until, received_at } => {
+            (2, to_sql(until.as_millis()), to_sql(received_at.as_millis()))
+        }
+    }
+}
+
+pub(super) fn decode_state(state: i64, until: i64, received_at: i64) -> Option<MessageState> {
+    let at = |millis| Timestamp::from_millis(from_sql(millis));
+    match state {
+        0 => Some(MessageState::Visible),
+        1 => Some(MessageState::Delayed { until: at(until) }),
+        2 => Some(MessageState::InFlight { until: at(until), received_at: at(received_at) }),
+        _ => None,
+    }
+}
+
+pub(super) fn pairs_json(pairs: &[(String, String)]) -> String {
+    let map: serde_json::Map<String, serde_json::Value> =
+        pairs.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
+    serde_json::Value::Object(map).to_string()
+}
+
+pub(super) fn pairs_from_json(text: &str) -> Option<Vec<(String, String)>> {
+    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text).ok()?;
+    map.into_iter().map(|(k, v)| v.as_str().map(|v| (k, v.to_owned()))).collect()
+}

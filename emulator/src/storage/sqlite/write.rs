@@ -1,0 +1,188 @@
+//! Writing: one batch of storage events as one transaction (the group commit of the writer thread).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use rusqlite::{Connection, Transaction, params};
+
+use super::schema::{encode_state, pairs_json, to_sql};
+use crate::engine::{QueueEvent, StorageEvent, Timestamp};
+use crate::storage::codec::encode_attributes;
+
+/// FIFO deduplication windows last 5 minutes; older rows are pruned.
+const DEDUPLICATION_WINDOW: Duration = Duration::from_secs(300);
+
+pub(super) fn write_batch(connection: &mut Connection, events: &[StorageEvent]) -> rusqlite::Result<()> {
+    let transaction = connection.transaction()?;
+    let mut highest_sequence: HashMap<u64, u64> = HashMap::new();
+    let mut newest_window_end: Option<Timestamp> = None;
+    for event in events {
+        match event {
+            StorageEvent::QueueCreated { uid, name, attributes, tags, created_at } => {
+                transaction
+                    .prepare_cached(
+                        "INSERT OR REPLACE INTO queues (uid, name, attributes, tags, created_at, last_modified_at, \
+                     last_purge_at, next_sequence) VALUES (?1, ?2, ?3, ?4, ?5, ?5, NULL, 1)",
+                    )?
+                    .execute(params![
+                        to_sql(*uid),
+                        name,
+                        pairs_json(attributes),
+                        pairs_json(tags),
+                        to_sql(created_at.as_millis())
+                    ])?;
+            }
+            StorageEvent::QueueDeleted { uid } => {
+                for table in ["messages", "deduplications"] {
+                    transaction
+                        .prepare_cached(&format!("DELETE FROM {table} WHERE queue_uid = ?1"))?
+                        .execute([to_sql(*uid)])?;
+                }
+                transaction.prepare_cached("DELETE FROM queues WHERE uid = ?1")?.execute([to_sql(*uid)])?;
+            }
+            StorageEvent::MoveTaskChanged { handle, info } => {
+                transaction
+                    .prepare_cached(
+                        "INSERT OR REPLACE INTO move_tasks (handle, source_arn, destination_arn, rate, started_at, \
+                         to_move, moved, status, failure_reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    )?
+                    .execute(params![
+                        handle,
+                        info.source_arn,
+                        info.destination_arn,
+                        info.max_number_of_messages_per_second.map(to_sql),
+                        to_sql(info.started_timestamp.as_millis()),
+                        to_sql(info.approximate_number_of_messages_to_move),
+                        to_sql(info.approximate_number_of_messages_moved),
+                        info.status.as_str(),
+                        info.failure_reason,
+                    ])?;
+                // Keep the ten most recent tasks per source, as ListMessageMoveTasks shows.
+                transaction
+                    .prepare_cached(
+                        "DELETE FROM move_tasks WHERE source_arn = ?1 AND handle NOT IN (SELECT handle FROM \
+                         move_tasks WHERE source_arn = ?1 ORDER BY started_at DESC LIMIT 10)",
+                    )?
+                    .execute([&info.source_arn])?;
+            }
+            StorageEvent::Queue { uid, event } => {
+                apply_queue_event(&transaction, *uid, event, &mut highest_sequence, &mut newest_window_end)?;
+            }
+        }
+    }
+    for (uid, sequence) in highest_sequence {
+        transaction
+            .prepare_cached("UPDATE queues SET next_sequence = max(next_sequence, ?2) WHERE uid = ?1")?
+            .execute(params![to_sql(uid), to_sql(sequence + 1)])?;
+    }
+    if let Some(window_end) = newest_window_end {
+        // Windows that closed before the newest one opened are over, whatever clock the engine runs on.
+        let opened = window_end - DEDUPLICATION_WINDOW;
+        transaction
+            .prepare_cached("DELETE FROM deduplications WHERE expires_at <= ?1")?
+            .execute([to_sql(opened.as_millis())])?;
+    }
+    transaction.commit()
+}
+
+pub(super) fn apply_queue_event(
+    transaction: &Transaction<'_>,
+    uid: u64,
+    event: &QueueEvent,
+    highest_sequence: &mut HashMap<u64, u64>,
+    newest_window_end: &mut Option<Timestamp>,
+) -> rusqlite::Result<()> {
+    let uid_sql = to_sql(uid);
+    match event {
+        QueueEvent::MessageStored { sequence, message } => {
+            let entry = highest_sequence.entry(uid).or_insert(0);
+            *entry = (*entry).max(*sequence);
+            let (state, until, received_at) = encode_state(message.state);
+            let extra = message.extra.as_deref();
+            let attributes = message.attributes().map(encode_attributes);
+            transaction
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO messages (queue_uid, sequence, message_id, body, attributes, \
+                     trace_header, group_id, deduplication_id, dead_letter_source_arn, sender_id, sent_at, \
+                     retention_start, first_received_at, receive_count, state, until, received_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                )?
+                .execute(params![
+                    uid_sql,
+                    to_sql(*sequence),
+                    message.message_id(),
+                    &*message.body,
+                    attributes,
+                    extra.and_then(|extra| extra.trace_header.as_deref()),
+                    extra.and_then(|extra| extra.group_id.as_deref()),
+                    extra.and_then(|extra| extra.deduplication_id.as_deref()),
+                    extra.and_then(|extra| extra.dead_letter_source_arn.as_deref()),
+                    &*message.sender_id,
+                    to_sql(message.sent_at.as_millis()),
+                    to_sql(message.retention_start.as_millis()),
+                    message.first_received_at().map(|at| to_sql(at.as_millis())),
+                    message.receive_count,
+                    state,
+                    until,
+                    received_at,
+                ])?;
+        }
+        QueueEvent::MessageUpdated { sequence, receive_count, first_received_at, state } => {
+            let (state, until, received_at) = encode_state(*state);
+            transaction
+                .prepare_cached(
+                    "UPDATE messages SET receive_count = ?3, first_received_at = ?4, state = ?5, until = ?6, \
+                     received_at = ?7 WHERE queue_uid = ?1 AND sequence = ?2",
+                )?
+                .execute(params![
+                    uid_sql,
+                    to_sql(*sequence),
+                    receive_count,
+                    first_received_at.map(|at| to_sql(at.as_millis())),
+                    state,
+                    until,
+                    received_at
+                ])?;
+        }
+        QueueEvent::MessageRemoved { sequence } => {
+            transaction
+                .prepare_cached("DELETE FROM messages WHERE queue_uid = ?1 AND sequence = ?2")?
+                .execute(params![uid_sql, to_sql(*sequence)])?;
+        }
+        QueueEvent::Purged => {
+            transaction.prepare_cached("DELETE FROM messages WHERE queue_uid = ?1")?.execute([uid_sql])?;
+        }
+        QueueEvent::MetadataChanged { attributes, tags, last_modified_at, last_purge_at } => {
+            transaction
+                .prepare_cached(
+                    "UPDATE queues SET attributes = ?2, tags = ?3, last_modified_at = ?4, last_purge_at = ?5 \
+                     WHERE uid = ?1",
+                )?
+                .execute(params![
+                    uid_sql,
+                    pairs_json(attributes),
+                    pairs_json(tags),
+                    to_sql(last_modified_at.as_millis()),
+                    last_purge_at.map(|at| to_sql(at.as_millis()))
+                ])?;
+        }
+        QueueEvent::DeduplicationRecorded { scope_group, deduplication_id, message_id, sequence, expires_at } => {
+            *newest_window_end = Some(newest_window_end.map_or(*expires_at, |end| end.max(*expires_at)));
+            // Group ids are never empty, so "" stands for "no group scope".
+            transaction
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO deduplications (queue_uid, scope_group, deduplication_id, message_id, \
+                     sequence, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![
+                    uid_sql,
+                    scope_group.as_deref().unwrap_or_default(),
+                    deduplication_id,
+                    message_id,
+                    to_sql(*sequence),
+                    to_sql(expires_at.as_millis())
+                ])?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,466 @@
+//! Every supported action over the legacy Query protocol (form in, XML out; SPEC.md §4), with its results
+//! checked as a Query client sees them. MD5s are checked the way SDKs check them, and against the same request
+//! over JSON.
+
+use base64::Engine as _;
+use serde_json::json;
+
+use crate::common::{Val, md5_hex, md5_of_attributes};
+use crate::support::{ACCOUNT, NO_QUEUE_MESSAGE, Params, QueryEnv, START_MILLIS};
+
+/// A body that XML would mangle unless escaped: markup characters, quotes, CR, CRLF, a tab, non-ASCII.
+const AWKWARD_BODY: &str = "line 1\r\nline 2\rline 3\n<tag attr=\"x\">a & b's</tag>\t]]> héllo ✓";
+/// An X-Ray trace header, the one message system attribute.
+const TRACE_HEADER: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1";
+
+#[tokio::test]
+async fn queues_are_created_found_listed_and_deleted() {
+    let env = QueryEnv::start().await;
+
+    let params = Params::default()
+        .attributes(&[("VisibilityTimeout", "45"), ("DelaySeconds", "2")])
+        .with("Tag.1.Key", "team")
+        .with("Tag.1.Value", "shipping");
+    let orders = env.create_queue("orders", &params.pairs()).await;
+    let other = env.create_queue("other", &[]).await;
+
+    let found = env.ok("GetQueueUrl", &[("QueueName", "orders")]).await;
+    assert_eq!(found.text("QueueUrl"), orders);
+
+    let listed = env.ok("ListQueues", &[]).await;
+    let mut urls = listed.texts("QueueUrl");
+    urls.sort();
+    assert_eq!(urls, vec![orders.clone(), other.clone()]);
+
+    let prefixed = env.ok("ListQueues", &[("QueueNamePrefix", "ord")]).await;
+    assert_eq!(prefixed.texts("QueueUrl"), vec![orders.clone()]);
+
+    let paged = env.ok("ListQueues", &[("MaxResults", "1")]).await;
+    assert_eq!(paged.texts("QueueUrl").len(), 1);
+    assert!(!paged.text("NextToken").is_empty());
+
+    let attributes = env.ok("GetQueueAttributes", &[("QueueUrl", &orders), ("AttributeName.1", "All")]).await;
+    let pairs = attributes.pairs("Attribute", "Name", "Value");
+    let get = |name: &str| pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+    assert_eq!(get("VisibilityTimeout").as_deref(), Some("45"));
+    assert_eq!(get("DelaySeconds").as_deref(), Some("2"));
+    assert_eq!(get("QueueArn"), Some(format!("arn:aws:sqs:us-east-1:{ACCOUNT}:orders")));
+
+    let tags = env.ok("ListQueueTags", &[("QueueUrl", &orders)]).await;
+    assert_eq!(tags.pairs("Tag", "Key", "Value"), vec![("team".to_owned(), "shipping".to_owned())]);
+
+    let deleted = env.call("DeleteQueue", &[("QueueUrl", &other)]).await.success("DeleteQueue");
+    assert!(!deleted.has("DeleteQueueResult"), "Unit outputs have no Result element");
+
+    let message = env.call("GetQueueUrl", &[("QueueName", "other")]).await.error(
+        400,
+        "Sender",
+        "AWS.SimpleQueueService.NonExistentQueue",
+    );
+    assert_eq!(message, NO_QUEUE_MESSAGE);
+    env.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_message_with_attributes_and_an_awkward_body_round_trips_with_matching_md5s() {
+    let env = QueryEnv::start().await;
+    let url = env.create_queue("orders", &[]).await;
+
+    let params = Params::message(&url, AWKWARD_BODY)
+        .message_attribute("", 1, "OrderId", "String", "A-1001 <&>")
+        .message_attribute("", 2, "Priority", "Number", "5")
+        .message_attribute("", 3, "Blob", "Binary", "AQID")
+        .system_attribute(1, "AWSTraceHeader", "String", TRACE_HEADER);
+    let sent = env.ok("SendMessage", &params.pairs()).await;
+    let attribute_md5 = md5_of_attributes(&[
+        ("OrderId", "String", Val::Text("A-1001 <&>")),
+        ("Priority", "Number", Val::Text("5")),
+        ("Blob", "Binary", Val::Bytes(&[1, 2, 3])),
+    ]);
+    assert_eq!(sent.text("MD5OfMessageBody"), md5_hex(AWKWARD_BODY.as_bytes()));
+    assert_eq!(sent.text("MD5OfMessageAttributes"), attribute_md5);
+    assert_eq!(sent.text("MD5OfMessageSystemAttributes"), "5f48eef650c1d0207456969c85af2fdd");
+    let message_id = sent.text("MessageId");
+
+    let received = env
+        .ok(
+            "ReceiveMessage",
+            &[
+                ("QueueUrl", &url),
+                ("AttributeName.1", "SentTimestamp"),
+                ("AttributeName.2", "ApproximateReceiveCount"),
+                ("MessageSystemAttributeName.1", "AWSTraceHeader"),
+                ("MessageAttributeName.1", "All"),
+            ],
+        )
+        .await;
+
+    let message = received.child("Message");
+    assert_eq!(message.text("MessageId"), message_id);
+    assert_eq!(message.text("Body"), AWKWARD_BODY, "CR must survive as &#xD;");
+    assert_eq!(message.text("MD5OfBody"), md5_hex(message.text("Body").as_bytes()));
+    assert_eq!(message.text("MD5OfMessageAttributes"), attribute_md5);
+    let mut system = message.pairs("Attribute", "Name", "Value");
+    system.sort();
+    assert_eq!(
+        system,
+        vec![
+            ("AWSTraceHeader".to_owned(), TRACE_HEADER.to_owned()),
+            ("ApproximateReceiveCount".to_owned(), "1".to_owned()),
+            ("SentTimestamp".to_owned(), START_MILLIS.to_string()),
+        ]
+    );
+    let attributes = message.all("MessageAttribute");
+    let names: Vec<String> = attributes.iter().map(|a| a.text("Name")).collect();
+    assert_eq!(names, ["Blob", "OrderId", "Priority"]);
+    let blob = attributes[0].child("Value");
+    assert_eq!(blob.text("DataType"), "Binary");
+    assert_eq!(base64::engine::general_purpose::STANDARD.decode(blob.text("BinaryValue")).unwrap(), [1, 2, 3]);
+    assert!(!blob.has("StringValue"));
+    let order = attributes[1].child("Value");
+    assert_eq!((order.text("DataType"), order.text("StringValue")), ("String".to_owned(), "A-1001 <&>".to_owned()));
+    assert!(!message.text("ReceiptHandle").is_empty());
+    env.shutdown().await;
+}
+
+#[tokio::test]
+async fn query_and_json_report_the_same_md5s_for_the_same_message() {
+    let env = QueryEnv::start().await;
+    let url = env.create_queue("orders", &[]).await;
+
+    let params = Params::message(&url, AWKWARD_BODY).message_attribute("", 1, "note", "String.utf8", "héllo");
+    let over_query = env.ok("SendMessage", &params.pairs()).await;
+    let (status, over_json) = env
+        .json(
+            "SendMessage",
+            &json!({"QueueUrl": url, "MessageBody": AWKWARD_BODY,
+                    "MessageAttributes": {"note": {"DataType": "String.utf8", "StringValue": "héllo"}}}),
+        )
+        .await;
+
+    assert_eq!(status, 200, "{over_json}");
+    assert_eq!(over_query.text("MD5OfMessageBody"), over_json["MD5OfMessageBody"]);
+    assert_eq!(over_query.text("MD5OfMessageAttributes"), over_json["MD5OfMessageAttributes"]);
+    assert_eq!(over_query.text("MD5OfMessageAttributes"), "82736dbcd91069d0953092b0e6fdaebc");
+    assert!(!over_query.has("MD5OfMessageSystemAttributes"), "omitted when none were sent");
+    env.shutdown().await;
+}
+
+#[tokio::test]
+async fn batches_send_receive_change_visibility_and_delete() {
+    let env = QueryEnv::start().await;
+    let url = env.create_queue("batch", &[]).await;
+
+    let sent = env
+        .ok(
+            "SendMessageBatch",
+            &Params::queue(&url)
+                .entries(
+                    "SendMessageBatchRequestEntry",
+                    &[
+                        &[("Id", "first"), ("MessageBody", "one & only")],
+                        &[("Id", "second"), ("MessageBody", "two\r\n")],
+                        &[("Id", "delayed"), ("MessageBody", "three"), ("DelaySeconds", "60")],
+                    ],
+                )
+                .message_attribute("SendMessageBatchRequestEntry.1.", 1, "kind", "String", "a")
+                .pairs(),
+        )
+        .await;
+    let entries = sent.all("SendMessageBatchResultEntry");
+    let ids: Vec<String> = entries.iter().map(|e| e.text("Id")).collect();
+    assert_eq!(ids, ["first", "second", "delayed"]);
+    assert_eq!(entries[0].text("MD5OfMessageBody"), md5_hex(b"one & only"));
+    assert_eq!(entries[0].text("MD5OfMessageAttributes"), md5_of_attributes(&[("kind", "String", Val::Text("a"))]));
+    assert_eq!(entries[1].text("MD5OfMessageBody"), md5_hex(b"two\r\n"));
+    assert!(!entries[1].has("MD5OfMessageAttributes"));
+    assert!(!sent.has("BatchResultErrorEntry"));
+
+    let received = env
+        .ok("ReceiveMessage", &[("QueueUrl", &url), ("MaxNumberOfMessages", "10"), ("VisibilityTimeout", "30")])
+        .await;
+    let messages = received.all("Message");
+    let mut bodies: Vec<String> = messages.iter().map(|m| m.text("Body")).collect();
+    bodies.sort();
+    assert_eq!(bodies, ["one & only", "two\r\n"], "the delayed message stays hidden");
+    for message in &messages {
+        assert_eq!(message.text("MD5OfBody"), md5_hex(message.text("Body").as_bytes()));
+    }
+    let handles: Vec<String> = messages.iter().map(|m| m.text("ReceiptHandle")).collect();
+
+    let params = Params::queue(&url).entries(
+        "ChangeMessageVisibilityBatchRequestEntry",
+        &[
+            &[("Id", "a"), ("ReceiptHandle", &handles[0]), ("VisibilityTimeout", "0")],
+            &[("Id", "bogus"), ("ReceiptHandle", "not-a-handle"), ("VisibilityTimeout", "0")],
+        ],
+    );
+    let changed = env.ok("ChangeMessageVisibilityBatch", &params.pairs()).await;
+    assert_eq!(changed.child("ChangeMessageVisibilityBatchResultEntry").text("Id"), "a");
+    let failed = changed.child("BatchResultErrorEntry");
+    assert_eq!(failed.text("Id"), "bogus");
+    assert_eq!(failed.text("SenderFault"), "true");
+    assert_eq!(failed.text("Code"), "ReceiptHandleIsInvalid");
+
+    let again = env.ok("ReceiveMessage", &[("QueueUrl", &url)]).await;
+    let visible_again = again.child("Message");
+    assert_eq!(visible_again.text("MessageId"), messages[0].text("MessageId"), "visibility 0 shows it at once");
+
+    let params = Params::queue(&url).entries(
+        "DeleteMessageBatchRequestEntry",
+        &[
+            &[("Id", "x"), ("ReceiptHandle", &visible_again.text("ReceiptHandle"))],
+            &[("Id", "y"), ("ReceiptHandle", &handles[1])],
+        ],
+    );
+    let deleted = env.ok("DeleteMessageBatch", &params.pairs()).await;
+    assert_eq!(deleted.texts("DeleteMessageBatchResultEntry").len(), 2);
+    let ids: Vec<String> = deleted.all("DeleteMessageBatchResultEntry").iter().map(|e| e.text("Id")).collect();
+    assert_eq!(ids, ["x", "y"]);
+    assert!(!deleted.has("BatchResultErrorEntry"));
+
+    env.advance(60);
+    let last = env.ok("ReceiveMessage", &[("QueueUrl", &url)]).await;
+    assert_eq!(last.child("Message").text("Body"), "three");
+    env.shutdown().await;
+}
+
+#[tokio::test]
+async fn single_messages_change_visibility_and_are_deleted() {
+    let env = QueryEnv::start().await;
+    let url = env.create_queue("single", &Params::default().attributes(&[("VisibilityTimeout", "30")]).pairs()).await;
+    env.ok("SendMessage", &[("QueueUrl", &url), ("MessageBody", "hello")]).await;
+
+    let first = env.ok("ReceiveMessage", &[("QueueUrl", &url)]).await;
+    let handle = first.child("Message").text("ReceiptHandle");
+    let hidden = env.ok("ReceiveMessage", &[("QueueUrl", &url)]).await;
+    assert!(!hidden.has("Message"), "in flight");
+
+    let changed = env
+        .call("ChangeMessageVisibility", &[("QueueUrl", &url), ("ReceiptHandle", &handle), ("VisibilityTimeout", "0")])
+        .await
+        .success("ChangeMessageVisibility");
+    assert!(!changed.has("ChangeMessageVisibilityResult"));
+
+    let second = env.ok("ReceiveMessage", &[("QueueUrl", &url)]).await;
+    let handle = second.child("Message").text("ReceiptHandle");
+    env.call("DeleteMessage", &[("QueueUrl", &url), ("ReceiptHandle", &handle)]).await.success("DeleteMessage");
+
+    env.advance(31);
+    let gone = env.ok("ReceiveMessage", &[("QueueUrl", &url)]).await;
+    assert!(!gone.has("Message"), "deleted for good");
+    env.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_long_poll_returns_as_soon_as_a_message_arrives() {
+    let env = QueryEnv::start().await;
+    let url = env.create_queue("poll", &[]).await;
+
+    let poll = {
+        let endpoint_env = &env;
+        let url = url.clone();
+        async move {
+            endpoint_env
+                .call("ReceiveMessage", &[("QueueUrl", &url), ("WaitTimeSeconds", "20"), ("AttributeName.1", "All")])
+                .await
+        }
+    };
+    let send = async {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        env.ok("SendMessage", &[("QueueUrl", &url), ("MessageBody", "late")]).await;
+    };
+    let (polled, ()) = tokio::time::timeout(std::time::Duration::from_secs(10), async { tokio::join!(poll, send) })
+        .await
+        .expect("the long poll ends when the message arrives");
+
+    let message = polled.result("ReceiveMessage").child("Message").clone();
+    assert_eq!(message.text("Body"), "late");
+    assert!(message.pairs("Attribute", "Name", "Value").iter().any(|(name, _)| name == "SenderId"));
+    env.shutdown().await;
+}
+
+#[tokio::test]
+async fn queue_attributes_are_set_and_read_back_by_name() {
+    let env = QueryEnv::start().await;
+    let url = env.create_queue("attrs", &[]).await;
+
+    let params = Params::queue(&url).attributes(&[("VisibilityTimeout", "120"), ("MaximumMessageSize", "2048")]);
+    let set = env.call("SetQueueAttributes", &params.pairs()).await.success("SetQueueAttributes");
+    assert!(!set.has("SetQueueAttributesResult"));
+
+    let read = env
+        .ok(
+            "GetQueueAttributes",
+            &[("QueueUrl", &url), ("AttributeName.1", "VisibilityTimeout"), ("AttributeName.2", "MaximumMessageSize")],
+        )
+        .await;
+    assert_eq!(
+        read.pairs("Attribute", "Name", "Value"),
+        vec![("MaximumMessageSize".to_owned(), "2048".to_owned()), ("VisibilityTimeout".to_owned(), "120".to_owned())]
+    );
+
+    let bogus = Params::queue(&url).attributes(&[("Bogus", "1")]);
+    let message = env.call("SetQueueAttributes", &bogus.pairs()).await.error(400, "Sender", "InvalidAttributeName");
+    assert!(message.contains("Bogus"), "{message}");
+    env.shutdown().await;
+}
+
+#[tokio::test]
+async fn tags_are_added_listed_and_removed() {
+    let env = QueryEnv::start().await;
+    let url = env.create_queue("tagged", &[]).await;
+
+    env.call(
+        "TagQueue",
+        &[("QueueUrl", &url), ("Tag.1.Key", "team"), ("Tag.1.Value", "a&b"), ("Tag.2.Key", "env"), ("Tag.2.Value", "")],
+    )
+    .await
+    .success("TagQueue");
+    let listed = env.ok("ListQueueTags", &[("QueueUrl", &url)]).await;
+    assert_eq!(
+        listed.pairs("Tag", "Key", "Value"),
+        vec![("env".to_owned(), String::new()), ("team".to_owned(), "a&b".to_owned())]
+    );
+
+    env.call("UntagQueue", &[("QueueUrl", &url), ("TagKey.1", "team")]).await.success("UntagQueue");
+    let listed = env.ok("ListQueueTags", &[("QueueUrl", &url)]).await;
+    assert_eq!(listed.pairs("Tag", "Key", "Value"), vec![("env".to_owned(), String::new())]);
+    env.shutdown().await;
+}
+
+#[tokio::test]
+async fn purge_empties_the_queue() {
+    let env = QueryEnv::start().await;
+    let url = env.create_queue("purged", &[]).await;
+    for body in ["a", "b", "c"] {
+        env.ok("SendMessage", &[("QueueUrl", &url), ("MessageBody", body)]).await;
+    }
+
+    let purged = env.call("PurgeQueue", &[("QueueUrl", &url)]).await.success("PurgeQueue");
+
+    assert!(!purged.has("PurgeQueueResult"));
+    let after = env.ok("ReceiveMessage", &[("QueueUrl", &url)]).await;
+    assert!(!after.has("Message"));
+    env.shutdown().await;
+}
+
+#[tokio::test]
+async fn permissions_are_added_to_and_removed_from_the_policy() {
+    let env = QueryEnv::start().await;
+    let url = env.create_queue("shared", &[]).await;
+
+    let added = env
+        .call(
+            "AddPermission",
+            &[
+                ("QueueUrl", &url),
+                ("Label", "partners"),
+                ("AWSAccountId.1", "111122223333"),
+                ("AWSAccountId.2", "444455556666"),
+                ("ActionName.1", "SendMessage"),
+                ("ActionName.2", "ReceiveMessage"),
+            ],
+        )
+        .await
+        .success("AddPermission");
+    assert!(!added.has("AddPermissionResult"));
+
+    let policy = env
+        .ok("GetQueueAttributes", &[("QueueUrl", &url), ("AttributeName.1", "Policy")])
+        .await
+        .child("Attribute")
+        .text("Value");
+    let policy: serde_json::Value = serde_json::from_str(&policy).unwrap();
+    let statement = &policy["Statement"][0];
+    assert_eq!(statement["Sid"], "partners", "{policy}");
+    let text = statement.to_string();
+    for expected in ["111122223333", "444455556666", "SQS:SendMessage", "SQS:ReceiveMessage"] {
+        assert!(text.contains(expected), "{expected} in {text}");
+    }
+
+    env.call("RemovePermission", &[("QueueUrl", &url), ("Label", "partners")]).await.success("RemovePermission");
+    let again = env.call("RemovePermission", &[("QueueUrl", &url), ("Label", "partners")]).await;
+    assert_eq!(again.status, 400, "{}", again.body);
+    assert_eq!(again.root().name, "ErrorResponse");
+    env.shutdown().await;
+}
+
+#[tokio::test]
+async fn fifo_queues_report_sequence_numbers_and_group_attributes() {
+    let env = QueryEnv::start().await;
+    let fifo = Params::default().attributes(&[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")]);
+    let url = env.create_queue("orders.fifo", &fifo.pairs()).await;
+
+    let single = env.ok("SendMessage", &[("QueueUrl", &url), ("MessageBody", "first"), ("MessageGroupId", "g1")]).await;
+    let entry =
+        [("Id", "a"), ("MessageBody", "second"), ("MessageGroupId", "g1"), ("MessageDeduplicationId", "dedup-2")];
+    let params = Params::queue(&url).entries("SendMessageBatchRequestEntry", &[&entry]);
+    let batch = env.ok("SendMessageBatch", &params.pairs()).await;
+    let missing_group = env.call("SendMessage", &[("QueueUrl", &url), ("MessageBody", "x")]).await;
+
+    assert!(!single.text("SequenceNumber").is_empty());
+    let entry = batch.child("SendMessageBatchResultEntry");
+    let sequence = |text: String| text.parse::<u128>().unwrap_or_else(|e| panic!("sequence number {text}: {e}"));
+    assert!(sequence(entry.text("SequenceNumber")) > sequence(single.text("SequenceNumber")));
+    missing_group.error(400, "Sender", "MissingParameter");
+
+    let received = env
+        .ok(
+            "ReceiveMessage",
+            &[("QueueUrl", &url), ("MaxNumberOfMessages", "10"), ("MessageSystemAttributeName.1", "All")],
+        )
+        .await;
+    let messages = received.all("Message");
+    let bodies: Vec<String> = messages.iter().map(|m| m.text("Body")).collect();
+    assert_eq!(bodies, ["first", "second"], "FIFO order within the group");
+    let attributes = messages[1].pairs("Attribute", "Name", "Value");
+    let get = |name: &str| attributes.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+    assert_eq!(get("MessageGroupId").as_deref(), Some("g1"));
+    assert_eq!(get("MessageDeduplicationId").as_deref(), Some("dedup-2"));
+    assert_eq!(get("SequenceNumber"), Some(entry.text("SequenceNumber")));
+    env.shutdown().await;
+}
+
+#[tokio::test]
+async fn dead_letter_sources_are_listed_and_move_tasks_run() {
+    let env = QueryEnv::start().await;
+    let dlq = env.create_queue("dlq", &[]).await;
+    let dlq_arn = format!("arn:aws:sqs:us-east-1:{ACCOUNT}:dlq");
+    let redrive = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":1}}"#);
+    let source =
+        env.create_queue("source", &Params::default().attributes(&[("RedrivePolicy", &redrive)]).pairs()).await;
+    env.ok("SendMessage", &[("QueueUrl", &source), ("MessageBody", "poison")]).await;
+
+    // One receive uses up maxReceiveCount; the next one dead-letters the message.
+    let first = env.call("ReceiveMessage", &[("QueueUrl", &source), ("VisibilityTimeout", "0")]).await;
+    assert!(first.result("ReceiveMessage").has("Message"));
+    let second = env.ok("ReceiveMessage", &[("QueueUrl", &source)]).await;
+    assert!(!second.has("Message"), "moved to the DLQ");
+
+    let sources = env.call("ListDeadLetterSourceQueues", &[("QueueUrl", &dlq)]).await;
+    assert_eq!(sources.result("ListDeadLetterSourceQueues").texts("QueueUrl"), vec![source.clone()]);
+
+    let started = env.call("StartMessageMoveTask", &[("SourceArn", &dlq_arn)]).await;
+    let handle = started.result("StartMessageMoveTask").text("TaskHandle");
+    assert!(!handle.is_empty());
+
+    let listed = env.ok("ListMessageMoveTasks", &[("SourceArn", &dlq_arn)]).await;
+    let task = listed.child("ListMessageMoveTasksResultEntry");
+    assert_eq!(task.text("SourceArn"), dlq_arn);
+    assert!(["RUNNING", "COMPLETED"].contains(&task.text("Status").as_str()), "{task:?}");
+    assert!(task.text("ApproximateNumberOfMessagesMoved").parse::<u64>().is_ok(), "{task:?}");
+    assert!(task.text("StartedTimestamp").parse::<u64>().is_ok(), "{task:?}");
+
+    let cancelled = env.call("CancelMessageMoveTask", &[("TaskHandle", &handle)]).await;
+    if cancelled.status == 200 {
+        let moved = cancelled.result("CancelMessageMoveTask").text("ApproximateNumberOfMessagesMoved");
+        assert!(moved.parse::<u64>().is_ok(), "{moved}");
+    } else {
+        // The task may already have finished: only a running task can be cancelled.
+        cancelled.error(404, "Sender", "ResourceNotFoundException");
+    }
+    let unknown = env.call("CancelMessageMoveTask", &[("TaskHandle", "no-such-task")]).await;
+    assert_eq!(unknown.root().name, "ErrorResponse", "{}", unknown.body);
+    env.shutdown().await;
+}

@@ -1,0 +1,96 @@
+//! How Query requests may arrive (SPEC.md §4.1): the queue named by the path, GET with a query string, URL-query
+//! and form parameters merged; and the error paths: missing or unknown actions and the legacy error codes and
+//! statuses of bad requests.
+
+use crate::support::{ACCOUNT, NO_QUEUE_MESSAGE, Params, QueryEnv};
+
+#[tokio::test]
+async fn the_queue_can_be_named_by_the_path_and_requests_can_be_gets() {
+    let env = QueryEnv::start().await;
+    let url = env.create_queue("by-path", &[]).await;
+    let path = format!("/{ACCOUNT}/by-path");
+
+    env.call_at(&path, "SendMessage", &[("MessageBody", "via path")]).await.result("SendMessage");
+    let via_get = env.get(&path, "ReceiveMessage", &[]).await.result("ReceiveMessage");
+    assert_eq!(via_get.child("Message").text("Body"), "via path");
+
+    let listed = env.get("/", "ListQueues", &[("QueueNamePrefix", "by")]).await.result("ListQueues");
+    assert_eq!(listed.texts("QueueUrl"), vec![url]);
+
+    // URL-query and form parameters merge (SPEC §4.1).
+    let merged = env
+        .raw(
+            "POST",
+            "/?Action=GetQueueUrl&Version=2012-11-05",
+            Some("application/x-www-form-urlencoded"),
+            b"QueueName=by-path".to_vec(),
+        )
+        .await
+        .result("GetQueueUrl");
+    assert_eq!(merged.text("QueueUrl"), env.url_of("by-path"));
+
+    let missing = env.get(&format!("/{ACCOUNT}/nope"), "ReceiveMessage", &[]).await;
+    assert_eq!(missing.error(400, "Sender", "AWS.SimpleQueueService.NonExistentQueue"), NO_QUEUE_MESSAGE);
+    env.shutdown().await;
+}
+
+#[tokio::test]
+async fn missing_and_unknown_actions_are_invalid_action_errors() {
+    let env = QueryEnv::start().await;
+
+    let missing = env.raw("POST", "/", Some("application/x-www-form-urlencoded"), b"Version=2012-11-05".to_vec()).await;
+    let unknown = env.call("FlyToTheMoon", &[]).await;
+    let bare_get = env.raw("GET", "/", None, Vec::new()).await;
+
+    assert!(!missing.error(400, "Sender", "InvalidAction").is_empty());
+    assert_eq!(
+        unknown.error(400, "Sender", "InvalidAction"),
+        "The action FlyToTheMoon is not valid for this endpoint."
+    );
+    bare_get.error(400, "Sender", "InvalidAction");
+    env.shutdown().await;
+}
+
+#[tokio::test]
+async fn request_errors_carry_their_legacy_codes_and_statuses() {
+    let env = QueryEnv::start().await;
+    let url = env.create_queue("errors", &[]).await;
+
+    let empty_batch = env.call("SendMessageBatch", &[("QueueUrl", &url), ("Entries", "")]).await;
+    assert_eq!(
+        empty_batch.error(400, "Sender", "AWS.SimpleQueueService.EmptyBatchRequest"),
+        "There should be at least one SendMessageBatchRequestEntry in the request."
+    );
+    let empty_delete = env.call("DeleteMessageBatch", &[("QueueUrl", &url), ("Entries", "")]).await;
+    empty_delete.error(400, "Sender", "AWS.SimpleQueueService.EmptyBatchRequest");
+
+    let no_body = env.call("SendMessage", &[("QueueUrl", &url)]).await;
+    assert!(no_body.error(400, "Sender", "MissingParameter").contains("MessageBody"));
+
+    let bad_number = env.call("ReceiveMessage", &[("QueueUrl", &url), ("MaxNumberOfMessages", "lots")]).await;
+    assert!(bad_number.error(400, "Sender", "InvalidParameterValue").contains("MaxNumberOfMessages"));
+    let out_of_range = env.call("ReceiveMessage", &[("QueueUrl", &url), ("MaxNumberOfMessages", "11")]).await;
+    out_of_range.error(400, "Sender", "InvalidParameterValue");
+
+    let bad_handle = env.call("DeleteMessage", &[("QueueUrl", &url), ("ReceiptHandle", "garbage")]).await;
+    bad_handle.error(404, "Sender", "ReceiptHandleIsInvalid");
+
+    let exists = Params::default().with("QueueName", "errors").attributes(&[("VisibilityTimeout", "99")]);
+    let exists = env.call("CreateQueue", &exists.pairs()).await;
+    exists.error(400, "Sender", "QueueAlreadyExists");
+
+    let mut params = Params::queue(&url);
+    for i in 1..=11 {
+        let entry = format!("SendMessageBatchRequestEntry.{i}");
+        params = params.with(&format!("{entry}.Id"), &format!("m{i}")).with(&format!("{entry}.MessageBody"), "x");
+    }
+    let too_many = env.call("SendMessageBatch", &params.pairs()).await;
+    assert_eq!(
+        too_many.error(400, "Sender", "AWS.SimpleQueueService.TooManyEntriesInBatchRequest"),
+        "Maximum number of entries per request are 10. You have sent 11."
+    );
+
+    let gone = env.call("SendMessage", &[("QueueUrl", &env.url_of("nope")), ("MessageBody", "x")]).await;
+    assert_eq!(gone.error(400, "Sender", "AWS.SimpleQueueService.NonExistentQueue"), NO_QUEUE_MESSAGE);
+    env.shutdown().await;
+}

@@ -1,0 +1,67 @@
+//! The command-line arguments `order_producer` and `order_consumer` share: which SQS to talk to, which queues to
+//! use and whether to create them. Each binary flattens [`QueueArgs`] into its own arguments.
+
+use std::sync::Arc;
+
+use sqskit::backend::SqsBackend;
+
+use super::queues::{self, QueueSpec, Queues};
+
+/// Where the orders go: the endpoint, the orders queue and its dead-letter queue.
+#[derive(Debug, Clone, clap::Args)]
+pub struct QueueArgs {
+    /// SQS endpoint, e.g. http://127.0.0.1:9324 for sqskit-emulator [default: real AWS, from the aws-config
+    /// environment].
+    #[arg(long, env = "AWS_ENDPOINT_URL_SQS")]
+    pub endpoint: Option<String>,
+    /// The orders queue: a name or a URL.
+    #[arg(long, default_value = "orders")]
+    pub queue: String,
+    /// The dead-letter queue for orders that can never succeed [default: the queue's name + "-dlq"].
+    #[arg(long)]
+    pub dlq: Option<String>,
+    /// Create the queue and its dead-letter queue, with a redrive policy, if they do not exist.
+    #[arg(long)]
+    pub create_queues: bool,
+    /// maxReceiveCount of the redrive policy set by --create-queues.
+    #[arg(long, default_value_t = 5)]
+    pub max_receive_count: u32,
+}
+
+impl QueueArgs {
+    /// How to find (or create) the queues.
+    pub fn spec(&self) -> QueueSpec {
+        QueueSpec {
+            queue: self.queue.clone(),
+            dead_letter: self.dlq.clone(),
+            create: self.create_queues,
+            max_receive_count: self.max_receive_count,
+        }
+    }
+
+    /// A backend for the endpoint (or real AWS); see [`queues::connect`].
+    ///
+    /// # Errors
+    /// Without an endpoint: when no region is configured.
+    pub async fn connect(&self) -> anyhow::Result<Arc<dyn SqsBackend>> {
+        queues::connect(self.endpoint.as_deref()).await
+    }
+
+    /// Finds (or, with `--create-queues`, creates) the queues through `backend`.
+    ///
+    /// # Errors
+    /// When the orders queue does not exist and `--create-queues` is off, or a request fails.
+    pub async fn resolve(&self, backend: &Arc<dyn SqsBackend>) -> anyhow::Result<Queues> {
+        queues::resolve(backend, &self.spec()).await
+    }
+
+    /// [`connect`](Self::connect), then [`resolve`](Self::resolve) through the new backend.
+    ///
+    /// # Errors
+    /// As both.
+    pub async fn open(&self) -> anyhow::Result<(Arc<dyn SqsBackend>, Queues)> {
+        let backend = self.connect().await?;
+        let queues = self.resolve(&backend).await?;
+        Ok((backend, queues))
+    }
+}
