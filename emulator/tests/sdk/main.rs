@@ -12,7 +12,6 @@
 mod common;
 mod support;
 
-mod attributes;
 mod dead_letter;
 mod errors;
 mod messages;

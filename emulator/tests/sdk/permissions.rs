@@ -271,7 +271,7 @@ async fn permissions_on_a_missing_queue_are_queue_does_not_exist() {
     let remove_err =
         env.client.remove_permission().queue_url(env.missing_queue_url()).label("L").send().await.unwrap_err();
 
-    expect_service_error(add_err, 400, "AWS.SimpleQueueService.NonExistentQueue", crate::common::NO_QUEUE_MESSAGE);
-    expect_service_error(remove_err, 400, "AWS.SimpleQueueService.NonExistentQueue", crate::common::NO_QUEUE_MESSAGE);
+    crate::support::expect_no_such_queue(add_err);
+    crate::support::expect_no_such_queue(remove_err);
     env.shutdown().await;
 }

@@ -127,3 +127,12 @@ pub async fn a_deduplication_id_on_a_standard_queue_is_invalid(ctx: &TestContext
 
     assert_eq!(counts(ctx, &url).await, (0, 0, 0));
 }
+
+pub async fn an_empty_body_is_a_missing_parameter(ctx: &TestContext) {
+    let url = ctx.create_queue("orders").await;
+
+    let error = send_entry(ctx, &url, SendEntry::new("m", "")).await.expect_err("empty body");
+
+    assert_service_error(&error, &ServiceErrorCode::MissingParameter, "MessageBody");
+    assert_eq!(counts(ctx, &url).await, (0, 0, 0));
+}

@@ -2,6 +2,7 @@
 
 pub mod batches;
 pub mod common;
+pub mod dead_letter;
 pub mod delays;
 pub mod fifo_dedup;
 pub mod fifo_order;
@@ -11,6 +12,8 @@ pub mod integrity;
 pub mod long_polling;
 pub mod message_attributes;
 pub mod message_validation;
+pub mod queue_attributes;
+pub mod queue_lifecycle;
 pub mod queues;
 pub mod send_receive;
 pub mod visibility;
