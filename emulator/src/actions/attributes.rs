@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use super::wire::pairs;
-use super::{EmptyResponse, RequestContext, queue_url};
+use super::{EmptyResponse, RequestContext, queue_url, required};
 use crate::engine::Engine;
 use crate::error::SqsError;
 
@@ -51,7 +51,6 @@ pub fn set_queue_attributes(
     request: SetQueueAttributesRequest,
 ) -> Result<EmptyResponse, SqsError> {
     let url = queue_url(context, request.queue_url)?;
-    let attributes = request.attributes.ok_or_else(|| SqsError::missing_parameter("Attributes"))?;
-    engine.set_queue_attributes(&url, &pairs(Some(attributes)))?;
-    Ok(EmptyResponse {})
+    let attributes = required(request.attributes, "Attributes")?;
+    engine.set_queue_attributes(&url, &pairs(Some(attributes))).map(|()| EmptyResponse {})
 }

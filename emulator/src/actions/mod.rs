@@ -4,6 +4,7 @@
 //! [`dispatch`] is the single exhaustive match from [`Action`] to handler.
 
 mod attributes;
+mod batch;
 mod delete;
 mod permissions;
 mod queues;
@@ -79,20 +80,6 @@ impl EntryFaults {
         }
         Ok((applied, failed))
     }
-}
-
-/// Runs a batch through the engine, except for the entries an injected fault fails (see [`EntryFaults`]).
-fn run_batch<T, R>(
-    context: &RequestContext,
-    entries: Vec<BatchEntry<T>>,
-    entry_kind: &str,
-    apply: impl FnOnce(Vec<BatchEntry<T>>) -> Result<Vec<BatchResult<R>>, SqsError>,
-) -> Result<Vec<BatchResult<R>>, SqsError> {
-    let Some(faults) = &context.entry_faults else { return apply(entries) };
-    let (applied, mut failed) = faults.split(entries, entry_kind)?;
-    let mut results = if applied.is_empty() { Vec::new() } else { apply(applied)? };
-    results.append(&mut failed);
-    Ok(results)
 }
 
 /// An empty response (`{}` in JSON), for actions whose output is `Unit`.
@@ -230,6 +217,11 @@ pub fn target_queue_name(payload: &Payload, context: &RequestContext) -> Option<
         let url = url.or_else(|| context.path_queue_url.clone())?;
         url.trim_end_matches('/').rsplit('/').next().map(str::to_owned)
     })
+}
+
+/// A required member of a request, or `MissingParameter` naming it.
+fn required<T>(value: Option<T>, name: &str) -> Result<T, SqsError> {
+    value.ok_or_else(|| SqsError::missing_parameter(name))
 }
 
 /// The queue URL from the request body, or else from the request path.

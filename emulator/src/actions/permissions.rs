@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::{EmptyResponse, RequestContext, queue_url};
+use super::{EmptyResponse, RequestContext, queue_url, required};
 use crate::engine::Engine;
 use crate::error::SqsError;
 
@@ -23,14 +23,15 @@ pub fn add_permission(
     request: AddPermissionRequest,
 ) -> Result<EmptyResponse, SqsError> {
     let url = queue_url(context, request.queue_url)?;
-    let label = request.label.ok_or_else(|| SqsError::missing_parameter("Label"))?;
-    engine.add_permission(
-        &url,
-        &label,
-        &request.aws_account_ids.unwrap_or_default(),
-        &request.actions.unwrap_or_default(),
-    )?;
-    Ok(EmptyResponse {})
+    let label = required(request.label, "Label")?;
+    engine
+        .add_permission(
+            &url,
+            &label,
+            &request.aws_account_ids.unwrap_or_default(),
+            &request.actions.unwrap_or_default(),
+        )
+        .map(|()| EmptyResponse {})
 }
 
 /// `RemovePermission` input.
@@ -47,7 +48,6 @@ pub fn remove_permission(
     request: RemovePermissionRequest,
 ) -> Result<EmptyResponse, SqsError> {
     let url = queue_url(context, request.queue_url)?;
-    let label = request.label.ok_or_else(|| SqsError::missing_parameter("Label"))?;
-    engine.remove_permission(&url, &label)?;
-    Ok(EmptyResponse {})
+    let label = required(request.label, "Label")?;
+    engine.remove_permission(&url, &label).map(|()| EmptyResponse {})
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::wire::pairs;
-use super::{EmptyResponse, RequestContext, queue_url};
+use super::{EmptyResponse, RequestContext, queue_url, required};
 use crate::engine::Engine;
 use crate::error::SqsError;
 
@@ -31,7 +31,7 @@ pub fn create_queue(
     context: &RequestContext,
     request: CreateQueueRequest,
 ) -> Result<QueueUrlResponse, SqsError> {
-    let name = request.queue_name.ok_or_else(|| SqsError::missing_parameter("QueueName"))?;
+    let name = required(request.queue_name, "QueueName")?;
     let account = context.account(engine);
     engine.create_queue_in(account, &name, &pairs(request.attributes), &pairs(request.tags))?;
     Ok(QueueUrlResponse { queue_url: engine.queue_url_in(&context.base_url, account, &name) })
@@ -51,7 +51,7 @@ pub fn get_queue_url(
     context: &RequestContext,
     request: GetQueueUrlRequest,
 ) -> Result<QueueUrlResponse, SqsError> {
-    let name = request.queue_name.ok_or_else(|| SqsError::missing_parameter("QueueName"))?;
+    let name = required(request.queue_name, "QueueName")?;
     let owner = request.queue_owner_aws_account_id.as_deref().unwrap_or(context.account(engine));
     engine.get_queue_url_in(owner, &name, None)?;
     Ok(QueueUrlResponse { queue_url: engine.queue_url_in(&context.base_url, owner, &name) })
@@ -109,8 +109,7 @@ pub fn delete_queue(
     context: &RequestContext,
     request: QueueUrlRequest,
 ) -> Result<EmptyResponse, SqsError> {
-    engine.delete_queue(&queue_url(context, request.queue_url)?)?;
-    Ok(EmptyResponse {})
+    engine.delete_queue(&queue_url(context, request.queue_url)?).map(|()| EmptyResponse {})
 }
 
 pub fn purge_queue(
@@ -118,6 +117,5 @@ pub fn purge_queue(
     context: &RequestContext,
     request: QueueUrlRequest,
 ) -> Result<EmptyResponse, SqsError> {
-    engine.purge_queue(&queue_url(context, request.queue_url)?)?;
-    Ok(EmptyResponse {})
+    engine.purge_queue(&queue_url(context, request.queue_url)?).map(|()| EmptyResponse {})
 }

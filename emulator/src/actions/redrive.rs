@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{RequestContext, queue_url};
+use super::{RequestContext, queue_url, required};
 use crate::engine::{Engine, MoveTaskInfo};
 use crate::error::SqsError;
 
@@ -62,7 +62,7 @@ pub fn start_message_move_task(
     _context: &RequestContext,
     request: StartMessageMoveTaskRequest,
 ) -> Result<StartMessageMoveTaskResponse, SqsError> {
-    let source = request.source_arn.ok_or_else(|| SqsError::missing_parameter("SourceArn"))?;
+    let source = required(request.source_arn, "SourceArn")?;
     let task_handle = engine.start_message_move_task(
         &source,
         request.destination_arn.as_deref().filter(|arn| !arn.is_empty()),
@@ -126,7 +126,7 @@ pub fn list_message_move_tasks(
     _context: &RequestContext,
     request: ListMessageMoveTasksRequest,
 ) -> Result<ListMessageMoveTasksResponse, SqsError> {
-    let source = request.source_arn.ok_or_else(|| SqsError::missing_parameter("SourceArn"))?;
+    let source = required(request.source_arn, "SourceArn")?;
     let tasks = engine.list_message_move_tasks(&source, request.max_results)?;
     Ok(ListMessageMoveTasksResponse { results: tasks.into_iter().map(Into::into).collect() })
 }
@@ -150,7 +150,7 @@ pub fn cancel_message_move_task(
     _context: &RequestContext,
     request: CancelMessageMoveTaskRequest,
 ) -> Result<CancelMessageMoveTaskResponse, SqsError> {
-    let handle = request.task_handle.ok_or_else(|| SqsError::missing_parameter("TaskHandle"))?;
+    let handle = required(request.task_handle, "TaskHandle")?;
     Ok(CancelMessageMoveTaskResponse {
         approximate_number_of_messages_moved: engine.cancel_message_move_task(&handle)?,
     })

@@ -4,7 +4,8 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::wire::{BatchResultErrorEntry, WireAttributeValue, md5_hex, optional_md5_hex, raw_attributes, split_batch};
+use super::batch::{BatchRequest, BatchResponse};
+use super::wire::{WireAttributeValue, md5_hex, optional_md5_hex, raw_attributes};
 use super::{RequestContext, queue_url};
 use crate::engine::{BatchEntry, Engine, Md5Digest, SendMessageInput, SendMessageOutput};
 use crate::error::SqsError;
@@ -90,36 +91,21 @@ pub fn send_message(
 }
 
 /// `SendMessageBatch` input.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct SendMessageBatchRequest {
-    queue_url: Option<String>,
-    entries: Option<Vec<MessageFields>>,
-}
+pub type SendMessageBatchRequest = BatchRequest<MessageFields>;
 
-/// `SendMessageBatch` output; both lists are always present, as the model requires.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct SendMessageBatchResponse {
-    successful: Vec<SendMessageResponse>,
-    failed: Vec<BatchResultErrorEntry>,
-}
+/// `SendMessageBatch` output.
+pub type SendMessageBatchResponse = BatchResponse<SendMessageResponse>;
 
 pub fn send_message_batch(
     engine: &Engine,
     context: &RequestContext,
     request: SendMessageBatchRequest,
 ) -> Result<SendMessageBatchResponse, SqsError> {
-    let url = queue_url(context, request.queue_url)?;
-    let entries = request
-        .entries
-        .unwrap_or_default()
-        .into_iter()
-        .map(|mut entry| BatchEntry { id: entry.id.take().unwrap_or_default(), input: entry.into() })
-        .collect();
-    let results = super::run_batch(context, entries, "SendMessageBatchRequestEntry", |entries| {
-        engine.send_message_batch(&url, entries)
-    })?;
-    let (successful, failed) = split_batch(results, |id, output| SendMessageResponse::new(Some(id), output));
-    Ok(SendMessageBatchResponse { successful, failed })
+    let results = request.run(
+        context,
+        "SendMessageBatchRequestEntry",
+        |mut entry| BatchEntry { id: entry.id.take().unwrap_or_default(), input: entry.into() },
+        |url, entries| engine.send_message_batch(url, entries),
+    )?;
+    Ok(SendMessageBatchResponse::from_results(results, |id, output| SendMessageResponse::new(Some(id), output)))
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::queues::QueueUrlRequest;
 use super::wire::pairs;
-use super::{EmptyResponse, RequestContext, queue_url};
+use super::{EmptyResponse, RequestContext, queue_url, required};
 use crate::engine::Engine;
 use crate::error::SqsError;
 
@@ -24,8 +24,7 @@ pub fn tag_queue(
     request: TagQueueRequest,
 ) -> Result<EmptyResponse, SqsError> {
     let url = queue_url(context, request.queue_url)?;
-    engine.tag_queue(&url, &pairs(request.tags))?;
-    Ok(EmptyResponse {})
+    engine.tag_queue(&url, &pairs(request.tags)).map(|()| EmptyResponse {})
 }
 
 /// `UntagQueue` input.
@@ -42,9 +41,8 @@ pub fn untag_queue(
     request: UntagQueueRequest,
 ) -> Result<EmptyResponse, SqsError> {
     let url = queue_url(context, request.queue_url)?;
-    let keys = request.tag_keys.ok_or_else(|| SqsError::missing_parameter("TagKeys"))?;
-    engine.untag_queue(&url, &keys)?;
-    Ok(EmptyResponse {})
+    let keys = required(request.tag_keys, "TagKeys")?;
+    engine.untag_queue(&url, &keys).map(|()| EmptyResponse {})
 }
 
 /// `ListQueueTags` output.
