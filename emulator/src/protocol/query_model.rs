@@ -30,6 +30,13 @@ pub(crate) struct Shape {
     pub kind: ShapeKind,
 }
 
+impl Shape {
+    /// A shape without its own `locationName`, not flattened (for the generated tables).
+    pub(super) const fn plain(name: &'static str, kind: ShapeKind) -> Self {
+        Self { name, location_name: None, flattened: false, kind }
+    }
+}
+
 /// The kinds of shape SQS uses.
 #[derive(Debug)]
 pub(crate) enum ShapeKind {
@@ -71,6 +78,16 @@ pub(crate) struct ShapeRef {
 }
 
 impl ShapeRef {
+    /// A reference that adds nothing to its target shape (the generated tables' common case).
+    pub(super) const fn to(shape: &'static Shape) -> Self {
+        Self { shape, location_name: None, flattened: false }
+    }
+
+    /// A reference that gives its target shape a `locationName`, not flattened.
+    pub(super) const fn named(shape: &'static Shape, location_name: &'static str) -> Self {
+        Self { shape, location_name: Some(location_name), flattened: false }
+    }
+
     /// The serialized name (botocore's `serialization['name']`): the reference's `locationName`, else the
     /// target shape's.
     pub fn serialized_name(&self) -> Option<&'static str> {
@@ -93,6 +110,11 @@ pub(crate) struct Member {
 }
 
 impl Member {
+    /// A member called `name` with reference `shape` (for the generated tables).
+    pub(super) const fn new(name: &'static str, shape: ShapeRef) -> Self {
+        Self { name, shape }
+    }
+
     /// The name the member goes by on the wire when not flattened into a list: its serialized name, else its
     /// model name. (`tags` of CreateQueue → `Tag`, `Attributes` → `Attribute`.)
     pub fn key(&self) -> &'static str {
