@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use super::wire::pairs;
-use super::{EmptyResponse, RequestContext, queue_url, required};
+use super::{EmptyResponse, required};
 use crate::engine::Engine;
 use crate::error::SqsError;
 
@@ -17,6 +17,8 @@ pub struct GetQueueAttributesRequest {
     attribute_names: Option<Vec<String>>,
 }
 
+queue_scoped!(GetQueueAttributesRequest);
+
 /// `GetQueueAttributes` output.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -27,11 +29,10 @@ pub struct GetQueueAttributesResponse {
 
 pub fn get_queue_attributes(
     engine: &Engine,
-    context: &RequestContext,
+    url: &str,
     request: GetQueueAttributesRequest,
 ) -> Result<GetQueueAttributesResponse, SqsError> {
-    let url = queue_url(context, request.queue_url)?;
-    let values = engine.get_queue_attributes(&url, &request.attribute_names.unwrap_or_default())?;
+    let values = engine.get_queue_attributes(url, &request.attribute_names.unwrap_or_default())?;
     Ok(GetQueueAttributesResponse {
         attributes: values.into_iter().map(|(name, value)| (name.as_str(), value)).collect(),
     })
@@ -45,12 +46,13 @@ pub struct SetQueueAttributesRequest {
     attributes: Option<HashMap<String, String>>,
 }
 
+queue_scoped!(SetQueueAttributesRequest);
+
 pub fn set_queue_attributes(
     engine: &Engine,
-    context: &RequestContext,
+    url: &str,
     request: SetQueueAttributesRequest,
 ) -> Result<EmptyResponse, SqsError> {
-    let url = queue_url(context, request.queue_url)?;
     let attributes = required(request.attributes, "Attributes")?;
-    engine.set_queue_attributes(&url, &pairs(Some(attributes))).map(|()| EmptyResponse {})
+    engine.set_queue_attributes(url, &pairs(Some(attributes))).map(|()| EmptyResponse {})
 }

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::batch::{BatchRequest, IdBatchResponse};
-use super::{EmptyResponse, RequestContext, queue_url, required};
+use super::{EmptyResponse, RequestContext, required};
 use crate::engine::{BatchEntry, Engine};
 use crate::error::SqsError;
 
@@ -15,14 +15,11 @@ pub struct DeleteMessageRequest {
     receipt_handle: Option<String>,
 }
 
-pub fn delete_message(
-    engine: &Engine,
-    context: &RequestContext,
-    request: DeleteMessageRequest,
-) -> Result<EmptyResponse, SqsError> {
-    let url = queue_url(context, request.queue_url)?;
+queue_scoped!(DeleteMessageRequest);
+
+pub fn delete_message(engine: &Engine, url: &str, request: DeleteMessageRequest) -> Result<EmptyResponse, SqsError> {
     let handle = required(request.receipt_handle, "ReceiptHandle")?;
-    engine.delete_message(&url, &handle).map(|()| EmptyResponse {})
+    engine.delete_message(url, &handle).map(|()| EmptyResponse {})
 }
 
 /// One `DeleteMessageBatchRequestEntry`.

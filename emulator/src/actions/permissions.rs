@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::{EmptyResponse, RequestContext, queue_url, required};
+use super::{EmptyResponse, required};
 use crate::engine::Engine;
 use crate::error::SqsError;
 
@@ -17,20 +17,12 @@ pub struct AddPermissionRequest {
     actions: Option<Vec<String>>,
 }
 
-pub fn add_permission(
-    engine: &Engine,
-    context: &RequestContext,
-    request: AddPermissionRequest,
-) -> Result<EmptyResponse, SqsError> {
-    let url = queue_url(context, request.queue_url)?;
+queue_scoped!(AddPermissionRequest);
+
+pub fn add_permission(engine: &Engine, url: &str, request: AddPermissionRequest) -> Result<EmptyResponse, SqsError> {
     let label = required(request.label, "Label")?;
     engine
-        .add_permission(
-            &url,
-            &label,
-            &request.aws_account_ids.unwrap_or_default(),
-            &request.actions.unwrap_or_default(),
-        )
+        .add_permission(url, &label, &request.aws_account_ids.unwrap_or_default(), &request.actions.unwrap_or_default())
         .map(|()| EmptyResponse {})
 }
 
@@ -42,12 +34,13 @@ pub struct RemovePermissionRequest {
     label: Option<String>,
 }
 
+queue_scoped!(RemovePermissionRequest);
+
 pub fn remove_permission(
     engine: &Engine,
-    context: &RequestContext,
+    url: &str,
     request: RemovePermissionRequest,
 ) -> Result<EmptyResponse, SqsError> {
-    let url = queue_url(context, request.queue_url)?;
     let label = required(request.label, "Label")?;
-    engine.remove_permission(&url, &label).map(|()| EmptyResponse {})
+    engine.remove_permission(url, &label).map(|()| EmptyResponse {})
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::wire::pairs;
-use super::{EmptyResponse, RequestContext, queue_url, required};
+use super::{EmptyResponse, RequestContext, required};
 use crate::engine::Engine;
 use crate::error::SqsError;
 
@@ -104,18 +104,12 @@ pub struct QueueUrlRequest {
     pub(super) queue_url: Option<String>,
 }
 
-pub fn delete_queue(
-    engine: &Engine,
-    context: &RequestContext,
-    request: QueueUrlRequest,
-) -> Result<EmptyResponse, SqsError> {
-    engine.delete_queue(&queue_url(context, request.queue_url)?).map(|()| EmptyResponse {})
+queue_scoped!(QueueUrlRequest);
+
+pub fn delete_queue(engine: &Engine, url: &str, _: QueueUrlRequest) -> Result<EmptyResponse, SqsError> {
+    engine.delete_queue(url).map(|()| EmptyResponse {})
 }
 
-pub fn purge_queue(
-    engine: &Engine,
-    context: &RequestContext,
-    request: QueueUrlRequest,
-) -> Result<EmptyResponse, SqsError> {
-    engine.purge_queue(&queue_url(context, request.queue_url)?).map(|()| EmptyResponse {})
+pub fn purge_queue(engine: &Engine, url: &str, _: QueueUrlRequest) -> Result<EmptyResponse, SqsError> {
+    engine.purge_queue(url).map(|()| EmptyResponse {})
 }

@@ -4,9 +4,9 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::RequestContext;
 use super::batch::{BatchRequest, BatchResponse};
 use super::wire::{WireAttributeValue, md5_hex, optional_md5_hex, raw_attributes};
-use super::{RequestContext, queue_url};
 use crate::engine::{BatchEntry, Engine, Md5Digest, SendMessageInput, SendMessageOutput};
 use crate::error::SqsError;
 
@@ -37,6 +37,8 @@ impl From<MessageFields> for SendMessageInput {
         }
     }
 }
+
+queue_scoped!(MessageFields);
 
 /// `SendMessage` input.
 pub type SendMessageRequest = MessageFields;
@@ -79,14 +81,8 @@ impl SendMessageResponse {
     }
 }
 
-pub fn send_message(
-    engine: &Engine,
-    context: &RequestContext,
-    request: SendMessageRequest,
-) -> Result<SendMessageResponse, SqsError> {
-    let mut request = request;
-    let url = queue_url(context, request.queue_url.take())?;
-    let output = engine.send_message(&url, request.into())?;
+pub fn send_message(engine: &Engine, url: &str, request: SendMessageRequest) -> Result<SendMessageResponse, SqsError> {
+    let output = engine.send_message(url, request.into())?;
     Ok(SendMessageResponse::new(None, output))
 }
 

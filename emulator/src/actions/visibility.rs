@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::batch::{BatchRequest, IdBatchResponse};
-use super::{EmptyResponse, RequestContext, queue_url, required};
+use super::{EmptyResponse, RequestContext, required};
 use crate::engine::{BatchEntry, Engine};
 use crate::error::SqsError;
 
@@ -16,14 +16,15 @@ pub struct ChangeMessageVisibilityRequest {
     visibility_timeout: Option<i64>,
 }
 
+queue_scoped!(ChangeMessageVisibilityRequest);
+
 pub fn change_message_visibility(
     engine: &Engine,
-    context: &RequestContext,
+    url: &str,
     request: ChangeMessageVisibilityRequest,
 ) -> Result<EmptyResponse, SqsError> {
-    let url = queue_url(context, request.queue_url)?;
     let handle = required(request.receipt_handle, "ReceiptHandle")?;
-    engine.change_message_visibility(&url, &handle, request.visibility_timeout).map(|()| EmptyResponse {})
+    engine.change_message_visibility(url, &handle, request.visibility_timeout).map(|()| EmptyResponse {})
 }
 
 /// One `ChangeMessageVisibilityBatchRequestEntry`.
