@@ -115,13 +115,14 @@ def main():
     for name in sorted(operations):
         operation = operations[name]
         output = operation.get("output")
-        output_text = "None"
-        if output is not None:
-            output_text = f'Some((&{static_name(output["shape"])}, "{output["resultWrapper"]}"))'
-        lines.append(
-            f'    Operation {{ name: "{name}", input: &{static_name(operation["input"]["shape"])}, '
-            f"output: {output_text} }},"
-        )
+        input_shape = static_name(operation["input"]["shape"])
+        if output is None:
+            lines.append(f'    Operation::unit("{name}", &{input_shape}),')
+        else:
+            lines.append(
+                f'    Operation::returning("{name}", &{input_shape}, &{static_name(output["shape"])}, '
+                f'"{output["resultWrapper"]}"),'
+            )
     lines.append("];")
 
     for name in sorted(reachable):

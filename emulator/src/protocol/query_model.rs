@@ -16,6 +16,23 @@ pub(crate) struct Operation {
     pub output: Option<(&'static Shape, &'static str)>,
 }
 
+impl Operation {
+    /// An operation whose output is `Unit` (for the generated tables).
+    pub(super) const fn unit(name: &'static str, input: &'static Shape) -> Self {
+        Self { name, input, output: None }
+    }
+
+    /// An operation answering with `output`, wrapped in the element `result_wrapper` (for the generated tables).
+    pub(super) const fn returning(
+        name: &'static str,
+        input: &'static Shape,
+        output: &'static Shape,
+        result_wrapper: &'static str,
+    ) -> Self {
+        Self { name, input, output: Some((output, result_wrapper)) }
+    }
+}
+
 /// A named shape of the model.
 #[derive(Debug)]
 pub(crate) struct Shape {

@@ -7,85 +7,79 @@ use super::query_model::{Member, Operation, Shape, ShapeKind, ShapeRef};
 
 /// The 23 operations, sorted by name.
 pub(super) static OPERATIONS: [Operation; 23] = [
-    Operation { name: "AddPermission", input: &ADD_PERMISSION_REQUEST_SHAPE, output: None },
-    Operation {
-        name: "CancelMessageMoveTask",
-        input: &CANCEL_MESSAGE_MOVE_TASK_REQUEST_SHAPE,
-        output: Some((&CANCEL_MESSAGE_MOVE_TASK_RESULT_SHAPE, "CancelMessageMoveTaskResult")),
-    },
-    Operation { name: "ChangeMessageVisibility", input: &CHANGE_MESSAGE_VISIBILITY_REQUEST_SHAPE, output: None },
-    Operation {
-        name: "ChangeMessageVisibilityBatch",
-        input: &CHANGE_MESSAGE_VISIBILITY_BATCH_REQUEST_SHAPE,
-        output: Some((&CHANGE_MESSAGE_VISIBILITY_BATCH_RESULT_SHAPE, "ChangeMessageVisibilityBatchResult")),
-    },
-    Operation {
-        name: "CreateQueue",
-        input: &CREATE_QUEUE_REQUEST_SHAPE,
-        output: Some((&CREATE_QUEUE_RESULT_SHAPE, "CreateQueueResult")),
-    },
-    Operation { name: "DeleteMessage", input: &DELETE_MESSAGE_REQUEST_SHAPE, output: None },
-    Operation {
-        name: "DeleteMessageBatch",
-        input: &DELETE_MESSAGE_BATCH_REQUEST_SHAPE,
-        output: Some((&DELETE_MESSAGE_BATCH_RESULT_SHAPE, "DeleteMessageBatchResult")),
-    },
-    Operation { name: "DeleteQueue", input: &DELETE_QUEUE_REQUEST_SHAPE, output: None },
-    Operation {
-        name: "GetQueueAttributes",
-        input: &GET_QUEUE_ATTRIBUTES_REQUEST_SHAPE,
-        output: Some((&GET_QUEUE_ATTRIBUTES_RESULT_SHAPE, "GetQueueAttributesResult")),
-    },
-    Operation {
-        name: "GetQueueUrl",
-        input: &GET_QUEUE_URL_REQUEST_SHAPE,
-        output: Some((&GET_QUEUE_URL_RESULT_SHAPE, "GetQueueUrlResult")),
-    },
-    Operation {
-        name: "ListDeadLetterSourceQueues",
-        input: &LIST_DEAD_LETTER_SOURCE_QUEUES_REQUEST_SHAPE,
-        output: Some((&LIST_DEAD_LETTER_SOURCE_QUEUES_RESULT_SHAPE, "ListDeadLetterSourceQueuesResult")),
-    },
-    Operation {
-        name: "ListMessageMoveTasks",
-        input: &LIST_MESSAGE_MOVE_TASKS_REQUEST_SHAPE,
-        output: Some((&LIST_MESSAGE_MOVE_TASKS_RESULT_SHAPE, "ListMessageMoveTasksResult")),
-    },
-    Operation {
-        name: "ListQueueTags",
-        input: &LIST_QUEUE_TAGS_REQUEST_SHAPE,
-        output: Some((&LIST_QUEUE_TAGS_RESULT_SHAPE, "ListQueueTagsResult")),
-    },
-    Operation {
-        name: "ListQueues",
-        input: &LIST_QUEUES_REQUEST_SHAPE,
-        output: Some((&LIST_QUEUES_RESULT_SHAPE, "ListQueuesResult")),
-    },
-    Operation { name: "PurgeQueue", input: &PURGE_QUEUE_REQUEST_SHAPE, output: None },
-    Operation {
-        name: "ReceiveMessage",
-        input: &RECEIVE_MESSAGE_REQUEST_SHAPE,
-        output: Some((&RECEIVE_MESSAGE_RESULT_SHAPE, "ReceiveMessageResult")),
-    },
-    Operation { name: "RemovePermission", input: &REMOVE_PERMISSION_REQUEST_SHAPE, output: None },
-    Operation {
-        name: "SendMessage",
-        input: &SEND_MESSAGE_REQUEST_SHAPE,
-        output: Some((&SEND_MESSAGE_RESULT_SHAPE, "SendMessageResult")),
-    },
-    Operation {
-        name: "SendMessageBatch",
-        input: &SEND_MESSAGE_BATCH_REQUEST_SHAPE,
-        output: Some((&SEND_MESSAGE_BATCH_RESULT_SHAPE, "SendMessageBatchResult")),
-    },
-    Operation { name: "SetQueueAttributes", input: &SET_QUEUE_ATTRIBUTES_REQUEST_SHAPE, output: None },
-    Operation {
-        name: "StartMessageMoveTask",
-        input: &START_MESSAGE_MOVE_TASK_REQUEST_SHAPE,
-        output: Some((&START_MESSAGE_MOVE_TASK_RESULT_SHAPE, "StartMessageMoveTaskResult")),
-    },
-    Operation { name: "TagQueue", input: &TAG_QUEUE_REQUEST_SHAPE, output: None },
-    Operation { name: "UntagQueue", input: &UNTAG_QUEUE_REQUEST_SHAPE, output: None },
+    Operation::unit("AddPermission", &ADD_PERMISSION_REQUEST_SHAPE),
+    Operation::returning(
+        "CancelMessageMoveTask",
+        &CANCEL_MESSAGE_MOVE_TASK_REQUEST_SHAPE,
+        &CANCEL_MESSAGE_MOVE_TASK_RESULT_SHAPE,
+        "CancelMessageMoveTaskResult",
+    ),
+    Operation::unit("ChangeMessageVisibility", &CHANGE_MESSAGE_VISIBILITY_REQUEST_SHAPE),
+    Operation::returning(
+        "ChangeMessageVisibilityBatch",
+        &CHANGE_MESSAGE_VISIBILITY_BATCH_REQUEST_SHAPE,
+        &CHANGE_MESSAGE_VISIBILITY_BATCH_RESULT_SHAPE,
+        "ChangeMessageVisibilityBatchResult",
+    ),
+    Operation::returning("CreateQueue", &CREATE_QUEUE_REQUEST_SHAPE, &CREATE_QUEUE_RESULT_SHAPE, "CreateQueueResult"),
+    Operation::unit("DeleteMessage", &DELETE_MESSAGE_REQUEST_SHAPE),
+    Operation::returning(
+        "DeleteMessageBatch",
+        &DELETE_MESSAGE_BATCH_REQUEST_SHAPE,
+        &DELETE_MESSAGE_BATCH_RESULT_SHAPE,
+        "DeleteMessageBatchResult",
+    ),
+    Operation::unit("DeleteQueue", &DELETE_QUEUE_REQUEST_SHAPE),
+    Operation::returning(
+        "GetQueueAttributes",
+        &GET_QUEUE_ATTRIBUTES_REQUEST_SHAPE,
+        &GET_QUEUE_ATTRIBUTES_RESULT_SHAPE,
+        "GetQueueAttributesResult",
+    ),
+    Operation::returning("GetQueueUrl", &GET_QUEUE_URL_REQUEST_SHAPE, &GET_QUEUE_URL_RESULT_SHAPE, "GetQueueUrlResult"),
+    Operation::returning(
+        "ListDeadLetterSourceQueues",
+        &LIST_DEAD_LETTER_SOURCE_QUEUES_REQUEST_SHAPE,
+        &LIST_DEAD_LETTER_SOURCE_QUEUES_RESULT_SHAPE,
+        "ListDeadLetterSourceQueuesResult",
+    ),
+    Operation::returning(
+        "ListMessageMoveTasks",
+        &LIST_MESSAGE_MOVE_TASKS_REQUEST_SHAPE,
+        &LIST_MESSAGE_MOVE_TASKS_RESULT_SHAPE,
+        "ListMessageMoveTasksResult",
+    ),
+    Operation::returning(
+        "ListQueueTags",
+        &LIST_QUEUE_TAGS_REQUEST_SHAPE,
+        &LIST_QUEUE_TAGS_RESULT_SHAPE,
+        "ListQueueTagsResult",
+    ),
+    Operation::returning("ListQueues", &LIST_QUEUES_REQUEST_SHAPE, &LIST_QUEUES_RESULT_SHAPE, "ListQueuesResult"),
+    Operation::unit("PurgeQueue", &PURGE_QUEUE_REQUEST_SHAPE),
+    Operation::returning(
+        "ReceiveMessage",
+        &RECEIVE_MESSAGE_REQUEST_SHAPE,
+        &RECEIVE_MESSAGE_RESULT_SHAPE,
+        "ReceiveMessageResult",
+    ),
+    Operation::unit("RemovePermission", &REMOVE_PERMISSION_REQUEST_SHAPE),
+    Operation::returning("SendMessage", &SEND_MESSAGE_REQUEST_SHAPE, &SEND_MESSAGE_RESULT_SHAPE, "SendMessageResult"),
+    Operation::returning(
+        "SendMessageBatch",
+        &SEND_MESSAGE_BATCH_REQUEST_SHAPE,
+        &SEND_MESSAGE_BATCH_RESULT_SHAPE,
+        "SendMessageBatchResult",
+    ),
+    Operation::unit("SetQueueAttributes", &SET_QUEUE_ATTRIBUTES_REQUEST_SHAPE),
+    Operation::returning(
+        "StartMessageMoveTask",
+        &START_MESSAGE_MOVE_TASK_REQUEST_SHAPE,
+        &START_MESSAGE_MOVE_TASK_RESULT_SHAPE,
+        "StartMessageMoveTaskResult",
+    ),
+    Operation::unit("TagQueue", &TAG_QUEUE_REQUEST_SHAPE),
+    Operation::unit("UntagQueue", &UNTAG_QUEUE_REQUEST_SHAPE),
 ];
 
 static AWS_ACCOUNT_ID_LIST_SHAPE: Shape = Shape {
