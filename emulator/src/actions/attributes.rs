@@ -27,6 +27,7 @@ pub struct GetQueueAttributesResponse {
     attributes: BTreeMap<&'static str, String>,
 }
 
+/// `GetQueueAttributes`: the named attributes (or all) with their current values.
 pub fn get_queue_attributes(
     engine: &Engine,
     url: &str,
@@ -48,6 +49,7 @@ pub struct SetQueueAttributesRequest {
 
 queue_scoped!(SetQueueAttributesRequest);
 
+/// `SetQueueAttributes`: changes attributes, all or nothing.
 pub fn set_queue_attributes(
     engine: &Engine,
     url: &str,

@@ -17,6 +17,7 @@ pub struct DeleteMessageRequest {
 
 queue_scoped!(DeleteMessageRequest);
 
+/// `DeleteMessage`: deletes the message a receipt handle names.
 pub fn delete_message(engine: &Engine, url: &str, request: DeleteMessageRequest) -> Result<EmptyResponse, SqsError> {
     let handle = required(request.receipt_handle, "ReceiptHandle")?;
     engine.delete_message(url, &handle).map(|()| EmptyResponse {})
@@ -33,6 +34,7 @@ pub struct DeleteMessageBatchRequestEntry {
 /// `DeleteMessageBatch` input.
 pub type DeleteMessageBatchRequest = BatchRequest<DeleteMessageBatchRequestEntry>;
 
+/// `DeleteMessageBatch`: up to ten deletes, each succeeding or failing on its own.
 pub fn delete_message_batch(
     engine: &Engine,
     context: &RequestContext,

@@ -19,6 +19,7 @@ pub struct AddPermissionRequest {
 
 queue_scoped!(AddPermissionRequest);
 
+/// `AddPermission`: lets other accounts use the queue for the given actions.
 pub fn add_permission(engine: &Engine, url: &str, request: AddPermissionRequest) -> Result<EmptyResponse, SqsError> {
     let label = required(request.label, "Label")?;
     engine
@@ -36,6 +37,7 @@ pub struct RemovePermissionRequest {
 
 queue_scoped!(RemovePermissionRequest);
 
+/// `RemovePermission`: removes the permission with the given label.
 pub fn remove_permission(
     engine: &Engine,
     url: &str,

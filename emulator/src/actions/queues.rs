@@ -26,6 +26,7 @@ pub struct QueueUrlResponse {
     queue_url: String,
 }
 
+/// `CreateQueue`: creates a queue in the caller's account (quietly, if it exists alike) and returns its URL.
 pub fn create_queue(
     engine: &Engine,
     context: &RequestContext,
@@ -46,6 +47,7 @@ pub struct GetQueueUrlRequest {
     queue_owner_aws_account_id: Option<String>,
 }
 
+/// `GetQueueUrl`: the URL of a queue of the caller's (or the named owner's) account.
 pub fn get_queue_url(
     engine: &Engine,
     context: &RequestContext,
@@ -76,6 +78,7 @@ pub struct ListQueuesResponse {
     next_token: Option<String>,
 }
 
+/// `ListQueues`: the URLs of the caller's queues, by prefix, paged when `MaxResults` is given.
 pub fn list_queues(
     engine: &Engine,
     context: &RequestContext,
@@ -106,10 +109,12 @@ pub struct QueueUrlRequest {
 
 queue_scoped!(QueueUrlRequest);
 
+/// `DeleteQueue`: deletes the queue and its messages.
 pub fn delete_queue(engine: &Engine, url: &str, _: QueueUrlRequest) -> Result<EmptyResponse, SqsError> {
     engine.delete_queue(url).map(|()| EmptyResponse {})
 }
 
+/// `PurgeQueue`: deletes every message of the queue.
 pub fn purge_queue(engine: &Engine, url: &str, _: QueueUrlRequest) -> Result<EmptyResponse, SqsError> {
     engine.purge_queue(url).map(|()| EmptyResponse {})
 }

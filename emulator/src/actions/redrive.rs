@@ -24,6 +24,7 @@ pub struct ListDeadLetterSourceQueuesResponse {
     next_token: Option<String>,
 }
 
+/// `ListDeadLetterSourceQueues`: the URLs of the queues that use this one as their dead-letter queue.
 pub fn list_dead_letter_source_queues(
     engine: &Engine,
     context: &RequestContext,
@@ -57,6 +58,7 @@ pub struct StartMessageMoveTaskResponse {
     task_handle: String,
 }
 
+/// `StartMessageMoveTask`: starts redriving a dead-letter queue; returns the task handle.
 pub fn start_message_move_task(
     engine: &Engine,
     _context: &RequestContext,
@@ -121,6 +123,7 @@ pub struct ListMessageMoveTasksResponse {
     results: Vec<ListMessageMoveTasksResultEntry>,
 }
 
+/// `ListMessageMoveTasks`: the most recent move tasks of a source queue.
 pub fn list_message_move_tasks(
     engine: &Engine,
     _context: &RequestContext,
@@ -145,6 +148,7 @@ pub struct CancelMessageMoveTaskResponse {
     approximate_number_of_messages_moved: u64,
 }
 
+/// `CancelMessageMoveTask`: cancels a running move task; returns how many messages it moved.
 pub fn cancel_message_move_task(
     engine: &Engine,
     _context: &RequestContext,

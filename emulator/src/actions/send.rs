@@ -81,6 +81,7 @@ impl SendMessageResponse {
     }
 }
 
+/// `SendMessage`: enqueues one message.
 pub fn send_message(engine: &Engine, url: &str, request: SendMessageRequest) -> Result<SendMessageResponse, SqsError> {
     let output = engine.send_message(url, request.into())?;
     Ok(SendMessageResponse::new(None, output))
@@ -92,6 +93,7 @@ pub type SendMessageBatchRequest = BatchRequest<MessageFields>;
 /// `SendMessageBatch` output.
 pub type SendMessageBatchResponse = BatchResponse<SendMessageResponse>;
 
+/// `SendMessageBatch`: up to ten sends, each succeeding or failing on its own.
 pub fn send_message_batch(
     engine: &Engine,
     context: &RequestContext,

@@ -20,6 +20,7 @@ pub struct TagQueueRequest {
 
 queue_scoped!(TagQueueRequest);
 
+/// `TagQueue`: adds or overwrites tags.
 pub fn tag_queue(engine: &Engine, url: &str, request: TagQueueRequest) -> Result<EmptyResponse, SqsError> {
     engine.tag_queue(url, &pairs(request.tags)).map(|()| EmptyResponse {})
 }
@@ -34,6 +35,7 @@ pub struct UntagQueueRequest {
 
 queue_scoped!(UntagQueueRequest);
 
+/// `UntagQueue`: removes tags by key.
 pub fn untag_queue(engine: &Engine, url: &str, request: UntagQueueRequest) -> Result<EmptyResponse, SqsError> {
     let keys = required(request.tag_keys, "TagKeys")?;
     engine.untag_queue(url, &keys).map(|()| EmptyResponse {})
@@ -47,6 +49,7 @@ pub struct ListQueueTagsResponse {
     tags: BTreeMap<String, String>,
 }
 
+/// `ListQueueTags`: the queue's tags.
 pub fn list_queue_tags(engine: &Engine, url: &str, _: QueueUrlRequest) -> Result<ListQueueTagsResponse, SqsError> {
     Ok(ListQueueTagsResponse { tags: engine.list_queue_tags(url)? })
 }

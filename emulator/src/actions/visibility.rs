@@ -18,6 +18,7 @@ pub struct ChangeMessageVisibilityRequest {
 
 queue_scoped!(ChangeMessageVisibilityRequest);
 
+/// `ChangeMessageVisibility`: sets an in-flight message's visibility timeout, counted from now.
 pub fn change_message_visibility(
     engine: &Engine,
     url: &str,
@@ -39,6 +40,7 @@ pub struct ChangeMessageVisibilityBatchRequestEntry {
 /// `ChangeMessageVisibilityBatch` input.
 pub type ChangeMessageVisibilityBatchRequest = BatchRequest<ChangeMessageVisibilityBatchRequestEntry>;
 
+/// `ChangeMessageVisibilityBatch`: up to ten visibility changes, each succeeding or failing on its own.
 pub fn change_message_visibility_batch(
     engine: &Engine,
     context: &RequestContext,

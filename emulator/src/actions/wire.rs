@@ -127,6 +127,7 @@ pub struct BatchResultErrorEntry {
 }
 
 impl BatchResultErrorEntry {
+    /// An error entry for the batch entry `id`.
     pub(super) fn new(id: String, error: SqsError) -> Self {
         Self {
             id,
