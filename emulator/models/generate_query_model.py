@@ -56,10 +56,13 @@ def opt(value):
 
 
 def shape_ref(ref):
-    return (
-        f"ShapeRef {{ shape: &{static_name(ref['shape'])}, location_name: {opt(ref.get('locationName'))}, "
-        f"flattened: {str(bool(ref.get('flattened', False))).lower()} }}"
-    )
+    target = static_name(ref["shape"])
+    location_name = ref.get("locationName")
+    if ref.get("flattened", False):
+        return f"ShapeRef {{ shape: &{target}, location_name: {opt(location_name)}, flattened: true }}"
+    if location_name is not None:
+        return f'ShapeRef::named(&{target}, "{location_name}")'
+    return f"ShapeRef::to(&{target})"
 
 
 def main():
@@ -112,13 +115,14 @@ def main():
     for name in sorted(operations):
         operation = operations[name]
         output = operation.get("output")
-        output_text = "None"
-        if output is not None:
-            output_text = f'Some((&{static_name(output["shape"])}, "{output["resultWrapper"]}"))'
-        lines.append(
-            f'    Operation {{ name: "{name}", input: &{static_name(operation["input"]["shape"])}, '
-            f"output: {output_text} }},"
-        )
+        input_shape = static_name(operation["input"]["shape"])
+        if output is None:
+            lines.append(f'    Operation::unit("{name}", &{input_shape}),')
+        else:
+            lines.append(
+                f'    Operation::returning("{name}", &{input_shape}, &{static_name(output["shape"])}, '
+                f'"{output["resultWrapper"]}"),'
+            )
     lines.append("];")
 
     for name in sorted(reachable):
@@ -126,7 +130,7 @@ def main():
         kind = shape["type"]
         if kind == "structure":
             members = ", ".join(
-                f'Member {{ name: "{member}", shape: {shape_ref(ref)} }}' for member, ref in shape["members"].items()
+                f'Member::new("{member}", {shape_ref(ref)})' for member, ref in shape["members"].items()
             )
             kind_text = f"ShapeKind::Structure(&[{members}])"
         elif kind == "list":
@@ -136,11 +140,14 @@ def main():
         else:
             kind_text = f"ShapeKind::{KINDS[kind]}"
         lines.append("")
-        lines.append(
-            f'static {static_name(name)}: Shape = Shape {{ name: "{name}", '
-            f"location_name: {opt(shape.get('locationName'))}, "
-            f"flattened: {str(bool(shape.get('flattened', False))).lower()}, kind: {kind_text} }};"
-        )
+        if shape.get("locationName") is None and not shape.get("flattened", False):
+            lines.append(f'static {static_name(name)}: Shape = Shape::plain("{name}", {kind_text});')
+        else:
+            lines.append(
+                f'static {static_name(name)}: Shape = Shape {{ name: "{name}", '
+                f"location_name: {opt(shape.get('locationName'))}, "
+                f"flattened: {str(bool(shape.get('flattened', False))).lower()}, kind: {kind_text} }};"
+            )
 
     with open(OUTPUT, "w", encoding="utf-8") as file:
         file.write("\n".join(lines) + "\n")

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use super::wire::pairs;
-use super::{EmptyResponse, RequestContext, queue_url};
+use super::{EmptyResponse, required};
 use crate::engine::Engine;
 use crate::error::SqsError;
 
@@ -17,6 +17,8 @@ pub struct GetQueueAttributesRequest {
     attribute_names: Option<Vec<String>>,
 }
 
+queue_scoped!(GetQueueAttributesRequest);
+
 /// `GetQueueAttributes` output.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -25,13 +27,13 @@ pub struct GetQueueAttributesResponse {
     attributes: BTreeMap<&'static str, String>,
 }
 
+/// `GetQueueAttributes`: the named attributes (or all) with their current values.
 pub fn get_queue_attributes(
     engine: &Engine,
-    context: &RequestContext,
+    url: &str,
     request: GetQueueAttributesRequest,
 ) -> Result<GetQueueAttributesResponse, SqsError> {
-    let url = queue_url(context, request.queue_url)?;
-    let values = engine.get_queue_attributes(&url, &request.attribute_names.unwrap_or_default())?;
+    let values = engine.get_queue_attributes(url, &request.attribute_names.unwrap_or_default())?;
     Ok(GetQueueAttributesResponse {
         attributes: values.into_iter().map(|(name, value)| (name.as_str(), value)).collect(),
     })
@@ -45,13 +47,14 @@ pub struct SetQueueAttributesRequest {
     attributes: Option<HashMap<String, String>>,
 }
 
+queue_scoped!(SetQueueAttributesRequest);
+
+/// `SetQueueAttributes`: changes attributes, all or nothing.
 pub fn set_queue_attributes(
     engine: &Engine,
-    context: &RequestContext,
+    url: &str,
     request: SetQueueAttributesRequest,
 ) -> Result<EmptyResponse, SqsError> {
-    let url = queue_url(context, request.queue_url)?;
-    let attributes = request.attributes.ok_or_else(|| SqsError::missing_parameter("Attributes"))?;
-    engine.set_queue_attributes(&url, &pairs(Some(attributes)))?;
-    Ok(EmptyResponse {})
+    let attributes = required(request.attributes, "Attributes")?;
+    engine.set_queue_attributes(url, &pairs(Some(attributes))).map(|()| EmptyResponse {})
 }

@@ -3,7 +3,20 @@
 //!
 //! [`dispatch`] is the single exhaustive match from [`Action`] to handler.
 
+/// Implements [`QueueScoped`] for request types with a `queue_url` member (invoked where each type is defined,
+/// as the member is private there).
+macro_rules! queue_scoped {
+    ($($request:ty),* $(,)?) => {
+        $(impl super::QueueScoped for $request {
+            fn take_queue_url(&mut self) -> Option<String> {
+                self.queue_url.take()
+            }
+        })*
+    };
+}
+
 mod attributes;
+mod batch;
 mod delete;
 mod permissions;
 mod queues;
@@ -15,6 +28,7 @@ mod visibility;
 mod wire;
 
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 pub use crate::action::Action;
 use crate::engine::{BatchEntry, BatchResult, Engine, validate_batch_entries};
@@ -81,20 +95,6 @@ impl EntryFaults {
     }
 }
 
-/// Runs a batch through the engine, except for the entries an injected fault fails (see [`EntryFaults`]).
-fn run_batch<T, R>(
-    context: &RequestContext,
-    entries: Vec<BatchEntry<T>>,
-    entry_kind: &str,
-    apply: impl FnOnce(Vec<BatchEntry<T>>) -> Result<Vec<BatchResult<R>>, SqsError>,
-) -> Result<Vec<BatchResult<R>>, SqsError> {
-    let Some(faults) = &context.entry_faults else { return apply(entries) };
-    let (applied, mut failed) = faults.split(entries, entry_kind)?;
-    let mut results = if applied.is_empty() { Vec::new() } else { apply(applied)? };
-    results.append(&mut failed);
-    Ok(results)
-}
-
 /// An empty response (`{}` in JSON), for actions whose output is `Unit`.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct EmptyResponse {}
@@ -131,39 +131,39 @@ async fn run(
         Action::CreateQueue => encode(payload, action, queues::create_queue(engine, context, payload.decode()?)),
         Action::GetQueueUrl => encode(payload, action, queues::get_queue_url(engine, context, payload.decode()?)),
         Action::ListQueues => encode(payload, action, queues::list_queues(engine, context, payload.decode()?)),
-        Action::DeleteQueue => encode(payload, action, queues::delete_queue(engine, context, payload.decode()?)),
-        Action::PurgeQueue => encode(payload, action, queues::purge_queue(engine, context, payload.decode()?)),
+        Action::DeleteQueue => encode(payload, action, on_queue(engine, context, payload, queues::delete_queue)),
+        Action::PurgeQueue => encode(payload, action, on_queue(engine, context, payload, queues::purge_queue)),
         Action::GetQueueAttributes => {
-            encode(payload, action, attributes::get_queue_attributes(engine, context, payload.decode()?))
+            encode(payload, action, on_queue(engine, context, payload, attributes::get_queue_attributes))
         }
         Action::SetQueueAttributes => {
-            encode(payload, action, attributes::set_queue_attributes(engine, context, payload.decode()?))
+            encode(payload, action, on_queue(engine, context, payload, attributes::set_queue_attributes))
         }
-        Action::SendMessage => encode(payload, action, send::send_message(engine, context, payload.decode()?)),
+        Action::SendMessage => encode(payload, action, on_queue(engine, context, payload, send::send_message)),
         Action::SendMessageBatch => {
             encode(payload, action, send::send_message_batch(engine, context, payload.decode()?))
         }
         Action::ReceiveMessage => {
             encode(payload, action, receive::receive_message(engine, context, payload.decode()?).await)
         }
-        Action::DeleteMessage => encode(payload, action, delete::delete_message(engine, context, payload.decode()?)),
+        Action::DeleteMessage => encode(payload, action, on_queue(engine, context, payload, delete::delete_message)),
         Action::DeleteMessageBatch => {
             encode(payload, action, delete::delete_message_batch(engine, context, payload.decode()?))
         }
         Action::ChangeMessageVisibility => {
-            encode(payload, action, visibility::change_message_visibility(engine, context, payload.decode()?))
+            encode(payload, action, on_queue(engine, context, payload, visibility::change_message_visibility))
         }
         Action::ChangeMessageVisibilityBatch => {
             encode(payload, action, visibility::change_message_visibility_batch(engine, context, payload.decode()?))
         }
-        Action::TagQueue => encode(payload, action, tags::tag_queue(engine, context, payload.decode()?)),
-        Action::UntagQueue => encode(payload, action, tags::untag_queue(engine, context, payload.decode()?)),
-        Action::ListQueueTags => encode(payload, action, tags::list_queue_tags(engine, context, payload.decode()?)),
+        Action::TagQueue => encode(payload, action, on_queue(engine, context, payload, tags::tag_queue)),
+        Action::UntagQueue => encode(payload, action, on_queue(engine, context, payload, tags::untag_queue)),
+        Action::ListQueueTags => encode(payload, action, on_queue(engine, context, payload, tags::list_queue_tags)),
         Action::AddPermission => {
-            encode(payload, action, permissions::add_permission(engine, context, payload.decode()?))
+            encode(payload, action, on_queue(engine, context, payload, permissions::add_permission))
         }
         Action::RemovePermission => {
-            encode(payload, action, permissions::remove_permission(engine, context, payload.decode()?))
+            encode(payload, action, on_queue(engine, context, payload, permissions::remove_permission))
         }
         Action::ListDeadLetterSourceQueues => {
             encode(payload, action, redrive::list_dead_letter_source_queues(engine, context, payload.decode()?))
@@ -230,6 +230,30 @@ pub fn target_queue_name(payload: &Payload, context: &RequestContext) -> Option<
         let url = url.or_else(|| context.path_queue_url.clone())?;
         url.trim_end_matches('/').rsplit('/').next().map(str::to_owned)
     })
+}
+
+/// A request about one queue, named by its `QueueUrl` member or else by the request path.
+trait QueueScoped {
+    /// Takes the `QueueUrl` member out of the request.
+    fn take_queue_url(&mut self) -> Option<String>;
+}
+
+/// The shape of every single action on one queue: decodes the request, resolves its queue URL (body, else
+/// path), and runs `handler` on the engine with both.
+fn on_queue<Request: QueueScoped + DeserializeOwned, Response>(
+    engine: &Engine,
+    context: &RequestContext,
+    payload: &Payload,
+    handler: impl FnOnce(&Engine, &str, Request) -> Result<Response, SqsError>,
+) -> Result<Response, SqsError> {
+    let mut request: Request = payload.decode()?;
+    let url = queue_url(context, request.take_queue_url())?;
+    handler(engine, &url, request)
+}
+
+/// A required member of a request, or `MissingParameter` naming it.
+fn required<T>(value: Option<T>, name: &str) -> Result<T, SqsError> {
+    value.ok_or_else(|| SqsError::missing_parameter(name))
 }
 
 /// The queue URL from the request body, or else from the request path.

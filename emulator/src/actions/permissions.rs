@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::{EmptyResponse, RequestContext, queue_url};
+use super::{EmptyResponse, required};
 use crate::engine::Engine;
 use crate::error::SqsError;
 
@@ -17,20 +17,14 @@ pub struct AddPermissionRequest {
     actions: Option<Vec<String>>,
 }
 
-pub fn add_permission(
-    engine: &Engine,
-    context: &RequestContext,
-    request: AddPermissionRequest,
-) -> Result<EmptyResponse, SqsError> {
-    let url = queue_url(context, request.queue_url)?;
-    let label = request.label.ok_or_else(|| SqsError::missing_parameter("Label"))?;
-    engine.add_permission(
-        &url,
-        &label,
-        &request.aws_account_ids.unwrap_or_default(),
-        &request.actions.unwrap_or_default(),
-    )?;
-    Ok(EmptyResponse {})
+queue_scoped!(AddPermissionRequest);
+
+/// `AddPermission`: lets other accounts use the queue for the given actions.
+pub fn add_permission(engine: &Engine, url: &str, request: AddPermissionRequest) -> Result<EmptyResponse, SqsError> {
+    let label = required(request.label, "Label")?;
+    engine
+        .add_permission(url, &label, &request.aws_account_ids.unwrap_or_default(), &request.actions.unwrap_or_default())
+        .map(|()| EmptyResponse {})
 }
 
 /// `RemovePermission` input.
@@ -41,13 +35,14 @@ pub struct RemovePermissionRequest {
     label: Option<String>,
 }
 
+queue_scoped!(RemovePermissionRequest);
+
+/// `RemovePermission`: removes the permission with the given label.
 pub fn remove_permission(
     engine: &Engine,
-    context: &RequestContext,
+    url: &str,
     request: RemovePermissionRequest,
 ) -> Result<EmptyResponse, SqsError> {
-    let url = queue_url(context, request.queue_url)?;
-    let label = request.label.ok_or_else(|| SqsError::missing_parameter("Label"))?;
-    engine.remove_permission(&url, &label)?;
-    Ok(EmptyResponse {})
+    let label = required(request.label, "Label")?;
+    engine.remove_permission(url, &label).map(|()| EmptyResponse {})
 }

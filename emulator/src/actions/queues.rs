@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::wire::pairs;
-use super::{EmptyResponse, RequestContext, queue_url};
+use super::{EmptyResponse, RequestContext, required};
 use crate::engine::Engine;
 use crate::error::SqsError;
 
@@ -26,12 +26,13 @@ pub struct QueueUrlResponse {
     queue_url: String,
 }
 
+/// `CreateQueue`: creates a queue in the caller's account (quietly, if it exists alike) and returns its URL.
 pub fn create_queue(
     engine: &Engine,
     context: &RequestContext,
     request: CreateQueueRequest,
 ) -> Result<QueueUrlResponse, SqsError> {
-    let name = request.queue_name.ok_or_else(|| SqsError::missing_parameter("QueueName"))?;
+    let name = required(request.queue_name, "QueueName")?;
     let account = context.account(engine);
     engine.create_queue_in(account, &name, &pairs(request.attributes), &pairs(request.tags))?;
     Ok(QueueUrlResponse { queue_url: engine.queue_url_in(&context.base_url, account, &name) })
@@ -46,12 +47,13 @@ pub struct GetQueueUrlRequest {
     queue_owner_aws_account_id: Option<String>,
 }
 
+/// `GetQueueUrl`: the URL of a queue of the caller's (or the named owner's) account.
 pub fn get_queue_url(
     engine: &Engine,
     context: &RequestContext,
     request: GetQueueUrlRequest,
 ) -> Result<QueueUrlResponse, SqsError> {
-    let name = request.queue_name.ok_or_else(|| SqsError::missing_parameter("QueueName"))?;
+    let name = required(request.queue_name, "QueueName")?;
     let owner = request.queue_owner_aws_account_id.as_deref().unwrap_or(context.account(engine));
     engine.get_queue_url_in(owner, &name, None)?;
     Ok(QueueUrlResponse { queue_url: engine.queue_url_in(&context.base_url, owner, &name) })
@@ -76,6 +78,7 @@ pub struct ListQueuesResponse {
     next_token: Option<String>,
 }
 
+/// `ListQueues`: the URLs of the caller's queues, by prefix, paged when `MaxResults` is given.
 pub fn list_queues(
     engine: &Engine,
     context: &RequestContext,
@@ -104,20 +107,14 @@ pub struct QueueUrlRequest {
     pub(super) queue_url: Option<String>,
 }
 
-pub fn delete_queue(
-    engine: &Engine,
-    context: &RequestContext,
-    request: QueueUrlRequest,
-) -> Result<EmptyResponse, SqsError> {
-    engine.delete_queue(&queue_url(context, request.queue_url)?)?;
-    Ok(EmptyResponse {})
+queue_scoped!(QueueUrlRequest);
+
+/// `DeleteQueue`: deletes the queue and its messages.
+pub fn delete_queue(engine: &Engine, url: &str, _: QueueUrlRequest) -> Result<EmptyResponse, SqsError> {
+    engine.delete_queue(url).map(|()| EmptyResponse {})
 }
 
-pub fn purge_queue(
-    engine: &Engine,
-    context: &RequestContext,
-    request: QueueUrlRequest,
-) -> Result<EmptyResponse, SqsError> {
-    engine.purge_queue(&queue_url(context, request.queue_url)?)?;
-    Ok(EmptyResponse {})
+/// `PurgeQueue`: deletes every message of the queue.
+pub fn purge_queue(engine: &Engine, url: &str, _: QueueUrlRequest) -> Result<EmptyResponse, SqsError> {
+    engine.purge_queue(url).map(|()| EmptyResponse {})
 }

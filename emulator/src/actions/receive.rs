@@ -67,6 +67,7 @@ pub struct ReceiveMessageResponse {
     messages: Vec<WireMessage>,
 }
 
+/// `ReceiveMessage`: up to ten messages, long polling for up to `WaitTimeSeconds`.
 pub async fn receive_message(
     engine: &Engine,
     context: &RequestContext,

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{RequestContext, queue_url};
+use super::{RequestContext, queue_url, required};
 use crate::engine::{Engine, MoveTaskInfo};
 use crate::error::SqsError;
 
@@ -24,6 +24,7 @@ pub struct ListDeadLetterSourceQueuesResponse {
     next_token: Option<String>,
 }
 
+/// `ListDeadLetterSourceQueues`: the URLs of the queues that use this one as their dead-letter queue.
 pub fn list_dead_letter_source_queues(
     engine: &Engine,
     context: &RequestContext,
@@ -57,12 +58,13 @@ pub struct StartMessageMoveTaskResponse {
     task_handle: String,
 }
 
+/// `StartMessageMoveTask`: starts redriving a dead-letter queue; returns the task handle.
 pub fn start_message_move_task(
     engine: &Engine,
     _context: &RequestContext,
     request: StartMessageMoveTaskRequest,
 ) -> Result<StartMessageMoveTaskResponse, SqsError> {
-    let source = request.source_arn.ok_or_else(|| SqsError::missing_parameter("SourceArn"))?;
+    let source = required(request.source_arn, "SourceArn")?;
     let task_handle = engine.start_message_move_task(
         &source,
         request.destination_arn.as_deref().filter(|arn| !arn.is_empty()),
@@ -121,12 +123,13 @@ pub struct ListMessageMoveTasksResponse {
     results: Vec<ListMessageMoveTasksResultEntry>,
 }
 
+/// `ListMessageMoveTasks`: the most recent move tasks of a source queue.
 pub fn list_message_move_tasks(
     engine: &Engine,
     _context: &RequestContext,
     request: ListMessageMoveTasksRequest,
 ) -> Result<ListMessageMoveTasksResponse, SqsError> {
-    let source = request.source_arn.ok_or_else(|| SqsError::missing_parameter("SourceArn"))?;
+    let source = required(request.source_arn, "SourceArn")?;
     let tasks = engine.list_message_move_tasks(&source, request.max_results)?;
     Ok(ListMessageMoveTasksResponse { results: tasks.into_iter().map(Into::into).collect() })
 }
@@ -145,12 +148,13 @@ pub struct CancelMessageMoveTaskResponse {
     approximate_number_of_messages_moved: u64,
 }
 
+/// `CancelMessageMoveTask`: cancels a running move task; returns how many messages it moved.
 pub fn cancel_message_move_task(
     engine: &Engine,
     _context: &RequestContext,
     request: CancelMessageMoveTaskRequest,
 ) -> Result<CancelMessageMoveTaskResponse, SqsError> {
-    let handle = request.task_handle.ok_or_else(|| SqsError::missing_parameter("TaskHandle"))?;
+    let handle = required(request.task_handle, "TaskHandle")?;
     Ok(CancelMessageMoveTaskResponse {
         approximate_number_of_messages_moved: engine.cancel_message_move_task(&handle)?,
     })

@@ -4,8 +4,9 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::wire::{BatchResultErrorEntry, WireAttributeValue, md5_hex, optional_md5_hex, raw_attributes, split_batch};
-use super::{RequestContext, queue_url};
+use super::RequestContext;
+use super::batch::{BatchRequest, BatchResponse};
+use super::wire::{WireAttributeValue, md5_hex, optional_md5_hex, raw_attributes};
 use crate::engine::{BatchEntry, Engine, Md5Digest, SendMessageInput, SendMessageOutput};
 use crate::error::SqsError;
 
@@ -36,6 +37,8 @@ impl From<MessageFields> for SendMessageInput {
         }
     }
 }
+
+queue_scoped!(MessageFields);
 
 /// `SendMessage` input.
 pub type SendMessageRequest = MessageFields;
@@ -78,48 +81,29 @@ impl SendMessageResponse {
     }
 }
 
-pub fn send_message(
-    engine: &Engine,
-    context: &RequestContext,
-    request: SendMessageRequest,
-) -> Result<SendMessageResponse, SqsError> {
-    let mut request = request;
-    let url = queue_url(context, request.queue_url.take())?;
-    let output = engine.send_message(&url, request.into())?;
+/// `SendMessage`: enqueues one message.
+pub fn send_message(engine: &Engine, url: &str, request: SendMessageRequest) -> Result<SendMessageResponse, SqsError> {
+    let output = engine.send_message(url, request.into())?;
     Ok(SendMessageResponse::new(None, output))
 }
 
 /// `SendMessageBatch` input.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct SendMessageBatchRequest {
-    queue_url: Option<String>,
-    entries: Option<Vec<MessageFields>>,
-}
+pub type SendMessageBatchRequest = BatchRequest<MessageFields>;
 
-/// `SendMessageBatch` output; both lists are always present, as the model requires.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct SendMessageBatchResponse {
-    successful: Vec<SendMessageResponse>,
-    failed: Vec<BatchResultErrorEntry>,
-}
+/// `SendMessageBatch` output.
+pub type SendMessageBatchResponse = BatchResponse<SendMessageResponse>;
 
+/// `SendMessageBatch`: up to ten sends, each succeeding or failing on its own.
 pub fn send_message_batch(
     engine: &Engine,
     context: &RequestContext,
     request: SendMessageBatchRequest,
 ) -> Result<SendMessageBatchResponse, SqsError> {
-    let url = queue_url(context, request.queue_url)?;
-    let entries = request
-        .entries
-        .unwrap_or_default()
-        .into_iter()
-        .map(|mut entry| BatchEntry { id: entry.id.take().unwrap_or_default(), input: entry.into() })
-        .collect();
-    let results = super::run_batch(context, entries, "SendMessageBatchRequestEntry", |entries| {
-        engine.send_message_batch(&url, entries)
-    })?;
-    let (successful, failed) = split_batch(results, |id, output| SendMessageResponse::new(Some(id), output));
-    Ok(SendMessageBatchResponse { successful, failed })
+    let results = request.run(
+        context,
+        "SendMessageBatchRequestEntry",
+        |mut entry| BatchEntry { id: entry.id.take().unwrap_or_default(), input: entry.into() },
+        |url, entries| engine.send_message_batch(url, entries),
+    )?;
+    Ok(SendMessageBatchResponse::from_results(results, |id, output| SendMessageResponse::new(Some(id), output)))
 }

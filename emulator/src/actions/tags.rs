@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::queues::QueueUrlRequest;
 use super::wire::pairs;
-use super::{EmptyResponse, RequestContext, queue_url};
+use super::{EmptyResponse, required};
 use crate::engine::Engine;
 use crate::error::SqsError;
 
@@ -18,14 +18,11 @@ pub struct TagQueueRequest {
     tags: Option<HashMap<String, String>>,
 }
 
-pub fn tag_queue(
-    engine: &Engine,
-    context: &RequestContext,
-    request: TagQueueRequest,
-) -> Result<EmptyResponse, SqsError> {
-    let url = queue_url(context, request.queue_url)?;
-    engine.tag_queue(&url, &pairs(request.tags))?;
-    Ok(EmptyResponse {})
+queue_scoped!(TagQueueRequest);
+
+/// `TagQueue`: adds or overwrites tags.
+pub fn tag_queue(engine: &Engine, url: &str, request: TagQueueRequest) -> Result<EmptyResponse, SqsError> {
+    engine.tag_queue(url, &pairs(request.tags)).map(|()| EmptyResponse {})
 }
 
 /// `UntagQueue` input.
@@ -36,15 +33,12 @@ pub struct UntagQueueRequest {
     tag_keys: Option<Vec<String>>,
 }
 
-pub fn untag_queue(
-    engine: &Engine,
-    context: &RequestContext,
-    request: UntagQueueRequest,
-) -> Result<EmptyResponse, SqsError> {
-    let url = queue_url(context, request.queue_url)?;
-    let keys = request.tag_keys.ok_or_else(|| SqsError::missing_parameter("TagKeys"))?;
-    engine.untag_queue(&url, &keys)?;
-    Ok(EmptyResponse {})
+queue_scoped!(UntagQueueRequest);
+
+/// `UntagQueue`: removes tags by key.
+pub fn untag_queue(engine: &Engine, url: &str, request: UntagQueueRequest) -> Result<EmptyResponse, SqsError> {
+    let keys = required(request.tag_keys, "TagKeys")?;
+    engine.untag_queue(url, &keys).map(|()| EmptyResponse {})
 }
 
 /// `ListQueueTags` output.
@@ -55,11 +49,7 @@ pub struct ListQueueTagsResponse {
     tags: BTreeMap<String, String>,
 }
 
-pub fn list_queue_tags(
-    engine: &Engine,
-    context: &RequestContext,
-    request: QueueUrlRequest,
-) -> Result<ListQueueTagsResponse, SqsError> {
-    let url = queue_url(context, request.queue_url)?;
-    Ok(ListQueueTagsResponse { tags: engine.list_queue_tags(&url)? })
+/// `ListQueueTags`: the queue's tags.
+pub fn list_queue_tags(engine: &Engine, url: &str, _: QueueUrlRequest) -> Result<ListQueueTagsResponse, SqsError> {
+    Ok(ListQueueTagsResponse { tags: engine.list_queue_tags(url)? })
 }

@@ -2,8 +2,8 @@
 
 use serde::Deserialize;
 
-use super::delete::IdBatchResponse;
-use super::{EmptyResponse, RequestContext, queue_url};
+use super::batch::{BatchRequest, IdBatchResponse};
+use super::{EmptyResponse, RequestContext, required};
 use crate::engine::{BatchEntry, Engine};
 use crate::error::SqsError;
 
@@ -16,15 +16,16 @@ pub struct ChangeMessageVisibilityRequest {
     visibility_timeout: Option<i64>,
 }
 
+queue_scoped!(ChangeMessageVisibilityRequest);
+
+/// `ChangeMessageVisibility`: sets an in-flight message's visibility timeout, counted from now.
 pub fn change_message_visibility(
     engine: &Engine,
-    context: &RequestContext,
+    url: &str,
     request: ChangeMessageVisibilityRequest,
 ) -> Result<EmptyResponse, SqsError> {
-    let url = queue_url(context, request.queue_url)?;
-    let handle = request.receipt_handle.ok_or_else(|| SqsError::missing_parameter("ReceiptHandle"))?;
-    engine.change_message_visibility(&url, &handle, request.visibility_timeout)?;
-    Ok(EmptyResponse {})
+    let handle = required(request.receipt_handle, "ReceiptHandle")?;
+    engine.change_message_visibility(url, &handle, request.visibility_timeout).map(|()| EmptyResponse {})
 }
 
 /// One `ChangeMessageVisibilityBatchRequestEntry`.
@@ -37,30 +38,22 @@ pub struct ChangeMessageVisibilityBatchRequestEntry {
 }
 
 /// `ChangeMessageVisibilityBatch` input.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ChangeMessageVisibilityBatchRequest {
-    queue_url: Option<String>,
-    entries: Option<Vec<ChangeMessageVisibilityBatchRequestEntry>>,
-}
+pub type ChangeMessageVisibilityBatchRequest = BatchRequest<ChangeMessageVisibilityBatchRequestEntry>;
 
+/// `ChangeMessageVisibilityBatch`: up to ten visibility changes, each succeeding or failing on its own.
 pub fn change_message_visibility_batch(
     engine: &Engine,
     context: &RequestContext,
     request: ChangeMessageVisibilityBatchRequest,
 ) -> Result<IdBatchResponse, SqsError> {
-    let url = queue_url(context, request.queue_url)?;
-    let entries = request
-        .entries
-        .unwrap_or_default()
-        .into_iter()
-        .map(|entry| BatchEntry {
+    let results = request.run(
+        context,
+        "ChangeMessageVisibilityBatchRequestEntry",
+        |entry| BatchEntry {
             id: entry.id.unwrap_or_default(),
             input: (entry.receipt_handle, entry.visibility_timeout),
-        })
-        .collect();
-    let results = super::run_batch(context, entries, "ChangeMessageVisibilityBatchRequestEntry", |entries| {
-        engine.change_message_visibility_batch(&url, entries)
-    })?;
-    Ok(IdBatchResponse::from_results(results))
+        },
+        |url, entries| engine.change_message_visibility_batch(url, entries),
+    )?;
+    Ok(IdBatchResponse::from_ids(results))
 }

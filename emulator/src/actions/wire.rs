@@ -6,7 +6,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::engine::{AttributeValue, BatchResult, Md5Digest, MessageAttributes, MessageBody, RawMessageAttribute};
+use crate::engine::{AttributeValue, Md5Digest, MessageAttributes, MessageBody, RawMessageAttribute};
 use crate::error::{Fault, SqsError};
 
 /// `MessageAttributeValue` / `MessageSystemAttributeValue` as the model defines them.
@@ -127,7 +127,8 @@ pub struct BatchResultErrorEntry {
 }
 
 impl BatchResultErrorEntry {
-    fn new(id: String, error: SqsError) -> Self {
+    /// An error entry for the batch entry `id`.
+    pub(super) fn new(id: String, error: SqsError) -> Self {
         Self {
             id,
             sender_fault: error.code.fault() == Fault::Sender,
@@ -135,22 +136,6 @@ impl BatchResultErrorEntry {
             message: error.message,
         }
     }
-}
-
-/// Splits per-entry results into successes (mapped by `success`) and `BatchResultErrorEntry`s.
-pub fn split_batch<T, S>(
-    results: Vec<BatchResult<T>>,
-    success: impl Fn(String, T) -> S,
-) -> (Vec<S>, Vec<BatchResultErrorEntry>) {
-    let mut successful = Vec::with_capacity(results.len());
-    let mut failed = Vec::new();
-    for BatchResult { id, result } in results {
-        match result {
-            Ok(value) => successful.push(success(id, value)),
-            Err(error) => failed.push(BatchResultErrorEntry::new(id, error)),
-        }
-    }
-    (successful, failed)
 }
 
 /// A batch entry carrying only its id (`DeleteMessageBatchResultEntry`, `ChangeMessageVisibilityBatchResultEntry`).

@@ -3,9 +3,13 @@
 
 use crate::error::SqsError;
 
+/// The longest `DelaySeconds` (15 minutes).
 pub(super) const MAX_DELAY_SECONDS: i64 = 900;
+/// The most messages one receive returns.
 pub(super) const MAX_RECEIVE_MESSAGES: i64 = 10;
+/// The longest long poll.
 pub(super) const MAX_WAIT_SECONDS: i64 = 20;
+/// The longest `VisibilityTimeout` (12 hours).
 pub(super) const MAX_VISIBILITY_SECONDS: i64 = 43_200;
 
 /// An optional integer parameter checked against `min..=max`, as `u64`.

@@ -50,6 +50,7 @@ impl Engine {
     }
 }
 
+/// Adds `tags` to `current` after checking keys, values and the 50-tag limit.
 pub(super) fn validate_tags(
     queue_name: &str,
     mut current: BTreeMap<String, String>,

@@ -16,6 +16,23 @@ pub(crate) struct Operation {
     pub output: Option<(&'static Shape, &'static str)>,
 }
 
+impl Operation {
+    /// An operation whose output is `Unit` (for the generated tables).
+    pub(super) const fn unit(name: &'static str, input: &'static Shape) -> Self {
+        Self { name, input, output: None }
+    }
+
+    /// An operation answering with `output`, wrapped in the element `result_wrapper` (for the generated tables).
+    pub(super) const fn returning(
+        name: &'static str,
+        input: &'static Shape,
+        output: &'static Shape,
+        result_wrapper: &'static str,
+    ) -> Self {
+        Self { name, input, output: Some((output, result_wrapper)) }
+    }
+}
+
 /// A named shape of the model.
 #[derive(Debug)]
 pub(crate) struct Shape {
@@ -28,6 +45,13 @@ pub(crate) struct Shape {
     pub flattened: bool,
     /// What the shape is.
     pub kind: ShapeKind,
+}
+
+impl Shape {
+    /// A shape without its own `locationName`, not flattened (for the generated tables).
+    pub(super) const fn plain(name: &'static str, kind: ShapeKind) -> Self {
+        Self { name, location_name: None, flattened: false, kind }
+    }
 }
 
 /// The kinds of shape SQS uses.
@@ -71,6 +95,16 @@ pub(crate) struct ShapeRef {
 }
 
 impl ShapeRef {
+    /// A reference that adds nothing to its target shape (the generated tables' common case).
+    pub(super) const fn to(shape: &'static Shape) -> Self {
+        Self { shape, location_name: None, flattened: false }
+    }
+
+    /// A reference that gives its target shape a `locationName`, not flattened.
+    pub(super) const fn named(shape: &'static Shape, location_name: &'static str) -> Self {
+        Self { shape, location_name: Some(location_name), flattened: false }
+    }
+
     /// The serialized name (botocore's `serialization['name']`): the reference's `locationName`, else the
     /// target shape's.
     pub fn serialized_name(&self) -> Option<&'static str> {
@@ -93,6 +127,11 @@ pub(crate) struct Member {
 }
 
 impl Member {
+    /// A member called `name` with reference `shape` (for the generated tables).
+    pub(super) const fn new(name: &'static str, shape: ShapeRef) -> Self {
+        Self { name, shape }
+    }
+
     /// The name the member goes by on the wire when not flattened into a list: its serialized name, else its
     /// model name. (`tags` of CreateQueue → `Tag`, `Attributes` → `Attribute`.)
     pub fn key(&self) -> &'static str {

@@ -7,717 +7,434 @@ use super::query_model::{Member, Operation, Shape, ShapeKind, ShapeRef};
 
 /// The 23 operations, sorted by name.
 pub(super) static OPERATIONS: [Operation; 23] = [
-    Operation { name: "AddPermission", input: &ADD_PERMISSION_REQUEST_SHAPE, output: None },
-    Operation {
-        name: "CancelMessageMoveTask",
-        input: &CANCEL_MESSAGE_MOVE_TASK_REQUEST_SHAPE,
-        output: Some((&CANCEL_MESSAGE_MOVE_TASK_RESULT_SHAPE, "CancelMessageMoveTaskResult")),
-    },
-    Operation { name: "ChangeMessageVisibility", input: &CHANGE_MESSAGE_VISIBILITY_REQUEST_SHAPE, output: None },
-    Operation {
-        name: "ChangeMessageVisibilityBatch",
-        input: &CHANGE_MESSAGE_VISIBILITY_BATCH_REQUEST_SHAPE,
-        output: Some((&CHANGE_MESSAGE_VISIBILITY_BATCH_RESULT_SHAPE, "ChangeMessageVisibilityBatchResult")),
-    },
-    Operation {
-        name: "CreateQueue",
-        input: &CREATE_QUEUE_REQUEST_SHAPE,
-        output: Some((&CREATE_QUEUE_RESULT_SHAPE, "CreateQueueResult")),
-    },
-    Operation { name: "DeleteMessage", input: &DELETE_MESSAGE_REQUEST_SHAPE, output: None },
-    Operation {
-        name: "DeleteMessageBatch",
-        input: &DELETE_MESSAGE_BATCH_REQUEST_SHAPE,
-        output: Some((&DELETE_MESSAGE_BATCH_RESULT_SHAPE, "DeleteMessageBatchResult")),
-    },
-    Operation { name: "DeleteQueue", input: &DELETE_QUEUE_REQUEST_SHAPE, output: None },
-    Operation {
-        name: "GetQueueAttributes",
-        input: &GET_QUEUE_ATTRIBUTES_REQUEST_SHAPE,
-        output: Some((&GET_QUEUE_ATTRIBUTES_RESULT_SHAPE, "GetQueueAttributesResult")),
-    },
-    Operation {
-        name: "GetQueueUrl",
-        input: &GET_QUEUE_URL_REQUEST_SHAPE,
-        output: Some((&GET_QUEUE_URL_RESULT_SHAPE, "GetQueueUrlResult")),
-    },
-    Operation {
-        name: "ListDeadLetterSourceQueues",
-        input: &LIST_DEAD_LETTER_SOURCE_QUEUES_REQUEST_SHAPE,
-        output: Some((&LIST_DEAD_LETTER_SOURCE_QUEUES_RESULT_SHAPE, "ListDeadLetterSourceQueuesResult")),
-    },
-    Operation {
-        name: "ListMessageMoveTasks",
-        input: &LIST_MESSAGE_MOVE_TASKS_REQUEST_SHAPE,
-        output: Some((&LIST_MESSAGE_MOVE_TASKS_RESULT_SHAPE, "ListMessageMoveTasksResult")),
-    },
-    Operation {
-        name: "ListQueueTags",
-        input: &LIST_QUEUE_TAGS_REQUEST_SHAPE,
-        output: Some((&LIST_QUEUE_TAGS_RESULT_SHAPE, "ListQueueTagsResult")),
-    },
-    Operation {
-        name: "ListQueues",
-        input: &LIST_QUEUES_REQUEST_SHAPE,
-        output: Some((&LIST_QUEUES_RESULT_SHAPE, "ListQueuesResult")),
-    },
-    Operation { name: "PurgeQueue", input: &PURGE_QUEUE_REQUEST_SHAPE, output: None },
-    Operation {
-        name: "ReceiveMessage",
-        input: &RECEIVE_MESSAGE_REQUEST_SHAPE,
-        output: Some((&RECEIVE_MESSAGE_RESULT_SHAPE, "ReceiveMessageResult")),
-    },
-    Operation { name: "RemovePermission", input: &REMOVE_PERMISSION_REQUEST_SHAPE, output: None },
-    Operation {
-        name: "SendMessage",
-        input: &SEND_MESSAGE_REQUEST_SHAPE,
-        output: Some((&SEND_MESSAGE_RESULT_SHAPE, "SendMessageResult")),
-    },
-    Operation {
-        name: "SendMessageBatch",
-        input: &SEND_MESSAGE_BATCH_REQUEST_SHAPE,
-        output: Some((&SEND_MESSAGE_BATCH_RESULT_SHAPE, "SendMessageBatchResult")),
-    },
-    Operation { name: "SetQueueAttributes", input: &SET_QUEUE_ATTRIBUTES_REQUEST_SHAPE, output: None },
-    Operation {
-        name: "StartMessageMoveTask",
-        input: &START_MESSAGE_MOVE_TASK_REQUEST_SHAPE,
-        output: Some((&START_MESSAGE_MOVE_TASK_RESULT_SHAPE, "StartMessageMoveTaskResult")),
-    },
-    Operation { name: "TagQueue", input: &TAG_QUEUE_REQUEST_SHAPE, output: None },
-    Operation { name: "UntagQueue", input: &UNTAG_QUEUE_REQUEST_SHAPE, output: None },
+    Operation::unit("AddPermission", &ADD_PERMISSION_REQUEST_SHAPE),
+    Operation::returning(
+        "CancelMessageMoveTask",
+        &CANCEL_MESSAGE_MOVE_TASK_REQUEST_SHAPE,
+        &CANCEL_MESSAGE_MOVE_TASK_RESULT_SHAPE,
+        "CancelMessageMoveTaskResult",
+    ),
+    Operation::unit("ChangeMessageVisibility", &CHANGE_MESSAGE_VISIBILITY_REQUEST_SHAPE),
+    Operation::returning(
+        "ChangeMessageVisibilityBatch",
+        &CHANGE_MESSAGE_VISIBILITY_BATCH_REQUEST_SHAPE,
+        &CHANGE_MESSAGE_VISIBILITY_BATCH_RESULT_SHAPE,
+        "ChangeMessageVisibilityBatchResult",
+    ),
+    Operation::returning("CreateQueue", &CREATE_QUEUE_REQUEST_SHAPE, &CREATE_QUEUE_RESULT_SHAPE, "CreateQueueResult"),
+    Operation::unit("DeleteMessage", &DELETE_MESSAGE_REQUEST_SHAPE),
+    Operation::returning(
+        "DeleteMessageBatch",
+        &DELETE_MESSAGE_BATCH_REQUEST_SHAPE,
+        &DELETE_MESSAGE_BATCH_RESULT_SHAPE,
+        "DeleteMessageBatchResult",
+    ),
+    Operation::unit("DeleteQueue", &DELETE_QUEUE_REQUEST_SHAPE),
+    Operation::returning(
+        "GetQueueAttributes",
+        &GET_QUEUE_ATTRIBUTES_REQUEST_SHAPE,
+        &GET_QUEUE_ATTRIBUTES_RESULT_SHAPE,
+        "GetQueueAttributesResult",
+    ),
+    Operation::returning("GetQueueUrl", &GET_QUEUE_URL_REQUEST_SHAPE, &GET_QUEUE_URL_RESULT_SHAPE, "GetQueueUrlResult"),
+    Operation::returning(
+        "ListDeadLetterSourceQueues",
+        &LIST_DEAD_LETTER_SOURCE_QUEUES_REQUEST_SHAPE,
+        &LIST_DEAD_LETTER_SOURCE_QUEUES_RESULT_SHAPE,
+        "ListDeadLetterSourceQueuesResult",
+    ),
+    Operation::returning(
+        "ListMessageMoveTasks",
+        &LIST_MESSAGE_MOVE_TASKS_REQUEST_SHAPE,
+        &LIST_MESSAGE_MOVE_TASKS_RESULT_SHAPE,
+        "ListMessageMoveTasksResult",
+    ),
+    Operation::returning(
+        "ListQueueTags",
+        &LIST_QUEUE_TAGS_REQUEST_SHAPE,
+        &LIST_QUEUE_TAGS_RESULT_SHAPE,
+        "ListQueueTagsResult",
+    ),
+    Operation::returning("ListQueues", &LIST_QUEUES_REQUEST_SHAPE, &LIST_QUEUES_RESULT_SHAPE, "ListQueuesResult"),
+    Operation::unit("PurgeQueue", &PURGE_QUEUE_REQUEST_SHAPE),
+    Operation::returning(
+        "ReceiveMessage",
+        &RECEIVE_MESSAGE_REQUEST_SHAPE,
+        &RECEIVE_MESSAGE_RESULT_SHAPE,
+        "ReceiveMessageResult",
+    ),
+    Operation::unit("RemovePermission", &REMOVE_PERMISSION_REQUEST_SHAPE),
+    Operation::returning("SendMessage", &SEND_MESSAGE_REQUEST_SHAPE, &SEND_MESSAGE_RESULT_SHAPE, "SendMessageResult"),
+    Operation::returning(
+        "SendMessageBatch",
+        &SEND_MESSAGE_BATCH_REQUEST_SHAPE,
+        &SEND_MESSAGE_BATCH_RESULT_SHAPE,
+        "SendMessageBatchResult",
+    ),
+    Operation::unit("SetQueueAttributes", &SET_QUEUE_ATTRIBUTES_REQUEST_SHAPE),
+    Operation::returning(
+        "StartMessageMoveTask",
+        &START_MESSAGE_MOVE_TASK_REQUEST_SHAPE,
+        &START_MESSAGE_MOVE_TASK_RESULT_SHAPE,
+        "StartMessageMoveTaskResult",
+    ),
+    Operation::unit("TagQueue", &TAG_QUEUE_REQUEST_SHAPE),
+    Operation::unit("UntagQueue", &UNTAG_QUEUE_REQUEST_SHAPE),
 ];
 
 static AWS_ACCOUNT_ID_LIST_SHAPE: Shape = Shape {
     name: "AWSAccountIdList",
     location_name: None,
     flattened: true,
-    kind: ShapeKind::List {
-        member: ShapeRef { shape: &STRING_SHAPE, location_name: Some("AWSAccountId"), flattened: false },
-    },
+    kind: ShapeKind::List { member: ShapeRef::named(&STRING_SHAPE, "AWSAccountId") },
 };
 
 static ACTION_NAME_LIST_SHAPE: Shape = Shape {
     name: "ActionNameList",
     location_name: None,
     flattened: true,
-    kind: ShapeKind::List {
-        member: ShapeRef { shape: &STRING_SHAPE, location_name: Some("ActionName"), flattened: false },
-    },
+    kind: ShapeKind::List { member: ShapeRef::named(&STRING_SHAPE, "ActionName") },
 };
 
-static ADD_PERMISSION_REQUEST_SHAPE: Shape = Shape {
-    name: "AddPermissionRequest",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[
-        Member { name: "QueueUrl", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member { name: "Label", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member {
-            name: "AWSAccountIds",
-            shape: ShapeRef { shape: &AWS_ACCOUNT_ID_LIST_SHAPE, location_name: None, flattened: false },
-        },
-        Member {
-            name: "Actions",
-            shape: ShapeRef { shape: &ACTION_NAME_LIST_SHAPE, location_name: None, flattened: false },
-        },
+static ADD_PERMISSION_REQUEST_SHAPE: Shape = Shape::plain(
+    "AddPermissionRequest",
+    ShapeKind::Structure(&[
+        Member::new("QueueUrl", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("Label", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("AWSAccountIds", ShapeRef::to(&AWS_ACCOUNT_ID_LIST_SHAPE)),
+        Member::new("Actions", ShapeRef::to(&ACTION_NAME_LIST_SHAPE)),
     ]),
-};
+);
 
 static ATTRIBUTE_NAME_LIST_SHAPE: Shape = Shape {
     name: "AttributeNameList",
     location_name: None,
     flattened: true,
-    kind: ShapeKind::List {
-        member: ShapeRef { shape: &QUEUE_ATTRIBUTE_NAME_SHAPE, location_name: Some("AttributeName"), flattened: false },
-    },
+    kind: ShapeKind::List { member: ShapeRef::named(&QUEUE_ATTRIBUTE_NAME_SHAPE, "AttributeName") },
 };
 
-static BATCH_RESULT_ERROR_ENTRY_SHAPE: Shape = Shape {
-    name: "BatchResultErrorEntry",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[
-        Member { name: "Id", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member {
-            name: "SenderFault",
-            shape: ShapeRef { shape: &BOOLEAN_SHAPE, location_name: None, flattened: false },
-        },
-        Member { name: "Code", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member { name: "Message", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
+static BATCH_RESULT_ERROR_ENTRY_SHAPE: Shape = Shape::plain(
+    "BatchResultErrorEntry",
+    ShapeKind::Structure(&[
+        Member::new("Id", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("SenderFault", ShapeRef::to(&BOOLEAN_SHAPE)),
+        Member::new("Code", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("Message", ShapeRef::to(&STRING_SHAPE)),
     ]),
-};
+);
 
 static BATCH_RESULT_ERROR_ENTRY_LIST_SHAPE: Shape = Shape {
     name: "BatchResultErrorEntryList",
     location_name: None,
     flattened: true,
-    kind: ShapeKind::List {
-        member: ShapeRef {
-            shape: &BATCH_RESULT_ERROR_ENTRY_SHAPE,
-            location_name: Some("BatchResultErrorEntry"),
-            flattened: false,
-        },
-    },
+    kind: ShapeKind::List { member: ShapeRef::named(&BATCH_RESULT_ERROR_ENTRY_SHAPE, "BatchResultErrorEntry") },
 };
 
-static BINARY_SHAPE: Shape = Shape { name: "Binary", location_name: None, flattened: false, kind: ShapeKind::Blob };
+static BINARY_SHAPE: Shape = Shape::plain("Binary", ShapeKind::Blob);
 
-static BINARY_LIST_SHAPE: Shape = Shape {
-    name: "BinaryList",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::List {
-        member: ShapeRef { shape: &BINARY_SHAPE, location_name: Some("BinaryListValue"), flattened: false },
-    },
-};
+static BINARY_LIST_SHAPE: Shape =
+    Shape::plain("BinaryList", ShapeKind::List { member: ShapeRef::named(&BINARY_SHAPE, "BinaryListValue") });
 
-static BOOLEAN_SHAPE: Shape =
-    Shape { name: "Boolean", location_name: None, flattened: false, kind: ShapeKind::Boolean };
+static BOOLEAN_SHAPE: Shape = Shape::plain("Boolean", ShapeKind::Boolean);
 
-static BOXED_INTEGER_SHAPE: Shape =
-    Shape { name: "BoxedInteger", location_name: None, flattened: false, kind: ShapeKind::Integer };
+static BOXED_INTEGER_SHAPE: Shape = Shape::plain("BoxedInteger", ShapeKind::Integer);
 
-static CANCEL_MESSAGE_MOVE_TASK_REQUEST_SHAPE: Shape = Shape {
-    name: "CancelMessageMoveTaskRequest",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[Member {
-        name: "TaskHandle",
-        shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false },
-    }]),
-};
+static CANCEL_MESSAGE_MOVE_TASK_REQUEST_SHAPE: Shape = Shape::plain(
+    "CancelMessageMoveTaskRequest",
+    ShapeKind::Structure(&[Member::new("TaskHandle", ShapeRef::to(&STRING_SHAPE))]),
+);
 
-static CANCEL_MESSAGE_MOVE_TASK_RESULT_SHAPE: Shape = Shape {
-    name: "CancelMessageMoveTaskResult",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[Member {
-        name: "ApproximateNumberOfMessagesMoved",
-        shape: ShapeRef { shape: &LONG_SHAPE, location_name: None, flattened: false },
-    }]),
-};
+static CANCEL_MESSAGE_MOVE_TASK_RESULT_SHAPE: Shape = Shape::plain(
+    "CancelMessageMoveTaskResult",
+    ShapeKind::Structure(&[Member::new("ApproximateNumberOfMessagesMoved", ShapeRef::to(&LONG_SHAPE))]),
+);
 
-static CHANGE_MESSAGE_VISIBILITY_BATCH_REQUEST_SHAPE: Shape = Shape {
-    name: "ChangeMessageVisibilityBatchRequest",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[
-        Member { name: "QueueUrl", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member {
-            name: "Entries",
-            shape: ShapeRef {
-                shape: &CHANGE_MESSAGE_VISIBILITY_BATCH_REQUEST_ENTRY_LIST_SHAPE,
-                location_name: None,
-                flattened: false,
-            },
-        },
+static CHANGE_MESSAGE_VISIBILITY_BATCH_REQUEST_SHAPE: Shape = Shape::plain(
+    "ChangeMessageVisibilityBatchRequest",
+    ShapeKind::Structure(&[
+        Member::new("QueueUrl", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("Entries", ShapeRef::to(&CHANGE_MESSAGE_VISIBILITY_BATCH_REQUEST_ENTRY_LIST_SHAPE)),
     ]),
-};
+);
 
-static CHANGE_MESSAGE_VISIBILITY_BATCH_REQUEST_ENTRY_SHAPE: Shape = Shape {
-    name: "ChangeMessageVisibilityBatchRequestEntry",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[
-        Member { name: "Id", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member {
-            name: "ReceiptHandle",
-            shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false },
-        },
-        Member {
-            name: "VisibilityTimeout",
-            shape: ShapeRef { shape: &INTEGER_SHAPE, location_name: None, flattened: false },
-        },
+static CHANGE_MESSAGE_VISIBILITY_BATCH_REQUEST_ENTRY_SHAPE: Shape = Shape::plain(
+    "ChangeMessageVisibilityBatchRequestEntry",
+    ShapeKind::Structure(&[
+        Member::new("Id", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("ReceiptHandle", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("VisibilityTimeout", ShapeRef::to(&INTEGER_SHAPE)),
     ]),
-};
+);
 
 static CHANGE_MESSAGE_VISIBILITY_BATCH_REQUEST_ENTRY_LIST_SHAPE: Shape = Shape {
     name: "ChangeMessageVisibilityBatchRequestEntryList",
     location_name: None,
     flattened: true,
     kind: ShapeKind::List {
-        member: ShapeRef {
-            shape: &CHANGE_MESSAGE_VISIBILITY_BATCH_REQUEST_ENTRY_SHAPE,
-            location_name: Some("ChangeMessageVisibilityBatchRequestEntry"),
-            flattened: false,
-        },
+        member: ShapeRef::named(
+            &CHANGE_MESSAGE_VISIBILITY_BATCH_REQUEST_ENTRY_SHAPE,
+            "ChangeMessageVisibilityBatchRequestEntry",
+        ),
     },
 };
 
-static CHANGE_MESSAGE_VISIBILITY_BATCH_RESULT_SHAPE: Shape = Shape {
-    name: "ChangeMessageVisibilityBatchResult",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[
-        Member {
-            name: "Successful",
-            shape: ShapeRef {
-                shape: &CHANGE_MESSAGE_VISIBILITY_BATCH_RESULT_ENTRY_LIST_SHAPE,
-                location_name: None,
-                flattened: false,
-            },
-        },
-        Member {
-            name: "Failed",
-            shape: ShapeRef { shape: &BATCH_RESULT_ERROR_ENTRY_LIST_SHAPE, location_name: None, flattened: false },
-        },
+static CHANGE_MESSAGE_VISIBILITY_BATCH_RESULT_SHAPE: Shape = Shape::plain(
+    "ChangeMessageVisibilityBatchResult",
+    ShapeKind::Structure(&[
+        Member::new("Successful", ShapeRef::to(&CHANGE_MESSAGE_VISIBILITY_BATCH_RESULT_ENTRY_LIST_SHAPE)),
+        Member::new("Failed", ShapeRef::to(&BATCH_RESULT_ERROR_ENTRY_LIST_SHAPE)),
     ]),
-};
+);
 
-static CHANGE_MESSAGE_VISIBILITY_BATCH_RESULT_ENTRY_SHAPE: Shape = Shape {
-    name: "ChangeMessageVisibilityBatchResultEntry",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[Member {
-        name: "Id",
-        shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false },
-    }]),
-};
+static CHANGE_MESSAGE_VISIBILITY_BATCH_RESULT_ENTRY_SHAPE: Shape = Shape::plain(
+    "ChangeMessageVisibilityBatchResultEntry",
+    ShapeKind::Structure(&[Member::new("Id", ShapeRef::to(&STRING_SHAPE))]),
+);
 
 static CHANGE_MESSAGE_VISIBILITY_BATCH_RESULT_ENTRY_LIST_SHAPE: Shape = Shape {
     name: "ChangeMessageVisibilityBatchResultEntryList",
     location_name: None,
     flattened: true,
     kind: ShapeKind::List {
-        member: ShapeRef {
-            shape: &CHANGE_MESSAGE_VISIBILITY_BATCH_RESULT_ENTRY_SHAPE,
-            location_name: Some("ChangeMessageVisibilityBatchResultEntry"),
-            flattened: false,
-        },
+        member: ShapeRef::named(
+            &CHANGE_MESSAGE_VISIBILITY_BATCH_RESULT_ENTRY_SHAPE,
+            "ChangeMessageVisibilityBatchResultEntry",
+        ),
     },
 };
 
-static CHANGE_MESSAGE_VISIBILITY_REQUEST_SHAPE: Shape = Shape {
-    name: "ChangeMessageVisibilityRequest",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[
-        Member { name: "QueueUrl", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member {
-            name: "ReceiptHandle",
-            shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false },
-        },
-        Member {
-            name: "VisibilityTimeout",
-            shape: ShapeRef { shape: &INTEGER_SHAPE, location_name: None, flattened: false },
-        },
+static CHANGE_MESSAGE_VISIBILITY_REQUEST_SHAPE: Shape = Shape::plain(
+    "ChangeMessageVisibilityRequest",
+    ShapeKind::Structure(&[
+        Member::new("QueueUrl", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("ReceiptHandle", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("VisibilityTimeout", ShapeRef::to(&INTEGER_SHAPE)),
     ]),
-};
+);
 
-static CREATE_QUEUE_REQUEST_SHAPE: Shape = Shape {
-    name: "CreateQueueRequest",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[
-        Member { name: "QueueName", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member {
-            name: "Attributes",
-            shape: ShapeRef { shape: &QUEUE_ATTRIBUTE_MAP_SHAPE, location_name: Some("Attribute"), flattened: false },
-        },
-        Member {
-            name: "tags",
-            shape: ShapeRef { shape: &TAG_MAP_SHAPE, location_name: Some("Tag"), flattened: false },
-        },
+static CREATE_QUEUE_REQUEST_SHAPE: Shape = Shape::plain(
+    "CreateQueueRequest",
+    ShapeKind::Structure(&[
+        Member::new("QueueName", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("Attributes", ShapeRef::named(&QUEUE_ATTRIBUTE_MAP_SHAPE, "Attribute")),
+        Member::new("tags", ShapeRef::named(&TAG_MAP_SHAPE, "Tag")),
     ]),
-};
+);
 
-static CREATE_QUEUE_RESULT_SHAPE: Shape = Shape {
-    name: "CreateQueueResult",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[Member {
-        name: "QueueUrl",
-        shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false },
-    }]),
-};
+static CREATE_QUEUE_RESULT_SHAPE: Shape =
+    Shape::plain("CreateQueueResult", ShapeKind::Structure(&[Member::new("QueueUrl", ShapeRef::to(&STRING_SHAPE))]));
 
-static DELETE_MESSAGE_BATCH_REQUEST_SHAPE: Shape = Shape {
-    name: "DeleteMessageBatchRequest",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[
-        Member { name: "QueueUrl", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member {
-            name: "Entries",
-            shape: ShapeRef {
-                shape: &DELETE_MESSAGE_BATCH_REQUEST_ENTRY_LIST_SHAPE,
-                location_name: None,
-                flattened: false,
-            },
-        },
+static DELETE_MESSAGE_BATCH_REQUEST_SHAPE: Shape = Shape::plain(
+    "DeleteMessageBatchRequest",
+    ShapeKind::Structure(&[
+        Member::new("QueueUrl", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("Entries", ShapeRef::to(&DELETE_MESSAGE_BATCH_REQUEST_ENTRY_LIST_SHAPE)),
     ]),
-};
+);
 
-static DELETE_MESSAGE_BATCH_REQUEST_ENTRY_SHAPE: Shape = Shape {
-    name: "DeleteMessageBatchRequestEntry",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[
-        Member { name: "Id", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member {
-            name: "ReceiptHandle",
-            shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false },
-        },
+static DELETE_MESSAGE_BATCH_REQUEST_ENTRY_SHAPE: Shape = Shape::plain(
+    "DeleteMessageBatchRequestEntry",
+    ShapeKind::Structure(&[
+        Member::new("Id", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("ReceiptHandle", ShapeRef::to(&STRING_SHAPE)),
     ]),
-};
+);
 
 static DELETE_MESSAGE_BATCH_REQUEST_ENTRY_LIST_SHAPE: Shape = Shape {
     name: "DeleteMessageBatchRequestEntryList",
     location_name: None,
     flattened: true,
     kind: ShapeKind::List {
-        member: ShapeRef {
-            shape: &DELETE_MESSAGE_BATCH_REQUEST_ENTRY_SHAPE,
-            location_name: Some("DeleteMessageBatchRequestEntry"),
-            flattened: false,
-        },
+        member: ShapeRef::named(&DELETE_MESSAGE_BATCH_REQUEST_ENTRY_SHAPE, "DeleteMessageBatchRequestEntry"),
     },
 };
 
-static DELETE_MESSAGE_BATCH_RESULT_SHAPE: Shape = Shape {
-    name: "DeleteMessageBatchResult",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[
-        Member {
-            name: "Successful",
-            shape: ShapeRef {
-                shape: &DELETE_MESSAGE_BATCH_RESULT_ENTRY_LIST_SHAPE,
-                location_name: None,
-                flattened: false,
-            },
-        },
-        Member {
-            name: "Failed",
-            shape: ShapeRef { shape: &BATCH_RESULT_ERROR_ENTRY_LIST_SHAPE, location_name: None, flattened: false },
-        },
+static DELETE_MESSAGE_BATCH_RESULT_SHAPE: Shape = Shape::plain(
+    "DeleteMessageBatchResult",
+    ShapeKind::Structure(&[
+        Member::new("Successful", ShapeRef::to(&DELETE_MESSAGE_BATCH_RESULT_ENTRY_LIST_SHAPE)),
+        Member::new("Failed", ShapeRef::to(&BATCH_RESULT_ERROR_ENTRY_LIST_SHAPE)),
     ]),
-};
+);
 
-static DELETE_MESSAGE_BATCH_RESULT_ENTRY_SHAPE: Shape = Shape {
-    name: "DeleteMessageBatchResultEntry",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[Member {
-        name: "Id",
-        shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false },
-    }]),
-};
+static DELETE_MESSAGE_BATCH_RESULT_ENTRY_SHAPE: Shape = Shape::plain(
+    "DeleteMessageBatchResultEntry",
+    ShapeKind::Structure(&[Member::new("Id", ShapeRef::to(&STRING_SHAPE))]),
+);
 
 static DELETE_MESSAGE_BATCH_RESULT_ENTRY_LIST_SHAPE: Shape = Shape {
     name: "DeleteMessageBatchResultEntryList",
     location_name: None,
     flattened: true,
     kind: ShapeKind::List {
-        member: ShapeRef {
-            shape: &DELETE_MESSAGE_BATCH_RESULT_ENTRY_SHAPE,
-            location_name: Some("DeleteMessageBatchResultEntry"),
-            flattened: false,
-        },
+        member: ShapeRef::named(&DELETE_MESSAGE_BATCH_RESULT_ENTRY_SHAPE, "DeleteMessageBatchResultEntry"),
     },
 };
 
-static DELETE_MESSAGE_REQUEST_SHAPE: Shape = Shape {
-    name: "DeleteMessageRequest",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[
-        Member { name: "QueueUrl", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member {
-            name: "ReceiptHandle",
-            shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false },
-        },
+static DELETE_MESSAGE_REQUEST_SHAPE: Shape = Shape::plain(
+    "DeleteMessageRequest",
+    ShapeKind::Structure(&[
+        Member::new("QueueUrl", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("ReceiptHandle", ShapeRef::to(&STRING_SHAPE)),
     ]),
-};
+);
 
-static DELETE_QUEUE_REQUEST_SHAPE: Shape = Shape {
-    name: "DeleteQueueRequest",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[Member {
-        name: "QueueUrl",
-        shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false },
-    }]),
-};
+static DELETE_QUEUE_REQUEST_SHAPE: Shape =
+    Shape::plain("DeleteQueueRequest", ShapeKind::Structure(&[Member::new("QueueUrl", ShapeRef::to(&STRING_SHAPE))]));
 
-static GET_QUEUE_ATTRIBUTES_REQUEST_SHAPE: Shape = Shape {
-    name: "GetQueueAttributesRequest",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[
-        Member { name: "QueueUrl", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member {
-            name: "AttributeNames",
-            shape: ShapeRef { shape: &ATTRIBUTE_NAME_LIST_SHAPE, location_name: None, flattened: false },
-        },
+static GET_QUEUE_ATTRIBUTES_REQUEST_SHAPE: Shape = Shape::plain(
+    "GetQueueAttributesRequest",
+    ShapeKind::Structure(&[
+        Member::new("QueueUrl", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("AttributeNames", ShapeRef::to(&ATTRIBUTE_NAME_LIST_SHAPE)),
     ]),
-};
+);
 
-static GET_QUEUE_ATTRIBUTES_RESULT_SHAPE: Shape = Shape {
-    name: "GetQueueAttributesResult",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[Member {
-        name: "Attributes",
-        shape: ShapeRef { shape: &QUEUE_ATTRIBUTE_MAP_SHAPE, location_name: Some("Attribute"), flattened: false },
-    }]),
-};
+static GET_QUEUE_ATTRIBUTES_RESULT_SHAPE: Shape = Shape::plain(
+    "GetQueueAttributesResult",
+    ShapeKind::Structure(&[Member::new("Attributes", ShapeRef::named(&QUEUE_ATTRIBUTE_MAP_SHAPE, "Attribute"))]),
+);
 
-static GET_QUEUE_URL_REQUEST_SHAPE: Shape = Shape {
-    name: "GetQueueUrlRequest",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[
-        Member { name: "QueueName", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member {
-            name: "QueueOwnerAWSAccountId",
-            shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false },
-        },
+static GET_QUEUE_URL_REQUEST_SHAPE: Shape = Shape::plain(
+    "GetQueueUrlRequest",
+    ShapeKind::Structure(&[
+        Member::new("QueueName", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("QueueOwnerAWSAccountId", ShapeRef::to(&STRING_SHAPE)),
     ]),
-};
+);
 
-static GET_QUEUE_URL_RESULT_SHAPE: Shape = Shape {
-    name: "GetQueueUrlResult",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[Member {
-        name: "QueueUrl",
-        shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false },
-    }]),
-};
+static GET_QUEUE_URL_RESULT_SHAPE: Shape =
+    Shape::plain("GetQueueUrlResult", ShapeKind::Structure(&[Member::new("QueueUrl", ShapeRef::to(&STRING_SHAPE))]));
 
-static INTEGER_SHAPE: Shape =
-    Shape { name: "Integer", location_name: None, flattened: false, kind: ShapeKind::Integer };
+static INTEGER_SHAPE: Shape = Shape::plain("Integer", ShapeKind::Integer);
 
-static LIST_DEAD_LETTER_SOURCE_QUEUES_REQUEST_SHAPE: Shape = Shape {
-    name: "ListDeadLetterSourceQueuesRequest",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[
-        Member { name: "QueueUrl", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member { name: "NextToken", shape: ShapeRef { shape: &TOKEN_SHAPE, location_name: None, flattened: false } },
-        Member {
-            name: "MaxResults",
-            shape: ShapeRef { shape: &BOXED_INTEGER_SHAPE, location_name: None, flattened: false },
-        },
+static LIST_DEAD_LETTER_SOURCE_QUEUES_REQUEST_SHAPE: Shape = Shape::plain(
+    "ListDeadLetterSourceQueuesRequest",
+    ShapeKind::Structure(&[
+        Member::new("QueueUrl", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("NextToken", ShapeRef::to(&TOKEN_SHAPE)),
+        Member::new("MaxResults", ShapeRef::to(&BOXED_INTEGER_SHAPE)),
     ]),
-};
+);
 
-static LIST_DEAD_LETTER_SOURCE_QUEUES_RESULT_SHAPE: Shape = Shape {
-    name: "ListDeadLetterSourceQueuesResult",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[
-        Member {
-            name: "queueUrls",
-            shape: ShapeRef { shape: &QUEUE_URL_LIST_SHAPE, location_name: None, flattened: false },
-        },
-        Member { name: "NextToken", shape: ShapeRef { shape: &TOKEN_SHAPE, location_name: None, flattened: false } },
+static LIST_DEAD_LETTER_SOURCE_QUEUES_RESULT_SHAPE: Shape = Shape::plain(
+    "ListDeadLetterSourceQueuesResult",
+    ShapeKind::Structure(&[
+        Member::new("queueUrls", ShapeRef::to(&QUEUE_URL_LIST_SHAPE)),
+        Member::new("NextToken", ShapeRef::to(&TOKEN_SHAPE)),
     ]),
-};
+);
 
-static LIST_MESSAGE_MOVE_TASKS_REQUEST_SHAPE: Shape = Shape {
-    name: "ListMessageMoveTasksRequest",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[
-        Member { name: "SourceArn", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member { name: "MaxResults", shape: ShapeRef { shape: &INTEGER_SHAPE, location_name: None, flattened: false } },
+static LIST_MESSAGE_MOVE_TASKS_REQUEST_SHAPE: Shape = Shape::plain(
+    "ListMessageMoveTasksRequest",
+    ShapeKind::Structure(&[
+        Member::new("SourceArn", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("MaxResults", ShapeRef::to(&INTEGER_SHAPE)),
     ]),
-};
+);
 
-static LIST_MESSAGE_MOVE_TASKS_RESULT_SHAPE: Shape = Shape {
-    name: "ListMessageMoveTasksResult",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[Member {
-        name: "Results",
-        shape: ShapeRef {
-            shape: &LIST_MESSAGE_MOVE_TASKS_RESULT_ENTRY_LIST_SHAPE,
-            location_name: None,
-            flattened: false,
-        },
-    }]),
-};
+static LIST_MESSAGE_MOVE_TASKS_RESULT_SHAPE: Shape = Shape::plain(
+    "ListMessageMoveTasksResult",
+    ShapeKind::Structure(&[Member::new("Results", ShapeRef::to(&LIST_MESSAGE_MOVE_TASKS_RESULT_ENTRY_LIST_SHAPE))]),
+);
 
-static LIST_MESSAGE_MOVE_TASKS_RESULT_ENTRY_SHAPE: Shape = Shape {
-    name: "ListMessageMoveTasksResultEntry",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[
-        Member { name: "TaskHandle", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member { name: "Status", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member { name: "SourceArn", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member {
-            name: "DestinationArn",
-            shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false },
-        },
-        Member {
-            name: "MaxNumberOfMessagesPerSecond",
-            shape: ShapeRef { shape: &INTEGER_SHAPE, location_name: None, flattened: false },
-        },
-        Member {
-            name: "ApproximateNumberOfMessagesMoved",
-            shape: ShapeRef { shape: &LONG_SHAPE, location_name: None, flattened: false },
-        },
-        Member {
-            name: "ApproximateNumberOfMessagesToMove",
-            shape: ShapeRef { shape: &LONG_SHAPE, location_name: None, flattened: false },
-        },
-        Member {
-            name: "FailureReason",
-            shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false },
-        },
-        Member {
-            name: "StartedTimestamp",
-            shape: ShapeRef { shape: &LONG_SHAPE, location_name: None, flattened: false },
-        },
+static LIST_MESSAGE_MOVE_TASKS_RESULT_ENTRY_SHAPE: Shape = Shape::plain(
+    "ListMessageMoveTasksResultEntry",
+    ShapeKind::Structure(&[
+        Member::new("TaskHandle", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("Status", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("SourceArn", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("DestinationArn", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("MaxNumberOfMessagesPerSecond", ShapeRef::to(&INTEGER_SHAPE)),
+        Member::new("ApproximateNumberOfMessagesMoved", ShapeRef::to(&LONG_SHAPE)),
+        Member::new("ApproximateNumberOfMessagesToMove", ShapeRef::to(&LONG_SHAPE)),
+        Member::new("FailureReason", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("StartedTimestamp", ShapeRef::to(&LONG_SHAPE)),
     ]),
-};
+);
 
 static LIST_MESSAGE_MOVE_TASKS_RESULT_ENTRY_LIST_SHAPE: Shape = Shape {
     name: "ListMessageMoveTasksResultEntryList",
     location_name: None,
     flattened: true,
     kind: ShapeKind::List {
-        member: ShapeRef {
-            shape: &LIST_MESSAGE_MOVE_TASKS_RESULT_ENTRY_SHAPE,
-            location_name: Some("ListMessageMoveTasksResultEntry"),
-            flattened: false,
-        },
+        member: ShapeRef::named(&LIST_MESSAGE_MOVE_TASKS_RESULT_ENTRY_SHAPE, "ListMessageMoveTasksResultEntry"),
     },
 };
 
-static LIST_QUEUE_TAGS_REQUEST_SHAPE: Shape = Shape {
-    name: "ListQueueTagsRequest",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[Member {
-        name: "QueueUrl",
-        shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false },
-    }]),
-};
+static LIST_QUEUE_TAGS_REQUEST_SHAPE: Shape =
+    Shape::plain("ListQueueTagsRequest", ShapeKind::Structure(&[Member::new("QueueUrl", ShapeRef::to(&STRING_SHAPE))]));
 
-static LIST_QUEUE_TAGS_RESULT_SHAPE: Shape = Shape {
-    name: "ListQueueTagsResult",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[Member {
-        name: "Tags",
-        shape: ShapeRef { shape: &TAG_MAP_SHAPE, location_name: Some("Tag"), flattened: false },
-    }]),
-};
+static LIST_QUEUE_TAGS_RESULT_SHAPE: Shape = Shape::plain(
+    "ListQueueTagsResult",
+    ShapeKind::Structure(&[Member::new("Tags", ShapeRef::named(&TAG_MAP_SHAPE, "Tag"))]),
+);
 
-static LIST_QUEUES_REQUEST_SHAPE: Shape = Shape {
-    name: "ListQueuesRequest",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[
-        Member {
-            name: "QueueNamePrefix",
-            shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false },
-        },
-        Member { name: "NextToken", shape: ShapeRef { shape: &TOKEN_SHAPE, location_name: None, flattened: false } },
-        Member {
-            name: "MaxResults",
-            shape: ShapeRef { shape: &BOXED_INTEGER_SHAPE, location_name: None, flattened: false },
-        },
+static LIST_QUEUES_REQUEST_SHAPE: Shape = Shape::plain(
+    "ListQueuesRequest",
+    ShapeKind::Structure(&[
+        Member::new("QueueNamePrefix", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("NextToken", ShapeRef::to(&TOKEN_SHAPE)),
+        Member::new("MaxResults", ShapeRef::to(&BOXED_INTEGER_SHAPE)),
     ]),
-};
+);
 
-static LIST_QUEUES_RESULT_SHAPE: Shape = Shape {
-    name: "ListQueuesResult",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[
-        Member {
-            name: "QueueUrls",
-            shape: ShapeRef { shape: &QUEUE_URL_LIST_SHAPE, location_name: None, flattened: false },
-        },
-        Member { name: "NextToken", shape: ShapeRef { shape: &TOKEN_SHAPE, location_name: None, flattened: false } },
+static LIST_QUEUES_RESULT_SHAPE: Shape = Shape::plain(
+    "ListQueuesResult",
+    ShapeKind::Structure(&[
+        Member::new("QueueUrls", ShapeRef::to(&QUEUE_URL_LIST_SHAPE)),
+        Member::new("NextToken", ShapeRef::to(&TOKEN_SHAPE)),
     ]),
-};
+);
 
-static LONG_SHAPE: Shape = Shape { name: "Long", location_name: None, flattened: false, kind: ShapeKind::Long };
+static LONG_SHAPE: Shape = Shape::plain("Long", ShapeKind::Long);
 
-static MESSAGE_SHAPE: Shape = Shape {
-    name: "Message",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[
-        Member { name: "MessageId", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member {
-            name: "ReceiptHandle",
-            shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false },
-        },
-        Member { name: "MD5OfBody", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member { name: "Body", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member {
-            name: "Attributes",
-            shape: ShapeRef {
-                shape: &MESSAGE_SYSTEM_ATTRIBUTE_MAP_SHAPE,
-                location_name: Some("Attribute"),
-                flattened: false,
-            },
-        },
-        Member {
-            name: "MD5OfMessageAttributes",
-            shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false },
-        },
-        Member {
-            name: "MessageAttributes",
-            shape: ShapeRef {
-                shape: &MESSAGE_BODY_ATTRIBUTE_MAP_SHAPE,
-                location_name: Some("MessageAttribute"),
-                flattened: false,
-            },
-        },
+static MESSAGE_SHAPE: Shape = Shape::plain(
+    "Message",
+    ShapeKind::Structure(&[
+        Member::new("MessageId", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("ReceiptHandle", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("MD5OfBody", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("Body", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("Attributes", ShapeRef::named(&MESSAGE_SYSTEM_ATTRIBUTE_MAP_SHAPE, "Attribute")),
+        Member::new("MD5OfMessageAttributes", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("MessageAttributes", ShapeRef::named(&MESSAGE_BODY_ATTRIBUTE_MAP_SHAPE, "MessageAttribute")),
     ]),
-};
+);
 
-static MESSAGE_ATTRIBUTE_NAME_SHAPE: Shape =
-    Shape { name: "MessageAttributeName", location_name: None, flattened: false, kind: ShapeKind::String };
+static MESSAGE_ATTRIBUTE_NAME_SHAPE: Shape = Shape::plain("MessageAttributeName", ShapeKind::String);
 
 static MESSAGE_ATTRIBUTE_NAME_LIST_SHAPE: Shape = Shape {
     name: "MessageAttributeNameList",
     location_name: None,
     flattened: true,
-    kind: ShapeKind::List {
-        member: ShapeRef {
-            shape: &MESSAGE_ATTRIBUTE_NAME_SHAPE,
-            location_name: Some("MessageAttributeName"),
-            flattened: false,
-        },
-    },
+    kind: ShapeKind::List { member: ShapeRef::named(&MESSAGE_ATTRIBUTE_NAME_SHAPE, "MessageAttributeName") },
 };
 
-static MESSAGE_ATTRIBUTE_VALUE_SHAPE: Shape = Shape {
-    name: "MessageAttributeValue",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[
-        Member { name: "StringValue", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member { name: "BinaryValue", shape: ShapeRef { shape: &BINARY_SHAPE, location_name: None, flattened: false } },
-        Member {
-            name: "StringListValues",
-            shape: ShapeRef { shape: &STRING_LIST_SHAPE, location_name: Some("StringListValue"), flattened: true },
-        },
-        Member {
-            name: "BinaryListValues",
-            shape: ShapeRef { shape: &BINARY_LIST_SHAPE, location_name: Some("BinaryListValue"), flattened: true },
-        },
-        Member { name: "DataType", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
+static MESSAGE_ATTRIBUTE_VALUE_SHAPE: Shape = Shape::plain(
+    "MessageAttributeValue",
+    ShapeKind::Structure(&[
+        Member::new("StringValue", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("BinaryValue", ShapeRef::to(&BINARY_SHAPE)),
+        Member::new(
+            "StringListValues",
+            ShapeRef { shape: &STRING_LIST_SHAPE, location_name: Some("StringListValue"), flattened: true },
+        ),
+        Member::new(
+            "BinaryListValues",
+            ShapeRef { shape: &BINARY_LIST_SHAPE, location_name: Some("BinaryListValue"), flattened: true },
+        ),
+        Member::new("DataType", ShapeRef::to(&STRING_SHAPE)),
     ]),
-};
+);
 
 static MESSAGE_BODY_ATTRIBUTE_MAP_SHAPE: Shape = Shape {
     name: "MessageBodyAttributeMap",
     location_name: None,
     flattened: true,
     kind: ShapeKind::Map {
-        key: ShapeRef { shape: &STRING_SHAPE, location_name: Some("Name"), flattened: false },
-        value: ShapeRef { shape: &MESSAGE_ATTRIBUTE_VALUE_SHAPE, location_name: Some("Value"), flattened: false },
+        key: ShapeRef::named(&STRING_SHAPE, "Name"),
+        value: ShapeRef::named(&MESSAGE_ATTRIBUTE_VALUE_SHAPE, "Value"),
     },
 };
 
@@ -726,16 +443,8 @@ static MESSAGE_BODY_SYSTEM_ATTRIBUTE_MAP_SHAPE: Shape = Shape {
     location_name: None,
     flattened: true,
     kind: ShapeKind::Map {
-        key: ShapeRef {
-            shape: &MESSAGE_SYSTEM_ATTRIBUTE_NAME_FOR_SENDS_SHAPE,
-            location_name: Some("Name"),
-            flattened: false,
-        },
-        value: ShapeRef {
-            shape: &MESSAGE_SYSTEM_ATTRIBUTE_VALUE_SHAPE,
-            location_name: Some("Value"),
-            flattened: false,
-        },
+        key: ShapeRef::named(&MESSAGE_SYSTEM_ATTRIBUTE_NAME_FOR_SENDS_SHAPE, "Name"),
+        value: ShapeRef::named(&MESSAGE_SYSTEM_ATTRIBUTE_VALUE_SHAPE, "Value"),
     },
 };
 
@@ -743,9 +452,7 @@ static MESSAGE_LIST_SHAPE: Shape = Shape {
     name: "MessageList",
     location_name: None,
     flattened: true,
-    kind: ShapeKind::List {
-        member: ShapeRef { shape: &MESSAGE_SHAPE, location_name: Some("Message"), flattened: false },
-    },
+    kind: ShapeKind::List { member: ShapeRef::named(&MESSAGE_SHAPE, "Message") },
 };
 
 static MESSAGE_SYSTEM_ATTRIBUTE_LIST_SHAPE: Shape = Shape {
@@ -753,11 +460,7 @@ static MESSAGE_SYSTEM_ATTRIBUTE_LIST_SHAPE: Shape = Shape {
     location_name: None,
     flattened: true,
     kind: ShapeKind::List {
-        member: ShapeRef {
-            shape: &MESSAGE_SYSTEM_ATTRIBUTE_NAME_SHAPE,
-            location_name: Some("MessageSystemAttributeName"),
-            flattened: false,
-        },
+        member: ShapeRef::named(&MESSAGE_SYSTEM_ATTRIBUTE_NAME_SHAPE, "MessageSystemAttributeName"),
     },
 };
 
@@ -766,379 +469,205 @@ static MESSAGE_SYSTEM_ATTRIBUTE_MAP_SHAPE: Shape = Shape {
     location_name: Some("Attribute"),
     flattened: true,
     kind: ShapeKind::Map {
-        key: ShapeRef { shape: &MESSAGE_SYSTEM_ATTRIBUTE_NAME_SHAPE, location_name: Some("Name"), flattened: false },
-        value: ShapeRef { shape: &STRING_SHAPE, location_name: Some("Value"), flattened: false },
+        key: ShapeRef::named(&MESSAGE_SYSTEM_ATTRIBUTE_NAME_SHAPE, "Name"),
+        value: ShapeRef::named(&STRING_SHAPE, "Value"),
     },
 };
 
-static MESSAGE_SYSTEM_ATTRIBUTE_NAME_SHAPE: Shape =
-    Shape { name: "MessageSystemAttributeName", location_name: None, flattened: false, kind: ShapeKind::String };
+static MESSAGE_SYSTEM_ATTRIBUTE_NAME_SHAPE: Shape = Shape::plain("MessageSystemAttributeName", ShapeKind::String);
 
-static MESSAGE_SYSTEM_ATTRIBUTE_NAME_FOR_SENDS_SHAPE: Shape = Shape {
-    name: "MessageSystemAttributeNameForSends",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::String,
-};
+static MESSAGE_SYSTEM_ATTRIBUTE_NAME_FOR_SENDS_SHAPE: Shape =
+    Shape::plain("MessageSystemAttributeNameForSends", ShapeKind::String);
 
-static MESSAGE_SYSTEM_ATTRIBUTE_VALUE_SHAPE: Shape = Shape {
-    name: "MessageSystemAttributeValue",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[
-        Member { name: "StringValue", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member { name: "BinaryValue", shape: ShapeRef { shape: &BINARY_SHAPE, location_name: None, flattened: false } },
-        Member {
-            name: "StringListValues",
-            shape: ShapeRef { shape: &STRING_LIST_SHAPE, location_name: Some("StringListValue"), flattened: true },
-        },
-        Member {
-            name: "BinaryListValues",
-            shape: ShapeRef { shape: &BINARY_LIST_SHAPE, location_name: Some("BinaryListValue"), flattened: true },
-        },
-        Member { name: "DataType", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
+static MESSAGE_SYSTEM_ATTRIBUTE_VALUE_SHAPE: Shape = Shape::plain(
+    "MessageSystemAttributeValue",
+    ShapeKind::Structure(&[
+        Member::new("StringValue", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("BinaryValue", ShapeRef::to(&BINARY_SHAPE)),
+        Member::new(
+            "StringListValues",
+            ShapeRef { shape: &STRING_LIST_SHAPE, location_name: Some("StringListValue"), flattened: true },
+        ),
+        Member::new(
+            "BinaryListValues",
+            ShapeRef { shape: &BINARY_LIST_SHAPE, location_name: Some("BinaryListValue"), flattened: true },
+        ),
+        Member::new("DataType", ShapeRef::to(&STRING_SHAPE)),
     ]),
-};
+);
 
-static PURGE_QUEUE_REQUEST_SHAPE: Shape = Shape {
-    name: "PurgeQueueRequest",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[Member {
-        name: "QueueUrl",
-        shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false },
-    }]),
-};
+static PURGE_QUEUE_REQUEST_SHAPE: Shape =
+    Shape::plain("PurgeQueueRequest", ShapeKind::Structure(&[Member::new("QueueUrl", ShapeRef::to(&STRING_SHAPE))]));
 
 static QUEUE_ATTRIBUTE_MAP_SHAPE: Shape = Shape {
     name: "QueueAttributeMap",
     location_name: Some("Attribute"),
     flattened: true,
     kind: ShapeKind::Map {
-        key: ShapeRef { shape: &QUEUE_ATTRIBUTE_NAME_SHAPE, location_name: Some("Name"), flattened: false },
-        value: ShapeRef { shape: &STRING_SHAPE, location_name: Some("Value"), flattened: false },
+        key: ShapeRef::named(&QUEUE_ATTRIBUTE_NAME_SHAPE, "Name"),
+        value: ShapeRef::named(&STRING_SHAPE, "Value"),
     },
 };
 
-static QUEUE_ATTRIBUTE_NAME_SHAPE: Shape =
-    Shape { name: "QueueAttributeName", location_name: None, flattened: false, kind: ShapeKind::String };
+static QUEUE_ATTRIBUTE_NAME_SHAPE: Shape = Shape::plain("QueueAttributeName", ShapeKind::String);
 
 static QUEUE_URL_LIST_SHAPE: Shape = Shape {
     name: "QueueUrlList",
     location_name: None,
     flattened: true,
-    kind: ShapeKind::List {
-        member: ShapeRef { shape: &STRING_SHAPE, location_name: Some("QueueUrl"), flattened: false },
-    },
+    kind: ShapeKind::List { member: ShapeRef::named(&STRING_SHAPE, "QueueUrl") },
 };
 
-static RECEIVE_MESSAGE_REQUEST_SHAPE: Shape = Shape {
-    name: "ReceiveMessageRequest",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[
-        Member { name: "QueueUrl", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member {
-            name: "AttributeNames",
-            shape: ShapeRef { shape: &ATTRIBUTE_NAME_LIST_SHAPE, location_name: None, flattened: false },
-        },
-        Member {
-            name: "MessageSystemAttributeNames",
-            shape: ShapeRef { shape: &MESSAGE_SYSTEM_ATTRIBUTE_LIST_SHAPE, location_name: None, flattened: false },
-        },
-        Member {
-            name: "MessageAttributeNames",
-            shape: ShapeRef { shape: &MESSAGE_ATTRIBUTE_NAME_LIST_SHAPE, location_name: None, flattened: false },
-        },
-        Member {
-            name: "MaxNumberOfMessages",
-            shape: ShapeRef { shape: &INTEGER_SHAPE, location_name: None, flattened: false },
-        },
-        Member {
-            name: "VisibilityTimeout",
-            shape: ShapeRef { shape: &INTEGER_SHAPE, location_name: None, flattened: false },
-        },
-        Member {
-            name: "WaitTimeSeconds",
-            shape: ShapeRef { shape: &INTEGER_SHAPE, location_name: None, flattened: false },
-        },
-        Member {
-            name: "ReceiveRequestAttemptId",
-            shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false },
-        },
+static RECEIVE_MESSAGE_REQUEST_SHAPE: Shape = Shape::plain(
+    "ReceiveMessageRequest",
+    ShapeKind::Structure(&[
+        Member::new("QueueUrl", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("AttributeNames", ShapeRef::to(&ATTRIBUTE_NAME_LIST_SHAPE)),
+        Member::new("MessageSystemAttributeNames", ShapeRef::to(&MESSAGE_SYSTEM_ATTRIBUTE_LIST_SHAPE)),
+        Member::new("MessageAttributeNames", ShapeRef::to(&MESSAGE_ATTRIBUTE_NAME_LIST_SHAPE)),
+        Member::new("MaxNumberOfMessages", ShapeRef::to(&INTEGER_SHAPE)),
+        Member::new("VisibilityTimeout", ShapeRef::to(&INTEGER_SHAPE)),
+        Member::new("WaitTimeSeconds", ShapeRef::to(&INTEGER_SHAPE)),
+        Member::new("ReceiveRequestAttemptId", ShapeRef::to(&STRING_SHAPE)),
     ]),
-};
+);
 
-static RECEIVE_MESSAGE_RESULT_SHAPE: Shape = Shape {
-    name: "ReceiveMessageResult",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[Member {
-        name: "Messages",
-        shape: ShapeRef { shape: &MESSAGE_LIST_SHAPE, location_name: None, flattened: false },
-    }]),
-};
+static RECEIVE_MESSAGE_RESULT_SHAPE: Shape = Shape::plain(
+    "ReceiveMessageResult",
+    ShapeKind::Structure(&[Member::new("Messages", ShapeRef::to(&MESSAGE_LIST_SHAPE))]),
+);
 
-static REMOVE_PERMISSION_REQUEST_SHAPE: Shape = Shape {
-    name: "RemovePermissionRequest",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[
-        Member { name: "QueueUrl", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member { name: "Label", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
+static REMOVE_PERMISSION_REQUEST_SHAPE: Shape = Shape::plain(
+    "RemovePermissionRequest",
+    ShapeKind::Structure(&[
+        Member::new("QueueUrl", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("Label", ShapeRef::to(&STRING_SHAPE)),
     ]),
-};
+);
 
-static SEND_MESSAGE_BATCH_REQUEST_SHAPE: Shape = Shape {
-    name: "SendMessageBatchRequest",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[
-        Member { name: "QueueUrl", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member {
-            name: "Entries",
-            shape: ShapeRef {
-                shape: &SEND_MESSAGE_BATCH_REQUEST_ENTRY_LIST_SHAPE,
-                location_name: None,
-                flattened: false,
-            },
-        },
+static SEND_MESSAGE_BATCH_REQUEST_SHAPE: Shape = Shape::plain(
+    "SendMessageBatchRequest",
+    ShapeKind::Structure(&[
+        Member::new("QueueUrl", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("Entries", ShapeRef::to(&SEND_MESSAGE_BATCH_REQUEST_ENTRY_LIST_SHAPE)),
     ]),
-};
+);
 
-static SEND_MESSAGE_BATCH_REQUEST_ENTRY_SHAPE: Shape = Shape {
-    name: "SendMessageBatchRequestEntry",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[
-        Member { name: "Id", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member { name: "MessageBody", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member {
-            name: "DelaySeconds",
-            shape: ShapeRef { shape: &INTEGER_SHAPE, location_name: None, flattened: false },
-        },
-        Member {
-            name: "MessageAttributes",
-            shape: ShapeRef {
-                shape: &MESSAGE_BODY_ATTRIBUTE_MAP_SHAPE,
-                location_name: Some("MessageAttribute"),
-                flattened: false,
-            },
-        },
-        Member {
-            name: "MessageSystemAttributes",
-            shape: ShapeRef {
-                shape: &MESSAGE_BODY_SYSTEM_ATTRIBUTE_MAP_SHAPE,
-                location_name: Some("MessageSystemAttribute"),
-                flattened: false,
-            },
-        },
-        Member {
-            name: "MessageDeduplicationId",
-            shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false },
-        },
-        Member {
-            name: "MessageGroupId",
-            shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false },
-        },
+static SEND_MESSAGE_BATCH_REQUEST_ENTRY_SHAPE: Shape = Shape::plain(
+    "SendMessageBatchRequestEntry",
+    ShapeKind::Structure(&[
+        Member::new("Id", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("MessageBody", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("DelaySeconds", ShapeRef::to(&INTEGER_SHAPE)),
+        Member::new("MessageAttributes", ShapeRef::named(&MESSAGE_BODY_ATTRIBUTE_MAP_SHAPE, "MessageAttribute")),
+        Member::new(
+            "MessageSystemAttributes",
+            ShapeRef::named(&MESSAGE_BODY_SYSTEM_ATTRIBUTE_MAP_SHAPE, "MessageSystemAttribute"),
+        ),
+        Member::new("MessageDeduplicationId", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("MessageGroupId", ShapeRef::to(&STRING_SHAPE)),
     ]),
-};
+);
 
 static SEND_MESSAGE_BATCH_REQUEST_ENTRY_LIST_SHAPE: Shape = Shape {
     name: "SendMessageBatchRequestEntryList",
     location_name: None,
     flattened: true,
     kind: ShapeKind::List {
-        member: ShapeRef {
-            shape: &SEND_MESSAGE_BATCH_REQUEST_ENTRY_SHAPE,
-            location_name: Some("SendMessageBatchRequestEntry"),
-            flattened: false,
-        },
+        member: ShapeRef::named(&SEND_MESSAGE_BATCH_REQUEST_ENTRY_SHAPE, "SendMessageBatchRequestEntry"),
     },
 };
 
-static SEND_MESSAGE_BATCH_RESULT_SHAPE: Shape = Shape {
-    name: "SendMessageBatchResult",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[
-        Member {
-            name: "Successful",
-            shape: ShapeRef {
-                shape: &SEND_MESSAGE_BATCH_RESULT_ENTRY_LIST_SHAPE,
-                location_name: None,
-                flattened: false,
-            },
-        },
-        Member {
-            name: "Failed",
-            shape: ShapeRef { shape: &BATCH_RESULT_ERROR_ENTRY_LIST_SHAPE, location_name: None, flattened: false },
-        },
+static SEND_MESSAGE_BATCH_RESULT_SHAPE: Shape = Shape::plain(
+    "SendMessageBatchResult",
+    ShapeKind::Structure(&[
+        Member::new("Successful", ShapeRef::to(&SEND_MESSAGE_BATCH_RESULT_ENTRY_LIST_SHAPE)),
+        Member::new("Failed", ShapeRef::to(&BATCH_RESULT_ERROR_ENTRY_LIST_SHAPE)),
     ]),
-};
+);
 
-static SEND_MESSAGE_BATCH_RESULT_ENTRY_SHAPE: Shape = Shape {
-    name: "SendMessageBatchResultEntry",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[
-        Member { name: "Id", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member { name: "MessageId", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member {
-            name: "MD5OfMessageBody",
-            shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false },
-        },
-        Member {
-            name: "MD5OfMessageAttributes",
-            shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false },
-        },
-        Member {
-            name: "MD5OfMessageSystemAttributes",
-            shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false },
-        },
-        Member {
-            name: "SequenceNumber",
-            shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false },
-        },
+static SEND_MESSAGE_BATCH_RESULT_ENTRY_SHAPE: Shape = Shape::plain(
+    "SendMessageBatchResultEntry",
+    ShapeKind::Structure(&[
+        Member::new("Id", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("MessageId", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("MD5OfMessageBody", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("MD5OfMessageAttributes", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("MD5OfMessageSystemAttributes", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("SequenceNumber", ShapeRef::to(&STRING_SHAPE)),
     ]),
-};
+);
 
 static SEND_MESSAGE_BATCH_RESULT_ENTRY_LIST_SHAPE: Shape = Shape {
     name: "SendMessageBatchResultEntryList",
     location_name: None,
     flattened: true,
     kind: ShapeKind::List {
-        member: ShapeRef {
-            shape: &SEND_MESSAGE_BATCH_RESULT_ENTRY_SHAPE,
-            location_name: Some("SendMessageBatchResultEntry"),
-            flattened: false,
-        },
+        member: ShapeRef::named(&SEND_MESSAGE_BATCH_RESULT_ENTRY_SHAPE, "SendMessageBatchResultEntry"),
     },
 };
 
-static SEND_MESSAGE_REQUEST_SHAPE: Shape = Shape {
-    name: "SendMessageRequest",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[
-        Member { name: "QueueUrl", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member { name: "MessageBody", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member {
-            name: "DelaySeconds",
-            shape: ShapeRef { shape: &INTEGER_SHAPE, location_name: None, flattened: false },
-        },
-        Member {
-            name: "MessageAttributes",
-            shape: ShapeRef {
-                shape: &MESSAGE_BODY_ATTRIBUTE_MAP_SHAPE,
-                location_name: Some("MessageAttribute"),
-                flattened: false,
-            },
-        },
-        Member {
-            name: "MessageSystemAttributes",
-            shape: ShapeRef {
-                shape: &MESSAGE_BODY_SYSTEM_ATTRIBUTE_MAP_SHAPE,
-                location_name: Some("MessageSystemAttribute"),
-                flattened: false,
-            },
-        },
-        Member {
-            name: "MessageDeduplicationId",
-            shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false },
-        },
-        Member {
-            name: "MessageGroupId",
-            shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false },
-        },
+static SEND_MESSAGE_REQUEST_SHAPE: Shape = Shape::plain(
+    "SendMessageRequest",
+    ShapeKind::Structure(&[
+        Member::new("QueueUrl", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("MessageBody", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("DelaySeconds", ShapeRef::to(&INTEGER_SHAPE)),
+        Member::new("MessageAttributes", ShapeRef::named(&MESSAGE_BODY_ATTRIBUTE_MAP_SHAPE, "MessageAttribute")),
+        Member::new(
+            "MessageSystemAttributes",
+            ShapeRef::named(&MESSAGE_BODY_SYSTEM_ATTRIBUTE_MAP_SHAPE, "MessageSystemAttribute"),
+        ),
+        Member::new("MessageDeduplicationId", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("MessageGroupId", ShapeRef::to(&STRING_SHAPE)),
     ]),
-};
+);
 
-static SEND_MESSAGE_RESULT_SHAPE: Shape = Shape {
-    name: "SendMessageResult",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[
-        Member {
-            name: "MD5OfMessageBody",
-            shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false },
-        },
-        Member {
-            name: "MD5OfMessageAttributes",
-            shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false },
-        },
-        Member {
-            name: "MD5OfMessageSystemAttributes",
-            shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false },
-        },
-        Member { name: "MessageId", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member {
-            name: "SequenceNumber",
-            shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false },
-        },
+static SEND_MESSAGE_RESULT_SHAPE: Shape = Shape::plain(
+    "SendMessageResult",
+    ShapeKind::Structure(&[
+        Member::new("MD5OfMessageBody", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("MD5OfMessageAttributes", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("MD5OfMessageSystemAttributes", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("MessageId", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("SequenceNumber", ShapeRef::to(&STRING_SHAPE)),
     ]),
-};
+);
 
-static SET_QUEUE_ATTRIBUTES_REQUEST_SHAPE: Shape = Shape {
-    name: "SetQueueAttributesRequest",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[
-        Member { name: "QueueUrl", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member {
-            name: "Attributes",
-            shape: ShapeRef { shape: &QUEUE_ATTRIBUTE_MAP_SHAPE, location_name: Some("Attribute"), flattened: false },
-        },
+static SET_QUEUE_ATTRIBUTES_REQUEST_SHAPE: Shape = Shape::plain(
+    "SetQueueAttributesRequest",
+    ShapeKind::Structure(&[
+        Member::new("QueueUrl", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("Attributes", ShapeRef::named(&QUEUE_ATTRIBUTE_MAP_SHAPE, "Attribute")),
     ]),
-};
+);
 
-static START_MESSAGE_MOVE_TASK_REQUEST_SHAPE: Shape = Shape {
-    name: "StartMessageMoveTaskRequest",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[
-        Member { name: "SourceArn", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member {
-            name: "DestinationArn",
-            shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false },
-        },
-        Member {
-            name: "MaxNumberOfMessagesPerSecond",
-            shape: ShapeRef { shape: &INTEGER_SHAPE, location_name: None, flattened: false },
-        },
+static START_MESSAGE_MOVE_TASK_REQUEST_SHAPE: Shape = Shape::plain(
+    "StartMessageMoveTaskRequest",
+    ShapeKind::Structure(&[
+        Member::new("SourceArn", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("DestinationArn", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("MaxNumberOfMessagesPerSecond", ShapeRef::to(&INTEGER_SHAPE)),
     ]),
-};
+);
 
-static START_MESSAGE_MOVE_TASK_RESULT_SHAPE: Shape = Shape {
-    name: "StartMessageMoveTaskResult",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[Member {
-        name: "TaskHandle",
-        shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false },
-    }]),
-};
+static START_MESSAGE_MOVE_TASK_RESULT_SHAPE: Shape = Shape::plain(
+    "StartMessageMoveTaskResult",
+    ShapeKind::Structure(&[Member::new("TaskHandle", ShapeRef::to(&STRING_SHAPE))]),
+);
 
-static STRING_SHAPE: Shape = Shape { name: "String", location_name: None, flattened: false, kind: ShapeKind::String };
+static STRING_SHAPE: Shape = Shape::plain("String", ShapeKind::String);
 
-static STRING_LIST_SHAPE: Shape = Shape {
-    name: "StringList",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::List {
-        member: ShapeRef { shape: &STRING_SHAPE, location_name: Some("StringListValue"), flattened: false },
-    },
-};
+static STRING_LIST_SHAPE: Shape =
+    Shape::plain("StringList", ShapeKind::List { member: ShapeRef::named(&STRING_SHAPE, "StringListValue") });
 
-static TAG_KEY_SHAPE: Shape = Shape { name: "TagKey", location_name: None, flattened: false, kind: ShapeKind::String };
+static TAG_KEY_SHAPE: Shape = Shape::plain("TagKey", ShapeKind::String);
 
 static TAG_KEY_LIST_SHAPE: Shape = Shape {
     name: "TagKeyList",
     location_name: None,
     flattened: true,
-    kind: ShapeKind::List {
-        member: ShapeRef { shape: &TAG_KEY_SHAPE, location_name: Some("TagKey"), flattened: false },
-    },
+    kind: ShapeKind::List { member: ShapeRef::named(&TAG_KEY_SHAPE, "TagKey") },
 };
 
 static TAG_MAP_SHAPE: Shape = Shape {
@@ -1146,35 +675,27 @@ static TAG_MAP_SHAPE: Shape = Shape {
     location_name: Some("Tag"),
     flattened: true,
     kind: ShapeKind::Map {
-        key: ShapeRef { shape: &TAG_KEY_SHAPE, location_name: Some("Key"), flattened: false },
-        value: ShapeRef { shape: &TAG_VALUE_SHAPE, location_name: Some("Value"), flattened: false },
+        key: ShapeRef::named(&TAG_KEY_SHAPE, "Key"),
+        value: ShapeRef::named(&TAG_VALUE_SHAPE, "Value"),
     },
 };
 
-static TAG_QUEUE_REQUEST_SHAPE: Shape = Shape {
-    name: "TagQueueRequest",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[
-        Member { name: "QueueUrl", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member { name: "Tags", shape: ShapeRef { shape: &TAG_MAP_SHAPE, location_name: None, flattened: false } },
+static TAG_QUEUE_REQUEST_SHAPE: Shape = Shape::plain(
+    "TagQueueRequest",
+    ShapeKind::Structure(&[
+        Member::new("QueueUrl", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("Tags", ShapeRef::to(&TAG_MAP_SHAPE)),
     ]),
-};
+);
 
-static TAG_VALUE_SHAPE: Shape =
-    Shape { name: "TagValue", location_name: None, flattened: false, kind: ShapeKind::String };
+static TAG_VALUE_SHAPE: Shape = Shape::plain("TagValue", ShapeKind::String);
 
-static TOKEN_SHAPE: Shape = Shape { name: "Token", location_name: None, flattened: false, kind: ShapeKind::String };
+static TOKEN_SHAPE: Shape = Shape::plain("Token", ShapeKind::String);
 
-static UNTAG_QUEUE_REQUEST_SHAPE: Shape = Shape {
-    name: "UntagQueueRequest",
-    location_name: None,
-    flattened: false,
-    kind: ShapeKind::Structure(&[
-        Member { name: "QueueUrl", shape: ShapeRef { shape: &STRING_SHAPE, location_name: None, flattened: false } },
-        Member {
-            name: "TagKeys",
-            shape: ShapeRef { shape: &TAG_KEY_LIST_SHAPE, location_name: None, flattened: false },
-        },
+static UNTAG_QUEUE_REQUEST_SHAPE: Shape = Shape::plain(
+    "UntagQueueRequest",
+    ShapeKind::Structure(&[
+        Member::new("QueueUrl", ShapeRef::to(&STRING_SHAPE)),
+        Member::new("TagKeys", ShapeRef::to(&TAG_KEY_LIST_SHAPE)),
     ]),
-};
+);

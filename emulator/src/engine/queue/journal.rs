@@ -21,6 +21,7 @@ impl QueueState {
         self.stored_bytes
     }
 
+    /// Counts `bytes` more against this queue and the engine-wide budget.
     pub(super) fn add_usage(&mut self, bytes: u64) {
         self.stored_bytes += bytes;
         if let Some(usage) = &self.usage {
@@ -28,6 +29,7 @@ impl QueueState {
         }
     }
 
+    /// Counts `bytes` less against this queue and the engine-wide budget.
     pub(super) fn sub_usage(&mut self, bytes: u64) {
         let bytes = bytes.min(self.stored_bytes);
         self.stored_bytes -= bytes;
@@ -78,6 +80,7 @@ impl QueueState {
         self.record(event);
     }
 
+    /// Journals the current state of the message at `sequence` (when journaling is on).
     pub(super) fn record_update(&mut self, sequence: u64) {
         if self.journal.is_none() {
             return;

@@ -56,6 +56,7 @@ pub(super) fn load(connection: &Connection) -> Result<Snapshot, String> {
     Ok(Snapshot { queues, move_tasks })
 }
 
+/// The stored messages of queue `uid`, by sequence.
 pub(super) fn load_messages(connection: &Connection, uid: i64) -> Result<Vec<(u64, StoredMessage)>, String> {
     let mut statement = connection
         .prepare(
@@ -115,6 +116,7 @@ pub(super) fn load_messages(connection: &Connection, uid: i64) -> Result<Vec<(u6
     Ok(messages)
 }
 
+/// Every stored move task with its handle.
 pub(super) fn load_move_tasks(connection: &Connection) -> rusqlite::Result<Vec<(String, MoveTaskInfo)>> {
     let mut statement = connection.prepare(
         "SELECT handle, source_arn, destination_arn, rate, started_at, to_move, moved, status, failure_reason \
@@ -143,6 +145,7 @@ pub(super) fn load_move_tasks(connection: &Connection) -> rusqlite::Result<Vec<(
     rows.collect()
 }
 
+/// The deduplication records of queue `uid` still inside their window.
 pub(super) fn load_deduplications(connection: &Connection, uid: i64) -> rusqlite::Result<Vec<DeduplicationRecord>> {
     let mut statement = connection.prepare(
         "SELECT scope_group, deduplication_id, message_id, sequence, expires_at FROM deduplications \

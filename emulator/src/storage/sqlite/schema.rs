@@ -65,6 +65,7 @@ CREATE TABLE move_tasks (
 );
 ";
 
+/// Opens (creating if new) the file at `path`, checks it is ours and of this format, and sets WAL mode.
 pub(super) fn open_connection(path: &Path) -> Result<Connection, StorageError> {
     let open_error = |source| StorageError::Open { path: path.to_owned(), source };
     let foreign = |reason: String| StorageError::Foreign { path: path.to_owned(), reason };
@@ -103,10 +104,12 @@ pub(super) fn to_sql(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
+/// The inverse of [`to_sql`].
 pub(super) fn from_sql(value: i64) -> u64 {
     u64::try_from(value).unwrap_or_default()
 }
 
+/// A message state as the `state`, `until` and `received_at` columns.
 pub(super) fn encode_state(state: MessageState) -> (i64, i64, i64) {
     match state {
         MessageState::Visible => (0, 0, 0),
@@ -117,6 +120,7 @@ pub(super) fn encode_state(state: MessageState) -> (i64, i64, i64) {
     }
 }
 
+/// The message state the three columns hold; `None` for an unknown state code.
 pub(super) fn decode_state(state: i64, until: i64, received_at: i64) -> Option<MessageState> {
     let at = |millis| Timestamp::from_millis(from_sql(millis));
     match state {
@@ -127,12 +131,14 @@ pub(super) fn decode_state(state: i64, until: i64, received_at: i64) -> Option<M
     }
 }
 
+/// Name–value pairs as a JSON object (attribute and tag columns).
 pub(super) fn pairs_json(pairs: &[(String, String)]) -> String {
     let map: serde_json::Map<String, serde_json::Value> =
         pairs.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
     serde_json::Value::Object(map).to_string()
 }
 
+/// The pairs of a JSON object column; `None` when it is not one of strings.
 pub(super) fn pairs_from_json(text: &str) -> Option<Vec<(String, String)>> {
     let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text).ok()?;
     map.into_iter().map(|(k, v)| v.as_str().map(|v| (k, v.to_owned()))).collect()

@@ -12,6 +12,7 @@ use crate::storage::codec::encode_attributes;
 /// FIFO deduplication windows last 5 minutes; older rows are pruned.
 const DEDUPLICATION_WINDOW: Duration = Duration::from_secs(300);
 
+/// Writes `events` in one transaction.
 pub(super) fn write_batch(connection: &mut Connection, events: &[StorageEvent]) -> rusqlite::Result<()> {
     let transaction = connection.transaction()?;
     let mut highest_sequence: HashMap<u64, u64> = HashMap::new();
@@ -85,6 +86,7 @@ pub(super) fn write_batch(connection: &mut Connection, events: &[StorageEvent]) 
     transaction.commit()
 }
 
+/// Writes one change of queue `uid` within `transaction`.
 pub(super) fn apply_queue_event(
     transaction: &Transaction<'_>,
     uid: u64,
