@@ -17,23 +17,31 @@ pub struct BatchRequest<Entry> {
     entries: Option<Vec<Entry>>,
 }
 
-impl<Entry> BatchRequest<Entry> {
-    /// Resolves the queue, turns each entry into an engine entry with `into_entry`, and runs them through
-    /// `apply` (called with the queue URL), except for the entries an injected fault fails.
+/// One entry of a batch request: its shape's name in the model and the engine entry it becomes.
+pub(super) trait RequestEntry {
+    /// The entry shape's model name, e.g. `DeleteMessageBatchRequestEntry` (the batch rules' errors name it).
+    const KIND: &'static str;
+    /// What the engine takes for one entry.
+    type Input;
+    /// The engine entry: the entry's `Id` (empty when missing, which the batch rules reject) and its input.
+    fn into_entry(self) -> BatchEntry<Self::Input>;
+}
+
+impl<Entry: RequestEntry> BatchRequest<Entry> {
+    /// Resolves the queue, turns each entry into an engine entry, and runs them through `apply` (called with the
+    /// queue URL), except for the entries an injected fault fails.
     ///
     /// # Errors
     /// `MissingParameter` without a queue URL; the whole-request errors of the batch rules; what `apply` returns.
-    pub(super) fn run<T, R>(
+    pub(super) fn run<R>(
         self,
         context: &RequestContext,
-        entry_kind: &str,
-        into_entry: impl FnMut(Entry) -> BatchEntry<T>,
-        apply: impl FnOnce(&str, Vec<BatchEntry<T>>) -> Result<Vec<BatchResult<R>>, SqsError>,
+        apply: impl FnOnce(&str, Vec<BatchEntry<Entry::Input>>) -> Result<Vec<BatchResult<R>>, SqsError>,
     ) -> Result<Vec<BatchResult<R>>, SqsError> {
         let url = queue_url(context, self.queue_url)?;
-        let entries = self.entries.unwrap_or_default().into_iter().map(into_entry).collect();
+        let entries = self.entries.unwrap_or_default().into_iter().map(Entry::into_entry).collect();
         let Some(faults) = &context.entry_faults else { return apply(&url, entries) };
-        let (applied, mut failed) = faults.split(entries, entry_kind)?;
+        let (applied, mut failed) = faults.split(entries, Entry::KIND)?;
         let mut results = if applied.is_empty() { Vec::new() } else { apply(&url, applied)? };
         results.append(&mut failed);
         Ok(results)

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::batch::{BatchRequest, IdBatchResponse};
+use super::batch::{BatchRequest, IdBatchResponse, RequestEntry};
 use super::{EmptyResponse, RequestContext, required};
 use crate::engine::{BatchEntry, Engine};
 use crate::error::SqsError;
@@ -31,6 +31,14 @@ pub struct DeleteMessageBatchRequestEntry {
     receipt_handle: Option<String>,
 }
 
+impl RequestEntry for DeleteMessageBatchRequestEntry {
+    const KIND: &'static str = "DeleteMessageBatchRequestEntry";
+    type Input = Option<String>;
+    fn into_entry(self) -> BatchEntry<Option<String>> {
+        BatchEntry { id: self.id.unwrap_or_default(), input: self.receipt_handle }
+    }
+}
+
 /// `DeleteMessageBatch` input.
 pub type DeleteMessageBatchRequest = BatchRequest<DeleteMessageBatchRequestEntry>;
 
@@ -40,11 +48,6 @@ pub fn delete_message_batch(
     context: &RequestContext,
     request: DeleteMessageBatchRequest,
 ) -> Result<IdBatchResponse, SqsError> {
-    let results = request.run(
-        context,
-        "DeleteMessageBatchRequestEntry",
-        |entry| BatchEntry { id: entry.id.unwrap_or_default(), input: entry.receipt_handle },
-        |url, entries| engine.delete_message_batch(url, entries),
-    )?;
+    let results = request.run(context, |url, entries| engine.delete_message_batch(url, entries))?;
     Ok(IdBatchResponse::from_ids(results))
 }

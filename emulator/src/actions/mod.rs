@@ -169,13 +169,13 @@ async fn run(
             encode(payload, action, redrive::list_dead_letter_source_queues(engine, context, payload.decode()?))
         }
         Action::StartMessageMoveTask => {
-            encode(payload, action, redrive::start_message_move_task(engine, context, payload.decode()?))
+            encode(payload, action, redrive::start_message_move_task(engine, payload.decode()?))
         }
         Action::ListMessageMoveTasks => {
-            encode(payload, action, redrive::list_message_move_tasks(engine, context, payload.decode()?))
+            encode(payload, action, redrive::list_message_move_tasks(engine, payload.decode()?))
         }
         Action::CancelMessageMoveTask => {
-            encode(payload, action, redrive::cancel_message_move_task(engine, context, payload.decode()?))
+            encode(payload, action, redrive::cancel_message_move_task(engine, payload.decode()?))
         }
     }
 }

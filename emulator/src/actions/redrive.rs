@@ -61,7 +61,6 @@ pub struct StartMessageMoveTaskResponse {
 /// `StartMessageMoveTask`: starts redriving a dead-letter queue; returns the task handle.
 pub fn start_message_move_task(
     engine: &Engine,
-    _context: &RequestContext,
     request: StartMessageMoveTaskRequest,
 ) -> Result<StartMessageMoveTaskResponse, SqsError> {
     let source = required(request.source_arn, "SourceArn")?;
@@ -126,7 +125,6 @@ pub struct ListMessageMoveTasksResponse {
 /// `ListMessageMoveTasks`: the most recent move tasks of a source queue.
 pub fn list_message_move_tasks(
     engine: &Engine,
-    _context: &RequestContext,
     request: ListMessageMoveTasksRequest,
 ) -> Result<ListMessageMoveTasksResponse, SqsError> {
     let source = required(request.source_arn, "SourceArn")?;
@@ -151,7 +149,6 @@ pub struct CancelMessageMoveTaskResponse {
 /// `CancelMessageMoveTask`: cancels a running move task; returns how many messages it moved.
 pub fn cancel_message_move_task(
     engine: &Engine,
-    _context: &RequestContext,
     request: CancelMessageMoveTaskRequest,
 ) -> Result<CancelMessageMoveTaskResponse, SqsError> {
     let handle = required(request.task_handle, "TaskHandle")?;

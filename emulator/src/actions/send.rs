@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::RequestContext;
-use super::batch::{BatchRequest, BatchResponse};
+use super::batch::{BatchRequest, BatchResponse, RequestEntry};
 use super::wire::{WireAttributeValue, md5_hex, optional_md5_hex, raw_attributes};
 use crate::engine::{BatchEntry, Engine, Md5Digest, SendMessageInput, SendMessageOutput};
 use crate::error::SqsError;
@@ -87,6 +87,14 @@ pub fn send_message(engine: &Engine, url: &str, request: SendMessageRequest) -> 
     Ok(SendMessageResponse::new(None, output))
 }
 
+impl RequestEntry for MessageFields {
+    const KIND: &'static str = "SendMessageBatchRequestEntry";
+    type Input = SendMessageInput;
+    fn into_entry(mut self) -> BatchEntry<SendMessageInput> {
+        BatchEntry { id: self.id.take().unwrap_or_default(), input: self.into() }
+    }
+}
+
 /// `SendMessageBatch` input.
 pub type SendMessageBatchRequest = BatchRequest<MessageFields>;
 
@@ -99,11 +107,6 @@ pub fn send_message_batch(
     context: &RequestContext,
     request: SendMessageBatchRequest,
 ) -> Result<SendMessageBatchResponse, SqsError> {
-    let results = request.run(
-        context,
-        "SendMessageBatchRequestEntry",
-        |mut entry| BatchEntry { id: entry.id.take().unwrap_or_default(), input: entry.into() },
-        |url, entries| engine.send_message_batch(url, entries),
-    )?;
+    let results = request.run(context, |url, entries| engine.send_message_batch(url, entries))?;
     Ok(SendMessageBatchResponse::from_results(results, |id, output| SendMessageResponse::new(Some(id), output)))
 }

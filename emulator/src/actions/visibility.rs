@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::batch::{BatchRequest, IdBatchResponse};
+use super::batch::{BatchRequest, IdBatchResponse, RequestEntry};
 use super::{EmptyResponse, RequestContext, required};
 use crate::engine::{BatchEntry, Engine};
 use crate::error::SqsError;
@@ -37,6 +37,14 @@ pub struct ChangeMessageVisibilityBatchRequestEntry {
     visibility_timeout: Option<i64>,
 }
 
+impl RequestEntry for ChangeMessageVisibilityBatchRequestEntry {
+    const KIND: &'static str = "ChangeMessageVisibilityBatchRequestEntry";
+    type Input = (Option<String>, Option<i64>);
+    fn into_entry(self) -> BatchEntry<Self::Input> {
+        BatchEntry { id: self.id.unwrap_or_default(), input: (self.receipt_handle, self.visibility_timeout) }
+    }
+}
+
 /// `ChangeMessageVisibilityBatch` input.
 pub type ChangeMessageVisibilityBatchRequest = BatchRequest<ChangeMessageVisibilityBatchRequestEntry>;
 
@@ -46,14 +54,6 @@ pub fn change_message_visibility_batch(
     context: &RequestContext,
     request: ChangeMessageVisibilityBatchRequest,
 ) -> Result<IdBatchResponse, SqsError> {
-    let results = request.run(
-        context,
-        "ChangeMessageVisibilityBatchRequestEntry",
-        |entry| BatchEntry {
-            id: entry.id.unwrap_or_default(),
-            input: (entry.receipt_handle, entry.visibility_timeout),
-        },
-        |url, entries| engine.change_message_visibility_batch(url, entries),
-    )?;
+    let results = request.run(context, |url, entries| engine.change_message_visibility_batch(url, entries))?;
     Ok(IdBatchResponse::from_ids(results))
 }
