@@ -54,7 +54,7 @@ LANDMARKS=(
     'sqskit_emulator::protocol::Payload::decode'
     'sqskit_emulator::engine::messages::<impl sqskit_emulator::engine::Engine>::send_message_batch'
     'sqskit_emulator::engine::messages::<impl sqskit_emulator::engine::Engine>::prepare'
-    'sqskit_emulator::engine::message::Md5Digest::of'
+    'sqskit_emulator::engine::content::Md5Digest::of'
     'sqskit_emulator::engine::messages::<impl sqskit_emulator::engine::Engine>::commit'
     'sqskit_emulator::actions::encode'
     'sqskit_emulator::protocol::query::decode'
