@@ -28,6 +28,18 @@ impl Fault {
         if sender_fault { Fault::Sender } else { Fault::Receiver }
     }
 
+    /// The fault of an error response: its `Type` field (`Sender`, `Receiver`) when it has one, else what the
+    /// HTTP status says (5xx the service's, 4xx the caller's); `None` for a status that is no error.
+    pub fn of_response(type_field: Option<&str>, status: u16) -> Option<Self> {
+        match type_field {
+            Some("Sender") => Some(Fault::Sender),
+            Some("Receiver") => Some(Fault::Receiver),
+            _ if status >= 500 => Some(Fault::Receiver),
+            _ if status >= 400 => Some(Fault::Sender),
+            _ => None,
+        }
+    }
+
     /// The fault as AWS spells it (`Sender`, `Receiver`).
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -51,6 +63,19 @@ macro_rules! service_error_codes {
         }
 
         impl ServiceErrorCode {
+            /// The code of an error response that carried none (a proxy or load balancer answered, not SQS),
+            /// from its HTTP status: 429 throttling, 500, 503 and 504 the service's transient failures, any
+            /// other status kept as `Other("HTTP <status>")`.
+            pub fn for_status(status: u16) -> Self {
+                match status {
+                    429 => Self::Throttling,
+                    500 => Self::InternalError,
+                    503 => Self::ServiceUnavailable,
+                    504 => Self::RequestTimeout,
+                    other => Self::Other(format!("HTTP {other}")),
+                }
+            }
+
             /// Parses a code as the SQS JSON protocol (`__type`, with or without its `namespace#` prefix), the
             /// `x-amzn-query-error` header (`Code;Fault`) or the Query protocol spells it.
             pub fn parse(code: &str) -> Self {
@@ -357,6 +382,18 @@ mod tests {
             assert!(!matches!(ServiceErrorCode::parse(a), ServiceErrorCode::Other(_)), "{a}");
         }
         assert_eq!(ServiceErrorCode::parse("Whatever"), ServiceErrorCode::Other("Whatever".to_owned()));
+    }
+
+    #[test]
+    fn responses_without_a_code_are_classified_by_status() {
+        assert_eq!(ServiceErrorCode::for_status(503), ServiceErrorCode::ServiceUnavailable);
+        assert_eq!(ServiceErrorCode::for_status(500), ServiceErrorCode::InternalError);
+        assert_eq!(ServiceErrorCode::for_status(429), ServiceErrorCode::Throttling);
+        assert_eq!(ServiceErrorCode::for_status(418), ServiceErrorCode::Other("HTTP 418".to_owned()));
+        assert_eq!(Fault::of_response(Some("Sender"), 500), Some(Fault::Sender));
+        assert_eq!(Fault::of_response(None, 503), Some(Fault::Receiver));
+        assert_eq!(Fault::of_response(None, 404), Some(Fault::Sender));
+        assert_eq!(Fault::of_response(Some("Other"), 200), None);
     }
 
     #[test]

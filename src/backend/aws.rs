@@ -163,16 +163,10 @@ where
         SdkError::ServiceError(context) => {
             let status = context.raw().status().as_u16();
             let error = context.err();
-            let fault = match error.meta().extra("type") {
-                Some("Sender") => Some(Fault::Sender),
-                Some("Receiver") => Some(Fault::Receiver),
-                _ if status >= 500 => Some(Fault::Receiver),
-                _ if status >= 400 => Some(Fault::Sender),
-                _ => None,
-            };
+            let fault = Fault::of_response(error.meta().extra("type"), status);
             let code = match error.code() {
                 Some(code) => ServiceErrorCode::parse(code),
-                None => code_for_status(status),
+                None => ServiceErrorCode::for_status(status),
             };
             let message = error.message().map(str::to_owned).unwrap_or_else(|| format!("HTTP status {status}"));
             Error::Service { code, message, request_id, fault }
@@ -193,17 +187,6 @@ where
                 source: std::sync::Arc::new(Malformed(aws_sdk_sqs::error::DisplayErrorContext(&other).to_string())),
             },
         },
-    }
-}
-
-/// The code of an error response that had none (a proxy or load balancer answered, not SQS).
-fn code_for_status(status: u16) -> ServiceErrorCode {
-    match status {
-        429 => ServiceErrorCode::Throttling,
-        500 => ServiceErrorCode::InternalError,
-        503 => ServiceErrorCode::ServiceUnavailable,
-        504 => ServiceErrorCode::RequestTimeout,
-        other => ServiceErrorCode::Other(format!("HTTP {other}")),
     }
 }
 
@@ -579,13 +562,5 @@ mod tests {
 
         let timeouts = backend.client().config().timeout_config().cloned().expect("timeouts set");
         assert_eq!(timeouts.operation_timeout(), Some(Duration::from_secs(45)));
-    }
-
-    #[test]
-    fn responses_without_a_code_are_classified_by_status() {
-        assert_eq!(code_for_status(503), ServiceErrorCode::ServiceUnavailable);
-        assert_eq!(code_for_status(500), ServiceErrorCode::InternalError);
-        assert_eq!(code_for_status(429), ServiceErrorCode::Throttling);
-        assert_eq!(code_for_status(418), ServiceErrorCode::Other("HTTP 418".to_owned()));
     }
 }

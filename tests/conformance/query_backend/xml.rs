@@ -102,16 +102,12 @@ fn service_error(root: Node<'_, '_>, status: u16, request_id: Option<String>) ->
     let Some(error) = children(root, "Error").next() else {
         return status_error(status, "", request_id);
     };
-    let fault = match text(error, "Type").as_deref() {
-        Some("Sender") => Some(Fault::Sender),
-        Some("Receiver") => Some(Fault::Receiver),
-        _ => fault_for_status(status),
-    };
+    let fault = Fault::of_response(text(error, "Type").as_deref(), status);
     let message = text(error, "Message").unwrap_or_else(|| format!("HTTP status {status}"));
     let request_id = request_id.or_else(|| text(root, "RequestId"));
     match text(error, "Code") {
         Some(code) => Error::service(&code, message, request_id, fault),
-        None => Error::Service { code: code_for_status(status), message, request_id, fault },
+        None => Error::Service { code: ServiceErrorCode::for_status(status), message, request_id, fault },
     }
 }
 
@@ -119,24 +115,11 @@ fn service_error(root: Node<'_, '_>, status: u16, request_id: Option<String>) ->
 /// way `AwsBackend` classifies it.
 fn status_error(status: u16, body: &str, request_id: Option<String>) -> Error {
     let message = if body.is_empty() { format!("HTTP status {status}") } else { body.to_owned() };
-    Error::Service { code: code_for_status(status), message, request_id, fault: fault_for_status(status) }
-}
-
-fn code_for_status(status: u16) -> ServiceErrorCode {
-    match status {
-        429 => ServiceErrorCode::Throttling,
-        500 => ServiceErrorCode::InternalError,
-        503 => ServiceErrorCode::ServiceUnavailable,
-        504 => ServiceErrorCode::RequestTimeout,
-        other => ServiceErrorCode::Other(format!("HTTP {other}")),
-    }
-}
-
-fn fault_for_status(status: u16) -> Option<Fault> {
-    match status {
-        500.. => Some(Fault::Receiver),
-        400.. => Some(Fault::Sender),
-        _ => None,
+    Error::Service {
+        code: ServiceErrorCode::for_status(status),
+        message,
+        request_id,
+        fault: Fault::of_response(None, status),
     }
 }
 
