@@ -9,11 +9,15 @@
 //! shared by every request of a producer: a retry costs tokens, a successful request refunds one, so
 //! a persistently failing service quickly stops being retried at all while occasional failures always are.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use rand::Rng;
+use tokio::time::Instant;
+
+use crate::error::{Error, Result};
 
 /// How retry delays are randomised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -138,6 +142,71 @@ impl RetryPolicy {
         (elapsed + delay <= self.max_elapsed).then_some(delay)
     }
 
+    /// Runs `operation` until it succeeds, fails with an error that is not
+    /// [retryable](crate::Error::is_retryable), or this policy leaves no room for another attempt; returns
+    /// the success or the last error.
+    ///
+    /// Between attempts it sleeps [`RetryPolicy::backoff`] on Tokio's clock (so paused-time tests control
+    /// it), within `max_elapsed` and `max_attempts`, and each retry draws from the policy's
+    /// [`RetryBudget`] like any other retried request (a success refunds it). Use it for one-off calls such
+    /// as a program's start-up (`GetQueueUrl`, `CreateQueue`, `GetQueueAttributes`), so that one throttled
+    /// answer does not stop the program while a missing queue or a denied permission still does, at once.
+    ///
+    /// # Errors
+    /// The operation's last error: a non-retryable one as soon as it happens, a retryable one when the
+    /// policy's limits or budget are exhausted.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::time::Duration;
+    /// use sqskit::retry::RetryPolicy;
+    /// use sqskit::{Error, Fault};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Error> {
+    /// let calls = AtomicU32::new(0);
+    /// let url = RetryPolicy::default()
+    ///     .retry(|| async {
+    ///         if calls.fetch_add(1, Ordering::Relaxed) < 2 {
+    ///             return Err(Error::service("RequestThrottled", "Rate exceeded", None, Some(Fault::Sender)));
+    ///         }
+    ///         Ok("https://sqs.eu-west-1.amazonaws.com/123456789012/orders")
+    ///     })
+    ///     .await?;
+    /// assert_eq!(calls.load(Ordering::Relaxed), 3, "two throttled answers, then the URL");
+    /// # Ok(()) }
+    /// ```
+    pub async fn retry<T, F, Fut>(&self, mut operation: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let started = Instant::now();
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let error = match operation().await {
+                Ok(value) => {
+                    self.deposit();
+                    return Ok(value);
+                }
+                Err(error) => error,
+            };
+            if !error.is_retryable() {
+                return Err(error);
+            }
+            let delay = self.next_delay(attempts, started.elapsed());
+            match delay {
+                Some(delay) if self.withdraw(matches!(error, Error::Timeout { .. })) => {
+                    tracing::debug!(%error, attempts, ?delay, "retryable error; trying again after a backoff");
+                    tokio::time::sleep(delay).await;
+                }
+                _ => return Err(error),
+            }
+        }
+    }
+
     /// Takes the budget's cost of one retried request; `false` when the budget is exhausted.
     pub(crate) fn withdraw(&self, after_timeout: bool) -> bool {
         self.budget.as_ref().is_none_or(|budget| budget.try_withdraw(after_timeout))
@@ -202,7 +271,76 @@ impl RetryBudget {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
     use super::*;
+    use crate::error::Fault;
+
+    fn throttled() -> Error {
+        Error::service("RequestThrottled", "Rate exceeded", None, Some(Fault::Sender))
+    }
+
+    fn missing() -> Error {
+        Error::service("AWS.SimpleQueueService.NonExistentQueue", "The specified queue does not exist.", None, None)
+    }
+
+    /// Runs `policy.retry` over scripted answers (the last one repeats); returns the result, the number of
+    /// attempts and the virtual time it took.
+    async fn scripted(policy: &RetryPolicy, answers: Vec<Result<u32>>) -> (Result<u32>, usize, Duration) {
+        let calls = Mutex::new(0usize);
+        let started = Instant::now();
+        let result = policy
+            .retry(|| {
+                let mut calls = calls.lock().expect("lock");
+                let answer = answers[(*calls).min(answers.len() - 1)].clone();
+                *calls += 1;
+                async move { answer }
+            })
+            .await;
+        let calls = *calls.lock().expect("lock");
+        (result, calls, started.elapsed())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_backs_off_over_retryable_errors_until_success() {
+        let policy = RetryPolicy::default().initial_backoff(Duration::from_millis(100)).jitter(Jitter::None);
+        let (result, calls, took) = scripted(&policy, vec![Err(throttled()), Err(throttled()), Ok(7)]).await;
+        assert_eq!(result.expect("succeeds"), 7);
+        assert_eq!(calls, 3);
+        assert_eq!(took, Duration::from_millis(300), "100 ms, then 200 ms");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_stops_at_once_on_a_non_retryable_error() {
+        let policy = RetryPolicy::default();
+        let (result, calls, took) = scripted(&policy, vec![Err(throttled()), Err(missing()), Ok(1)]).await;
+        let error = result.expect_err("a missing queue is final");
+        assert_eq!(error.code(), Some(&crate::ServiceErrorCode::QueueDoesNotExist));
+        assert_eq!(calls, 2);
+        assert!(took <= Duration::from_millis(50), "one backoff, at most the initial one: {took:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_gives_up_within_the_policy_limits_and_budget() {
+        let policy = RetryPolicy::default()
+            .initial_backoff(Duration::from_secs(1))
+            .max_backoff(Duration::from_secs(4))
+            .max_elapsed(Duration::from_secs(20))
+            .jitter(Jitter::None)
+            .budget(None);
+        let (result, calls, took) = scripted(&policy, vec![Err(throttled())]).await;
+        assert!(result.expect_err("always throttled").is_retryable());
+        // Delays 1, 2, 4, 4, 4, 4 s: the next 4 s would end after 20 s.
+        assert_eq!((calls, took), (7, Duration::from_secs(19)));
+
+        let budget = RetryBudget::new(10); // two retries
+        let policy = RetryPolicy::default().jitter(Jitter::None).budget(Some(budget.clone()));
+        let (result, calls, _) = scripted(&policy, vec![Err(throttled())]).await;
+        assert!(result.is_err());
+        assert_eq!((calls, budget.available()), (3, 0));
+        let (result, calls, _) = scripted(&policy, vec![Ok(1)]).await;
+        assert_eq!((result.expect("succeeds"), calls, budget.available()), (1, 1, 1), "a success refunds");
+    }
 
     #[test]
     fn full_jitter_stays_under_the_exponential_cap() {
