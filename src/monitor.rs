@@ -11,6 +11,14 @@
 //!   [`QueueMonitorBuilder::min_alert_interval`] of its previous raise (default 60 s), so a value flapping
 //!   around the limit raises at most once per interval. A recovery is always reported (it pairs with a raise).
 //!
+//! # Start-up and failed reads
+//! [`QueueMonitorBuilder::build`] reads the queue (and its dead-letter queue) once, so a wrong URL or a
+//! missing permission stops start-up with the service's error instead of a warning every interval. Every
+//! read, at start-up and at each tick, retries transient errors (throttling, 5xx, timeouts, dropped
+//! connections: [`Error::is_retryable`](crate::Error::is_retryable)) under the monitor's [`RetryPolicy`]
+//! (default [`RetryPolicy::default`], the producer's and consumer's default too); a non-retryable error is
+//! returned at once.
+//!
 //! # Time
 //! [`QueueMonitor::tick`] polls once and evaluates: call it yourself (tests drive it on virtual time), or
 //! let [`QueueMonitor::run`] / [`QueueMonitor::spawn`] call it every [`QueueMonitorBuilder::interval`]. Both
@@ -18,11 +26,20 @@
 //! (`#[tokio::test(start_paused = true)]`) controls them; the queue's own time is the backend's (the
 //! emulator's `ManualClock` in tests).
 //!
-//! # The age of the oldest message
-//! SQS has no queue attribute for it: `ApproximateAgeOfOldestMessage` exists only as a CloudWatch metric.
-//! [`QueueSnapshot::oldest_message_age`] is therefore always `None` here and a threshold on
-//! [`Metric::OldestMessageAge`] never fires; alarm on the CloudWatch metric (or on the emulator's `/metrics`),
-//! or watch [`MESSAGE_AGE`](crate::telemetry::MESSAGE_AGE) on the consumer side.
+//! # No age of the oldest message
+//! The monitor watches only what `GetQueueAttributes` answers. SQS has no queue attribute for the age of the
+//! oldest message (the attribute list:
+//! <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_GetQueueAttributes.html>):
+//! `ApproximateAgeOfOldestMessage` is a CloudWatch metric only
+//! (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html>),
+//! out of reach of an [`SqsBackend`], and receiving a message to look at its `SentTimestamp` would change the
+//! queue (visibility, receive count, redrive). Alarm on the CloudWatch metric (or the emulator's `/metrics`
+//! gauge `sqs_approximate_age_of_oldest_message_seconds`), or watch
+//! [`MESSAGE_AGE`](crate::telemetry::MESSAGE_AGE) on the consumer side.
+//!
+//! Changed in 0.1 (breaking, issue #18): `Metric::OldestMessageAge` and `QueueSnapshot::oldest_message_age`
+//! were removed: the metric could never fire and the field was always `None`. `QueueMonitorBuilder::build` is
+//! now `async` and fallible (it reads the queue once).
 //!
 //! Every reading is also recorded in the [`QUEUE_MESSAGES`] gauge.
 //!
@@ -41,7 +58,8 @@
 //! let monitor = QueueMonitor::builder(backend.clone(), &queue)
 //!     .threshold(Threshold::above(Metric::Backlog, 5).recover_at(1))
 //!     .on_alert(move |alert: Alert| sink.lock().expect("lock").push(alert))
-//!     .build();
+//!     .build()
+//!     .await?; // reads the queue once: a missing queue stops here
 //!
 //! let entries: Vec<SendEntry> = (0..8).map(|i| SendEntry::new(i.to_string(), "job")).collect();
 //! backend.send_message_batch(&queue, &entries).await?;
@@ -62,6 +80,7 @@ use tracing::Instrument;
 
 use crate::backend::{SqsBackend, metered};
 use crate::error::Result;
+use crate::retry::RetryPolicy;
 use crate::telemetry::{self, LABEL_QUEUE, LABEL_STATE, QUEUE_MESSAGES};
 use crate::types::QueueAttributeName;
 
@@ -77,9 +96,6 @@ pub enum Metric {
     Delayed,
     /// `ApproximateNumberOfMessages` of the dead-letter queue (when one is configured).
     DeadLetterBacklog,
-    /// The age of the oldest message, in seconds. Not available from queue attributes: see the
-    /// [module documentation](self).
-    OldestMessageAge,
 }
 
 impl Metric {
@@ -90,7 +106,6 @@ impl Metric {
             Metric::InFlight => "in_flight",
             Metric::Delayed => "delayed",
             Metric::DeadLetterBacklog => "dead_letter_backlog",
-            Metric::OldestMessageAge => "oldest_message_age",
         }
     }
 }
@@ -113,19 +128,16 @@ pub struct QueueSnapshot {
     pub delayed: u64,
     /// The dead-letter queue's `ApproximateNumberOfMessages`, when a dead-letter queue is configured.
     pub dead_letter: Option<u64>,
-    /// Always `None`: SQS exposes the age of the oldest message only through CloudWatch.
-    pub oldest_message_age: Option<Duration>,
 }
 
 impl QueueSnapshot {
-    /// The value of `metric` in this reading (ages in whole seconds), if available.
+    /// The value of `metric` in this reading, if available (the dead-letter depth needs a dead-letter queue).
     pub fn value(&self, metric: Metric) -> Option<u64> {
         match metric {
             Metric::Backlog => Some(self.visible),
             Metric::InFlight => Some(self.in_flight),
             Metric::Delayed => Some(self.delayed),
             Metric::DeadLetterBacklog => self.dead_letter,
-            Metric::OldestMessageAge => self.oldest_message_age.map(|age| age.as_secs()),
         }
     }
 }
@@ -220,6 +232,7 @@ pub struct QueueMonitorBuilder {
     min_alert_interval: Duration,
     thresholds: Vec<Threshold>,
     hooks: Vec<Hook>,
+    retry: RetryPolicy,
 }
 
 impl fmt::Debug for QueueMonitorBuilder {
@@ -231,6 +244,7 @@ impl fmt::Debug for QueueMonitorBuilder {
             .field("min_alert_interval", &self.min_alert_interval)
             .field("thresholds", &self.thresholds)
             .field("hooks", &self.hooks.len())
+            .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
 }
@@ -266,9 +280,22 @@ impl QueueMonitorBuilder {
         self
     }
 
-    /// The monitor. It does nothing until [`QueueMonitor::tick`], [`QueueMonitor::run`] or
-    /// [`QueueMonitor::spawn`].
-    pub fn build(self) -> QueueMonitor {
+    /// How reads retry transient errors, at start-up and at every tick (default [`RetryPolicy::default`]:
+    /// 50 ms initial backoff doubling to 5 s, full jitter, at most 30 s, with its own retry budget).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// The monitor, after reading the queue (and the dead-letter queue) once to check that it can: transient
+    /// errors are retried under the [retry policy](Self::retry). The reading calls no hook and records no
+    /// gauge; polling starts with [`QueueMonitor::tick`], [`QueueMonitor::run`] or [`QueueMonitor::spawn`].
+    ///
+    /// # Errors
+    /// A non-retryable error of either read at once (for example `QueueDoesNotExist` for a wrong URL or
+    /// `AccessDenied` without `sqs:GetQueueAttributes`), or the last retryable one when the retry policy
+    /// gives up.
+    pub async fn build(self) -> Result<QueueMonitor> {
         let queue = telemetry::queue_name(&self.queue_url).to_owned();
         let gauge_for =
             |state: &'static str| gauge!(QUEUE_MESSAGES, LABEL_QUEUE => queue.clone(), LABEL_STATE => state);
@@ -279,7 +306,7 @@ impl QueueMonitorBuilder {
             dead_letter: gauge_for("dead_letter"),
         };
         let states = self.thresholds.into_iter().map(|threshold| ThresholdState { threshold, ..Default::default() });
-        QueueMonitor {
+        let monitor = QueueMonitor {
             backend: metered(self.backend),
             queue_url: self.queue_url,
             dead_letter_queue_url: self.dead_letter_queue_url,
@@ -288,7 +315,13 @@ impl QueueMonitorBuilder {
             states: Mutex::new(states.collect()),
             hooks: self.hooks,
             gauges,
+            retry: self.retry,
+        };
+        if let Err(error) = monitor.read().await {
+            tracing::error!(queue = %monitor.queue_url, %error, "queue monitor cannot read the queue; not starting");
+            return Err(error);
         }
+        Ok(monitor)
     }
 }
 
@@ -323,6 +356,7 @@ pub struct QueueMonitor {
     states: Mutex<Vec<ThresholdState>>,
     hooks: Vec<Hook>,
     gauges: Gauges,
+    retry: RetryPolicy,
 }
 
 impl fmt::Debug for QueueMonitor {
@@ -347,6 +381,7 @@ impl QueueMonitor {
             min_alert_interval: Duration::from_secs(60),
             thresholds: Vec::new(),
             hooks: Vec::new(),
+            retry: RetryPolicy::default(),
         }
     }
 
@@ -365,7 +400,8 @@ impl QueueMonitor {
     /// reading.
     ///
     /// # Errors
-    /// The backend's error when the attributes cannot be read (thresholds keep their state).
+    /// The backend's error when the attributes cannot be read, after retrying transient errors under the
+    /// [retry policy](QueueMonitorBuilder::retry) (thresholds keep their state).
     pub async fn tick(&self) -> Result<QueueSnapshot> {
         let span = tracing::debug_span!(telemetry::SPAN_MONITOR, queue = telemetry::queue_name(&self.queue_url));
         let snapshot = self.read().instrument(span).await?;
@@ -414,11 +450,13 @@ impl QueueMonitor {
             QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
             QueueAttributeName::ApproximateNumberOfMessagesDelayed,
         ];
-        let attributes = self.backend.get_queue_attributes(&self.queue_url, &names).await?;
+        let attributes = self.retry.retry(|| self.backend.get_queue_attributes(&self.queue_url, &names)).await?;
         let dead_letter = match &self.dead_letter_queue_url {
             Some(url) => Some(
-                self.backend
-                    .get_queue_attributes(url, &[QueueAttributeName::ApproximateNumberOfMessages])
+                self.retry
+                    .retry(|| {
+                        self.backend.get_queue_attributes(url, &[QueueAttributeName::ApproximateNumberOfMessages])
+                    })
                     .await?
                     .approximate_number_of_messages()
                     .unwrap_or_default(),
@@ -430,7 +468,6 @@ impl QueueMonitor {
             in_flight: attributes.approximate_number_of_messages_not_visible().unwrap_or_default(),
             delayed: attributes.approximate_number_of_messages_delayed().unwrap_or_default(),
             dead_letter,
-            oldest_message_age: None,
         })
     }
 

@@ -5,9 +5,16 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sqskit::backend::{DeleteEntry, EmbeddedBackend, ReceiveRequest, SendEntry, SqsBackend};
+use serde_json::json;
+use sqskit::ServiceErrorCode;
+use sqskit::backend::{
+    AwsBackend, CountingBackend, DeleteEntry, EmbeddedBackend, ReceiveRequest, SendEntry, SqsBackend,
+};
 use sqskit::monitor::{Alert, Metric, QueueMonitor, Threshold};
-use sqskit_emulator::{Engine, EngineConfig, ManualClock};
+use sqskit::retry::RetryPolicy;
+use sqskit_emulator::faults::FaultRule;
+use sqskit_emulator::{Emulator, Engine, EngineConfig, ManualClock, RunningEmulator};
+use std::time::Instant;
 
 struct Setup {
     backend: Arc<dyn SqsBackend>,
@@ -25,7 +32,7 @@ async fn setup() -> Setup {
 }
 
 impl Setup {
-    fn monitor(
+    async fn monitor(
         &self,
         configure: impl FnOnce(sqskit::monitor::QueueMonitorBuilder) -> sqskit::monitor::QueueMonitorBuilder,
     ) -> QueueMonitor {
@@ -33,6 +40,8 @@ impl Setup {
         configure(QueueMonitor::builder(self.backend.clone(), &self.queue))
             .on_alert(move |alert| sink.lock().unwrap().push(alert))
             .build()
+            .await
+            .unwrap()
     }
 
     async fn send(&self, count: usize, delay: Option<Duration>) {
@@ -87,7 +96,7 @@ fn recovered(metric: Metric, value: u64, threshold: u64) -> impl Fn(&Alert) -> b
 #[tokio::test(start_paused = true)]
 async fn backlog_alert_is_raised_once_and_recovers_below_the_lower_bound() {
     let s = setup().await;
-    let monitor = s.monitor(|b| b.threshold(Threshold::above(Metric::Backlog, 10).recover_at(3)));
+    let monitor = s.monitor(|b| b.threshold(Threshold::above(Metric::Backlog, 10).recover_at(3))).await;
 
     s.send(10, None).await;
     assert_eq!(monitor.tick().await.unwrap().visible, 10);
@@ -126,8 +135,9 @@ async fn backlog_alert_is_raised_once_and_recovers_below_the_lower_bound() {
 #[tokio::test(start_paused = true)]
 async fn a_flapping_value_raises_at_most_once_per_minimum_interval() {
     let s = setup().await;
-    let monitor =
-        s.monitor(|b| b.threshold(Threshold::above(Metric::Backlog, 2)).min_alert_interval(Duration::from_secs(300)));
+    let monitor = s
+        .monitor(|b| b.threshold(Threshold::above(Metric::Backlog, 2)).min_alert_interval(Duration::from_secs(300)))
+        .await;
 
     s.send(3, None).await;
     monitor.tick().await.unwrap(); // raised
@@ -160,18 +170,18 @@ async fn a_flapping_value_raises_at_most_once_per_minimum_interval() {
 async fn delayed_and_in_flight_follow_sqs_time_and_the_dead_letter_depth_is_read() {
     let s = setup().await;
     let dlq = s.backend.create_queue("work-dlq", &Default::default(), &Default::default()).await.unwrap();
-    let monitor = s.monitor(|b| {
-        b.dead_letter_queue(&dlq)
-            .threshold(Threshold::above(Metric::Delayed, 4))
-            .threshold(Threshold::above(Metric::InFlight, 1))
-            .threshold(Threshold::above(Metric::DeadLetterBacklog, 0))
-            .threshold(Threshold::above(Metric::OldestMessageAge, 0))
-    });
+    let monitor = s
+        .monitor(|b| {
+            b.dead_letter_queue(&dlq)
+                .threshold(Threshold::above(Metric::Delayed, 4))
+                .threshold(Threshold::above(Metric::InFlight, 1))
+                .threshold(Threshold::above(Metric::DeadLetterBacklog, 0))
+        })
+        .await;
 
     s.send(5, Some(Duration::from_secs(60))).await;
     let snapshot = monitor.tick().await.unwrap();
     assert_eq!((snapshot.visible, snapshot.delayed, snapshot.dead_letter), (0, 5, Some(0)));
-    assert_eq!(snapshot.oldest_message_age, None, "SQS has no attribute for it");
     let alerts = s.take_alerts();
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert!(raised(Metric::Delayed, 5, 4)(&alerts[0]));
@@ -206,7 +216,8 @@ async fn delayed_and_in_flight_follow_sqs_time_and_the_dead_letter_depth_is_read
 #[tokio::test(start_paused = true)]
 async fn run_polls_at_its_interval_on_virtual_time() {
     let s = setup().await;
-    let monitor = s.monitor(|b| b.interval(Duration::from_secs(30)).threshold(Threshold::above(Metric::Backlog, 0)));
+    let monitor =
+        s.monitor(|b| b.interval(Duration::from_secs(30)).threshold(Threshold::above(Metric::Backlog, 0))).await;
     let task = monitor.spawn();
     tokio::time::sleep(Duration::from_secs(1)).await; // the first poll runs at once
     assert!(s.take_alerts().is_empty());
@@ -223,4 +234,88 @@ async fn run_polls_at_its_interval_on_virtual_time() {
     let alerts = s.take_alerts();
     assert!(alerts.len() == 1 && recovered(Metric::Backlog, 0, 0)(&alerts[0]), "{alerts:?}");
     task.abort();
+}
+
+/// An `AwsBackend` over HTTP to an emulator started in this process: the emulator's fault injection sits in
+/// its HTTP layer, which the embedded backend does not cross.
+async fn over_http() -> (RunningEmulator, Arc<dyn SqsBackend>) {
+    let emulator = Emulator::builder().port(0).fault_seed(18).start().await.expect("start the emulator");
+    let sdk_config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(emulator.endpoint())
+        .region("us-east-1")
+        .credentials_provider(aws_credential_types::Credentials::new("test", "test", None, None, "static"))
+        .load()
+        .await;
+    let backend = AwsBackend::builder(&sdk_config).operation_timeout(Duration::from_secs(10)).build();
+    (emulator, Arc::new(backend))
+}
+
+fn rule(rule: serde_json::Value) -> FaultRule {
+    serde_json::from_value(rule).expect("a valid fault rule")
+}
+
+/// Short backoffs on real time (the emulator answers over real sockets).
+fn quick_retries() -> RetryPolicy {
+    RetryPolicy::default().initial_backoff(Duration::from_millis(5)).max_backoff(Duration::from_millis(20))
+}
+
+#[tokio::test]
+async fn start_up_and_ticks_retry_throttling_and_5xx_over_http() {
+    let (emulator, backend) = over_http().await;
+    let queue = backend.create_queue("work", &Default::default(), &Default::default()).await.unwrap();
+    let dlq = backend.create_queue("work-dlq", &Default::default(), &Default::default()).await.unwrap();
+    backend.send_message_batch(&queue, &[SendEntry::new("1", "job"), SendEntry::new("2", "job")]).await.unwrap();
+    // The first three reads of each queue fail as SQS fails under load; every later one succeeds.
+    let faults = emulator.faults();
+    faults
+        .add(rule(json!({"queue": "work", "action": "GetQueueAttributes", "kind": "throttle", "max_injections": 2})))
+        .unwrap();
+    faults
+        .add(rule(json!({"queue": "work", "action": "GetQueueAttributes", "kind": "server_error",
+        "error": "ServiceUnavailable", "max_injections": 1})))
+        .unwrap();
+    faults
+        .add(rule(json!({"queue": "work-dlq", "action": "GetQueueAttributes", "kind": "throttle",
+        "error": "ThrottlingException", "max_injections": 3})))
+        .unwrap();
+
+    let monitor = QueueMonitor::builder(backend.clone(), &queue)
+        .dead_letter_queue(&dlq)
+        .retry(quick_retries())
+        .build()
+        .await
+        .expect("throttled and 5xx answers at start-up are retried, not fatal");
+    let injected: Vec<u64> = faults.list().1.iter().map(|rule| rule.injected).collect();
+    assert_eq!(injected, [2, 1, 3], "every fault was met during start-up");
+
+    faults
+        .add(rule(json!({"queue": "work*", "action": "GetQueueAttributes", "kind": "throttle", "max_injections": 4})))
+        .unwrap();
+    let snapshot = monitor.tick().await.expect("a tick retries throttling too");
+    assert_eq!((snapshot.visible, snapshot.dead_letter), (2, Some(0)));
+    assert_eq!(faults.list().1[3].injected, 4);
+}
+
+#[tokio::test]
+async fn a_missing_queue_stops_start_up_at_once_on_both_backends() {
+    let (_emulator, http) = over_http().await;
+    let embedded: Arc<dyn SqsBackend> = Arc::new(EmbeddedBackend::new());
+    for backend in [embedded, http] {
+        let counting = Arc::new(CountingBackend::new(backend.clone()));
+        let queue = backend.create_queue("work", &Default::default(), &Default::default()).await.unwrap();
+        let missing = queue.replace("/work", "/gone");
+        let started = Instant::now();
+        let error = QueueMonitor::builder(counting.clone(), &missing).build().await.expect_err("no such queue");
+        assert_eq!(error.code(), Some(&ServiceErrorCode::QueueDoesNotExist), "{error}");
+        assert_eq!(counting.counts().queue_management, 1, "a missing queue is not retried");
+
+        let error = QueueMonitor::builder(counting.clone(), &queue)
+            .dead_letter_queue(missing.clone())
+            .build()
+            .await
+            .expect_err("no such dead-letter queue");
+        assert_eq!(error.code(), Some(&ServiceErrorCode::QueueDoesNotExist), "{error}");
+        assert_eq!(counting.counts().queue_management, 3);
+        assert!(started.elapsed() < Duration::from_secs(2), "no backoff: {:?}", started.elapsed());
+    }
 }
