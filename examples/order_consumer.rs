@@ -76,9 +76,17 @@ struct Args {
     drain_secs: u64,
 }
 
+/// Exits with status 1 and one line on stderr when the queues cannot be found or set up (for example
+/// `order_consumer: queue orders does not exist (pass --create-queues ...)`), or when the run itself fails.
 #[tokio::main]
-async fn main() -> anyhow::Result<ExitCode> {
-    let args = Args::parse();
+async fn main() -> ExitCode {
+    match run(Args::parse()).await {
+        Ok(status) => status,
+        Err(error) => orders::cli::failed("order_consumer", &error),
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (backend, queues) = args.queues.open().await?;
     if queues.dead_letter.is_none() {
         eprintln!("order_consumer: no dead-letter queue found; permanent failures are left to the redrive policy");

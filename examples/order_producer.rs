@@ -43,9 +43,17 @@ struct Args {
     concurrency: usize,
 }
 
+/// Exits with status 1 and one line on stderr when the queues cannot be found or set up (for example
+/// `order_producer: queue orders does not exist (pass --create-queues ...)`), or when the run itself fails.
 #[tokio::main]
-async fn main() -> anyhow::Result<ExitCode> {
-    let args = Args::parse();
+async fn main() -> ExitCode {
+    match run(Args::parse()).await {
+        Ok(status) => status,
+        Err(error) => orders::cli::failed("order_producer", &error),
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let counting = Arc::new(CountingBackend::new(args.queues.connect().await?));
     let backend: Arc<dyn SqsBackend> = counting.clone();
     let queues = args.queues.resolve(&backend).await?;

@@ -131,3 +131,107 @@ async fn the_readme_snippets_run() -> anyhow::Result<()> {
     assert_eq!(report.completed, 1);
     Ok(())
 }
+
+// Start-up of `order_producer` and `order_consumer` (`QueueArgs::open`: connect, then find or create the
+// queues) against an emulator over HTTP whose fault injection fails the set-up requests as SQS does under load.
+
+fn queue_args(endpoint: &str, queue: &str, create: bool) -> orders::cli::QueueArgs {
+    orders::cli::QueueArgs {
+        endpoint: Some(endpoint.to_owned()),
+        queue: queue.to_owned(),
+        dlq: None,
+        create_queues: create,
+        max_receive_count: 5,
+    }
+}
+
+fn install(emulator: &sqskit_emulator::RunningEmulator, rule: serde_json::Value) {
+    let rule: sqskit_emulator::faults::FaultRule = serde_json::from_value(rule).expect("a valid fault rule");
+    emulator.faults().add(rule).expect("install the fault rule");
+}
+
+#[tokio::test]
+async fn queue_set_up_survives_throttling_5xx_lost_answers_and_resets() -> anyhow::Result<()> {
+    use serde_json::json;
+
+    let emulator = sqskit_emulator::Emulator::builder().port(0).fault_seed(18).start().await?;
+    let endpoint = emulator.endpoint();
+    for rule in [
+        json!({"action": "GetQueueUrl", "kind": "throttle", "max_injections": 2}),
+        json!({"action": "CreateQueue", "kind": "throttle", "error": "ThrottlingException", "max_injections": 2}),
+        json!({"action": "CreateQueue", "kind": "server_error", "error": "ServiceUnavailable", "max_injections": 1}),
+        json!({"action": "CreateQueue", "kind": "response_lost", "max_injections": 1}),
+        json!({"action": "GetQueueAttributes", "kind": "throttle", "max_injections": 2}),
+        json!({"action": "GetQueueAttributes", "kind": "connection_reset", "max_injections": 1}),
+        json!({"action": "SetQueueAttributes", "kind": "server_error", "max_injections": 1}),
+        json!({"action": "SetQueueAttributes", "kind": "response_lost", "reset": true, "max_injections": 1}),
+    ] {
+        install(&emulator, rule);
+    }
+
+    // --create-queues, then by name, then by URL: each set-up meets faults and still succeeds.
+    let (backend, created) = queue_args(&endpoint, "orders", true).open().await?;
+    let (_, by_name) = queue_args(&endpoint, "orders", false).open().await?;
+    assert_eq!((&by_name.orders, &by_name.dead_letter), (&created.orders, &created.dead_letter));
+    let (_, by_url) = queue_args(&endpoint, &created.orders, false).open().await?;
+    assert_eq!(by_url.orders, created.orders);
+    let injected: Vec<(String, u64, Option<u64>)> = emulator
+        .faults()
+        .list()
+        .1
+        .into_iter()
+        .map(|rule| (rule.rule.action, rule.injected, rule.rule.max_injections))
+        .collect();
+    assert!(injected.iter().all(|(_, injected, max)| Some(*injected) == *max), "every fault was met: {injected:?}");
+
+    // The redrive policy was set despite the lost answers, and the steady-state depth check retries too.
+    let attributes =
+        backend.get_queue_attributes(&created.orders, &[sqskit::types::QueueAttributeName::RedrivePolicy]).await?;
+    assert!(
+        attributes.get(&sqskit::types::QueueAttributeName::RedrivePolicy).is_some_and(|p| p.contains("orders-dlq"))
+    );
+    install(&emulator, json!({"action": "GetQueueAttributes", "kind": "throttle", "max_injections": 3}));
+    assert_eq!(orders::queues::depth(&backend, &created.orders).await?, (0, 0, 0));
+    emulator.shutdown().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_missing_queue_stops_start_up_at_once_with_a_clear_message() -> anyhow::Result<()> {
+    use serde_json::json;
+
+    let emulator = sqskit_emulator::Emulator::builder().port(0).start().await?;
+    let endpoint = emulator.endpoint();
+    // Latency rules of 0 ms count every request of their action without changing it.
+    install(&emulator, json!({"action": "GetQueueUrl", "kind": "latency", "millis": 0}));
+    install(&emulator, json!({"action": "GetQueueAttributes", "kind": "latency", "millis": 0}));
+    let requests = |action: &str| {
+        emulator.faults().list().1.iter().find(|rule| rule.rule.action == action).map_or(0, |rule| rule.injected)
+    };
+
+    let error = queue_args(&endpoint, "nowhere", false).open().await.expect_err("no such queue");
+    let message = orders::cli::failure_message("order_producer", &error);
+    assert!(
+        message.starts_with(
+            "order_producer: queue nowhere does not exist (pass --create-queues to create it, or check --queue, \
+             --endpoint and the region): "
+        ) && message.ends_with("The specified queue does not exist."),
+        "{message}"
+    );
+    assert_eq!(requests("GetQueueUrl"), 1, "a missing queue is not retried");
+    assert_eq!(orders::cli::failed("order_producer", &error), std::process::ExitCode::FAILURE);
+
+    // A throttled answer first: retried, and the missing queue is still reported as missing.
+    install(&emulator, json!({"action": "GetQueueUrl", "kind": "throttle", "max_injections": 1}));
+    let error = queue_args(&endpoint, "nowhere", false).open().await.expect_err("no such queue");
+    assert!(format!("{error:#}").starts_with("queue nowhere does not exist"), "{error:#}");
+    assert_eq!(requests("GetQueueUrl"), 3);
+
+    // By URL.
+    let url = format!("{endpoint}/000000000000/nowhere");
+    let error = queue_args(&endpoint, &url, false).open().await.expect_err("no such queue");
+    assert!(format!("{error:#}").starts_with(&format!("queue {url} does not exist")), "{error:#}");
+    assert_eq!(requests("GetQueueAttributes"), 1);
+    emulator.shutdown().await?;
+    Ok(())
+}

@@ -1,6 +1,8 @@
 //! The command-line arguments `order_producer` and `order_consumer` share: which SQS to talk to, which queues to
-//! use and whether to create them. Each binary flattens [`QueueArgs`] into its own arguments.
+//! use and whether to create them. Each binary flattens [`QueueArgs`] into its own arguments. Also how both
+//! report a failure: one line on stderr and a non-zero exit status ([`failed`]).
 
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use sqskit::backend::SqsBackend;
@@ -64,4 +66,16 @@ impl QueueArgs {
         let queues = self.resolve(&backend).await?;
         Ok((backend, queues))
     }
+}
+
+/// The line a program prints when it stops on `error`: `<program>: <error>: <cause>: ...` (the whole chain of
+/// causes on one line, without a backtrace).
+pub fn failure_message(program: &str, error: &anyhow::Error) -> String {
+    format!("{program}: {error:#}")
+}
+
+/// Prints [`failure_message`] to stderr and returns the exit status of a failed run (1).
+pub fn failed(program: &str, error: &anyhow::Error) -> ExitCode {
+    eprintln!("{}", failure_message(program, error));
+    ExitCode::FAILURE
 }

@@ -1,6 +1,11 @@
 //! Where the orders go: connecting to SQS (real AWS through the standard aws-config environment, or any
 //! emulator at an endpoint), finding or creating the orders queue and its dead-letter queue with a redrive
 //! policy, counting what a queue holds, and reading back what the dead-letter queue holds.
+//!
+//! Every request here retries transient errors (throttling, 5xx, timeouts, dropped connections) under
+//! [`setup_retry`], the producer's and consumer's own default policy, so that one throttled answer does not
+//! stop a program before it has sent or received anything; a non-retryable error (a missing queue, a denied
+//! permission) is returned at once, with what to do about it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -11,6 +16,7 @@ use aws_config::BehaviorVersion;
 use aws_config::meta::region::RegionProviderChain;
 use sqskit::backend::{AwsBackend, ReceiveRequest, SqsBackend};
 use sqskit::consumer::DEAD_LETTER_REASON_ATTRIBUTE;
+use sqskit::retry::RetryPolicy;
 use sqskit::types::{QueueAttributeName, QueueAttributes};
 use sqskit::{Error, ServiceErrorCode};
 
@@ -59,10 +65,18 @@ pub struct QueueSpec {
     pub max_receive_count: u32,
 }
 
-/// Finds (or, if asked, creates) the queues of `spec`.
+/// How the requests of this module retry transient errors: [`RetryPolicy::default`] (50 ms initial backoff
+/// doubling to 5 s, full jitter, for at most 30 s), the policy the examples' producer and consumer use for
+/// their own requests.
+pub fn setup_retry() -> RetryPolicy {
+    RetryPolicy::default()
+}
+
+/// Finds (or, if asked, creates) the queues of `spec`, retrying transient errors under [`setup_retry`].
 ///
 /// # Errors
-/// When the orders queue does not exist and `create` is off, or a request fails.
+/// At once when the orders queue does not exist and `create` is off (the message says so and how to fix
+/// it), or a request fails with a non-retryable error; after the retries when a transient error persists.
 pub async fn resolve(backend: &Arc<dyn SqsBackend>, spec: &QueueSpec) -> anyhow::Result<Queues> {
     let name = queue_name(&spec.queue);
     let dead_letter = spec.dead_letter.clone().unwrap_or_else(|| format!("{name}-dlq"));
@@ -71,22 +85,38 @@ pub async fn resolve(backend: &Arc<dyn SqsBackend>, spec: &QueueSpec) -> anyhow:
             create_with_dead_letter_queue(backend, name, queue_name(&dead_letter), spec.max_receive_count).await?;
         return Ok(Queues { orders: orders.0, dead_letter: Some(orders.1) });
     }
-    let orders = url_of(backend, &spec.queue)
-        .await
-        .with_context(|| format!("queue {} not found (pass --create-queues to create it)", spec.queue))?;
+    let orders = match url_of(backend, &spec.queue).await {
+        Ok(url) => url,
+        Err(error) if is_missing(&error) => {
+            return Err(anyhow::Error::new(error).context(format!(
+                "queue {} does not exist (pass --create-queues to create it, or check --queue, --endpoint and the \
+                 region)",
+                spec.queue
+            )));
+        }
+        Err(error) => {
+            return Err(anyhow::Error::new(error).context(format!("could not look up queue {}", spec.queue)));
+        }
+    };
     let dead_letter = match url_of(backend, &dead_letter).await {
         Ok(url) => Some(url),
         Err(error) if is_missing(&error) => None,
-        Err(error) => return Err(error.into()),
+        Err(error) => {
+            return Err(
+                anyhow::Error::new(error).context(format!("could not look up the dead-letter queue {dead_letter}"))
+            );
+        }
     };
     Ok(Queues { orders, dead_letter })
 }
 
 /// Creates `dead_letter` and `name` (or finds them) and sets `name`'s redrive policy: after
-/// `max_receive_count` receives, SQS moves a message to `dead_letter`. Returns both URLs.
+/// `max_receive_count` receives, SQS moves a message to `dead_letter`. Returns both URLs. Each request retries
+/// transient errors under [`setup_retry`] (all of them are idempotent: `CreateQueue` with the same attributes
+/// returns the existing queue).
 ///
 /// # Errors
-/// When a request fails.
+/// When a request fails with a non-retryable error, or a transient one persists beyond the retries.
 pub async fn create_with_dead_letter_queue(
     backend: &Arc<dyn SqsBackend>,
     name: &str,
@@ -94,15 +124,28 @@ pub async fn create_with_dead_letter_queue(
     max_receive_count: u32,
 ) -> anyhow::Result<(String, String)> {
     let none = BTreeMap::new();
-    let dlq = backend.create_queue(dead_letter, &QueueAttributes::new(), &none).await?;
-    let arn = backend.get_queue_attributes(&dlq, &[QueueAttributeName::QueueArn]).await?;
+    let retry = setup_retry();
+    let no_attributes = QueueAttributes::new();
+    let dlq = retry
+        .retry(|| backend.create_queue(dead_letter, &no_attributes, &none))
+        .await
+        .with_context(|| format!("could not create the dead-letter queue {dead_letter}"))?;
+    let arn = retry
+        .retry(|| backend.get_queue_attributes(&dlq, &[QueueAttributeName::QueueArn]))
+        .await
+        .with_context(|| format!("could not read the ARN of {dlq}"))?;
     let arn = arn.queue_arn().context("the dead-letter queue has no ARN")?.to_owned();
-    let queue = backend.create_queue(name, &QueueAttributes::new(), &none).await?;
+    let queue = retry
+        .retry(|| backend.create_queue(name, &no_attributes, &none))
+        .await
+        .with_context(|| format!("could not create the queue {name}"))?;
     // Set rather than passed to CreateQueue, so that an existing queue gets the policy too.
     let policy = format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":"{max_receive_count}"}}"#);
-    backend
-        .set_queue_attributes(&queue, &QueueAttributes::new().with(QueueAttributeName::RedrivePolicy, policy))
-        .await?;
+    let redrive = QueueAttributes::new().with(QueueAttributeName::RedrivePolicy, policy);
+    retry
+        .retry(|| backend.set_queue_attributes(&queue, &redrive))
+        .await
+        .with_context(|| format!("could not set the redrive policy of {queue}"))?;
     Ok((queue, dlq))
 }
 
@@ -111,12 +154,14 @@ pub fn queue_name(queue: &str) -> &str {
     queue.trim_end_matches('/').rsplit('/').next().unwrap_or(queue)
 }
 
+/// The URL of `queue` (a name or a URL, which is checked), retrying transient errors under [`setup_retry`].
 async fn url_of(backend: &Arc<dyn SqsBackend>, queue: &str) -> Result<String, Error> {
+    let retry = setup_retry();
     if queue.starts_with("http://") || queue.starts_with("https://") {
-        backend.get_queue_attributes(queue, &[QueueAttributeName::QueueArn]).await?;
+        retry.retry(|| backend.get_queue_attributes(queue, &[QueueAttributeName::QueueArn])).await?;
         Ok(queue.to_owned())
     } else {
-        backend.get_queue_url(queue).await
+        retry.retry(|| backend.get_queue_url(queue)).await
     }
 }
 
@@ -124,21 +169,17 @@ fn is_missing(error: &Error) -> bool {
     error.code() == Some(&ServiceErrorCode::QueueDoesNotExist)
 }
 
-/// Messages a queue holds: visible, in flight, delayed.
+/// Messages a queue holds: visible, in flight, delayed. Retries transient errors under [`setup_retry`].
 ///
 /// # Errors
-/// When the request fails.
+/// When the request fails with a non-retryable error, or a transient one persists beyond the retries.
 pub async fn depth(backend: &Arc<dyn SqsBackend>, queue: &str) -> anyhow::Result<(u64, u64, u64)> {
-    let attributes = backend
-        .get_queue_attributes(
-            queue,
-            &[
-                QueueAttributeName::ApproximateNumberOfMessages,
-                QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
-                QueueAttributeName::ApproximateNumberOfMessagesDelayed,
-            ],
-        )
-        .await?;
+    let names = [
+        QueueAttributeName::ApproximateNumberOfMessages,
+        QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+        QueueAttributeName::ApproximateNumberOfMessagesDelayed,
+    ];
+    let attributes = setup_retry().retry(|| backend.get_queue_attributes(queue, &names)).await?;
     Ok((
         attributes.approximate_number_of_messages().unwrap_or_default(),
         attributes.approximate_number_of_messages_not_visible().unwrap_or_default(),
@@ -159,18 +200,20 @@ pub struct DeadLetter {
 }
 
 /// Reads every order in the dead-letter queue. Messages stay there: each is received once, with a
-/// visibility timeout of `hold`, so one pass sees each message once.
+/// visibility timeout of `hold`, so one pass sees each message once. Receives retry transient errors under
+/// [`setup_retry`].
 ///
 /// # Errors
-/// When a receive fails.
+/// When a receive fails with a non-retryable error, or a transient one persists beyond the retries.
 pub async fn dead_letters(backend: &Arc<dyn SqsBackend>, dlq: &str, hold: Duration) -> anyhow::Result<Vec<DeadLetter>> {
     let mut found: BTreeMap<String, DeadLetter> = BTreeMap::new();
     let mut seen = BTreeSet::new();
     let request =
         ReceiveRequest::new().max_messages(10).wait_time(Duration::ZERO).visibility_timeout(hold).all_attributes();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let retry = setup_retry();
     loop {
-        let messages = backend.receive_message(dlq, &request).await?;
+        let messages = retry.retry(|| backend.receive_message(dlq, &request)).await?;
         let fresh: Vec<_> = messages.into_iter().filter(|m| seen.insert(m.message_id.clone())).collect();
         if fresh.is_empty() {
             // A short poll may miss messages on real SQS (it samples servers): stop once none is visible.
