@@ -192,6 +192,12 @@ async fn queue_set_up_survives_throttling_5xx_lost_answers_and_resets() -> anyho
     );
     install(&emulator, json!({"action": "GetQueueAttributes", "kind": "throttle", "max_injections": 3}));
     assert_eq!(orders::queues::depth(&backend, &created.orders).await?, (0, 0, 0));
+    // The producer's start-up reads the queue's attributes: throttled too, and retried.
+    install(&emulator, json!({"action": "GetQueueAttributes", "kind": "throttle", "max_injections": 2}));
+    let producer = orders::worker::producer(backend, &created.orders).await?;
+    producer.close().await;
+    let last = emulator.faults().list().1.last().map(|rule| rule.injected);
+    assert_eq!(last, Some(2), "the producer met both throttled answers");
     emulator.shutdown().await?;
     Ok(())
 }

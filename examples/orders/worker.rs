@@ -6,6 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
+
 use sqskit::backend::SqsBackend;
 use sqskit::consumer::{Consumer, Delivery, IdempotencyStore, RunningConsumer};
 use sqskit::retry::{Jitter, RetryPolicy};
@@ -20,13 +22,19 @@ use super::shop::Shop;
 /// A producer of orders on `queue`, keyed by order id: a re-sent order carries the same key, so consumers
 /// can recognise it (and on a FIFO queue SQS itself drops it within 5 minutes).
 ///
+/// `build()` reads the queue's attributes; transient errors there are retried under
+/// [`setup_retry`](super::queues::setup_retry), like the rest of the examples' set-up (redundant, and harmless,
+/// once `Producer::build` retries them itself).
+///
 /// # Errors
-/// When the queue's attributes cannot be read.
+/// When the queue's attributes cannot be read (a non-retryable error, or a transient one beyond the retries).
 pub async fn producer(backend: Arc<dyn SqsBackend>, queue: &str) -> anyhow::Result<Producer<Order>> {
-    Ok(Producer::<Order>::builder(backend, queue)
-        .idempotency_key_fn(|order| Some(IdempotencyKey::from(order.order_id.as_str())))
-        .build()
-        .await?)
+    let build = || {
+        Producer::<Order>::builder(backend.clone(), queue)
+            .idempotency_key_fn(|order| Some(IdempotencyKey::from(order.order_id.as_str())))
+            .build()
+    };
+    super::queues::setup_retry().retry(build).await.with_context(|| format!("could not start the producer on {queue}"))
 }
 
 /// How sending went.
