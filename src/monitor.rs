@@ -422,9 +422,9 @@ impl QueueMonitor {
         Ok(snapshot)
     }
 
-    /// Calls [`QueueMonitor::tick`] every interval, forever (the first tick at once); failed reads are logged
-    /// and retried at the next interval. Stop it by dropping the future (or aborting [`QueueMonitor::spawn`]'s
-    /// task).
+    /// Calls [`QueueMonitor::tick`] every interval, forever (the first tick at once); a read that still fails
+    /// after the [retry policy](QueueMonitorBuilder::retry) gave up is logged as a warning and tried again at
+    /// the next interval. Stop it by dropping the future (or aborting [`QueueMonitor::spawn`]'s task).
     pub async fn run(&self) {
         let mut ticks = tokio::time::interval(self.interval);
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
