@@ -333,8 +333,8 @@ async fn standard_queue_10000_orders_under_throttling_5xx_and_partial_batch_fail
 /// FIFO under the same throttling and 5xx, with partial batch failures on every batch action: the producer's
 /// sends, the consumer's deletes and visibility changes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fifo_queue_2000_orders_in_50_groups_keep_their_order_under_faults() {
-    fifo_orders_keep_their_order("orders-faults.fifo", "*Batch").await;
+async fn fifo_queue_10000_orders_in_100_groups_keep_their_order_under_faults() {
+    fifo_orders_keep_their_order("orders-faults.fifo", 10_000, 100, "*Batch").await;
 }
 
 /// Issue 18's repro, now kept: SQS fails entries of a `SendMessageBatch` with retryable errors while storing
@@ -344,13 +344,13 @@ async fn fifo_queue_2000_orders_in_50_groups_keep_their_order_under_faults() {
 /// stored (and delivered) out of send order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifo_producer_keeps_group_order_under_retryable_partial_send_failures() {
-    fifo_orders_keep_their_order("orders-send-faults.fifo", "SendMessageBatch").await;
+    fifo_orders_keep_their_order("orders-send-faults.fifo", 2_000, 50, "SendMessageBatch").await;
 }
 
-/// Sends 2,000 orders over 50 groups of FIFO queue `name`, with partial batch failures on `partial_actions`,
-/// and checks that every group is stored and handled in send order.
-async fn fifo_orders_keep_their_order(name: &'static str, partial_actions: &'static str) {
-    let scenario = Scenario { name, fifo: true, orders: 2_000, groups: 50, seed: 12, partial_actions };
+/// Sends `orders` orders over `groups` groups of FIFO queue `name`, with partial batch failures on
+/// `partial_actions`, and checks that every group is stored and handled in send order.
+async fn fifo_orders_keep_their_order(name: &'static str, orders: u32, groups: u32, partial_actions: &'static str) {
+    let scenario = Scenario { name, fifo: true, orders, groups, seed: 12, partial_actions };
     let outcome = run(&scenario).await;
     assert_stored_in_send_order(&scenario, &outcome);
     assert_handled_in_send_order(&scenario, &outcome);
