@@ -32,7 +32,8 @@ struct Seen {
 }
 
 /// A backend that takes `latency` per request, fails whole requests from a script, fails `flaky…` bodies'
-/// first attempt with a retryable entry error, and accepts everything else.
+/// first attempt with a retryable entry error and `rejected…` bodies always with a sender fault, and accepts
+/// everything else (like SQS, entry by entry: a failed entry does not stop later entries of its group).
 #[derive(Debug, Clone)]
 struct Scripted {
     latency: Duration,
@@ -127,7 +128,9 @@ impl SqsBackend for Scripted {
                 *count += 1;
                 *count
             };
-            if entry.body.starts_with("flaky") && attempt == 1 {
+            if entry.body.starts_with("rejected") {
+                outcome.failed.push(BatchEntryFailure::from_sqs(&entry.id, "InvalidParameterValue", "no", true));
+            } else if entry.body.starts_with("flaky") && attempt == 1 {
                 outcome.failed.push(BatchEntryFailure::from_sqs(&entry.id, "InternalError", "try again", false));
             } else {
                 seen.accepted.push((entry.group_id.clone(), entry.body.clone()));
@@ -298,6 +301,71 @@ async fn a_retried_fifo_message_is_not_overtaken_by_later_messages_of_its_group(
     // Every request of group g carried one message, and none was sent while flaky-g1 awaited its retry.
     let g_calls: Vec<Vec<String>> = backend.calls().into_iter().filter(|c| c[0].contains('g')).collect();
     assert_eq!(g_calls, [strings(&["flaky-g1"]), strings(&["flaky-g1"]), strings(&["g2"]), strings(&["g3"])]);
+}
+
+/// The issue-18 case: with batching on (10 entries, a linger), SQS fails the first message of group `g` with
+/// a retryable entry error and would store the later ones of `g` sent in the same request. They must not be
+/// in that request: `g` is stored in send order, and other groups still share requests.
+#[tokio::test(start_paused = true)]
+async fn a_retryable_entry_failure_is_never_overtaken_by_a_later_message_of_its_group() {
+    let backend = Scripted::new(Duration::from_millis(10));
+    let producer = builder(&backend).queue_attributes(fifo_attributes()).build().await.expect("producer");
+    let values = strings(&["flaky-g1", "g2", "h1", "g3", "h2", "i1"]);
+
+    let report = producer
+        .send_all_with(values, |v| {
+            SendOptions::new().group_id(v.chars().find(|c| "ghi".contains(*c)).map(String::from).unwrap())
+        })
+        .await;
+
+    assert!(report.is_complete_success(), "{:?}", report.failed);
+    assert_eq!(backend.accepted_in_group("g"), strings(&["flaky-g1", "g2", "g3"]));
+    assert_eq!(backend.accepted_in_group("h"), strings(&["h1", "h2"]));
+    // One message per group per request; g's next message only once flaky-g1 was stored.
+    assert_eq!(
+        backend.calls(),
+        [
+            strings(&["flaky-g1", "h1", "i1"]),
+            strings(&["h2"]),
+            strings(&["flaky-g1"]),
+            strings(&["g2"]),
+            strings(&["g3"])
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn several_messages_of_a_group_share_a_request_only_when_allowed() {
+    let backend = Scripted::new(Duration::from_millis(10));
+    let producer = builder(&backend)
+        .queue_attributes(fifo_attributes())
+        .fifo_same_group_per_request(true)
+        .build()
+        .await
+        .expect("producer");
+
+    let report =
+        producer.send_all_with(strings(&["g1", "g2", "h1", "g3"]), |v| SendOptions::new().group_id(&v[..1])).await;
+
+    assert!(report.is_complete_success(), "{:?}", report.failed);
+    assert_eq!(backend.calls(), [strings(&["g1", "g2", "h1", "g3"])]);
+}
+
+/// A message that fails for good ends its group's hold: its caller gets the error, and the group's next
+/// message is sent after the failure is known (never before), so the group is stored in order without it.
+#[tokio::test(start_paused = true)]
+async fn a_message_that_fails_for_good_releases_its_group_after_the_failure() {
+    let backend = Scripted::new(Duration::from_millis(10));
+    let producer = builder(&backend).queue_attributes(fifo_attributes()).build().await.expect("producer");
+
+    let report =
+        producer.send_all_with(strings(&["rejected-g1", "g2", "g3"]), |_| SendOptions::new().group_id("g")).await;
+
+    let failed: Vec<(&str, Option<String>)> =
+        report.failed.iter().map(|(v, e)| (v.as_str(), e.code().map(ToString::to_string))).collect();
+    assert_eq!(failed, [("rejected-g1", Some("InvalidParameterValue".to_owned()))]);
+    assert_eq!(backend.calls(), [strings(&["rejected-g1"]), strings(&["g2"]), strings(&["g3"])]);
+    assert_eq!(backend.accepted_in_group("g"), strings(&["g2", "g3"]));
 }
 
 #[tokio::test(start_paused = true)]

@@ -6,9 +6,11 @@
 //! Invariants:
 //! - every admitted message is in exactly one of `ready`, `backoff` or `in_flight_meta` until its reply is
 //!   sent, and its reply is sent exactly once;
-//! - on FIFO queues, `locked_groups[g]` counts the messages of group `g` in flight or in backoff; no message
-//!   of a locked group is put in a new batch, and `ready` is ordered by admission sequence, so a group's
-//!   messages leave in the order they arrived, retries included.
+//! - on FIFO queues, `holds` counts the messages of each group in flight or in backoff; the choice of the
+//!   next batch ([`super::order::pick`]) gives a held group no message and, by default, every other group at
+//!   most one per request, and `ready` is ordered by admission sequence, so a group has at most one
+//!   unconfirmed message and its messages are stored in the order they arrived, retries included (the
+//!   module [`super::order`] records what SQS documents and why this is needed).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -21,6 +23,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::SendReceipt;
+use super::order::{self, Candidate, GroupHolds, Limits, Waiting};
 use crate::backend::{BatchOutcome, MAX_BATCH_ENTRIES, MAX_MESSAGE_BYTES, SendEntry, SentMessage, SqsBackend};
 use crate::error::{Error, Result};
 use crate::retry::RetryPolicy;
@@ -49,6 +52,8 @@ pub(super) struct BatcherConfig {
     pub(super) max_in_flight: usize,
     pub(super) attempt_timeout: Duration,
     pub(super) retry: RetryPolicy,
+    /// FIFO only: whether one request may carry several messages of one group.
+    pub(super) same_group_per_request: bool,
 }
 
 impl Default for BatcherConfig {
@@ -60,6 +65,7 @@ impl Default for BatcherConfig {
             max_in_flight: 8,
             attempt_timeout: Duration::from_secs(35),
             retry: RetryPolicy::default(),
+            same_group_per_request: false,
         }
     }
 }
@@ -88,13 +94,6 @@ struct Completed {
     result: Result<BatchOutcome<SentMessage>>,
 }
 
-/// The next batch the buffer could send.
-struct Candidate {
-    seqs: Vec<u64>,
-    full: bool,
-    oldest: Option<Instant>,
-}
-
 /// A response that did not mention one of the request's entries.
 #[derive(Debug, thiserror::Error)]
 #[error("SendMessageBatch response has no result for entry {0}")]
@@ -117,7 +116,7 @@ pub(super) struct Batcher {
     next_batch: u64,
     ready: BTreeMap<u64, Pending>,
     backoff: BTreeMap<(Instant, u64), Pending>,
-    locked_groups: HashMap<String, usize>,
+    holds: GroupHolds,
     in_flight: JoinSet<Completed>,
     in_flight_meta: HashMap<u64, Vec<Meta>>,
     task_batches: HashMap<task::Id, u64>,
@@ -142,7 +141,7 @@ impl Batcher {
             next_batch: 0,
             ready: BTreeMap::new(),
             backoff: BTreeMap::new(),
-            locked_groups: HashMap::new(),
+            holds: GroupHolds::default(),
             in_flight: JoinSet::new(),
             in_flight_meta: HashMap::new(),
             task_batches: HashMap::new(),
@@ -242,43 +241,25 @@ impl Batcher {
                 break;
             }
             let pending = first.remove();
-            unlock(&mut self.locked_groups, pending.meta.group.as_deref());
+            self.holds.release(pending.meta.group.as_deref());
             self.ready.insert(pending.meta.seq, pending);
         }
     }
 
-    /// Picks the next batch in admission order: at most `max_batch_entries` and `max_batch_bytes`, skipping
-    /// locked FIFO groups, and skipping the rest of a group once one of its messages did not fit.
+    /// The next batch under the FIFO ordering rules of [`super::order`].
     fn candidate(&self) -> Candidate {
-        let mut seqs = Vec::new();
-        let mut bytes = 0;
-        let mut full = false;
-        let mut oldest: Option<Instant> = None;
-        let mut skipped_groups: HashSet<&str> = HashSet::new();
-        for (seq, pending) in &self.ready {
-            if seqs.len() == self.config.max_batch_entries {
-                full = true;
-                break;
-            }
-            let group = pending.meta.group.as_deref();
-            if let Some(group) = group {
-                if self.locked_groups.contains_key(group) || skipped_groups.contains(group) {
-                    continue;
-                }
-            }
-            if bytes + pending.meta.size > self.config.max_batch_bytes {
-                full = true;
-                if let Some(group) = group {
-                    skipped_groups.insert(group);
-                }
-                continue;
-            }
-            bytes += pending.meta.size;
-            seqs.push(*seq);
-            oldest = Some(oldest.map_or(pending.meta.admitted_at, |o| o.min(pending.meta.admitted_at)));
-        }
-        full |= seqs.len() == self.config.max_batch_entries;
-        Candidate { seqs, full, oldest }
+        let waiting = self.ready.iter().map(|(seq, pending)| Waiting {
+            seq: *seq,
+            size: pending.meta.size,
+            group: pending.meta.group.as_deref(),
+            admitted_at: pending.meta.admitted_at,
+        });
+        let limits = Limits {
+            entries: self.config.max_batch_entries,
+            bytes: self.config.max_batch_bytes,
+            same_group_per_request: self.config.same_group_per_request,
+        };
+        order::pick(waiting, &self.holds, limits)
     }
 
     fn dispatch(&mut self, now: Instant) {
@@ -309,9 +290,7 @@ impl Batcher {
             let Some(Pending { mut meta, entry }) = self.ready.remove(&seq) else { continue };
             meta.attempts += 1;
             meta.first_attempt_at.get_or_insert(now);
-            if let Some(group) = &meta.group {
-                *self.locked_groups.entry(group.clone()).or_default() += 1;
-            }
+            self.holds.hold(meta.group.as_deref());
             metas.push(meta);
             entries.push(entry);
         }
@@ -360,7 +339,7 @@ impl Batcher {
                 let metas = batch_id.and_then(|id| self.in_flight_meta.remove(&id)).unwrap_or_default();
                 let error = Error::transport(RequestTaskFailed(join_error.to_string()));
                 for meta in metas {
-                    unlock(&mut self.locked_groups, meta.group.as_deref());
+                    self.holds.release(meta.group.as_deref());
                     self.metrics.send_failed.increment(1);
                     let _ = meta.reply.send(Err(error.clone()));
                 }
@@ -386,7 +365,8 @@ impl Batcher {
                 let mut failures: HashMap<String, Error> =
                     outcome.failed.into_iter().map(|failure| (failure.id, failure.error)).collect();
                 let retry_allowed = failures.values().any(Error::is_retryable) && self.config.retry.withdraw(false);
-                // Groups with an entry rescheduled in this batch, to detect a later entry that overtook it.
+                // Groups with an entry rescheduled in this batch, to detect a later entry that overtook it: only
+                // possible when a request may carry several messages of a group (`same_group_per_request`).
                 let mut retried_groups: HashSet<String> = HashSet::new();
                 for (meta, entry) in metas.into_iter().zip(entries) {
                     if let Some(sent) = successes.remove(&entry.id) {
@@ -394,10 +374,11 @@ impl Batcher {
                             tracing::warn!(
                                 queue_url = %self.queue_url, group,
                                 "SQS accepted a FIFO message while failing an earlier one of its group in the same \
-                                 request; the earlier one is retried and will follow it"
+                                 request (fifo_same_group_per_request is on); the earlier one is retried and will \
+                                 follow it"
                             );
                         }
-                        unlock(&mut self.locked_groups, meta.group.as_deref());
+                        self.holds.release(meta.group.as_deref());
                         let receipt = SendReceipt {
                             message_id: sent.message_id,
                             sequence_number: sent.sequence_number,
@@ -433,13 +414,15 @@ impl Batcher {
             let elapsed = now.saturating_duration_since(meta.first_attempt_at.unwrap_or(now));
             if let Some(delay) = self.config.retry.next_delay(meta.attempts, elapsed) {
                 tracing::debug!(queue_url = %self.queue_url, attempts = meta.attempts, ?delay, %error, "retrying message");
-                // The group stays locked while the message waits, so no later message of it can overtake.
+                // The group stays held while the message waits, so no later message of it can overtake.
                 self.backoff.insert((now + delay, meta.seq), Pending { meta, entry });
                 return true;
             }
         }
         tracing::debug!(queue_url = %self.queue_url, attempts = meta.attempts, %error, "message failed");
-        unlock(&mut self.locked_groups, meta.group.as_deref());
+        // The hold ends with the message: the group's next message may go, so the group is stored in send order
+        // without this one, which its caller gets back with the error (see "FIFO order" in `super`).
+        self.holds.release(meta.group.as_deref());
         self.metrics.send_failed.increment(1);
         let _ = meta.reply.send(Err(error));
         false
@@ -450,16 +433,6 @@ impl Batcher {
         let backoff = std::mem::take(&mut self.backoff).into_values();
         for pending in ready.chain(backoff) {
             let _ = pending.meta.reply.send(Err(Error::Shutdown));
-        }
-    }
-}
-
-fn unlock(locked_groups: &mut HashMap<String, usize>, group: Option<&str>) {
-    let Some(group) = group else { return };
-    if let Some(count) = locked_groups.get_mut(group) {
-        *count -= 1;
-        if *count == 0 {
-            locked_groups.remove(group);
         }
     }
 }

@@ -93,6 +93,21 @@ impl<T: Send + Sync + 'static> ProducerBuilder<T> {
         self
     }
 
+    /// FIFO queues only: whether one `SendMessageBatch` may carry several messages of one message group
+    /// (default `false`).
+    ///
+    /// Off, a group has at most one message in flight, so a retried message is never overtaken by a later
+    /// message of its group, whatever SQS answers; a group then sends one message per round trip (other
+    /// groups share the request). On, a group sends up to a full batch per round trip, but SQS reports each
+    /// entry separately and does not document that it fails the later entries of a group when an earlier
+    /// one fails: if it stores a later entry while failing an earlier one with a retryable error, the retry
+    /// stores the earlier one after it (the producer logs a warning). Whole-request failures, throttling
+    /// and timeouts keep the order either way. See "FIFO order" in [`Producer`].
+    pub fn fifo_same_group_per_request(mut self, allowed: bool) -> Self {
+        self.config.same_group_per_request = allowed;
+        self
+    }
+
     /// Messages that may wait in the channel to the buffer task before `send` waits (default 1024).
     pub fn buffer_capacity(mut self, capacity: usize) -> Self {
         self.buffer_capacity = capacity;

@@ -21,16 +21,23 @@
 //! acknowledged (its `MessageId` returned once) or returned to its caller with the last error, never dropped.
 //!
 //! # FIFO order
-//! On a FIFO queue, messages of one group reach SQS in the order they were sent:
-//! - while any message of a group is in a request in flight or waiting for a retry, no later message of that
-//!   group is sent (other groups are not held back);
-//! - a retried message goes back to its original place in the buffer, ahead of later messages of its group,
-//!   and a whole-request retry re-sends the batch in its original order.
-//!
-//! One case cannot be repaired: when SQS fails one entry of a batch but accepts a *later* entry of the same
-//! group in that same request, the later one is already stored. The producer logs a warning when that
-//! happens. Failures of single entries are normally sender faults, which are not retried anyway.
-//!
+//! On a FIFO queue, messages of one group are stored by SQS in the order they were sent, retries included:
+//! a retried message is never overtaken by a later message of its group.
+//! - SQS answers a `SendMessageBatch` entry by entry, and its documentation does not say that a failed entry
+//!   makes the later entries of its group fail too, so it may store entry 3 of a group while failing entry 2
+//!   (details and AWS's documentation: the `order` module). The producer therefore keeps at most one
+//!   unconfirmed message per group: while a message of a group is in a request in flight or waits for a
+//!   retry, no later message of that group is sent, and a request carries at most one message per group.
+//!   Other groups are not held back: a request carries the next message of up to 10 groups.
+//! - A retried message goes back to its original place in the buffer, ahead of later messages of its group;
+//!   on a whole-request failure every entry is retried this way.
+//! - The cost: one group sends one message per round trip. [`ProducerBuilder::fifo_same_group_per_request`]
+//!   lets a request carry several messages of a group (up to 10 per round trip) at the risk described there.
+//! - When a message fails for good (a non-retryable error, or retries exhausted), its caller gets the error
+//!   and the hold ends: the group's next message is sent, so the group is stored in send order *without*
+//!   that message. A caller that must not leave a gap in a group stops sending to it on an error (for
+//!   example sends the group's messages one after another with [`Producer::send`]).
+
 //! # Idempotency keys
 //! A message may carry an [`IdempotencyKey`] (per send with [`SendOptions::idempotency_key`], or derived
 //! from the value with [`ProducerBuilder::idempotency_key_fn`]). It travels in the
@@ -50,6 +57,7 @@
 
 mod batcher;
 mod builder;
+mod order;
 mod validate;
 
 use std::fmt;

@@ -114,6 +114,7 @@ backend_suite! {
         fifo_queues::a_fifo_send_rejects_a_positive_per_message_delay_and_accepts_zero,
         fifo_queues::a_standard_queue_accepts_a_group_id_and_returns_it_without_a_sequence_number,
         fifo_queues::a_standard_queue_does_not_block_a_message_group_while_in_flight,
+        fifo_producer::a_fifo_producer_stores_each_group_in_send_order_one_message_per_group_per_request,
         fifo_order::the_next_message_of_a_group_comes_only_after_the_previous_one_is_deleted,
         fifo_order::a_group_stays_blocked_until_visibility_expires_then_redelivers_the_same_head,
         fifo_order::one_receive_returns_a_groups_messages_in_send_order,

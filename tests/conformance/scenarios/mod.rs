@@ -6,6 +6,7 @@ pub mod dead_letter;
 pub mod delays;
 pub mod fifo_dedup;
 pub mod fifo_order;
+pub mod fifo_producer;
 pub mod fifo_queues;
 pub mod idempotency;
 pub mod integrity;
