@@ -16,6 +16,8 @@
 //! | [`MESSAGES_RETRIED`] `sqskit_messages_retried_total` | counter | `queue` | messages put back with a retry delay (`Outcome::Retry`, `RetryAfter`), confirmed by SQS |
 //! | [`MESSAGES_DEAD_LETTERED`] `sqskit_messages_dead_lettered_total` | counter | `queue` | messages the consumer moved to its dead-letter queue |
 //! | [`HANDLER_DURATION`] `sqskit_handler_duration_seconds` | histogram | `queue` | handler latency, per call (a batch handler's call counts once) |
+//! | [`HANDLER_TIMEOUTS`] `sqskit_handler_timeouts_total` | counter | `queue` | handler calls that reached the handler timeout (their cancellation token fired) |
+//! | [`HANDLERS_DROPPED`] `sqskit_handlers_dropped_total` | counter | `queue` | timed-out handler calls dropped at the end of their grace period (messages retried) |
 //! | [`MESSAGE_AGE`] `sqskit_message_age_seconds` | histogram | `queue` | time from `SentTimestamp` to receive (SQS's clock against ours) |
 //! | [`RECEIVE_COUNT`] `sqskit_message_receive_count` | histogram | `queue` | `ApproximateReceiveCount` of each received message |
 //! | [`MESSAGES_IN_FLIGHT`] `sqskit_messages_in_flight` | gauge | `queue` | messages a consumer holds: received, not yet settled or given up |
@@ -59,6 +61,10 @@ pub const MESSAGES_RETRIED: &str = "sqskit_messages_retried_total";
 pub const MESSAGES_DEAD_LETTERED: &str = "sqskit_messages_dead_lettered_total";
 /// Histogram (seconds): handler latency per call. Label `queue`.
 pub const HANDLER_DURATION: &str = "sqskit_handler_duration_seconds";
+/// Counter: handler calls that reached the consumer's handler timeout. Label `queue`.
+pub const HANDLER_TIMEOUTS: &str = "sqskit_handler_timeouts_total";
+/// Counter: timed-out handler calls dropped after their grace period. Label `queue`.
+pub const HANDLERS_DROPPED: &str = "sqskit_handlers_dropped_total";
 /// Histogram (seconds): age of a message when received, from its `SentTimestamp`. Label `queue`.
 pub const MESSAGE_AGE: &str = "sqskit_message_age_seconds";
 /// Histogram: `ApproximateReceiveCount` of each received message. Label `queue`.
@@ -135,6 +141,8 @@ pub(crate) struct ConsumerMetrics {
     pub(crate) retried: Counter,
     pub(crate) dead_lettered: Counter,
     pub(crate) handler_duration: Histogram,
+    pub(crate) handler_timeouts: Counter,
+    pub(crate) handlers_dropped: Counter,
     pub(crate) message_age: Histogram,
     pub(crate) receive_count: Histogram,
     pub(crate) in_flight: Gauge,
@@ -151,6 +159,8 @@ impl ConsumerMetrics {
             retried: counter!(MESSAGES_RETRIED, &label()),
             dead_lettered: counter!(MESSAGES_DEAD_LETTERED, &label()),
             handler_duration: histogram!(HANDLER_DURATION, &label()),
+            handler_timeouts: counter!(HANDLER_TIMEOUTS, &label()),
+            handlers_dropped: counter!(HANDLERS_DROPPED, &label()),
             message_age: histogram!(MESSAGE_AGE, &label()),
             receive_count: histogram!(RECEIVE_COUNT, &label()),
             in_flight: gauge!(MESSAGES_IN_FLIGHT, &label()),

@@ -12,6 +12,7 @@ use super::Consumer;
 use super::delivery::MessageMeta;
 use super::idempotency_store::IdempotencyStore;
 use super::options::{Heartbeat, IdempotencyKeySource, MAX_VISIBILITY, MAX_WAIT, PoisonAction, ResolvedHeartbeat};
+use super::timeout::HandlerLimits;
 use crate::backend::{MAX_BATCH_ENTRIES, SqsBackend};
 use crate::codec::{Decode, JsonCodec};
 use crate::error::{Error, Result};
@@ -40,6 +41,7 @@ pub(crate) struct Config {
     pub(crate) message_attribute_names: Vec<String>,
     pub(crate) system_attribute_names: Vec<SystemAttributeName>,
     pub(crate) heartbeat: Option<ResolvedHeartbeat>,
+    pub(crate) handler_limits: HandlerLimits,
     pub(crate) retry_backoff: RetryPolicy,
     pub(crate) api_retry: RetryPolicy,
     pub(crate) ack_linger: Duration,
@@ -65,6 +67,8 @@ pub struct ConsumerBuilder<T> {
     message_attribute_names: Vec<String>,
     system_attribute_names: Vec<SystemAttributeName>,
     heartbeat: Option<Heartbeat>,
+    handler_timeout: Option<Duration>,
+    handler_grace: Option<Duration>,
     retry_backoff: RetryPolicy,
     api_retry: RetryPolicy,
     ack_linger: Duration,
@@ -86,6 +90,7 @@ impl<T> fmt::Debug for ConsumerBuilder<T> {
             .field("wait_time", &self.wait_time)
             .field("visibility_timeout", &self.visibility_timeout)
             .field("heartbeat", &self.heartbeat)
+            .field("handler_timeout", &self.handler_timeout)
             .field("dead_letter_queue", &self.dead_letter_queue)
             .field("poison", &self.poison)
             .field("idempotency", &self.store.is_some())
@@ -114,6 +119,8 @@ impl<T: Send + 'static> ConsumerBuilder<T> {
             message_attribute_names: vec!["All".to_owned()],
             system_attribute_names: Vec::new(),
             heartbeat: Some(Heartbeat::default()),
+            handler_timeout: None,
+            handler_grace: None,
             retry_backoff: RetryPolicy::default()
                 .initial_backoff(Duration::from_secs(2))
                 .max_backoff(Duration::from_secs(15 * 60))
@@ -197,6 +204,31 @@ impl<T: Send + 'static> ConsumerBuilder<T> {
     /// message be redelivered.
     pub fn without_heartbeat(mut self) -> Self {
         self.heartbeat = None;
+        self
+    }
+
+    /// How long a handler may run (default 15 minutes, shortened if needed to fit the limit below). At the
+    /// timeout the handler's [`Delivery::cancellation`](super::Delivery::cancellation) token is cancelled; a
+    /// handler that still runs after the [grace period](Self::handler_grace) is dropped. Either way, unless
+    /// the handler returned an outcome in time, its message is put back like [`Outcome::Retry`](super::Outcome::Retry)
+    /// (with the [retry backoff](Self::retry_backoff); the queue's redrive policy counts the attempt) and its
+    /// idempotency lease is abandoned.
+    ///
+    /// The timeout plus the grace period must fit within how long the consumer keeps a message invisible:
+    /// the heartbeat's [`max_total`](Heartbeat::max_total) (1 hour by default), or the visibility timeout
+    /// without a heartbeat, less 2 s (a tenth of it at most) to settle. So a message never becomes visible
+    /// again while its handler runs. A message that waited behind its FIFO group gets only what is left of
+    /// that time.
+    pub fn handler_timeout(mut self, timeout: Duration) -> Self {
+        self.handler_timeout = Some(timeout);
+        self
+    }
+
+    /// How long a handler whose token was cancelled (at its timeout) may still run before it is dropped
+    /// (default 10 s, at most a quarter of the limit described in [`handler_timeout`](Self::handler_timeout)).
+    /// A handler that honours the token returns within it, and its own outcome applies.
+    pub fn handler_grace(mut self, grace: Duration) -> Self {
+        self.handler_grace = Some(grace);
         self
     }
 
@@ -284,7 +316,8 @@ impl<T: Send + 'static> ConsumerBuilder<T> {
     /// # Errors
     /// [`Error::Config`] for out-of-range settings: zero concurrency or pollers, a wait above 20 s, a
     /// visibility timeout outside 1 s..=12 h, a heartbeat whose interval is zero or whose threshold is not
-    /// below the visibility timeout.
+    /// below the visibility timeout, a zero handler timeout, or a handler timeout and grace period that do
+    /// not fit within the heartbeat's `max_total` (the visibility timeout without a heartbeat).
     pub fn build(self) -> Result<Consumer<T>> {
         let config = self.config()?;
         Ok(Consumer { backend: self.backend, codec: self.codec, key_source: self.key_source, config })
@@ -308,6 +341,9 @@ impl<T: Send + 'static> ConsumerBuilder<T> {
             return invalid(format!("visibility timeout {:?} must be within 1 s..=12 h", self.visibility_timeout));
         }
         let heartbeat = self.heartbeat.as_ref().map(|heartbeat| heartbeat.resolve(visibility)).transpose()?;
+        let hold = heartbeat.map_or(visibility, |heartbeat| heartbeat.max_total.max(visibility));
+        let handler_limits =
+            HandlerLimits::resolve(self.handler_timeout, self.handler_grace, hold, heartbeat.is_some())?;
         if self.max_settle_requests == 0 {
             return invalid("max_settle_requests must be at least 1".to_owned());
         }
@@ -339,6 +375,7 @@ impl<T: Send + 'static> ConsumerBuilder<T> {
                 &self.system_attribute_names,
             ),
             heartbeat,
+            handler_limits,
             retry_backoff: self.retry_backoff.clone(),
             api_retry: self.api_retry.clone(),
             ack_linger: self.ack_linger,

@@ -6,6 +6,8 @@
 use std::ops::Deref;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+
 use crate::backend::ReceivedMessage;
 use crate::trace_context::{TRACEPARENT_ATTRIBUTE, TraceContext};
 use crate::types::{IdempotencyKey, MessageAttributes, MessageId, SystemAttributeName};
@@ -79,6 +81,13 @@ pub(crate) fn trace_context(message: &ReceivedMessage) -> Option<TraceContext> {
 
 /// A decoded message and its metadata; dereferences to the body.
 ///
+/// It also carries the handler's cancellation signal: [`cancelled`](Delivery::cancelled) completes when the
+/// handler should wind up, because it reached the consumer's
+/// [handler timeout](super::ConsumerBuilder::handler_timeout) or the consumer is shutting down. A handler
+/// that returns soon after (within the [grace period](super::ConsumerBuilder::handler_grace) at a timeout,
+/// within the drain time at shutdown) has its outcome applied; one still running at a timeout's grace end
+/// is dropped and its message retried.
+///
 /// # Examples
 /// ```
 /// use sqskit::consumer::{Delivery, Outcome};
@@ -89,15 +98,35 @@ pub(crate) fn trace_context(message: &ReceivedMessage) -> Option<TraceContext> {
 /// }
 /// # let _ = handle;
 /// ```
+///
+/// A handler that honours its cancellation:
+/// ```
+/// use std::time::Duration;
+/// use sqskit::consumer::{Delivery, Outcome};
+///
+/// async fn handle(job: Delivery<String>) -> Outcome {
+///     tokio::select! {
+///         () = tokio::time::sleep(Duration::from_secs(600)) => Outcome::Ack, // the long work
+///         () = job.cancelled() => Outcome::Release, // timed out or shutting down: give the message back
+///     }
+/// }
+/// # let _ = handle;
+/// ```
 #[derive(Debug, Clone)]
 pub struct Delivery<T> {
     body: T,
     meta: MessageMeta,
+    cancellation: CancellationToken,
 }
 
 impl<T> Delivery<T> {
     pub(crate) fn new(body: T, meta: MessageMeta) -> Self {
-        Self { body, meta }
+        Self { body, meta, cancellation: CancellationToken::new() }
+    }
+
+    /// Shares `token` (all deliveries of one batch handler call share one).
+    pub(crate) fn set_cancellation(&mut self, token: CancellationToken) {
+        self.cancellation = token;
     }
 
     /// The decoded body.
@@ -110,7 +139,25 @@ impl<T> Delivery<T> {
         self.body
     }
 
-    /// Body and metadata, by value.
+    /// Completes when the handler should wind up: it reached the handler timeout, or the consumer is
+    /// shutting down (at once if that already happened).
+    pub fn cancelled(&self) -> WaitForCancellationFuture<'_> {
+        self.cancellation.cancelled()
+    }
+
+    /// Whether the handler was asked to wind up (see [`cancelled`](Self::cancelled)).
+    pub fn is_cancelled(&self) -> bool {
+        self.cancellation.is_cancelled()
+    }
+
+    /// The cancellation token itself, to hand to other tasks or to keep after
+    /// [`into_body`](Self::into_body). Cancelling it yourself only affects your own code.
+    pub fn cancellation(&self) -> CancellationToken {
+        self.cancellation.clone()
+    }
+
+    /// Body and metadata, by value (the cancellation token is not included: take
+    /// [`cancellation`](Self::cancellation) first).
     pub fn into_parts(self) -> (T, MessageMeta) {
         (self.body, self.meta)
     }

@@ -1,20 +1,26 @@
 //! The visibility heartbeat: one task that, every tick, extends every held message close to its visibility
-//! deadline in `ChangeMessageVisibilityBatch` requests of up to 10, and extends the idempotency leases of
-//! those messages to the same deadline. Which messages are due, and the caps, are the registry's rules.
+//! deadline in `ChangeMessageVisibilityBatch` requests of up to 10, sent concurrently (at most
+//! [`MAX_REQUESTS_PER_TICK`] at once), and extends the idempotency leases of those messages to the same
+//! deadline. Which messages are due, the caps, and the backoff of failed entries are the registry's rules.
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
+use tokio::sync::Semaphore;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::Instrument;
 
 use super::core::Core;
+use super::handler::JoinAll;
 use super::options::ResolvedHeartbeat;
 use super::process::abandon_lease;
 use super::registry::{Due, EntryId, ExtensionRule};
 use super::stats::bump;
-use crate::backend::{MAX_BATCH_ENTRIES, VisibilityEntry};
+use crate::backend::{BatchOutcome, MAX_BATCH_ENTRIES, VisibilityEntry};
 use crate::telemetry;
+
+/// At most this many heartbeat requests are in flight at once (one tick's requests beyond it wait).
+pub(crate) const MAX_REQUESTS_PER_TICK: usize = 16;
 
 pub(crate) async fn run(core: Arc<Core>, heartbeat: ResolvedHeartbeat) {
     let rule = ExtensionRule {
@@ -26,64 +32,81 @@ pub(crate) async fn run(core: Arc<Core>, heartbeat: ResolvedHeartbeat) {
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        tick(&core, rule).await;
+        tick(&core, rule, heartbeat.interval).await;
     }
 }
 
-async fn tick(core: &Core, rule: ExtensionRule) {
+/// One tick: every due message, in requests of 10 sent concurrently; returns once all were answered.
+async fn tick(core: &Core, rule: ExtensionRule, interval: Duration) {
     let due = core.registry.due(Instant::now(), rule);
-    for chunk in due.chunks(MAX_BATCH_ENTRIES) {
-        let entries: Vec<VisibilityEntry> = chunk
-            .iter()
-            .enumerate()
-            .map(|(index, due)| VisibilityEntry {
-                id: index.to_string(),
-                receipt_handle: due.receipt.clone(),
-                visibility_timeout: due.timeout,
-            })
-            .collect();
-        bump(&core.counters.heartbeat_requests);
-        let span = tracing::debug_span!(
-            telemetry::SPAN_HEARTBEAT,
-            queue = telemetry::queue_name(&core.config.queue_url),
-            batch_size = entries.len(),
-        );
-        let sent_at = Instant::now();
-        let result =
-            core.backend.change_message_visibility_batch(&core.config.queue_url, &entries).instrument(span).await;
-        let extended = extended_ids(chunk, result);
-        for _ in &extended {
-            bump(&core.counters.extended);
-        }
-        core.metrics.heartbeat_extensions.increment(extended.len() as u64);
-        // Leases first: settling waits for `finish_extension`, so a lease is never extended after its message
-        // was settled (and its lease completed or abandoned).
-        extend_leases(core, chunk, &extended).await;
-        core.registry.finish_extension(sent_at, chunk, &extended);
+    if due.is_empty() {
+        return;
     }
+    let slots = Semaphore::new(MAX_REQUESTS_PER_TICK);
+    JoinAll::new(due.chunks(MAX_BATCH_ENTRIES).map(|chunk| async {
+        let Ok(_permit) = slots.acquire().await else { return };
+        extend(core, chunk, interval).await;
+    }))
+    .await;
 }
 
-fn extended_ids(chunk: &[Due], result: crate::error::Result<crate::backend::BatchOutcome<()>>) -> Vec<EntryId> {
+/// One `ChangeMessageVisibilityBatch` request for up to 10 due messages, and its bookkeeping.
+async fn extend(core: &Core, chunk: &[Due], interval: Duration) {
+    let entries: Vec<VisibilityEntry> = chunk
+        .iter()
+        .enumerate()
+        .map(|(index, due)| VisibilityEntry {
+            id: index.to_string(),
+            receipt_handle: due.receipt.clone(),
+            visibility_timeout: due.timeout,
+        })
+        .collect();
+    bump(&core.counters.heartbeat_requests);
+    let span = tracing::debug_span!(
+        telemetry::SPAN_HEARTBEAT,
+        queue = telemetry::queue_name(&core.config.queue_url),
+        batch_size = entries.len(),
+    );
+    let sent_at = Instant::now();
+    let result = core.backend.change_message_visibility_batch(&core.config.queue_url, &entries).instrument(span).await;
+    let (extended, rejected) = results(chunk, result);
+    for _ in &extended {
+        bump(&core.counters.extended);
+    }
+    core.metrics.heartbeat_extensions.increment(extended.len() as u64);
+    // Leases first: settling waits for `finish_extension`, so a lease is never extended after its message
+    // was settled (and its lease completed or abandoned).
+    extend_leases(core, chunk, &extended).await;
+    core.registry.finish_extension(sent_at, chunk, &extended, &rejected, interval);
+}
+
+/// The entries SQS extended, and those it rejected for good (a non-retryable entry error: the receipt
+/// handle is no longer valid, so trying again cannot help). Every other entry failed and is retried after
+/// a backoff.
+fn results(chunk: &[Due], result: crate::error::Result<BatchOutcome<()>>) -> (Vec<EntryId>, Vec<EntryId>) {
+    let entry = |id: &str| id.parse::<usize>().ok().and_then(|i| chunk.get(i));
     match result {
         Ok(outcome) => {
+            let mut rejected = Vec::new();
             for failure in &outcome.failed {
-                let message_id = failure.id.parse::<usize>().ok().and_then(|i| chunk.get(i)).map(|due| &due.message_id);
+                let due = entry(&failure.id);
                 tracing::warn!(
-                    message_id = message_id.map(tracing::field::display),
+                    message_id = due.map(|due| tracing::field::display(&due.message_id)),
                     error = %failure.error,
+                    retried = failure.error.is_retryable(),
                     "could not extend the message's visibility"
                 );
+                if let Some(due) = due.filter(|_| !failure.error.is_retryable()) {
+                    rejected.push(due.id);
+                }
             }
-            outcome
-                .successful
-                .iter()
-                .filter_map(|(id, ())| id.parse::<usize>().ok().and_then(|i| chunk.get(i)).map(|due| due.id))
-                .collect()
+            let extended = outcome.successful.iter().filter_map(|(id, ())| entry(id).map(|due| due.id)).collect();
+            (extended, rejected)
         }
         Err(error) => {
-            // The next tick tries again: the messages are still due.
+            // Every entry is retried after its backoff.
             tracing::warn!(error = %error, messages = chunk.len(), "visibility heartbeat request failed");
-            Vec::new()
+            (Vec::new(), Vec::new())
         }
     }
 }

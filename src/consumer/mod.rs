@@ -66,6 +66,7 @@ mod process;
 mod registry;
 mod settle;
 mod stats;
+mod timeout;
 
 use std::fmt;
 use std::future::Future;
@@ -85,6 +86,8 @@ pub use idempotency_store::{Begin, IdempotencyStore, InMemoryIdempotencyStore, L
 pub use options::{Heartbeat, IdempotencyKeySource, KeyFn, PoisonAction};
 pub use outcome::{BatchOutcomes, Classify, ErrorClass, HandlerError, IntoOutcome, Outcome};
 pub use stats::{ConsumerStats, ShutdownReport};
+/// The token type of [`Delivery::cancellation`] (re-exported from `tokio-util`).
+pub use tokio_util::sync::CancellationToken;
 
 use self::builder::Config;
 use self::core::{Core, Mode, Shared};
@@ -262,9 +265,10 @@ impl RunningConsumer {
 
     /// Stops gracefully and reports what happened:
     ///
-    /// 1. stops polling, dropping in-flight long polls at once;
-    /// 2. lets running handlers finish until `drain` has passed; messages received but not started are
-    ///    released (visibility 0) for other consumers;
+    /// 1. stops polling, dropping in-flight long polls at once, and cancels every running handler's
+    ///    [cancellation token](Delivery::cancelled);
+    /// 2. lets running handlers finish until `drain` has passed (their handler timeouts still apply);
+    ///    messages received but not started are released (visibility 0) for other consumers;
     /// 3. handlers still running at the deadline are abandoned: cancelled, their messages left in flight
     ///    for redelivery after their visibility timeout;
     /// 4. flushes pending acknowledgements and visibility changes (within the settle timeout);
@@ -277,6 +281,7 @@ impl RunningConsumer {
         let deadline = Instant::now() + drain;
         let core = self.core.clone();
         core.stopping.send_replace(true);
+        core.registry.cancel_all();
         for poller in std::mem::take(&mut self.pollers) {
             let _ = poller.await;
         }

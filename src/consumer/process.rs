@@ -6,18 +6,20 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::core::{Admitted, Mode, Shared};
+use super::core::{Admitted, Core, Mode, Shared};
 use super::dead_letter::send_to_dead_letter_queue;
 use super::delivery::{Delivery, MessageMeta, trace_context};
 use super::handler::{BatchHandler, CatchUnwind, Handler, JoinAll};
 use super::idempotency_store::Begin;
 use super::options::{MAX_VISIBILITY, PoisonAction};
 use super::outcome::Outcome;
-use super::registry::Lease;
+use super::registry::{EntryId, Lease};
 use super::settle::{SettleItem, SettleKind};
 use super::stats::{bump, drop_one};
+use super::timeout::{Bounded, run_bounded};
 use crate::error::Error;
 use crate::telemetry;
 use crate::types::SystemAttributeName;
@@ -112,8 +114,10 @@ async fn execute_one<T: Send + 'static>(shared: &Shared<T>, handler: &dyn Handle
             Prepared::Ready(ready) => *ready,
             Prepared::Settled(may_continue) => return may_continue,
         };
-        let counters = &shared.core.counters;
-        shared.core.registry.set_running(ready.admitted.id);
+        let core = &shared.core;
+        let counters = &core.counters;
+        let token = ready.delivery.cancellation();
+        let cancel_at = start_handler(core, &[ready.admitted.id], &token);
         bump(&counters.started);
         bump(&counters.running);
         let handled =
@@ -121,18 +125,23 @@ async fn execute_one<T: Send + 'static>(shared: &Shared<T>, handler: &dyn Handle
         // The message's trace context is ambient while its handler runs: the handler's sends continue it.
         let started = Instant::now();
         let call = CatchUnwind::new(handler.handle(ready.delivery));
+        let grace = core.config.handler_limits.grace;
         let result = match trace {
-            Some(context) => context.scope(call).await,
-            None => call.await,
+            Some(context) => run_bounded(context.scope(call), &token, cancel_at, grace).await,
+            None => run_bounded(call, &token, cancel_at, grace).await,
         };
-        shared.core.metrics.handler_duration.record(telemetry::seconds(started.elapsed()));
+        core.metrics.handler_duration.record(telemetry::seconds(started.elapsed()));
         drop_one(&counters.running);
-        match result {
-            Ok(outcome) => {
+        match timed(core, result, 1) {
+            Some(Ok(outcome)) => {
                 tracing::Span::current().record("outcome", outcome.as_str());
                 settle(shared, handled, outcome).await
             }
-            Err(panic) => crashed(shared, handled, &panic).await,
+            Some(Err(panic)) => crashed(shared, handled, &panic).await,
+            None => {
+                tracing::Span::current().record("outcome", "timed_out");
+                settle(shared, handled, Outcome::Retry).await
+            }
         }
     }
     .instrument(span)
@@ -171,29 +180,42 @@ async fn execute_batch<T: Send + 'static>(
         if ready.is_empty() {
             return may_continue;
         }
-        let counters = &shared.core.counters;
+        let core = &shared.core;
+        let counters = &core.counters;
+        let token = CancellationToken::new();
+        let ids: Vec<EntryId> = ready.iter().map(|one| one.admitted.id).collect();
+        let cancel_at = start_handler(core, &ids, &token);
         let mut handled = Vec::with_capacity(ready.len());
         let mut deliveries = Vec::with_capacity(ready.len());
-        for one in ready {
-            shared.core.registry.set_running(one.admitted.id);
+        for mut one in ready {
             bump(&counters.started);
             handled.push(Handled {
                 receive_count: one.delivery.receive_count(),
                 admitted: one.admitted,
                 lease: one.lease,
             });
+            one.delivery.set_cancellation(token.clone());
             deliveries.push(one.delivery);
         }
         let running: Vec<RunningGuard<'_>> = handled.iter().map(|_| RunningGuard::new(&counters.running)).collect();
         let started = Instant::now();
-        let result = CatchUnwind::new(handler.handle_batch(deliveries)).await;
-        shared.core.metrics.handler_duration.record(telemetry::seconds(started.elapsed()));
+        let call = CatchUnwind::new(handler.handle_batch(deliveries));
+        let result = run_bounded(call, &token, cancel_at, core.config.handler_limits.grace).await;
+        core.metrics.handler_duration.record(telemetry::seconds(started.elapsed()));
         drop(running);
-        let outcomes = match result {
-            Ok(outcomes) => outcomes.into_vec(),
-            Err(panic) => {
+        let outcomes = match timed(core, result, handled.len()) {
+            Some(Ok(outcomes)) => outcomes.into_vec(),
+            Some(Err(panic)) => {
                 for one in handled {
                     crashed(shared, one, &panic).await;
+                }
+                return false;
+            }
+            None => {
+                tracing::Span::current().record("outcome", "timed_out");
+                // Like a retry of each message; on a FIFO queue the group stops here and is redelivered in order.
+                for one in handled {
+                    settle(shared, one, Outcome::Retry).await;
                 }
                 return false;
             }
@@ -221,6 +243,56 @@ async fn execute_batch<T: Send + 'static>(
     }
     .instrument(span)
     .await
+}
+
+/// Marks the entries of one handler call running with its token, and returns when the token is cancelled:
+/// at the handler timeout, or earlier for a message that waited so long the consumer could not keep it
+/// invisible until then. A consumer already shutting down cancels the token at once (shutdown cancels the
+/// tokens of entries running before it began; the registry lock orders the two).
+fn start_handler(core: &Core, ids: &[EntryId], token: &CancellationToken) -> Instant {
+    let limits = core.config.handler_limits;
+    let started = Instant::now();
+    let mut cancel_at = started + limits.timeout;
+    for &id in ids {
+        let received =
+            core.registry.set_running(id, token, |received| limits.hold_until(limits.cancel_at(received, started)));
+        if let Some(received) = received {
+            cancel_at = cancel_at.min(limits.cancel_at(received, started));
+        }
+    }
+    if core.is_stopping() {
+        token.cancel();
+    }
+    cancel_at
+}
+
+/// Counts a handler call that reached its timeout (`messages` of them, for a batch call). `None` when the
+/// handler was dropped at the end of its grace period: its messages are then retried.
+fn timed<T>(core: &Core, result: Bounded<T>, messages: usize) -> Option<T> {
+    let timed_out = || {
+        bump(&core.counters.timed_out);
+        core.metrics.handler_timeouts.increment(1);
+    };
+    match result {
+        Bounded::Finished { output, timed_out: false } => Some(output),
+        Bounded::Finished { output, timed_out: true } => {
+            timed_out();
+            tracing::info!(messages, "handler reached its timeout and returned within its grace period");
+            Some(output)
+        }
+        Bounded::Dropped => {
+            timed_out();
+            bump(&core.counters.dropped);
+            core.metrics.handlers_dropped.increment(1);
+            tracing::warn!(
+                messages,
+                timeout = ?core.config.handler_limits.timeout,
+                grace = ?core.config.handler_limits.grace,
+                "handler still running at the end of its grace period; dropped it and retrying its messages"
+            );
+            None
+        }
+    }
 }
 
 /// Integrity check, decoding and the idempotency check.

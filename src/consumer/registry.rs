@@ -10,6 +10,10 @@
 //! The heartbeat extends only `Queued` and `Running` entries. Settling first marks the entry, then waits
 //! for a heartbeat request already carrying it to finish, then removes it: so no visibility change is ever
 //! sent for a message after its outcome has been decided, and none can overwrite a retry delay.
+//!
+//! A running entry also holds its handler's cancellation token (cancelled for every entry at shutdown) and
+//! the furthest its handler's timeout lets the heartbeat extend it. Entries whose extension failed wait out
+//! a backoff before the heartbeat tries them again; entries SQS rejected for good are not tried again.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +22,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::idempotency_store::LeaseToken;
 use crate::types::{IdempotencyKey, MessageId, ReceiptHandle};
@@ -58,6 +63,16 @@ pub(crate) struct Tracked {
     extending: bool,
     pub(crate) lease: Option<Lease>,
     cap_logged: bool,
+    /// The running handler's token.
+    cancellation: Option<CancellationToken>,
+    /// The furthest the heartbeat may extend the message, once its handler runs (its timeout and grace).
+    hold_until: Option<Instant>,
+    /// Consecutive failed extensions.
+    extend_failures: u32,
+    /// After a failed extension, not before this.
+    extend_after: Option<Instant>,
+    /// SQS rejected an extension for good (the receipt handle is no longer valid): never tried again.
+    extension_rejected: bool,
 }
 
 impl Tracked {
@@ -76,6 +91,11 @@ impl Tracked {
             extending: false,
             lease: None,
             cap_logged: false,
+            cancellation: None,
+            hold_until: None,
+            extend_failures: 0,
+            extend_after: None,
+            extension_rejected: false,
         }
     }
 }
@@ -130,9 +150,29 @@ impl Registry {
         self.lock().len()
     }
 
-    pub(crate) fn set_running(&self, id: EntryId) {
-        if let Some(entry) = self.lock().get_mut(&id) {
-            entry.phase = Phase::Running;
+    /// Marks the entry running, with its handler's token and the furthest its handler's limits let it be
+    /// extended. Returns when the message was received (the request sent), or `None` if the entry is gone.
+    pub(crate) fn set_running(
+        &self,
+        id: EntryId,
+        cancellation: &CancellationToken,
+        hold_until: impl FnOnce(Instant) -> Instant,
+    ) -> Option<Instant> {
+        let mut entries = self.lock();
+        let entry = entries.get_mut(&id)?;
+        entry.phase = Phase::Running;
+        entry.cancellation = Some(cancellation.clone());
+        entry.hold_until = Some(hold_until(entry.received_at));
+        Some(entry.received_at)
+    }
+
+    /// Cancels every running handler's token (shutdown). Handlers that start later see the consumer
+    /// stopping when they register (see `process::start_handler`).
+    pub(crate) fn cancel_all(&self) {
+        for entry in self.lock().values() {
+            if let Some(token) = &entry.cancellation {
+                token.cancel();
+            }
         }
     }
 
@@ -183,13 +223,19 @@ impl Registry {
     pub(crate) fn due(&self, now: Instant, rule: ExtensionRule) -> Vec<Due> {
         let mut due = Vec::new();
         for (id, entry) in self.lock().iter_mut() {
-            if entry.phase == Phase::Settling || entry.extending {
+            if entry.phase == Phase::Settling || entry.extending || entry.extension_rejected {
                 continue;
             }
             if entry.visible_until.saturating_duration_since(now) > rule.threshold {
                 continue;
             }
-            let cap = entry.received_at + rule.max_total;
+            if entry.extend_after.is_some_and(|after| now < after) {
+                continue;
+            }
+            let mut cap = entry.received_at + rule.max_total;
+            if let Some(hold_until) = entry.hold_until {
+                cap = cap.min(hold_until);
+            }
             let room = cap.saturating_duration_since(now);
             // Whole seconds, rounded down: the wire rounds up, which could pass the cap.
             let timeout = Duration::from_secs(rule.extension.min(room).as_secs());
@@ -216,15 +262,32 @@ impl Registry {
     }
 
     /// Records the results of a heartbeat request sent at `sent_at`: `extended` entries now stay invisible
-    /// until `sent_at + timeout`; every entry in `due` is no longer being extended.
-    pub(crate) fn finish_extension(&self, sent_at: Instant, due: &[Due], extended: &[EntryId]) {
+    /// until `sent_at + timeout`; `rejected` ones are never tried again; the others failed and wait out a
+    /// backoff (from `interval`, see [`extension_backoff`]). Every entry in `due` is no longer being extended.
+    pub(crate) fn finish_extension(
+        &self,
+        sent_at: Instant,
+        due: &[Due],
+        extended: &[EntryId],
+        rejected: &[EntryId],
+        interval: Duration,
+    ) {
         {
+            let now = Instant::now();
             let mut entries = self.lock();
             for item in due {
                 if let Some(entry) = entries.get_mut(&item.id) {
                     entry.extending = false;
                     if extended.contains(&item.id) {
                         entry.visible_until = sent_at + item.timeout;
+                        entry.extend_failures = 0;
+                        entry.extend_after = None;
+                    } else if rejected.contains(&item.id) {
+                        entry.extension_rejected = true;
+                    } else {
+                        entry.extend_failures = entry.extend_failures.saturating_add(1);
+                        let remaining = entry.visible_until.saturating_duration_since(now);
+                        entry.extend_after = Some(now + extension_backoff(interval, entry.extend_failures, remaining));
                     }
                 }
             }
@@ -238,9 +301,19 @@ impl Registry {
     }
 }
 
+/// How long a message waits before the heartbeat tries again after `failures` failed extensions in a row:
+/// the interval doubled per failure (2, 4, 8... intervals), but at most half the time its visibility has
+/// left (so it is still tried, more and more often, before it expires) and never less than one interval.
+pub(crate) fn extension_backoff(interval: Duration, failures: u32, remaining: Duration) -> Duration {
+    let doubled = interval.saturating_mul(2u32.saturating_pow(failures.min(16)));
+    doubled.min(remaining / 2).max(interval)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const SECOND: Duration = Duration::from_secs(1);
 
     fn rule() -> ExtensionRule {
         ExtensionRule {
@@ -267,12 +340,12 @@ mod tests {
         assert_eq!(due.len(), 1);
         assert_eq!(due[0].timeout, Duration::from_secs(30));
         assert!(registry.due(at, rule()).is_empty(), "already being extended");
-        registry.finish_extension(at, &due, &[id]);
+        registry.finish_extension(at, &due, &[id], &[], SECOND);
 
         let at = start + Duration::from_secs(52);
         let due = registry.due(at, rule());
         assert_eq!(due[0].timeout, Duration::from_secs(8), "capped at 60 s since the receive");
-        registry.finish_extension(at, &due, &[id]);
+        registry.finish_extension(at, &due, &[id], &[], SECOND);
 
         assert!(registry.due(start + Duration::from_secs(58), rule()).is_empty(), "at the cap");
     }
@@ -293,9 +366,57 @@ mod tests {
         assert!(!settling.is_finished(), "waits for the heartbeat request");
         assert!(registry.due(start + Duration::from_secs(29), rule()).is_empty());
 
-        registry.finish_extension(start, &due, &[id]);
+        registry.finish_extension(start, &due, &[id], &[], SECOND);
         let settled = tokio::time::timeout(Duration::from_secs(5), settling).await;
         assert!(matches!(settled, Ok(Ok(Some(_)))));
         assert_eq!(registry.len(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_running_handler_is_never_extended_past_its_hold() {
+        let start = Instant::now();
+        let registry = Registry::default();
+        let id = registry.insert(tracked(start));
+        let token = CancellationToken::new();
+        let received = registry.set_running(id, &token, |received| received + Duration::from_secs(40));
+        assert_eq!(received, Some(start));
+
+        let at = start + Duration::from_secs(26);
+        let due = registry.due(at, rule());
+        assert_eq!(due[0].timeout, Duration::from_secs(14), "up to the handler's hold, not the 30 s extension");
+        registry.finish_extension(at, &due, &[id], &[], SECOND);
+        assert!(registry.due(start + Duration::from_secs(39), rule()).is_empty(), "at the hold");
+
+        registry.cancel_all();
+        assert!(token.is_cancelled(), "shutdown cancels running handlers");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_extensions_back_off_and_rejected_ones_stop() {
+        let start = Instant::now();
+        let registry = Registry::default();
+        let failing = registry.insert(tracked(start));
+        let rejected = registry.insert(tracked(start));
+        let due = registry.due(start + Duration::from_secs(26), rule());
+        assert_eq!(due.len(), 2);
+        tokio::time::advance(Duration::from_secs(26)).await;
+        registry.finish_extension(Instant::now(), &due, &[], &[rejected], SECOND);
+
+        let ids = |at: Duration| -> Vec<EntryId> {
+            let due = registry.due(start + at, rule());
+            let ids = due.iter().map(|d| d.id).collect();
+            registry.finish_extension(start + at, &due, &[], &[], SECOND);
+            ids
+        };
+        assert!(ids(Duration::from_secs(27)).is_empty(), "backing off: not retried at the next tick");
+        assert_eq!(ids(Duration::from_secs(28)), [failing], "retried after two intervals; the rejected never");
+    }
+
+    #[test]
+    fn extension_backoff_doubles_but_leaves_time_before_expiry() {
+        let remaining = Duration::from_secs(10);
+        let delays: Vec<u64> = (1..=4).map(|f| extension_backoff(SECOND, f, remaining).as_secs()).collect();
+        assert_eq!(delays, [2, 4, 5, 5], "doubling, at most half the time left");
+        assert_eq!(extension_backoff(SECOND, 3, Duration::ZERO), SECOND, "never below one interval");
     }
 }

@@ -56,6 +56,12 @@ counters! {
     poison,
     /// Handlers that panicked (their messages are left for redelivery).
     panicked,
+    /// Handler calls that reached the [handler timeout](super::ConsumerBuilder::handler_timeout): their
+    /// cancellation token fired (a batch handler's call counts once).
+    timed_out,
+    /// Timed-out handler calls still running at the end of their grace period: dropped, their messages put
+    /// back for retry.
+    dropped,
     /// Handlers still running at the shutdown deadline (their messages are left for redelivery).
     abandoned,
     /// Visibility extensions made by the heartbeat (one per message per extension).

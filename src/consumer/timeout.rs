@@ -1,0 +1,189 @@
+//! Bounded handlers: how long a handler may run ([`HandlerLimits`]: the handler timeout, the grace period
+//! after it, and how they fit within the time the consumer may keep a message invisible), and
+//! [`run_bounded`], which cancels a handler's token at its deadline and drops the handler future once the
+//! grace period has passed too.
+//!
+//! The rule that keeps a message from being processed twice at once: a handler is dropped before its
+//! message can become visible again. The consumer keeps a message invisible for at most `hold` since the
+//! receive (the heartbeat's `max_total`, or the visibility timeout without a heartbeat), so a handler is
+//! cancelled at the earlier of `started + timeout` and `received + hold - margin - grace`, dropped `grace`
+//! later, and the heartbeat extends it no further than `margin` past that (time for the retry's visibility
+//! change to land, and for the wire's whole seconds).
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{Error, Result};
+
+/// The handler timeout when none is set: 15 minutes. Long enough for nearly any per-message work (it is
+/// also AWS Lambda's longest function timeout, the usual bound for one SQS message's work), far inside SQS's
+/// 12-hour visibility cap, and inside the heartbeat's default `max_total` of 1 hour.
+pub(crate) const DEFAULT_HANDLER_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// The grace period when none is set: 10 seconds for a cancelled handler to wind up.
+pub(crate) const DEFAULT_HANDLER_GRACE: Duration = Duration::from_secs(10);
+/// Time kept between dropping a handler and its message becoming visible: for the retry's visibility change
+/// to reach SQS first (at most a tenth of the hold).
+const SETTLE_MARGIN: Duration = Duration::from_secs(2);
+
+/// A consumer's resolved handler limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HandlerLimits {
+    /// From the handler's start to its token's cancellation.
+    pub(crate) timeout: Duration,
+    /// From the cancellation to dropping the handler future.
+    pub(crate) grace: Duration,
+    /// The longest the consumer keeps a message invisible, since its receive.
+    hold: Duration,
+    margin: Duration,
+}
+
+impl HandlerLimits {
+    /// Resolves the builder's settings. `hold` is how long the consumer can keep a message invisible (the
+    /// heartbeat's `max_total`, or the visibility timeout without a heartbeat); `heartbeat` only words the
+    /// error.
+    ///
+    /// Defaults: the grace period is 10 s (at most a quarter of the hold), the timeout 15 min (at most what
+    /// the hold leaves after the grace period and the settle margin).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a zero timeout, or a timeout and grace period that do not fit in the hold.
+    pub(crate) fn resolve(
+        timeout: Option<Duration>,
+        grace: Option<Duration>,
+        hold: Duration,
+        heartbeat: bool,
+    ) -> Result<Self> {
+        let margin = SETTLE_MARGIN.min(hold / 10);
+        let room = hold.saturating_sub(margin);
+        let grace = grace.unwrap_or_else(|| DEFAULT_HANDLER_GRACE.min(room / 4));
+        let timeout = timeout.unwrap_or_else(|| DEFAULT_HANDLER_TIMEOUT.min(room.saturating_sub(grace)));
+        if timeout.is_zero() {
+            return Err(Error::Config { reason: "the handler timeout must not be zero".to_owned() });
+        }
+        if timeout + grace > room {
+            let limit =
+                if heartbeat { "the heartbeat's max_total" } else { "the visibility timeout (there is no heartbeat)" };
+            return Err(Error::Config {
+                reason: format!(
+                    "handler timeout {timeout:?} plus grace {grace:?} must fit within {room:?}: {limit} of \
+                     {hold:?} less {margin:?} to settle; otherwise a message could become visible again while its \
+                     handler still runs. Shorten the handler timeout or raise the limit"
+                ),
+            });
+        }
+        Ok(Self { timeout, grace, hold, margin })
+    }
+
+    /// When the handler of a message received (request sent) at `received_at` and started at `started` is
+    /// cancelled: after the timeout, or earlier if the message waited so long (behind its FIFO group) that
+    /// the hold would end first.
+    pub(crate) fn cancel_at(&self, received_at: Instant, started: Instant) -> Instant {
+        let latest = (received_at + self.hold).checked_sub(self.margin + self.grace).unwrap_or(received_at);
+        (started + self.timeout).min(latest).max(started)
+    }
+
+    /// The furthest the heartbeat may extend a message whose handler is cancelled at `cancel_at`.
+    pub(crate) fn hold_until(&self, cancel_at: Instant) -> Instant {
+        cancel_at + self.grace + self.margin
+    }
+}
+
+/// How a bounded handler call ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Bounded<T> {
+    /// It returned in time (`timed_out`: only after its token was cancelled at the deadline).
+    Finished { output: T, timed_out: bool },
+    /// It was still running at the end of the grace period and was dropped.
+    Dropped,
+}
+
+/// Runs `call`; at `cancel_at` cancels `token`, and `grace` later drops `call`.
+pub(crate) async fn run_bounded<F: Future>(
+    call: F,
+    token: &CancellationToken,
+    cancel_at: Instant,
+    grace: Duration,
+) -> Bounded<F::Output> {
+    let call = std::pin::pin!(call);
+    let mut call = call;
+    tokio::select! {
+        biased;
+        output = &mut call => return Bounded::Finished { output, timed_out: false },
+        () = tokio::time::sleep_until(cancel_at) => {}
+    }
+    token.cancel();
+    tokio::select! {
+        biased;
+        output = &mut call => Bounded::Finished { output, timed_out: true },
+        () = tokio::time::sleep_until(cancel_at + grace) => Bounded::Dropped,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: Duration = Duration::from_secs(60 * 60);
+
+    #[test]
+    fn defaults_fit_the_hold() {
+        let limits = HandlerLimits::resolve(None, None, HOUR, true).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((limits.timeout, limits.grace), (DEFAULT_HANDLER_TIMEOUT, DEFAULT_HANDLER_GRACE));
+        // Without a heartbeat, a 30 s visibility timeout: 2 s margin, 7 s grace, 21 s timeout.
+        let limits =
+            HandlerLimits::resolve(None, None, Duration::from_secs(30), false).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((limits.timeout, limits.grace), (Duration::from_secs(21), Duration::from_secs(7)));
+        assert!(HandlerLimits::resolve(None, None, Duration::from_secs(1), false).is_ok(), "even 1 s");
+    }
+
+    #[test]
+    fn explicit_limits_are_validated() {
+        let resolve = |timeout, grace, hold| HandlerLimits::resolve(Some(timeout), Some(grace), hold, true);
+        assert!(resolve(Duration::ZERO, Duration::ZERO, HOUR).is_err(), "zero timeout");
+        assert!(resolve(Duration::from_secs(3590), Duration::from_secs(10), HOUR).is_err(), "no settle margin");
+        assert!(resolve(Duration::from_secs(3588), Duration::from_secs(10), HOUR).is_ok());
+        let error = resolve(HOUR, Duration::ZERO, HOUR).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(error.contains("max_total"), "{error}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_handler_is_cancelled_at_its_timeout_or_before_the_hold_ends() {
+        let limits = HandlerLimits::resolve(Some(Duration::from_secs(60)), Some(Duration::from_secs(10)), HOUR, true)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let received = Instant::now();
+        let started = received + Duration::from_secs(5);
+        assert_eq!(limits.cancel_at(received, started), started + Duration::from_secs(60));
+        assert_eq!(limits.hold_until(started + Duration::from_secs(60)), started + Duration::from_secs(72));
+        // Started 59 min after the receive (behind its FIFO group): cancelled 12 s before the hour ends.
+        let late = received + Duration::from_secs(59 * 60);
+        assert_eq!(limits.cancel_at(received, late), received + HOUR - Duration::from_secs(12));
+        let too_late = received + HOUR;
+        assert_eq!(limits.cancel_at(received, too_late), too_late, "at once, never in the past");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn run_bounded_cancels_at_the_deadline_and_drops_after_the_grace_period() {
+        let start = Instant::now();
+        let second = Duration::from_secs(1);
+
+        let token = CancellationToken::new();
+        let quick = run_bounded(async { 7 }, &token, start + second, second).await;
+        assert_eq!(quick, Bounded::Finished { output: 7, timed_out: false });
+        assert!(!token.is_cancelled());
+
+        let token = CancellationToken::new();
+        let watched = token.clone();
+        let honours = run_bounded(async move { watched.cancelled().await }, &token, start + second, second).await;
+        assert_eq!(honours, Bounded::Finished { output: (), timed_out: true });
+        assert_eq!(start.elapsed(), second, "finished as soon as its token fired");
+
+        let token = CancellationToken::new();
+        let hangs = run_bounded(std::future::pending::<()>(), &token, start + 2 * second, second).await;
+        assert_eq!(hangs, Bounded::Dropped);
+        assert!(token.is_cancelled());
+        assert_eq!(start.elapsed(), 3 * second, "dropped one grace period after the cancellation");
+    }
+}
