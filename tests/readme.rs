@@ -8,6 +8,8 @@
 //!   (dedented by the marker's indentation, surrounding blank lines ignored), and
 //! - each marked block appears in README.md as such a block (a stale copy fails too).
 //!
+//! README.md's TOML snippets (emulator configuration) must parse as the emulator's `--config` file.
+//!
 //! To add a snippet to the README: write it in a test between the markers, then paste it into README.md as a
 //! ```` ```rust,ignore ```` block (README.md itself is not a doc-test: hidden `# ` lines would show on the
 //! rendered page). The producer and consumer snippets live in `tests/order_demo.rs`; the others here.
@@ -25,25 +27,29 @@ use sqskit::monitor::{Alert, Metric, QueueMonitor, Threshold};
 const START: &str = "// README: ";
 const END: &str = "// README: end";
 
-/// The fenced blocks of `markdown` whose info string starts with `rust`.
-fn rust_blocks(markdown: &str) -> Vec<String> {
+/// The fenced blocks of `markdown` whose info string starts with `language`.
+fn fenced_blocks(markdown: &str, language: &str) -> Vec<String> {
     let mut blocks = Vec::new();
-    let mut current: Option<Vec<&str>> = None;
+    let mut current: Option<(bool, Vec<&str>)> = None;
     for line in markdown.lines() {
         match (&mut current, line.trim_start().strip_prefix("```")) {
-            (None, Some(info)) if info.trim().starts_with("rust") => current = Some(Vec::new()),
-            (None, Some(_)) => current = Some(vec!["\u{0}not rust"]),
-            (Some(lines), Some(_)) => {
-                if lines.first() != Some(&"\u{0}not rust") {
+            (None, Some(info)) => current = Some((info.trim().starts_with(language), Vec::new())),
+            (Some((wanted, lines)), Some(_)) => {
+                if *wanted {
                     blocks.push(lines.join("\n").trim_matches('\n').to_owned());
                 }
                 current = None;
             }
-            (Some(lines), None) => lines.push(line),
+            (Some((_, lines)), None) => lines.push(line),
             (None, None) => {}
         }
     }
     blocks
+}
+
+/// The fenced Rust blocks of `markdown`.
+fn rust_blocks(markdown: &str) -> Vec<String> {
+    fenced_blocks(markdown, "rust")
 }
 
 /// The marked blocks of one source file: `(name, dedented code)`.
@@ -107,6 +113,18 @@ fn every_rust_snippet_in_the_readme_is_compiled_by_a_test() {
         .map(|(file, name, code)| format!("{file}: {name}\n{code}"))
         .collect();
     assert!(stale.is_empty(), "marked snippets that README.md does not contain (update it):\n\n{}", stale.join("\n\n"));
+}
+
+#[test]
+fn every_toml_snippet_in_the_readme_is_a_valid_emulator_config() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let blocks = fenced_blocks(&readme, "toml");
+    assert!(!blocks.is_empty(), "README.md's TOML snippets were not found");
+    for block in blocks {
+        if let Err(error) = sqskit_emulator::config::ConfigFile::parse(&block, "README.md") {
+            panic!("README.md has a TOML snippet the emulator rejects: {error}\n\n{block}");
+        }
+    }
 }
 
 #[test]
