@@ -102,7 +102,7 @@ impl<T: Send + Sync + 'static> ProducerBuilder<T> {
     /// entry separately and does not document that it fails the later entries of a group when an earlier
     /// one fails: if it stores a later entry while failing an earlier one with a retryable error, the retry
     /// stores the earlier one after it (the producer logs a warning). Whole-request failures, throttling
-    /// and timeouts keep the order either way. See "FIFO order" in [`Producer`].
+    /// and timeouts keep the order either way. See "FIFO order" in [`crate::producer`].
     pub fn fifo_same_group_per_request(mut self, allowed: bool) -> Self {
         self.config.same_group_per_request = allowed;
         self

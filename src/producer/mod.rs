@@ -23,9 +23,14 @@
 //! # FIFO order
 //! On a FIFO queue, messages of one group are stored by SQS in the order they were sent, retries included:
 //! a retried message is never overtaken by a later message of its group.
-//! - SQS answers a `SendMessageBatch` entry by entry, and its documentation does not say that a failed entry
-//!   makes the later entries of its group fail too, so it may store entry 3 of a group while failing entry 2
-//!   (details and AWS's documentation: the `order` module). The producer therefore keeps at most one
+//! - SQS answers a `SendMessageBatch` entry by entry ("The result of sending each message is reported
+//!   individually in the response", each failure with its own `SenderFault`), and enqueues a FIFO batch's
+//!   messages "in the order they are sent"
+//!   (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html>,
+//!   <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_BatchResultErrorEntry.html>).
+//!   Nothing there says that a failed entry makes the later entries of its group fail too, so SQS may store
+//!   entry 3 of a group while failing entry 2, and no retry could then put entry 2 first (more sources in
+//!   `src/producer/order.rs`). The producer therefore keeps at most one
 //!   unconfirmed message per group: while a message of a group is in a request in flight or waits for a
 //!   retry, no later message of that group is sent, and a request carries at most one message per group.
 //!   Other groups are not held back: a request carries the next message of up to 10 groups.
