@@ -12,6 +12,7 @@
 mod suite_macro;
 
 mod harness;
+mod readme;
 mod scenarios;
 #[allow(dead_code)]
 #[path = "../conformance/support.rs"]
