@@ -12,8 +12,14 @@
 //!    queue the messages of one group run strictly in order, groups in parallel.
 //! 3. The handler's [`Outcome`] is **settled**: acknowledgements are batched into `DeleteMessageBatch`
 //!    (10 entries, or after a short linger), retries and releases into `ChangeMessageVisibilityBatch`.
-//! 4. Meanwhile the **heartbeat** extends every held message close to its visibility deadline, in one batch
-//!    request per 10 messages per tick, and never after its outcome was decided.
+//! 4. Meanwhile the **heartbeat** extends every held message close to its visibility deadline, in batch
+//!    requests of 10 sent concurrently each tick, never after its outcome was decided and never past its
+//!    handler's timeout.
+//!
+//! Handlers are **bounded**: at the [handler timeout](ConsumerBuilder::handler_timeout) (15 minutes by
+//! default) the handler's [`Delivery::cancelled`] signal fires (it fires at shutdown too); a handler still
+//! running after the [grace period](ConsumerBuilder::handler_grace) is dropped and its message retried, so
+//! a message is never handled twice at once.
 //!
 //! Nothing is acknowledged before its handler succeeded. A panicking handler, a dropped consumer or a
 //! handler still running at the shutdown deadline leaves its message in flight, so SQS redelivers it after

@@ -17,10 +17,13 @@ pub(crate) const MAX_WAIT: Duration = Duration::from_secs(20);
 /// Visibility heartbeat: keeps messages whose handler runs long from becoming visible again.
 ///
 /// Every `interval`, one task looks at every message the consumer holds (running, or waiting for its FIFO
-/// group) and extends, in one `ChangeMessageVisibilityBatch` per 10 messages, those whose visibility ends
-/// within `threshold`, to `extension` from now. A message is never extended once its outcome is decided, and
-/// never beyond `max_total` (nor SQS's 12 hours) since its receive: a handler that hangs forever eventually
-/// lets the message be redelivered.
+/// group) and extends, in one `ChangeMessageVisibilityBatch` per 10 messages (sent concurrently, at most 16
+/// at once), those whose visibility ends within `threshold`, to `extension` from now. A message is never
+/// extended once its outcome is decided, never beyond `max_total` (nor SQS's 12 hours) since its receive,
+/// and never beyond its handler's [timeout and grace period](super::ConsumerBuilder::handler_timeout).
+/// A message whose extension failed is tried again after a backoff (2, 4, 8... intervals, at most half the
+/// time its visibility has left), not at every tick; one SQS rejects for good (its receipt handle no longer
+/// valid) is not tried again.
 ///
 /// # Examples
 /// ```

@@ -60,9 +60,6 @@ impl HandlerLimits {
         let room = hold.saturating_sub(margin);
         let grace = grace.unwrap_or_else(|| DEFAULT_HANDLER_GRACE.min(room / 4));
         let timeout = timeout.unwrap_or_else(|| DEFAULT_HANDLER_TIMEOUT.min(room.saturating_sub(grace)));
-        if timeout.is_zero() {
-            return Err(Error::Config { reason: "the handler timeout must not be zero".to_owned() });
-        }
         if timeout + grace > room {
             let limit =
                 if heartbeat { "the heartbeat's max_total" } else { "the visibility timeout (there is no heartbeat)" };
@@ -73,6 +70,9 @@ impl HandlerLimits {
                      handler still runs. Shorten the handler timeout or raise the limit"
                 ),
             });
+        }
+        if timeout.is_zero() {
+            return Err(Error::Config { reason: "the handler timeout must not be zero".to_owned() });
         }
         Ok(Self { timeout, grace, hold, margin })
     }
@@ -143,6 +143,8 @@ mod tests {
     fn explicit_limits_are_validated() {
         let resolve = |timeout, grace, hold| HandlerLimits::resolve(Some(timeout), Some(grace), hold, true);
         assert!(resolve(Duration::ZERO, Duration::ZERO, HOUR).is_err(), "zero timeout");
+        let grace_only = HandlerLimits::resolve(None, Some(2 * HOUR), HOUR, true).err().map(|e| e.to_string());
+        assert!(grace_only.unwrap_or_default().contains("plus grace"), "a grace period longer than the hold");
         assert!(resolve(Duration::from_secs(3590), Duration::from_secs(10), HOUR).is_err(), "no settle margin");
         assert!(resolve(Duration::from_secs(3588), Duration::from_secs(10), HOUR).is_ok());
         let error = resolve(HOUR, Duration::ZERO, HOUR).err().map(|e| e.to_string()).unwrap_or_default();

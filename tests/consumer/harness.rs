@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -125,13 +125,21 @@ pub async fn queue_with_redrive(backend: &Arc<dyn SqsBackend>, name: &str, max_r
     (source, dlq)
 }
 
-/// A backend observer: records every confirmed visibility change, and can fail delete requests.
+/// A backend observer: records every confirmed visibility change and the receipt handles of every
+/// visibility request made, measures how many requests (and visibility requests) overlap, and can fail
+/// delete and visibility requests.
 #[derive(Debug, Default)]
 pub struct Probe {
     visibility_timeouts: Mutex<Vec<Duration>>,
     visibility_requests_done: AtomicU64,
     fail_deletes: AtomicUsize,
     delete_requests: AtomicU64,
+    visibility_calls: Mutex<Vec<Vec<String>>>,
+    fail_visibility: AtomicBool,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+    visibility_in_flight: AtomicUsize,
+    max_visibility_in_flight: AtomicUsize,
 }
 
 impl Probe {
@@ -160,15 +168,52 @@ impl Probe {
     pub fn fail_next_deletes(&self, count: usize) {
         self.fail_deletes.store(count, Ordering::SeqCst);
     }
+
+    /// The receipt handles of every `ChangeMessageVisibilityBatch` request made (failed ones included), in
+    /// the order they were made.
+    pub fn visibility_calls(&self) -> Vec<Vec<String>> {
+        self.visibility_calls.lock().unwrap().clone()
+    }
+
+    /// While `fail` holds, every `ChangeMessageVisibilityBatch` request fails with a retryable
+    /// `ServiceUnavailable` (and is recorded in [`Probe::visibility_calls`]).
+    pub fn fail_visibility(&self, fail: bool) {
+        self.fail_visibility.store(fail, Ordering::SeqCst);
+    }
+
+    /// The most requests of any kind that were in flight at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// The most `ChangeMessageVisibilityBatch` requests that were in flight at once.
+    pub fn max_visibility_in_flight(&self) -> usize {
+        self.max_visibility_in_flight.load(Ordering::SeqCst)
+    }
+}
+
+fn enter(in_flight: &AtomicUsize, max: &AtomicUsize) {
+    let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    max.fetch_max(now, Ordering::SeqCst);
 }
 
 impl BackendObserver for Probe {
     fn before(&self, call: &Call<'_>) -> Result<()> {
+        if let Call::ChangeMessageVisibilityBatch(entries) = call {
+            let receipts = entries.iter().map(|entry| entry.receipt_handle.as_str().to_owned()).collect();
+            self.visibility_calls.lock().unwrap().push(receipts);
+            if self.fail_visibility.load(Ordering::SeqCst) {
+                return Err(Error::service("ServiceUnavailable", "injected failure", None, Some(Fault::Receiver)));
+            }
+            enter(&self.visibility_in_flight, &self.max_visibility_in_flight);
+        }
+        enter(&self.in_flight, &self.max_in_flight);
         if let Call::DeleteMessageBatch(_) = call {
             self.delete_requests.fetch_add(1, Ordering::SeqCst);
             let inject =
                 self.fail_deletes.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
             if inject {
+                self.in_flight.fetch_sub(1, Ordering::SeqCst);
                 return Err(Error::service("ServiceUnavailable", "injected failure", None, Some(Fault::Receiver)));
             }
         }
@@ -176,7 +221,9 @@ impl BackendObserver for Probe {
     }
 
     fn after(&self, call: &Call<'_>, _: Reply<'_>) {
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
         if let Call::ChangeMessageVisibilityBatch(entries) = call {
+            self.visibility_in_flight.fetch_sub(1, Ordering::SeqCst);
             self.visibility_timeouts.lock().unwrap().extend(entries.iter().map(|entry| entry.visibility_timeout));
             self.visibility_requests_done.fetch_add(1, Ordering::SeqCst);
         }

@@ -12,6 +12,7 @@
 mod suite_macro;
 
 mod harness;
+mod readme;
 mod scenarios;
 #[allow(dead_code)]
 #[path = "../conformance/support.rs"]
@@ -39,6 +40,11 @@ backend_suite! {
         idempotency::a_failed_handler_abandons_its_key_so_the_retry_runs,
         timing::retry_backoff_grows_with_the_receive_count,
         timing::heartbeats_keep_a_handler_three_times_the_visibility_timeout_invisible,
+        timing::heartbeat_sends_a_ticks_batches_concurrently_and_backs_off_failed_entries,
+        timeouts::a_hanging_handler_is_cancelled_then_dropped_and_its_message_retried,
+        timeouts::a_handler_that_honours_its_token_ends_early_with_its_own_outcome,
+        timeouts::shutdown_cancels_running_handlers_tokens,
+        timeouts::a_hanging_batch_handler_is_dropped_and_its_messages_retried,
         shutdown::shutdown_under_load_loses_nothing_and_processes_nothing_twice,
         shutdown::shutdown_releases_unstarted_messages_and_abandons_handlers_past_the_deadline,
         fifo::groups_stay_in_order_under_16_handlers_and_100_groups,

@@ -6,4 +6,5 @@ pub mod dead_letters;
 pub mod fifo;
 pub mod idempotency;
 pub mod shutdown;
+pub mod timeouts;
 pub mod timing;

@@ -1,0 +1,238 @@
+//! Bounded handlers: a handler past its timeout has its cancellation token fired, and past the grace period
+//! is dropped and its message retried (never processed twice at once); a handler that honours the token
+//! ends early with its own outcome; shutdown fires every running handler's token. The consumer's timers run
+//! in real milliseconds, SQS time on the `ManualClock`.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sqskit::consumer::{BatchOutcomes, Consumer, Delivery, Outcome};
+use sqskit::retry::{Jitter, RetryPolicy};
+use tokio::time::Instant;
+
+use crate::harness::{Probe, counts, eventually, receive_all, receive_now, send_bodies, until_empty};
+use crate::support::TestContext;
+
+const TIMEOUT: Duration = Duration::from_millis(300);
+const GRACE: Duration = Duration::from_millis(200);
+const RETRY_DELAY: Duration = Duration::from_secs(10);
+/// The handlers measure from a moment after the consumer's start of the call.
+const SLACK: Duration = Duration::from_millis(10);
+
+fn retry_policy() -> RetryPolicy {
+    RetryPolicy::default().initial_backoff(RETRY_DELAY).max_backoff(Duration::from_secs(1_000)).jitter(Jitter::None)
+}
+
+/// What the handlers of one scenario did: handlers running now (and the most at once), how many were
+/// dropped, when tokens fired and handler futures were dropped (since their start).
+#[derive(Debug, Default)]
+struct Attempts {
+    running: AtomicUsize,
+    max_running: AtomicUsize,
+    dropped: AtomicUsize,
+    fired_after: Mutex<Vec<Duration>>,
+    dropped_after: Mutex<Vec<Duration>>,
+    receive_counts: Mutex<Vec<u32>>,
+}
+
+/// Counts a handler as running until its future completes or is dropped.
+struct Running {
+    attempts: Arc<Attempts>,
+    started: Instant,
+    finished: bool,
+}
+
+impl Running {
+    fn start<T>(attempts: &Arc<Attempts>, delivery: &Delivery<T>) -> Self {
+        attempts.receive_counts.lock().unwrap().push(delivery.receive_count());
+        let now = attempts.running.fetch_add(1, Ordering::SeqCst) + 1;
+        attempts.max_running.fetch_max(now, Ordering::SeqCst);
+        // Watches the token from outside the handler future, which ignores it.
+        let token = delivery.cancellation();
+        let watcher = attempts.clone();
+        let started = Instant::now();
+        tokio::spawn(async move {
+            token.cancelled().await;
+            watcher.fired_after.lock().unwrap().push(started.elapsed());
+        });
+        Self { attempts: attempts.clone(), started, finished: false }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.attempts.running.fetch_sub(1, Ordering::SeqCst);
+        if !self.finished {
+            self.attempts.dropped.fetch_add(1, Ordering::SeqCst);
+            self.attempts.dropped_after.lock().unwrap().push(self.started.elapsed());
+        }
+    }
+}
+
+pub async fn a_hanging_handler_is_cancelled_then_dropped_and_its_message_retried(ctx: &TestContext) {
+    let (backend, probe) = Probe::wrap(ctx.backend.clone());
+    let queue = ctx.create_queue("hangs").await;
+    send_bodies(&backend, &queue, vec!["1".to_owned()]).await;
+    let attempts = Arc::new(Attempts::default());
+
+    // One-second long polls, so that a poll ends with each clock advance (see `timing.rs`).
+    let running = Consumer::<u32>::builder(backend.clone(), &queue)
+        .handler_timeout(TIMEOUT)
+        .handler_grace(GRACE)
+        .retry_backoff(retry_policy())
+        .wait_time(Duration::from_secs(1))
+        .build()
+        .unwrap()
+        .start({
+            let attempts = attempts.clone();
+            move |delivery: Delivery<u32>| {
+                let running = Running::start(&attempts, &delivery);
+                async move {
+                    let mut running = running;
+                    if delivery.receive_count() == 1 {
+                        // Hangs, ignoring its token.
+                        std::future::pending::<()>().await;
+                    }
+                    running.finished = true;
+                    Outcome::Ack
+                }
+            }
+        });
+    eventually("the hanging handler to be dropped", || running.stats().dropped == 1).await;
+    eventually("its retry to be settled", || probe.visibility_timeouts() == [RETRY_DELAY]).await;
+
+    let fired = attempts.fired_after.lock().unwrap().clone();
+    let dropped = attempts.dropped_after.lock().unwrap().clone();
+    assert_eq!(fired.len(), 1, "the token fired once");
+    assert!(fired[0] >= TIMEOUT - SLACK, "the token fired at the timeout, not before: {fired:?}");
+    assert!(dropped[0] >= TIMEOUT + GRACE - SLACK, "dropped after the grace period, not before: {dropped:?}");
+    assert_eq!(attempts.running.load(Ordering::SeqCst), 0, "the handler future is gone");
+    assert_eq!(counts(&backend, &queue).await, (0, 1), "hidden for its retry delay");
+    assert!(receive_now(&backend, &queue).await.is_empty());
+
+    ctx.advance(RETRY_DELAY);
+    until_empty(&backend, &queue).await;
+    let report = running.shutdown(Duration::from_secs(5)).await;
+
+    assert_eq!(*attempts.receive_counts.lock().unwrap(), [1, 2], "received again after the retry delay");
+    assert_eq!(attempts.max_running.load(Ordering::SeqCst), 1, "never processed twice at once");
+    assert_eq!((report.stats.timed_out, report.stats.dropped, report.stats.retried), (1, 1, 1));
+    assert_eq!((report.completed, report.abandoned), (1, 0));
+}
+
+pub async fn a_handler_that_honours_its_token_ends_early_with_its_own_outcome(ctx: &TestContext) {
+    let (backend, probe) = Probe::wrap(ctx.backend.clone());
+    let queue = ctx.create_queue("honours").await;
+    send_bodies(&backend, &queue, vec!["1".to_owned()]).await;
+    let attempts = Arc::new(Attempts::default());
+    let own_delay = Duration::from_secs(5);
+
+    let running = Consumer::<u32>::builder(backend.clone(), &queue)
+        .handler_timeout(TIMEOUT)
+        .handler_grace(Duration::from_secs(60))
+        .wait_time(Duration::from_secs(1))
+        .build()
+        .unwrap()
+        .start({
+            let attempts = attempts.clone();
+            move |delivery: Delivery<u32>| {
+                let running = Running::start(&attempts, &delivery);
+                async move {
+                    let mut running = running;
+                    if delivery.receive_count() == 1 {
+                        delivery.cancelled().await;
+                        assert!(delivery.is_cancelled());
+                        running.finished = true;
+                        return Outcome::RetryAfter(own_delay);
+                    }
+                    running.finished = true;
+                    Outcome::Ack
+                }
+            }
+        });
+    eventually("the handler's own outcome to be settled", || probe.visibility_timeouts() == [own_delay]).await;
+    let stats = running.stats();
+    assert_eq!((stats.timed_out, stats.dropped), (1, 0), "timed out, returned within the grace period");
+    let fired = attempts.fired_after.lock().unwrap().clone();
+    assert!(fired[0] >= TIMEOUT - SLACK && fired[0] < Duration::from_secs(30), "fired at the timeout: {fired:?}");
+
+    ctx.advance(own_delay);
+    until_empty(&backend, &queue).await;
+    let report = running.shutdown(Duration::from_secs(5)).await;
+
+    assert_eq!(*attempts.receive_counts.lock().unwrap(), [1, 2]);
+    assert_eq!(attempts.dropped.load(Ordering::SeqCst), 0, "never dropped");
+    assert_eq!(report.completed, 1);
+}
+
+pub async fn shutdown_cancels_running_handlers_tokens(ctx: &TestContext) {
+    let backend = ctx.backend.clone();
+    let queue = ctx.create_queue("shutdown-token").await;
+    send_bodies(&backend, &queue, (0..3).map(|i| i.to_string()).collect()).await;
+    let attempts = Arc::new(Attempts::default());
+
+    let running = Consumer::<u32>::builder(backend.clone(), &queue).build().unwrap().start({
+        let attempts = attempts.clone();
+        move |delivery: Delivery<u32>| {
+            let running = Running::start(&attempts, &delivery);
+            async move {
+                let mut running = running;
+                delivery.cancelled().await;
+                running.finished = true;
+                Outcome::Release
+            }
+        }
+    });
+    eventually("three handlers to start", || attempts.receive_counts.lock().unwrap().len() == 3).await;
+    let started = Instant::now();
+    let report = running.shutdown(Duration::from_secs(30)).await;
+
+    assert!(started.elapsed() < Duration::from_secs(10), "handlers wound up at once, not at the drain deadline");
+    assert_eq!((report.abandoned, report.stats.released, report.stats.timed_out), (0, 3, 0));
+    assert_eq!(attempts.dropped.load(Ordering::SeqCst), 0);
+    // Released, not deleted. (Over HTTP, a long poll dropped at shutdown may take them again on the server:
+    // `receive_all` advances the clock past such a receive's visibility timeout.)
+    assert_eq!(receive_all(ctx, &queue, 3).await.len(), 3);
+}
+
+pub async fn a_hanging_batch_handler_is_dropped_and_its_messages_retried(ctx: &TestContext) {
+    let (backend, probe) = Probe::wrap(ctx.backend.clone());
+    let queue = ctx.create_queue("batch-hangs").await;
+    send_bodies(&backend, &queue, (0..3).map(|i| i.to_string()).collect()).await;
+    let attempts = Arc::new(Attempts::default());
+
+    let running = Consumer::<u32>::builder(backend.clone(), &queue)
+        .handler_timeout(TIMEOUT)
+        .handler_grace(GRACE)
+        .retry_backoff(retry_policy())
+        .wait_time(Duration::from_secs(1))
+        .build()
+        .unwrap()
+        .start_batch({
+            let attempts = attempts.clone();
+            move |batch: Vec<Delivery<u32>>| {
+                let running: Vec<Running> = batch.iter().map(|d| Running::start(&attempts, d)).collect();
+                async move {
+                    let mut running = running;
+                    if batch.iter().any(|d| d.receive_count() == 1) {
+                        std::future::pending::<()>().await;
+                    }
+                    running.iter_mut().for_each(|r| r.finished = true);
+                    BatchOutcomes::all(Outcome::Ack, batch.len())
+                }
+            }
+        });
+    eventually("every message to be retried", || running.stats().retried == 3).await;
+    assert_eq!(probe.visibility_timeouts(), [RETRY_DELAY; 3]);
+    assert_eq!(attempts.dropped.load(Ordering::SeqCst), 3);
+    assert!(attempts.fired_after.lock().unwrap().iter().all(|&at| at >= TIMEOUT - SLACK));
+
+    ctx.advance(RETRY_DELAY);
+    until_empty(&backend, &queue).await;
+    let report = running.shutdown(Duration::from_secs(5)).await;
+
+    assert_eq!(attempts.max_running.load(Ordering::SeqCst), 3, "the first calls were gone before the retries");
+    assert!(report.stats.dropped >= 1 && report.stats.dropped == report.stats.timed_out);
+    assert_eq!(report.completed, 3);
+}
