@@ -45,6 +45,7 @@ backend_suite! {
         timeouts::a_handler_that_honours_its_token_ends_early_with_its_own_outcome,
         timeouts::shutdown_cancels_running_handlers_tokens,
         timeouts::a_hanging_batch_handler_is_dropped_and_its_messages_retried,
+        timeouts::a_timed_out_fifo_message_holds_back_its_group_which_is_redelivered_in_order,
         shutdown::shutdown_under_load_loses_nothing_and_processes_nothing_twice,
         shutdown::shutdown_releases_unstarted_messages_and_abandons_handlers_past_the_deadline,
         fifo::groups_stay_in_order_under_16_handlers_and_100_groups,

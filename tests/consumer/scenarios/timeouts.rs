@@ -7,11 +7,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sqskit::consumer::{BatchOutcomes, Consumer, Delivery, Outcome};
+use sqskit::IdempotencyKey;
+use sqskit::backend::SendEntry;
+use sqskit::consumer::{BatchOutcomes, Consumer, Delivery, InMemoryIdempotencyStore, Outcome};
 use sqskit::retry::{Jitter, RetryPolicy};
 use tokio::time::Instant;
 
-use crate::harness::{Probe, counts, eventually, receive_all, receive_now, send_bodies, until_empty};
+use crate::harness::{Probe, counts, eventually, receive_all, receive_now, send_bodies, send_entries, until_empty};
 use crate::support::TestContext;
 
 const TIMEOUT: Duration = Duration::from_millis(300);
@@ -76,8 +78,11 @@ pub async fn a_hanging_handler_is_cancelled_then_dropped_and_its_message_retried
     send_bodies(&backend, &queue, vec!["1".to_owned()]).await;
     let attempts = Arc::new(Attempts::default());
 
-    // One-second long polls, so that a poll ends with each clock advance (see `timing.rs`).
+    // One-second long polls, so that a poll ends with each clock advance (see `timing.rs`). The idempotency
+    // lease (30 s of real time) must be abandoned with the dropped handler, or the retry would be deferred.
     let running = Consumer::<u32>::builder(backend.clone(), &queue)
+        .idempotency(Arc::new(InMemoryIdempotencyStore::new()))
+        .idempotency_key(|order, _| Some(IdempotencyKey::from(format!("order-{order}"))))
         .handler_timeout(TIMEOUT)
         .handler_grace(GRACE)
         .retry_backoff(retry_policy())
@@ -118,7 +123,7 @@ pub async fn a_hanging_handler_is_cancelled_then_dropped_and_its_message_retried
     assert_eq!(*attempts.receive_counts.lock().unwrap(), [1, 2], "received again after the retry delay");
     assert_eq!(attempts.max_running.load(Ordering::SeqCst), 1, "never processed twice at once");
     assert_eq!((report.stats.timed_out, report.stats.dropped, report.stats.retried), (1, 1, 1));
-    assert_eq!((report.completed, report.abandoned), (1, 0));
+    assert_eq!((report.completed, report.abandoned, report.stats.deferred), (1, 0, 0), "the lease was given up");
 }
 
 pub async fn a_handler_that_honours_its_token_ends_early_with_its_own_outcome(ctx: &TestContext) {
@@ -235,4 +240,56 @@ pub async fn a_hanging_batch_handler_is_dropped_and_its_messages_retried(ctx: &T
     assert_eq!(attempts.max_running.load(Ordering::SeqCst), 3, "the first calls were gone before the retries");
     assert!(report.stats.dropped >= 1 && report.stats.dropped == report.stats.timed_out);
     assert_eq!(report.completed, 3);
+}
+
+pub async fn a_timed_out_fifo_message_holds_back_its_group_which_is_redelivered_in_order(ctx: &TestContext) {
+    let (backend, probe) = Probe::wrap(ctx.backend.clone());
+    let queue = ctx.create_fifo_queue("hangs.fifo").await;
+    let entries = (0..3)
+        .map(|i| {
+            let mut entry = SendEntry::new(format!("e{i}"), i.to_string());
+            entry.group_id = Some("g".to_owned());
+            entry.deduplication_id = Some(format!("d{i}"));
+            entry
+        })
+        .collect();
+    send_entries(&backend, &queue, entries).await;
+    let attempts = Arc::new(Attempts::default());
+    let order = Arc::new(Mutex::new(Vec::new()));
+
+    let running = Consumer::<u32>::builder(backend.clone(), &queue)
+        .handler_timeout(TIMEOUT)
+        .handler_grace(GRACE)
+        .retry_backoff(retry_policy())
+        .wait_time(Duration::from_secs(1))
+        .build()
+        .unwrap()
+        .start({
+            let attempts = attempts.clone();
+            let order = order.clone();
+            move |delivery: Delivery<u32>| {
+                let running = Running::start(&attempts, &delivery);
+                order.lock().unwrap().push(*delivery);
+                async move {
+                    let mut running = running;
+                    if *delivery == 0 && delivery.receive_count() == 1 {
+                        std::future::pending::<()>().await;
+                    }
+                    running.finished = true;
+                    Outcome::Ack
+                }
+            }
+        });
+    eventually("the head's retry and the group's release", || running.stats().retried + running.stats().released == 3)
+        .await;
+    assert_eq!(probe.visibility_timeouts()[0], RETRY_DELAY, "the head is retried after its delay");
+    assert_eq!(*order.lock().unwrap(), [0], "nothing behind the hung head ran");
+
+    ctx.advance(RETRY_DELAY);
+    until_empty(&backend, &queue).await;
+    let report = running.shutdown(Duration::from_secs(5)).await;
+
+    assert_eq!(*order.lock().unwrap(), [0, 0, 1, 2], "the group is redelivered in order");
+    assert_eq!(attempts.max_running.load(Ordering::SeqCst), 1);
+    assert_eq!((report.stats.dropped, report.completed), (1, 3));
 }
