@@ -174,7 +174,8 @@ async fn consume(
     let started = Instant::now();
     let running = Consumer::<u64>::builder(backend, queue)
         .concurrency(concurrency)
-        .build()?
+        .build()
+        .await?
         .start(|_: Delivery<u64>| std::future::ready(Outcome::Ack));
     while running.stats().completed < messages as u64 {
         tokio::time::sleep(Duration::from_millis(1)).await;
@@ -199,7 +200,7 @@ async fn latency(
 ) -> anyhow::Result<Vec<Duration>> {
     let origin = Instant::now();
     let samples: Arc<Mutex<Vec<Duration>>> = Arc::default();
-    let running = Consumer::<u64>::builder(backend.clone(), queue).concurrency(concurrency).build()?.start({
+    let running = Consumer::<u64>::builder(backend.clone(), queue).concurrency(concurrency).build().await?.start({
         let samples = samples.clone();
         move |sent: Delivery<u64>| {
             let waited = origin.elapsed().saturating_sub(Duration::from_nanos(*sent));

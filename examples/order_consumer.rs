@@ -77,7 +77,9 @@ struct Args {
 }
 
 /// Exits with status 1 and one line on stderr when the queues cannot be found or set up (for example
-/// `order_consumer: queue orders does not exist (pass --create-queues ...)`), or when the run itself fails.
+/// `order_consumer: queue orders does not exist (pass --create-queues ...)`), when the consumer stops because
+/// its queue became unusable (`order_consumer: the consumer of <url> stopped after 10 consecutive failed
+/// receives ...`), or when the run itself fails.
 #[tokio::main]
 async fn main() -> ExitCode {
     match run(Args::parse()).await {
@@ -105,13 +107,23 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let store = Arc::new(InMemoryIdempotencyStore::new());
     let started = Instant::now();
-    let running = worker::start(backend.clone(), &queues, shop.clone(), store, settings)?;
+    let running = worker::start(backend.clone(), &queues, shop.clone(), store, settings).await?;
     println!("order_consumer: consuming {} (Ctrl-C stops gracefully)", queues.orders);
 
     let why = wait_for_stop(&running, &backend, &queues.orders, args.exit_when_drained, &ledger).await?;
     let report = running.shutdown(Duration::from_secs(args.drain_secs)).await;
     let elapsed = started.elapsed();
 
+    if let Some(error) = report.error {
+        // The queue was deleted or access revoked while running: say so and exit non-zero.
+        println!(
+            "order_consumer: stopped after {:.1} s: completed {}, abandoned {}",
+            elapsed.as_secs_f64(),
+            report.completed,
+            report.abandoned
+        );
+        return Err(anyhow::Error::new(error));
+    }
     let stats = &report.stats;
     let books = ledger.snapshot();
     println!("order_consumer: stopped ({why}) after {:.1} s", elapsed.as_secs_f64());
@@ -164,7 +176,8 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(if verdict.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-/// Waits for Ctrl-C, SIGTERM or (with `when_drained`) an empty queue, showing live counters meanwhile;
+/// Waits for Ctrl-C, SIGTERM, the consumer stopping by itself (its queue became unusable: `run` then exits
+/// non-zero with the error) or (with `when_drained`) an empty queue, showing live counters meanwhile;
 /// returns which.
 async fn wait_for_stop(
     running: &RunningConsumer,
@@ -184,6 +197,7 @@ async fn wait_for_stop(
         tokio::select! {
             _ = &mut interrupt => break "Ctrl-C",
             () = &mut terminate => break "SIGTERM",
+            _ = running.failed() => break "the queue became unusable",
             _ = tick.tick() => {}
         }
         let stats = running.stats();

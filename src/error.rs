@@ -181,6 +181,14 @@ service_error_codes! {
     InvalidClientTokenId => ("InvalidClientTokenId", "InvalidClientTokenId"),
     /// The request signature is wrong.
     SignatureDoesNotMatch => ("SignatureDoesNotMatch", "SignatureDoesNotMatch"),
+    /// The request signature does not conform to AWS standards.
+    IncompleteSignature => ("IncompleteSignature", "IncompleteSignature"),
+    /// The request carried no access key id (no credentials).
+    MissingAuthenticationToken => ("MissingAuthenticationToken", "MissingAuthenticationToken"),
+    /// The session token of temporary credentials has expired.
+    ExpiredToken => ("ExpiredToken", "ExpiredToken", "ExpiredTokenException"),
+    /// The JSON protocol's answer to an unknown or invalid access key.
+    UnrecognizedClient => ("UnrecognizedClientException", "UnrecognizedClientException"),
     /// Generic AWS throttling.
     Throttling => ("ThrottlingException", "Throttling", "ThrottledException", "TooManyRequestsException"),
     /// The service failed while handling the request.
@@ -297,6 +305,31 @@ pub enum Error {
     /// The producer (or consumer) was closed before the operation could complete.
     #[error("sqskit is shutting down; the operation was not performed")]
     Shutdown,
+    /// A producer or consumer could not start: checking its queue (or the consumer's dead-letter queue) at
+    /// start-up failed with a non-retryable error, or with a retryable one for longer than the retry policy
+    /// allows. Check the queue URL, the region and the credentials' permissions.
+    #[error("cannot start on queue {queue_url}: {source}")]
+    QueueCheck {
+        /// The queue that was checked.
+        queue_url: String,
+        /// The error of the check.
+        source: Box<Error>,
+    },
+    /// A running consumer stopped polling by itself: its last `failures` receives all failed with an error
+    /// saying the queue cannot be used ([`Error::is_queue_unusable`]: deleted, access denied, credentials
+    /// or KMS key unusable). Fix the cause, then start a new consumer.
+    #[error(
+        "the consumer of {queue_url} stopped after {failures} consecutive failed receives (the queue cannot be \
+         used: check that it exists and that the credentials may receive from it): {source}"
+    )]
+    ConsumerStopped {
+        /// The queue.
+        queue_url: String,
+        /// How many receives failed in a row.
+        failures: u32,
+        /// The last receive's error.
+        source: Box<Error>,
+    },
 }
 
 impl Error {
@@ -319,7 +352,9 @@ impl Error {
                 transient || *fault == Some(Fault::Receiver)
             }
             Error::Transport { .. } | Error::Timeout { .. } => true,
-            Error::Encode { .. }
+            Error::QueueCheck { source, .. } => source.is_retryable(),
+            Error::ConsumerStopped { .. }
+            | Error::Encode { .. }
             | Error::Decode { .. }
             | Error::InvalidMessage { .. }
             | Error::ChecksumMismatch { .. }
@@ -328,10 +363,56 @@ impl Error {
         }
     }
 
-    /// The SQS error code, for [`Error::Service`].
+    /// Whether the error says that the queue cannot be used as configured, by these credentials, until
+    /// someone changes something: the queue does not exist (a wrong URL or region, or it was deleted), access
+    /// is denied, the credentials are missing, invalid or expired, the signature is wrong, or the queue's KMS
+    /// key cannot be used. None of these is [retryable](Error::is_retryable). A running consumer that meets
+    /// only such errors on its receives stops (see
+    /// [`ConsumerBuilder::stop_after_receive_failures`](crate::consumer::ConsumerBuilder::stop_after_receive_failures)).
+    ///
+    /// Sources: the errors common to every action
+    /// (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/CommonErrors.html>:
+    /// `AccessDeniedException`, `IncompleteSignature`, `InvalidClientTokenId`, `MissingAuthenticationToken`),
+    /// `ReceiveMessage`'s own errors
+    /// (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html>:
+    /// `QueueDoesNotExist`, `InvalidSecurity`, the `KMS.*` errors but `KMS.ThrottlingException`), and SQS's
+    /// troubleshooting guide, which notes that a missing permission can also be reported as
+    /// `QueueDoesNotExist` ("The specified queue does not exist or you do not have access to it",
+    /// <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/troubleshooting-api-errors.html>).
+    pub fn is_queue_unusable(&self) -> bool {
+        let code = match self {
+            Error::Service { code, .. } => code,
+            Error::QueueCheck { source, .. } | Error::ConsumerStopped { source, .. } => {
+                return source.is_queue_unusable();
+            }
+            _ => return false,
+        };
+        matches!(
+            code,
+            ServiceErrorCode::QueueDoesNotExist
+                | ServiceErrorCode::AccessDenied
+                | ServiceErrorCode::InvalidClientTokenId
+                | ServiceErrorCode::SignatureDoesNotMatch
+                | ServiceErrorCode::IncompleteSignature
+                | ServiceErrorCode::MissingAuthenticationToken
+                | ServiceErrorCode::ExpiredToken
+                | ServiceErrorCode::UnrecognizedClient
+                | ServiceErrorCode::InvalidSecurity
+                | ServiceErrorCode::KmsAccessDenied
+                | ServiceErrorCode::KmsDisabled
+                | ServiceErrorCode::KmsInvalidKeyUsage
+                | ServiceErrorCode::KmsInvalidState
+                | ServiceErrorCode::KmsNotFound
+                | ServiceErrorCode::KmsOptInRequired
+        )
+    }
+
+    /// The SQS error code, for [`Error::Service`] (and the service error inside an [`Error::QueueCheck`] or
+    /// [`Error::ConsumerStopped`]).
     pub fn code(&self) -> Option<&ServiceErrorCode> {
         match self {
             Error::Service { code, .. } => Some(code),
+            Error::QueueCheck { source, .. } | Error::ConsumerStopped { source, .. } => source.code(),
             _ => None,
         }
     }
@@ -418,5 +499,32 @@ mod tests {
         assert!(Error::transport(std::io::Error::other("reset")).is_retryable());
         assert!(!Error::Shutdown.is_retryable());
         assert!(!Error::invalid("too big").is_retryable());
+    }
+
+    #[test]
+    fn unusable_queue_classification() {
+        let service = |code: &str| Error::service(code, "m", None, Some(Fault::Sender));
+        for code in [
+            "AWS.SimpleQueueService.NonExistentQueue",
+            "QueueDoesNotExist",
+            "AccessDenied",
+            "com.amazonaws.sqs#AccessDeniedException",
+            "InvalidClientTokenId",
+            "SignatureDoesNotMatch",
+            "ExpiredToken",
+            "ExpiredTokenException",
+            "UnrecognizedClientException",
+            "MissingAuthenticationToken",
+            "KMS.AccessDeniedException",
+            "KmsDisabled",
+            "KMS.NotFoundException",
+        ] {
+            let error = service(code);
+            assert!(error.is_queue_unusable() && !error.is_retryable(), "{code}");
+        }
+        for code in ["KMS.ThrottlingException", "RequestThrottled", "InvalidParameterValue", "OverLimit"] {
+            assert!(!service(code).is_queue_unusable(), "{code}");
+        }
+        assert!(!Error::Timeout { detail: "t".to_owned() }.is_queue_unusable());
     }
 }

@@ -209,6 +209,7 @@ async fn run(scenario: &Scenario) -> Outcome {
         .idempotency(Arc::new(InMemoryIdempotencyStore::new()))
         .api_retry(retry_policy().max_attempts(Some(3)))
         .build()
+        .await
         .expect("build the consumer");
     fixture.inject_faults(scenario.name, scenario.partial_actions);
 

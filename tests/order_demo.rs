@@ -103,10 +103,11 @@ async fn readme_consumer(
         .idempotency(Arc::new(InMemoryIdempotencyStore::new()))
         .idempotency_key(|order, _meta| Some(IdempotencyKey::from(order.order_id.as_str())))
         .dead_letter_queue(dlq_url)
-        .build()?;
+        .build()
+        .await?;
     // Ok acknowledges; a transient error retries with backoff; a permanent one dead-letters.
     let handler = |order: Delivery<Order>| async move { process(&order).await };
-    let report = consumer.run_until(handler, stop, Duration::from_secs(30)).await;
+    let report = consumer.run_until(handler, stop, Duration::from_secs(30)).await?; // Err: the queue became unusable
     println!("completed {}, abandoned {}", report.completed, report.abandoned);
     // README: end
     Ok(report)

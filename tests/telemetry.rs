@@ -71,7 +71,7 @@ async fn consume_all<T: serde::de::DeserializeOwned + Send + Sync + Clone + 'sta
     count: usize,
 ) -> Vec<Delivery<T>> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let consumer = Consumer::<T>::builder(backend, queue).wait_time(Duration::from_millis(50)).build().unwrap();
+    let consumer = Consumer::<T>::builder(backend, queue).wait_time(Duration::from_millis(50)).build().await.unwrap();
     let running = consumer.start(move |delivery: Delivery<T>| {
         let tx = tx.clone();
         async move {

@@ -123,7 +123,8 @@ pub async fn run(config: &DemoConfig) -> anyhow::Result<DemoOutcome> {
     let producing = tokio::spawn(produce(backend.clone(), queues.orders.clone(), config.clone()));
 
     let first =
-        worker::start(backend.clone(), &queues, shop.clone(), Arc::new(InMemoryIdempotencyStore::new()), settings)?;
+        worker::start(backend.clone(), &queues, shop.clone(), Arc::new(InMemoryIdempotencyStore::new()), settings)
+            .await?;
     narrator.say(&format!(
         "producer and consumer #1 started ({} workers, visibility timeout {}s, retry backoff 1-2s)",
         config.concurrency,
@@ -152,7 +153,8 @@ pub async fn run(config: &DemoConfig) -> anyhow::Result<DemoOutcome> {
     tokio::time::sleep(config.outage).await;
     let (waiting, hidden, _) = queues::depth(&backend, &queues.orders).await?;
     let second =
-        worker::start(backend.clone(), &queues, shop.clone(), Arc::new(InMemoryIdempotencyStore::new()), settings)?;
+        worker::start(backend.clone(), &queues, shop.clone(), Arc::new(InMemoryIdempotencyStore::new()), settings)
+            .await?;
     narrator.say(&format!(
         "no consumer for {:.1}s: {waiting} orders piled up, {hidden} hidden until their visibility timeout; \
          consumer #2 started",

@@ -22,19 +22,17 @@ use super::shop::Shop;
 /// A producer of orders on `queue`, keyed by order id: a re-sent order carries the same key, so consumers
 /// can recognise it (and on a FIFO queue SQS itself drops it within 5 minutes).
 ///
-/// `build()` reads the queue's attributes; transient errors there are retried under
-/// [`setup_retry`](super::queues::setup_retry), like the rest of the examples' set-up (redundant, and harmless,
-/// once `Producer::build` retries them itself).
+/// `build()` reads the queue's attributes, retrying transient errors (throttling, 5xx, lost answers) under
+/// the producer's retry policy itself.
 ///
 /// # Errors
 /// When the queue's attributes cannot be read (a non-retryable error, or a transient one beyond the retries).
 pub async fn producer(backend: Arc<dyn SqsBackend>, queue: &str) -> anyhow::Result<Producer<Order>> {
-    let build = || {
-        Producer::<Order>::builder(backend.clone(), queue)
-            .idempotency_key_fn(|order| Some(IdempotencyKey::from(order.order_id.as_str())))
-            .build()
-    };
-    super::queues::setup_retry().retry(build).await.with_context(|| format!("could not start the producer on {queue}"))
+    Producer::<Order>::builder(backend, queue)
+        .idempotency_key_fn(|order| Some(IdempotencyKey::from(order.order_id.as_str())))
+        .build()
+        .await
+        .with_context(|| format!("could not start the producer on {queue}"))
 }
 
 /// How sending went.
@@ -100,9 +98,13 @@ pub struct WorkerSettings {
 /// - `store` records completed order ids: a duplicate of a completed order is acknowledged without running
 ///   the shop again, and a duplicate of an order in progress waits until that attempt ends.
 ///
+/// `build()` checks the queues once (transient errors retried); the running consumer stops by itself if
+/// the queue becomes unusable (deleted, access revoked): see [`RunningConsumer::failed`].
+///
 /// # Errors
-/// When the settings are out of range.
-pub fn start(
+/// When the settings are out of range, or the queue or its dead-letter queue cannot be used (for example
+/// it does not exist).
+pub async fn start(
     backend: Arc<dyn SqsBackend>,
     queues: &Queues,
     shop: Arc<Shop>,
@@ -122,7 +124,9 @@ pub fn start(
     if let Some(dead_letter) = &queues.dead_letter {
         builder = builder.dead_letter_queue(dead_letter);
     }
-    Ok(builder.build()?.start(move |order: Delivery<Order>| {
+    let consumer =
+        builder.build().await.with_context(|| format!("could not start the consumer on {}", queues.orders))?;
+    Ok(consumer.start(move |order: Delivery<Order>| {
         let shop = shop.clone();
         async move { shop.process(&order).await }
     }))

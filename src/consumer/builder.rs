@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 
 use super::Consumer;
 use super::delivery::MessageMeta;
+use super::health::{ConsumerErrorEvent, DEFAULT_STOP_AFTER_RECEIVE_FAILURES, ErrorHook};
 use super::idempotency_store::IdempotencyStore;
 use super::options::{Heartbeat, IdempotencyKeySource, MAX_VISIBILITY, MAX_WAIT, PoisonAction, ResolvedHeartbeat};
 use super::timeout::HandlerLimits;
@@ -17,7 +18,7 @@ use crate::backend::{MAX_BATCH_ENTRIES, SqsBackend};
 use crate::codec::{Decode, JsonCodec};
 use crate::error::{Error, Result};
 use crate::retry::{Jitter, RetryPolicy};
-use crate::types::{IdempotencyKey, SystemAttributeName};
+use crate::types::{IdempotencyKey, QueueAttributeName, SystemAttributeName};
 
 /// The idempotency settings of a consumer.
 #[derive(Debug, Clone)]
@@ -51,6 +52,8 @@ pub(crate) struct Config {
     pub(crate) idempotency: Option<Idempotency>,
     pub(crate) settle_timeout: Duration,
     pub(crate) max_receive_backoff: Duration,
+    pub(crate) stop_after_receive_failures: u32,
+    pub(crate) on_error: ErrorHook,
 }
 
 /// Configures a [`Consumer`]; see [`Consumer::builder`].
@@ -78,6 +81,9 @@ pub struct ConsumerBuilder<T> {
     store: Option<Arc<dyn IdempotencyStore>>,
     completed_ttl: Duration,
     settle_timeout: Duration,
+    check_queue: bool,
+    stop_after_receive_failures: u32,
+    on_error: ErrorHook,
     _type: PhantomData<fn() -> T>,
 }
 
@@ -133,6 +139,9 @@ impl<T: Send + 'static> ConsumerBuilder<T> {
             store: None,
             completed_ttl: Duration::from_secs(60 * 60),
             settle_timeout: Duration::from_secs(10),
+            check_queue: true,
+            stop_after_receive_failures: DEFAULT_STOP_AFTER_RECEIVE_FAILURES,
+            on_error: ErrorHook::default(),
             _type: PhantomData,
         }
     }
@@ -311,15 +320,71 @@ impl<T: Send + 'static> ConsumerBuilder<T> {
         self
     }
 
-    /// Checks the settings and builds the consumer.
+    /// Whether [`build`](Self::build) checks the queue (and the dead-letter queue) with one
+    /// `GetQueueAttributes` request each (default `true`). Turn it off only for credentials that may receive
+    /// but not call `sqs:GetQueueAttributes`: a wrong queue then shows only once the consumer runs (it stops
+    /// after [`stop_after_receive_failures`](Self::stop_after_receive_failures) failed receives).
+    pub fn check_queue(mut self, check: bool) -> Self {
+        self.check_queue = check;
+        self
+    }
+
+    /// The running consumer stops by itself after this many consecutive receives failed with an error
+    /// saying the queue cannot be used ([`Error::is_queue_unusable`]: it does not exist or was deleted, access
+    /// is denied, the credentials are invalid or expired, the KMS key cannot be used); default 10 (with the
+    /// default [`api_retry`](Self::api_retry) backoff, a few seconds to half a minute). Then
+    /// [`RunningConsumer::failed`](super::RunningConsumer::failed) completes and
+    /// [`Consumer::run_until`](super::Consumer::run_until) returns an [`Error::ConsumerStopped`]. Transient
+    /// failures (throttling, 5xx, timeouts) never stop a consumer. At least 1.
+    pub fn stop_after_receive_failures(mut self, failures: u32) -> Self {
+        self.stop_after_receive_failures = failures;
+        self
+    }
+
+    /// Calls `hook` for every failure of the consumer's own requests: each failed receive (whether the
+    /// poller tries again or the consumer stops), each acknowledgement or visibility change that finally
+    /// failed, each failed heartbeat request. Failures are logged as warnings either way; the hook lets a
+    /// service count them, alert, or flip a readiness flag. It runs on the consumer's tasks: keep it short
+    /// and never block in it.
+    pub fn on_error(mut self, hook: impl Fn(&ConsumerErrorEvent) + Send + Sync + 'static) -> Self {
+        self.on_error = ErrorHook::new(hook);
+        self
+    }
+
+    /// Checks the settings and the queue, and builds the consumer.
+    ///
+    /// Unless [turned off](Self::check_queue), it reads the queue's attributes once (and the dead-letter
+    /// queue's, when one is configured), retrying transient errors (throttling, 5xx, timeouts, dropped
+    /// connections) under the [`api_retry`](Self::api_retry) policy, so that one throttled answer does not
+    /// stop a program while a wrong URL or a missing permission stops it at once.
     ///
     /// # Errors
     /// [`Error::Config`] for out-of-range settings: zero concurrency or pollers, a wait above 20 s, a
     /// visibility timeout outside 1 s..=12 h, a heartbeat whose interval is zero or whose threshold is not
-    /// below the visibility timeout, a zero handler timeout, or a handler timeout and grace period that do
-    /// not fit within the heartbeat's `max_total` (the visibility timeout without a heartbeat).
-    pub fn build(self) -> Result<Consumer<T>> {
+    /// below the visibility timeout, a zero handler timeout, a handler timeout and grace period that do
+    /// not fit within the heartbeat's `max_total` (the visibility timeout without a heartbeat), or
+    /// `stop_after_receive_failures(0)`.
+    ///
+    /// [`Error::QueueCheck`] (naming the queue, with the service's error inside: [`Error::code`] gives its
+    /// code) when the queue or the dead-letter queue cannot be read: at once for a non-retryable error such
+    /// as `QueueDoesNotExist` or `AccessDenied`, after the retry policy gave up for a transient one.
+    pub async fn build(self) -> Result<Consumer<T>> {
         let config = self.config()?;
+        if self.check_queue {
+            let backend = crate::backend::metered(self.backend.clone());
+            let queues = std::iter::once(&config.queue_url).chain(config.dead_letter_queue.as_ref());
+            for queue_url in queues {
+                let check = config
+                    .api_retry
+                    .retry(|| backend.get_queue_attributes(queue_url, &[QueueAttributeName::QueueArn]))
+                    .await;
+                if let Err(error) = check {
+                    let error = Error::QueueCheck { queue_url: queue_url.clone(), source: Box::new(error) };
+                    tracing::error!(%error, "consumer not started");
+                    return Err(error);
+                }
+            }
+        }
         Ok(Consumer { backend: self.backend, codec: self.codec, key_source: self.key_source, config })
     }
 
@@ -344,6 +409,9 @@ impl<T: Send + 'static> ConsumerBuilder<T> {
         let hold = heartbeat.map_or(visibility, |heartbeat| heartbeat.max_total.max(visibility));
         let handler_limits =
             HandlerLimits::resolve(self.handler_timeout, self.handler_grace, hold, heartbeat.is_some())?;
+        if self.stop_after_receive_failures == 0 {
+            return invalid("stop_after_receive_failures must be at least 1".to_owned());
+        }
         if self.max_settle_requests == 0 {
             return invalid("max_settle_requests must be at least 1".to_owned());
         }
@@ -385,6 +453,8 @@ impl<T: Send + 'static> ConsumerBuilder<T> {
             idempotency: self.store.clone().map(|store| Idempotency { store, completed_ttl: self.completed_ttl }),
             settle_timeout: self.settle_timeout,
             max_receive_backoff: Duration::from_secs(10),
+            stop_after_receive_failures: self.stop_after_receive_failures,
+            on_error: self.on_error.clone(),
         })
     }
 }

@@ -11,6 +11,7 @@ use tokio::task::JoinSet;
 use super::builder::Config;
 use super::fifo::Groups;
 use super::handler::{BatchHandler, Handler};
+use super::health::{ConsumerHealth, Health};
 use super::options::IdempotencyKeySource;
 use super::registry::{EntryId, Registry};
 use super::settle::Settler;
@@ -39,6 +40,8 @@ pub(crate) struct Core {
     pub(crate) stopping: watch::Sender<bool>,
     tasks: Mutex<JoinSet<()>>,
     pub(crate) groups: Groups,
+    /// Receive health, and the error the consumer stopped on by itself.
+    pub(crate) health: Health,
 }
 
 impl Core {
@@ -61,7 +64,13 @@ impl Core {
             stopping: watch::Sender::new(false),
             tasks: Mutex::default(),
             groups: Groups::default(),
+            health: Health::default(),
         }
+    }
+
+    /// The consumer's health right now.
+    pub(crate) fn health(&self) -> ConsumerHealth {
+        self.health.snapshot(self.is_stopping(), self.registry.len())
     }
 
     pub(crate) fn is_stopping(&self) -> bool {

@@ -12,6 +12,7 @@ use tracing::Instrument;
 
 use super::core::Core;
 use super::handler::JoinAll;
+use super::health::ConsumerOperation;
 use super::options::ResolvedHeartbeat;
 use super::process::abandon_lease;
 use super::registry::{Due, EntryId, ExtensionRule};
@@ -69,6 +70,9 @@ async fn extend(core: &Core, chunk: &[Due], interval: Duration) {
     );
     let sent_at = Instant::now();
     let result = core.backend.change_message_visibility_batch(&core.config.queue_url, &entries).instrument(span).await;
+    if let Err(error) = &result {
+        core.config.on_error.call(&core.config.queue_url, ConsumerOperation::Heartbeat, error, 0);
+    }
     let (extended, rejected) = results(chunk, result);
     for _ in &extended {
         bump(&core.counters.extended);

@@ -42,7 +42,7 @@
 //! backend.send_message_batch(&queue, &[SendEntry::new("1", r#"{"id":7}"#)]).await?;
 //!
 //! let (seen, mut orders) = tokio::sync::mpsc::unbounded_channel();
-//! let consumer = Consumer::<Order>::builder(backend, queue).concurrency(64).build()?;
+//! let consumer = Consumer::<Order>::builder(backend, queue).concurrency(64).build().await?;
 //! let running = consumer.start(move |order: Delivery<Order>| {
 //!     let seen = seen.clone();
 //!     async move {
@@ -63,6 +63,7 @@ mod dead_letter;
 mod delivery;
 mod fifo;
 mod handler;
+mod health;
 mod heartbeat;
 mod idempotency_store;
 mod options;
@@ -88,6 +89,10 @@ pub use builder::ConsumerBuilder;
 pub use dead_letter::DEAD_LETTER_REASON_ATTRIBUTE;
 pub use delivery::{Delivery, MessageMeta};
 pub use handler::{BatchHandler, Handler};
+pub use health::{
+    ConsumerErrorEvent, ConsumerHealth, ConsumerOperation, ConsumerState, DEFAULT_STOP_AFTER_RECEIVE_FAILURES,
+    HealthCheck,
+};
 pub use idempotency_store::{Begin, IdempotencyStore, InMemoryIdempotencyStore, LeaseToken, StoreError};
 pub use options::{Heartbeat, IdempotencyKeySource, KeyFn, PoisonAction};
 pub use outcome::{BatchOutcomes, Classify, ErrorClass, HandlerError, IntoOutcome, Outcome};
@@ -131,14 +136,18 @@ impl<T: DeserializeOwned + Send + 'static> Consumer<T> {
     /// use sqskit::backend::{EmbeddedBackend, SqsBackend};
     /// use sqskit::consumer::{Consumer, Heartbeat};
     ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), sqskit::Error> {
     /// let backend: Arc<dyn SqsBackend> = Arc::new(EmbeddedBackend::new());
-    /// let consumer = Consumer::<serde_json::Value>::builder(backend, "http://sqskit.embedded/000000000000/q")
+    /// let queue = backend.create_queue("q", &Default::default(), &Default::default()).await?;
+    /// let consumer = Consumer::<serde_json::Value>::builder(backend, queue)
     ///     .concurrency(100)
     ///     .visibility_timeout(Duration::from_secs(60))
     ///     .heartbeat(Heartbeat::default().threshold(Duration::from_secs(15)))
-    ///     .build()?;
+    ///     .build() // checks the queue once: a wrong URL stops here
+    ///     .await?;
     /// # let _ = consumer;
-    /// # Ok::<(), sqskit::Error>(())
+    /// # Ok(()) }
     /// ```
     pub fn builder(backend: Arc<dyn SqsBackend>, queue_url: impl Into<String>) -> ConsumerBuilder<T> {
         ConsumerBuilder::new(backend, queue_url.into())
@@ -184,7 +193,7 @@ impl<T: Send + 'static> Consumer<T> {
     /// backend.send_message_batch(&queue, &entries).await?;
     ///
     /// let (sums, mut sum) = tokio::sync::mpsc::unbounded_channel();
-    /// let running = Consumer::<u32>::builder(backend, queue).build()?.start_batch(move |batch: Vec<Delivery<u32>>| {
+    /// let running = Consumer::<u32>::builder(backend, queue).build().await?.start_batch(move |batch: Vec<Delivery<u32>>| {
     ///     let sums = sums.clone();
     ///     async move {
     ///         let _ = sums.send(batch.iter().map(|d| **d).sum::<u32>());
@@ -204,17 +213,32 @@ impl<T: Send + 'static> Consumer<T> {
         self.launch(Mode::Batch(Arc::new(handler)))
     }
 
-    /// Runs until `signal` completes (for example `tokio::signal::ctrl_c()`), then shuts down gracefully,
-    /// letting running handlers finish within `drain`.
+    /// Runs until `signal` completes (for example `tokio::signal::ctrl_c()`) or the consumer stops by itself
+    /// because its queue became unusable, then shuts down gracefully, letting running handlers finish within
+    /// `drain`.
+    ///
+    /// # Errors
+    /// [`Error::ConsumerStopped`](crate::Error::ConsumerStopped) when the consumer stopped by itself: its
+    /// last receives all failed with an error such as `QueueDoesNotExist` (the queue was deleted) or
+    /// `AccessDenied` (see [`ConsumerBuilder::stop_after_receive_failures`]). The shutdown still ran.
+    ///
+    /// Changed in 0.1 (breaking, issue #18): returns a `Result` (was the bare [`ShutdownReport`]).
     pub async fn run_until(
         self,
         handler: impl Handler<T>,
         signal: impl Future<Output = ()>,
         drain: Duration,
-    ) -> ShutdownReport {
+    ) -> crate::Result<ShutdownReport> {
         let running = self.start(handler);
-        signal.await;
-        running.shutdown(drain).await
+        tokio::select! {
+            () = signal => {}
+            _ = running.failed() => {}
+        }
+        let report = running.shutdown(drain).await;
+        match &report.error {
+            Some(error) => Err(error.clone()),
+            None => Ok(report),
+        }
     }
 
     fn launch(self, mode: Mode<T>) -> RunningConsumer {
@@ -231,6 +255,7 @@ impl<T: Send + 'static> Consumer<T> {
                 retry: self.config.api_retry.clone(),
                 counters: counters.clone(),
                 metrics: metrics.clone(),
+                on_error: self.config.on_error.clone(),
             })
         };
         let acks = settler(SettleOp::Delete);
@@ -267,6 +292,39 @@ impl RunningConsumer {
     /// How many messages the consumer holds right now (received and not yet settled).
     pub fn in_flight(&self) -> usize {
         self.core.registry.len()
+    }
+
+    /// The consumer's health: running or failed, when a receive last succeeded, how many failed in a row
+    /// since, and how many messages it holds. See [`ConsumerHealth::is_ready`] for a readiness answer.
+    pub fn health(&self) -> ConsumerHealth {
+        self.core.health()
+    }
+
+    /// A cloneable handle on [`health`](Self::health) for a readiness endpoint that does not own the
+    /// running consumer.
+    pub fn health_check(&self) -> HealthCheck {
+        HealthCheck { core: self.core.clone() }
+    }
+
+    /// Completes with the error once the consumer stopped by itself: its last receives all failed with an
+    /// error saying the queue cannot be used (see [`ConsumerBuilder::stop_after_receive_failures`]); never
+    /// completes otherwise. The consumer then no longer polls: call [`shutdown`](Self::shutdown) to let
+    /// running handlers finish and settle what can be settled.
+    ///
+    /// ```no_run
+    /// # async fn wait(running: sqskit::consumer::RunningConsumer) -> Result<(), sqskit::Error> {
+    /// tokio::select! {
+    ///     _ = tokio::signal::ctrl_c() => {}
+    ///     error = running.failed() => eprintln!("consumer stopped: {error}"),
+    /// }
+    /// let report = running.shutdown(std::time::Duration::from_secs(30)).await;
+    /// if let Some(error) = report.error {
+    ///     return Err(error);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn failed(&self) -> crate::Error {
+        self.core.health.failed().await
     }
 
     /// Stops gracefully and reports what happened:
@@ -341,6 +399,7 @@ impl RunningConsumer {
             abandoned,
             unsettled: unacked + unchanged,
             stats,
+            error: core.health.failure(),
         }
     }
 }

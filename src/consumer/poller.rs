@@ -12,6 +12,7 @@ use tracing::Instrument;
 
 use super::core::{Admitted, Mode, Shared};
 use super::fifo;
+use super::health::{AfterFailure, ConsumerOperation};
 use super::process::{spawn_each, spawn_job};
 use super::registry::Tracked;
 use super::stats::bump;
@@ -73,7 +74,8 @@ fn top_up(slots: &Arc<Semaphore>, permits: &mut OwnedSemaphorePermit, target: us
     }
 }
 
-/// One receive, retried with backoff until it succeeds; `None` when shutdown began. A retried FIFO receive
+/// One receive, retried with backoff until it succeeds; `None` when shutdown began, or when the consumer
+/// stops because its queue became unusable (see `health.rs`). A retried FIFO receive
 /// reuses its `ReceiveRequestAttemptId`, so SQS returns the same messages if the first attempt did receive
 /// them.
 async fn receive<T>(
@@ -108,12 +110,26 @@ async fn receive<T>(
         match result {
             Ok(messages) => {
                 bump(&core.counters.receive_requests);
+                core.health.receive_succeeded();
                 span.record("received", messages.len());
                 return Some((sent_at, messages));
             }
             Err(error) => {
                 bump(&core.counters.receive_errors);
                 failures = failures.saturating_add(1);
+                let after = core.health.receive_failed(&config.queue_url, &error, config.stop_after_receive_failures);
+                let (AfterFailure::Retry { consecutive } | AfterFailure::Stop { consecutive }) = after;
+                config.on_error.call(&config.queue_url, ConsumerOperation::Receive, &error, consecutive);
+                if let AfterFailure::Stop { .. } = after {
+                    tracing::error!(
+                        queue = %config.queue_url,
+                        error = %error,
+                        consecutive,
+                        "the queue cannot be used; the consumer stops polling"
+                    );
+                    core.stopping.send_replace(true);
+                    return None;
+                }
                 if !error.is_retryable() && request.receive_request_attempt_id.is_some() {
                     request.receive_request_attempt_id = Some(uuid::Uuid::new_v4().to_string());
                 }

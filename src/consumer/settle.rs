@@ -12,6 +12,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use super::health::{ConsumerOperation, ErrorHook};
 use super::stats::{Counters, bump};
 use crate::backend::{DeleteEntry, MAX_BATCH_ENTRIES, SqsBackend, VisibilityEntry};
 use crate::error::Error;
@@ -114,6 +115,8 @@ pub(crate) struct SettleContext {
     pub(crate) retry: RetryPolicy,
     pub(crate) counters: Arc<Counters>,
     pub(crate) metrics: Arc<ConsumerMetrics>,
+    /// The consumer's `on_error` hook, told of every item given up.
+    pub(crate) on_error: ErrorHook,
 }
 
 impl Settler {
@@ -319,6 +322,11 @@ fn take(slots: &mut [Option<SettleItem>], id: &str) -> Option<SettleItem> {
 
 fn give_up(context: &SettleContext, item: &SettleItem, error: &Error) {
     bump(&context.counters.settle_failures);
+    let operation = match context.op {
+        SettleOp::Delete => ConsumerOperation::Delete,
+        SettleOp::ChangeVisibility => ConsumerOperation::ChangeVisibility,
+    };
+    context.on_error.call(&context.queue_url, operation, error, 0);
     tracing::warn!(
         message_id = %item.message_id,
         operation = context.op.name(),

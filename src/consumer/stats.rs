@@ -28,7 +28,7 @@ macro_rules! counters {
 counters! {
     /// `ReceiveMessage` requests that returned (with or without messages).
     receive_requests,
-    /// `ReceiveMessage` requests that failed.
+    /// `ReceiveMessage` requests that failed (see also [`ConsumerHealth`](super::ConsumerHealth)).
     receive_errors,
     /// Messages received.
     received,
@@ -87,7 +87,10 @@ pub(crate) fn drop_one(counter: &AtomicU64) {
 /// After a shutdown nothing is lost: every message the consumer received was either completed (deleted
 /// after its handler acknowledged it), settled otherwise (retried, released, dead-lettered, see `stats`),
 /// released unstarted, or left in flight for SQS to redeliver (`abandoned`, panicked, failed settlements).
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Changed in 0.1 (issue #18): it carries the [`error`](Self::error) a consumer stopped on by itself, and
+/// (since [`Error`](crate::Error) cannot be compared) no longer implements `PartialEq`.
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ShutdownReport {
     /// Messages processed and deleted over the consumer's life (`stats.completed`).
@@ -101,4 +104,7 @@ pub struct ShutdownReport {
     pub unsettled: u64,
     /// Every counter, as at the end of the shutdown.
     pub stats: ConsumerStats,
+    /// The [`Error::ConsumerStopped`](crate::Error::ConsumerStopped) the consumer stopped on by itself
+    /// before the shutdown (its queue became unusable), if it did.
+    pub error: Option<crate::Error>,
 }

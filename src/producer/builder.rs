@@ -136,9 +136,15 @@ impl<T: Send + Sync + 'static> ProducerBuilder<T> {
 
     /// Checks the options, reads the queue's attributes and starts the buffer task.
     ///
+    /// The read retries transient errors (throttling, 5xx, timeouts, dropped connections) under the
+    /// producer's [retry policy](Self::retry), like its sends, so one throttled answer does not stop a
+    /// program at start-up.
+    ///
     /// # Errors
-    /// [`Error::Config`] for out-of-range options; the backend's error when the queue's attributes cannot
-    /// be read (for example `QueueDoesNotExist`).
+    /// [`Error::Config`] for out-of-range options; [`Error::QueueCheck`] (naming the queue, with the
+    /// service's error inside: [`Error::code`] gives its code) when the queue's attributes cannot be read: at
+    /// once for a non-retryable error (for example `QueueDoesNotExist`), after the retry policy gave up for a
+    /// transient one.
     pub async fn build(self) -> Result<Producer<T>> {
         let config = self.config;
         let config_error = |reason: String| Err(Error::Config { reason });
@@ -154,7 +160,15 @@ impl<T: Send + Sync + 'static> ProducerBuilder<T> {
         let backend = metered(self.backend);
         let attributes = match self.queue_attributes {
             Some(attributes) => attributes,
-            None => backend.get_queue_attributes(&self.queue_url, &[QueueAttributeName::All]).await?,
+            None => config
+                .retry
+                .retry(|| backend.get_queue_attributes(&self.queue_url, &[QueueAttributeName::All]))
+                .await
+                .map_err(|error| {
+                    let error = Error::QueueCheck { queue_url: self.queue_url.clone(), source: Box::new(error) };
+                    tracing::error!(%error, "producer not started");
+                    error
+                })?,
         };
         let max_message_size =
             attributes.maximum_message_size().unwrap_or(MAX_MESSAGE_BYTES).min(config.max_batch_bytes);

@@ -20,13 +20,14 @@ async fn process(order: &Order) -> Result<(), HandlerError> {
     Ok(())
 }
 
-fn readme_handler_timeouts(backend: Arc<dyn SqsBackend>, queue_url: &str) -> sqskit::Result<RunningConsumer> {
+async fn readme_handler_timeouts(backend: Arc<dyn SqsBackend>, queue_url: &str) -> sqskit::Result<RunningConsumer> {
     use sqskit::consumer::{Consumer, Delivery, IntoOutcome, Outcome};
     // README: handler timeouts
     let consumer = Consumer::<Order>::builder(backend, queue_url)
         .handler_timeout(Duration::from_secs(120)) // the token fires after 2 minutes,
         .handler_grace(Duration::from_secs(10)) // and a handler still running 10 s later is dropped
-        .build()?;
+        .build()
+        .await?;
     let running = consumer.start(|order: Delivery<Order>| async move {
         tokio::select! {
             result = process(&order) => result.into_outcome(),
@@ -45,7 +46,7 @@ async fn the_handler_timeouts_snippet_runs_and_matches_the_readme() {
     let entry = SendEntry::new("1", r#"{"items":["book"]}"#);
     backend.send_message_batch(&queue, &[entry]).await.unwrap();
 
-    let running = readme_handler_timeouts(backend.clone(), &queue).unwrap();
+    let running = readme_handler_timeouts(backend.clone(), &queue).await.unwrap();
     crate::harness::eventually("the order to be acknowledged", || running.stats().completed == 1).await;
     let report = running.shutdown(Duration::from_secs(5)).await;
     assert_eq!((report.completed, report.abandoned), (1, 0));

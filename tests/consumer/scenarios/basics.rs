@@ -28,8 +28,12 @@ pub async fn every_message_is_handled_once_with_batched_acks(ctx: &TestContext) 
     let seen = Seen::default();
     let deletes_before = ctx.calls().delete_message_batch;
 
-    let running =
-        Consumer::<u32>::builder(backend.clone(), &queue).concurrency(40).build().unwrap().start(recording(&seen));
+    let running = Consumer::<u32>::builder(backend.clone(), &queue)
+        .concurrency(40)
+        .build()
+        .await
+        .unwrap()
+        .start(recording(&seen));
     eventually("200 messages handled", || seen.lock().unwrap().len() == 200).await;
     until_empty(&backend, &queue).await;
     let report = running.shutdown(Duration::from_secs(5)).await;
@@ -51,6 +55,7 @@ pub async fn failed_deletes_are_retried(ctx: &TestContext) {
     let running = Consumer::<u32>::builder(backend.clone(), &queue)
         .api_retry(RetryPolicy::default().initial_backoff(Duration::from_millis(5)))
         .build()
+        .await
         .unwrap()
         .start(recording(&seen));
     until_empty(&backend, &queue).await;
@@ -70,7 +75,7 @@ pub async fn batch_handler_settles_each_message_by_its_outcome(ctx: &TestContext
     let largest_batch = Arc::new(AtomicUsize::new(0));
 
     let running =
-        Consumer::<u32>::builder(backend.clone(), &queue).dead_letter_queue(&dlq).build().unwrap().start_batch({
+        Consumer::<u32>::builder(backend.clone(), &queue).dead_letter_queue(&dlq).build().await.unwrap().start_batch({
             let largest_batch = largest_batch.clone();
             move |batch: Vec<Delivery<u32>>| {
                 largest_batch.fetch_max(batch.len(), Ordering::SeqCst);
@@ -99,7 +104,7 @@ pub async fn a_slow_message_neither_blocks_others_nor_lets_the_consumer_prefetch
     let fast_done = Arc::new(AtomicUsize::new(0));
     let slow_started = Arc::new(AtomicUsize::new(0));
     // Bodies >= 1000 are slow: they wait for the gate.
-    let running = Consumer::<u32>::builder(backend.clone(), &queue).concurrency(4).build().unwrap().start({
+    let running = Consumer::<u32>::builder(backend.clone(), &queue).concurrency(4).build().await.unwrap().start({
         let (fast_done, slow_started) = (fast_done.clone(), slow_started.clone());
         move |delivery: Delivery<u32>| {
             let (fast_done, slow_started, mut gate) = (fast_done.clone(), slow_started.clone(), gate.clone());
@@ -144,6 +149,7 @@ pub async fn shutdown_ends_waiting_long_polls_at_once(ctx: &TestContext) {
     let running = Consumer::<u32>::builder(backend.clone(), &queue)
         .concurrency(30)
         .build()
+        .await
         .unwrap()
         .start(recording(&Seen::default()));
     eventually_async("three long polls to be waiting", || async { ctx.calls().receive_message >= 3 }).await;

@@ -19,17 +19,19 @@ pub async fn a_panicking_handler_leaves_the_message_for_redelivery(ctx: &TestCon
     let receive_counts = Arc::new(Mutex::new(Vec::new()));
 
     let running =
-        Consumer::<u32>::builder(backend.clone(), &queue).visibility_timeout(VISIBILITY).build().unwrap().start({
-            let receive_counts = receive_counts.clone();
-            move |delivery: Delivery<u32>| {
-                receive_counts.lock().unwrap().push(delivery.receive_count());
-                async move {
-                    tokio::task::yield_now().await;
-                    assert!(delivery.receive_count() > 1, "handler crashed on its first attempt");
-                    Outcome::Ack
+        Consumer::<u32>::builder(backend.clone(), &queue).visibility_timeout(VISIBILITY).build().await.unwrap().start(
+            {
+                let receive_counts = receive_counts.clone();
+                move |delivery: Delivery<u32>| {
+                    receive_counts.lock().unwrap().push(delivery.receive_count());
+                    async move {
+                        tokio::task::yield_now().await;
+                        assert!(delivery.receive_count() > 1, "handler crashed on its first attempt");
+                        Outcome::Ack
+                    }
                 }
-            }
-        });
+            },
+        );
     eventually("the handler to panic", || running.stats().panicked == 1).await;
 
     assert_eq!(counts(&backend, &queue).await, (0, 1), "still in flight: neither deleted nor released");
@@ -61,18 +63,20 @@ pub async fn a_dropped_consumer_leaves_its_messages_for_redelivery(ctx: &TestCon
     let cancelled = Arc::new(AtomicUsize::new(0));
 
     let running =
-        Consumer::<u32>::builder(backend.clone(), &queue).visibility_timeout(VISIBILITY).build().unwrap().start({
-            let started = started.clone();
-            let cancelled = cancelled.clone();
-            move |_: Delivery<u32>| {
-                started.fetch_add(1, Ordering::SeqCst);
-                let guard = DropCounter(cancelled.clone());
-                async move {
-                    let _guard = guard;
-                    std::future::pending::<Outcome>().await
+        Consumer::<u32>::builder(backend.clone(), &queue).visibility_timeout(VISIBILITY).build().await.unwrap().start(
+            {
+                let started = started.clone();
+                let cancelled = cancelled.clone();
+                move |_: Delivery<u32>| {
+                    started.fetch_add(1, Ordering::SeqCst);
+                    let guard = DropCounter(cancelled.clone());
+                    async move {
+                        let _guard = guard;
+                        std::future::pending::<Outcome>().await
+                    }
                 }
-            }
-        });
+            },
+        );
     eventually("three handlers to start", || started.load(Ordering::SeqCst) == 3).await;
     drop(running);
     eventually("the running handlers to be cancelled", || cancelled.load(Ordering::SeqCst) == 3).await;

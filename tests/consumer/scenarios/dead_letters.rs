@@ -21,13 +21,15 @@ pub async fn poison_reaches_the_dead_letter_queue_through_redrive(ctx: &TestCont
     let handled = Arc::new(AtomicUsize::new(0));
 
     let running =
-        Consumer::<u32>::builder(backend.clone(), &queue).visibility_timeout(VISIBILITY).build().unwrap().start({
-            let handled = handled.clone();
-            move |_: Delivery<u32>| {
-                handled.fetch_add(1, Ordering::SeqCst);
-                std::future::ready(Outcome::Ack)
-            }
-        });
+        Consumer::<u32>::builder(backend.clone(), &queue).visibility_timeout(VISIBILITY).build().await.unwrap().start(
+            {
+                let handled = handled.clone();
+                move |_: Delivery<u32>| {
+                    handled.fetch_add(1, Ordering::SeqCst);
+                    std::future::ready(Outcome::Ack)
+                }
+            },
+        );
     for receive in 1..=3 {
         eventually(&format!("poison receive #{receive}"), || running.stats().poison == receive).await;
         assert_eq!(counts(&backend, &queue).await, (0, 1), "left in flight for the redrive policy");
@@ -63,9 +65,10 @@ pub async fn dead_letter_now_moves_permanent_failures_and_poison_at_once(ctx: &T
     let queue = ctx.create_queue("now").await;
     let bodies = [r#"{"id":1,"valid":false}"#, "not json", r#"{"id":2,"valid":true}"#];
     send_bodies(&backend, &queue, bodies.iter().map(|b| (*b).to_owned()).collect()).await;
-    let consumer = || Consumer::<Order>::builder(backend.clone(), &queue).dead_letter_queue(&dlq).build().unwrap();
+    let consumer =
+        || async { Consumer::<Order>::builder(backend.clone(), &queue).dead_letter_queue(&dlq).build().await.unwrap() };
 
-    let running = consumer().start(check_order);
+    let running = consumer().await.start(check_order);
     until_empty(&backend, &queue).await;
     let report = running.shutdown(Duration::from_secs(5)).await;
 
@@ -75,7 +78,7 @@ pub async fn dead_letter_now_moves_permanent_failures_and_poison_at_once(ctx: &T
     // A message damaged in transit (MD5 mismatch) is poison too.
     send_bodies(&backend, &queue, vec![r#"{"id":3,"valid":true}"#.to_owned()]).await;
     ctx.corrupt_next_checksums(1);
-    let running = consumer().start(check_order);
+    let running = consumer().await.start(check_order);
     until_empty(&backend, &queue).await;
     let report = running.shutdown(Duration::from_secs(5)).await;
 

@@ -57,7 +57,7 @@ pub async fn groups_stay_in_order_under_16_handlers_and_100_groups(ctx: &TestCon
     // SQS does), so a long-polling consumer would stall at the tail on frozen virtual time.
     let consumer =
         Consumer::<Step>::builder(backend.clone(), &queue).concurrency(CONCURRENCY).wait_time(Duration::ZERO);
-    let running = consumer.build().unwrap().start({
+    let running = consumer.build().await.unwrap().start({
         let observed = observed.clone();
         move |step: Delivery<Step>| {
             let observed = observed.clone();

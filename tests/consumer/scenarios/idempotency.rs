@@ -51,12 +51,10 @@ async fn processed_once(ctx: &TestContext, consumers: usize) {
     let start = || {
         let processed = processed.clone();
         let gate = gate.clone();
-        Consumer::<Order>::builder(backend.clone(), &queue)
-            .concurrency(8 / consumers)
-            .idempotency(store.clone())
-            .build()
-            .unwrap()
-            .start(move |order: Delivery<Order>| {
+        let builder =
+            Consumer::<Order>::builder(backend.clone(), &queue).concurrency(8 / consumers).idempotency(store.clone());
+        async move {
+            builder.build().await.unwrap().start(move |order: Delivery<Order>| {
                 *processed.lock().unwrap().entry(order.id.clone()).or_default() += 1;
                 let mut gate = gate.clone();
                 async move {
@@ -64,9 +62,13 @@ async fn processed_once(ctx: &TestContext, consumers: usize) {
                     Outcome::Ack
                 }
             })
+        }
     };
 
-    let running: Vec<RunningConsumer> = (0..consumers).map(|_| start()).collect();
+    let mut running: Vec<RunningConsumer> = Vec::new();
+    for _ in 0..consumers {
+        running.push(start().await);
+    }
     let total = |f: fn(&RunningConsumer) -> u64| running.iter().map(f).sum::<u64>();
     eventually("every duplicate to be deferred", || total(|c| c.stats().deferred) == 10).await;
     open_gate.send_replace(true);
@@ -105,6 +107,7 @@ pub async fn a_failed_handler_abandons_its_key_so_the_retry_runs(ctx: &TestConte
         .retry_backoff(backoff)
         .wait_time(Duration::from_secs(1))
         .build()
+        .await
         .unwrap()
         .start({
             let attempts = attempts.clone();

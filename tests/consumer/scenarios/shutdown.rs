@@ -35,10 +35,16 @@ pub async fn shutdown_under_load_loses_nothing_and_processes_nothing_twice(ctx: 
     let queue = ctx.create_queue("load").await;
     send_bodies(&backend, &queue, (0..MESSAGES).map(|i| i.to_string()).collect()).await;
     let handled: Arc<Vec<AtomicU32>> = Arc::new((0..MESSAGES).map(|_| AtomicU32::new(0)).collect());
-    let start =
-        || Consumer::<u32>::builder(backend.clone(), &queue).concurrency(64).build().unwrap().start(counting(&handled));
+    let start = || async {
+        Consumer::<u32>::builder(backend.clone(), &queue)
+            .concurrency(64)
+            .build()
+            .await
+            .unwrap()
+            .start(counting(&handled))
+    };
 
-    let first = start();
+    let first = start().await;
     eventually("a third of the messages to be handled", || first.stats().started >= (MESSAGES / 3) as u64).await;
     let report = first.shutdown(Duration::from_secs(5)).await;
 
@@ -50,7 +56,7 @@ pub async fn shutdown_under_load_loses_nothing_and_processes_nothing_twice(ctx: 
     // A long poll dropped at shutdown may still take messages on the server (over HTTP): moving time past
     // the visibility timeout returns them.
     ctx.advance(Duration::from_secs(60));
-    let second = start();
+    let second = start().await;
     drain(ctx, &second, &handled).await;
     let second_report = second.shutdown(Duration::from_secs(5)).await;
 
@@ -94,7 +100,7 @@ pub async fn shutdown_releases_unstarted_messages_and_abandons_handlers_past_the
     send_entries(&backend, &queue, entries).await;
     let started = Arc::new(AtomicUsize::new(0));
 
-    let running = Consumer::<u32>::builder(backend.clone(), &queue).concurrency(10).build().unwrap().start({
+    let running = Consumer::<u32>::builder(backend.clone(), &queue).concurrency(10).build().await.unwrap().start({
         let started = started.clone();
         move |_: Delivery<u32>| {
             started.fetch_add(1, Ordering::SeqCst);

@@ -88,6 +88,7 @@ pub async fn a_hanging_handler_is_cancelled_then_dropped_and_its_message_retried
         .retry_backoff(retry_policy())
         .wait_time(Duration::from_secs(1))
         .build()
+        .await
         .unwrap()
         .start({
             let attempts = attempts.clone();
@@ -138,6 +139,7 @@ pub async fn a_handler_that_honours_its_token_ends_early_with_its_own_outcome(ct
         .handler_grace(Duration::from_secs(60))
         .wait_time(Duration::from_secs(1))
         .build()
+        .await
         .unwrap()
         .start({
             let attempts = attempts.clone();
@@ -177,7 +179,7 @@ pub async fn shutdown_cancels_running_handlers_tokens(ctx: &TestContext) {
     send_bodies(&backend, &queue, (0..3).map(|i| i.to_string()).collect()).await;
     let attempts = Arc::new(Attempts::default());
 
-    let running = Consumer::<u32>::builder(backend.clone(), &queue).build().unwrap().start({
+    let running = Consumer::<u32>::builder(backend.clone(), &queue).build().await.unwrap().start({
         let attempts = attempts.clone();
         move |delivery: Delivery<u32>| {
             let running = Running::start(&attempts, &delivery);
@@ -213,6 +215,7 @@ pub async fn a_hanging_batch_handler_is_dropped_and_its_messages_retried(ctx: &T
         .retry_backoff(retry_policy())
         .wait_time(Duration::from_secs(1))
         .build()
+        .await
         .unwrap()
         .start_batch({
             let attempts = attempts.clone();

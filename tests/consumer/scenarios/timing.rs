@@ -31,7 +31,7 @@ pub async fn retry_backoff_grows_with_the_receive_count(ctx: &TestContext) {
     // shortens a message's invisibility (real SQS does), so polls must end with each clock advance.
     let consumer =
         Consumer::<u32>::builder(backend.clone(), &queue).retry_backoff(backoff).wait_time(Duration::from_secs(1));
-    let running = consumer.build().unwrap().start({
+    let running = consumer.build().await.unwrap().start({
         let receive_counts = receive_counts.clone();
         move |delivery: Delivery<u32>| {
             receive_counts.lock().unwrap().push(delivery.receive_count());
@@ -65,6 +65,7 @@ pub async fn heartbeats_keep_a_handler_three_times_the_visibility_timeout_invisi
         .visibility_timeout(VISIBILITY)
         .heartbeat(heartbeat)
         .build()
+        .await
         .unwrap()
         .start({
             let started = started.clone();
@@ -130,6 +131,7 @@ pub async fn heartbeat_sends_a_ticks_batches_concurrently_and_backs_off_failed_e
         .visibility_timeout(VISIBILITY)
         .heartbeat(heartbeat)
         .build()
+        .await
         .unwrap()
         .start({
             let started = started.clone();
