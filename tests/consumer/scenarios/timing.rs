@@ -115,11 +115,12 @@ pub async fn heartbeat_sends_a_ticks_batches_concurrently_and_backs_off_failed_e
     const HANDLERS: usize = 95;
     let (backend, probe) = Probe::wrap(ctx.backend.clone());
     let queue = ctx.create_queue("heartbeat-load").await;
-    send_bodies(&backend, &queue, (0..HANDLERS).map(|i| i.to_string()).collect()).await;
-    // Does this row's backend answer asynchronously (requests can overlap at all)?
+    // Can two requests of one task overlap on this row (is its backend asynchronous)? Asked before anything
+    // else goes through the probe.
     let names = [QueueAttributeName::QueueArn];
     let _ = tokio::join!(backend.get_queue_attributes(&queue, &names), backend.get_queue_attributes(&queue, &names));
     let overlapping_row = probe.max_in_flight() >= 2;
+    send_bodies(&backend, &queue, (0..HANDLERS).map(|i| i.to_string()).collect()).await;
     let started = Arc::new(AtomicUsize::new(0));
     let (finish, finished) = watch::channel(false);
     // Every held message is due at every tick (less than 29.999 s of its 30 s left).
