@@ -266,6 +266,7 @@ pub async fn a_timed_out_fifo_message_holds_back_its_group_which_is_redelivered_
         .retry_backoff(retry_policy())
         .wait_time(Duration::from_secs(1))
         .build()
+        .await
         .unwrap()
         .start({
             let attempts = attempts.clone();
