@@ -1,6 +1,6 @@
-//! Fault scenarios (issue 11): a [`Producer`] and a [`Consumer`] move orders through an in-process
-//! `sqskit-emulator` that throttles 20% of requests, answers 5% with a 5xx and fails entries of batch requests,
-//! and every order is still processed exactly once.
+//! Fault scenarios (issues 11 and 18): a [`Producer`] and a [`Consumer`] move orders through an in-process
+//! `sqskit-emulator` that throttles 20% of requests, answers 5% with a 5xx, fails entries of batch requests
+//! and loses the answers of requests it applied, and every order is still processed exactly once.
 //!
 //! # Setup
 //! - Backend: [`AwsBackend`] (the real `aws-sdk-sqs` wire path, SDK retries off) over HTTP to an emulator
@@ -17,7 +17,24 @@
 //!      entry and nothing that ties a group's entries together): every batch action (`SendMessageBatch`,
 //!      `DeleteMessageBatch`, `ChangeMessageVisibilityBatch`), on standard and FIFO queues;
 //!      `fifo_producer_keeps_group_order_under_retryable_partial_send_failures` faults `SendMessageBatch`
-//!      alone.
+//!      alone;
+//!   4. in the two 10,000-order scenarios, lost answers (`response_lost`: the emulator applies the request,
+//!      then answers 500 `InternalError`, or with `reset` drops the connection), one rule per variant on each
+//!      of sends (`SendMessage*`), receives (`ReceiveMessage`), deletes (`DeleteMessage*`) and visibility
+//!      changes (`ChangeMessageVisibility*`): eight rules, [`LOST_ANSWERS`]. What each one does:
+//!      - a lost send answer makes the producer send the batch again, and SQS stores it again: on a standard
+//!        queue a second copy of each order in it (SQS's at-least-once delivery: "you might receive a copy
+//!        of the message", <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/standard-queues-at-least-once-delivery.html>),
+//!        which the consumer's idempotency key (derived from the order id) must keep from reaching the
+//!        handler a second time; on a FIFO queue the resend carries the same `MessageDeduplicationId` (also
+//!        derived from the order id) and SQS accepts it without storing it again (the 5-minute deduplication
+//!        interval, <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/using-messagededuplicationid-property.html>);
+//!      - a lost receive answer leaves its messages invisible, unseen by the consumer, until their visibility
+//!        timeout ends; then they are received again (on FIFO, their groups stay locked until then);
+//!      - a lost delete answer makes the consumer delete again with a receipt handle whose message is gone;
+//!      - a lost visibility-change answer makes the heartbeat extend again. So that the heartbeat has work,
+//!        about one order in 100 ([`is_slow`]) keeps its handler busy for [`SLOW_HANDLER`], past the point
+//!        where the heartbeat extends it ([`HEARTBEAT_THRESHOLD`], checked every 250 ms).
 //!
 //!   A fixed fault seed makes the sequence of fault decisions reproducible, though not which request meets
 //!   which decision: requests run concurrently.
@@ -46,7 +63,7 @@ use aws_config::BehaviorVersion;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqskit::backend::{AwsBackend, SqsBackend};
-use sqskit::consumer::{ConsumerStats, Delivery, HandlerError, InMemoryIdempotencyStore};
+use sqskit::consumer::{ConsumerStats, Delivery, HandlerError, Heartbeat, InMemoryIdempotencyStore};
 use sqskit::retry::RetryPolicy;
 use sqskit::types::{QueueAttributeName, QueueAttributes};
 use sqskit::{Consumer, Producer, SendReport};
@@ -57,6 +74,18 @@ use sqskit_emulator::{Emulator, RunningEmulator};
 const VISIBILITY: Duration = Duration::from_secs(3);
 /// How long a scenario may take, from the first send to an empty queue, before it fails.
 const PATIENCE: Duration = Duration::from_secs(120);
+/// The heartbeat's threshold: a message is extended once its visibility ends within 2 s, i.e. 1 s after
+/// its receive.
+const HEARTBEAT_THRESHOLD: Duration = Duration::from_secs(2);
+/// How long the handler of a slow order runs: past the point where the heartbeat extends its message (1 s
+/// after the receive), but well within the visibility timeout, so that the message cannot become visible
+/// again while its handler runs even when every extension fails (see [`is_slow`]).
+const SLOW_HANDLER: Duration = Duration::from_millis(1_500);
+/// The actions (globs) whose answers are lost, each by two rules: a 500, and a dropped connection. With
+/// each rule's probability. Visibility changes are few (only the heartbeat makes them here), hence their
+/// higher probability.
+const LOST_ANSWERS: [(&str, f64); 4] =
+    [("SendMessage*", 0.02), ("ReceiveMessage", 0.02), ("DeleteMessage*", 0.02), ("ChangeMessageVisibility*", 0.25)];
 
 /// One order: `seq` is its place within its `group` (FIFO scenarios).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +94,20 @@ struct Order {
     group: u32,
     seq: u32,
     total_cents: u64,
+}
+
+/// Whether `order`'s handler runs for [`SLOW_HANDLER`] (about one order in 100, spread over the groups).
+///
+/// Found while writing this (issue 18): with handlers that ran 2.5 s, close to the 3 s visibility timeout,
+/// a throttled or lost heartbeat request (its retry, at most half the remaining visibility later, failing
+/// too) let the message become visible again while its handler still ran; the idempotency lease, tied to
+/// the visibility deadline and extended only with a confirmed extension, had expired as well, so the
+/// redelivered copy acquired the key and the handler completed twice (standard: 3 of 10,000 orders; FIFO:
+/// one order handled again after later orders of its group). Nothing cancels a handler whose message's
+/// visibility could not be extended. The slow handlers here stay within the visibility timeout so that the
+/// scenarios test lost answers, not that gap.
+fn is_slow(order: &Order) -> bool {
+    order.id % 97 == 13
 }
 
 fn orders(count: u32, groups: u32) -> Vec<Order> {
@@ -101,9 +144,10 @@ impl Fixture {
         self.backend.create_queue(name, &attributes, &BTreeMap::new()).await.expect("create the queue")
     }
 
-    /// Installs the three fault rules on `queue`; returns their ids.
-    fn inject_faults(&self, queue: &str, partial_actions: &str) -> Vec<u64> {
-        let rules = [
+    /// Installs the fault rules on `queue` (the three of every scenario, then the [lost answers](LOST_ANSWERS)
+    /// if `lose_answers`); returns their ids.
+    fn inject_faults(&self, queue: &str, partial_actions: &str, lose_answers: bool) -> Vec<u64> {
+        let mut rules = vec![
             json!({"queue": queue, "action": "*", "kind": "throttle", "probability": 0.2}),
             json!({"queue": queue, "action": "*", "kind": "server_error", "probability": 0.05}),
             json!({
@@ -111,6 +155,16 @@ impl Fixture {
                 "probability": 0.2, "entry_probability": 0.3, "retryable": true,
             }),
         ];
+        if lose_answers {
+            for (action, probability) in LOST_ANSWERS {
+                for reset in [false, true] {
+                    rules.push(json!({
+                        "queue": queue, "action": action, "kind": "response_lost", "reset": reset,
+                        "probability": probability,
+                    }));
+                }
+            }
+        }
         rules
             .into_iter()
             .map(|rule| {
@@ -177,6 +231,8 @@ struct Scenario {
     seed: u64,
     /// The actions (glob) whose batch entries fail.
     partial_actions: &'static str,
+    /// Whether answers are lost too ([`LOST_ANSWERS`]; slow orders then take [`SLOW_HANDLER`]).
+    lose_answers: bool,
 }
 
 struct Outcome {
@@ -205,20 +261,26 @@ async fn run(scenario: &Scenario) -> Outcome {
     let consumer = Consumer::<Order>::builder(fixture.backend.clone(), &queue_url)
         .concurrency(64)
         .visibility_timeout(VISIBILITY)
+        .heartbeat(Heartbeat::default().threshold(HEARTBEAT_THRESHOLD).interval(Duration::from_millis(250)))
         .wait_time(Duration::from_secs(2))
         .idempotency(Arc::new(InMemoryIdempotencyStore::new()))
+        .idempotency_key(|order: &Order, _| Some(format!("order-{}", order.id).into()))
         .api_retry(retry_policy().max_attempts(Some(3)))
         .build()
         .await
         .expect("build the consumer");
-    fixture.inject_faults(scenario.name, scenario.partial_actions);
+    fixture.inject_faults(scenario.name, scenario.partial_actions, scenario.lose_answers);
 
     let started = Instant::now();
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let handler_ledger = ledger.clone();
+    let slow = scenario.lose_answers;
     let running = consumer.start(move |order: Delivery<Order>| {
         let ledger = handler_ledger.clone();
         async move {
+            if slow && is_slow(&order) {
+                tokio::time::sleep(SLOW_HANDLER).await;
+            }
             let mut ledger = ledger.lock().unwrap();
             *ledger.charges.entry(order.id).or_default() += 1;
             ledger.sequences.entry(order.group).or_default().push(order.seq);
@@ -266,7 +328,10 @@ async fn check(scenario: &Scenario, outcome: Outcome) {
         report.sent.len(),
         report.failed.len(),
         ledger.charges.len(),
-        faults.iter().map(|rule| (rule.rule.fault.as_str(), rule.injected)).collect::<Vec<_>>(),
+        faults
+            .iter()
+            .map(|rule| (rule.rule.fault.as_str(), rule.rule.action.as_str(), rule.injected))
+            .collect::<Vec<_>>(),
     );
 
     // Producer: every order is accounted for exactly once, sent or returned.
@@ -307,7 +372,7 @@ async fn check(scenario: &Scenario, outcome: Outcome) {
 
     // The faults really happened, and the consumer met them.
     for rule in &faults {
-        assert!(rule.injected > 0, "{name}: fault rule {} ({}) never fired", rule.id, rule.rule.fault.as_str());
+        assert!(rule.injected > 0, "{name}: fault rule {} never fired: {:?}", rule.id, rule.rule);
     }
     assert!(stats.receive_errors > 0, "{name}: no receive failed: {stats:?}");
 
@@ -317,12 +382,19 @@ async fn check(scenario: &Scenario, outcome: Outcome) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn standard_queue_10000_orders_under_throttling_5xx_and_partial_batch_failures_exactly_once() {
-    let scenario =
-        Scenario { name: "orders-faults", fifo: false, orders: 10_000, groups: 1, seed: 11, partial_actions: "*Batch" };
+async fn standard_queue_10000_orders_under_throttling_5xx_lost_answers_and_partial_batch_failures_exactly_once() {
+    let scenario = Scenario {
+        name: "orders-faults",
+        fifo: false,
+        orders: 10_000,
+        groups: 1,
+        seed: 11,
+        partial_actions: "*Batch",
+        lose_answers: true,
+    };
     let outcome = run(&scenario).await;
-    // About 2% of deletes give up after 3 attempts: their messages come back and the idempotency store
-    // must catch them.
+    // About 2% of deletes give up after 3 attempts, and lost send answers store orders twice: these messages
+    // come back and the idempotency store must catch them.
     assert!(
         outcome.stats.duplicates > 0,
         "no redelivered duplicate reached the idempotency store: {:?}",
@@ -331,11 +403,11 @@ async fn standard_queue_10000_orders_under_throttling_5xx_and_partial_batch_fail
     check(&scenario, outcome).await;
 }
 
-/// FIFO under the same throttling and 5xx, with partial batch failures on every batch action: the producer's
-/// sends, the consumer's deletes and visibility changes.
+/// FIFO under the same throttling, 5xx and lost answers, with partial batch failures on every batch action:
+/// the producer's sends, the consumer's deletes and visibility changes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifo_queue_10000_orders_in_100_groups_keep_their_order_under_faults() {
-    fifo_orders_keep_their_order("orders-faults.fifo", 10_000, 100, "*Batch").await;
+    fifo_orders_keep_their_order("orders-faults.fifo", 10_000, 100, "*Batch", true).await;
 }
 
 /// Issue 18's repro, now kept: SQS fails entries of a `SendMessageBatch` with retryable errors while storing
@@ -345,13 +417,20 @@ async fn fifo_queue_10000_orders_in_100_groups_keep_their_order_under_faults() {
 /// stored (and delivered) out of send order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifo_producer_keeps_group_order_under_retryable_partial_send_failures() {
-    fifo_orders_keep_their_order("orders-send-faults.fifo", 2_000, 50, "SendMessageBatch").await;
+    fifo_orders_keep_their_order("orders-send-faults.fifo", 2_000, 50, "SendMessageBatch", false).await;
 }
 
 /// Sends `orders` orders over `groups` groups of FIFO queue `name`, with partial batch failures on
-/// `partial_actions`, and checks that every group is stored and handled in send order.
-async fn fifo_orders_keep_their_order(name: &'static str, orders: u32, groups: u32, partial_actions: &'static str) {
-    let scenario = Scenario { name, fifo: true, orders, groups, seed: 12, partial_actions };
+/// `partial_actions` (and lost answers if `lose_answers`), and checks that every group is stored and handled
+/// in send order.
+async fn fifo_orders_keep_their_order(
+    name: &'static str,
+    orders: u32,
+    groups: u32,
+    partial_actions: &'static str,
+    lose_answers: bool,
+) {
+    let scenario = Scenario { name, fifo: true, orders, groups, seed: 12, partial_actions, lose_answers };
     let outcome = run(&scenario).await;
     assert_stored_in_send_order(&scenario, &outcome);
     assert_handled_in_send_order(&scenario, &outcome);
@@ -403,4 +482,66 @@ fn assert_handled_in_send_order(scenario: &Scenario, outcome: &Outcome) {
         scenario.groups,
         out_of_order.first()
     );
+}
+
+/// Issue 18, found by the 10,000-order scenarios (see [`is_slow`]): a handler that outlives its message's
+/// visibility because the heartbeat could not extend it must not complete a second time when an
+/// idempotency key is set.
+///
+/// Setup: a standard queue with a 3 s visibility timeout, the default heartbeat (threshold 1 s), and every
+/// `ChangeMessageVisibility*` request throttled. One order, whose first handler run takes 4 s. SQS makes the
+/// message visible again at 3 s; its idempotency lease (tied to the visibility deadline, extended only when
+/// SQS confirms an extension) ends then too, so the redelivered copy acquires the key and the handler runs,
+/// and completes, again. Today the handler completes twice (the first run is never cancelled: its timeout
+/// is derived from the heartbeat's `max_total`, as if every extension succeeded). Expected: a message whose
+/// visibility could not be extended has its handler cancelled (and dropped after the grace period) before
+/// the visibility ends, or its lease kept, so that one completion is counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "issue 18: a handler outliving a failed heartbeat completes twice despite the idempotency key (src/consumer/heartbeat.rs, src/consumer/timeout.rs)"]
+async fn a_handler_outliving_a_failed_heartbeat_does_not_complete_twice() {
+    let fixture = Fixture::start(18).await;
+    let queue_url = fixture.create_queue("heartbeat-fails", false).await;
+    let producer = Producer::<Order>::builder(fixture.backend.clone(), &queue_url).build().await.expect("producer");
+    let consumer = Consumer::<Order>::builder(fixture.backend.clone(), &queue_url)
+        .visibility_timeout(VISIBILITY)
+        .wait_time(Duration::from_secs(1))
+        .idempotency(Arc::new(InMemoryIdempotencyStore::new()))
+        .idempotency_key(|order: &Order, _| Some(format!("order-{}", order.id).into()))
+        .build()
+        .await
+        .expect("build the consumer");
+    let rule = json!({"queue": "heartbeat-fails", "action": "ChangeMessageVisibility*", "kind": "throttle"});
+    fixture.emulator.faults().add(serde_json::from_value(rule).expect("a valid rule")).expect("install the rule");
+    producer.send(&orders(1, 1)[0]).await.expect("send the order");
+    producer.close().await;
+
+    let completions = Arc::new(Mutex::new(Vec::new()));
+    let running = consumer.start({
+        let completions = completions.clone();
+        move |order: Delivery<Order>| {
+            let completions = completions.clone();
+            async move {
+                if order.receive_count() == 1 {
+                    tokio::time::sleep(Duration::from_secs(4)).await;
+                }
+                completions.lock().unwrap().push(order.receive_count());
+                Ok::<(), HandlerError>(())
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while fixture.depth(&queue_url).await != Some((0, 0, 0)) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Time for a second, late completion to show.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let report = running.shutdown(Duration::from_secs(5)).await;
+    let completions = completions.lock().unwrap().clone();
+    assert_eq!(
+        completions.len(),
+        1,
+        "one order, handler completions at receive counts {completions:?}; {:?}",
+        report.stats
+    );
+    fixture.finish().await;
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use sqskit::backend::{EmbeddedBackend, SqsBackend};
 use sqskit::consumer::{Consumer, Delivery, HandlerError};
+use sqskit::retry::RetryPolicy;
 use sqskit::telemetry::{self, LABEL_ACTION, LABEL_QUEUE};
 use sqskit::{Producer, SendOptions, TraceContext};
 
@@ -174,4 +175,65 @@ async fn an_ambient_context_never_pushes_a_message_over_the_attribute_limit() {
         .expect_err("an explicit context counts toward the limit");
     assert!(matches!(error, sqskit::Error::InvalidMessage { .. }), "{error:?}");
     producer.close().await;
+}
+
+/// Bounded handlers (issue 18): on queue `bounded`, one handler returns at once, one honours its cancellation
+/// token (it reaches the handler timeout and returns within the grace period: a timeout, not a drop), and one
+/// hangs past `handler_timeout + handler_grace` on its first delivery (a timeout and a drop: its message is
+/// retried, and the redelivery returns at once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handler_timeouts_and_dropped_handlers_are_counted() {
+    const QUICK: u32 = 0;
+    const HONOURS_THE_TOKEN: u32 = 1;
+    const HANGS: u32 = 2;
+    let snapshotter = snapshotter();
+    let backend: Arc<dyn SqsBackend> = Arc::new(EmbeddedBackend::new());
+    let queue = backend.create_queue("bounded", &Default::default(), &Default::default()).await.unwrap();
+    let producer = Producer::<u32>::builder(backend.clone(), &queue).build().await.unwrap();
+    assert!(producer.send_all([QUICK, HONOURS_THE_TOKEN, HANGS]).await.is_complete_success());
+    producer.close().await;
+
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let consumer = Consumer::<u32>::builder(backend.clone(), &queue)
+        .wait_time(Duration::from_millis(50))
+        .handler_timeout(Duration::from_millis(300))
+        .handler_grace(Duration::from_millis(300))
+        .retry_backoff(
+            RetryPolicy::default().initial_backoff(Duration::from_millis(50)).max_backoff(Duration::from_millis(100)),
+        )
+        .build()
+        .await
+        .unwrap();
+    let running = consumer.start(move |delivery: Delivery<u32>| {
+        let tx = tx.clone();
+        async move {
+            match *delivery.body() {
+                HONOURS_THE_TOKEN => delivery.cancelled().await,
+                HANGS if delivery.receive_count() == 1 => std::future::pending::<()>().await,
+                _ => {}
+            }
+            tx.send((*delivery.body(), delivery.receive_count()))?;
+            Ok::<(), HandlerError>(())
+        }
+    });
+    let mut finished = Vec::new();
+    while finished.len() < 3 {
+        finished.push(tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.unwrap().unwrap());
+    }
+    let report = running.shutdown(Duration::from_secs(5)).await;
+    finished.sort_unstable();
+    assert_eq!(
+        finished,
+        vec![(QUICK, 1), (HONOURS_THE_TOKEN, 1), (HANGS, 2)],
+        "the hanging handler's message was retried"
+    );
+    assert_eq!((report.stats.timed_out, report.stats.dropped), (2, 1), "{:?}", report.stats);
+
+    let snapshot = snapshotter.snapshot().into_vec();
+    let q = (LABEL_QUEUE, "bounded");
+    assert_eq!(counter(&snapshot, telemetry::HANDLER_TIMEOUTS, q), 2, "the honouring and the hanging handler");
+    assert_eq!(counter(&snapshot, telemetry::HANDLERS_DROPPED, q), 1, "the hanging handler");
+    assert_eq!(counter(&snapshot, telemetry::MESSAGES_RETRIED, q), 1, "the dropped handler's message");
+    assert_eq!(counter(&snapshot, telemetry::MESSAGES_ACKED, q), 3);
+    assert_eq!(histogram(&snapshot, telemetry::HANDLER_DURATION, q).len(), 4, "three messages, one twice");
 }
