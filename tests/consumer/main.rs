@@ -53,5 +53,6 @@ backend_suite! {
         health::a_queue_deleted_while_running_stops_the_consumer_with_the_error,
         health::run_until_returns_the_error_when_access_is_revoked,
         health::health_reflects_receive_failures_and_recovery,
+        health::on_error_reports_failed_settlements_and_heartbeats,
     }
 }

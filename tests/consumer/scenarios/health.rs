@@ -1,12 +1,13 @@
 //! Failures that surface: `build()` checks the queue (a missing one fails at once, a throttled check is
 //! retried), a queue deleted (or access revoked) while the consumer runs stops it with the error after N
-//! failed receives, `run_until` returns that error, and `health()` follows failures and recovery.
+//! failed receives, `run_until` returns that error, `health()` follows failures and recovery, and the
+//! `on_error` hook hears of every failed request of the consumer's own.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sqskit::consumer::{Consumer, ConsumerErrorEvent, ConsumerOperation, ConsumerState, Delivery, Outcome};
+use sqskit::consumer::{Consumer, ConsumerErrorEvent, ConsumerOperation, ConsumerState, Delivery, Heartbeat, Outcome};
 use sqskit::retry::RetryPolicy;
 use sqskit::{Error, Fault, Producer, ServiceErrorCode};
 use tokio::sync::watch;
@@ -254,4 +255,46 @@ pub async fn health_reflects_receive_failures_and_recovery(ctx: &TestContext) {
     assert_eq!(report.completed, 3);
     assert!(report.error.is_none());
     assert!(matches!(check.health().state, ConsumerState::ShuttingDown));
+}
+
+pub async fn on_error_reports_failed_settlements_and_heartbeats(ctx: &TestContext) {
+    let (backend, probe) = Probe::wrap(ctx.backend.clone());
+    let queue = ctx.create_queue("hooked").await;
+    send_bodies(&backend, &queue, vec!["1".to_owned()]).await;
+    let events = Events::default();
+    let (open_gate, gate) = watch::channel(false);
+    // Every held message is due at every tick; nothing is retried, so a failed delete is final at once.
+    let heartbeat = Heartbeat::default().interval(Duration::from_millis(20)).threshold(Duration::from_millis(29_999));
+    let running = Consumer::<u32>::builder(backend.clone(), &queue)
+        .heartbeat(heartbeat)
+        .api_retry(RetryPolicy::never())
+        .on_error(recorder(&events))
+        .build()
+        .await
+        .unwrap()
+        .start(move |_: Delivery<u32>| {
+            let mut gate = gate.clone();
+            async move {
+                let _ = gate.wait_for(|open| *open).await;
+                Outcome::Ack
+            }
+        });
+    let seen = |operation: ConsumerOperation| {
+        let events = events.clone();
+        move || events.lock().unwrap().iter().any(|event| event.operation == operation)
+    };
+    eventually("the message to be held", || running.in_flight() == 1).await;
+    probe.fail_visibility(true);
+    eventually("a failed heartbeat to be reported", seen(ConsumerOperation::Heartbeat)).await;
+    probe.fail_visibility(false);
+    probe.fail_next_deletes(1);
+    open_gate.send_replace(true);
+    eventually("a failed delete to be reported", seen(ConsumerOperation::Delete)).await;
+
+    let report = running.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(report.stats.settle_failures, 1);
+    let events = events.lock().unwrap();
+    let deletes = events.iter().filter(|event| event.operation == ConsumerOperation::Delete).count();
+    assert_eq!(deletes, 1, "one message given up: {events:?}");
+    assert!(events.iter().all(|event| event.queue_url == queue && event.operation != ConsumerOperation::Receive));
 }
