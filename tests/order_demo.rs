@@ -242,3 +242,62 @@ async fn a_missing_queue_stops_start_up_at_once_with_a_clear_message() -> anyhow
     emulator.shutdown().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_consumer_stops_with_a_clear_message_when_its_queue_is_missing_or_deleted() -> anyhow::Result<()> {
+    use std::sync::Arc;
+
+    use orders::queues::Queues;
+    use orders::shop::{Faults, Shop};
+    use orders::worker::{self, WorkerSettings};
+    use sqskit::consumer::InMemoryIdempotencyStore;
+
+    let emulator = sqskit_emulator::Emulator::builder().port(0).start().await?;
+    let endpoint = emulator.endpoint();
+    let (backend, queues) = queue_args(&endpoint, "orders", true).open().await?;
+    let faults = Faults { failure_rate: 0.0, latency: Duration::ZERO };
+    let shop = Arc::new(Shop::new(faults, Arc::new(orders::ledger::Ledger::in_memory())));
+    let settings = WorkerSettings {
+        concurrency: 64,
+        visibility_timeout: Duration::from_secs(30),
+        retry_initial: Duration::from_millis(100),
+        retry_max: Duration::from_secs(1),
+    };
+    let store = || Arc::new(InMemoryIdempotencyStore::new());
+
+    // A queue that does not exist: the consumer does not start, and says why.
+    let url = format!("{endpoint}/000000000000/nowhere");
+    let missing = Queues { orders: url.clone(), dead_letter: None };
+    let error = worker::start(backend.clone(), &missing, shop.clone(), store(), settings)
+        .await
+        .map(drop)
+        .expect_err("no such queue");
+    let message = orders::cli::failure_message("order_consumer", &error);
+    assert!(
+        message.starts_with(&format!(
+            "order_consumer: could not start the consumer on {url}: cannot start on queue {url}: SQS error \
+             AWS.SimpleQueueService.NonExistentQueue: "
+        )),
+        "{message}"
+    );
+
+    // The queue deleted while the consumer runs: it stops by itself (order_consumer then exits with status 1
+    // and this line), instead of polling forever.
+    let running = worker::start(backend.clone(), &queues, shop.clone(), store(), settings).await?;
+    backend.delete_queue(&queues.orders).await?;
+    let error = tokio::time::timeout(Duration::from_secs(60), running.failed()).await?;
+    let message = orders::cli::failure_message("order_consumer", &anyhow::Error::new(error));
+    assert!(
+        message.starts_with(&format!(
+            "order_consumer: the consumer of {} stopped after 10 consecutive failed receives (the queue cannot be \
+             used: check that it exists and that the credentials may receive from it): SQS error \
+             AWS.SimpleQueueService.NonExistentQueue: ",
+            queues.orders
+        )),
+        "{message}"
+    );
+    let report = running.shutdown(Duration::from_secs(5)).await;
+    assert!(report.error.is_some_and(|error| error.is_queue_unusable()));
+    emulator.shutdown().await?;
+    Ok(())
+}

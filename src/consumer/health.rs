@@ -173,9 +173,9 @@ pub(crate) enum AfterFailure {
         /// Receives failed in a row (this one included).
         consecutive: u32,
     },
-    /// The consumer stops: the failure was recorded.
+    /// The consumer stops.
     Stop {
-        /// Receives failed in a row (this one included).
+        /// Receives that failed in a row with an unusable-queue error (this one included).
         consecutive: u32,
     },
 }
@@ -194,9 +194,9 @@ impl Health {
         receives.last_error = None;
     }
 
-    /// Records a failed receive; once `stop_after` failures in a row said the queue is unusable, records
-    /// the consumer's failure and says to stop.
-    pub(crate) fn receive_failed(&self, queue_url: &str, error: &Error, stop_after: u32) -> AfterFailure {
+    /// Records a failed receive; says to stop once `stop_after` failures in a row said the queue is unusable
+    /// (the poller then reports the failure and calls [`Health::stop`]).
+    pub(crate) fn receive_failed(&self, error: &Error, stop_after: u32) -> AfterFailure {
         let mut receives = self.receives();
         receives.consecutive_failures = receives.consecutive_failures.saturating_add(1);
         receives.unusable_streak =
@@ -204,22 +204,26 @@ impl Health {
         receives.last_error = Some(error.clone());
         let consecutive = receives.consecutive_failures;
         if receives.unusable_streak < stop_after {
-            return AfterFailure::Retry { consecutive };
+            AfterFailure::Retry { consecutive }
+        } else {
+            AfterFailure::Stop { consecutive: receives.unusable_streak }
         }
-        let streak = receives.unusable_streak;
-        drop(receives);
+    }
+
+    /// Records the error the consumer stops on (the first one wins): `failures` receives of `queue_url`
+    /// failed in a row, the last with `error`.
+    pub(crate) fn stop(&self, queue_url: &str, failures: u32, error: &Error) {
         self.failure.send_if_modified(|failure| {
             if failure.is_some() {
                 return false;
             }
             *failure = Some(Error::ConsumerStopped {
                 queue_url: queue_url.to_owned(),
-                failures: streak,
+                failures,
                 source: Box::new(error.clone()),
             });
             true
         });
-        AfterFailure::Stop { consecutive }
     }
 
     /// The error the consumer stopped on, if it did.
@@ -287,17 +291,19 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn only_a_streak_of_unusable_queue_errors_stops() {
         let health = Health::default();
-        assert_eq!(health.receive_failed("q", &missing(), 3), AfterFailure::Retry { consecutive: 1 });
-        assert_eq!(health.receive_failed("q", &throttled(), 3), AfterFailure::Retry { consecutive: 2 });
-        assert_eq!(health.receive_failed("q", &missing(), 3), AfterFailure::Retry { consecutive: 3 });
-        assert_eq!(health.receive_failed("q", &missing(), 3), AfterFailure::Retry { consecutive: 4 });
+        assert_eq!(health.receive_failed(&missing(), 3), AfterFailure::Retry { consecutive: 1 });
+        assert_eq!(health.receive_failed(&throttled(), 3), AfterFailure::Retry { consecutive: 2 });
+        assert_eq!(health.receive_failed(&missing(), 3), AfterFailure::Retry { consecutive: 3 });
+        assert_eq!(health.receive_failed(&missing(), 3), AfterFailure::Retry { consecutive: 4 });
         health.receive_succeeded();
         assert!(health.snapshot(false, 0).is_ready());
         for _ in 0..2 {
-            assert!(matches!(health.receive_failed("q", &missing(), 3), AfterFailure::Retry { .. }));
+            assert!(matches!(health.receive_failed(&missing(), 3), AfterFailure::Retry { .. }));
         }
         assert!(!health.snapshot(false, 0).is_ready());
-        assert_eq!(health.receive_failed("q", &missing(), 3), AfterFailure::Stop { consecutive: 3 });
+        assert_eq!(health.receive_failed(&missing(), 3), AfterFailure::Stop { consecutive: 3 });
+        assert!(health.failure().is_none(), "recorded only by stop()");
+        health.stop("q", 3, &missing());
         let error = health.failed().await;
         assert!(
             error.to_string().starts_with("the consumer of q stopped after 3 consecutive failed receives"),

@@ -117,18 +117,22 @@ async fn receive<T>(
             Err(error) => {
                 bump(&core.counters.receive_errors);
                 failures = failures.saturating_add(1);
-                let after = core.health.receive_failed(&config.queue_url, &error, config.stop_after_receive_failures);
-                let (AfterFailure::Retry { consecutive } | AfterFailure::Stop { consecutive }) = after;
-                config.on_error.call(&config.queue_url, ConsumerOperation::Receive, &error, consecutive);
-                if let AfterFailure::Stop { .. } = after {
-                    tracing::error!(
-                        queue = %config.queue_url,
-                        error = %error,
-                        consecutive,
-                        "the queue cannot be used; the consumer stops polling"
-                    );
-                    core.stopping.send_replace(true);
-                    return None;
+                match core.health.receive_failed(&error, config.stop_after_receive_failures) {
+                    AfterFailure::Retry { consecutive } => {
+                        config.on_error.call(&config.queue_url, ConsumerOperation::Receive, &error, consecutive);
+                    }
+                    AfterFailure::Stop { consecutive } => {
+                        config.on_error.call(&config.queue_url, ConsumerOperation::Receive, &error, consecutive);
+                        tracing::error!(
+                            queue = %config.queue_url,
+                            error = %error,
+                            consecutive,
+                            "the queue cannot be used; the consumer stops polling"
+                        );
+                        core.health.stop(&config.queue_url, consecutive, &error);
+                        core.stopping.send_replace(true);
+                        return None;
+                    }
                 }
                 if !error.is_retryable() && request.receive_request_attempt_id.is_some() {
                     request.receive_request_attempt_id = Some(uuid::Uuid::new_v4().to_string());

@@ -1,5 +1,5 @@
 //! Consumer-specific test helpers on top of the conformance suite's `TestContext`: a probing backend
-//! observer (records visibility changes, injects delete failures), polling with a deadline, and small
+//! observer (records visibility changes, injects delete, receive and throttled attribute-read failures), polling with a deadline, and small
 //! queue helpers. Everything goes through `Arc<dyn SqsBackend>`, so it works on every row.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -140,6 +140,10 @@ pub struct Probe {
     max_in_flight: AtomicUsize,
     visibility_in_flight: AtomicUsize,
     max_visibility_in_flight: AtomicUsize,
+    throttle_attribute_reads: AtomicUsize,
+    refused_attribute_reads: AtomicU64,
+    receive_failure: Mutex<Option<Error>>,
+    refused_receives: AtomicU64,
 }
 
 impl Probe {
@@ -181,6 +185,26 @@ impl Probe {
         self.fail_visibility.store(fail, Ordering::SeqCst);
     }
 
+    /// Refuses the next `count` `GetQueueAttributes` requests with a retryable `RequestThrottled`.
+    pub fn throttle_next_attribute_reads(&self, count: usize) {
+        self.throttle_attribute_reads.store(count, Ordering::SeqCst);
+    }
+
+    /// How many `GetQueueAttributes` requests were refused.
+    pub fn refused_attribute_reads(&self) -> u64 {
+        self.refused_attribute_reads.load(Ordering::SeqCst)
+    }
+
+    /// While set, every `ReceiveMessage` request fails with this error (it never reaches the backend).
+    pub fn fail_receives(&self, error: Option<Error>) {
+        *self.receive_failure.lock().unwrap() = error;
+    }
+
+    /// How many `ReceiveMessage` requests were refused.
+    pub fn refused_receives(&self) -> u64 {
+        self.refused_receives.load(Ordering::SeqCst)
+    }
+
     /// The most requests of any kind that were in flight at once.
     pub fn max_in_flight(&self) -> usize {
         self.max_in_flight.load(Ordering::SeqCst)
@@ -199,6 +223,22 @@ fn enter(in_flight: &AtomicUsize, max: &AtomicUsize) {
 
 impl BackendObserver for Probe {
     fn before(&self, call: &Call<'_>) -> Result<()> {
+        if let Call::GetQueueAttributes = call {
+            let inject = self
+                .throttle_attribute_reads
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            if inject {
+                self.refused_attribute_reads.fetch_add(1, Ordering::SeqCst);
+                return Err(Error::service("RequestThrottled", "Rate exceeded", None, Some(Fault::Sender)));
+            }
+        }
+        if let Call::ReceiveMessage(_) = call {
+            if let Some(error) = self.receive_failure.lock().unwrap().clone() {
+                self.refused_receives.fetch_add(1, Ordering::SeqCst);
+                return Err(error);
+            }
+        }
         if let Call::ChangeMessageVisibilityBatch(entries) = call {
             let receipts = entries.iter().map(|entry| entry.receipt_handle.as_str().to_owned()).collect();
             self.visibility_calls.lock().unwrap().push(receipts);

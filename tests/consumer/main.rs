@@ -49,5 +49,11 @@ backend_suite! {
         shutdown::shutdown_under_load_loses_nothing_and_processes_nothing_twice,
         shutdown::shutdown_releases_unstarted_messages_and_abandons_handlers_past_the_deadline,
         fifo::groups_stay_in_order_under_16_handlers_and_100_groups,
+        health::a_missing_queue_fails_build_at_once,
+        health::throttled_start_up_is_retried,
+        health::a_queue_deleted_while_running_stops_the_consumer_with_the_error,
+        health::run_until_returns_the_error_when_access_is_revoked,
+        health::health_reflects_receive_failures_and_recovery,
+        health::on_error_reports_failed_settlements_and_heartbeats,
     }
 }

@@ -4,6 +4,7 @@ pub mod basics;
 pub mod crashes;
 pub mod dead_letters;
 pub mod fifo;
+pub mod health;
 pub mod idempotency;
 pub mod shutdown;
 pub mod timeouts;
