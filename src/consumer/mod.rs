@@ -103,7 +103,8 @@ use self::settle::{SettleContext, SettleItem, SettleKind, SettleOp, Settler};
 use self::stats::{Counters, bump};
 use crate::backend::{SqsBackend, metered};
 use crate::codec::Decode;
-use crate::telemetry::ConsumerMetrics;
+use crate::flow::{AimdConfig, AimdLimit};
+use crate::telemetry::{self, ConsumerMetrics, FlowMetrics};
 
 /// A typed SQS consumer, configured and ready to [`start`](Consumer::start).
 ///
@@ -240,7 +241,15 @@ impl<T: Send + 'static> Consumer<T> {
         let heartbeat_config = self.config.heartbeat;
         let core = Arc::new(Core::new(backend, self.config, counters, metrics, acks, visibility));
         let shared = Arc::new(Shared { core: core.clone(), codec: self.codec, key_source: self.key_source, mode });
-        let pollers = (0..pollers).map(|_| tokio::spawn(poller::run(shared.clone(), slots.clone()))).collect();
+        let flow = poller::PollerFlow {
+            limit: AimdLimit::new(AimdConfig::new(pollers)),
+            metrics: FlowMetrics::new(&core.config.queue_url, telemetry::FLOW_CONSUMER_POLLERS),
+        };
+        flow.metrics.limit.set(pollers as f64);
+        core.counters.active_pollers.store(pollers as u64, std::sync::atomic::Ordering::Relaxed);
+        let pollers = (0..pollers)
+            .map(|index| tokio::spawn(poller::run(shared.clone(), slots.clone(), index, flow.clone())))
+            .collect();
         let heartbeat = heartbeat_config.map(|heartbeat| tokio::spawn(heartbeat::run(core.clone(), heartbeat)));
         RunningConsumer { core, pollers, heartbeat }
     }
