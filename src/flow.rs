@@ -10,9 +10,9 @@
 //! and back up when throttling stops, like TCP's congestion window:
 //!
 //! - **Multiplicative decrease**: a throttled answer multiplies the limit by [`AimdConfig::decrease`]
-//!   (default 0.5, rounded down), never below 1. Throttled answers within [`AimdConfig::cooldown`] of a
-//!   decrease (default 1 s) do not decrease it again: the requests that were in flight together are answered
-//!   together, and one overload must cost one halving, not one per request.
+//!   (default 0.5, rounded down), never below 1. A throttled answer to a request sent before the last
+//!   decrease does not decrease it again: the requests that were in flight together are answered together,
+//!   and one overload must cost one halving, not one per request (TCP's one decrease per round trip).
 //! - **Additive increase**: every `limit` successful answers in a row (one "round" at the current limit) add
 //!   1, never above the configured maximum (the producer's
 //!   [`max_in_flight`](crate::ProducerBuilder::max_in_flight), the consumer's
@@ -24,8 +24,6 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
-
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -34,17 +32,14 @@ use tokio::time::Instant;
 pub struct AimdConfig {
     /// The ceiling, and the starting value.
     pub max: usize,
-    /// What a throttled answer multiplies the limit by (default 0.5; kept within `0.0..1.0`).
+    /// What a throttled answer multiplies the limit by (default 0.5; a value outside `0.0..1.0` means 0.5).
     pub decrease: f64,
-    /// After a decrease, how long further throttled answers are taken as echoes of the same overload
-    /// (default 1 s).
-    pub cooldown: Duration,
 }
 
 impl AimdConfig {
-    /// The default rules (halve on throttling, 1 s cooldown) with this ceiling (at least 1).
+    /// The default rules (halve on throttling) with this ceiling (at least 1).
     pub fn new(max: usize) -> Self {
-        Self { max: max.max(1), decrease: 0.5, cooldown: Duration::from_secs(1) }
+        Self { max: max.max(1), decrease: 0.5 }
     }
 }
 
@@ -95,7 +90,7 @@ impl AimdLimit {
         self.inner.config.max
     }
 
-    /// Throttled answers seen so far (each one, including those within a cooldown).
+    /// Throttled answers seen so far (each one, including those that did not decrease the limit).
     pub fn throttled(&self) -> u64 {
         self.inner.throttled.load(Ordering::Relaxed)
     }
@@ -110,13 +105,13 @@ impl AimdLimit {
         self.inner.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Records a throttled answer at `now`; returns the new limit.
-    pub fn on_throttled(&self, now: Instant) -> usize {
+    /// Records a throttled answer, at `now`, to a request sent at `sent_at`; returns the new limit.
+    pub fn on_throttled(&self, sent_at: Instant, now: Instant) -> usize {
         self.inner.throttled.fetch_add(1, Ordering::Relaxed);
         let config = self.inner.config;
         let mut state = self.state();
         state.successes = 0;
-        let echo = state.last_decrease.is_some_and(|at| now.saturating_duration_since(at) < config.cooldown);
+        let echo = state.last_decrease.is_some_and(|at| sent_at < at);
         if !echo {
             let decrease = if (0.0..1.0).contains(&config.decrease) { config.decrease } else { 0.5 };
             // `limit` is at most the configured maximum, far below 2^52: the conversions are exact.
@@ -146,10 +141,19 @@ impl AimdLimit {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn limit(max: usize) -> AimdLimit {
         AimdLimit::new(AimdConfig::new(max))
+    }
+
+    /// A throttled answer to a request sent now and answered 10 ms later.
+    async fn throttle(aimd: &AimdLimit) -> usize {
+        let sent_at = Instant::now();
+        tokio::time::advance(Duration::from_millis(10)).await;
+        aimd.on_throttled(sent_at, Instant::now())
     }
 
     #[tokio::test(start_paused = true)]
@@ -158,31 +162,31 @@ mod tests {
         assert_eq!(aimd.current(), 16);
         let mut seen = Vec::new();
         for _ in 0..6 {
-            seen.push(aimd.on_throttled(Instant::now()));
-            tokio::time::advance(Duration::from_secs(1)).await;
+            seen.push(throttle(&aimd).await);
         }
-        assert_eq!(seen, [8, 4, 2, 1, 1, 1], "halved once per cooldown, floor 1");
+        assert_eq!(seen, [8, 4, 2, 1, 1, 1], "halved once per throttled round trip, floor 1");
         assert_eq!(aimd.throttled(), 6);
     }
 
     #[tokio::test(start_paused = true)]
-    async fn throttled_answers_within_the_cooldown_count_once() {
+    async fn requests_sent_before_a_decrease_do_not_decrease_it_again() {
         let aimd = limit(16);
-        assert_eq!(aimd.on_throttled(Instant::now()), 8);
-        tokio::time::advance(Duration::from_millis(999)).await;
+        let together = Instant::now();
+        tokio::time::advance(Duration::from_millis(10)).await;
+        assert_eq!(aimd.on_throttled(together, Instant::now()), 8);
         for _ in 0..7 {
-            assert_eq!(aimd.on_throttled(Instant::now()), 8, "echoes of the same overload");
+            tokio::time::advance(Duration::from_millis(1)).await;
+            assert_eq!(aimd.on_throttled(together, Instant::now()), 8, "echoes of the same overload");
         }
-        tokio::time::advance(Duration::from_millis(1)).await;
-        assert_eq!(aimd.on_throttled(Instant::now()), 4, "a new overload after the cooldown");
+        assert_eq!(throttle(&aimd).await, 4, "a request sent after the decrease: a new overload");
+        assert_eq!(aimd.throttled(), 9);
     }
 
     #[tokio::test(start_paused = true)]
     async fn successes_add_one_per_round_up_to_the_maximum() {
         let aimd = limit(6);
-        aimd.on_throttled(Instant::now());
-        tokio::time::advance(Duration::from_secs(2)).await;
-        aimd.on_throttled(Instant::now());
+        throttle(&aimd).await;
+        throttle(&aimd).await;
         assert_eq!(aimd.current(), 1);
         let mut limits = Vec::new();
         for _ in 0..30 {
@@ -197,11 +201,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_throttled_answer_restarts_the_round() {
         let aimd = limit(4);
-        tokio::time::advance(Duration::from_secs(5)).await;
-        assert_eq!(aimd.on_throttled(Instant::now()), 2);
+        let early = Instant::now();
+        assert_eq!(throttle(&aimd).await, 2);
         aimd.on_success();
-        tokio::time::advance(Duration::from_millis(10)).await;
-        aimd.on_throttled(Instant::now()); // within the cooldown: no decrease, but the round restarts
+        aimd.on_throttled(early, Instant::now()); // an echo: no decrease, but the round restarts
         assert_eq!(aimd.on_success(), 2);
         assert_eq!(aimd.on_success(), 3);
     }
@@ -210,11 +213,13 @@ mod tests {
     async fn subscribers_see_every_change() {
         let aimd = limit(2);
         let mut changes = aimd.subscribe();
-        aimd.on_throttled(Instant::now());
+        throttle(&aimd).await;
         assert!(changes.has_changed().expect("open"));
         assert_eq!(*changes.borrow_and_update(), 1);
         aimd.on_success();
         assert_eq!(*changes.borrow_and_update(), 2);
         assert_eq!(AimdLimit::new(AimdConfig::new(0)).current(), 1, "a zero ceiling means 1");
+        let odd = AimdLimit::new(AimdConfig { max: 10, decrease: 7.0 });
+        assert_eq!(throttle(&odd).await, 5, "an out-of-range factor halves");
     }
 }

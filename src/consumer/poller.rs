@@ -164,7 +164,7 @@ async fn receive<T>(
                 if error.is_throttling() {
                     bump(&core.counters.receive_throttled);
                     flow.metrics.throttled.increment(1);
-                    flow.record(&core.counters, flow.limit.on_throttled(Instant::now()));
+                    flow.record(&core.counters, flow.limit.on_throttled(sent_at, Instant::now()));
                 }
                 // A throttled FIFO receive cannot be retried with the same attempt id: SQS then answers
                 // "ReceiveRequestAttemptId is invalid ... the receive call is not retryable"

@@ -91,6 +91,9 @@ struct Pending {
 /// What a request task hands back: the entries (moved out for the request) and the result.
 struct Completed {
     batch_id: u64,
+    /// When the request was sent (a throttled answer to a request sent before the last decrease of the flow
+    /// limit does not decrease it again).
+    sent_at: Instant,
     entries: Vec<SendEntry>,
     result: Result<BatchOutcome<SentMessage>>,
 }
@@ -333,7 +336,7 @@ impl Batcher {
                     Err(_) => "error",
                 };
                 tracing::Span::current().record("outcome", outcome);
-                Completed { batch_id, entries, result }
+                Completed { batch_id, sent_at: now, entries, result }
             }
             .instrument(span),
         );
@@ -346,6 +349,7 @@ impl Batcher {
             Ok((task_id, completed)) => {
                 self.task_batches.remove(&task_id);
                 let metas = self.in_flight_meta.remove(&completed.batch_id).unwrap_or_default();
+                self.observe_flow(&completed.result, completed.sent_at);
                 self.settle(metas, completed.entries, completed.result);
             }
             Err(join_error) => {
@@ -363,7 +367,7 @@ impl Batcher {
 
     /// Feeds a request's answer to the flow limit: a throttled request (or entry) decreases it, any other
     /// answer that reached SQS counts as a success; failures that say nothing about the rate change nothing.
-    fn observe_flow(&mut self, result: &Result<BatchOutcome<SentMessage>>, now: Instant) {
+    fn observe_flow(&mut self, result: &Result<BatchOutcome<SentMessage>>, sent_at: Instant) {
         let throttled = match result {
             Err(error) if error.is_throttling() => true,
             Err(_) => return,
@@ -371,7 +375,7 @@ impl Batcher {
         };
         let limit = if throttled {
             self.flow_metrics.throttled.increment(1);
-            let limit = self.flow.on_throttled(now);
+            let limit = self.flow.on_throttled(sent_at, Instant::now());
             tracing::debug!(queue_url = %self.queue_url, limit, "SendMessageBatch throttled; fewer requests in flight");
             limit
         } else {
@@ -383,7 +387,6 @@ impl Batcher {
     /// Routes each entry's result to its caller, or schedules its retry.
     fn settle(&mut self, metas: Vec<Meta>, entries: Vec<SendEntry>, result: Result<BatchOutcome<SentMessage>>) {
         let now = Instant::now();
-        self.observe_flow(&result, now);
         match result {
             Err(error) => {
                 let retry_allowed =
