@@ -93,7 +93,7 @@ pub(crate) async fn run<T: Send + 'static>(
                 },
             }
         }
-        let Some((sent_at, messages)) = receive(&shared, &flow, &mut stop, permits.num_permits()).await else {
+        let Some((sent_at, messages)) = receive(&shared, (index, &flow), &mut stop, permits.num_permits()).await else {
             return;
         };
         let empty = messages.is_empty();
@@ -117,12 +117,13 @@ fn top_up(slots: &Arc<Semaphore>, permits: &mut OwnedSemaphorePermit, target: us
     }
 }
 
-/// One receive, retried with backoff until it succeeds; `None` when shutdown began. A retried FIFO receive
-/// reuses its `ReceiveRequestAttemptId`, so SQS returns the same messages if the first attempt did receive
-/// them.
+/// One receive, retried with backoff until it succeeds; `None` when shutdown began; no messages when a
+/// throttled answer left this poller (number `index`) outside the flow limit: it gives its slots back and
+/// parks. A retried FIFO receive reuses its `ReceiveRequestAttemptId` (except after throttling), so SQS
+/// returns the same messages if the first attempt did receive them.
 async fn receive<T>(
     shared: &Shared<T>,
-    flow: &PollerFlow,
+    (index, flow): (usize, &PollerFlow),
     stop: &mut watch::Receiver<bool>,
     wanted: usize,
 ) -> Option<(Instant, Vec<ReceivedMessage>)> {
@@ -164,7 +165,12 @@ async fn receive<T>(
                 if error.is_throttling() {
                     bump(&core.counters.receive_throttled);
                     flow.metrics.throttled.increment(1);
-                    flow.record(&core.counters, flow.limit.on_throttled(sent_at, Instant::now()));
+                    let limit = flow.limit.on_throttled(sent_at, Instant::now());
+                    flow.record(&core.counters, limit);
+                    if index >= limit {
+                        tracing::debug!(queue = %config.queue_url, limit, "receive throttled; poller parked");
+                        return Some((sent_at, Vec::new()));
+                    }
                 }
                 // A throttled FIFO receive cannot be retried with the same attempt id: SQS then answers
                 // "ReceiveRequestAttemptId is invalid ... the receive call is not retryable"

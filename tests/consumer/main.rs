@@ -48,5 +48,7 @@ backend_suite! {
         shutdown::shutdown_under_load_loses_nothing_and_processes_nothing_twice,
         shutdown::shutdown_releases_unstarted_messages_and_abandons_handlers_past_the_deadline,
         fifo::groups_stay_in_order_under_16_handlers_and_100_groups,
+        throttling::throttled_receives_park_pollers_and_they_come_back,
+        throttling::receives_ask_for_ten_messages_whenever_slots_allow,
     }
 }

@@ -6,5 +6,6 @@ pub mod dead_letters;
 pub mod fifo;
 pub mod idempotency;
 pub mod shutdown;
+pub mod throttling;
 pub mod timeouts;
 pub mod timing;
