@@ -54,18 +54,16 @@ pub async fn throttled_receives_park_pollers_and_they_come_back(ctx: &TestContex
     let queue = ctx.create_queue("throttled-receives").await;
     let seen = Seen::default();
     throttle.on.store(true, Ordering::SeqCst);
+    let budget = RetryBudget::new(10_000);
 
     let running = Consumer::<u32>::builder(backend.clone(), &queue)
         .concurrency(80)
         .pollers(8)
         .wait_time(Duration::ZERO)
-        .api_retry(
-            RetryPolicy::default().initial_backoff(Duration::from_millis(5)).budget(Some(RetryBudget::new(10_000))),
-        )
+        .api_retry(RetryPolicy::default().initial_backoff(Duration::from_millis(5)).budget(Some(budget.clone())))
         .build()
         .unwrap()
         .start(recording(&seen));
-    assert_eq!(running.stats().active_pollers, 8, "all pollers active at start");
 
     // 8 -> 4 -> 2 -> 1: one halving per throttled round trip, never below one poller.
     eventually("throttling to park all pollers but one", || running.stats().active_pollers == 1).await;
@@ -74,6 +72,11 @@ pub async fn throttled_receives_park_pollers_and_they_come_back(ctx: &TestContex
     assert_eq!(stats.active_pollers, 1, "the floor is one poller");
     assert!(stats.receive_throttled >= 3, "{stats:?}");
     assert_eq!(stats.receive_throttled, stats.receive_errors, "only throttling was injected");
+    // Receives draw from the consumer's retry budget (5 tokens per retried receive; a poller that parks
+    // does not retry), like its deletes.
+    let spent = 10_000 - budget.available();
+    assert!(spent >= 5 && u64::from(spent) <= 5 * stats.receive_throttled, "{spent} tokens for {stats:?}");
+    let low = budget.available();
 
     // Throttling stops: every message is handled once, and successful receives bring the pollers back.
     throttle.on.store(false, Ordering::SeqCst);
@@ -85,6 +88,7 @@ pub async fn throttled_receives_park_pollers_and_they_come_back(ctx: &TestContex
 
     assert!(seen.lock().unwrap().values().all(|&n| n == 1), "each message handled once");
     assert_eq!(report.completed, 200);
+    assert!(budget.available() > low, "successful receives and deletes refill the budget");
 }
 
 pub async fn receives_ask_for_ten_messages_whenever_slots_allow(ctx: &TestContext) {
