@@ -6,7 +6,9 @@
 //!
 //! 1. A **poller** takes free concurrency slots (at least one, at most 10) and long-polls for exactly that
 //!    many messages (`WaitTimeSeconds` 20 by default). Nothing is prefetched beyond `concurrency`, and each
-//!    message frees its slot as soon as it is settled, so a slow message never blocks the others.
+//!    message frees its slot as soon as it is settled, so a slow message never blocks the others. When SQS
+//!    throttles receives, pollers park (AIMD on the active pollers, see [`crate::flow`] and
+//!    [`ConsumerStats::active_pollers`]) and come back one by one as receives succeed again.
 //! 2. Each message is checked (MD5, decoding; failures are [poison](PoisonAction)), looked up in the
 //!    [idempotency store](IdempotencyStore) if one is configured, and handed to the [`Handler`]. On a FIFO
 //!    queue the messages of one group run strictly in order, groups in parallel.
