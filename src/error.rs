@@ -336,9 +336,16 @@ impl Error {
     /// The codes: `RequestThrottled` (SQS: "Exceeds the permitted request rate for the queue or for the
     /// recipient of the request",
     /// <https://docs.aws.amazon.com/botocore/latest/reference/services/sqs/client/exceptions/RequestThrottled.html>),
-    /// `KmsThrottled` / `KMS.ThrottlingException` (the queue's KMS key over its request quota), and the generic
-    /// AWS `ThrottlingException` / `Throttling` (also `ThrottledException`, `TooManyRequestsException` and an
-    /// HTTP 429 without a code, see [`ServiceErrorCode::for_status`]).
+    /// `KmsThrottled` / `KMS.ThrottlingException` ("Amazon Web Services KMS throttles requests", the queue's
+    /// KMS key over its request quota,
+    /// <https://docs.aws.amazon.com/botocore/latest/reference/services/sqs/client/exceptions/KmsThrottled.html>),
+    /// both listed among `ReceiveMessage`'s errors
+    /// (<https://docs.rs/aws-sdk-sqs/latest/aws_sdk_sqs/operation/receive_message/enum.ReceiveMessageError.html>),
+    /// and the generic AWS `ThrottlingException` / `Throttling` (what the emulator's FIFO quota answers; also
+    /// `ThrottledException`, `TooManyRequestsException` and an HTTP 429 without a code, see
+    /// [`ServiceErrorCode::for_status`]). Not `KmsDisabled`, although the SQS model's text for it reads "The
+    /// request was denied due to request throttling" (a copy of `RequestThrottled`'s text): a disabled key is
+    /// no rate problem. Not `OverLimit` either (too many messages in flight, not too many requests).
     pub fn is_throttling(&self) -> bool {
         matches!(
             self,
