@@ -84,7 +84,7 @@ done
 
 # The client crate: one direction from the message types to the producer, consumer and monitor; the AWS SDK and
 # the emulator's engine are reached only through their backends.
-check_layers src types telemetry trace_context error retry codec idempotency backend producer consumer monitor
+check_layers src types telemetry trace_context error retry flow codec idempotency backend producer consumer monitor
 hits=$(code_matching 'aws_sdk_sqs|aws_config' src | grep -v '^src/backend/aws.rs:')
 [ -n "$hits" ] && fail "only src/backend/aws.rs may use the AWS SDK:"$'\n'"$hits"
 hits=$(code_matching 'sqskit_emulator' src | grep -v '^src/backend/embedded.rs:')

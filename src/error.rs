@@ -407,6 +407,36 @@ impl Error {
         )
     }
 
+    /// Whether SQS (or KMS, for an encrypted queue) refused the request because of its rate: the caller
+    /// should not only retry but slow down. A subset of [`Error::is_retryable`], kept apart from 5xx and
+    /// transport failures, which say nothing about the rate; sqskit's flow control ([`crate::flow`]) reduces
+    /// its concurrency on these alone.
+    ///
+    /// The codes: `RequestThrottled` (SQS: "Exceeds the permitted request rate for the queue or for the
+    /// recipient of the request",
+    /// <https://docs.aws.amazon.com/botocore/latest/reference/services/sqs/client/exceptions/RequestThrottled.html>),
+    /// `KmsThrottled` / `KMS.ThrottlingException` ("Amazon Web Services KMS throttles requests", the queue's
+    /// KMS key over its request quota,
+    /// <https://docs.aws.amazon.com/botocore/latest/reference/services/sqs/client/exceptions/KmsThrottled.html>),
+    /// both listed among `ReceiveMessage`'s errors
+    /// (<https://docs.rs/aws-sdk-sqs/latest/aws_sdk_sqs/operation/receive_message/enum.ReceiveMessageError.html>),
+    /// and the generic AWS `ThrottlingException` / `Throttling` (what the emulator's FIFO quota answers; also
+    /// `ThrottledException`, `TooManyRequestsException` and an HTTP 429 without a code, see
+    /// [`ServiceErrorCode::for_status`]). Not `KmsDisabled`, although the SQS model's text for it reads "The
+    /// request was denied due to request throttling" (a copy of `RequestThrottled`'s text): a disabled key is
+    /// no rate problem. Not `OverLimit` either (too many messages in flight, not too many requests).
+    pub fn is_throttling(&self) -> bool {
+        matches!(
+            self,
+            Error::Service {
+                code: ServiceErrorCode::RequestThrottled
+                    | ServiceErrorCode::Throttling
+                    | ServiceErrorCode::KmsThrottled,
+                ..
+            }
+        )
+    }
+
     /// The SQS error code, for [`Error::Service`] (and the service error inside an [`Error::QueueCheck`] or
     /// [`Error::ConsumerStopped`]).
     pub fn code(&self) -> Option<&ServiceErrorCode> {
@@ -483,6 +513,36 @@ mod tests {
         assert_eq!(code.legacy_code(), "AWS.SimpleQueueService.NonExistentQueue");
         assert_eq!(ServiceErrorCode::parse(code.legacy_code()), code);
         assert_eq!(code.shape_name(), "QueueDoesNotExist");
+    }
+
+    #[test]
+    fn throttling_is_classified_apart_from_other_retryable_errors() {
+        let service = |code: &str| Error::service(code, "Rate exceeded", None, Some(Fault::Sender));
+        for code in [
+            "RequestThrottled",
+            "ThrottlingException",
+            "Throttling",
+            "KmsThrottled",
+            "KMS.ThrottlingException",
+            "TooManyRequestsException",
+            "com.amazonaws.sqs#RequestThrottled",
+        ] {
+            assert!(service(code).is_throttling(), "{code}");
+            assert!(service(code).is_retryable(), "{code}");
+        }
+        let status_429 = Error::Service {
+            code: ServiceErrorCode::for_status(429),
+            message: String::new(),
+            request_id: None,
+            fault: None,
+        };
+        assert!(status_429.is_throttling());
+        for retryable in [service("InternalError"), service("ServiceUnavailable"), service("OverLimit")] {
+            assert!(retryable.is_retryable() && !retryable.is_throttling(), "{retryable}");
+        }
+        assert!(!Error::Timeout { detail: "t".to_owned() }.is_throttling());
+        assert!(!Error::transport(std::io::Error::other("reset")).is_throttling());
+        assert!(!service("AccessDenied").is_throttling());
     }
 
     #[test]

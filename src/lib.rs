@@ -44,6 +44,8 @@
 //!   `counting.rs` (call counting) and `metered.rs` (API metrics), both observers.
 //! - [`codec`]: [`Encode`](codec::Encode) / [`Decode`](codec::Decode) and the serde_json default.
 //! - [`retry`]: the backoff policy (full jitter, max elapsed time) and the retry budget.
+//! - [`flow`]: [`AimdLimit`](flow::AimdLimit), the throttling-aware limit on a producer's requests in flight
+//!   and a consumer's active pollers.
 //! - [`idempotency`]: the idempotency-key attribute name and the FIFO deduplication id derived from a key.
 //! - [`producer`]: [`Producer<T>`], its builder, the buffer task (`batcher.rs`) and the pre-request checks
 //!   (`validate.rs`).
@@ -58,6 +60,7 @@ pub mod backend;
 pub mod codec;
 pub mod consumer;
 pub mod error;
+pub mod flow;
 pub mod idempotency;
 pub mod monitor;
 pub mod producer;

@@ -24,6 +24,8 @@
 //! | [`HEARTBEAT_EXTENSIONS`] `sqskit_heartbeat_extensions_total` | counter | `queue` | visibility extensions made by the heartbeat (one per message) |
 //! | [`API_CALLS`] `sqskit_api_calls_total` | counter | `action`, `outcome` | SQS requests made by producers, consumers and monitors; `outcome` is `ok` or `error` |
 //! | [`BATCH_SIZE`] `sqskit_batch_size` | histogram | `action` | entries per `SendMessageBatch`, `DeleteMessageBatch`, `ChangeMessageVisibilityBatch`; messages per `ReceiveMessage` |
+//! | [`FLOW_LIMIT`] `sqskit_flow_limit` | gauge | `queue`, `limit` | the current throttling-aware limit ([`crate::flow`]): `limit` is `producer_requests` (requests in flight) or `consumer_pollers` (active receive loops) |
+//! | [`REQUESTS_THROTTLED`] `sqskit_requests_throttled_total` | counter | `queue`, `limit` | throttled answers ([`Error::is_throttling`](crate::Error::is_throttling)) seen by that limit's requests |
 //! | [`QUEUE_MESSAGES`] `sqskit_queue_messages` | gauge | `queue`, `state` | a [`QueueMonitor`](crate::monitor::QueueMonitor)'s last reading; `state` is `visible`, `in_flight`, `delayed` or `dead_letter` |
 //!
 //! API calls and batch sizes are counted for the requests sqskit's producers, consumers and monitors make
@@ -80,10 +82,22 @@ pub const BATCH_SIZE: &str = "sqskit_batch_size";
 /// Gauge: a queue monitor's last reading. Labels `queue` and `state`.
 pub const QUEUE_MESSAGES: &str = "sqskit_queue_messages";
 
+/// Gauge: the current throttling-aware limit. Labels `queue` and `limit` ([`FLOW_PRODUCER_REQUESTS`] or
+/// [`FLOW_CONSUMER_POLLERS`]).
+pub const FLOW_LIMIT: &str = "sqskit_flow_limit";
+/// Counter: throttled answers to a producer's sends or a consumer's receives. Labels `queue` and `limit`.
+pub const REQUESTS_THROTTLED: &str = "sqskit_requests_throttled_total";
+/// Value of the `limit` label: a producer's requests in flight.
+pub const FLOW_PRODUCER_REQUESTS: &str = "producer_requests";
+/// Value of the `limit` label: a consumer's active pollers.
+pub const FLOW_CONSUMER_POLLERS: &str = "consumer_pollers";
+
 /// Label: the queue's name.
 pub const LABEL_QUEUE: &str = "queue";
 /// Label: the SQS action, as AWS names it (`SendMessageBatch`, `ReceiveMessage`, ...).
 pub const LABEL_ACTION: &str = "action";
+/// Label of [`FLOW_LIMIT`] and [`REQUESTS_THROTTLED`]: which limit.
+pub const LABEL_LIMIT: &str = "limit";
 /// Label: `ok` or `error`.
 pub const LABEL_OUTCOME: &str = "outcome";
 /// Label of [`QUEUE_MESSAGES`]: `visible`, `in_flight`, `delayed` or `dead_letter`.
@@ -129,6 +143,23 @@ impl ProducerMetrics {
         Self {
             sent: counter!(MESSAGES_SENT, LABEL_QUEUE => queue.clone()),
             send_failed: counter!(MESSAGES_SEND_FAILED, LABEL_QUEUE => queue),
+        }
+    }
+}
+
+/// The metric handles of one throttling-aware limit ([`FLOW_LIMIT`], [`REQUESTS_THROTTLED`]).
+#[derive(Debug, Clone)]
+pub(crate) struct FlowMetrics {
+    pub(crate) limit: Gauge,
+    pub(crate) throttled: Counter,
+}
+
+impl FlowMetrics {
+    pub(crate) fn new(queue_url: &str, limit: &'static str) -> Self {
+        let queue = queue_name(queue_url).to_owned();
+        Self {
+            limit: gauge!(FLOW_LIMIT, LABEL_QUEUE => queue.clone(), LABEL_LIMIT => limit),
+            throttled: counter!(REQUESTS_THROTTLED, LABEL_QUEUE => queue, LABEL_LIMIT => limit),
         }
     }
 }

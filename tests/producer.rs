@@ -29,6 +29,10 @@ struct Seen {
     attempts: HashMap<String, u32>,
     in_flight: usize,
     max_in_flight: usize,
+    /// Requests in flight when each request arrived (itself included), in arrival order.
+    in_flight_at_arrival: Vec<usize>,
+    /// Requests throttled for arriving above the concurrency quota.
+    throttled: usize,
 }
 
 /// A backend that takes `latency` per request, fails whole requests from a script, fails `flaky…` bodies'
@@ -39,11 +43,19 @@ struct Scripted {
     latency: Duration,
     whole_failures: Arc<Mutex<VecDeque<Error>>>,
     seen: Arc<Mutex<Seen>>,
+    /// Throttle (`RequestThrottled`) a request that arrives while this many are already in flight.
+    quota: Arc<Mutex<Option<usize>>>,
 }
 
 impl Scripted {
     fn new(latency: Duration) -> Self {
-        Self { latency, whole_failures: Arc::default(), seen: Arc::default() }
+        Self { latency, whole_failures: Arc::default(), seen: Arc::default(), quota: Arc::default() }
+    }
+
+    /// Like SQS over its rate: requests beyond `quota` at once are throttled (after the same latency);
+    /// `None` lifts the quota.
+    fn set_concurrency_quota(&self, quota: Option<usize>) {
+        *self.quota.lock().unwrap() = quota;
     }
 
     fn fail_next_requests(self, errors: impl IntoIterator<Item = Error>) -> Self {
@@ -114,10 +126,18 @@ impl SqsBackend for Scripted {
             );
             seen.in_flight += 1;
             seen.max_in_flight = seen.max_in_flight.max(seen.in_flight);
+            let in_flight = seen.in_flight;
+            seen.in_flight_at_arrival.push(in_flight);
         }
+        let quota = *self.quota.lock().unwrap();
+        let over_quota = quota.is_some_and(|quota| self.seen.lock().unwrap().in_flight > quota);
         tokio::time::sleep(self.latency).await;
         let mut seen = self.seen.lock().unwrap();
         seen.in_flight -= 1;
+        if over_quota {
+            seen.throttled += 1;
+            return Err(throttled());
+        }
         if let Some(error) = self.whole_failures.lock().unwrap().pop_front() {
             return Err(error);
         }
@@ -211,6 +231,42 @@ async fn in_flight_requests_are_bounded() {
     assert_eq!(backend.seen.lock().unwrap().max_in_flight, 2);
     assert_eq!(backend.calls().len(), 20);
     assert_eq!(started.elapsed(), Duration::from_millis(1_000), "20 requests, 2 at a time, 100 ms each");
+}
+
+/// Issue #18: throttled sends lower the requests in flight (AIMD, `sqskit::flow`) towards what the queue
+/// accepts, no caller sees an error, and the limit climbs back to `max_in_flight` once throttling stops.
+#[tokio::test(start_paused = true)]
+async fn throttled_sends_reduce_the_requests_in_flight_and_recover() {
+    let backend = Scripted::new(Duration::from_millis(100));
+    backend.set_concurrency_quota(Some(2));
+    let producer =
+        builder(&backend).max_batch_entries(1).linger(Duration::ZERO).max_in_flight(8).build().await.expect("producer");
+    assert_eq!(producer.in_flight_limit(), 8);
+
+    let report = producer.send_all((0..200).map(|i| i.to_string())).await;
+
+    assert!(report.is_complete_success(), "callers see no errors: {:?}", report.failed.first().map(|f| &f.1));
+    let (throttled, arrivals) = {
+        let seen = backend.seen.lock().unwrap();
+        (seen.throttled, seen.in_flight_at_arrival.clone())
+    };
+    assert!(throttled > 0, "the quota was hit");
+    assert!(producer.flow().throttled() > 0);
+    // Without flow control 8 requests stay in flight and 6 of every 8 are throttled; with it the limit falls
+    // to the quota and probes one above it now and then.
+    let late = &arrivals[arrivals.len() / 2..];
+    assert!(late.iter().all(|&n| n <= 3), "in flight after convergence: {late:?}");
+    // AIMD probes above the quota (2, 3, then halved to 1): about one request in five is throttled, against
+    // six in eight at a fixed 8 in flight (which also spends the retry budget and fails messages).
+    assert!(throttled * 3 < arrivals.len(), "{throttled} of {} requests throttled", arrivals.len());
+    assert!(producer.in_flight_limit() <= 3, "limit {}", producer.in_flight_limit());
+
+    // Throttling stops: successes raise the limit back to the ceiling.
+    backend.set_concurrency_quota(None);
+    let report = producer.send_all((0..100).map(|i| format!("after-{i}"))).await;
+    assert!(report.is_complete_success());
+    assert_eq!(producer.in_flight_limit(), 8, "back to max_in_flight");
+    assert_eq!(backend.seen.lock().unwrap().max_in_flight, 8);
 }
 
 #[tokio::test(start_paused = true)]

@@ -34,7 +34,9 @@ pub(crate) struct Config {
     pub(crate) fifo: bool,
     pub(crate) concurrency: usize,
     pub(crate) pollers: usize,
-    /// How many messages a poller tries to ask for at once (at most 10).
+    /// How many messages a poller tries to ask for at once: 10, or the concurrency if smaller. Not the
+    /// concurrency's share per poller: pollers take only free slots, so a full receive never overcommits,
+    /// and dividing (32 slots / 4 pollers = 8) made every receive of the default consumer ask for 8.
     pub(crate) receive_batch: usize,
     pub(crate) receive_batch_wait: Duration,
     pub(crate) wait_time: Duration,
@@ -160,14 +162,16 @@ impl<T: Send + 'static> ConsumerBuilder<T> {
         self
     }
 
-    /// How many receive loops run at once (default: one per 10 slots of concurrency, at most 16).
+    /// How many receive loops run at once (default: one per 10 slots of concurrency, at most 16). This is
+    /// the ceiling of the throttling-aware limit on active pollers ([`crate::flow`]): throttled receives park
+    /// pollers, successful ones bring them back (see [`ConsumerStats::active_pollers`](super::ConsumerStats)).
     pub fn pollers(mut self, pollers: usize) -> Self {
         self.pollers = Some(pollers);
         self
     }
 
-    /// How long a poller that has fewer free slots than a full receive (10, or its share of the
-    /// concurrency) waits for more slots to free up before it receives anyway (default 5 ms). Under load this
+    /// How long a poller that has fewer free slots than a full receive (10, or the whole concurrency if
+    /// smaller) waits for more slots to free up before it receives anyway (default 5 ms). Under load this
     /// makes receives fuller (fewer requests per message); it never delays a receive by more than this.
     pub fn receive_batch_wait(mut self, wait: Duration) -> Self {
         self.receive_batch_wait = wait;
@@ -250,7 +254,10 @@ impl<T: Send + 'static> ConsumerBuilder<T> {
     }
 
     /// Retries of the consumer's own requests (receives, deletes, visibility changes, dead-letter sends) that
-    /// fail with a retryable error (default [`RetryPolicy::default`]).
+    /// fail with a retryable error (default [`RetryPolicy::default`]). They all draw from the policy's one
+    /// [`RetryBudget`](crate::retry::RetryBudget), and successes refill it. Receives never give up (a
+    /// consumer keeps polling), but with the budget spent a poller waits 10 s between failed receives
+    /// instead of backing off from 100 ms.
     pub fn api_retry(mut self, policy: RetryPolicy) -> Self {
         self.api_retry = policy;
         self
@@ -433,7 +440,7 @@ impl<T: Send + 'static> ConsumerBuilder<T> {
             queue_url: self.queue_url.clone(),
             concurrency: self.concurrency,
             pollers,
-            receive_batch: (self.concurrency / pollers).clamp(1, MAX_BATCH_ENTRIES),
+            receive_batch: self.concurrency.min(MAX_BATCH_ENTRIES),
             receive_batch_wait: self.receive_batch_wait,
             wait_time: self.wait_time,
             visibility_timeout: visibility,

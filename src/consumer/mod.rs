@@ -6,7 +6,9 @@
 //!
 //! 1. A **poller** takes free concurrency slots (at least one, at most 10) and long-polls for exactly that
 //!    many messages (`WaitTimeSeconds` 20 by default). Nothing is prefetched beyond `concurrency`, and each
-//!    message frees its slot as soon as it is settled, so a slow message never blocks the others.
+//!    message frees its slot as soon as it is settled, so a slow message never blocks the others. When SQS
+//!    throttles receives, pollers park (AIMD on the active pollers, see [`crate::flow`] and
+//!    [`ConsumerStats::active_pollers`]) and come back one by one as receives succeed again.
 //! 2. Each message is checked (MD5, decoding; failures are [poison](PoisonAction)), looked up in the
 //!    [idempotency store](IdempotencyStore) if one is configured, and handed to the [`Handler`]. On a FIFO
 //!    queue the messages of one group run strictly in order, groups in parallel.
@@ -108,7 +110,8 @@ use self::settle::{SettleContext, SettleItem, SettleKind, SettleOp, Settler};
 use self::stats::{Counters, bump};
 use crate::backend::{SqsBackend, metered};
 use crate::codec::Decode;
-use crate::telemetry::ConsumerMetrics;
+use crate::flow::{AimdConfig, AimdLimit};
+use crate::telemetry::{self, ConsumerMetrics, FlowMetrics};
 
 /// A typed SQS consumer, configured and ready to [`start`](Consumer::start).
 ///
@@ -265,7 +268,15 @@ impl<T: Send + 'static> Consumer<T> {
         let heartbeat_config = self.config.heartbeat;
         let core = Arc::new(Core::new(backend, self.config, counters, metrics, acks, visibility));
         let shared = Arc::new(Shared { core: core.clone(), codec: self.codec, key_source: self.key_source, mode });
-        let pollers = (0..pollers).map(|_| tokio::spawn(poller::run(shared.clone(), slots.clone()))).collect();
+        let flow = poller::PollerFlow {
+            limit: AimdLimit::new(AimdConfig::new(pollers)),
+            metrics: FlowMetrics::new(&core.config.queue_url, telemetry::FLOW_CONSUMER_POLLERS),
+        };
+        flow.metrics.limit.set(pollers as f64);
+        core.counters.active_pollers.store(pollers as u64, std::sync::atomic::Ordering::Relaxed);
+        let pollers = (0..pollers)
+            .map(|index| tokio::spawn(poller::run(shared.clone(), slots.clone(), index, flow.clone())))
+            .collect();
         let heartbeat = heartbeat_config.map(|heartbeat| tokio::spawn(heartbeat::run(core.clone(), heartbeat)));
         RunningConsumer { core, pollers, heartbeat }
     }

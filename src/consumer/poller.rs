@@ -2,6 +2,14 @@
 //! for exactly that many messages: nothing is prefetched beyond capacity, and a slot frees as soon as its
 //! message is settled, so one slow message never holds up the others. Shutdown drops an in-flight long poll
 //! at once.
+//!
+//! Flow control: the pollers share an AIMD limit ([`crate::flow`]) whose ceiling is the configured number of
+//! pollers. Poller `i` receives only while `i` is below the limit: a throttled receive halves the number of
+//! active pollers (the others park after their current receive), successful receives bring them back one by
+//! one. Every receive asks for up to 10 messages (fewer only when fewer slots are free), and failed receives
+//! draw from the consumer's retry budget ([`ConsumerBuilder::api_retry`](super::ConsumerBuilder::api_retry),
+//! shared with its deletes and visibility changes): with the budget spent, a poller waits the longest
+//! receive backoff before it tries again.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,9 +23,11 @@ use super::fifo;
 use super::health::{AfterFailure, ConsumerOperation};
 use super::process::{spawn_each, spawn_job};
 use super::registry::Tracked;
-use super::stats::bump;
+use super::stats::{Counters, bump};
 use crate::backend::{ReceiveRequest, ReceivedMessage};
-use crate::telemetry::{self, InFlightGuard};
+use crate::error::Error;
+use crate::flow::AimdLimit;
+use crate::telemetry::{self, FlowMetrics, InFlightGuard};
 use crate::types::{ReceiptHandle, SystemAttributeName};
 
 /// The shortest pause after a failed receive (full jitter could otherwise retry at once, in a tight loop).
@@ -25,9 +35,41 @@ const MIN_RECEIVE_BACKOFF: Duration = Duration::from_millis(100);
 /// With short polling (wait time 0), the pause after an empty receive, so an idle consumer does not spin.
 const EMPTY_SHORT_POLL_PAUSE: Duration = Duration::from_millis(20);
 
-pub(crate) async fn run<T: Send + 'static>(shared: Arc<Shared<T>>, slots: Arc<Semaphore>) {
+/// The pollers' shared flow control: the AIMD limit on active pollers and its metrics.
+#[derive(Debug, Clone)]
+pub(crate) struct PollerFlow {
+    pub(crate) limit: AimdLimit,
+    pub(crate) metrics: FlowMetrics,
+}
+
+impl PollerFlow {
+    fn record(&self, counters: &Counters, limit: usize) {
+        counters.active_pollers.store(limit as u64, std::sync::atomic::Ordering::Relaxed);
+        self.metrics.limit.set(limit as f64);
+    }
+}
+
+/// Waits until poller `index` is within the flow limit; `false` when shutdown began first.
+async fn wait_until_active(index: usize, flow: &PollerFlow, stop: &mut watch::Receiver<bool>) -> bool {
+    let mut limit = flow.limit.subscribe();
+    tokio::select! {
+        biased;
+        _ = stop.wait_for(|stopping| *stopping) => false,
+        active = limit.wait_for(|limit| index < *limit) => active.is_ok(),
+    }
+}
+
+pub(crate) async fn run<T: Send + 'static>(
+    shared: Arc<Shared<T>>,
+    slots: Arc<Semaphore>,
+    index: usize,
+    flow: PollerFlow,
+) {
     let mut stop = shared.core.stopping.subscribe();
     loop {
+        if index >= flow.limit.current() && !wait_until_active(index, &flow, &mut stop).await {
+            return;
+        }
         let first = tokio::select! {
             biased;
             _ = stop.wait_for(|stopping| *stopping) => return,
@@ -52,7 +94,9 @@ pub(crate) async fn run<T: Send + 'static>(shared: Arc<Shared<T>>, slots: Arc<Se
                 },
             }
         }
-        let Some((sent_at, messages)) = receive(&shared, &mut stop, permits.num_permits()).await else { return };
+        let Some((sent_at, messages)) = receive(&shared, (index, &flow), &mut stop, permits.num_permits()).await else {
+            return;
+        };
         let empty = messages.is_empty();
         admit(&shared, &slots, permits, sent_at, messages);
         if empty && shared.core.config.wait_time.is_zero() {
@@ -75,11 +119,13 @@ fn top_up(slots: &Arc<Semaphore>, permits: &mut OwnedSemaphorePermit, target: us
 }
 
 /// One receive, retried with backoff until it succeeds; `None` when shutdown began, or when the consumer
-/// stops because its queue became unusable (see `health.rs`). A retried FIFO receive
-/// reuses its `ReceiveRequestAttemptId`, so SQS returns the same messages if the first attempt did receive
-/// them.
+/// stops because its queue became unusable (see `health.rs`); no messages when a throttled answer left this
+/// poller (number `index`) outside the flow limit: it gives its slots back and parks. A retried FIFO receive
+/// reuses its `ReceiveRequestAttemptId` (except after throttling), so SQS returns the same messages if the first
+/// attempt did receive them.
 async fn receive<T>(
     shared: &Shared<T>,
+    (index, flow): (usize, &PollerFlow),
     stop: &mut watch::Receiver<bool>,
     wanted: usize,
 ) -> Option<(Instant, Vec<ReceivedMessage>)> {
@@ -109,6 +155,8 @@ async fn receive<T>(
         };
         match result {
             Ok(messages) => {
+                config.api_retry.deposit();
+                flow.record(&core.counters, flow.limit.on_success());
                 bump(&core.counters.receive_requests);
                 core.health.receive_succeeded();
                 span.record("received", messages.len());
@@ -134,10 +182,29 @@ async fn receive<T>(
                         return None;
                     }
                 }
-                if !error.is_retryable() && request.receive_request_attempt_id.is_some() {
+                if error.is_throttling() {
+                    bump(&core.counters.receive_throttled);
+                    flow.metrics.throttled.increment(1);
+                    let limit = flow.limit.on_throttled(sent_at, Instant::now());
+                    flow.record(&core.counters, limit);
+                    if index >= limit {
+                        tracing::debug!(queue = %config.queue_url, limit, "receive throttled; poller parked");
+                        return Some((sent_at, Vec::new()));
+                    }
+                }
+                // A throttled FIFO receive cannot be retried with the same attempt id: SQS then answers
+                // "ReceiveRequestAttemptId is invalid ... the receive call is not retryable"
+                // (https://github.com/awslabs/amazon-sqs-java-messaging-lib/issues/213).
+                if (!error.is_retryable() || error.is_throttling()) && request.receive_request_attempt_id.is_some() {
                     request.receive_request_attempt_id = Some(uuid::Uuid::new_v4().to_string());
                 }
-                let delay = config.api_retry.backoff(failures).max(MIN_RECEIVE_BACKOFF).min(config.max_receive_backoff);
+                let budgeted =
+                    !error.is_retryable() || config.api_retry.withdraw(matches!(error, Error::Timeout { .. }));
+                let delay = if budgeted {
+                    config.api_retry.backoff(failures).max(MIN_RECEIVE_BACKOFF).min(config.max_receive_backoff)
+                } else {
+                    config.max_receive_backoff
+                };
                 tracing::warn!(
                     queue = %config.queue_url,
                     error = %error,

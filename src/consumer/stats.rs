@@ -30,6 +30,11 @@ counters! {
     receive_requests,
     /// `ReceiveMessage` requests that failed (see also [`ConsumerHealth`](super::ConsumerHealth)).
     receive_errors,
+    /// `ReceiveMessage` requests that SQS throttled (also counted in `receive_errors`).
+    receive_throttled,
+    /// Pollers allowed to receive right now (a gauge): the configured number while SQS accepts the rate,
+    /// fewer after throttled receives (see [`crate::flow`]).
+    active_pollers,
     /// Messages received.
     received,
     /// Handler invocations started (a batch handler counts each message).

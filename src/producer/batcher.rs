@@ -26,8 +26,9 @@ use super::SendReceipt;
 use super::order::{self, Candidate, GroupHolds, Limits, Waiting};
 use crate::backend::{BatchOutcome, MAX_BATCH_ENTRIES, MAX_MESSAGE_BYTES, SendEntry, SentMessage, SqsBackend};
 use crate::error::{Error, Result};
+use crate::flow::{AimdConfig, AimdLimit};
 use crate::retry::RetryPolicy;
-use crate::telemetry::{self, ProducerMetrics};
+use crate::telemetry::{self, FlowMetrics, ProducerMetrics};
 
 /// A request to the buffer task.
 pub(super) enum Command {
@@ -90,6 +91,9 @@ struct Pending {
 /// What a request task hands back: the entries (moved out for the request) and the result.
 struct Completed {
     batch_id: u64,
+    /// When the request was sent (a throttled answer to a request sent before the last decrease of the flow
+    /// limit does not decrease it again).
+    sent_at: Instant,
     entries: Vec<SendEntry>,
     result: Result<BatchOutcome<SentMessage>>,
 }
@@ -118,6 +122,9 @@ pub(super) struct Batcher {
     backoff: BTreeMap<(Instant, u64), Pending>,
     holds: GroupHolds,
     in_flight: JoinSet<Completed>,
+    /// How many requests may be in flight now: `max_in_flight`, reduced on throttling (see [`crate::flow`]).
+    flow: AimdLimit,
+    flow_metrics: FlowMetrics,
     in_flight_meta: HashMap<u64, Vec<Meta>>,
     task_batches: HashMap<task::Id, u64>,
     closing: bool,
@@ -130,8 +137,13 @@ pub(super) struct Batcher {
 impl Batcher {
     pub(super) fn new(backend: Arc<dyn SqsBackend>, queue_url: String, fifo: bool, config: BatcherConfig) -> Self {
         let lookahead = (config.max_batch_entries * (config.max_in_flight + 2)).max(100);
+        let flow = AimdLimit::new(AimdConfig::new(config.max_in_flight));
+        let flow_metrics = FlowMetrics::new(&queue_url, telemetry::FLOW_PRODUCER_REQUESTS);
+        flow_metrics.limit.set(flow.current() as f64);
         Self {
             backend,
+            flow,
+            flow_metrics,
             metrics: ProducerMetrics::new(&queue_url),
             queue_url: Arc::from(queue_url),
             fifo,
@@ -149,6 +161,11 @@ impl Batcher {
             slots_were_short: false,
             linger_deadline: None,
         }
+    }
+
+    /// The producer's limit on requests in flight (shared: it keeps following the buffer task).
+    pub(super) fn flow(&self) -> AimdLimit {
+        self.flow.clone()
     }
 
     pub(super) async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
@@ -268,7 +285,7 @@ impl Batcher {
         loop {
             let candidate = self.candidate();
             let Some(oldest) = candidate.oldest else { return };
-            if self.in_flight.len() >= self.config.max_in_flight {
+            if self.in_flight.len() >= self.flow.current() {
                 self.slots_were_short = true;
                 return;
             }
@@ -319,7 +336,7 @@ impl Batcher {
                     Err(_) => "error",
                 };
                 tracing::Span::current().record("outcome", outcome);
-                Completed { batch_id, entries, result }
+                Completed { batch_id, sent_at: now, entries, result }
             }
             .instrument(span),
         );
@@ -332,6 +349,7 @@ impl Batcher {
             Ok((task_id, completed)) => {
                 self.task_batches.remove(&task_id);
                 let metas = self.in_flight_meta.remove(&completed.batch_id).unwrap_or_default();
+                self.observe_flow(&completed.result, completed.sent_at);
                 self.settle(metas, completed.entries, completed.result);
             }
             Err(join_error) => {
@@ -345,6 +363,25 @@ impl Batcher {
                 }
             }
         }
+    }
+
+    /// Feeds a request's answer to the flow limit: a throttled request (or entry) decreases it, any other
+    /// answer that reached SQS counts as a success; failures that say nothing about the rate change nothing.
+    fn observe_flow(&mut self, result: &Result<BatchOutcome<SentMessage>>, sent_at: Instant) {
+        let throttled = match result {
+            Err(error) if error.is_throttling() => true,
+            Err(_) => return,
+            Ok(outcome) => outcome.failed.iter().any(|failure| failure.error.is_throttling()),
+        };
+        let limit = if throttled {
+            self.flow_metrics.throttled.increment(1);
+            let limit = self.flow.on_throttled(sent_at, Instant::now());
+            tracing::debug!(queue_url = %self.queue_url, limit, "SendMessageBatch throttled; fewer requests in flight");
+            limit
+        } else {
+            self.flow.on_success()
+        };
+        self.flow_metrics.limit.set(limit as f64);
     }
 
     /// Routes each entry's result to its caller, or schedules its retry.

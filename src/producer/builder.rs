@@ -87,7 +87,8 @@ impl<T: Send + Sync + 'static> ProducerBuilder<T> {
         self
     }
 
-    /// Requests in flight at once (default 8); further batches wait for a free slot.
+    /// Requests in flight at once (default 8); further batches wait for a free slot. This is the ceiling of
+    /// the throttling-aware limit ([`crate::flow`]): throttled sends lower it, successful ones raise it back.
     pub fn max_in_flight(mut self, requests: usize) -> Self {
         self.config.max_in_flight = requests;
         self
@@ -180,6 +181,7 @@ impl<T: Send + Sync + 'static> ProducerBuilder<T> {
         };
         let (commands, receiver) = mpsc::channel(self.buffer_capacity);
         let batcher = Batcher::new(backend, self.queue_url, rules.fifo, config);
+        let flow = batcher.flow();
         let task = tokio::spawn(batcher.run(receiver));
         Ok(Producer {
             shared: Arc::new(Shared {
@@ -189,6 +191,7 @@ impl<T: Send + Sync + 'static> ProducerBuilder<T> {
                 group_fn: self.group_fn,
                 commands,
                 task: Mutex::new(Some(task)),
+                flow,
             }),
         })
     }

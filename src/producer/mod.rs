@@ -9,7 +9,9 @@
 //! 3. The task merges concurrent messages into `SendMessageBatch` requests of up to 10 entries and at most
 //!    1 MiB. It sends a batch as soon as it is full, when the oldest message has lingered
 //!    ([`ProducerBuilder::linger`], 5 ms by default), or, when messages had to wait for a free request slot,
-//!    as soon as a slot frees. At most [`ProducerBuilder::max_in_flight`] requests run at once.
+//!    as soon as a slot frees. At most [`ProducerBuilder::max_in_flight`] requests run at once, fewer while
+//!    SQS throttles: a throttled answer halves the limit, successes raise it by one per round (AIMD, see
+//!    [`crate::flow`] and [`Producer::in_flight_limit`]).
 //! 4. Each caller's future resolves with *its* entry's result, once SQS's real answer is known.
 //!
 //! # Retries
@@ -80,6 +82,7 @@ use self::validate::QueueRules;
 use crate::backend::SendEntry;
 use crate::codec::Encode;
 use crate::error::{Error, Result};
+use crate::flow::AimdLimit;
 use crate::idempotency::{IDEMPOTENCY_KEY_ATTRIBUTE, deduplication_id};
 use crate::trace_context::{TRACEPARENT_ATTRIBUTE, TraceContext};
 use crate::types::{IdempotencyKey, MessageAttribute, MessageAttributes, MessageId};
@@ -223,6 +226,8 @@ struct Shared<T> {
     group_fn: Option<GroupFn<T>>,
     commands: mpsc::Sender<Command>,
     task: Mutex<Option<JoinHandle<()>>>,
+    /// The buffer task's limit on requests in flight.
+    flow: AimdLimit,
 }
 
 impl<T> Clone for Producer<T> {
@@ -249,6 +254,18 @@ impl<T: Send + Sync + 'static> Producer<T> {
     /// Whether the queue is FIFO.
     pub fn is_fifo(&self) -> bool {
         self.shared.rules.fifo
+    }
+
+    /// How many `SendMessageBatch` requests may be in flight right now: [`ProducerBuilder::max_in_flight`]
+    /// while SQS accepts the rate, less after throttled answers, back up as requests succeed again (AIMD, see
+    /// [`crate::flow`]; also the `sqskit_flow_limit{limit="producer_requests"}` gauge).
+    pub fn in_flight_limit(&self) -> usize {
+        self.shared.flow.current()
+    }
+
+    /// The throttling-aware limit itself (current value, ceiling, throttled answers seen).
+    pub fn flow(&self) -> &AimdLimit {
+        &self.shared.flow
     }
 
     /// Sends one message and resolves with its receipt once SQS accepted it.

@@ -55,5 +55,7 @@ backend_suite! {
         health::run_until_returns_the_error_when_access_is_revoked,
         health::health_reflects_receive_failures_and_recovery,
         health::on_error_reports_failed_settlements_and_heartbeats,
+        throttling::throttled_receives_park_pollers_and_they_come_back,
+        throttling::receives_ask_for_ten_messages_whenever_slots_allow,
     }
 }

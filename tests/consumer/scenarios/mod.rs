@@ -7,5 +7,6 @@ pub mod fifo;
 pub mod health;
 pub mod idempotency;
 pub mod shutdown;
+pub mod throttling;
 pub mod timeouts;
 pub mod timing;
