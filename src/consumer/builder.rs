@@ -100,6 +100,8 @@ impl<T> fmt::Debug for ConsumerBuilder<T> {
             .field("dead_letter_queue", &self.dead_letter_queue)
             .field("poison", &self.poison)
             .field("idempotency", &self.store.is_some())
+            .field("check_queue", &self.check_queue)
+            .field("stop_after_receive_failures", &self.stop_after_receive_failures)
             .finish_non_exhaustive()
     }
 }
