@@ -102,6 +102,8 @@ impl<T> fmt::Debug for ConsumerBuilder<T> {
             .field("dead_letter_queue", &self.dead_letter_queue)
             .field("poison", &self.poison)
             .field("idempotency", &self.store.is_some())
+            .field("check_queue", &self.check_queue)
+            .field("stop_after_receive_failures", &self.stop_after_receive_failures)
             .finish_non_exhaustive()
     }
 }
@@ -338,8 +340,10 @@ impl<T: Send + 'static> ConsumerBuilder<T> {
 
     /// The running consumer stops by itself after this many consecutive receives failed with an error
     /// saying the queue cannot be used ([`Error::is_queue_unusable`]: it does not exist or was deleted, access
-    /// is denied, the credentials are invalid or expired, the KMS key cannot be used); default 10 (with the
-    /// default [`api_retry`](Self::api_retry) backoff, a few seconds to half a minute). Then
+    /// is denied, the credentials are invalid or expired, the KMS key cannot be used); default 10. The count
+    /// is shared by all pollers (a success or another kind of failure on any of them resets it), so with one
+    /// poller it takes about the sum of 10 [`api_retry`](Self::api_retry) backoffs (seconds), with 16 pollers
+    /// failing together one or two. Then
     /// [`RunningConsumer::failed`](super::RunningConsumer::failed) completes and
     /// [`Consumer::run_until`](super::Consumer::run_until) returns an [`Error::ConsumerStopped`]. Transient
     /// failures (throttling, 5xx, timeouts) never stop a consumer. At least 1.

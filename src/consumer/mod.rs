@@ -23,6 +23,15 @@
 //! running after the [grace period](ConsumerBuilder::handler_grace) is dropped and its message retried, so
 //! a message is never handled twice at once.
 //!
+//! Failures **surface**: [`ConsumerBuilder::build`] reads the queue (and the dead-letter queue) once, so a
+//! wrong URL or a missing permission stops start-up ([`Error::QueueCheck`](crate::Error::QueueCheck)) while
+//! transient errors are retried; a running consumer whose receives keep failing because its queue cannot be
+//! used (deleted, access revoked, credentials or KMS key unusable) stops by itself after
+//! [`stop_after_receive_failures`](ConsumerBuilder::stop_after_receive_failures) such failures in a row, and
+//! [`RunningConsumer::failed`] / [`Consumer::run_until`] report the error. Every failed request of the
+//! consumer's own goes to the [`on_error`](ConsumerBuilder::on_error) hook, and
+//! [`RunningConsumer::health`] answers readiness probes.
+//!
 //! Nothing is acknowledged before its handler succeeded. A panicking handler, a dropped consumer or a
 //! handler still running at the shutdown deadline leaves its message in flight, so SQS redelivers it after
 //! its visibility timeout.

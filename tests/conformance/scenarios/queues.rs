@@ -55,6 +55,11 @@ pub async fn missing_queue_errors_classify_identically(ctx: &TestContext) {
     let by_send = ctx.backend.send_message_batch(&url, &[SendEntry::new("a", "x")]).await.expect_err("no such queue");
     let by_receive = ctx.backend.receive_message(&url, &ReceiveRequest::new()).await.expect_err("no such queue");
     let by_producer = Producer::<Order>::builder(Arc::clone(&ctx.backend), &url).build().await.expect_err("no queue");
+    // The producer's start-up names the queue around the service's error.
+    let by_producer = match by_producer {
+        Error::QueueCheck { queue_url, source } if queue_url == url => *source,
+        other => panic!("expected the start-up check's error, got {other:?}"),
+    };
 
     // The producer's start-up check names the queue and wraps the service error it met.
     let by_producer = match by_producer {
