@@ -208,3 +208,34 @@ async fn readme_emulator_in_a_test() -> anyhow::Result<()> {
 async fn the_readme_emulator_snippet_runs() {
     readme_emulator_in_a_test().await.unwrap();
 }
+
+async fn readme_flow_control(backend: Arc<dyn SqsBackend>, queue_url: String) -> sqskit::Result<(usize, usize)> {
+    use sqskit::consumer::Delivery;
+    use sqskit::{Consumer, Producer};
+    // README: flow control
+    let producer = Producer::<u64>::builder(backend.clone(), &queue_url)
+        .max_in_flight(8) // the ceiling: throttled sends halve the requests in flight, successes add one back
+        .build()
+        .await?;
+    let consumer = Consumer::<u64>::builder(backend, &queue_url)
+        .concurrency(32) // receives ask for up to 10 messages whenever this many slots allow
+        .pollers(4) // the ceiling: throttled receives park pollers, successful ones bring them back
+        .build()
+        .await?;
+    producer.send(&42).await?;
+    let running = consumer.start(|_: Delivery<u64>| async { Ok::<(), sqskit::consumer::HandlerError>(()) });
+    let requests_in_flight = producer.in_flight_limit(); // 8 unless SQS throttles
+    let active_pollers = running.stats().active_pollers; // 4 unless SQS throttles
+    // README: end
+    running.shutdown(Duration::from_secs(5)).await;
+    producer.close().await;
+    Ok((requests_in_flight, active_pollers as usize))
+}
+
+#[tokio::test]
+async fn the_readme_flow_control_snippet_runs() {
+    let backend: Arc<dyn SqsBackend> = Arc::new(sqskit::EmbeddedBackend::new());
+    let queue = backend.create_queue("orders", &Default::default(), &Default::default()).await.unwrap();
+    let (requests, pollers) = readme_flow_control(backend, queue).await.unwrap();
+    assert_eq!((requests, pollers), (8, 4), "without throttling the limits stay at their ceilings");
+}
