@@ -280,7 +280,10 @@ impl Batcher {
     }
 
     fn dispatch(&mut self, now: Instant) {
-        let eager = self.closing || std::mem::take(&mut self.slots_were_short);
+        // A batch that waited for a request slot goes as soon as one frees, unless throttling lowered the
+        // limit: then every request counts against the quota, and lingering makes it carry more messages.
+        let slot_freed = std::mem::take(&mut self.slots_were_short) && self.flow.current() == self.flow.max();
+        let eager = self.closing || slot_freed;
         self.linger_deadline = None;
         loop {
             let candidate = self.candidate();
