@@ -20,7 +20,15 @@
 //!
 //! The limit starts at the maximum: a client that is never throttled behaves as if there were no flow
 //! control. Other errors (5xx, timeouts) leave the limit alone: they are retried under the
-//! [`RetryPolicy`](crate::retry::RetryPolicy) and its budget as before.
+//! [`RetryPolicy`](crate::retry::RetryPolicy) and its budget as before. Throttled requests are retried with
+//! the policy's backoff and within its time and attempt limits, but draw nothing from its
+//! [`RetryBudget`](crate::retry::RetryBudget): the budget stops retry storms against a failing service,
+//! while a throttling service is answered by slowing down, and a spent budget would fail every message
+//! of a burst at once (measured in BENCHMARKS.md, "Throttling (issue #18)").
+//!
+//! The limit counts requests in flight, so its floor is one request per round trip: where a round trip is
+//! much shorter than the quota's period allows (a local emulator answers in about 1 ms, a FIFO queue allows
+//! 300 calls per second), the retry backoff does the rest of the slowing down.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};

@@ -11,7 +11,7 @@ use sqskit::backend::{
     BatchEntryFailure, BatchOutcome, DeleteEntry, ReceiveRequest, ReceivedMessage, SendEntry, SentMessage, SqsBackend,
     VisibilityEntry,
 };
-use sqskit::retry::{Jitter, RetryPolicy};
+use sqskit::retry::{Jitter, RetryBudget, RetryPolicy};
 use sqskit::types::{QueueAttributeName, QueueAttributes};
 use sqskit::{Error, MessageId, Producer, SendOptions};
 use tokio::time::Instant;
@@ -239,8 +239,20 @@ async fn in_flight_requests_are_bounded() {
 async fn throttled_sends_reduce_the_requests_in_flight_and_recover() {
     let backend = Scripted::new(Duration::from_millis(100));
     backend.set_concurrency_quota(Some(2));
-    let producer =
-        builder(&backend).max_batch_entries(1).linger(Duration::ZERO).max_in_flight(8).build().await.expect("producer");
+    let budget = RetryBudget::new(50);
+    let producer = builder(&backend)
+        .retry(
+            RetryPolicy::default()
+                .initial_backoff(Duration::from_millis(100))
+                .jitter(Jitter::None)
+                .budget(Some(budget.clone())),
+        )
+        .max_batch_entries(1)
+        .linger(Duration::ZERO)
+        .max_in_flight(8)
+        .build()
+        .await
+        .expect("producer");
     assert_eq!(producer.in_flight_limit(), 8);
 
     let report = producer.send_all((0..200).map(|i| i.to_string())).await;
@@ -260,6 +272,7 @@ async fn throttled_sends_reduce_the_requests_in_flight_and_recover() {
     // six in eight at a fixed 8 in flight (which also spends the retry budget and fails messages).
     assert!(throttled * 3 < arrivals.len(), "{throttled} of {} requests throttled", arrivals.len());
     assert!(producer.in_flight_limit() <= 3, "limit {}", producer.in_flight_limit());
+    assert_eq!(budget.available(), 50, "throttled retries cost no budget (it would last 10 retries)");
 
     // Throttling stops: successes raise the limit back to the ceiling.
     backend.set_concurrency_quota(None);

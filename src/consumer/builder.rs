@@ -257,7 +257,8 @@ impl<T: Send + 'static> ConsumerBuilder<T> {
 
     /// Retries of the consumer's own requests (receives, deletes, visibility changes, dead-letter sends) that
     /// fail with a retryable error (default [`RetryPolicy::default`]). They all draw from the policy's one
-    /// [`RetryBudget`](crate::retry::RetryBudget), and successes refill it. Receives never give up (a
+    /// [`RetryBudget`](crate::retry::RetryBudget), and successes refill it (throttled requests cost nothing:
+    /// they are slowed down by [flow control](crate::flow) instead). Receives never give up (a
     /// consumer keeps polling), but with the budget spent a poller waits 10 s between failed receives
     /// instead of backing off from 100 ms.
     pub fn api_retry(mut self, policy: RetryPolicy) -> Self {

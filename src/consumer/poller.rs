@@ -7,7 +7,7 @@
 //! pollers. Poller `i` receives only while `i` is below the limit: a throttled receive halves the number of
 //! active pollers (the others park after their current receive), successful receives bring them back one by
 //! one. Every receive asks for up to 10 messages (fewer only when fewer slots are free), and failed receives
-//! draw from the consumer's retry budget ([`ConsumerBuilder::api_retry`](super::ConsumerBuilder::api_retry),
+//! (other than throttled ones) draw from the consumer's retry budget ([`ConsumerBuilder::api_retry`](super::ConsumerBuilder::api_retry),
 //! shared with its deletes and visibility changes): with the budget spent, a poller waits the longest
 //! receive backoff before it tries again.
 
@@ -198,8 +198,10 @@ async fn receive<T>(
                 if (!error.is_retryable() || error.is_throttling()) && request.receive_request_attempt_id.is_some() {
                     request.receive_request_attempt_id = Some(uuid::Uuid::new_v4().to_string());
                 }
-                let budgeted =
-                    !error.is_retryable() || config.api_retry.withdraw(matches!(error, Error::Timeout { .. }));
+                // A throttled receive costs no budget: the flow limit and the backoff slow it down.
+                let budgeted = !error.is_retryable()
+                    || error.is_throttling()
+                    || config.api_retry.withdraw(matches!(error, Error::Timeout { .. }));
                 let delay = if budgeted {
                     config.api_retry.backoff(failures).max(MIN_RECEIVE_BACKOFF).min(config.max_receive_backoff)
                 } else {

@@ -280,7 +280,10 @@ impl Batcher {
     }
 
     fn dispatch(&mut self, now: Instant) {
-        let eager = self.closing || std::mem::take(&mut self.slots_were_short);
+        // A batch that waited for a request slot goes as soon as one frees, unless throttling lowered the
+        // limit: then every request counts against the quota, and lingering makes it carry more messages.
+        let slot_freed = std::mem::take(&mut self.slots_were_short) && self.flow.current() == self.flow.max();
+        let eager = self.closing || slot_freed;
         self.linger_deadline = None;
         loop {
             let candidate = self.candidate();
@@ -389,8 +392,10 @@ impl Batcher {
         let now = Instant::now();
         match result {
             Err(error) => {
-                let retry_allowed =
-                    error.is_retryable() && self.config.retry.withdraw(matches!(error, Error::Timeout { .. }));
+                // Throttling is answered by fewer requests in flight and the backoff, not by giving up: a
+                // throttled retry costs no budget (the policy's time and attempt limits still apply).
+                let retry_allowed = error.is_throttling()
+                    || error.is_retryable() && self.config.retry.withdraw(matches!(error, Error::Timeout { .. }));
                 tracing::debug!(queue_url = %self.queue_url, %error, retry_allowed, "SendMessageBatch failed");
                 for (meta, entry) in metas.into_iter().zip(entries) {
                     self.resolve_failure(meta, entry, error.clone(), retry_allowed, now);
@@ -401,7 +406,11 @@ impl Batcher {
                 let mut successes: HashMap<String, SentMessage> = outcome.successful.into_iter().collect();
                 let mut failures: HashMap<String, Error> =
                     outcome.failed.into_iter().map(|failure| (failure.id, failure.error)).collect();
-                let retry_allowed = failures.values().any(Error::is_retryable) && self.config.retry.withdraw(false);
+                let retryable = failures.values().filter(|error| error.is_retryable());
+                let retry_allowed = match retryable.clone().all(Error::is_throttling) {
+                    true => retryable.count() > 0,
+                    false => self.config.retry.withdraw(false),
+                };
                 // Groups with an entry rescheduled in this batch, to detect a later entry that overtook it: only
                 // possible when a request may carry several messages of a group (`same_group_per_request`).
                 let mut retried_groups: HashSet<String> = HashSet::new();

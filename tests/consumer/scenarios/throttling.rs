@@ -14,11 +14,13 @@ use sqskit::{Error, Fault, Result};
 use crate::harness::{eventually, send_bodies, until_empty};
 use crate::support::TestContext;
 
-/// Throttles every `ReceiveMessage` while switched on (as SQS does over the queue's request rate), and
-/// records the `MaxNumberOfMessages` of every receive that went through.
+/// Throttles every `ReceiveMessage` while switched on (as SQS does over the queue's request rate), fails
+/// them with `ServiceUnavailable` while `unavailable` is on, and records the `MaxNumberOfMessages` of every
+/// receive that went through.
 #[derive(Debug, Default)]
 struct Throttle {
     on: AtomicBool,
+    unavailable: AtomicBool,
     asked: Mutex<Vec<u8>>,
 }
 
@@ -27,6 +29,9 @@ impl BackendObserver for Throttle {
         if let Call::ReceiveMessage(request) = call {
             if self.on.load(Ordering::SeqCst) {
                 return Err(Error::service("RequestThrottled", "Rate exceeded", None, Some(Fault::Sender)));
+            }
+            if self.unavailable.load(Ordering::SeqCst) {
+                return Err(Error::service("ServiceUnavailable", "try again", None, Some(Fault::Receiver)));
             }
             self.asked.lock().unwrap().push(request.max_messages);
         }
@@ -73,14 +78,17 @@ pub async fn throttled_receives_park_pollers_and_they_come_back(ctx: &TestContex
     assert_eq!(stats.active_pollers, 1, "the floor is one poller");
     assert!(stats.receive_throttled >= 3, "{stats:?}");
     assert_eq!(stats.receive_throttled, stats.receive_errors, "only throttling was injected");
-    // Receives draw from the consumer's retry budget (5 tokens per retried receive; a poller that parks
-    // does not retry), like its deletes.
-    let spent = 10_000 - budget.available();
-    assert!(spent >= 5 && u64::from(spent) <= 5 * stats.receive_throttled, "{spent} tokens for {stats:?}");
+    // Throttled receives cost no retry budget (flow control slows them down); other failed receives draw
+    // from the consumer's budget (5 tokens per retry), like its deletes.
+    assert_eq!(budget.available(), 10_000, "throttling spends no budget");
+    throttle.on.store(false, Ordering::SeqCst);
+    throttle.unavailable.store(true, Ordering::SeqCst);
+    eventually("a failed receive retried", || budget.available() < 10_000).await;
+    throttle.unavailable.store(false, Ordering::SeqCst);
+    assert_eq!(budget.available() % 5, 0, "a retried receive costs 5 tokens");
     let low = budget.available();
 
     // Throttling stops: every message is handled once, and successful receives bring the pollers back.
-    throttle.on.store(false, Ordering::SeqCst);
     send_bodies(&backend, &queue, (0..200).map(|i| i.to_string()).collect()).await;
     eventually("200 messages handled", || seen.lock().unwrap().len() == 200).await;
     eventually("all 8 pollers active again", || running.stats().active_pollers == 8).await;
