@@ -21,9 +21,10 @@
 //! running after the [grace period](ConsumerBuilder::handler_grace) is dropped and its message retried, so
 //! a message is never handled twice at once. That holds when the heartbeat cannot extend a message too
 //! (throttled or failed visibility requests): SQS makes it visible again at the last deadline it confirmed,
-//! so its handler's signal fires a grace period before that deadline less a margin (2 s), and the handler is
-//! dropped at it; the message is then left for SQS to redeliver (not deleted, its idempotency lease given
-//! up). A later extension that succeeds lifts that deadline.
+//! so its handler's signal fires a grace period before that deadline less a margin (2 s, at most a tenth
+//! of the visibility timeout), and the handler is dropped at it; the message is then left for SQS to
+//! redeliver (not deleted, its idempotency lease given up). A later extension that succeeds lifts that
+//! deadline.
 //!
 //! Nothing is acknowledged before its handler succeeded. A panicking handler, a dropped consumer or a
 //! handler still running at the shutdown deadline leaves its message in flight, so SQS redelivers it after

@@ -19,7 +19,7 @@ use super::outcome::Outcome;
 use super::registry::{EntryId, Lease};
 use super::settle::{SettleItem, SettleKind};
 use super::stats::{bump, drop_one};
-use super::timeout::{Bounded, Lifeline, run_bounded};
+use super::timeout::{Bounded, Lifeline, confirmed_margin, run_bounded};
 use crate::error::Error;
 use crate::telemetry;
 use crate::types::SystemAttributeName;
@@ -276,10 +276,15 @@ fn start_handler(core: &Core, ids: &[EntryId], token: &CancellationToken) -> (In
     let started = Instant::now();
     let mut cancel_at = started + limits.timeout;
     let lifeline = Arc::new(tokio::sync::watch::Sender::new(None));
+    let config = &core.config;
+    let window = config
+        .heartbeat
+        .map_or(config.visibility_timeout, |heartbeat| heartbeat.extension.min(config.visibility_timeout));
+    let margin = confirmed_margin(window);
     let watching = lifeline.subscribe();
     for &id in ids {
         let hold_until = |received| limits.hold_until(limits.cancel_at(received, started));
-        if let Some(received) = core.registry.set_running(id, token, hold_until, &lifeline, limits.margin()) {
+        if let Some(received) = core.registry.set_running(id, token, hold_until, &lifeline, margin) {
             cancel_at = cancel_at.min(limits.cancel_at(received, started));
         }
     }

@@ -15,7 +15,8 @@
 //! at its *confirmed* deadline (receive + visibility timeout, or the last extension SQS confirmed), and its
 //! idempotency lease, extended only with confirmed extensions, ends then too: a redelivered copy could run
 //! and complete while the first handler still runs. So the registry publishes, on the call's [`Lifeline`],
-//! the instant such a handler must be gone by (`confirmed deadline - margin`), and [`run_bounded`] cancels
+//! the instant such a handler must be gone by (`confirmed deadline - margin`, [`confirmed_margin`]), and
+//! [`run_bounded`] cancels
 //! the token `grace` before it (at once if that has passed) and drops the handler at it (at once too):
 //! [`Bounded::Lost`]. A later extension that succeeds withdraws the instant (a token already fired stays
 //! fired; the handler is then dropped at its usual time).
@@ -100,12 +101,16 @@ impl HandlerLimits {
     pub(crate) fn hold_until(&self, cancel_at: Instant) -> Instant {
         cancel_at + self.grace + self.margin
     }
+}
 
-    /// How long before its confirmed visibility deadline a handler whose message could not be extended is
-    /// dropped (the settle margin).
-    pub(crate) fn margin(&self) -> Duration {
-        self.margin
-    }
+/// How long before its confirmed visibility deadline a handler whose message could not be extended is
+/// dropped: the settle margin of a consumer without a heartbeat whose visibility timeout is `window` (the
+/// shorter of the visibility timeout and the heartbeat's extension: the longest a confirmed deadline lies
+/// ahead), 2 s but at most a tenth of it. Dropping the handler and giving up its lease are local, and a
+/// handler that returns before it settles as usual; a margin of the hold's scale (2 s against a 3 s
+/// visibility timeout) would drop handlers that finish well within their confirmed visibility.
+pub(crate) fn confirmed_margin(window: Duration) -> Duration {
+    SETTLE_MARGIN.min(window / 10)
 }
 
 /// The instant by which one handler call must be gone because the visibility of one of its messages could

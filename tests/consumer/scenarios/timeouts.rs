@@ -303,9 +303,9 @@ pub async fn a_timed_out_fifo_message_holds_back_its_group_which_is_redelivered_
 /// The visibility timeout of the heartbeat-failure scenarios: 3 s, the heartbeat extending when less than
 /// 2.5 s are left (first at about 0.5 s).
 const SHORT_VISIBILITY: Duration = Duration::from_secs(3);
-/// The consumer's settle margin (2 s): a handler whose visibility could not be extended is gone this long
-/// before its confirmed deadline.
-const SETTLE_MARGIN: Duration = Duration::from_secs(2);
+/// A handler whose visibility could not be extended is gone this long before its confirmed deadline: the
+/// settle margin for a 3 s visibility timeout (a tenth of it).
+const SETTLE_MARGIN: Duration = Duration::from_millis(300);
 
 fn failing_heartbeat() -> Heartbeat {
     Heartbeat::default().interval(Duration::from_millis(10)).threshold(Duration::from_millis(2_500))
@@ -314,7 +314,7 @@ fn failing_heartbeat() -> Heartbeat {
 /// Issue 18: SQS makes a message whose visibility could not be extended visible again at its confirmed
 /// deadline (here the receive's 3 s), and its idempotency lease ends then too; a handler still running
 /// could complete while a redelivered copy runs. So it is cancelled a grace period before `deadline - margin`
-/// (1 s) and dropped at it; its message is neither deleted nor changed (left for SQS to redeliver at its
+/// (2.7 s) and dropped at it; its message is neither deleted nor changed (left for SQS to redeliver at its
 /// deadline) and its lease is given up, so the redelivered copy runs at once rather than being deferred.
 pub async fn a_handler_whose_visibility_cannot_be_extended_is_dropped_before_its_confirmed_deadline(ctx: &TestContext) {
     let (backend, probe) = Probe::wrap(ctx.backend.clone());
@@ -417,7 +417,7 @@ pub async fn a_handler_whose_extension_fails_then_succeeds_runs_on(ctx: &TestCon
     tokio::time::sleep(Duration::from_millis(30)).await;
     probe.fail_visibility(false);
     eventually("an extension to succeed", || running.stats().extended >= 1).await;
-    // Past the instant the failure alone would have dropped it at (1 s after the receive).
+    // Past the instant the failure alone would have dropped it at (2.7 s after the receive).
     tokio::time::sleep(SHORT_VISIBILITY - SETTLE_MARGIN).await;
     finish.send_replace(true);
     until_empty(&backend, &queue).await;
