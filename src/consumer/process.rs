@@ -346,10 +346,14 @@ fn timed<T>(core: &Core, result: Bounded<T>, messages: usize) -> Ran<T> {
 
 /// A message whose handler was dropped (`Retry`), or returned `outcome`, after the instant it had to be gone
 /// by: the heartbeat could not extend its visibility, so SQS may already have made it visible again and
-/// another consumer received it. The consumer no longer acts on it: no delete (on a standard queue a delete
-/// with a stale receipt handle succeeds silently, deleting a copy another consumer may be processing, and
-/// proves nothing) and no visibility change (the message becomes visible at its deadline, a margin away at
-/// most). An acknowledged message's idempotency key is still recorded as completed if its lease is still
+/// another consumer received it. The consumer no longer acts on it: no delete (a delete with a receipt
+/// handle older than the latest receive "will still succeed, but the message might not be deleted", and a
+/// delete removes the message "even if the message is locked by another reader": it proves nothing, and
+/// could remove a copy another consumer is processing; see
+/// <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_DeleteMessage.html>) and no
+/// visibility change (the message becomes visible at its deadline, a margin away at most; a late change
+/// could hide a copy another consumer received). `run_bounded` drops a handler at that instant, so one that
+/// returned is seen here only when it returned just as the instant passed. An acknowledged message's idempotency key is still recorded as completed if its lease is still
 /// valid (the store checks the lease token), so a redelivered copy is acknowledged as a duplicate rather
 /// than handled again; any other outcome gives the lease up, as a timeout does, so that the redelivered
 /// copy is not deferred. Returns `false`: a FIFO group stops here (its message comes back first).
