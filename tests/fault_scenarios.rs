@@ -497,7 +497,6 @@ fn assert_handled_in_send_order(scenario: &Scenario, outcome: &Outcome) {
 /// visibility could not be extended has its handler cancelled (and dropped after the grace period) before
 /// the visibility ends, or its lease kept, so that one completion is counted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "issue 18: a handler outliving a failed heartbeat completes twice despite the idempotency key (src/consumer/heartbeat.rs, src/consumer/timeout.rs)"]
 async fn a_handler_outliving_a_failed_heartbeat_does_not_complete_twice() {
     let fixture = Fixture::start(18).await;
     let queue_url = fixture.create_queue("heartbeat-fails", false).await;

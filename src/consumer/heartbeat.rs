@@ -2,6 +2,9 @@
 //! deadline in `ChangeMessageVisibilityBatch` requests of up to 10, sent concurrently (at most
 //! [`MAX_REQUESTS_PER_TICK`] at once), and extends the idempotency leases of those messages to the same
 //! deadline. Which messages are due, the caps, and the backoff of failed entries are the registry's rules.
+//! A running message whose extension failed is in doubt until one succeeds: the registry then tells its
+//! handler call the instant it must be gone by (see `timeout`); its lease is left to end with the confirmed
+//! visibility.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

@@ -21,7 +21,12 @@
 //! Handlers are **bounded**: at the [handler timeout](ConsumerBuilder::handler_timeout) (15 minutes by
 //! default) the handler's [`Delivery::cancelled`] signal fires (it fires at shutdown too); a handler still
 //! running after the [grace period](ConsumerBuilder::handler_grace) is dropped and its message retried, so
-//! a message is never handled twice at once.
+//! a message is never handled twice at once. That holds when the heartbeat cannot extend a message too
+//! (throttled or failed visibility requests): SQS makes it visible again at the last deadline it confirmed,
+//! so its handler's signal fires a grace period before that deadline less a margin (2 s, at most a tenth
+//! of the visibility timeout), and the handler is dropped at it; the message is then left for SQS to
+//! redeliver (not deleted, its idempotency lease given up). A later extension that succeeds lifts that
+//! deadline.
 //!
 //! Failures **surface**: [`ConsumerBuilder::build`] reads the queue (and the dead-letter queue) once, so a
 //! wrong URL or a missing permission stops start-up ([`Error::QueueCheck`](crate::Error::QueueCheck)) while

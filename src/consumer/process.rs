@@ -19,7 +19,7 @@ use super::outcome::Outcome;
 use super::registry::{EntryId, Lease};
 use super::settle::{SettleItem, SettleKind};
 use super::stats::{bump, drop_one};
-use super::timeout::{Bounded, run_bounded};
+use super::timeout::{Bounded, Lifeline, confirmed_margin, run_bounded};
 use crate::error::Error;
 use crate::telemetry;
 use crate::types::SystemAttributeName;
@@ -117,7 +117,7 @@ async fn execute_one<T: Send + 'static>(shared: &Shared<T>, handler: &dyn Handle
         let core = &shared.core;
         let counters = &core.counters;
         let token = ready.delivery.cancellation();
-        let cancel_at = start_handler(core, &[ready.admitted.id], &token);
+        let (cancel_at, lifeline) = start_handler(core, &[ready.admitted.id], &token);
         bump(&counters.started);
         bump(&counters.running);
         let handled =
@@ -127,20 +127,28 @@ async fn execute_one<T: Send + 'static>(shared: &Shared<T>, handler: &dyn Handle
         let call = CatchUnwind::new(handler.handle(ready.delivery));
         let grace = core.config.handler_limits.grace;
         let result = match trace {
-            Some(context) => run_bounded(context.scope(call), &token, cancel_at, grace).await,
-            None => run_bounded(call, &token, cancel_at, grace).await,
+            Some(context) => run_bounded(context.scope(call), &token, cancel_at, grace, lifeline).await,
+            None => run_bounded(call, &token, cancel_at, grace, lifeline).await,
         };
         core.metrics.handler_duration.record(telemetry::seconds(started.elapsed()));
         drop_one(&counters.running);
         match timed(core, result, 1) {
-            Some(Ok(outcome)) => {
+            Ran::Returned(Ok(outcome)) => {
+                if core.registry.is_lost(handled.admitted.id, Instant::now()) {
+                    tracing::Span::current().record("outcome", "lost");
+                    return lost(shared, handled, &outcome).await;
+                }
                 tracing::Span::current().record("outcome", outcome.as_str());
                 settle(shared, handled, outcome).await
             }
-            Some(Err(panic)) => crashed(shared, handled, &panic).await,
-            None => {
+            Ran::Returned(Err(panic)) => crashed(shared, handled, &panic).await,
+            Ran::Dropped => {
                 tracing::Span::current().record("outcome", "timed_out");
                 settle(shared, handled, Outcome::Retry).await
+            }
+            Ran::Lost => {
+                tracing::Span::current().record("outcome", "lost");
+                lost(shared, handled, &Outcome::Retry).await
             }
         }
     }
@@ -184,7 +192,7 @@ async fn execute_batch<T: Send + 'static>(
         let counters = &core.counters;
         let token = CancellationToken::new();
         let ids: Vec<EntryId> = ready.iter().map(|one| one.admitted.id).collect();
-        let cancel_at = start_handler(core, &ids, &token);
+        let (cancel_at, lifeline) = start_handler(core, &ids, &token);
         let mut handled = Vec::with_capacity(ready.len());
         let mut deliveries = Vec::with_capacity(ready.len());
         for mut one in ready {
@@ -200,18 +208,25 @@ async fn execute_batch<T: Send + 'static>(
         let running: Vec<RunningGuard<'_>> = handled.iter().map(|_| RunningGuard::new(&counters.running)).collect();
         let started = Instant::now();
         let call = CatchUnwind::new(handler.handle_batch(deliveries));
-        let result = run_bounded(call, &token, cancel_at, core.config.handler_limits.grace).await;
+        let result = run_bounded(call, &token, cancel_at, core.config.handler_limits.grace, lifeline).await;
         core.metrics.handler_duration.record(telemetry::seconds(started.elapsed()));
         drop(running);
         let outcomes = match timed(core, result, handled.len()) {
-            Some(Ok(outcomes)) => outcomes.into_vec(),
-            Some(Err(panic)) => {
+            Ran::Returned(Ok(outcomes)) => outcomes.into_vec(),
+            Ran::Returned(Err(panic)) => {
                 for one in handled {
                     crashed(shared, one, &panic).await;
                 }
                 return false;
             }
-            None => {
+            Ran::Lost => {
+                tracing::Span::current().record("outcome", "lost");
+                for one in handled {
+                    lost(shared, one, &Outcome::Retry).await;
+                }
+                return false;
+            }
+            Ran::Dropped => {
                 tracing::Span::current().record("outcome", "timed_out");
                 // Like a retry of each message; on a FIFO queue the group stops here and is redelivered in order.
                 for one in handled {
@@ -234,7 +249,12 @@ async fn execute_batch<T: Send + 'static>(
                 }
                 outcome = Outcome::Release;
             }
-            if !settle(shared, one, outcome).await {
+            let settled = if shared.core.registry.is_lost(one.admitted.id, Instant::now()) {
+                lost(shared, one, &outcome).await
+            } else {
+                settle(shared, one, outcome).await
+            };
+            if !settled {
                 may_continue = false;
                 group_failed = true;
             }
@@ -245,54 +265,112 @@ async fn execute_batch<T: Send + 'static>(
     .await
 }
 
-/// Marks the entries of one handler call running with its token, and returns when the token is cancelled:
-/// at the handler timeout, or earlier for a message that waited so long the consumer could not keep it
-/// invisible until then. A consumer already shutting down cancels the token at once (shutdown cancels the
-/// tokens of entries running before it began; the registry lock orders the two).
-fn start_handler(core: &Core, ids: &[EntryId], token: &CancellationToken) -> Instant {
+/// Marks the entries of one handler call running with its token, and returns when the token is cancelled
+/// (at the handler timeout, or earlier for a message that waited so long the consumer could not keep it
+/// invisible until then) and the call's lifeline (when the heartbeat could not extend one of its messages,
+/// the instant the call must be gone by; see `timeout`). A consumer already shutting down cancels the token
+/// at once (shutdown cancels the tokens of entries running before it began; the registry lock orders the
+/// two).
+fn start_handler(core: &Core, ids: &[EntryId], token: &CancellationToken) -> (Instant, Lifeline) {
     let limits = core.config.handler_limits;
     let started = Instant::now();
     let mut cancel_at = started + limits.timeout;
+    let lifeline = Arc::new(tokio::sync::watch::Sender::new(None));
+    let config = &core.config;
+    let window = config
+        .heartbeat
+        .map_or(config.visibility_timeout, |heartbeat| heartbeat.extension.min(config.visibility_timeout));
+    let margin = confirmed_margin(window);
+    let watching = lifeline.subscribe();
     for &id in ids {
-        let received =
-            core.registry.set_running(id, token, |received| limits.hold_until(limits.cancel_at(received, started)));
-        if let Some(received) = received {
+        let hold_until = |received| limits.hold_until(limits.cancel_at(received, started));
+        if let Some(received) = core.registry.set_running(id, token, hold_until, &lifeline, margin) {
             cancel_at = cancel_at.min(limits.cancel_at(received, started));
         }
     }
     if core.is_stopping() {
         token.cancel();
     }
-    cancel_at
+    (cancel_at, watching)
 }
 
-/// Counts a handler call that reached its timeout (`messages` of them, for a batch call). `None` when the
-/// handler was dropped at the end of its grace period: its messages are then retried.
-fn timed<T>(core: &Core, result: Bounded<T>, messages: usize) -> Option<T> {
+/// How a handler call ended, once counted.
+enum Ran<T> {
+    /// It returned (perhaps after its token fired).
+    Returned(T),
+    /// Still running at the end of its grace period: dropped, its messages are retried.
+    Dropped,
+    /// Dropped before the confirmed visibility deadline of a message the heartbeat could not extend.
+    Lost,
+}
+
+/// Counts a handler call that reached its timeout or was dropped (`messages` of them, for a batch call).
+fn timed<T>(core: &Core, result: Bounded<T>, messages: usize) -> Ran<T> {
     let timed_out = || {
         bump(&core.counters.timed_out);
         core.metrics.handler_timeouts.increment(1);
     };
+    let dropped = || {
+        timed_out();
+        bump(&core.counters.dropped);
+        core.metrics.handlers_dropped.increment(1);
+    };
     match result {
-        Bounded::Finished { output, timed_out: false } => Some(output),
+        Bounded::Finished { output, timed_out: false } => Ran::Returned(output),
         Bounded::Finished { output, timed_out: true } => {
             timed_out();
             tracing::info!(messages, "handler reached its timeout and returned within its grace period");
-            Some(output)
+            Ran::Returned(output)
         }
         Bounded::Dropped => {
-            timed_out();
-            bump(&core.counters.dropped);
-            core.metrics.handlers_dropped.increment(1);
+            dropped();
             tracing::warn!(
                 messages,
                 timeout = ?core.config.handler_limits.timeout,
                 grace = ?core.config.handler_limits.grace,
                 "handler still running at the end of its grace period; dropped it and retrying its messages"
             );
-            None
+            Ran::Dropped
+        }
+        Bounded::Lost => {
+            dropped();
+            tracing::warn!(
+                messages,
+                "the visibility of a message could not be extended; dropped its handler before SQS makes the \
+                 message visible again, for redelivery"
+            );
+            Ran::Lost
         }
     }
+}
+
+/// A message whose handler was dropped (`Retry`), or returned `outcome`, after the instant it had to be gone
+/// by: the heartbeat could not extend its visibility, so SQS may already have made it visible again and
+/// another consumer received it. The consumer no longer acts on it: no delete (a delete with a receipt
+/// handle older than the latest receive "will still succeed, but the message might not be deleted", and a
+/// delete removes the message "even if the message is locked by another reader": it proves nothing, and
+/// could remove a copy another consumer is processing; see
+/// <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_DeleteMessage.html>) and no
+/// visibility change (the message becomes visible at its deadline, a margin away at most; a late change
+/// could hide a copy another consumer received). `run_bounded` drops a handler at that instant, so one that
+/// returned is seen here only when it returned just as the instant passed. An acknowledged message's idempotency key is still recorded as completed if its lease is still
+/// valid (the store checks the lease token), so a redelivered copy is acknowledged as a duplicate rather
+/// than handled again; any other outcome gives the lease up, as a timeout does, so that the redelivered
+/// copy is not deferred. Returns `false`: a FIFO group stops here (its message comes back first).
+async fn lost<T>(shared: &Shared<T>, handled: Handled, outcome: &Outcome) -> bool {
+    tracing::warn!(
+        message_id = %handled.admitted.message.message_id,
+        outcome = outcome.as_str(),
+        "the message's visibility could not be extended; left for redelivery at its visibility deadline"
+    );
+    if let Some(lease) = &handled.lease {
+        match outcome {
+            Outcome::Ack => complete(shared, lease).await,
+            _ => abandon(shared, lease).await,
+        }
+    }
+    shared.core.registry.remove(handled.admitted.id);
+    false
 }
 
 /// Integrity check, decoding and the idempotency check.

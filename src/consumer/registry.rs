@@ -14,10 +14,15 @@
 //! A running entry also holds its handler's cancellation token (cancelled for every entry at shutdown) and
 //! the furthest its handler's timeout lets the heartbeat extend it. Entries whose extension failed wait out
 //! a backoff before the heartbeat tries them again; entries SQS rejected for good are not tried again.
+//!
+//! A running entry whose extension failed (or was rejected) and was not confirmed since is *in doubt*: SQS
+//! makes it visible again at its confirmed deadline (`visible_until`). Its handler call's lifeline then
+//! carries `visible_until - margin`, the instant the call must be gone by (the earliest over the call's
+//! entries in doubt; withdrawn when none is left), see `timeout::run_bounded`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -73,6 +78,19 @@ pub(crate) struct Tracked {
     extend_after: Option<Instant>,
     /// SQS rejected an extension for good (the receipt handle is no longer valid): never tried again.
     extension_rejected: bool,
+    /// The running handler call's lifeline, and how long before the confirmed deadline an entry in doubt
+    /// must be gone (see the module documentation).
+    lifeline: Option<(Arc<watch::Sender<Option<Instant>>>, Duration)>,
+}
+
+impl Tracked {
+    /// When the handler of this entry must be gone by: its confirmed deadline less the margin, once an
+    /// extension failed or was rejected and none succeeded since.
+    fn gone_by(&self) -> Option<Instant> {
+        let (_, margin) = self.lifeline.as_ref()?;
+        let in_doubt = self.extend_failures > 0 || self.extension_rejected;
+        in_doubt.then(|| self.visible_until.checked_sub(*margin).unwrap_or(self.received_at))
+    }
 }
 
 impl Tracked {
@@ -96,6 +114,7 @@ impl Tracked {
             extend_failures: 0,
             extend_after: None,
             extension_rejected: false,
+            lifeline: None,
         }
     }
 }
@@ -150,20 +169,34 @@ impl Registry {
         self.lock().len()
     }
 
-    /// Marks the entry running, with its handler's token and the furthest its handler's limits let it be
-    /// extended. Returns when the message was received (the request sent), or `None` if the entry is gone.
+    /// Marks the entry running, with its handler's token, the furthest its handler's limits let it be
+    /// extended, and its handler call's lifeline with the margin kept before a confirmed deadline (published
+    /// at once if an extension already failed while it waited). Returns when the message was received (the
+    /// request sent), or `None` if the entry is gone.
     pub(crate) fn set_running(
         &self,
         id: EntryId,
         cancellation: &CancellationToken,
         hold_until: impl FnOnce(Instant) -> Instant,
+        lifeline: &Arc<watch::Sender<Option<Instant>>>,
+        margin: Duration,
     ) -> Option<Instant> {
         let mut entries = self.lock();
         let entry = entries.get_mut(&id)?;
         entry.phase = Phase::Running;
         entry.cancellation = Some(cancellation.clone());
         entry.hold_until = Some(hold_until(entry.received_at));
-        Some(entry.received_at)
+        entry.lifeline = Some((lifeline.clone(), margin));
+        let received_at = entry.received_at;
+        publish(&entries, lifeline);
+        Some(received_at)
+    }
+
+    /// Whether the entry's handler call must be gone by now (an extension failed and its confirmed deadline
+    /// less the margin has passed): its message may be received again, so its handler's outcome must not be
+    /// applied as if it still held the message.
+    pub(crate) fn is_lost(&self, id: EntryId, now: Instant) -> bool {
+        self.lock().get(&id).and_then(Tracked::gone_by).is_some_and(|gone_by| gone_by <= now)
     }
 
     /// Cancels every running handler's token (shutdown). Handlers that start later see the consumer
@@ -275,6 +308,7 @@ impl Registry {
         {
             let now = Instant::now();
             let mut entries = self.lock();
+            let mut lifelines: Vec<Arc<watch::Sender<Option<Instant>>>> = Vec::new();
             for item in due {
                 if let Some(entry) = entries.get_mut(&item.id) {
                     entry.extending = false;
@@ -289,7 +323,15 @@ impl Registry {
                         let remaining = entry.visible_until.saturating_duration_since(now);
                         entry.extend_after = Some(now + extension_backoff(interval, entry.extend_failures, remaining));
                     }
+                    if let Some((lifeline, _)) = &entry.lifeline {
+                        if !lifelines.iter().any(|known| Arc::ptr_eq(known, lifeline)) {
+                            lifelines.push(lifeline.clone());
+                        }
+                    }
                 }
+            }
+            for lifeline in &lifelines {
+                publish(&entries, lifeline);
             }
         }
         self.epoch.send_modify(|epoch| *epoch = epoch.wrapping_add(1));
@@ -299,6 +341,21 @@ impl Registry {
     pub(crate) fn drain(&self) -> Vec<(EntryId, Tracked)> {
         self.lock().drain().collect()
     }
+}
+
+/// Sets `lifeline` to the earliest instant one of its call's entries must be gone by (`None` if none is in
+/// doubt), waking the call's `run_bounded` only on a change.
+fn publish(entries: &HashMap<EntryId, Tracked>, lifeline: &Arc<watch::Sender<Option<Instant>>>) {
+    let gone_by = entries
+        .values()
+        .filter(|entry| entry.lifeline.as_ref().is_some_and(|(other, _)| Arc::ptr_eq(other, lifeline)))
+        .filter_map(Tracked::gone_by)
+        .min();
+    lifeline.send_if_modified(|current| {
+        let changed = *current != gone_by;
+        *current = gone_by;
+        changed
+    });
 }
 
 /// How long a message waits before the heartbeat tries again after `failures` failed extensions in a row:
@@ -378,7 +435,9 @@ mod tests {
         let registry = Registry::default();
         let id = registry.insert(tracked(start));
         let token = CancellationToken::new();
-        let received = registry.set_running(id, &token, |received| received + Duration::from_secs(40));
+        let lifeline = Arc::new(watch::Sender::new(None));
+        let received =
+            registry.set_running(id, &token, |received| received + Duration::from_secs(40), &lifeline, SECOND);
         assert_eq!(received, Some(start));
 
         let at = start + Duration::from_secs(26);
@@ -418,5 +477,34 @@ mod tests {
         let delays: Vec<u64> = (1..=4).map(|f| extension_backoff(SECOND, f, remaining).as_secs()).collect();
         assert_eq!(delays, [2, 4, 5, 5], "doubling, at most half the time left");
         assert_eq!(extension_backoff(SECOND, 3, Duration::ZERO), SECOND, "never below one interval");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_extension_of_a_running_entry_sets_its_lifeline_until_one_succeeds() {
+        let start = Instant::now();
+        let registry = Registry::default();
+        let (one, two, queued) =
+            (registry.insert(tracked(start)), registry.insert(tracked(start)), registry.insert(tracked(start)));
+        let token = CancellationToken::new();
+        let lifeline = Arc::new(watch::Sender::new(None));
+        let hold = |received| received + Duration::from_secs(60);
+        let margin = 2 * SECOND;
+        registry.set_running(one, &token, hold, &lifeline, margin);
+        registry.set_running(two, &token, hold, &lifeline, margin);
+
+        let at = start + Duration::from_secs(26);
+        let due = registry.due(at, rule());
+        registry.finish_extension(at, &due, &[two, queued], &[], SECOND);
+        assert_eq!(*lifeline.borrow(), Some(start + Duration::from_secs(28)), "one's confirmed 30 s less 2 s");
+        assert!(!registry.is_lost(one, start + Duration::from_secs(27)));
+        assert!(registry.is_lost(one, start + Duration::from_secs(28)));
+        assert!(!registry.is_lost(two, start + Duration::from_secs(28)), "two was extended");
+        assert!(!registry.is_lost(queued, start + Duration::from_secs(28)), "not running");
+
+        let due = registry.due(start + Duration::from_secs(28), rule());
+        assert_eq!(due.iter().map(|d| d.id).collect::<Vec<_>>(), [one], "retried after its backoff");
+        registry.finish_extension(start + Duration::from_secs(28), &due, &[one], &[], SECOND);
+        assert_eq!(*lifeline.borrow(), None, "withdrawn once the extension succeeded");
+        assert!(!registry.is_lost(one, start + Duration::from_secs(40)));
     }
 }

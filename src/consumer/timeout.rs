@@ -9,10 +9,22 @@
 //! cancelled at the earlier of `started + timeout` and `received + hold - margin - grace`, dropped `grace`
 //! later, and the heartbeat extends it no further than `margin` past that (time for the retry's visibility
 //! change to land, and for the wire's whole seconds).
+//!
+//! That rule assumes every extension succeeds. When the heartbeat cannot extend a running message (a
+//! throttled or failed `ChangeMessageVisibilityBatch`, or an entry SQS rejected), SQS makes it visible again
+//! at its *confirmed* deadline (receive + visibility timeout, or the last extension SQS confirmed), and its
+//! idempotency lease, extended only with confirmed extensions, ends then too: a redelivered copy could run
+//! and complete while the first handler still runs. So the registry publishes, on the call's [`Lifeline`],
+//! the instant such a handler must be gone by (`confirmed deadline - margin`, [`confirmed_margin`]), and
+//! [`run_bounded`] cancels
+//! the token `grace` before it (at once if that has passed) and drops the handler at it (at once too):
+//! [`Bounded::Lost`]. A later extension that succeeds withdraws the instant (a token already fired stays
+//! fired; the handler is then dropped at its usual time).
 
 use std::future::Future;
 use std::time::Duration;
 
+use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -91,6 +103,20 @@ impl HandlerLimits {
     }
 }
 
+/// How long before its confirmed visibility deadline a handler whose message could not be extended is
+/// dropped: the settle margin of a consumer without a heartbeat whose visibility timeout is `window` (the
+/// shorter of the visibility timeout and the heartbeat's extension: the longest a confirmed deadline lies
+/// ahead), 2 s but at most a tenth of it. Dropping the handler and giving up its lease are local, and a
+/// handler that returns before it settles as usual; a margin of the hold's scale (2 s against a 3 s
+/// visibility timeout) would drop handlers that finish well within their confirmed visibility.
+pub(crate) fn confirmed_margin(window: Duration) -> Duration {
+    SETTLE_MARGIN.min(window / 10)
+}
+
+/// The instant by which one handler call must be gone because the visibility of one of its messages could
+/// not be extended (`None` while every extension is confirmed). The registry holds the sending side.
+pub(crate) type Lifeline = watch::Receiver<Option<Instant>>;
+
 /// How a bounded handler call ended.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Bounded<T> {
@@ -98,27 +124,56 @@ pub(crate) enum Bounded<T> {
     Finished { output: T, timed_out: bool },
     /// It was still running at the end of the grace period and was dropped.
     Dropped,
+    /// It was dropped because the visibility of one of its messages could not be extended: its message
+    /// becomes visible again at its confirmed deadline, which the handler must not outlive.
+    Lost,
 }
 
-/// Runs `call`; at `cancel_at` cancels `token`, and `grace` later drops `call`.
+/// Runs `call`; at `cancel_at` cancels `token`, and `grace` later drops `call`. If `lifeline` names an
+/// instant the call must be gone by, the token is cancelled no later than `grace` before it and the call
+/// dropped no later than it (at once for instants already past).
 pub(crate) async fn run_bounded<F: Future>(
     call: F,
     token: &CancellationToken,
     cancel_at: Instant,
     grace: Duration,
+    mut lifeline: Lifeline,
 ) -> Bounded<F::Output> {
     let call = std::pin::pin!(call);
     let mut call = call;
-    tokio::select! {
-        biased;
-        output = &mut call => return Bounded::Finished { output, timed_out: false },
-        () = tokio::time::sleep_until(cancel_at) => {}
-    }
-    token.cancel();
-    tokio::select! {
-        biased;
-        output = &mut call => Bounded::Finished { output, timed_out: true },
-        () = tokio::time::sleep_until(cancel_at + grace) => Bounded::Dropped,
+    let mut fired = false;
+    loop {
+        let gone_by = *lifeline.borrow_and_update();
+        let drop_at = cancel_at + grace;
+        let (cancel, drop, lost) = match gone_by {
+            Some(gone_by) if gone_by < drop_at => {
+                (cancel_at.min(gone_by.checked_sub(grace).unwrap_or(gone_by)), gone_by, true)
+            }
+            _ => (cancel_at, drop_at, false),
+        };
+        let changed = async {
+            if lifeline.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        if fired {
+            tokio::select! {
+                biased;
+                output = &mut call => return Bounded::Finished { output, timed_out: true },
+                () = tokio::time::sleep_until(drop) => return if lost { Bounded::Lost } else { Bounded::Dropped },
+                () = changed => {}
+            }
+        } else {
+            tokio::select! {
+                biased;
+                output = &mut call => return Bounded::Finished { output, timed_out: false },
+                () = tokio::time::sleep_until(cancel) => {
+                    token.cancel();
+                    fired = true;
+                }
+                () = changed => {}
+            }
+        }
     }
 }
 
@@ -171,21 +226,72 @@ mod tests {
         let start = Instant::now();
         let second = Duration::from_secs(1);
 
+        let (_keep, lifeline) = watch::channel(None);
         let token = CancellationToken::new();
-        let quick = run_bounded(async { 7 }, &token, start + second, second).await;
+        let quick = run_bounded(async { 7 }, &token, start + second, second, lifeline.clone()).await;
         assert_eq!(quick, Bounded::Finished { output: 7, timed_out: false });
         assert!(!token.is_cancelled());
 
         let token = CancellationToken::new();
         let watched = token.clone();
-        let honours = run_bounded(async move { watched.cancelled().await }, &token, start + second, second).await;
+        let honours =
+            run_bounded(async move { watched.cancelled().await }, &token, start + second, second, lifeline.clone())
+                .await;
         assert_eq!(honours, Bounded::Finished { output: (), timed_out: true });
         assert_eq!(start.elapsed(), second, "finished as soon as its token fired");
 
         let token = CancellationToken::new();
-        let hangs = run_bounded(std::future::pending::<()>(), &token, start + 2 * second, second).await;
+        let hangs = run_bounded(std::future::pending::<()>(), &token, start + 2 * second, second, lifeline).await;
         assert_eq!(hangs, Bounded::Dropped);
         assert!(token.is_cancelled());
         assert_eq!(start.elapsed(), 3 * second, "dropped one grace period after the cancellation");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_handler_whose_visibility_could_not_be_extended_is_dropped_before_its_confirmed_deadline() {
+        let start = Instant::now();
+        let second = Duration::from_secs(1);
+        let hour = start + HOUR;
+
+        // Must be gone by 10 s: cancelled a grace period (3 s) before, dropped at 10 s.
+        let (lost, lifeline) = watch::channel(None);
+        let token = CancellationToken::new();
+        let hangs = tokio::spawn({
+            let token = token.clone();
+            async move { run_bounded(std::future::pending::<()>(), &token, hour, 3 * second, lifeline).await }
+        });
+        tokio::time::sleep(second).await;
+        lost.send_replace(Some(start + 10 * second));
+        tokio::time::sleep(5 * second).await;
+        assert!(!token.is_cancelled(), "not before the grace period before the instant");
+        tokio::time::sleep(2 * second).await;
+        assert!(token.is_cancelled(), "cancelled a grace period before the instant");
+        assert!(matches!(hangs.await, Ok(Bounded::Lost)));
+        assert_eq!(start.elapsed(), 10 * second, "dropped at the instant");
+
+        // An instant already past: cancelled and dropped at once.
+        let (lost, lifeline) = watch::channel(None);
+        let token = CancellationToken::new();
+        let at = Instant::now();
+        lost.send_replace(Some(at - second));
+        assert_eq!(run_bounded(std::future::pending::<()>(), &token, hour, 3 * second, lifeline).await, Bounded::Lost);
+        assert!(token.is_cancelled());
+        assert_eq!(at.elapsed(), Duration::ZERO);
+
+        // Withdrawn before the cancellation (a later extension succeeded): runs on to its own outcome.
+        let (lost, lifeline) = watch::channel(Some(Instant::now() + 10 * second));
+        let token = CancellationToken::new();
+        let watched = token.clone();
+        let recovers = tokio::spawn(async move {
+            let work = async {
+                tokio::time::sleep(20 * second).await;
+                watched.is_cancelled()
+            };
+            run_bounded(work, &watched.clone(), hour, 3 * second, lifeline).await
+        });
+        tokio::time::sleep(second).await;
+        lost.send_replace(None);
+        assert!(matches!(recovers.await, Ok(Bounded::Finished { output: false, timed_out: false })));
+        drop(token);
     }
 }

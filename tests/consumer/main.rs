@@ -46,6 +46,8 @@ backend_suite! {
         timeouts::shutdown_cancels_running_handlers_tokens,
         timeouts::a_hanging_batch_handler_is_dropped_and_its_messages_retried,
         timeouts::a_timed_out_fifo_message_holds_back_its_group_which_is_redelivered_in_order,
+        timeouts::a_handler_whose_visibility_cannot_be_extended_is_dropped_before_its_confirmed_deadline,
+        timeouts::a_handler_whose_extension_fails_then_succeeds_runs_on,
         shutdown::shutdown_under_load_loses_nothing_and_processes_nothing_twice,
         shutdown::shutdown_releases_unstarted_messages_and_abandons_handlers_past_the_deadline,
         fifo::groups_stay_in_order_under_16_handlers_and_100_groups,

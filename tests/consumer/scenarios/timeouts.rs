@@ -1,7 +1,9 @@
 //! Bounded handlers: a handler past its timeout has its cancellation token fired, and past the grace period
 //! is dropped and its message retried (never processed twice at once); a handler that honours the token
-//! ends early with its own outcome; shutdown fires every running handler's token. The consumer's timers run
-//! in real milliseconds, SQS time on the `ManualClock`.
+//! ends early with its own outcome; shutdown fires every running handler's token. A handler whose message's
+//! visibility the heartbeat cannot extend is dropped before the confirmed deadline (issue 18), and runs on
+//! when a later extension succeeds. The consumer's timers run in real milliseconds, SQS time on the
+//! `ManualClock`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -9,7 +11,7 @@ use std::time::Duration;
 
 use sqskit::IdempotencyKey;
 use sqskit::backend::SendEntry;
-use sqskit::consumer::{BatchOutcomes, Consumer, Delivery, InMemoryIdempotencyStore, Outcome};
+use sqskit::consumer::{BatchOutcomes, Consumer, Delivery, Heartbeat, InMemoryIdempotencyStore, Outcome};
 use sqskit::retry::{Jitter, RetryPolicy};
 use tokio::time::Instant;
 
@@ -296,4 +298,133 @@ pub async fn a_timed_out_fifo_message_holds_back_its_group_which_is_redelivered_
     assert_eq!(*order.lock().unwrap(), [0, 0, 1, 2], "the group is redelivered in order");
     assert_eq!(attempts.max_running.load(Ordering::SeqCst), 1);
     assert_eq!((report.stats.dropped, report.completed), (1, 3));
+}
+
+/// The visibility timeout of the heartbeat-failure scenarios: 3 s, the heartbeat extending when less than
+/// 2.5 s are left (first at about 0.5 s).
+const SHORT_VISIBILITY: Duration = Duration::from_secs(3);
+/// A handler whose visibility could not be extended is gone this long before its confirmed deadline: the
+/// settle margin for a 3 s visibility timeout (a tenth of it).
+const SETTLE_MARGIN: Duration = Duration::from_millis(300);
+
+fn failing_heartbeat() -> Heartbeat {
+    Heartbeat::default().interval(Duration::from_millis(10)).threshold(Duration::from_millis(2_500))
+}
+
+/// Issue 18: SQS makes a message whose visibility could not be extended visible again at its confirmed
+/// deadline (here the receive's 3 s), and its idempotency lease ends then too; a handler still running
+/// could complete while a redelivered copy runs. So it is cancelled a grace period before `deadline - margin`
+/// (2.7 s) and dropped at it; its message is neither deleted nor changed (left for SQS to redeliver at its
+/// deadline) and its lease is given up, so the redelivered copy runs at once rather than being deferred.
+pub async fn a_handler_whose_visibility_cannot_be_extended_is_dropped_before_its_confirmed_deadline(ctx: &TestContext) {
+    let (backend, probe) = Probe::wrap(ctx.backend.clone());
+    let queue = ctx.create_queue("heartbeat-fails").await;
+    send_bodies(&backend, &queue, vec!["1".to_owned()]).await;
+    let attempts = Arc::new(Attempts::default());
+    probe.fail_visibility(true);
+
+    let running = Consumer::<u32>::builder(backend.clone(), &queue)
+        .visibility_timeout(SHORT_VISIBILITY)
+        .heartbeat(failing_heartbeat())
+        .idempotency(Arc::new(InMemoryIdempotencyStore::new()))
+        .idempotency_key(|order, _| Some(IdempotencyKey::from(format!("order-{order}"))))
+        .handler_grace(GRACE)
+        .retry_backoff(retry_policy())
+        .wait_time(Duration::from_secs(1))
+        .build()
+        .await
+        .unwrap()
+        .start({
+            let attempts = attempts.clone();
+            move |delivery: Delivery<u32>| {
+                let running = Running::start(&attempts, &delivery);
+                async move {
+                    let mut running = running;
+                    if delivery.receive_count() == 1 {
+                        // Would outlive the visibility, ignoring its token.
+                        std::future::pending::<()>().await;
+                    }
+                    running.finished = true;
+                    Outcome::Ack
+                }
+            }
+        });
+    eventually("the handler to be dropped", || running.stats().dropped == 1).await;
+    let calls_at_drop = probe.visibility_calls().len();
+    assert!(calls_at_drop >= 1, "the heartbeat tried to extend it");
+
+    let fired = attempts.fired_after.lock().unwrap().clone();
+    let dropped = attempts.dropped_after.lock().unwrap().clone();
+    let gone_by = SHORT_VISIBILITY - SETTLE_MARGIN;
+    // Measured from the handler's start, a little after the receive request the deadline counts from.
+    assert!(dropped[0] <= gone_by + SLACK, "dropped {dropped:?}, by the confirmed deadline less the margin");
+    assert!(dropped[0] >= gone_by - Duration::from_millis(300), "not at the first failure: {dropped:?}");
+    assert_eq!(fired.len(), 1, "the token fired");
+    assert!(
+        fired[0] + GRACE <= dropped[0] + SLACK && fired[0] + GRACE + SLACK >= dropped[0],
+        "the token fired a grace period before the drop: fired {fired:?}, dropped {dropped:?}"
+    );
+    let stats = running.stats();
+    assert_eq!((stats.timed_out, stats.retried, stats.completed), (1, 0, 0), "not settled as a retry: {stats:?}");
+
+    // Nothing more is sent for it (no heartbeat, no retry delay): SQS redelivers it at its deadline.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(probe.visibility_calls().len(), calls_at_drop, "no visibility change after the drop");
+    assert_eq!(counts(&backend, &queue).await, (0, 1), "still in flight until its deadline, not deleted");
+
+    probe.fail_visibility(false);
+    ctx.advance(SHORT_VISIBILITY);
+    until_empty(&backend, &queue).await;
+    let report = running.shutdown(Duration::from_secs(5)).await;
+
+    assert_eq!(*attempts.receive_counts.lock().unwrap(), [1, 2], "redelivered at its deadline");
+    assert_eq!(attempts.max_running.load(Ordering::SeqCst), 1, "never processed twice at once");
+    assert_eq!((report.completed, report.stats.deferred), (1, 0), "completed once; the lease was given up");
+}
+
+/// A failed extension that a later one makes good leaves the handler alone: it is neither cancelled nor
+/// dropped, and acknowledges its message.
+pub async fn a_handler_whose_extension_fails_then_succeeds_runs_on(ctx: &TestContext) {
+    let (backend, probe) = Probe::wrap(ctx.backend.clone());
+    let queue = ctx.create_queue("heartbeat-recovers").await;
+    send_bodies(&backend, &queue, vec!["1".to_owned()]).await;
+    let attempts = Arc::new(Attempts::default());
+    let (finish, finished) = tokio::sync::watch::channel(false);
+    probe.fail_visibility(true);
+
+    let running = Consumer::<u32>::builder(backend.clone(), &queue)
+        .visibility_timeout(SHORT_VISIBILITY)
+        .heartbeat(failing_heartbeat())
+        .handler_grace(GRACE)
+        .wait_time(Duration::from_secs(1))
+        .build()
+        .await
+        .unwrap()
+        .start({
+            let attempts = attempts.clone();
+            move |delivery: Delivery<u32>| {
+                let running = Running::start(&attempts, &delivery);
+                let mut finished = finished.clone();
+                async move {
+                    let mut running = running;
+                    let _ = finished.wait_for(|done| *done).await;
+                    running.finished = true;
+                    Outcome::Ack
+                }
+            }
+        });
+    eventually("a failed extension", || !probe.visibility_calls().is_empty()).await;
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    probe.fail_visibility(false);
+    eventually("an extension to succeed", || running.stats().extended >= 1).await;
+    // Past the instant the failure alone would have dropped it at (2.7 s after the receive).
+    tokio::time::sleep(SHORT_VISIBILITY - SETTLE_MARGIN).await;
+    finish.send_replace(true);
+    until_empty(&backend, &queue).await;
+    let report = running.shutdown(Duration::from_secs(5)).await;
+
+    assert!(attempts.fired_after.lock().unwrap().is_empty(), "the token never fired");
+    assert_eq!(attempts.dropped.load(Ordering::SeqCst), 0, "never dropped");
+    assert_eq!((report.completed, report.stats.timed_out, report.stats.dropped), (1, 0, 0));
+    assert_eq!(*attempts.receive_counts.lock().unwrap(), [1]);
 }
