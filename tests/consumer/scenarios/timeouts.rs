@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use sqskit::IdempotencyKey;
 use sqskit::backend::SendEntry;
-use sqskit::consumer::{BatchOutcomes, Consumer, Delivery, Heartbeat, InMemoryIdempotencyStore, Outcome};
+use sqskit::consumer::{
+    BatchOutcomes, Consumer, ConsumerBuilder, Delivery, Handler, Heartbeat, InMemoryIdempotencyStore, Outcome,
+};
 use sqskit::retry::{Jitter, RetryPolicy};
 use tokio::time::Instant;
 
@@ -26,6 +28,29 @@ const SLACK: Duration = Duration::from_millis(10);
 
 fn retry_policy() -> RetryPolicy {
     RetryPolicy::default().initial_backoff(RETRY_DELAY).max_backoff(Duration::from_secs(1_000)).jitter(Jitter::None)
+}
+
+/// The consumer with an idempotency key per order (`order-<n>`) in a fresh in-memory store.
+fn keyed(builder: ConsumerBuilder<u32>) -> ConsumerBuilder<u32> {
+    builder
+        .idempotency(Arc::new(InMemoryIdempotencyStore::new()))
+        .idempotency_key(|order, _| Some(IdempotencyKey::from(format!("order-{order}"))))
+}
+
+/// A handler that hangs on a message's first delivery, ignoring its token (so it can only be dropped), and
+/// acknowledges every redelivery; `Attempts` records what happened.
+struct HangsOnFirstDelivery(Arc<Attempts>);
+
+#[async_trait::async_trait]
+impl Handler<u32> for HangsOnFirstDelivery {
+    async fn handle(&self, delivery: Delivery<u32>) -> Outcome {
+        let mut running = Running::start(&self.0, &delivery);
+        if delivery.receive_count() == 1 {
+            std::future::pending::<()>().await;
+        }
+        running.finished = true;
+        Outcome::Ack
+    }
 }
 
 /// What the handlers of one scenario did: handlers running now (and the most at once), how many were
@@ -82,9 +107,7 @@ pub async fn a_hanging_handler_is_cancelled_then_dropped_and_its_message_retried
 
     // One-second long polls, so that a poll ends with each clock advance (see `timing.rs`). The idempotency
     // lease (30 s of real time) must be abandoned with the dropped handler, or the retry would be deferred.
-    let running = Consumer::<u32>::builder(backend.clone(), &queue)
-        .idempotency(Arc::new(InMemoryIdempotencyStore::new()))
-        .idempotency_key(|order, _| Some(IdempotencyKey::from(format!("order-{order}"))))
+    let running = keyed(Consumer::<u32>::builder(backend.clone(), &queue))
         .handler_timeout(TIMEOUT)
         .handler_grace(GRACE)
         .retry_backoff(retry_policy())
@@ -92,21 +115,7 @@ pub async fn a_hanging_handler_is_cancelled_then_dropped_and_its_message_retried
         .build()
         .await
         .unwrap()
-        .start({
-            let attempts = attempts.clone();
-            move |delivery: Delivery<u32>| {
-                let running = Running::start(&attempts, &delivery);
-                async move {
-                    let mut running = running;
-                    if delivery.receive_count() == 1 {
-                        // Hangs, ignoring its token.
-                        std::future::pending::<()>().await;
-                    }
-                    running.finished = true;
-                    Outcome::Ack
-                }
-            }
-        });
+        .start(HangsOnFirstDelivery(attempts.clone()));
     eventually("the hanging handler to be dropped", || running.stats().dropped == 1).await;
     eventually("its retry to be settled", || probe.visibility_timeouts() == [RETRY_DELAY]).await;
 
@@ -323,32 +332,16 @@ pub async fn a_handler_whose_visibility_cannot_be_extended_is_dropped_before_its
     let attempts = Arc::new(Attempts::default());
     probe.fail_visibility(true);
 
-    let running = Consumer::<u32>::builder(backend.clone(), &queue)
+    let running = keyed(Consumer::<u32>::builder(backend.clone(), &queue))
         .visibility_timeout(SHORT_VISIBILITY)
         .heartbeat(failing_heartbeat())
-        .idempotency(Arc::new(InMemoryIdempotencyStore::new()))
-        .idempotency_key(|order, _| Some(IdempotencyKey::from(format!("order-{order}"))))
         .handler_grace(GRACE)
         .retry_backoff(retry_policy())
         .wait_time(Duration::from_secs(1))
         .build()
         .await
         .unwrap()
-        .start({
-            let attempts = attempts.clone();
-            move |delivery: Delivery<u32>| {
-                let running = Running::start(&attempts, &delivery);
-                async move {
-                    let mut running = running;
-                    if delivery.receive_count() == 1 {
-                        // Would outlive the visibility, ignoring its token.
-                        std::future::pending::<()>().await;
-                    }
-                    running.finished = true;
-                    Outcome::Ack
-                }
-            }
-        });
+        .start(HangsOnFirstDelivery(attempts.clone()));
     eventually("the handler to be dropped", || running.stats().dropped == 1).await;
     let calls_at_drop = probe.visibility_calls().len();
     assert!(calls_at_drop >= 1, "the heartbeat tried to extend it");
