@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sqskit::consumer::{Consumer, Delivery, HandlerError, Heartbeat, Outcome};
+use sqskit::consumer::{Consumer, Delivery, Handler, HandlerError, Heartbeat, Outcome};
 use sqskit::retry::{Jitter, RetryPolicy};
 use sqskit::types::QueueAttributeName;
 use tokio::sync::watch;
@@ -52,6 +52,21 @@ pub async fn retry_backoff_grows_with_the_receive_count(ctx: &TestContext) {
     assert!(report.stats.retried >= 3);
 }
 
+/// A handler that counts its starts and holds every message until `finished` turns true, then acknowledges it.
+struct HeldUntilFinished {
+    started: Arc<AtomicUsize>,
+    finished: watch::Receiver<bool>,
+}
+
+#[async_trait::async_trait]
+impl Handler<u32> for HeldUntilFinished {
+    async fn handle(&self, _: Delivery<u32>) -> Outcome {
+        self.started.fetch_add(1, Ordering::SeqCst);
+        let _ = self.finished.clone().wait_for(|done| *done).await;
+        Outcome::Ack
+    }
+}
+
 pub async fn heartbeats_keep_a_handler_three_times_the_visibility_timeout_invisible(ctx: &TestContext) {
     let (backend, probe) = Probe::wrap(ctx.backend.clone());
     let queue = ctx.create_queue("heartbeat").await;
@@ -67,17 +82,7 @@ pub async fn heartbeats_keep_a_handler_three_times_the_visibility_timeout_invisi
         .build()
         .await
         .unwrap()
-        .start({
-            let started = started.clone();
-            move |_: Delivery<u32>| {
-                started.fetch_add(1, Ordering::SeqCst);
-                let mut finished = finished.clone();
-                async move {
-                    let _ = finished.wait_for(|done| *done).await;
-                    Outcome::Ack
-                }
-            }
-        });
+        .start(HeldUntilFinished { started: started.clone(), finished });
     eventually("the handler to start", || started.load(Ordering::SeqCst) == 1).await;
     for step in 1..=9 {
         ctx.advance(Duration::from_secs(10));
@@ -134,17 +139,7 @@ pub async fn heartbeat_sends_a_ticks_batches_concurrently_and_backs_off_failed_e
         .build()
         .await
         .unwrap()
-        .start({
-            let started = started.clone();
-            move |_: Delivery<u32>| {
-                started.fetch_add(1, Ordering::SeqCst);
-                let mut finished = finished.clone();
-                async move {
-                    let _ = finished.wait_for(|done| *done).await;
-                    Outcome::Ack
-                }
-            }
-        });
+        .start(HeldUntilFinished { started: started.clone(), finished });
     eventually("every handler to start", || started.load(Ordering::SeqCst) == HANDLERS).await;
     let mark = probe.visibility_calls().len();
     eventually("five whole ticks", || ticks(&probe.visibility_calls()[mark..]).len() >= 7).await;
