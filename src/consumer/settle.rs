@@ -247,7 +247,7 @@ async fn start(
 }
 
 /// Sends one batch, retrying retryable failures (of the whole request or of single entries) with backoff.
-/// Returns how many items finally failed.
+/// Returns how many items finally failed; each is reported with the last error it met.
 async fn settle_batch(context: &SettleContext, batch: Vec<SettleItem>) -> usize {
     let mut given_up = 0;
     let started = Instant::now();
@@ -257,7 +257,8 @@ async fn settle_batch(context: &SettleContext, batch: Vec<SettleItem>) -> usize 
         attempts += 1;
         let result = request(context, &remaining).await;
         let mut slots: Vec<Option<SettleItem>> = remaining.into_iter().map(Some).collect();
-        let mut retry: Vec<SettleItem> = Vec::new();
+        // Items to try again, each with the error that made it fail this time.
+        let mut retry: Vec<(SettleItem, Error)> = Vec::new();
         let mut after_timeout = false;
         match result {
             Ok(outcome) => {
@@ -274,7 +275,7 @@ async fn settle_batch(context: &SettleContext, batch: Vec<SettleItem>) -> usize 
                 for failure in outcome.failed {
                     if let Some(item) = take(&mut slots, &failure.id) {
                         if failure.error.is_retryable() {
-                            retry.push(item);
+                            retry.push((item, failure.error));
                         } else {
                             give_up(context, &item, &failure.error);
                             given_up += 1;
@@ -286,7 +287,7 @@ async fn settle_batch(context: &SettleContext, batch: Vec<SettleItem>) -> usize 
             Err(error) if error.is_retryable() => {
                 after_timeout = matches!(error, Error::Timeout { .. });
                 tracing::debug!(error = %error, "settle request failed; retrying");
-                retry.extend(slots.iter_mut().filter_map(Option::take));
+                retry.extend(slots.iter_mut().filter_map(Option::take).map(|item| (item, error.clone())));
             }
             Err(error) => {
                 for item in slots.iter_mut().filter_map(Option::take) {
@@ -296,25 +297,30 @@ async fn settle_batch(context: &SettleContext, batch: Vec<SettleItem>) -> usize 
             }
         }
         // Entries SQS did not mention at all are retried too: nothing may be dropped silently.
-        retry.extend(slots.into_iter().flatten());
+        retry.extend(slots.into_iter().flatten().map(|item| (item, Error::transport(Unmentioned(context.op.name())))));
         if retry.is_empty() {
             return given_up;
         }
         match context.retry.next_delay(attempts, started.elapsed()) {
             Some(delay) if context.retry.withdraw(after_timeout) => {
                 tokio::time::sleep(delay).await;
-                remaining = retry;
+                remaining = retry.into_iter().map(|(item, _)| item).collect();
             }
             _ => {
-                let error = Error::Timeout { detail: format!("{} retries exhausted", context.op.name()) };
-                for item in &retry {
-                    give_up(context, item, &error);
+                // Retries are exhausted: each item is reported with the last error it met.
+                for (item, error) in &retry {
+                    give_up(context, item, error);
                 }
                 return given_up + retry.len();
             }
         }
     }
 }
+
+/// An entry a batch answer mentioned neither as successful nor as failed.
+#[derive(Debug, thiserror::Error)]
+#[error("the {0} answer did not mention this entry")]
+struct Unmentioned(&'static str);
 
 fn take(slots: &mut [Option<SettleItem>], id: &str) -> Option<SettleItem> {
     id.parse::<usize>().ok().and_then(|index| slots.get_mut(index)).and_then(Option::take)

@@ -296,5 +296,8 @@ pub async fn on_error_reports_failed_settlements_and_heartbeats(ctx: &TestContex
     let events = events.lock().unwrap();
     let deletes = events.iter().filter(|event| event.operation == ConsumerOperation::Delete).count();
     assert_eq!(deletes, 1, "one message given up: {events:?}");
+    // The hook hears the error the delete really met (the probe's ServiceUnavailable), not a summary.
+    let delete = events.iter().find(|event| event.operation == ConsumerOperation::Delete).unwrap();
+    assert_eq!(delete.error.code(), Some(&ServiceErrorCode::ServiceUnavailable), "{delete:?}");
     assert!(events.iter().all(|event| event.queue_url == queue && event.operation != ConsumerOperation::Receive));
 }
