@@ -37,6 +37,16 @@ fn keyed(builder: ConsumerBuilder<u32>) -> ConsumerBuilder<u32> {
         .idempotency_key(|order, _| Some(IdempotencyKey::from(format!("order-{order}"))))
 }
 
+/// The consumer with the scenarios' handler timeout, grace period, retry delay and one-second long polls (so
+/// that a poll ends with each clock advance, see `timing.rs`).
+fn bounded(builder: ConsumerBuilder<u32>) -> ConsumerBuilder<u32> {
+    builder
+        .handler_timeout(TIMEOUT)
+        .handler_grace(GRACE)
+        .retry_backoff(retry_policy())
+        .wait_time(Duration::from_secs(1))
+}
+
 /// A handler that hangs on a message's first delivery, ignoring its token (so it can only be dropped), and
 /// acknowledges every redelivery; `Attempts` records what happened.
 struct HangsOnFirstDelivery(Arc<Attempts>);
@@ -107,11 +117,7 @@ pub async fn a_hanging_handler_is_cancelled_then_dropped_and_its_message_retried
 
     // One-second long polls, so that a poll ends with each clock advance (see `timing.rs`). The idempotency
     // lease (30 s of real time) must be abandoned with the dropped handler, or the retry would be deferred.
-    let running = keyed(Consumer::<u32>::builder(backend.clone(), &queue))
-        .handler_timeout(TIMEOUT)
-        .handler_grace(GRACE)
-        .retry_backoff(retry_policy())
-        .wait_time(Duration::from_secs(1))
+    let running = bounded(keyed(Consumer::<u32>::builder(backend.clone(), &queue)))
         .build()
         .await
         .unwrap()
@@ -220,28 +226,20 @@ pub async fn a_hanging_batch_handler_is_dropped_and_its_messages_retried(ctx: &T
     send_bodies(&backend, &queue, (0..3).map(|i| i.to_string()).collect()).await;
     let attempts = Arc::new(Attempts::default());
 
-    let running = Consumer::<u32>::builder(backend.clone(), &queue)
-        .handler_timeout(TIMEOUT)
-        .handler_grace(GRACE)
-        .retry_backoff(retry_policy())
-        .wait_time(Duration::from_secs(1))
-        .build()
-        .await
-        .unwrap()
-        .start_batch({
-            let attempts = attempts.clone();
-            move |batch: Vec<Delivery<u32>>| {
-                let running: Vec<Running> = batch.iter().map(|d| Running::start(&attempts, d)).collect();
-                async move {
-                    let mut running = running;
-                    if batch.iter().any(|d| d.receive_count() == 1) {
-                        std::future::pending::<()>().await;
-                    }
-                    running.iter_mut().for_each(|r| r.finished = true);
-                    BatchOutcomes::all(Outcome::Ack, batch.len())
+    let running = bounded(Consumer::<u32>::builder(backend.clone(), &queue)).build().await.unwrap().start_batch({
+        let attempts = attempts.clone();
+        move |batch: Vec<Delivery<u32>>| {
+            let running: Vec<Running> = batch.iter().map(|d| Running::start(&attempts, d)).collect();
+            async move {
+                let mut running = running;
+                if batch.iter().any(|d| d.receive_count() == 1) {
+                    std::future::pending::<()>().await;
                 }
+                running.iter_mut().for_each(|r| r.finished = true);
+                BatchOutcomes::all(Outcome::Ack, batch.len())
             }
-        });
+        }
+    });
     eventually("every message to be retried", || running.stats().retried == 3).await;
     assert_eq!(probe.visibility_timeouts(), [RETRY_DELAY; 3]);
     assert_eq!(attempts.dropped.load(Ordering::SeqCst), 3);
@@ -271,30 +269,22 @@ pub async fn a_timed_out_fifo_message_holds_back_its_group_which_is_redelivered_
     let attempts = Arc::new(Attempts::default());
     let order = Arc::new(Mutex::new(Vec::new()));
 
-    let running = Consumer::<u32>::builder(backend.clone(), &queue)
-        .handler_timeout(TIMEOUT)
-        .handler_grace(GRACE)
-        .retry_backoff(retry_policy())
-        .wait_time(Duration::from_secs(1))
-        .build()
-        .await
-        .unwrap()
-        .start({
-            let attempts = attempts.clone();
-            let order = order.clone();
-            move |delivery: Delivery<u32>| {
-                let running = Running::start(&attempts, &delivery);
-                order.lock().unwrap().push(*delivery);
-                async move {
-                    let mut running = running;
-                    if *delivery == 0 && delivery.receive_count() == 1 {
-                        std::future::pending::<()>().await;
-                    }
-                    running.finished = true;
-                    Outcome::Ack
+    let running = bounded(Consumer::<u32>::builder(backend.clone(), &queue)).build().await.unwrap().start({
+        let attempts = attempts.clone();
+        let order = order.clone();
+        move |delivery: Delivery<u32>| {
+            let running = Running::start(&attempts, &delivery);
+            order.lock().unwrap().push(*delivery);
+            async move {
+                let mut running = running;
+                if *delivery == 0 && delivery.receive_count() == 1 {
+                    std::future::pending::<()>().await;
                 }
+                running.finished = true;
+                Outcome::Ack
             }
-        });
+        }
+    });
     eventually("the head's retry and the group's release", || running.stats().retried + running.stats().released == 3)
         .await;
     assert_eq!(probe.visibility_timeouts()[0], RETRY_DELAY, "the head is retried after its delay");
