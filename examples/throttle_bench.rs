@@ -153,7 +153,12 @@ async fn produce(
         calls,
         throttled: producer.flow().throttled(),
         errors,
-        final_limit: format!("{} of {}", producer.in_flight_limit(), producer.flow().max()),
+        final_limit: format!(
+            "{} of {}{}",
+            producer.in_flight_limit(),
+            producer.flow().max(),
+            producer.paced_rate().map(|rate| format!(", paced at {rate:.0} req/s")).unwrap_or_default()
+        ),
     };
     producer.close().await;
     apply(emulator, Limit::None, 0.0)?;

@@ -24,7 +24,7 @@
 //! | [`HEARTBEAT_EXTENSIONS`] `sqskit_heartbeat_extensions_total` | counter | `queue` | visibility extensions made by the heartbeat (one per message) |
 //! | [`API_CALLS`] `sqskit_api_calls_total` | counter | `action`, `outcome` | SQS requests made by producers, consumers and monitors; `outcome` is `ok` or `error` |
 //! | [`BATCH_SIZE`] `sqskit_batch_size` | histogram | `action` | entries per `SendMessageBatch`, `DeleteMessageBatch`, `ChangeMessageVisibilityBatch`; messages per `ReceiveMessage` |
-//! | [`FLOW_LIMIT`] `sqskit_flow_limit` | gauge | `queue`, `limit` | the current throttling-aware limit ([`crate::flow`]): `limit` is `producer_requests` (requests in flight) or `consumer_pollers` (active receive loops) |
+//! | [`FLOW_LIMIT`] `sqskit_flow_limit` | gauge | `queue`, `limit` | the current throttling-aware limit ([`crate::flow`]): `limit` is `producer_requests` (requests in flight), `producer_rate` (requests started per second while paced, 0 while unpaced: [`RatePacer`](crate::flow::RatePacer)) or `consumer_pollers` (active receive loops) |
 //! | [`REQUESTS_THROTTLED`] `sqskit_requests_throttled_total` | counter | `queue`, `limit` | throttled answers ([`Error::is_throttling`](crate::Error::is_throttling)) seen by that limit's requests |
 //! | [`QUEUE_MESSAGES`] `sqskit_queue_messages` | gauge | `queue`, `state` | a [`QueueMonitor`](crate::monitor::QueueMonitor)'s last reading; `state` is `visible`, `in_flight`, `delayed` or `dead_letter` |
 //!
@@ -82,13 +82,15 @@ pub const BATCH_SIZE: &str = "sqskit_batch_size";
 /// Gauge: a queue monitor's last reading. Labels `queue` and `state`.
 pub const QUEUE_MESSAGES: &str = "sqskit_queue_messages";
 
-/// Gauge: the current throttling-aware limit. Labels `queue` and `limit` ([`FLOW_PRODUCER_REQUESTS`] or
-/// [`FLOW_CONSUMER_POLLERS`]).
+/// Gauge: the current throttling-aware limit. Labels `queue` and `limit` ([`FLOW_PRODUCER_REQUESTS`],
+/// [`FLOW_PRODUCER_RATE`] or [`FLOW_CONSUMER_POLLERS`]).
 pub const FLOW_LIMIT: &str = "sqskit_flow_limit";
 /// Counter: throttled answers to a producer's sends or a consumer's receives. Labels `queue` and `limit`.
 pub const REQUESTS_THROTTLED: &str = "sqskit_requests_throttled_total";
 /// Value of the `limit` label: a producer's requests in flight.
 pub const FLOW_PRODUCER_REQUESTS: &str = "producer_requests";
+/// Value of the `limit` label: a producer's paced request rate (requests per second; 0 while unpaced).
+pub const FLOW_PRODUCER_RATE: &str = "producer_rate";
 /// Value of the `limit` label: a consumer's active pollers.
 pub const FLOW_CONSUMER_POLLERS: &str = "consumer_pollers";
 
@@ -161,6 +163,11 @@ impl FlowMetrics {
             limit: gauge!(FLOW_LIMIT, LABEL_QUEUE => queue.clone(), LABEL_LIMIT => limit),
             throttled: counter!(REQUESTS_THROTTLED, LABEL_QUEUE => queue, LABEL_LIMIT => limit),
         }
+    }
+
+    /// The gauge of a producer's paced rate ([`FLOW_LIMIT`] with `limit` [`FLOW_PRODUCER_RATE`]).
+    pub(crate) fn producer_rate(queue_url: &str) -> Gauge {
+        gauge!(FLOW_LIMIT, LABEL_QUEUE => queue_name(queue_url).to_owned(), LABEL_LIMIT => FLOW_PRODUCER_RATE)
     }
 }
 

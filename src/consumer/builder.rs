@@ -13,7 +13,7 @@ use super::delivery::MessageMeta;
 use super::health::{ConsumerErrorEvent, DEFAULT_STOP_AFTER_RECEIVE_FAILURES, ErrorHook};
 use super::idempotency_store::IdempotencyStore;
 use super::options::{Heartbeat, IdempotencyKeySource, MAX_VISIBILITY, MAX_WAIT, PoisonAction, ResolvedHeartbeat};
-use super::timeout::HandlerLimits;
+use super::timeout::{HandlerLimits, confirmed_margin};
 use crate::backend::{MAX_BATCH_ENTRIES, SqsBackend};
 use crate::codec::{Decode, JsonCodec};
 use crate::error::{Error, Result};
@@ -417,10 +417,12 @@ impl<T: Send + 'static> ConsumerBuilder<T> {
         if visibility.is_zero() || visibility > MAX_VISIBILITY {
             return invalid(format!("visibility timeout {:?} must be within 1 s..=12 h", self.visibility_timeout));
         }
-        let heartbeat = self.heartbeat.as_ref().map(|heartbeat| heartbeat.resolve(visibility)).transpose()?;
-        let hold = heartbeat.map_or(visibility, |heartbeat| heartbeat.max_total.max(visibility));
+        let hold = self.heartbeat.as_ref().map_or(visibility, |heartbeat| heartbeat.hold(visibility));
         let handler_limits =
-            HandlerLimits::resolve(self.handler_timeout, self.handler_grace, hold, heartbeat.is_some())?;
+            HandlerLimits::resolve(self.handler_timeout, self.handler_grace, hold, self.heartbeat.is_some())?;
+        let extension_room = handler_limits.grace + confirmed_margin(visibility);
+        let heartbeat =
+            self.heartbeat.as_ref().map(|heartbeat| heartbeat.resolve(visibility, extension_room)).transpose()?;
         if self.stop_after_receive_failures == 0 {
             return invalid("stop_after_receive_failures must be at least 1".to_owned());
         }

@@ -45,9 +45,14 @@ pub struct Heartbeat {
 }
 
 impl Default for Heartbeat {
-    /// Extends messages within 10 s of expiry (a third of the visibility timeout, if that is less) by the
-    /// consumer's visibility timeout, looking every second (or every half threshold, if that is less), for at
-    /// most 1 hour in total.
+    /// Extends messages by the consumer's visibility timeout once their visibility ends within the handler
+    /// grace period plus 7 s (two thirds of the visibility timeout, if that is less), looking every second
+    /// (or every half threshold, if that is less), for at most 1 hour in total.
+    ///
+    /// Why the grace period: a handler whose message could not be extended gets its cancellation signal a
+    /// grace period (and a small margin) before the visibility it holds runs out. Starting the extensions
+    /// earlier than that leaves about 5 s for failed extensions to be tried again (after 2 and 4 intervals)
+    /// before one throttled or failed `ChangeMessageVisibilityBatch` cancels a handler.
     fn default() -> Self {
         Self { interval: None, threshold: None, extension: None, max_total: Duration::from_secs(60 * 60) }
     }
@@ -78,9 +83,17 @@ impl Heartbeat {
         self
     }
 
-    /// The settings in effect for a consumer with this visibility timeout.
-    pub(crate) fn resolve(&self, visibility: Duration) -> Result<ResolvedHeartbeat> {
-        let threshold = self.threshold.unwrap_or_else(|| (visibility / 3).min(Duration::from_secs(10)));
+    /// The longest a message is held invisible under this heartbeat, for a consumer with this visibility
+    /// timeout.
+    pub(crate) fn hold(&self, visibility: Duration) -> Duration {
+        self.max_total.min(MAX_VISIBILITY).max(visibility)
+    }
+
+    /// The settings in effect for a consumer with this visibility timeout, whose handlers get this much
+    /// `room` between their cancellation signal and the end of a visibility that could not be extended (the
+    /// grace period and the margin).
+    pub(crate) fn resolve(&self, visibility: Duration, room: Duration) -> Result<ResolvedHeartbeat> {
+        let threshold = self.threshold.unwrap_or_else(|| (room + RETRY_ROOM).min(visibility.saturating_mul(2) / 3));
         if threshold >= visibility {
             return Err(Error::Config {
                 reason: format!(
@@ -99,6 +112,10 @@ impl Heartbeat {
         Ok(ResolvedHeartbeat { interval, threshold, extension, max_total: self.max_total.min(MAX_VISIBILITY) })
     }
 }
+
+/// How long the default heartbeat threshold leaves for failed extensions to be tried again before a handler
+/// whose message could not be extended is cancelled.
+const RETRY_ROOM: Duration = Duration::from_secs(5);
 
 /// Heartbeat settings with every default resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

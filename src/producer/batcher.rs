@@ -26,7 +26,7 @@ use super::SendReceipt;
 use super::order::{self, Candidate, GroupHolds, Limits, Waiting};
 use crate::backend::{BatchOutcome, MAX_BATCH_ENTRIES, MAX_MESSAGE_BYTES, SendEntry, SentMessage, SqsBackend};
 use crate::error::{Error, Result};
-use crate::flow::{AimdConfig, AimdLimit};
+use crate::flow::{AimdConfig, AimdLimit, PaceConfig, RatePacer};
 use crate::retry::RetryPolicy;
 use crate::telemetry::{self, FlowMetrics, ProducerMetrics};
 
@@ -125,6 +125,11 @@ pub(super) struct Batcher {
     /// How many requests may be in flight now: `max_in_flight`, reduced on throttling (see [`crate::flow`]).
     flow: AimdLimit,
     flow_metrics: FlowMetrics,
+    /// How many requests may start per second while throttling persists at one request in flight.
+    pacer: RatePacer,
+    rate_gauge: metrics::Gauge,
+    /// When the pacer lets the next request start (set while a ready batch waits for it).
+    pace_deadline: Option<Instant>,
     in_flight_meta: HashMap<u64, Vec<Meta>>,
     task_batches: HashMap<task::Id, u64>,
     closing: bool,
@@ -140,10 +145,15 @@ impl Batcher {
         let flow = AimdLimit::new(AimdConfig::new(config.max_in_flight));
         let flow_metrics = FlowMetrics::new(&queue_url, telemetry::FLOW_PRODUCER_REQUESTS);
         flow_metrics.limit.set(flow.current() as f64);
+        let rate_gauge = FlowMetrics::producer_rate(&queue_url);
+        rate_gauge.set(0.0);
         Self {
             backend,
             flow,
             flow_metrics,
+            pacer: RatePacer::new(PaceConfig::default()),
+            rate_gauge,
+            pace_deadline: None,
             metrics: ProducerMetrics::new(&queue_url),
             queue_url: Arc::from(queue_url),
             fifo,
@@ -166,6 +176,11 @@ impl Batcher {
     /// The producer's limit on requests in flight (shared: it keeps following the buffer task).
     pub(super) fn flow(&self) -> AimdLimit {
         self.flow.clone()
+    }
+
+    /// The producer's request pacer (shared: it keeps following the buffer task).
+    pub(super) fn pacer(&self) -> RatePacer {
+        self.pacer.clone()
     }
 
     pub(super) async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
@@ -246,10 +261,7 @@ impl Batcher {
 
     fn next_wake(&self) -> Option<Instant> {
         let retry_due = self.backoff.keys().next().map(|(due, _)| *due);
-        match (self.linger_deadline, retry_due) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.linger_deadline, retry_due, self.pace_deadline].into_iter().flatten().min()
     }
 
     fn release_due_retries(&mut self, now: Instant) {
@@ -285,11 +297,18 @@ impl Batcher {
         let slot_freed = std::mem::take(&mut self.slots_were_short) && self.flow.current() == self.flow.max();
         let eager = self.closing || slot_freed;
         self.linger_deadline = None;
+        self.pace_deadline = None;
         loop {
             let candidate = self.candidate();
             let Some(oldest) = candidate.oldest else { return };
             if self.in_flight.len() >= self.flow.current() {
                 self.slots_were_short = true;
+                return;
+            }
+            let start_at = self.pacer.start_at(now);
+            if start_at > now {
+                // Waiting for the pace also lets the batch fill: under a quota, every request counts.
+                self.pace_deadline = Some(start_at);
                 return;
             }
             let lingered = now >= oldest + self.config.linger;
@@ -304,6 +323,7 @@ impl Batcher {
     fn send(&mut self, seqs: Vec<u64>, now: Instant) {
         let batch_id = self.next_batch;
         self.next_batch += 1;
+        self.pacer.on_start(now);
         let mut metas = Vec::with_capacity(seqs.len());
         let mut entries = Vec::with_capacity(seqs.len());
         for seq in seqs {
@@ -376,15 +396,18 @@ impl Batcher {
             Err(_) => return,
             Ok(outcome) => outcome.failed.iter().any(|failure| failure.error.is_throttling()),
         };
+        let now = Instant::now();
         let limit = if throttled {
             self.flow_metrics.throttled.increment(1);
-            let limit = self.flow.on_throttled(sent_at, Instant::now());
+            let limit = self.flow.on_throttled(sent_at, now);
             tracing::debug!(queue_url = %self.queue_url, limit, "SendMessageBatch throttled; fewer requests in flight");
             limit
         } else {
             self.flow.on_success()
         };
         self.flow_metrics.limit.set(limit as f64);
+        let rate = self.pacer.on_answer(throttled, now);
+        self.rate_gauge.set(rate.unwrap_or(0.0));
     }
 
     /// Routes each entry's result to its caller, or schedules its retry.

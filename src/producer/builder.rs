@@ -182,6 +182,7 @@ impl<T: Send + Sync + 'static> ProducerBuilder<T> {
         let (commands, receiver) = mpsc::channel(self.buffer_capacity);
         let batcher = Batcher::new(backend, self.queue_url, rules.fifo, config);
         let flow = batcher.flow();
+        let pacer = batcher.pacer();
         let task = tokio::spawn(batcher.run(receiver));
         Ok(Producer {
             shared: Arc::new(Shared {
@@ -192,6 +193,7 @@ impl<T: Send + Sync + 'static> ProducerBuilder<T> {
                 commands,
                 task: Mutex::new(Some(task)),
                 flow,
+                pacer,
             }),
         })
     }

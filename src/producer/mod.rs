@@ -11,7 +11,9 @@
 //!    ([`ProducerBuilder::linger`], 5 ms by default), or, when messages had to wait for a free request slot,
 //!    as soon as a slot frees. At most [`ProducerBuilder::max_in_flight`] requests run at once, fewer while
 //!    SQS throttles: a throttled answer halves the limit, successes raise it by one per round (AIMD, see
-//!    [`crate::flow`] and [`Producer::in_flight_limit`]).
+//!    [`crate::flow`] and [`Producer::in_flight_limit`]). When more than a quarter of the answers are
+//!    throttled, requests also start at a measured rate ([`Producer::paced_rate`]): while a batch waits for
+//!    its turn it fills, so a quota in calls per second carries as many messages as it can.
 //! 4. Each caller's future resolves with *its* entry's result, once SQS's real answer is known.
 //!
 //! # Retries
@@ -82,7 +84,7 @@ use self::validate::QueueRules;
 use crate::backend::SendEntry;
 use crate::codec::Encode;
 use crate::error::{Error, Result};
-use crate::flow::AimdLimit;
+use crate::flow::{AimdLimit, RatePacer};
 use crate::idempotency::{IDEMPOTENCY_KEY_ATTRIBUTE, deduplication_id};
 use crate::trace_context::{TRACEPARENT_ATTRIBUTE, TraceContext};
 use crate::types::{IdempotencyKey, MessageAttribute, MessageAttributes, MessageId};
@@ -228,6 +230,8 @@ struct Shared<T> {
     task: Mutex<Option<JoinHandle<()>>>,
     /// The buffer task's limit on requests in flight.
     flow: AimdLimit,
+    /// The buffer task's limit on requests started per second.
+    pacer: RatePacer,
 }
 
 impl<T> Clone for Producer<T> {
@@ -266,6 +270,14 @@ impl<T: Send + Sync + 'static> Producer<T> {
     /// The throttling-aware limit itself (current value, ceiling, throttled answers seen).
     pub fn flow(&self) -> &AimdLimit {
         &self.shared.flow
+    }
+
+    /// How many `SendMessageBatch` requests may start per second, or `None` while unpaced (the usual case).
+    /// The producer paces its requests when more than a quarter of its answers are throttled, so that a quota
+    /// that even one request in flight exceeds is met with full batches (see [`RatePacer`]; also the
+    /// `sqskit_flow_limit{limit="producer_rate"}` gauge).
+    pub fn paced_rate(&self) -> Option<f64> {
+        self.shared.pacer.rate()
     }
 
     /// Sends one message and resolves with its receipt once SQS accepted it.

@@ -28,7 +28,12 @@
 //!
 //! The limit counts requests in flight, so its floor is one request per round trip: where a round trip is
 //! much shorter than the quota's period allows (a local emulator answers in about 1 ms, a FIFO queue allows
-//! 300 calls per second), the retry backoff does the rest of the slowing down.
+//! 300 calls per second), the producer also paces the requests it starts with a [`RatePacer`] (its
+//! documentation has the rules); the consumer's pollers wait at least the retry backoff after a throttled receive.
+
+mod pace;
+
+pub use pace::{PaceConfig, RatePacer};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
