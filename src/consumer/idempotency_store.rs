@@ -68,6 +68,13 @@ pub enum StoreError {
         /// What went wrong.
         reason: String,
     },
+    /// A store was given settings it cannot work with (a malformed URL, a zero timeout, a table without the
+    /// expected key).
+    #[error("invalid idempotency store configuration: {reason}")]
+    InvalidConfig {
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// Where the consumer records which idempotency keys are being processed or were processed.
