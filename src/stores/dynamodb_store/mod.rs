@@ -223,9 +223,13 @@ impl DynamoDbIdempotencyStore {
         } else {
             ""
         };
-        StoreError::Unavailable {
-            reason: format!("DynamoDB table {}: {}{hint}", self.table, DisplayErrorContext(&error)),
-        }
+        // A service error by its code and message; anything else (timeouts, connection errors) with its causes.
+        let what = match (error.code(), error.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code.to_owned(),
+            _ => DisplayErrorContext(&error).to_string(),
+        };
+        StoreError::Unavailable { reason: format!("DynamoDB table {}: {what}{hint}", self.table) }
     }
 
     /// The answer a refused begin gets from the item that refused it.
