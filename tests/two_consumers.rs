@@ -96,7 +96,11 @@ struct Outcome {
     summary: String,
 }
 
+/// One run at a time: each starts two consumer processes, and the machine may have two cores.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn run_two_consumers(run: Run) -> Outcome {
+    let _serial = SERIAL.lock().await;
     let bin = example_binaries();
     let emulator = Emulator::builder().port(0).start().await.expect("emulator");
     let work = WorkDir::new();
