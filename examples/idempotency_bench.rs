@@ -10,7 +10,12 @@
 //! cargo run --release --example idempotency_bench -- --redis redis://127.0.0.1:6390 --dynamodb http://127.0.0.1:5055
 //! ```
 //!
-//! Options: `--messages N` (10000), `--rounds R` (3), `--concurrency C` (100).
+//! Options: `--messages N` (10000), `--rounds R` (3), `--concurrency C` (100), `--http` (the consumer talks to
+//! an in-process emulator over HTTP through aws-sdk-sqs, as against SQS, instead of calling its engine).
+
+#[allow(dead_code)]
+#[path = "bench_support/mod.rs"]
+mod bench_support;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -65,10 +70,12 @@ struct Options {
     concurrency: usize,
     redis: Option<String>,
     dynamodb: Option<String>,
+    http: bool,
 }
 
 fn options() -> anyhow::Result<Options> {
-    let mut options = Options { messages: 10_000, rounds: 3, concurrency: 100, redis: None, dynamodb: None };
+    let mut options =
+        Options { messages: 10_000, rounds: 3, concurrency: 100, redis: None, dynamodb: None, http: false };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
@@ -78,6 +85,7 @@ fn options() -> anyhow::Result<Options> {
             "--concurrency" => options.concurrency = value()?.parse()?,
             "--redis" => options.redis = Some(value()?),
             "--dynamodb" => options.dynamodb = Some(value()?),
+            "--http" => options.http = true,
             other => anyhow::bail!("unknown option {other} (see the file's documentation)"),
         }
     }
@@ -90,7 +98,11 @@ async fn measure(
     options: &Options,
     round: usize,
 ) -> anyhow::Result<(f64, Vec<Duration>)> {
-    let backend: Arc<dyn SqsBackend> = Arc::new(EmbeddedBackend::new());
+    let target = if options.http { Some(bench_support::BenchTarget::start(None).await?) } else { None };
+    let backend: Arc<dyn SqsBackend> = match &target {
+        Some(target) => target.aws_backend("bench").await,
+        None => Arc::new(EmbeddedBackend::new()),
+    };
     let queue = backend.create_queue("bench", &Default::default(), &Default::default()).await?;
     let producer = Producer::<u64>::builder(backend.clone(), &queue)
         .idempotency_key_fn(move |n| Some(IdempotencyKey::from(format!("r{round}-{}-{n}", uuid::Uuid::new_v4()))))
@@ -113,6 +125,9 @@ async fn measure(
     }
     let elapsed = started.elapsed();
     running.shutdown(Duration::from_secs(10)).await;
+    if let Some(target) = target {
+        target.shutdown().await?;
+    }
     let latencies = std::mem::take(&mut *timed.per_message.lock().map_err(|_| anyhow::anyhow!("lock"))?);
     Ok((options.messages as f64 / elapsed.as_secs_f64(), latencies))
 }
@@ -177,9 +192,7 @@ async fn main() -> anyhow::Result<()> {
             percentile(latencies, 0.99).as_secs_f64() * 1e3
         );
     }
-    println!(
-        "\n{} messages per run, concurrency {}, EmbeddedBackend (no HTTP).",
-        options.messages, options.concurrency
-    );
+    let backend = if options.http { "the emulator over HTTP (aws-sdk-sqs)" } else { "EmbeddedBackend (no HTTP)" };
+    println!("\n{} messages per run, concurrency {}, {backend}.", options.messages, options.concurrency);
     Ok(())
 }
