@@ -30,10 +30,11 @@ use orders::ledger::Ledger;
 use orders::model::{dollars, thousands};
 use orders::queues;
 use orders::shop::{Faults, Shop};
+use orders::store::StoreChoice;
 use orders::verify::{Expected, verify};
 use orders::worker::{self, WorkerSettings};
 use sqskit::backend::SqsBackend;
-use sqskit::consumer::{InMemoryIdempotencyStore, RunningConsumer};
+use sqskit::consumer::RunningConsumer;
 
 /// Processes orders from an SQS queue.
 #[derive(Debug, Parser)]
@@ -71,6 +72,15 @@ struct Args {
     /// How many of the expected orders are poison (they must be in the dead-letter queue, uncharged).
     #[arg(long, default_value_t = 0)]
     expect_poison: u64,
+    /// The idempotency store: `memory` (this process only), `redis://HOST:PORT` or `dynamodb://TABLE` (shared
+    /// by every consumer using it; DynamoDB's endpoint from AWS_ENDPOINT_URL_DYNAMODB, the table created if
+    /// missing).
+    #[arg(long, default_value = "memory")]
+    idempotency: StoreChoice,
+    /// Append `<order id> <pid>` to this file each time an order's handler runs to completion (shared by
+    /// consumer processes to count completions across them).
+    #[arg(long)]
+    completions: Option<PathBuf>,
     /// How long running orders may take to finish at shutdown, in seconds.
     #[arg(long, default_value_t = 30)]
     drain_secs: u64,
@@ -98,14 +108,18 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => Ledger::in_memory(),
     });
     let faults = Faults { failure_rate: args.failure_rate, latency: Duration::from_millis(args.latency_ms) };
-    let shop = Arc::new(Shop::new(faults, ledger.clone()));
+    let mut shop = Shop::new(faults, ledger.clone());
+    if let Some(path) = &args.completions {
+        shop = shop.journal_completions(path)?;
+    }
+    let shop = Arc::new(shop);
     let settings = WorkerSettings {
         concurrency: args.concurrency,
         visibility_timeout: Duration::from_secs(args.visibility_timeout_secs),
         retry_initial: Duration::from_millis(args.retry_initial_ms),
         retry_max: Duration::from_millis(args.retry_max_ms),
     };
-    let store = Arc::new(InMemoryIdempotencyStore::new());
+    let store = args.idempotency.open().await?;
     let started = Instant::now();
     let running = worker::start(backend.clone(), &queues, shop.clone(), store, settings).await?;
     println!("order_consumer: consuming {} (Ctrl-C stops gracefully)", queues.orders);

@@ -55,6 +55,8 @@
 //! - [`telemetry`]: every metric, label and span name as a constant, with a table of what each means.
 //! - [`trace_context`]: [`TraceContext`], the W3C `traceparent` carried from producer to consumer.
 //! - [`monitor`]: [`QueueMonitor`], polling queue attributes and calling alert hooks with hysteresis.
+//! - [`stores`]: idempotency stores shared by consumers on several machines: `RedisIdempotencyStore`
+//!   (feature `redis`) and `DynamoDbIdempotencyStore` (feature `dynamodb`).
 
 pub mod backend;
 pub mod codec;
@@ -65,6 +67,7 @@ pub mod idempotency;
 pub mod monitor;
 pub mod producer;
 pub mod retry;
+pub mod stores;
 pub mod telemetry;
 pub mod trace_context;
 pub mod types;

@@ -9,5 +9,6 @@ pub mod ledger;
 pub mod model;
 pub mod queues;
 pub mod shop;
+pub mod store;
 pub mod verify;
 pub mod worker;

@@ -12,6 +12,9 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -91,6 +94,7 @@ pub struct Shop {
     faults: Faults,
     ledger: Arc<Ledger>,
     reservations: Mutex<HashSet<String>>,
+    completions: Option<Mutex<File>>,
     /// Counters.
     pub stats: ShopStats,
 }
@@ -98,7 +102,19 @@ pub struct Shop {
 impl Shop {
     /// A shop with these faults, recording charges and shipments in `ledger`.
     pub fn new(faults: Faults, ledger: Arc<Ledger>) -> Self {
-        Self { faults, ledger, reservations: Mutex::default(), stats: ShopStats::default() }
+        Self { faults, ledger, reservations: Mutex::default(), completions: None, stats: ShopStats::default() }
+    }
+
+    /// Appends `<order id> <process id>` to `path` each time an attempt at an order runs to completion (all
+    /// three steps succeeded): the journal that shows how many times each order's handler completed, across
+    /// processes sharing the file (each line is one `O_APPEND` write).
+    ///
+    /// # Errors
+    /// When the file cannot be opened.
+    pub fn journal_completions(mut self, path: &Path) -> anyhow::Result<Self> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        self.completions = Some(Mutex::new(file));
+        Ok(self)
     }
 
     /// The payment provider's and carrier's books.
@@ -122,6 +138,13 @@ impl Shop {
         if result.is_err() {
             let counter = if fault.is_some() { &self.stats.injected_failures } else { &self.stats.poison_failures };
             counter.fetch_add(1, Ordering::Relaxed);
+        } else if let Some(journal) = &self.completions {
+            let line = format!("{} {}\n", order.order_id, std::process::id());
+            journal
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .write_all(line.as_bytes())
+                .map_err(|error| StepError::transient(Step::Shipping, format!("completion journal: {error}")))?;
         }
         result
     }

@@ -125,6 +125,9 @@ async fn extend_leases(core: &Core, chunk: &[Due], extended: &[EntryId]) {
         let Some(lease) = &due.lease else { continue };
         let until = SystemTime::now() + due.timeout;
         if let Err(error) = idempotency.store.extend(&lease.key, &lease.token, until).await {
+            if matches!(error, super::StoreError::Unavailable { .. }) {
+                bump(&core.counters.store_failures);
+            }
             tracing::warn!(key = %lease.key, error = %error, "could not extend the idempotency lease");
         }
     }

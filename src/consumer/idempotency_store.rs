@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
@@ -68,6 +68,13 @@ pub enum StoreError {
         /// What went wrong.
         reason: String,
     },
+    /// A store was given settings it cannot work with (a malformed URL, a zero timeout, a table without the
+    /// expected key).
+    #[error("invalid idempotency store configuration: {reason}")]
+    InvalidConfig {
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// Where the consumer records which idempotency keys are being processed or were processed.
@@ -105,6 +112,21 @@ pub trait IdempotencyStore: Send + Sync + fmt::Debug + 'static {
     /// # Errors
     /// [`StoreError::LeaseLost`] when `token` no longer holds the lease.
     async fn abandon(&self, key: &IdempotencyKey, token: &LeaseToken) -> Result<(), StoreError>;
+}
+
+/// The first delay before a message whose store check failed is received again.
+const UNAVAILABLE_FIRST_DELAY: Duration = Duration::from_secs(1);
+/// The longest such delay.
+const UNAVAILABLE_MAX_DELAY: Duration = Duration::from_secs(300);
+
+/// How long a message stays invisible after [`IdempotencyStore::try_begin`] failed with a store error on its
+/// `receive_count`-th receive: 1 s doubling per receive up to 5 minutes, or the consumer's retry backoff if
+/// longer. Never under a second (SQS visibility is counted in whole seconds, so a shorter delay would make the
+/// message visible at once and the consumer would spin on an unavailable store).
+pub(crate) fn unavailable_delay(receive_count: u32, retry_backoff: Duration) -> Duration {
+    let doublings = receive_count.saturating_sub(1).min(16);
+    let floor = UNAVAILABLE_FIRST_DELAY.saturating_mul(1 << doublings).min(UNAVAILABLE_MAX_DELAY);
+    floor.max(retry_backoff)
 }
 
 #[derive(Debug, Clone)]
@@ -282,6 +304,17 @@ mod tests {
 
     fn at(secs: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn an_unavailable_store_delays_by_a_second_doubling_per_receive() {
+        let ms = Duration::from_millis;
+        assert_eq!(unavailable_delay(1, ms(30)), Duration::from_secs(1));
+        assert_eq!(unavailable_delay(2, ms(30)), Duration::from_secs(2));
+        assert_eq!(unavailable_delay(4, ms(30)), Duration::from_secs(8));
+        assert_eq!(unavailable_delay(40, ms(30)), Duration::from_secs(300));
+        assert_eq!(unavailable_delay(0, ms(30)), Duration::from_secs(1));
+        assert_eq!(unavailable_delay(1, Duration::from_secs(7)), Duration::from_secs(7));
     }
 
     #[tokio::test]

@@ -13,7 +13,7 @@ use super::core::{Admitted, Core, Mode, Shared};
 use super::dead_letter::send_to_dead_letter_queue;
 use super::delivery::{Delivery, MessageMeta, trace_context};
 use super::handler::{BatchHandler, CatchUnwind, Handler, JoinAll};
-use super::idempotency_store::Begin;
+use super::idempotency_store::{Begin, unavailable_delay};
 use super::options::{MAX_VISIBILITY, PoisonAction};
 use super::outcome::Outcome;
 use super::registry::{EntryId, Lease};
@@ -411,8 +411,12 @@ async fn prepare<T: Send + 'static>(shared: &Shared<T>, admitted: Admitted) -> P
             Prepared::Settled(false)
         }
         Err(error) => {
-            tracing::warn!(message_id = %meta.message_id, error = %error, "idempotency store failed; retrying later");
-            let delay = shared.core.config.retry_backoff.backoff(meta.receive_count);
+            // The handler must not run unrecorded, nor the message be acknowledged: it comes back after a delay
+            // of at least a second, doubling per receive (no busy loop on a store that is down).
+            bump(&shared.core.counters.store_failures);
+            let delay =
+                unavailable_delay(meta.receive_count, shared.core.config.retry_backoff.backoff(meta.receive_count));
+            tracing::warn!(message_id = %meta.message_id, error = %error, ?delay, "idempotency store failed; the message is retried after the delay");
             settle_item(shared, admitted, Some(delay), SettleKind::Retried).await;
             Prepared::Settled(false)
         }
@@ -564,8 +568,14 @@ pub(crate) async fn settle_item<T>(
 async fn complete<T>(shared: &Shared<T>, lease: &Lease) {
     let Some(idempotency) = &shared.core.config.idempotency else { return };
     let expires_at = SystemTime::now() + idempotency.completed_ttl;
+    // The handler ran and succeeded: the message is acknowledged whatever happens here. Not acknowledging it
+    // would make SQS redeliver it, and once the lease lapsed its handler would certainly run again; acknowledged,
+    // only a separate copy of the message (a producer retry) arriving later can run again.
     if let Err(error) = idempotency.store.complete(&lease.key, &lease.token, expires_at).await {
-        tracing::warn!(key = %lease.key, error = %error, "could not record the key as completed");
+        if matches!(error, super::StoreError::Unavailable { .. }) {
+            bump(&shared.core.counters.store_failures);
+        }
+        tracing::warn!(key = %lease.key, error = %error, "handler succeeded but the key could not be recorded as completed; a later copy of the message may run again");
     }
 }
 

@@ -77,6 +77,10 @@ counters! {
     settle_failures,
     /// Dead-letter sends that finally failed (the message is left for redrive).
     dead_letter_failures,
+    /// Idempotency store operations that failed with [`StoreError::Unavailable`](super::StoreError::Unavailable):
+    /// a failed begin puts the message back (1 s doubling per receive) without running its handler; a failed
+    /// completion leaves the key unrecorded although the handler succeeded (the message is still acknowledged).
+    store_failures,
 }
 
 pub(crate) fn bump(counter: &AtomicU64) {

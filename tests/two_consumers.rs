@@ -1,0 +1,291 @@
+//! Two `order_consumer` processes at once on one queue, sharing an idempotency store, with duplicates sent on
+//! purpose, injected failures, and one consumer killed with SIGKILL mid-run. Both journal every handler
+//! completion (`--completions`, `<order id> <pid>` per line) to one file; the verdict counts them:
+//!
+//! - every order completed at least once (none lost);
+//! - an order completed twice only where the store cannot know better: its first completion was one of the
+//!   killed process's last `concurrency` completions, that is, the process died after the handler finished and
+//!   before the store recorded it (the limit the README describes). Any other second completion fails.
+//!
+//! With Redis (Debian's `redis-server`) this runs in CI; the control run with `--idempotency memory` must fail
+//! the same verdict (duplicates reach the other process and run again), which shows the check can fail.
+//! `dynamodb_store_...` (moto_server) is `#[ignore]`d for time: run it with `cargo test --test two_consumers --
+//! --ignored`. The processes are the real example binaries, built here with `cargo build` (a no-op when
+//! `cargo test` built them already), talking HTTP to an emulator served by this test.
+
+#[path = "support/servers.rs"]
+mod servers;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use servers::{MotoServer, RedisServer};
+use sqskit_emulator::Emulator;
+
+const ORDERS: u64 = 2_000;
+const DUPLICATES: u64 = 200;
+const CONCURRENCY: u64 = 8;
+/// Consumer #1 is killed once this many completions are journaled.
+const KILL_AT: usize = 700;
+
+/// Where the example binaries are (the profile directory of this test binary), built if needed.
+fn example_binaries() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/..").to_path_buf();
+    let target_dir = profile_dir.parent().expect("target dir").to_path_buf();
+    let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
+    build.args(["build", "-q", "-p", "sqskit", "--example", "order_consumer", "--example", "order_producer"]);
+    build.arg("--target-dir").arg(&target_dir);
+    if profile_dir.file_name().is_some_and(|name| name == "release") {
+        build.arg("--release");
+    }
+    let status = build.current_dir(env!("CARGO_MANIFEST_DIR")).status().expect("run cargo build");
+    assert!(status.success(), "cargo build of the order examples failed");
+    profile_dir.join("examples")
+}
+
+/// A child process killed on drop.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A scratch directory, removed on drop.
+struct WorkDir(PathBuf);
+
+impl WorkDir {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("sqskit-two-consumers-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("work dir");
+        Self(dir)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct Run {
+    store: String,
+    env: Vec<(String, String)>,
+}
+
+struct Outcome {
+    /// Orders never completed.
+    lost: Vec<String>,
+    /// Orders completed more than once whose extra completion the kill explains.
+    explained: Vec<String>,
+    /// Orders completed more than once otherwise.
+    unexplained: Vec<String>,
+    /// Completions journaled by each process.
+    by_first: usize,
+    by_second: usize,
+    /// The second consumer's summary.
+    summary: String,
+}
+
+/// One run at a time: each starts two consumer processes, and the machine may have two cores.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn run_two_consumers(run: Run) -> Outcome {
+    let _serial = SERIAL.lock().await;
+    let bin = example_binaries();
+    let emulator = Emulator::builder().port(0).start().await.expect("emulator");
+    let work = WorkDir::new();
+    let journal = work.path().join("completions.txt");
+    let command = |name: &str| {
+        let mut command = Command::new(bin.join(name));
+        command
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_ENDPOINT_URL")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .envs(run.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .args(["--endpoint", &emulator.endpoint(), "--queue", "orders", "--create-queues"])
+            .args(["--max-receive-count", "50"]);
+        command
+    };
+    let consumer = |log: &str| {
+        let mut consumer = command("order_consumer");
+        consumer
+            .args(["--failure-rate", "0.1", "--latency-ms", "5", "--concurrency", &CONCURRENCY.to_string()])
+            .args(["--visibility-timeout-secs", "3", "--retry-initial-ms", "200", "--retry-max-ms", "1000"])
+            .args(["--idempotency", &run.store, "--drain-secs", "10"])
+            .arg("--completions")
+            .arg(&journal)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(work.path().join(log)).expect("log"))
+            .stderr(Stdio::null());
+        Process(consumer.spawn().expect("start order_consumer"))
+    };
+
+    let started = Instant::now();
+    // The queue first (both consumers would create it too; the producer checks it exists).
+    let status = command("order_producer").args(["--count", "0"]).stdout(Stdio::null()).status().expect("producer");
+    assert!(status.success(), "creating the queues failed");
+    let mut first = consumer("consumer-1.log");
+    let mut second = consumer("consumer-2.log");
+    let produced = command("order_producer")
+        .args(["--count", &ORDERS.to_string(), "--duplicates", &DUPLICATES.to_string(), "--poison", "0"])
+        .stdout(Stdio::null())
+        .status()
+        .expect("producer");
+    assert!(produced.success(), "order_producer failed");
+
+    let lines = |path: &Path| std::fs::read_to_string(path).unwrap_or_default();
+    while lines(&journal).lines().count() < KILL_AT {
+        assert!(started.elapsed() < Duration::from_secs(90), "fewer than {KILL_AT} completions after 90 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let first_pid = first.0.id();
+    first.0.kill().expect("SIGKILL consumer #1");
+    let _ = first.0.wait();
+
+    // Until the queue holds nothing (visible, in flight or delayed) for 2 s.
+    let backend = orders_backend(&emulator.endpoint()).await;
+    let mut quiet = 0;
+    while quiet < 8 {
+        assert!(started.elapsed() < Duration::from_secs(100), "the queue did not drain within 100 s");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        quiet = if queue_depth(&backend).await == 0 { quiet + 1 } else { 0 };
+    }
+    let second_pid = second.0.id();
+    let _ = Command::new("kill").args(["-TERM", &second_pid.to_string()]).status();
+    let exited = second.0.wait().expect("consumer #2 exits");
+    assert!(exited.success(), "consumer #2 exited with {exited}");
+    let summary = lines(&work.path().join("consumer-2.log"));
+    eprintln!("two consumers with {}: done in {:.1} s", run.store, started.elapsed().as_secs_f64());
+    verdict(&lines(&journal), first_pid, second_pid, summary)
+}
+
+async fn orders_backend(endpoint: &str) -> std::sync::Arc<dyn sqskit::SqsBackend> {
+    let config = aws_config::SdkConfig::builder()
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
+            aws_credential_types::Credentials::new("test", "test", None, None, "tests"),
+        ))
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build();
+    std::sync::Arc::new(sqskit::AwsBackend::builder(&config).endpoint_url(endpoint).build())
+}
+
+async fn queue_depth(backend: &std::sync::Arc<dyn sqskit::SqsBackend>) -> u64 {
+    use sqskit::types::QueueAttributeName as Name;
+    let url = backend.get_queue_url("orders").await.expect("queue url");
+    let names = [
+        Name::ApproximateNumberOfMessages,
+        Name::ApproximateNumberOfMessagesNotVisible,
+        Name::ApproximateNumberOfMessagesDelayed,
+    ];
+    let attributes = backend.get_queue_attributes(&url, &names).await.expect("attributes");
+    attributes.approximate_number_of_messages().unwrap_or(u64::MAX)
+        + attributes.approximate_number_of_messages_not_visible().unwrap_or(u64::MAX)
+        + attributes.approximate_number_of_messages_delayed().unwrap_or(u64::MAX)
+}
+
+fn verdict(journal: &str, first_pid: u32, second_pid: u32, summary: String) -> Outcome {
+    let entries: Vec<(&str, u32)> = journal
+        .lines()
+        .filter_map(|line| {
+            let (order, pid) = line.split_once(' ')?;
+            Some((order, pid.parse().ok()?))
+        })
+        .collect();
+    let first_lines: Vec<usize> =
+        entries.iter().enumerate().filter(|(_, (_, pid))| *pid == first_pid).map(|(i, _)| i).collect();
+    // The killed process's last `concurrency` completions: the only ones it may not have recorded in the store.
+    let window: Vec<usize> = first_lines.iter().rev().take(CONCURRENCY as usize).copied().collect();
+    let mut seen: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (index, (order, _)) in entries.iter().enumerate() {
+        seen.entry(order).or_default().push(index);
+    }
+    let (mut lost, mut explained, mut unexplained) = (Vec::new(), Vec::new(), Vec::new());
+    for n in 1..=ORDERS {
+        let order = format!("ORD-{n:06}");
+        match seen.get(order.as_str()).map(Vec::as_slice) {
+            None | Some([]) => lost.push(order),
+            Some([_]) => {}
+            Some([first, _second]) if window.contains(first) => explained.push(order),
+            Some(_) => unexplained.push(order),
+        }
+    }
+    Outcome {
+        lost,
+        explained,
+        unexplained,
+        by_first: first_lines.len(),
+        by_second: entries.iter().filter(|(_, pid)| *pid == second_pid).count(),
+        summary,
+    }
+}
+
+fn assert_every_order_completed_once(outcome: &Outcome) {
+    assert!(outcome.lost.is_empty(), "orders never completed: {:?}", outcome.lost);
+    assert!(
+        outcome.unexplained.is_empty(),
+        "orders whose handler completed more than once: {:?} (explained by the kill: {:?})",
+        outcome.unexplained,
+        outcome.explained
+    );
+    assert!(outcome.by_first >= KILL_AT / 4 && outcome.by_second >= KILL_AT / 4, "both processes worked");
+    // The second consumer met duplicates and acknowledged them unprocessed through the shared store.
+    let duplicates = outcome
+        .summary
+        .lines()
+        .find_map(|line| {
+            line.trim().strip_prefix("duplicates")?.split_whitespace().next()?.replace(',', "").parse().ok()
+        })
+        .unwrap_or(0u64);
+    assert!(duplicates > 0, "consumer #2 reported no duplicates:\n{}", outcome.summary);
+    eprintln!(
+        "every order completed once; {} completions by the killed consumer, {} by the other; {} run again after the \
+         kill (completed in the killed process's last moments); consumer #2 acknowledged {duplicates} duplicates",
+        outcome.by_first,
+        outcome.by_second,
+        outcome.explained.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_store_two_consumers_one_killed_every_order_completes_once() {
+    let Some(redis) = RedisServer::start() else { return };
+    let outcome = run_two_consumers(Run { store: redis.url(), env: Vec::new() }).await;
+    assert_every_order_completed_once(&outcome);
+}
+
+/// The control: with a store private to each process, duplicates that reach the other process run again, and
+/// the verdict above catches them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_store_two_consumers_run_cross_process_duplicates_again() {
+    if servers::RedisServer::start().is_none() {
+        return; // the control only matters where the Redis run happens
+    }
+    let outcome = run_two_consumers(Run { store: "memory".to_owned(), env: Vec::new() }).await;
+    assert!(outcome.lost.is_empty(), "orders never completed: {:?}", outcome.lost);
+    assert!(!outcome.unexplained.is_empty(), "per-process stores must let cross-process duplicates run again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "slow on moto_server; run with --ignored (BENCHMARKS.md records a run)"]
+async fn dynamodb_store_two_consumers_one_killed_every_order_completes_once() {
+    let Some(moto) = MotoServer::start() else { return };
+    let env = vec![("AWS_ENDPOINT_URL_DYNAMODB".to_owned(), moto.endpoint())];
+    let outcome = run_two_consumers(Run { store: "dynamodb://sqskit-orders-idempotency".to_owned(), env }).await;
+    assert_every_order_completed_once(&outcome);
+}
