@@ -49,6 +49,12 @@ impl QueueState {
         self.journal.get_or_insert_with(Vec::new);
     }
 
+    /// Stops recording changes and drops those not yet handed over (the queue was deleted: storage has been
+    /// told to delete all of it, and nothing may be written for it afterwards).
+    pub fn disable_journal(&mut self) {
+        self.journal = None;
+    }
+
     /// Records a change for storage, when storage is on.
     pub fn record(&mut self, event: QueueEvent) {
         if let Some(journal) = self.journal.as_mut() {

@@ -8,9 +8,11 @@ mod load;
 mod schema;
 mod write;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use rusqlite::Connection;
 
@@ -25,17 +27,34 @@ const FILE_NAME: &str = "sqskit.db";
 /// How far the writer has got.
 #[derive(Debug, Clone, Default)]
 struct Progress {
-    /// Appends (counted by `append` calls) that are committed.
+    /// Events (counted from the first ever appended) that are committed.
     committed: u64,
-    /// Set once a commit failed; every later `durable` fails with it.
+    /// Why the last commit failed, while storage is failing; cleared when a retry commits.
     failure: Option<String>,
+    /// Set when the writer has stopped: nothing more will be committed.
+    stopped: bool,
 }
 
 #[derive(Debug, Default)]
 struct Pending {
+    /// Events appended and not yet taken by the writer; `events[0]` is event number `taken`.
     events: Vec<StorageEvent>,
+    /// Events taken by the writer so far.
+    taken: u64,
+    /// Events appended so far.
     appended: u64,
+    /// Open atomic groups: id → number of the first event that may belong to the group.
+    holds: BTreeMap<u64, u64>,
+    next_hold: u64,
     closing: bool,
+}
+
+impl Pending {
+    /// How many events the writer may take now: everything up to the first open atomic group.
+    fn takeable(&self) -> usize {
+        let limit = self.holds.values().min().map_or(self.appended, |&start| start.min(self.appended));
+        usize::try_from(limit.saturating_sub(self.taken)).unwrap_or(usize::MAX).min(self.events.len())
+    }
 }
 
 #[derive(Debug)]
@@ -69,9 +88,10 @@ impl SqliteStorage {
             progress: tokio::sync::watch::Sender::new(Progress::default()),
         });
         let writer_inner = Arc::clone(&inner);
+        let writer_path = path.clone();
         let writer = std::thread::Builder::new()
             .name("sqskit-storage".to_owned())
-            .spawn(move || run_writer(connection, &writer_inner))
+            .spawn(move || Writer { connection: Some(connection), path: writer_path, inner: &writer_inner }.run())
             .map_err(StorageError::Writer)?;
         Ok((Self { inner, path, writer: Mutex::new(Some(writer)) }, snapshot))
     }
@@ -109,8 +129,8 @@ impl EventSink for SqliteStorage {
         if pending.closing {
             return;
         }
+        pending.appended += events.len() as u64;
         pending.events.extend(events);
-        pending.appended += 1;
         drop(pending);
         self.inner.wake.notify_one();
     }
@@ -120,40 +140,201 @@ impl EventSink for SqliteStorage {
         let mut progress = self.inner.progress.subscribe();
         Box::pin(async move {
             let reached = progress
-                .wait_for(|progress| progress.committed >= target || progress.failure.is_some())
+                .wait_for(|progress| progress.committed >= target || progress.stopped)
                 .await
                 .map_err(|_| StorageFailure("the storage writer stopped".to_owned()))?;
-            match &reached.failure {
-                Some(failure) => Err(StorageFailure(failure.clone())),
-                None => Ok(()),
+            if reached.committed >= target {
+                Ok(())
+            } else {
+                Err(StorageFailure(reached.failure.clone().unwrap_or_else(|| "the storage writer stopped".to_owned())))
             }
         })
     }
+
+    fn hold(&self) -> u64 {
+        let mut pending = self.inner.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let id = pending.next_hold;
+        pending.next_hold += 1;
+        let start = pending.appended;
+        pending.holds.insert(id, start);
+        id
+    }
+
+    fn release(&self, hold: u64) {
+        let mut pending = self.inner.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        pending.holds.remove(&hold);
+        drop(pending);
+        self.inner.wake.notify_one();
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.inner.progress.borrow().failure.clone()
+    }
 }
 
-fn run_writer(mut connection: Connection, inner: &Inner) {
-    loop {
-        let (events, appended, closing) = {
-            let mut pending = inner.pending.lock().unwrap_or_else(PoisonError::into_inner);
-            while pending.events.is_empty() && !pending.closing {
-                pending = inner.wake.wait(pending).unwrap_or_else(PoisonError::into_inner);
-            }
-            (std::mem::take(&mut pending.events), pending.appended, pending.closing)
-        };
-        if !events.is_empty() {
-            match write_batch(&mut connection, &events) {
-                Ok(()) => inner.progress.send_modify(|progress| progress.committed = appended),
-                Err(error) => {
-                    tracing::error!(%error, "storage commit failed");
-                    inner.progress.send_modify(|progress| progress.failure = Some(error.to_string()));
+/// The first wait before retrying a failed commit, and the longest.
+const RETRY_FIRST: Duration = Duration::from_millis(50);
+const RETRY_MAX: Duration = Duration::from_secs(2);
+
+/// The writer thread: takes what may be committed, commits it, and on failure keeps the batch and retries it
+/// (fail-stop: meanwhile the engine refuses durable writes, see [`EventSink::failure`]).
+struct Writer<'a> {
+    /// `None` after a failure closed it; reopened before the next attempt.
+    connection: Option<Connection>,
+    path: PathBuf,
+    inner: &'a Inner,
+}
+
+impl Writer<'_> {
+    fn run(mut self) {
+        loop {
+            let (events, end, closing) = {
+                let mut pending = self.inner.pending.lock().unwrap_or_else(PoisonError::into_inner);
+                loop {
+                    let takeable = pending.takeable();
+                    if takeable > 0 || (pending.closing && pending.events.is_empty()) {
+                        break;
+                    }
+                    pending = self.inner.wake.wait(pending).unwrap_or_else(PoisonError::into_inner);
                 }
+                let takeable = pending.takeable();
+                let events: Vec<StorageEvent> = if takeable == pending.events.len() {
+                    std::mem::take(&mut pending.events)
+                } else {
+                    pending.events.drain(..takeable).collect()
+                };
+                pending.taken += takeable as u64;
+                (events, pending.taken, pending.closing && pending.events.is_empty())
+            };
+            if !events.is_empty() && !self.commit(&events) {
+                // Closing and still failing: what was not written is lost with the process, and the requests
+                // waiting for it are told so.
+                tracing::error!(
+                    events = events.len(),
+                    "storage is still failing at shutdown; changes that were never acknowledged are lost"
+                );
+                self.inner.progress.send_modify(|progress| progress.stopped = true);
+                return;
             }
-        }
-        if closing {
-            let pending = inner.pending.lock().unwrap_or_else(PoisonError::into_inner);
-            if pending.events.is_empty() {
+            self.inner.progress.send_modify(|progress| progress.committed = end);
+            if closing {
+                self.inner.progress.send_modify(|progress| progress.stopped = true);
                 return;
             }
         }
+    }
+
+    /// Commits `events`, retrying with backoff until it works; `false` when it still fails once the storage
+    /// is closing.
+    fn commit(&mut self, events: &[StorageEvent]) -> bool {
+        let mut wait = RETRY_FIRST;
+        loop {
+            let result = match self.connection.as_mut() {
+                Some(connection) => write_batch(connection, events).map_err(|error| error.to_string()),
+                None => open_connection(&self.path).map_err(|error| error.to_string()).and_then(|connection| {
+                    let connection = self.connection.insert(connection);
+                    write_batch(connection, events).map_err(|error| error.to_string())
+                }),
+            };
+            match result {
+                Ok(()) => {
+                    if self.inner.progress.borrow().failure.is_some() {
+                        tracing::warn!("storage recovered: the changes held back are committed; durable writes resume");
+                        self.inner.progress.send_modify(|progress| progress.failure = None);
+                    }
+                    return true;
+                }
+                Err(error) => {
+                    let first = self.inner.progress.borrow().failure.is_none();
+                    if first {
+                        tracing::error!(
+                            %error,
+                            "storage commit failed: durable writes are refused (503) until a retry succeeds"
+                        );
+                    } else {
+                        tracing::debug!(%error, "storage commit retry failed");
+                    }
+                    self.inner.progress.send_modify(|progress| progress.failure = Some(error));
+                    // The transaction was rolled back; a fresh connection for the retry starts from what the
+                    // file holds, whatever state the failure left this one in. Every event is idempotent
+                    // (inserts replace, updates set, deletes delete), so writing the batch again is safe.
+                    self.connection = None;
+                    let closing = {
+                        let pending = self.inner.pending.lock().unwrap_or_else(PoisonError::into_inner);
+                        if pending.closing {
+                            true
+                        } else {
+                            let (pending, _) =
+                                self.inner.wake.wait_timeout(pending, wait).unwrap_or_else(PoisonError::into_inner);
+                            pending.closing
+                        }
+                    };
+                    if closing {
+                        return self.last_attempt(events);
+                    }
+                    wait = (wait * 2).min(RETRY_MAX);
+                }
+            }
+        }
+    }
+
+    /// One more attempt at shutdown.
+    fn last_attempt(&mut self, events: &[StorageEvent]) -> bool {
+        let result = open_connection(&self.path)
+            .map_err(|error| error.to_string())
+            .and_then(|mut connection| write_batch(&mut connection, events).map_err(|error| error.to_string()));
+        result.is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Timestamp;
+
+    fn created(uid: u64) -> StorageEvent {
+        StorageEvent::QueueCreated {
+            uid,
+            name: format!("q{uid}"),
+            attributes: Vec::new(),
+            tags: Vec::new(),
+            created_at: Timestamp::from_millis(1),
+        }
+    }
+
+    #[test]
+    fn the_writer_takes_nothing_past_the_start_of_an_open_group() {
+        let mut pending =
+            Pending { appended: 3, events: vec![created(1), created(2), created(3)], ..Pending::default() };
+        assert_eq!(pending.takeable(), 3);
+        pending.holds.insert(0, 1);
+        assert_eq!(pending.takeable(), 1);
+        pending.holds.insert(1, 0);
+        assert_eq!(pending.takeable(), 0);
+        pending.holds.clear();
+        pending.taken = 2;
+        pending.events.drain(..2);
+        assert_eq!(pending.takeable(), 1);
+    }
+
+    #[tokio::test]
+    async fn events_of_an_open_group_become_durable_only_once_it_is_released() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (storage, _) = SqliteStorage::open(dir.path()).expect("open");
+        storage.append(vec![created(1)]);
+        storage.durable().await.expect("before the group");
+        let hold = storage.hold();
+        storage.append(vec![created(2)]);
+        let durable = storage.durable();
+        tokio::pin!(durable);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), durable.as_mut()).await.is_err(),
+            "committed while the group was open"
+        );
+        storage.release(hold);
+        tokio::time::timeout(Duration::from_secs(5), durable).await.expect("committed after release").expect("ok");
+        storage.close();
+        let (_, snapshot) = SqliteStorage::open(dir.path()).expect("reopen");
+        assert_eq!(snapshot.queues.len(), 2);
     }
 }
