@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::{
-    Engine, EngineConfig, EventSink, ManualClock, QueueEvent, ReceiveMessageInput, SendMessageInput, StorageEvent,
+    Clock, Engine, EngineConfig, EventSink, ManualClock, QueueEvent, ReceiveMessageInput, SendMessageInput,
+    StorageEvent,
 };
 
 #[derive(Debug, Default)]
@@ -186,4 +187,38 @@ async fn a_crash_at_any_commit_point_of_a_move_task_keeps_every_message_once_and
         let in_source = messages.keys().filter(|(queue, _)| *queue == source_uid).count() as u64;
         assert_eq!(moved.get(&handle).copied().unwrap_or(0), in_source, "task counter after a crash at event {cut}");
     }
+}
+
+#[tokio::test]
+async fn a_send_that_found_the_queue_before_delete_queue_writes_no_row_after_the_deletion() {
+    let (engine, recorder, clock) = engine_with_recorder();
+    engine.create_queue("doomed", &[], &[]).expect("create");
+    engine.send_message("doomed", SendMessageInput::with_body("before")).expect("send");
+    // The send resolved the queue, then DeleteQueue ran, then the send takes the queue's lock.
+    let queue = engine.queue("doomed").expect("queue");
+    engine.delete_queue("doomed").expect("delete");
+    let message = super::StoredMessage::new(
+        super::MessageBody::new("racing".to_owned()),
+        super::Md5Digest::of(b"racing"),
+        super::MessageAttributes::default(),
+        super::MessageExtra::default(),
+        Arc::from("000000000000"),
+        clock.now(),
+    );
+    queue.lock().enqueue(Box::new(message), Duration::ZERO, clock.now());
+    drop(queue);
+    let recorded = recorder.0.lock().expect("lock");
+    let (messages, _) = replay(&recorded.events);
+    assert!(messages.is_empty(), "rows left behind: {messages:?}");
+    let deleted = recorded
+        .events
+        .iter()
+        .position(|event| matches!(event, StorageEvent::QueueDeleted { .. }))
+        .expect("the deletion is recorded");
+    assert_eq!(
+        deleted,
+        recorded.events.len() - 1,
+        "events written after the deletion: {:?}",
+        &recorded.events[deleted..]
+    );
 }

@@ -12,14 +12,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
 use super::StorageError;
 use crate::engine::{Durable, EventSink, Snapshot, StorageEvent, StorageFailure};
 use load::load;
-use schema::open_connection;
+use schema::{delete_orphans, open_connection, release_free_pages};
 use write::write_batch;
 
 const FILE_NAME: &str = "sqskit.db";
@@ -81,6 +81,11 @@ impl SqliteStorage {
         std::fs::create_dir_all(dir).map_err(|source| StorageError::Directory { path: dir.to_owned(), source })?;
         let path = dir.join(FILE_NAME);
         let connection = open_connection(&path)?;
+        match delete_orphans(&connection) {
+            Ok(0) => {}
+            Ok(orphans) => tracing::warn!(orphans, "deleted rows of queues that no longer exist"),
+            Err(source) => return Err(StorageError::Open { path, source }),
+        }
         let snapshot = load(&connection).map_err(|reason| StorageError::Corrupt { path: path.clone(), reason })?;
         let inner = Arc::new(Inner {
             pending: Mutex::new(Pending::default()),
@@ -91,7 +96,15 @@ impl SqliteStorage {
         let writer_path = path.clone();
         let writer = std::thread::Builder::new()
             .name("sqskit-storage".to_owned())
-            .spawn(move || Writer { connection: Some(connection), path: writer_path, inner: &writer_inner }.run())
+            .spawn(move || {
+                Writer {
+                    connection: Some(connection),
+                    path: writer_path,
+                    inner: &writer_inner,
+                    last_vacuum: Instant::now(),
+                }
+                .run()
+            })
             .map_err(StorageError::Writer)?;
         Ok((Self { inner, path, writer: Mutex::new(Some(writer)) }, snapshot))
     }
@@ -183,9 +196,25 @@ struct Writer<'a> {
     connection: Option<Connection>,
     path: PathBuf,
     inner: &'a Inner,
+    last_vacuum: Instant,
 }
 
+/// How often the writer checks whether the file has free pages to give back.
+const VACUUM_INTERVAL: Duration = Duration::from_secs(1);
+
 impl Writer<'_> {
+    /// Gives free pages back (see [`release_free_pages`]); a failure only costs disk space, so it is logged.
+    fn vacuum(&mut self) {
+        self.last_vacuum = Instant::now();
+        if let Some(connection) = &self.connection {
+            match release_free_pages(connection) {
+                Ok(0) => {}
+                Ok(pages) => tracing::debug!(pages, "released free pages of the data file"),
+                Err(error) => tracing::warn!(%error, "could not release free pages of the data file"),
+            }
+        }
+    }
+
     fn run(mut self) {
         loop {
             let (events, end, closing) = {
@@ -217,6 +246,9 @@ impl Writer<'_> {
                 return;
             }
             self.inner.progress.send_modify(|progress| progress.committed = end);
+            if closing || self.last_vacuum.elapsed() >= VACUUM_INTERVAL {
+                self.vacuum();
+            }
             if closing {
                 self.inner.progress.send_modify(|progress| progress.stopped = true);
                 return;
@@ -290,7 +322,86 @@ impl Writer<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::Timestamp;
+    use crate::engine::{
+        Md5Digest, MessageAttributes, MessageBody, MessageExtra, QueueEvent, StoredMessage, Timestamp,
+    };
+
+    fn stored(uid: u64, sequence: u64, body: String) -> StorageEvent {
+        let md5 = Md5Digest::of(body.as_bytes());
+        let message = StoredMessage::new(
+            MessageBody::new(body),
+            md5,
+            MessageAttributes::default(),
+            MessageExtra::default(),
+            Arc::from("000000000000"),
+            Timestamp::from_millis(1),
+        );
+        StorageEvent::Queue { uid, event: QueueEvent::MessageStored { sequence, message } }
+    }
+
+    /// Bytes of the data file and its write-ahead log.
+    fn on_disk(dir: &Path) -> u64 {
+        ["sqskit.db", "sqskit.db-wal"]
+            .iter()
+            .map(|name| std::fs::metadata(dir.join(name)).map_or(0, |meta| meta.len()))
+            .sum()
+    }
+
+    #[tokio::test]
+    async fn the_file_gives_space_back_after_a_large_drain() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (storage, _) = SqliteStorage::open(dir.path()).expect("open");
+        storage.append(vec![created(1)]);
+        const COUNT: u64 = 2_000;
+        for chunk in (0..COUNT).collect::<Vec<_>>().chunks(100) {
+            storage.append(
+                chunk.iter().map(|&sequence| stored(1, sequence, format!("{sequence}{}", "b".repeat(8_000)))).collect(),
+            );
+        }
+        storage.durable().await.expect("stored");
+        storage.close();
+        let full = on_disk(dir.path());
+        assert!(full > 16_000_000, "the messages take {full} bytes");
+
+        let (storage, snapshot) = SqliteStorage::open(dir.path()).expect("reopen");
+        assert_eq!(snapshot.queues[0].messages.len(), COUNT as usize);
+        drop(snapshot);
+        for chunk in (0..COUNT).collect::<Vec<_>>().chunks(100) {
+            storage.append(
+                chunk
+                    .iter()
+                    .map(|&sequence| StorageEvent::Queue { uid: 1, event: QueueEvent::MessageRemoved { sequence } })
+                    .collect(),
+            );
+        }
+        storage.durable().await.expect("deleted");
+        storage.close();
+        let drained = on_disk(dir.path());
+        assert!(drained * 10 < full, "after the drain the file keeps {drained} of {full} bytes");
+    }
+
+    #[tokio::test]
+    async fn rows_of_a_queue_that_no_longer_exists_are_deleted_at_start_up() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (storage, _) = SqliteStorage::open(dir.path()).expect("open");
+        // What a send racing DeleteQueue wrote before the race was closed: a row after its queue's deletion.
+        storage.append(vec![
+            created(1),
+            stored(1, 1, "kept".to_owned()),
+            created(2),
+            StorageEvent::QueueDeleted { uid: 2 },
+        ]);
+        storage.append(vec![stored(2, 1, "orphan".to_owned())]);
+        storage.durable().await.expect("stored");
+        storage.close();
+        let (storage, snapshot) = SqliteStorage::open(dir.path()).expect("reopen");
+        assert_eq!(snapshot.queues.len(), 1);
+        assert_eq!(snapshot.queues[0].messages.len(), 1);
+        storage.close();
+        let connection = Connection::open(dir.path().join(FILE_NAME)).expect("open the file");
+        let rows: i64 = connection.query_row("SELECT count(*) FROM messages", [], |row| row.get(0)).expect("count");
+        assert_eq!(rows, 1, "the orphan row is gone from the file");
+    }
 
     fn created(uid: u64) -> StorageEvent {
         StorageEvent::QueueCreated {

@@ -79,9 +79,11 @@ pub(super) fn open_connection(path: &Path) -> Result<Connection, StorageError> {
         .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |row| row.get(0))
         .map_err(open_error)?;
     if application_id == 0 && tables == 0 {
+        // auto_vacuum must be chosen before the first table exists.
         connection
             .execute_batch(&format!(
-                "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {FORMAT_VERSION}; {SCHEMA}"
+                "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA application_id = {APPLICATION_ID}; \
+                 PRAGMA user_version = {FORMAT_VERSION}; {SCHEMA}"
             ))
             .map_err(open_error)?;
     } else if application_id != APPLICATION_ID {
@@ -92,11 +94,54 @@ pub(super) fn open_connection(path: &Path) -> Result<Connection, StorageError> {
             reason: format!("format version {version}, this build reads version {FORMAT_VERSION}"),
         });
     }
+    // A file written before incremental vacuum was on is rebuilt once with it, so it can give space back.
+    let auto_vacuum: i64 = connection.query_row("PRAGMA auto_vacuum", [], |row| row.get(0)).map_err(open_error)?;
+    if auto_vacuum != AUTO_VACUUM_INCREMENTAL {
+        connection.execute_batch("PRAGMA auto_vacuum = INCREMENTAL; VACUUM;").map_err(open_error)?;
+    }
     // WAL with synchronous=FULL fsyncs the log at every commit: an acknowledged change survives a power cut.
+    // The log is cut back to JOURNAL_SIZE_LIMIT after each checkpoint, so it does not keep its largest size.
     connection
-        .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF;")
+        .execute_batch(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF; \
+             PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT};"
+        ))
         .map_err(open_error)?;
     Ok(connection)
+}
+
+/// `PRAGMA auto_vacuum` value of incremental mode.
+const AUTO_VACUUM_INCREMENTAL: i64 = 2;
+/// Bytes the write-ahead log is truncated to after a checkpoint.
+const JOURNAL_SIZE_LIMIT: u64 = 16 * 1024 * 1024;
+/// Free pages (4 KiB each) below which no vacuum is worth it.
+const VACUUM_MIN_FREE_PAGES: i64 = 256;
+
+/// Gives free pages back to the file system when they are many (at least [`VACUUM_MIN_FREE_PAGES`] and a
+/// quarter of the file): after a large drain the file shrinks instead of keeping its largest size. Returns the
+/// pages released.
+pub(super) fn release_free_pages(connection: &Connection) -> rusqlite::Result<i64> {
+    let free: i64 = connection.query_row("PRAGMA freelist_count", [], |row| row.get(0))?;
+    let total: i64 = connection.query_row("PRAGMA page_count", [], |row| row.get(0))?;
+    if free < VACUUM_MIN_FREE_PAGES || free * 4 < total {
+        return Ok(0);
+    }
+    // The pragma frees one page per step: step it to the end (a single `execute` would free one page).
+    let mut statement = connection.prepare(&format!("PRAGMA incremental_vacuum({free})"))?;
+    let mut rows = statement.query([])?;
+    while rows.next()?.is_some() {}
+    Ok(free)
+}
+
+/// Deletes rows of queues that no longer exist (left by a send racing DeleteQueue in files written before
+/// that race was closed): they would never be loaded nor deleted. Returns how many went.
+pub(super) fn delete_orphans(connection: &Connection) -> rusqlite::Result<usize> {
+    let mut deleted = 0;
+    for table in ["messages", "deduplications"] {
+        deleted +=
+            connection.execute(&format!("DELETE FROM {table} WHERE queue_uid NOT IN (SELECT uid FROM queues)"), [])?;
+    }
+    Ok(deleted)
 }
 
 /// SQLite integers are signed; every value stored here (ids, sequences, epoch milliseconds) fits.
