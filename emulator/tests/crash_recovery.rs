@@ -267,7 +267,8 @@ async fn acknowledged_sends_and_deletes_survive_kill_9() {
         assert!(started.elapsed() < Duration::from_secs(60), "draining took too long");
     }
 
-    check_bounced(&sqs, &endpoint, &bounced.lock().expect("ledger")).await;
+    let bounced = bounced.lock().expect("ledger").clone();
+    check_bounced(&sqs, &endpoint, &bounced).await;
 
     let ledger = ledger.lock().expect("ledger");
     assert!(ledger.sent.len() > 100, "the test produced too little traffic: {} sends", ledger.sent.len());
