@@ -104,7 +104,7 @@ impl QueueState {
 
     /// Puts a stored message back under its original sequence (start-up recovery). An in-flight or delayed
     /// message whose deadline has passed becomes visible at the next tick.
-    pub fn restore_message(&mut self, sequence: u64, mut message: StoredMessage) {
+    pub fn restore_message(&mut self, sequence: u64, mut message: Box<StoredMessage>) {
         let state = message.state;
         self.next_sequence = self.next_sequence.max(sequence + 1);
         if message.retention_start < self.newest_retention_start {
@@ -118,7 +118,7 @@ impl QueueState {
         message.state = MessageState::Delayed { until: Timestamp::default() };
         self.delayed_count += 1;
         self.add_usage(message.stored_size());
-        self.messages.insert(sequence, Box::new(message));
+        self.messages.insert(sequence, message);
         self.set_state(sequence, state);
     }
 
