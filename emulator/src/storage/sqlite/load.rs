@@ -153,7 +153,7 @@ pub(super) fn load_move_tasks(connection: &Connection) -> rusqlite::Result<Vec<(
 pub(super) fn load_deduplications(connection: &Connection, uid: i64) -> rusqlite::Result<Vec<DeduplicationRecord>> {
     let mut statement = connection.prepare(
         "SELECT scope_group, deduplication_id, message_id, sequence, expires_at FROM deduplications \
-         WHERE queue_uid = ?1",
+         WHERE queue_uid = ?1 ORDER BY expires_at",
     )?;
     let rows = statement.query_map([uid], |row| {
         let scope_group: String = row.get(0)?;

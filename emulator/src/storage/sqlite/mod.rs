@@ -380,6 +380,42 @@ mod tests {
         assert!(drained * 10 < full, "after the drain the file keeps {drained} of {full} bytes");
     }
 
+    #[test]
+    fn a_version_1_file_is_migrated_with_its_deduplication_windows() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (storage, _) = SqliteStorage::open(dir.path()).expect("create");
+        storage.append(vec![created(1)]);
+        storage.close();
+        drop(storage);
+        {
+            // Turn it into a version 1 file: deduplication windows keyed by their id.
+            let connection = Connection::open(dir.path().join(FILE_NAME)).expect("open the file");
+            connection
+                .execute_batch(
+                    "DROP TABLE deduplications;
+                     CREATE TABLE deduplications (queue_uid INTEGER NOT NULL, scope_group TEXT NOT NULL,
+                         deduplication_id TEXT NOT NULL, message_id TEXT NOT NULL, sequence INTEGER NOT NULL,
+                         expires_at INTEGER NOT NULL, PRIMARY KEY (queue_uid, scope_group, deduplication_id))
+                         WITHOUT ROWID;
+                     INSERT INTO deduplications VALUES (1, '', 'dedup-b', 'id-b', 7, 900000000000000);
+                     INSERT INTO deduplications VALUES (1, 'g', 'dedup-a', 'id-a', 3, 800000000000000);
+                     PRAGMA user_version = 1;",
+                )
+                .expect("version 1");
+        }
+        let (storage, snapshot) = SqliteStorage::open(dir.path()).expect("migrated");
+        storage.close();
+        let records = &snapshot.queues[0].deduplications;
+        let found: Vec<(Option<&str>, &str, &str, u64)> = records
+            .iter()
+            .map(|r| (r.scope_group.as_deref(), r.deduplication_id.as_str(), r.message_id.as_str(), r.sequence))
+            .collect();
+        assert_eq!(found, vec![(Some("g"), "dedup-a", "id-a", 3), (None, "dedup-b", "id-b", 7)], "by expiry");
+        let connection = Connection::open(dir.path().join(FILE_NAME)).expect("open the file");
+        let version: i32 = connection.query_row("PRAGMA user_version", [], |row| row.get(0)).expect("version");
+        assert_eq!(version, 2);
+    }
+
     #[tokio::test]
     async fn rows_of_a_queue_that_no_longer_exists_are_deleted_at_start_up() {
         let dir = tempfile::tempdir().expect("temp dir");

@@ -9,8 +9,8 @@ use crate::storage::StorageError;
 
 /// `PRAGMA application_id` of our files ("SQKT"), so a foreign SQLite file is recognised.
 pub(super) const APPLICATION_ID: i32 = 0x5351_4B54;
-/// `PRAGMA user_version`: the schema version this build reads and writes.
-pub(super) const FORMAT_VERSION: i32 = 1;
+/// `PRAGMA user_version`: the schema version this build reads and writes. Version 1 files are migrated.
+pub(super) const FORMAT_VERSION: i32 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE queues (
@@ -45,13 +45,14 @@ CREATE TABLE messages (
 ) WITHOUT ROWID;
 CREATE TABLE deduplications (
     queue_uid INTEGER NOT NULL,
+    sequence INTEGER NOT NULL,
     scope_group TEXT NOT NULL,
     deduplication_id TEXT NOT NULL,
     message_id TEXT NOT NULL,
-    sequence INTEGER NOT NULL,
     expires_at INTEGER NOT NULL,
-    PRIMARY KEY (queue_uid, scope_group, deduplication_id)
+    PRIMARY KEY (queue_uid, sequence)
 ) WITHOUT ROWID;
+CREATE INDEX deduplications_by_expiry ON deduplications (expires_at);
 CREATE TABLE move_tasks (
     handle TEXT PRIMARY KEY,
     source_arn TEXT NOT NULL,
@@ -88,6 +89,8 @@ pub(super) fn open_connection(path: &Path) -> Result<Connection, StorageError> {
             .map_err(open_error)?;
     } else if application_id != APPLICATION_ID {
         return Err(foreign(format!("application id {application_id:#x}, expected {APPLICATION_ID:#x}")));
+    } else if version == 1 {
+        migrate_from_version_1(&connection).map_err(open_error)?;
     } else if version != FORMAT_VERSION {
         return Err(StorageError::Corrupt {
             path: path.to_owned(),
@@ -108,6 +111,34 @@ pub(super) fn open_connection(path: &Path) -> Result<Connection, StorageError> {
         ))
         .map_err(open_error)?;
     Ok(connection)
+}
+
+/// Version 1 keyed deduplication windows by their (random) deduplication id, so every FIFO send wrote into a
+/// random B-tree leaf: a commit of n FIFO messages wrote about n pages to the log, and pruning expired windows
+/// scanned the whole table. Version 2 keys them by the sequence of the message that opened them (appends) and
+/// indexes their expiry. The engine, not the table, decides duplicates, so the id needs no unique key.
+fn migrate_from_version_1(connection: &Connection) -> rusqlite::Result<()> {
+    connection.execute_batch(&format!(
+        "BEGIN;
+         CREATE TABLE deduplications_v2 (
+             queue_uid INTEGER NOT NULL,
+             sequence INTEGER NOT NULL,
+             scope_group TEXT NOT NULL,
+             deduplication_id TEXT NOT NULL,
+             message_id TEXT NOT NULL,
+             expires_at INTEGER NOT NULL,
+             PRIMARY KEY (queue_uid, sequence)
+         ) WITHOUT ROWID;
+         INSERT OR REPLACE INTO deduplications_v2 (queue_uid, sequence, scope_group, deduplication_id, message_id,
+             expires_at)
+             SELECT queue_uid, sequence, scope_group, deduplication_id, message_id, expires_at FROM deduplications
+             ORDER BY expires_at;
+         DROP TABLE deduplications;
+         ALTER TABLE deduplications_v2 RENAME TO deduplications;
+         CREATE INDEX deduplications_by_expiry ON deduplications (expires_at);
+         PRAGMA user_version = {FORMAT_VERSION};
+         COMMIT;"
+    ))
 }
 
 /// `PRAGMA auto_vacuum` value of incremental mode.
