@@ -4,12 +4,13 @@
 #   query    send-batch over the Query protocol vs over JSON, both on the emulator   (ratio Query/JSON)
 #   fifo     send-batch and drain on FIFO queues with 10 and 1000 message groups vs a standard queue
 #   durable  send-batch and drain with --data-dir (a fresh temporary directory per run) vs in memory
+#   durablefifo  the same on FIFO queues (10 message groups) vs an in-memory FIFO queue
 #
 # Every run starts a fresh server (pinned to CPU 0; the load generator to CPU 1), and the variants of a comparison
 # alternate within each repeat, so slow drift of a shared machine spreads over all of them. Prints one markdown
 # table per comparison: medians, min-max of msg/s over the repeats, the reference's median and the ratio to it.
 #
-# Usage: benches/scripts/run-extra.sh [--repeats N] [--duration SECONDS] [--comparisons "query fifo durable"]
+# Usage: benches/scripts/run-extra.sh [--repeats N] [--duration SECONDS] [--comparisons "query fifo durable durablefifo"]
 #                                     [--no-build]
 # Environment overrides: REPEATS, DURATION, COMPARISONS, CONCURRENCY, BODY_BYTES, DRAIN_MESSAGES, EMULATOR_PORT,
 #   SERVER_CPU, LOADGEN_CPU, EMULATOR_ARGS (emulator flags besides host, port and data dir; default
@@ -56,6 +57,16 @@ VARIANTS_durable=(
     "drain/durable durable --scenario drain"
 )
 
+# shellcheck disable=SC2034
+TITLE_durablefifo="Durable (--data-dir) vs in-memory emulator, FIFO queues with 10 groups (reference: in memory, same scenario)"
+# shellcheck disable=SC2034
+VARIANTS_durablefifo=(
+    "send-batch/memory-fifo emulator --scenario send-batch --fifo-groups 10"
+    "send-batch/durable-fifo durable --scenario send-batch --fifo-groups 10"
+    "drain/memory-fifo emulator --scenario drain --fifo-groups 10"
+    "drain/durable-fifo durable --scenario drain --fifo-groups 10"
+)
+
 # start_target TARGET: a fresh emulator, in memory or on a fresh data directory.
 start_target() {
     local data_args=()
@@ -92,7 +103,7 @@ target_of() { awk -v l="$1" '$1 == l { print $2; exit }' "$RESULTS"; }
 
 for group in $COMPARISONS; do
     if ! declare -p "VARIANTS_$group" >/dev/null 2>&1; then
-        log "unknown comparison $group (known: query fifo durable)"
+        log "unknown comparison $group (known: query fifo durable durablefifo)"
         exit 2
     fi
     declare -n variants="VARIANTS_$group"

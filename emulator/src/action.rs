@@ -40,6 +40,8 @@ macro_rules! actions {
                         | Action::SendMessageBatch
                         | Action::DeleteMessage
                         | Action::DeleteMessageBatch
+                        | Action::StartMessageMoveTask
+                        | Action::CancelMessageMoveTask
                 )
             }
 

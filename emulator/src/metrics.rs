@@ -40,6 +40,9 @@ pub const REQUEST_DURATION: &str = "sqskit_request_duration_seconds";
 /// Counter: injections of each installed fault rule, by `rule` (its id), `kind`, `action` and `queue`.
 pub const FAULTS_INJECTED: &str = "sqskit_faults_injected_total";
 
+/// Gauge: 1 while durable storage is failing (commits fail and durable writes are refused), else 0.
+pub const STORAGE_FAILING: &str = "sqskit_storage_failing";
+
 /// Upper bounds of the latency buckets, in microseconds; long polls last up to 20 s.
 const BUCKET_MICROS: [u64; 15] = [
     500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000, 5_000_000,
@@ -127,6 +130,13 @@ pub fn render(engine: &Engine, faults: &FaultInjector, requests: &RequestMetrics
     render_queues(&mut out, &engine.queue_metrics())?;
     render_requests(&mut out, requests)?;
     render_faults(&mut out, faults)?;
+    header(
+        &mut out,
+        STORAGE_FAILING,
+        "gauge",
+        "1 while durable storage fails to commit and durable writes are refused (fail-stop), else 0.",
+    )?;
+    sample(&mut out, STORAGE_FAILING, &[], if engine.storage_failure().is_some() { 1.0 } else { 0.0 })?;
     Ok(out)
 }
 

@@ -1,8 +1,13 @@
 //! Kill -9 at random moments: the emulator binary runs in durable mode under concurrent producers and
 //! consumers, is killed with SIGKILL 20 times and restarted each time; afterwards no acknowledged send is
 //! lost, no acknowledged delete comes back, and the queue's attributes are intact.
+//!
+//! Alongside, a second pair of queues keeps messages moving between queues: a bouncer receives from a
+//! source with `maxReceiveCount` 1 and visibility 0 without deleting, so every second receive dead-letters a
+//! message, and a message move task sends the dead-letter queue's messages back to the source. Afterwards
+//! every acknowledged send to that pair is in exactly one of the two queues: no move lost or doubled it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -90,6 +95,48 @@ async fn produce(sqs: Client, url: String, prefix: String, ledger: Arc<Mutex<Led
     }
 }
 
+/// The queue pair whose messages move: the source (redrive to the dead-letter queue after one receive).
+const BOUNCE: &str = "bounce";
+/// Its dead-letter queue.
+const BOUNCE_DLQ: &str = "bounce-dlq";
+
+/// Sends to the bounce source and receives from it without deleting: receives dead-letter the messages.
+async fn bounce(sqs: Client, url: String, prefix: String, ledger: Arc<Mutex<HashSet<String>>>) {
+    for batch in 0.. {
+        let entries: Vec<SendMessageBatchRequestEntry> = (0..5)
+            .map(|i| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(format!("e{i}"))
+                    .message_body(format!("{prefix}-{batch}-{i}"))
+                    .build()
+                    .expect("entry")
+            })
+            .collect();
+        let bodies: Vec<String> = entries.iter().map(|e| e.message_body().to_owned()).collect();
+        let Ok(output) = sqs.send_message_batch().queue_url(&url).set_entries(Some(entries)).send().await else {
+            return;
+        };
+        {
+            let mut ledger = ledger.lock().expect("ledger");
+            for success in output.successful() {
+                let index: usize = success.id().trim_start_matches('e').parse().expect("entry id");
+                ledger.insert(bodies[index].clone());
+            }
+        }
+        for _ in 0..2 {
+            if sqs.receive_message().queue_url(&url).max_number_of_messages(10).send().await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Starts a move task from the bounce dead-letter queue back to its source, unless one runs.
+async fn start_move_task(sqs: &Client) {
+    let dlq_arn = format!("arn:aws:sqs:us-east-1:000000000000:{BOUNCE_DLQ}");
+    let _ = sqs.start_message_move_task().source_arn(dlq_arn).max_number_of_messages_per_second(200).send().await;
+}
+
 async fn consume(sqs: Client, url: String, ledger: Arc<Mutex<Ledger>>) {
     loop {
         let Ok(received) = sqs.receive_message().queue_url(&url).max_number_of_messages(10).send().await else {
@@ -134,6 +181,7 @@ async fn acknowledged_sends_and_deletes_survive_kill_9() {
     println!("crash test seed: {seed}");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let ledger = Arc::new(Mutex::new(Ledger::default()));
+    let bounced = Arc::new(Mutex::new(HashSet::new()));
 
     for cycle in 0..CYCLES {
         let (mut child, endpoint) = start(dir.path()).await;
@@ -158,6 +206,20 @@ async fn acknowledged_sends_and_deletes_survive_kill_9() {
             .attributes
             .expect("attributes");
         assert_eq!(attributes.get(&QueueAttributeName::VisibilityTimeout).map(String::as_str), Some("1"));
+        if cycle == 0 {
+            sqs.create_queue().queue_name(BOUNCE_DLQ).send().await.expect("create the dead-letter queue");
+            let redrive = format!(
+                r#"{{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:{BOUNCE_DLQ}","maxReceiveCount":1}}"#
+            );
+            sqs.create_queue()
+                .queue_name(BOUNCE)
+                .attributes(QueueAttributeName::VisibilityTimeout, "0")
+                .attributes(QueueAttributeName::RedrivePolicy, redrive)
+                .send()
+                .await
+                .expect("create the bounce source");
+        }
+        start_move_task(&sqs).await;
 
         let mut workers = Vec::new();
         for producer in 0..3 {
@@ -167,6 +229,8 @@ async fn acknowledged_sends_and_deletes_survive_kill_9() {
         for _ in 0..2 {
             workers.push(tokio::spawn(consume(sqs.clone(), url.clone(), Arc::clone(&ledger))));
         }
+        let bounce_url = format!("{endpoint}/000000000000/{BOUNCE}");
+        workers.push(tokio::spawn(bounce(sqs.clone(), bounce_url, format!("c{cycle}-b"), Arc::clone(&bounced))));
         tokio::time::sleep(Duration::from_millis(rng.random_range(30..300))).await;
         child.start_kill().expect("SIGKILL");
         child.wait().await.expect("reaped");
@@ -203,6 +267,9 @@ async fn acknowledged_sends_and_deletes_survive_kill_9() {
         assert!(started.elapsed() < Duration::from_secs(60), "draining took too long");
     }
 
+    let bounced = bounced.lock().expect("ledger").clone();
+    check_bounced(&sqs, &endpoint, &bounced).await;
+
     let ledger = ledger.lock().expect("ledger");
     assert!(ledger.sent.len() > 100, "the test produced too little traffic: {} sends", ledger.sent.len());
     let lost: Vec<&String> =
@@ -216,4 +283,55 @@ async fn acknowledged_sends_and_deletes_survive_kill_9() {
     );
     assert!(lost.is_empty(), "acknowledged sends lost: {lost:?}");
     assert!(resurrected.is_empty(), "acknowledged deletes came back: {resurrected:?}");
+}
+
+/// Every acknowledged send to the bounce pair is in exactly one of its two queues.
+async fn check_bounced(sqs: &Client, endpoint: &str, acknowledged: &HashSet<String>) {
+    let dlq_arn = format!("arn:aws:sqs:us-east-1:000000000000:{BOUNCE_DLQ}");
+    // Stop the move task (it resumed at the restart) so the queues hold still.
+    let tasks = sqs.list_message_move_tasks().source_arn(&dlq_arn).send().await.expect("list move tasks");
+    for task in tasks.results() {
+        if let Some(handle) = task.task_handle().filter(|_| task.status() == Some("RUNNING")) {
+            let _ = sqs.cancel_message_move_task().task_handle(handle).send().await;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    // Receiving from the source dead-letters what was received before (maxReceiveCount 1): drain the source
+    // first, then the dead-letter queue, until both are quiet.
+    let started = Instant::now();
+    let mut quiet_rounds = 0;
+    while quiet_rounds < 3 {
+        let mut got = 0;
+        for name in [BOUNCE, BOUNCE_DLQ] {
+            let url = format!("{endpoint}/000000000000/{name}");
+            loop {
+                let received = sqs
+                    .receive_message()
+                    .queue_url(&url)
+                    .max_number_of_messages(10)
+                    .visibility_timeout(600)
+                    .send()
+                    .await
+                    .expect("receive");
+                let messages = received.messages.unwrap_or_default();
+                if messages.is_empty() {
+                    break;
+                }
+                got += messages.len();
+                for body in messages.into_iter().filter_map(|m| m.body) {
+                    *seen.entry(body).or_default() += 1;
+                }
+            }
+        }
+        quiet_rounds = if got == 0 { quiet_rounds + 1 } else { 0 };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(started.elapsed() < Duration::from_secs(60), "draining the bounce queues took too long");
+    }
+    assert!(acknowledged.len() > 50, "too few bounced sends: {}", acknowledged.len());
+    let lost: Vec<&String> = acknowledged.iter().filter(|body| !seen.contains_key(*body)).collect();
+    let doubled: Vec<(&String, &usize)> = seen.iter().filter(|(_, count)| **count > 1).collect();
+    println!("{} acknowledged sends moved between queues, {} found", acknowledged.len(), seen.len());
+    assert!(lost.is_empty(), "messages lost while moving between queues: {lost:?}");
+    assert!(doubled.is_empty(), "messages doubled while moving between queues: {doubled:?}");
 }

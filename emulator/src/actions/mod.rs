@@ -114,6 +114,10 @@ pub async fn dispatch(
     payload: &Payload,
 ) -> Result<Encoded, SqsError> {
     authorize(engine, context, action, payload)?;
+    if action.is_durable_write() {
+        // Fail-stop: while storage is failing, a durable write is refused before anything is applied.
+        engine.check_storage()?;
+    }
     let encoded = run(engine, context, action, payload).await?;
     if action.is_durable_write() {
         engine.sync().await?;

@@ -119,5 +119,21 @@ pub trait EventSink: Send + Sync + fmt::Debug + 'static {
     fn append(&self, events: Vec<StorageEvent>);
 
     /// Completes once every event appended before the call is durable (on disk, fsynced).
+    ///
+    /// # Errors
+    /// [`StorageFailure`] only when the events can no longer be made durable at all (the writer stopped);
+    /// while storage is failing but may recover (see [`EventSink::failure`]) the future keeps waiting.
     fn durable(&self) -> Durable;
+
+    /// Opens an atomic group: every event appended from now until [`EventSink::release`] is called with the
+    /// returned id is committed in one transaction with the others (and with whatever precedes it in the
+    /// same batch). Groups must be short and never span an `.await`: the writer commits nothing appended
+    /// after a group opened until it is released.
+    fn hold(&self) -> u64;
+
+    /// Closes the atomic group `hold` opened by [`EventSink::hold`].
+    fn release(&self, hold: u64);
+
+    /// Why storage is failing now, if it is: durable writes are refused until it recovers (fail-stop).
+    fn failure(&self) -> Option<String>;
 }

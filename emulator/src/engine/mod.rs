@@ -29,6 +29,8 @@ mod batch;
 mod clock;
 mod content;
 mod dedup;
+#[cfg(test)]
+mod durability_tests;
 mod events;
 mod fifo;
 mod listing;
@@ -157,6 +159,20 @@ impl Drop for QueueGuard<'_> {
                 let uid = self.uid;
                 sink.append(events.into_iter().map(|event| StorageEvent::Queue { uid, event }).collect());
             }
+        }
+    }
+}
+
+/// An open atomic group of storage events (see [`EventSink::hold`]): everything appended while it lives is
+/// committed in one transaction. Released when dropped; never held across an `.await`.
+pub(crate) struct AtomicChange<'a> {
+    sink: Option<(&'a dyn EventSink, u64)>,
+}
+
+impl Drop for AtomicChange<'_> {
+    fn drop(&mut self) {
+        if let Some((sink, hold)) = self.sink.take() {
+            sink.release(hold);
         }
     }
 }
@@ -298,16 +314,49 @@ impl Engine {
     }
 
     /// Waits until every change made so far is durable (a no-op without storage). Actions that AWS
-    /// acknowledges as stored call this before answering.
+    /// acknowledges as stored call this before answering. While storage is failing it keeps waiting: the
+    /// change is applied in memory, so it must be answered as a success once it is on disk, never as an error.
     ///
     /// # Errors
-    /// `InternalFailure` when storage failed; the details are logged.
+    /// `InternalFailure` when storage stopped for good (the emulator is shutting down with changes it could not
+    /// write; they are lost with the process, so the error is true); the details are logged.
     pub async fn sync(&self) -> Result<(), SqsError> {
         let Some(sink) = &self.shared.sink else { return Ok(()) };
         sink.durable().await.map_err(|failure| {
             tracing::error!(%failure, "could not make changes durable");
             SqsError::internal()
         })
+    }
+
+    /// Why durable storage is failing now, if it is (`None` in memory mode or when storage is healthy).
+    pub fn storage_failure(&self) -> Option<String> {
+        self.shared.sink.as_ref().and_then(|sink| sink.failure())
+    }
+
+    /// Refuses a durable write while storage is failing (fail-stop), before anything is applied.
+    ///
+    /// `ServiceUnavailable` (503, retryable): the condition is the service's and temporary; nothing was
+    /// applied, so a retry cannot duplicate anything.
+    ///
+    /// # Errors
+    /// `ServiceUnavailable` while [`Engine::storage_failure`] is `Some`.
+    pub fn check_storage(&self) -> Result<(), SqsError> {
+        match self.storage_failure() {
+            None => Ok(()),
+            Some(failure) => Err(SqsError::new(
+                ErrorCode::ServiceUnavailable,
+                format!(
+                    "The emulator cannot write to its data directory ({failure}); the request was not applied. \
+                     Retry later."
+                ),
+            )),
+        }
+    }
+
+    /// Opens an atomic group of storage events (a no-op without storage): changes made to any queue while the
+    /// returned guard lives reach the disk in one transaction, or not at all.
+    pub(crate) fn atomic(&self) -> AtomicChange<'_> {
+        AtomicChange { sink: self.shared.sink.as_deref().map(|sink| (sink, sink.hold())) }
     }
 
     /// Ends every waiting long poll (they return no messages) and makes new ones return at once.

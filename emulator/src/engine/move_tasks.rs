@@ -47,7 +47,13 @@ impl MoveTask {
     }
 
     fn info(&self) -> MoveTaskInfo {
-        let (status, failure_reason) = self.status.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let status = self.status.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.info_with(&status)
+    }
+
+    /// The task's state, given its locked status.
+    fn info_with(&self, (status, failure_reason): &(MoveTaskStatus, Option<String>)) -> MoveTaskInfo {
+        let (status, failure_reason) = (*status, failure_reason.clone());
         MoveTaskInfo {
             task_handle: (status == MoveTaskStatus::Running).then(|| self.handle.clone()),
             status,
@@ -153,10 +159,16 @@ impl Engine {
         Ok(handle)
     }
 
-    /// Tells storage about a task's current state.
+    /// Tells storage about a task's current state. The status lock is held from reading the state to appending
+    /// it, so storage receives a task's states in the order they were set (a step's snapshot taken before a
+    /// cancel can never be written after the cancel's).
     fn persist_task(&self, task: &MoveTask) {
         if let Some(sink) = &self.shared.sink {
-            sink.append(vec![StorageEvent::MoveTaskChanged { handle: task.handle.clone(), info: task.info() }]);
+            let status = task.status.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            sink.append(vec![StorageEvent::MoveTaskChanged {
+                handle: task.handle.clone(),
+                info: task.info_with(&status),
+            }]);
         }
     }
 
@@ -223,6 +235,9 @@ impl Engine {
             let remaining = task.to_move.saturating_sub(task.moved.load(Ordering::Acquire));
             let batch = (allowance.floor() as u64).min(remaining);
             if batch > 0 {
+                // One step is one transaction: the removals from the source, the insertions into the
+                // destinations and the task's new counter reach the disk together or not at all.
+                let atomic = self.atomic();
                 match self.move_batch(task, batch as usize, now) {
                     Ok(0) => {
                         task.finish(MoveTaskStatus::Completed, None);
@@ -238,6 +253,7 @@ impl Engine {
                         return;
                     }
                 }
+                drop(atomic);
             }
             if task.moved.load(Ordering::Acquire) >= task.to_move {
                 task.finish(MoveTaskStatus::Completed, None);
@@ -251,7 +267,8 @@ impl Engine {
         }
     }
 
-    /// Moves up to `max` visible messages of the task's source as new messages; returns how many moved.
+    /// Moves up to `max` visible messages of the task's source as new messages; returns how many moved. The
+    /// caller holds an atomic group ([`Engine::atomic`]) around it.
     fn move_batch(&self, task: &MoveTask, max: usize, now: Timestamp) -> Result<usize, String> {
         let source =
             self.queue_by_arn(&task.source_arn).ok_or_else(|| "AWS.SimpleQueueService.NonExistentQueue".to_owned())?;
@@ -336,8 +353,15 @@ impl Engine {
             return Err(not_found());
         }
         status.0 = MoveTaskStatus::Cancelling;
+        // Appended under the status lock: no older snapshot of this task can be written after it, and the
+        // dispatcher waits for it to be durable before answering (a restart ends the task cancelled).
+        if let Some(sink) = &self.shared.sink {
+            sink.append(vec![StorageEvent::MoveTaskChanged {
+                handle: task.handle.clone(),
+                info: task.info_with(&status),
+            }]);
+        }
         drop(status);
-        self.persist_task(&task);
         task.cancel.cancel();
         Ok(task.moved.load(Ordering::Acquire))
     }

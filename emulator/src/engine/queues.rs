@@ -240,15 +240,28 @@ impl Engine {
         let queue = self.queue(queue_url)?;
         let mut queues = self.shared.queues.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         queues.remove(&queue.account, &queue.name);
-        if let Some(sink) = &self.shared.sink {
-            sink.append(vec![StorageEvent::QueueDeleted { uid: queue.uid }]);
+        {
+            // Under the queue's lock: a send that found the queue before it left the namespace either stored its
+            // message before this point (and its row goes with the queue's) or finds the journal off and writes
+            // nothing, so no row outlives the queue. Changes still in the journal are handed over first (the
+            // guard does that at release; here they precede the deletion, which covers them).
+            let mut state = queue.lock();
+            let pending = state.take_events();
+            state.disable_journal();
+            if let Some(sink) = &self.shared.sink {
+                let uid = queue.uid;
+                let mut events: Vec<StorageEvent> =
+                    pending.into_iter().map(|event| StorageEvent::Queue { uid, event }).collect();
+                events.push(StorageEvent::QueueDeleted { uid });
+                sink.append(events);
+            }
+            // Its messages no longer count against the memory budget.
+            state.purge_usage();
+            queue.deleted.store(true, Ordering::Release);
         }
         drop(queues);
-        // Its messages no longer count against the memory budget.
-        queue.lock().purge_usage();
         let mut deleted = self.shared.recently_deleted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         deleted.insert((queue.account.clone(), queue.name.clone()), self.now());
-        queue.deleted.store(true, Ordering::Release);
         queue.notify.notify_waiters();
         Ok(())
     }

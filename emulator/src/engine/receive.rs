@@ -100,6 +100,9 @@ impl Engine {
             notified.as_mut().enable();
 
             let now = self.now();
+            // A dead-letter move removes messages here and adds them to the dead-letter queue: one atomic group,
+            // opened before this queue's lock is released (which hands the removals to storage).
+            let mut atomic = None;
             let (received, dead_lettered, next_transition) = {
                 let mut state = queue.lock();
                 state.tick(now);
@@ -132,6 +135,9 @@ impl Engine {
                     let handles: Vec<ReceiptHandle> = receipt.delivered.iter().map(|(handle, _)| *handle).collect();
                     let received: Vec<ReceivedMessage> = receipt.delivered.into_iter().map(render).collect();
                     let dead_lettered = receipt.dead_lettered;
+                    if !dead_lettered.is_empty() {
+                        atomic = Some(self.atomic());
+                    }
                     if let (Some(id), false) = (attempt_id, handles.is_empty()) {
                         let stamped = state.stamp(handles);
                         if let Some(fifo) = state.fifo.as_mut() {
@@ -144,6 +150,7 @@ impl Engine {
             if !dead_lettered.is_empty() {
                 self.move_to_dead_letter_queue(&queue, dead_lettered);
             }
+            drop(atomic);
             let finished = !received.is_empty()
                 || now >= deadline
                 || self.shared.shutdown.is_cancelled()

@@ -22,6 +22,9 @@ impl Engine {
     /// body, attributes, send time and receive count and gain `DeadLetterQueueSourceArn`; in a FIFO dead-letter
     /// queue their retention restarts and their deduplication id becomes their message id. If the dead-letter
     /// queue is gone they go back to the source, visible.
+    ///
+    /// The caller removed the messages from `source` inside an atomic group ([`Engine::atomic`]) that is still
+    /// open, so the removal and the insertion reach the disk in one transaction.
     pub(crate) fn move_to_dead_letter_queue(&self, source: &Queue, messages: Vec<StoredMessage>) {
         let now = self.now();
         let target_arn =

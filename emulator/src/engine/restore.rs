@@ -47,8 +47,9 @@ pub struct QueueSnapshot {
     pub last_purge_at: Option<Timestamp>,
     /// The next sequence to hand out (at least one above every sequence ever used).
     pub next_sequence: u64,
-    /// Messages by sequence, with their last persisted state.
-    pub messages: Vec<(u64, StoredMessage)>,
+    /// Messages by sequence, with their last persisted state, boxed as the queue keeps them, so restoring
+    /// moves each one in without a copy and the snapshot costs only this vector beyond the restored state.
+    pub messages: Vec<(u64, Box<StoredMessage>)>,
     /// Open deduplication windows.
     pub deduplications: Vec<DeduplicationRecord>,
 }
@@ -88,6 +89,7 @@ impl Engine {
             for (sequence, message) in stored.messages {
                 state.restore_message(sequence, message);
             }
+            // The queue holds its messages now; the next queue's vector may reuse this memory.
             state.reserve_sequences_below(stored.next_sequence);
             if let Some(fifo) = state.fifo.as_mut() {
                 for record in stored.deduplications.into_iter().filter(|record| record.expires_at > now) {

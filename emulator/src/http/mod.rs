@@ -94,8 +94,12 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn health() -> &'static str {
-    "ok"
+/// `ok`, or 503 with the reason while durable storage is failing (durable writes are refused meanwhile).
+async fn health(State(state): State<Arc<AppState>>) -> Response {
+    match state.engine.storage_failure() {
+        None => "ok".into_response(),
+        Some(failure) => (StatusCode::SERVICE_UNAVAILABLE, format!("storage failing: {failure}\n")).into_response(),
+    }
 }
 
 async fn prometheus(State(state): State<Arc<AppState>>) -> Response {

@@ -49,6 +49,12 @@ impl QueueState {
         self.journal.get_or_insert_with(Vec::new);
     }
 
+    /// Stops recording changes and drops those not yet handed over (the queue was deleted: storage has been
+    /// told to delete all of it, and nothing may be written for it afterwards).
+    pub fn disable_journal(&mut self) {
+        self.journal = None;
+    }
+
     /// Records a change for storage, when storage is on.
     pub fn record(&mut self, event: QueueEvent) {
         if let Some(journal) = self.journal.as_mut() {
@@ -98,7 +104,7 @@ impl QueueState {
 
     /// Puts a stored message back under its original sequence (start-up recovery). An in-flight or delayed
     /// message whose deadline has passed becomes visible at the next tick.
-    pub fn restore_message(&mut self, sequence: u64, mut message: StoredMessage) {
+    pub fn restore_message(&mut self, sequence: u64, mut message: Box<StoredMessage>) {
         let state = message.state;
         self.next_sequence = self.next_sequence.max(sequence + 1);
         if message.retention_start < self.newest_retention_start {
@@ -112,7 +118,7 @@ impl QueueState {
         message.state = MessageState::Delayed { until: Timestamp::default() };
         self.delayed_count += 1;
         self.add_usage(message.stored_size());
-        self.messages.insert(sequence, Box::new(message));
+        self.messages.insert(sequence, message);
         self.set_state(sequence, state);
     }
 

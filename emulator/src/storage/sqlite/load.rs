@@ -57,7 +57,11 @@ pub(super) fn load(connection: &Connection) -> Result<Snapshot, String> {
 }
 
 /// The stored messages of queue `uid`, by sequence.
-pub(super) fn load_messages(connection: &Connection, uid: i64) -> Result<Vec<(u64, StoredMessage)>, String> {
+pub(super) fn load_messages(connection: &Connection, uid: i64) -> Result<Vec<(u64, Box<StoredMessage>)>, String> {
+    // Sized once: a vector growing by doubling would hold up to twice its entries and copy them each time.
+    let count: i64 = connection
+        .query_row("SELECT count(*) FROM messages WHERE queue_uid = ?1", [uid], |row| row.get(0))
+        .map_err(|e| e.to_string())?;
     let mut statement = connection
         .prepare(
             "SELECT sequence, message_id, body, attributes, trace_header, group_id, deduplication_id, \
@@ -66,7 +70,7 @@ pub(super) fn load_messages(connection: &Connection, uid: i64) -> Result<Vec<(u6
         )
         .map_err(|e| e.to_string())?;
     let mut rows = statement.query([uid]).map_err(|e| e.to_string())?;
-    let mut messages = Vec::new();
+    let mut messages = Vec::with_capacity(usize::try_from(count).unwrap_or_default());
     let mut sender: Option<Arc<str>> = None;
     while let Some(row) = rows.next().map_err(|e| e.to_string())? {
         let sequence = from_sql(row.get(0).map_err(|e| e.to_string())?);
@@ -111,7 +115,7 @@ pub(super) fn load_messages(connection: &Connection, uid: i64) -> Result<Vec<(u6
         message.set_first_received_at(u64::try_from(first_received_at).ok().map(Timestamp::from_millis));
         message.receive_count = u32::try_from(receive_count).map_err(|_| damaged("receive count"))?;
         message.state = decode_state(state, until, received_at).ok_or_else(|| damaged("state"))?;
-        messages.push((sequence, message));
+        messages.push((sequence, Box::new(message)));
     }
     Ok(messages)
 }
@@ -149,7 +153,7 @@ pub(super) fn load_move_tasks(connection: &Connection) -> rusqlite::Result<Vec<(
 pub(super) fn load_deduplications(connection: &Connection, uid: i64) -> rusqlite::Result<Vec<DeduplicationRecord>> {
     let mut statement = connection.prepare(
         "SELECT scope_group, deduplication_id, message_id, sequence, expires_at FROM deduplications \
-         WHERE queue_uid = ?1",
+         WHERE queue_uid = ?1 ORDER BY expires_at",
     )?;
     let rows = statement.query_map([uid], |row| {
         let scope_group: String = row.get(0)?;

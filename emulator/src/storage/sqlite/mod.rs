@@ -8,16 +8,18 @@ mod load;
 mod schema;
 mod write;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
 use super::StorageError;
 use crate::engine::{Durable, EventSink, Snapshot, StorageEvent, StorageFailure};
 use load::load;
-use schema::open_connection;
+use schema::{delete_orphans, open_connection, release_free_pages};
 use write::write_batch;
 
 const FILE_NAME: &str = "sqskit.db";
@@ -25,17 +27,34 @@ const FILE_NAME: &str = "sqskit.db";
 /// How far the writer has got.
 #[derive(Debug, Clone, Default)]
 struct Progress {
-    /// Appends (counted by `append` calls) that are committed.
+    /// Events (counted from the first ever appended) that are committed.
     committed: u64,
-    /// Set once a commit failed; every later `durable` fails with it.
+    /// Why the last commit failed, while storage is failing; cleared when a retry commits.
     failure: Option<String>,
+    /// Set when the writer has stopped: nothing more will be committed.
+    stopped: bool,
 }
 
 #[derive(Debug, Default)]
 struct Pending {
+    /// Events appended and not yet taken by the writer; `events[0]` is event number `taken`.
     events: Vec<StorageEvent>,
+    /// Events taken by the writer so far.
+    taken: u64,
+    /// Events appended so far.
     appended: u64,
+    /// Open atomic groups: id → number of the first event that may belong to the group.
+    holds: BTreeMap<u64, u64>,
+    next_hold: u64,
     closing: bool,
+}
+
+impl Pending {
+    /// How many events the writer may take now: everything up to the first open atomic group.
+    fn takeable(&self) -> usize {
+        let limit = self.holds.values().min().map_or(self.appended, |&start| start.min(self.appended));
+        usize::try_from(limit.saturating_sub(self.taken)).unwrap_or(usize::MAX).min(self.events.len())
+    }
 }
 
 #[derive(Debug)]
@@ -62,6 +81,11 @@ impl SqliteStorage {
         std::fs::create_dir_all(dir).map_err(|source| StorageError::Directory { path: dir.to_owned(), source })?;
         let path = dir.join(FILE_NAME);
         let connection = open_connection(&path)?;
+        match delete_orphans(&connection) {
+            Ok(0) => {}
+            Ok(orphans) => tracing::warn!(orphans, "deleted rows of queues that no longer exist"),
+            Err(source) => return Err(StorageError::Open { path, source }),
+        }
         let snapshot = load(&connection).map_err(|reason| StorageError::Corrupt { path: path.clone(), reason })?;
         let inner = Arc::new(Inner {
             pending: Mutex::new(Pending::default()),
@@ -69,9 +93,18 @@ impl SqliteStorage {
             progress: tokio::sync::watch::Sender::new(Progress::default()),
         });
         let writer_inner = Arc::clone(&inner);
+        let writer_path = path.clone();
         let writer = std::thread::Builder::new()
             .name("sqskit-storage".to_owned())
-            .spawn(move || run_writer(connection, &writer_inner))
+            .spawn(move || {
+                Writer {
+                    connection: Some(connection),
+                    path: writer_path,
+                    inner: &writer_inner,
+                    last_vacuum: Instant::now(),
+                }
+                .run()
+            })
             .map_err(StorageError::Writer)?;
         Ok((Self { inner, path, writer: Mutex::new(Some(writer)) }, snapshot))
     }
@@ -109,8 +142,8 @@ impl EventSink for SqliteStorage {
         if pending.closing {
             return;
         }
+        pending.appended += events.len() as u64;
         pending.events.extend(events);
-        pending.appended += 1;
         drop(pending);
         self.inner.wake.notify_one();
     }
@@ -120,40 +153,335 @@ impl EventSink for SqliteStorage {
         let mut progress = self.inner.progress.subscribe();
         Box::pin(async move {
             let reached = progress
-                .wait_for(|progress| progress.committed >= target || progress.failure.is_some())
+                .wait_for(|progress| progress.committed >= target || progress.stopped)
                 .await
                 .map_err(|_| StorageFailure("the storage writer stopped".to_owned()))?;
-            match &reached.failure {
-                Some(failure) => Err(StorageFailure(failure.clone())),
-                None => Ok(()),
+            if reached.committed >= target {
+                Ok(())
+            } else {
+                Err(StorageFailure(reached.failure.clone().unwrap_or_else(|| "the storage writer stopped".to_owned())))
             }
         })
     }
+
+    fn hold(&self) -> u64 {
+        let mut pending = self.inner.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let id = pending.next_hold;
+        pending.next_hold += 1;
+        let start = pending.appended;
+        pending.holds.insert(id, start);
+        id
+    }
+
+    fn release(&self, hold: u64) {
+        let mut pending = self.inner.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        pending.holds.remove(&hold);
+        drop(pending);
+        self.inner.wake.notify_one();
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.inner.progress.borrow().failure.clone()
+    }
 }
 
-fn run_writer(mut connection: Connection, inner: &Inner) {
-    loop {
-        let (events, appended, closing) = {
-            let mut pending = inner.pending.lock().unwrap_or_else(PoisonError::into_inner);
-            while pending.events.is_empty() && !pending.closing {
-                pending = inner.wake.wait(pending).unwrap_or_else(PoisonError::into_inner);
-            }
-            (std::mem::take(&mut pending.events), pending.appended, pending.closing)
-        };
-        if !events.is_empty() {
-            match write_batch(&mut connection, &events) {
-                Ok(()) => inner.progress.send_modify(|progress| progress.committed = appended),
-                Err(error) => {
-                    tracing::error!(%error, "storage commit failed");
-                    inner.progress.send_modify(|progress| progress.failure = Some(error.to_string()));
-                }
+/// The first wait before retrying a failed commit, and the longest.
+const RETRY_FIRST: Duration = Duration::from_millis(50);
+const RETRY_MAX: Duration = Duration::from_secs(2);
+
+/// The writer thread: takes what may be committed, commits it, and on failure keeps the batch and retries it
+/// (fail-stop: meanwhile the engine refuses durable writes, see [`EventSink::failure`]).
+struct Writer<'a> {
+    /// `None` after a failure closed it; reopened before the next attempt.
+    connection: Option<Connection>,
+    path: PathBuf,
+    inner: &'a Inner,
+    last_vacuum: Instant,
+}
+
+/// How often the writer checks whether the file has free pages to give back.
+const VACUUM_INTERVAL: Duration = Duration::from_secs(1);
+
+impl Writer<'_> {
+    /// Gives free pages back (see [`release_free_pages`]); a failure only costs disk space, so it is logged.
+    fn vacuum(&mut self) {
+        self.last_vacuum = Instant::now();
+        if let Some(connection) = &self.connection {
+            match release_free_pages(connection) {
+                Ok(0) => {}
+                Ok(pages) => tracing::debug!(pages, "released free pages of the data file"),
+                Err(error) => tracing::warn!(%error, "could not release free pages of the data file"),
             }
         }
-        if closing {
-            let pending = inner.pending.lock().unwrap_or_else(PoisonError::into_inner);
-            if pending.events.is_empty() {
+    }
+
+    fn run(mut self) {
+        loop {
+            let (events, end, closing) = {
+                let mut pending = self.inner.pending.lock().unwrap_or_else(PoisonError::into_inner);
+                loop {
+                    let takeable = pending.takeable();
+                    if takeable > 0 || (pending.closing && pending.events.is_empty()) {
+                        break;
+                    }
+                    pending = self.inner.wake.wait(pending).unwrap_or_else(PoisonError::into_inner);
+                }
+                let takeable = pending.takeable();
+                let events: Vec<StorageEvent> = if takeable == pending.events.len() {
+                    std::mem::take(&mut pending.events)
+                } else {
+                    pending.events.drain(..takeable).collect()
+                };
+                pending.taken += takeable as u64;
+                (events, pending.taken, pending.closing && pending.events.is_empty())
+            };
+            if !events.is_empty() && !self.commit(&events) {
+                // Closing and still failing: what was not written is lost with the process, and the requests
+                // waiting for it are told so.
+                tracing::error!(
+                    events = events.len(),
+                    "storage is still failing at shutdown; changes that were never acknowledged are lost"
+                );
+                self.inner.progress.send_modify(|progress| progress.stopped = true);
+                return;
+            }
+            self.inner.progress.send_modify(|progress| progress.committed = end);
+            if closing || self.last_vacuum.elapsed() >= VACUUM_INTERVAL {
+                self.vacuum();
+            }
+            if closing {
+                self.inner.progress.send_modify(|progress| progress.stopped = true);
                 return;
             }
         }
+    }
+
+    /// Commits `events`, retrying with backoff until it works; `false` when it still fails once the storage
+    /// is closing.
+    fn commit(&mut self, events: &[StorageEvent]) -> bool {
+        let mut wait = RETRY_FIRST;
+        loop {
+            let result = match self.connection.as_mut() {
+                Some(connection) => write_batch(connection, events).map_err(|error| error.to_string()),
+                None => open_connection(&self.path).map_err(|error| error.to_string()).and_then(|connection| {
+                    let connection = self.connection.insert(connection);
+                    write_batch(connection, events).map_err(|error| error.to_string())
+                }),
+            };
+            match result {
+                Ok(()) => {
+                    if self.inner.progress.borrow().failure.is_some() {
+                        tracing::warn!("storage recovered: the changes held back are committed; durable writes resume");
+                        self.inner.progress.send_modify(|progress| progress.failure = None);
+                    }
+                    return true;
+                }
+                Err(error) => {
+                    let first = self.inner.progress.borrow().failure.is_none();
+                    if first {
+                        tracing::error!(
+                            %error,
+                            "storage commit failed: durable writes are refused (503) until a retry succeeds"
+                        );
+                    } else {
+                        tracing::debug!(%error, "storage commit retry failed");
+                    }
+                    self.inner.progress.send_modify(|progress| progress.failure = Some(error));
+                    // The transaction was rolled back; a fresh connection for the retry starts from what the
+                    // file holds, whatever state the failure left this one in. Every event is idempotent
+                    // (inserts replace, updates set, deletes delete), so writing the batch again is safe.
+                    self.connection = None;
+                    let closing = {
+                        let pending = self.inner.pending.lock().unwrap_or_else(PoisonError::into_inner);
+                        if pending.closing {
+                            true
+                        } else {
+                            let (pending, _) =
+                                self.inner.wake.wait_timeout(pending, wait).unwrap_or_else(PoisonError::into_inner);
+                            pending.closing
+                        }
+                    };
+                    if closing {
+                        return self.last_attempt(events);
+                    }
+                    wait = (wait * 2).min(RETRY_MAX);
+                }
+            }
+        }
+    }
+
+    /// One more attempt at shutdown.
+    fn last_attempt(&mut self, events: &[StorageEvent]) -> bool {
+        let result = open_connection(&self.path)
+            .map_err(|error| error.to_string())
+            .and_then(|mut connection| write_batch(&mut connection, events).map_err(|error| error.to_string()));
+        result.is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{
+        Md5Digest, MessageAttributes, MessageBody, MessageExtra, QueueEvent, StoredMessage, Timestamp,
+    };
+
+    fn stored(uid: u64, sequence: u64, body: String) -> StorageEvent {
+        let md5 = Md5Digest::of(body.as_bytes());
+        let message = StoredMessage::new(
+            MessageBody::new(body),
+            md5,
+            MessageAttributes::default(),
+            MessageExtra::default(),
+            Arc::from("000000000000"),
+            Timestamp::from_millis(1),
+        );
+        StorageEvent::Queue { uid, event: QueueEvent::MessageStored { sequence, message } }
+    }
+
+    /// Bytes of the data file and its write-ahead log.
+    fn on_disk(dir: &Path) -> u64 {
+        ["sqskit.db", "sqskit.db-wal"]
+            .iter()
+            .map(|name| std::fs::metadata(dir.join(name)).map_or(0, |meta| meta.len()))
+            .sum()
+    }
+
+    #[tokio::test]
+    async fn the_file_gives_space_back_after_a_large_drain() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (storage, _) = SqliteStorage::open(dir.path()).expect("open");
+        storage.append(vec![created(1)]);
+        const COUNT: u64 = 2_000;
+        for chunk in (0..COUNT).collect::<Vec<_>>().chunks(100) {
+            storage.append(
+                chunk.iter().map(|&sequence| stored(1, sequence, format!("{sequence}{}", "b".repeat(8_000)))).collect(),
+            );
+        }
+        storage.durable().await.expect("stored");
+        storage.close();
+        let full = on_disk(dir.path());
+        assert!(full > 16_000_000, "the messages take {full} bytes");
+
+        let (storage, snapshot) = SqliteStorage::open(dir.path()).expect("reopen");
+        assert_eq!(snapshot.queues[0].messages.len(), COUNT as usize);
+        drop(snapshot);
+        for chunk in (0..COUNT).collect::<Vec<_>>().chunks(100) {
+            storage.append(
+                chunk
+                    .iter()
+                    .map(|&sequence| StorageEvent::Queue { uid: 1, event: QueueEvent::MessageRemoved { sequence } })
+                    .collect(),
+            );
+        }
+        storage.durable().await.expect("deleted");
+        storage.close();
+        let drained = on_disk(dir.path());
+        assert!(drained * 10 < full, "after the drain the file keeps {drained} of {full} bytes");
+    }
+
+    #[test]
+    fn a_version_1_file_is_migrated_with_its_deduplication_windows() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (storage, _) = SqliteStorage::open(dir.path()).expect("create");
+        storage.append(vec![created(1)]);
+        storage.close();
+        drop(storage);
+        {
+            // Turn it into a version 1 file: deduplication windows keyed by their id.
+            let connection = Connection::open(dir.path().join(FILE_NAME)).expect("open the file");
+            connection
+                .execute_batch(
+                    "DROP TABLE deduplications;
+                     CREATE TABLE deduplications (queue_uid INTEGER NOT NULL, scope_group TEXT NOT NULL,
+                         deduplication_id TEXT NOT NULL, message_id TEXT NOT NULL, sequence INTEGER NOT NULL,
+                         expires_at INTEGER NOT NULL, PRIMARY KEY (queue_uid, scope_group, deduplication_id))
+                         WITHOUT ROWID;
+                     INSERT INTO deduplications VALUES (1, '', 'dedup-b', 'id-b', 7, 900000000000000);
+                     INSERT INTO deduplications VALUES (1, 'g', 'dedup-a', 'id-a', 3, 800000000000000);
+                     PRAGMA user_version = 1;",
+                )
+                .expect("version 1");
+        }
+        let (storage, snapshot) = SqliteStorage::open(dir.path()).expect("migrated");
+        storage.close();
+        let records = &snapshot.queues[0].deduplications;
+        let found: Vec<(Option<&str>, &str, &str, u64)> = records
+            .iter()
+            .map(|r| (r.scope_group.as_deref(), r.deduplication_id.as_str(), r.message_id.as_str(), r.sequence))
+            .collect();
+        assert_eq!(found, vec![(Some("g"), "dedup-a", "id-a", 3), (None, "dedup-b", "id-b", 7)], "by expiry");
+        let connection = Connection::open(dir.path().join(FILE_NAME)).expect("open the file");
+        let version: i32 = connection.query_row("PRAGMA user_version", [], |row| row.get(0)).expect("version");
+        assert_eq!(version, 2);
+    }
+
+    #[tokio::test]
+    async fn rows_of_a_queue_that_no_longer_exists_are_deleted_at_start_up() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (storage, _) = SqliteStorage::open(dir.path()).expect("open");
+        // What a send racing DeleteQueue wrote before the race was closed: a row after its queue's deletion.
+        storage.append(vec![
+            created(1),
+            stored(1, 1, "kept".to_owned()),
+            created(2),
+            StorageEvent::QueueDeleted { uid: 2 },
+        ]);
+        storage.append(vec![stored(2, 1, "orphan".to_owned())]);
+        storage.durable().await.expect("stored");
+        storage.close();
+        let (storage, snapshot) = SqliteStorage::open(dir.path()).expect("reopen");
+        assert_eq!(snapshot.queues.len(), 1);
+        assert_eq!(snapshot.queues[0].messages.len(), 1);
+        storage.close();
+        let connection = Connection::open(dir.path().join(FILE_NAME)).expect("open the file");
+        let rows: i64 = connection.query_row("SELECT count(*) FROM messages", [], |row| row.get(0)).expect("count");
+        assert_eq!(rows, 1, "the orphan row is gone from the file");
+    }
+
+    fn created(uid: u64) -> StorageEvent {
+        StorageEvent::QueueCreated {
+            uid,
+            name: format!("q{uid}"),
+            attributes: Vec::new(),
+            tags: Vec::new(),
+            created_at: Timestamp::from_millis(1),
+        }
+    }
+
+    #[test]
+    fn the_writer_takes_nothing_past_the_start_of_an_open_group() {
+        let mut pending =
+            Pending { appended: 3, events: vec![created(1), created(2), created(3)], ..Pending::default() };
+        assert_eq!(pending.takeable(), 3);
+        pending.holds.insert(0, 1);
+        assert_eq!(pending.takeable(), 1);
+        pending.holds.insert(1, 0);
+        assert_eq!(pending.takeable(), 0);
+        pending.holds.clear();
+        pending.taken = 2;
+        pending.events.drain(..2);
+        assert_eq!(pending.takeable(), 1);
+    }
+
+    #[tokio::test]
+    async fn events_of_an_open_group_become_durable_only_once_it_is_released() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (storage, _) = SqliteStorage::open(dir.path()).expect("open");
+        storage.append(vec![created(1)]);
+        storage.durable().await.expect("before the group");
+        let hold = storage.hold();
+        storage.append(vec![created(2)]);
+        let durable = storage.durable();
+        tokio::pin!(durable);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), durable.as_mut()).await.is_err(),
+            "committed while the group was open"
+        );
+        storage.release(hold);
+        tokio::time::timeout(Duration::from_secs(5), durable).await.expect("committed after release").expect("ok");
+        storage.close();
+        let (_, snapshot) = SqliteStorage::open(dir.path()).expect("reopen");
+        assert_eq!(snapshot.queues.len(), 2);
     }
 }

@@ -9,8 +9,8 @@ use crate::storage::StorageError;
 
 /// `PRAGMA application_id` of our files ("SQKT"), so a foreign SQLite file is recognised.
 pub(super) const APPLICATION_ID: i32 = 0x5351_4B54;
-/// `PRAGMA user_version`: the schema version this build reads and writes.
-pub(super) const FORMAT_VERSION: i32 = 1;
+/// `PRAGMA user_version`: the schema version this build reads and writes. Version 1 files are migrated.
+pub(super) const FORMAT_VERSION: i32 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE queues (
@@ -45,13 +45,14 @@ CREATE TABLE messages (
 ) WITHOUT ROWID;
 CREATE TABLE deduplications (
     queue_uid INTEGER NOT NULL,
+    sequence INTEGER NOT NULL,
     scope_group TEXT NOT NULL,
     deduplication_id TEXT NOT NULL,
     message_id TEXT NOT NULL,
-    sequence INTEGER NOT NULL,
     expires_at INTEGER NOT NULL,
-    PRIMARY KEY (queue_uid, scope_group, deduplication_id)
+    PRIMARY KEY (queue_uid, sequence)
 ) WITHOUT ROWID;
+CREATE INDEX deduplications_by_expiry ON deduplications (expires_at);
 CREATE TABLE move_tasks (
     handle TEXT PRIMARY KEY,
     source_arn TEXT NOT NULL,
@@ -79,24 +80,99 @@ pub(super) fn open_connection(path: &Path) -> Result<Connection, StorageError> {
         .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |row| row.get(0))
         .map_err(open_error)?;
     if application_id == 0 && tables == 0 {
+        // auto_vacuum must be chosen before the first table exists.
         connection
             .execute_batch(&format!(
-                "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {FORMAT_VERSION}; {SCHEMA}"
+                "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA application_id = {APPLICATION_ID}; \
+                 PRAGMA user_version = {FORMAT_VERSION}; {SCHEMA}"
             ))
             .map_err(open_error)?;
     } else if application_id != APPLICATION_ID {
         return Err(foreign(format!("application id {application_id:#x}, expected {APPLICATION_ID:#x}")));
+    } else if version == 1 {
+        migrate_from_version_1(&connection).map_err(open_error)?;
     } else if version != FORMAT_VERSION {
         return Err(StorageError::Corrupt {
             path: path.to_owned(),
             reason: format!("format version {version}, this build reads version {FORMAT_VERSION}"),
         });
     }
+    // A file written before incremental vacuum was on is rebuilt once with it, so it can give space back.
+    let auto_vacuum: i64 = connection.query_row("PRAGMA auto_vacuum", [], |row| row.get(0)).map_err(open_error)?;
+    if auto_vacuum != AUTO_VACUUM_INCREMENTAL {
+        connection.execute_batch("PRAGMA auto_vacuum = INCREMENTAL; VACUUM;").map_err(open_error)?;
+    }
     // WAL with synchronous=FULL fsyncs the log at every commit: an acknowledged change survives a power cut.
+    // The log is cut back to JOURNAL_SIZE_LIMIT after each checkpoint, so it does not keep its largest size.
     connection
-        .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF;")
+        .execute_batch(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF; \
+             PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT};"
+        ))
         .map_err(open_error)?;
     Ok(connection)
+}
+
+/// Version 1 keyed deduplication windows by their (random) deduplication id, so every FIFO send wrote into a
+/// random B-tree leaf: a commit of n FIFO messages wrote about n pages to the log, and pruning expired windows
+/// scanned the whole table. Version 2 keys them by the sequence of the message that opened them (appends) and
+/// indexes their expiry. The engine, not the table, decides duplicates, so the id needs no unique key.
+fn migrate_from_version_1(connection: &Connection) -> rusqlite::Result<()> {
+    connection.execute_batch(&format!(
+        "BEGIN;
+         CREATE TABLE deduplications_v2 (
+             queue_uid INTEGER NOT NULL,
+             sequence INTEGER NOT NULL,
+             scope_group TEXT NOT NULL,
+             deduplication_id TEXT NOT NULL,
+             message_id TEXT NOT NULL,
+             expires_at INTEGER NOT NULL,
+             PRIMARY KEY (queue_uid, sequence)
+         ) WITHOUT ROWID;
+         INSERT OR REPLACE INTO deduplications_v2 (queue_uid, sequence, scope_group, deduplication_id, message_id,
+             expires_at)
+             SELECT queue_uid, sequence, scope_group, deduplication_id, message_id, expires_at FROM deduplications
+             ORDER BY expires_at;
+         DROP TABLE deduplications;
+         ALTER TABLE deduplications_v2 RENAME TO deduplications;
+         CREATE INDEX deduplications_by_expiry ON deduplications (expires_at);
+         PRAGMA user_version = {FORMAT_VERSION};
+         COMMIT;"
+    ))
+}
+
+/// `PRAGMA auto_vacuum` value of incremental mode.
+const AUTO_VACUUM_INCREMENTAL: i64 = 2;
+/// Bytes the write-ahead log is truncated to after a checkpoint.
+const JOURNAL_SIZE_LIMIT: u64 = 16 * 1024 * 1024;
+/// Free pages (4 KiB each) below which no vacuum is worth it.
+const VACUUM_MIN_FREE_PAGES: i64 = 256;
+
+/// Gives free pages back to the file system when they are many (at least [`VACUUM_MIN_FREE_PAGES`] and a
+/// quarter of the file): after a large drain the file shrinks instead of keeping its largest size. Returns the
+/// pages released.
+pub(super) fn release_free_pages(connection: &Connection) -> rusqlite::Result<i64> {
+    let free: i64 = connection.query_row("PRAGMA freelist_count", [], |row| row.get(0))?;
+    let total: i64 = connection.query_row("PRAGMA page_count", [], |row| row.get(0))?;
+    if free < VACUUM_MIN_FREE_PAGES || free * 4 < total {
+        return Ok(0);
+    }
+    // The pragma frees one page per step: step it to the end (a single `execute` would free one page).
+    let mut statement = connection.prepare(&format!("PRAGMA incremental_vacuum({free})"))?;
+    let mut rows = statement.query([])?;
+    while rows.next()?.is_some() {}
+    Ok(free)
+}
+
+/// Deletes rows of queues that no longer exist (left by a send racing DeleteQueue in files written before
+/// that race was closed): they would never be loaded nor deleted. Returns how many went.
+pub(super) fn delete_orphans(connection: &Connection) -> rusqlite::Result<usize> {
+    let mut deleted = 0;
+    for table in ["messages", "deduplications"] {
+        deleted +=
+            connection.execute(&format!("DELETE FROM {table} WHERE queue_uid NOT IN (SELECT uid FROM queues)"), [])?;
+    }
+    Ok(deleted)
 }
 
 /// SQLite integers are signed; every value stored here (ids, sequences, epoch milliseconds) fits.

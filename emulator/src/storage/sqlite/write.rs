@@ -173,8 +173,8 @@ pub(super) fn apply_queue_event(
             // Group ids are never empty, so "" stands for "no group scope".
             transaction
                 .prepare_cached(
-                    "INSERT OR REPLACE INTO deduplications (queue_uid, scope_group, deduplication_id, message_id, \
-                     sequence, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "INSERT OR REPLACE INTO deduplications (queue_uid, sequence, scope_group, deduplication_id, \
+                     message_id, expires_at) VALUES (?1, ?5, ?2, ?3, ?4, ?6)",
                 )?
                 .execute(params![
                     uid_sql,
