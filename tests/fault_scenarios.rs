@@ -605,3 +605,65 @@ async fn one_failed_extension_is_tried_again_before_the_handler_is_cancelled() {
     assert_eq!(fixture.depth(&queue_url).await, Some((0, 0, 0)), "the order was acknowledged");
     fixture.finish().await;
 }
+
+/// Issue 18: an extension that gets no answer is in doubt, not pending forever. The heartbeat waits half
+/// its threshold for an answer; a hanging `ChangeMessageVisibilityBatch` then counts as failed, so the
+/// handler's lifeline applies (it is signalled, and dropped, before the confirmed visibility ends) and the
+/// next tick is not held up. Without the bound the tick waited for the answer (the SDK's 30 s operation
+/// timeout), no extension was known to have failed, and the message became visible again while its first
+/// handler still ran: two runs at once.
+///
+/// Setup: a 10 s visibility timeout, a 1 s grace period (the default threshold is then 6.7 s, the answer
+/// timeout 3.3 s), the first extension delayed 20 s by the emulator, a handler that runs 12 s unless
+/// signalled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_extension_is_in_doubt_and_the_message_never_runs_twice_at_once() {
+    let fixture = Fixture::start(20).await;
+    let queue_url = fixture.create_queue("heartbeat-hangs", false).await;
+    let producer = Producer::<Order>::builder(fixture.backend.clone(), &queue_url).build().await.expect("producer");
+    let consumer = Consumer::<Order>::builder(fixture.backend.clone(), &queue_url)
+        .visibility_timeout(Duration::from_secs(10))
+        .handler_grace(Duration::from_secs(1))
+        .wait_time(Duration::from_secs(1))
+        .build()
+        .await
+        .expect("build the consumer");
+    let rule = json!({
+        "queue": "heartbeat-hangs", "action": "ChangeMessageVisibility*", "kind": "latency", "millis": 20_000,
+        "max_injections": 1
+    });
+    fixture.emulator.faults().add(serde_json::from_value(rule).expect("a valid rule")).expect("install the rule");
+    producer.send(&orders(1, 1)[0]).await.expect("send the order");
+    producer.close().await;
+
+    // (receive count, start, end) of each run.
+    let runs = Arc::new(Mutex::new(Vec::new()));
+    let running = consumer.start({
+        let runs = runs.clone();
+        move |order: Delivery<Order>| {
+            let runs = runs.clone();
+            async move {
+                let start = Instant::now();
+                tokio::select! {
+                    () = order.cancelled() => {}
+                    () = tokio::time::sleep(Duration::from_secs(12)) => {}
+                };
+                runs.lock().unwrap().push((order.receive_count(), start, Instant::now()));
+                Ok::<(), HandlerError>(())
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while fixture.depth(&queue_url).await != Some((0, 0, 0)) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let report = running.shutdown(Duration::from_secs(5)).await;
+    let mut runs = runs.lock().unwrap().clone();
+    runs.sort_by_key(|run| run.1);
+    assert!(!runs.is_empty(), "the handler ran; {:?}", report.stats);
+    for pair in runs.windows(2) {
+        assert!(pair[1].1 >= pair[0].2, "two runs at once: {runs:?}; {:?}", report.stats);
+    }
+    assert_eq!(fixture.depth(&queue_url).await, Some((0, 0, 0)), "the order was acknowledged; {runs:?}");
+    fixture.finish().await;
+}

@@ -21,6 +21,7 @@ use super::process::abandon_lease;
 use super::registry::{Due, EntryId, ExtensionRule};
 use super::stats::bump;
 use crate::backend::{BatchOutcome, MAX_BATCH_ENTRIES, VisibilityEntry};
+use crate::error::Error;
 use crate::telemetry;
 
 /// At most this many heartbeat requests are in flight at once (one tick's requests beyond it wait).
@@ -49,13 +50,23 @@ async fn tick(core: &Core, rule: ExtensionRule, interval: Duration) {
     let slots = Semaphore::new(MAX_REQUESTS_PER_TICK);
     JoinAll::new(due.chunks(MAX_BATCH_ENTRIES).map(|chunk| async {
         let Ok(_permit) = slots.acquire().await else { return };
-        extend(core, chunk, interval).await;
+        extend(core, chunk, interval, answer_timeout(rule)).await;
     }))
     .await;
 }
 
+/// How long the heartbeat waits for the answer to an extension: half the threshold (at least 1 s). Due
+/// messages have at most the threshold left of their confirmed visibility, so a later answer could not help
+/// them; waiting longer would also hold the next tick (a tick returns once all its requests are answered)
+/// and with it every other message's extension. An extension without an answer is in doubt: it counts as
+/// failed (the confirmed deadline stays, the handler's lifeline applies) and is tried again after the
+/// backoff.
+fn answer_timeout(rule: ExtensionRule) -> Duration {
+    (rule.threshold / 2).max(Duration::from_secs(1))
+}
+
 /// One `ChangeMessageVisibilityBatch` request for up to 10 due messages, and its bookkeeping.
-async fn extend(core: &Core, chunk: &[Due], interval: Duration) {
+async fn extend(core: &Core, chunk: &[Due], interval: Duration, answer_timeout: Duration) {
     let entries: Vec<VisibilityEntry> = chunk
         .iter()
         .enumerate()
@@ -72,7 +83,13 @@ async fn extend(core: &Core, chunk: &[Due], interval: Duration) {
         batch_size = entries.len(),
     );
     let sent_at = Instant::now();
-    let result = core.backend.change_message_visibility_batch(&core.config.queue_url, &entries).instrument(span).await;
+    let request = core.backend.change_message_visibility_batch(&core.config.queue_url, &entries).instrument(span);
+    let result = match tokio::time::timeout(answer_timeout, request).await {
+        Ok(result) => result,
+        Err(_) => Err(Error::Timeout {
+            detail: format!("no answer to ChangeMessageVisibilityBatch within {answer_timeout:?}"),
+        }),
+    };
     if let Err(error) = &result {
         core.config.on_error.call(&core.config.queue_url, ConsumerOperation::Heartbeat, error, 0);
     }
