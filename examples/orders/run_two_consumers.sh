@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Two order_consumer processes at once on one queue, sharing an idempotency store, with 200 duplicates sent on
-# purpose, 10% injected failures and the first consumer killed with SIGKILL mid-run; then the verdict from the
+# Two order_consumer processes at once on one queue, sharing an idempotency store, with duplicates (a tenth of the
+# orders: 2,000, or 300 on moto_server) sent on purpose, 10% injected failures and the first consumer killed with SIGKILL mid-run; then the verdict from the
 # journal of handler completions: every order's handler completed once (a second completion only for an order
 # the killed process completed in its last moments), none lost. The run is tests/two_consumers.rs (which starts
 # the emulator, the store's server and the example binaries itself); this script picks the store:
@@ -17,4 +17,4 @@ case "${1:-redis}" in
   *) echo "usage: $0 [redis|dynamodb|memory]" >&2; exit 2 ;;
 esac
 # Required here: a missing server is an error, not a skip.
-SQSKIT_REQUIRE_STORE_TESTS=1 exec cargo test -p sqskit --test two_consumers -- --include-ignored --exact "$test" --nocapture
+SQSKIT_REQUIRE_STORE_TESTS=1 exec cargo test -p sqskit --test two_consumers -- --exact "$test" --nocapture
