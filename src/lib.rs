@@ -61,6 +61,7 @@
 pub mod backend;
 pub mod codec;
 pub mod consumer;
+pub mod envelope;
 pub mod error;
 pub mod flow;
 pub mod idempotency;
