@@ -3,6 +3,8 @@
 //! payload with the envelope's metadata on the `Delivery` (end to end on the embedded emulator).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod router;
+
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
