@@ -65,6 +65,8 @@ pub mod envelope;
 pub mod error;
 pub mod flow;
 pub mod idempotency;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod monitor;
 pub mod producer;
 pub mod retry;
