@@ -47,7 +47,7 @@ check_layers() {
     name=$(basename "$entry" .rs)
     case $name in lib | main) continue ;; esac
     [[ $entry == *.rs || -d $entry ]] || continue
-    printf '%s\n' "${layers[@]}" | grep -qx "$name" || fail "$root/$name is not in the layer table of .ci/layering.sh"
+    printf '%s\n' "${layers[@]}" | grep -x "$name" >/dev/null || fail "$root/$name is not in the layer table of .ci/layering.sh"
   done
 }
 
@@ -84,7 +84,7 @@ done
 
 # The client crate: one direction from the message types to the producer, consumer and monitor; the AWS SDK and
 # the emulator's engine are reached only through their backends.
-check_layers src types telemetry trace_context error retry flow codec idempotency backend producer consumer monitor stores
+check_layers src types telemetry trace_context error retry flow codec envelope idempotency backend producer consumer monitor stores lambda
 hits=$(code_matching 'aws_sdk_sqs' src | grep -v '^src/backend/aws.rs:')
 [ -n "$hits" ] && fail "only src/backend/aws.rs may use the SQS SDK:"$'\n'"$hits"
 hits=$(code_matching 'aws_sdk_dynamodb' src | grep -v '^src/stores/dynamodb_store')

@@ -61,9 +61,12 @@
 pub mod backend;
 pub mod codec;
 pub mod consumer;
+pub mod envelope;
 pub mod error;
 pub mod flow;
 pub mod idempotency;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod monitor;
 pub mod producer;
 pub mod retry;

@@ -16,6 +16,7 @@ use super::options::{Heartbeat, IdempotencyKeySource, MAX_VISIBILITY, MAX_WAIT, 
 use super::timeout::{HandlerLimits, confirmed_margin};
 use crate::backend::{MAX_BATCH_ENTRIES, SqsBackend};
 use crate::codec::{Decode, JsonCodec};
+use crate::envelope::Envelope;
 use crate::error::{Error, Result};
 use crate::retry::{Jitter, RetryPolicy};
 use crate::types::{IdempotencyKey, QueueAttributeName, SystemAttributeName};
@@ -32,6 +33,7 @@ pub(crate) struct Idempotency {
 pub(crate) struct Config {
     pub(crate) queue_url: String,
     pub(crate) fifo: bool,
+    pub(crate) envelope: Envelope,
     pub(crate) concurrency: usize,
     pub(crate) pollers: usize,
     /// How many messages a poller tries to ask for at once: 10, or the concurrency if smaller. Not the
@@ -63,6 +65,7 @@ pub struct ConsumerBuilder<T> {
     backend: Arc<dyn SqsBackend>,
     queue_url: String,
     codec: Arc<dyn Decode<T>>,
+    envelope: Envelope,
     key_source: IdempotencyKeySource<T>,
     concurrency: usize,
     pollers: Option<usize>,
@@ -93,6 +96,7 @@ impl<T> fmt::Debug for ConsumerBuilder<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConsumerBuilder")
             .field("queue_url", &self.queue_url)
+            .field("envelope", &self.envelope)
             .field("concurrency", &self.concurrency)
             .field("pollers", &self.pollers)
             .field("wait_time", &self.wait_time)
@@ -120,6 +124,7 @@ impl<T: Send + 'static> ConsumerBuilder<T> {
             backend,
             queue_url,
             codec,
+            envelope: Envelope::Raw,
             key_source: IdempotencyKeySource::AttributeOrDeduplicationId,
             concurrency: 32,
             pollers: None,
@@ -153,6 +158,15 @@ impl<T: Send + 'static> ConsumerBuilder<T> {
     /// Decodes bodies with `codec` instead of JSON.
     pub fn codec(mut self, codec: impl Decode<T>) -> Self {
         self.codec = Arc::new(codec);
+        self
+    }
+
+    /// The envelope bodies come in (default [`Envelope::Raw`]): with [`Envelope::Sns`] or
+    /// [`Envelope::EventBridge`] the codec decodes the SNS `Message` or the EventBridge `detail`, and the
+    /// envelope's fields are on [`MessageMeta::envelope`]; a body that is not a valid envelope is poison (see
+    /// [`poison`](Self::poison)). See [`crate::envelope`] for what is decoded.
+    pub fn envelope(mut self, envelope: Envelope) -> Self {
+        self.envelope = envelope;
         self
     }
 
@@ -444,6 +458,7 @@ impl<T: Send + 'static> ConsumerBuilder<T> {
         });
         Ok(Config {
             fifo: self.queue_url.ends_with(".fifo"),
+            envelope: self.envelope,
             queue_url: self.queue_url.clone(),
             concurrency: self.concurrency,
             pollers,

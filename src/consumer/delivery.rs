@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use crate::backend::ReceivedMessage;
+use crate::envelope::{EnvelopeMeta, EventBridgeMeta, SnsMeta};
 use crate::trace_context::{TRACEPARENT_ATTRIBUTE, TraceContext};
 use crate::types::{IdempotencyKey, MessageAttributes, MessageId, SystemAttributeName};
 
@@ -40,6 +41,9 @@ pub struct MessageMeta {
     pub trace_context: Option<TraceContext>,
     /// The `AWSTraceHeader` system attribute (X-Ray), when present.
     pub aws_trace_header: Option<String>,
+    /// What the message's [envelope](crate::envelope) said (SNS or EventBridge fields), or
+    /// [`EnvelopeMeta::Raw`].
+    pub envelope: EnvelopeMeta,
 }
 
 impl MessageMeta {
@@ -63,6 +67,7 @@ impl MessageMeta {
             idempotency_key: None,
             trace_context: trace_context(message),
             aws_trace_header: message.system_attributes.get(&SystemAttributeName::AwsTraceHeader).cloned(),
+            envelope: EnvelopeMeta::Raw,
         }
     }
 }
@@ -185,6 +190,24 @@ impl<T> Delivery<T> {
     /// The `AWSTraceHeader` system attribute (X-Ray), if the message has one.
     pub fn aws_trace_header(&self) -> Option<&str> {
         self.meta.aws_trace_header.as_deref()
+    }
+
+    /// The SNS notification's fields (topic, SNS message id, subject, timestamp, its message attributes),
+    /// when the message came through SNS and the consumer opens SNS envelopes.
+    pub fn sns(&self) -> Option<&SnsMeta> {
+        self.meta.envelope.sns()
+    }
+
+    /// The EventBridge event's fields (`detail-type`, `source`, `id`, `time`...), when the message is an
+    /// EventBridge event and the consumer opens EventBridge envelopes.
+    pub fn eventbridge(&self) -> Option<&EventBridgeMeta> {
+        self.meta.envelope.eventbridge()
+    }
+
+    /// A delivery of `body` with this delivery's metadata and cancellation signal (a router hands each
+    /// message on this way, decoded into its type).
+    pub fn with_body<U>(&self, body: U) -> Delivery<U> {
+        Delivery { body, meta: self.meta.clone(), cancellation: self.cancellation.clone() }
     }
 }
 

@@ -87,6 +87,7 @@ mod outcome;
 mod poller;
 mod process;
 mod registry;
+mod router;
 mod settle;
 mod stats;
 mod timeout;
@@ -112,12 +113,14 @@ pub use health::{
 pub use idempotency_store::{Begin, IdempotencyStore, InMemoryIdempotencyStore, LeaseToken, StoreError};
 pub use options::{Heartbeat, IdempotencyKeySource, KeyFn, PoisonAction};
 pub use outcome::{BatchOutcomes, Classify, ErrorClass, HandlerError, IntoOutcome, Outcome};
+pub use router::{Discriminator, Payload, PayloadCodec, Router, RouterStats, UnknownType};
 pub use stats::{ConsumerStats, ShutdownReport};
 /// The token type of [`Delivery::cancellation`] (re-exported from `tokio-util`).
 pub use tokio_util::sync::CancellationToken;
 
 use self::builder::Config;
 use self::core::{Core, Mode, Shared};
+pub(crate) use self::handler::CatchUnwind;
 use self::options::IdempotencyKeySource as KeySource;
 use self::registry::Phase;
 use self::settle::{SettleContext, SettleItem, SettleKind, SettleOp, Settler};

@@ -378,11 +378,16 @@ async fn prepare<T: Send + 'static>(shared: &Shared<T>, admitted: Admitted) -> P
     if let Err(error) = admitted.message.check_integrity() {
         return Prepared::Settled(poison(shared, admitted, &error).await);
     }
-    let body = match shared.codec.decode(&admitted.message.body) {
+    let opened = match shared.core.config.envelope.open(&admitted.message.body) {
+        Ok(opened) => opened,
+        Err(error) => return Prepared::Settled(poison(shared, admitted, &error.into()).await),
+    };
+    let body = match shared.codec.decode(&opened.payload) {
         Ok(body) => body,
         Err(error) => return Prepared::Settled(poison(shared, admitted, &error).await),
     };
     let mut meta = MessageMeta::from_received(&admitted.message);
+    meta.envelope = opened.meta;
     let key = shared.key_source.key(&body, &meta);
     meta.idempotency_key.clone_from(&key);
     let (Some(idempotency), Some(key)) = (&shared.core.config.idempotency, key) else {

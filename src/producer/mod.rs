@@ -134,6 +134,12 @@ impl SendOptions {
         self
     }
 
+    /// Names the message's type for a [`Router`](crate::consumer::Router) on a queue carrying several types:
+    /// the [`MESSAGE_TYPE_ATTRIBUTE`](crate::envelope::MESSAGE_TYPE_ATTRIBUTE) message attribute (`String`).
+    pub fn message_type(self, message_type: impl Into<String>) -> Self {
+        self.attribute(crate::envelope::MESSAGE_TYPE_ATTRIBUTE, MessageAttribute::string(message_type))
+    }
+
     /// Sets all message attributes.
     pub fn attributes(mut self, attributes: MessageAttributes) -> Self {
         self.attributes = attributes;

@@ -1,0 +1,1 @@
+//! README snippets for the Lambda adapter.
