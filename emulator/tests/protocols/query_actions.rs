@@ -464,3 +464,56 @@ async fn dead_letter_sources_are_listed_and_move_tasks_run() {
     assert_eq!(unknown.root().name, "ErrorResponse", "{}", unknown.body);
     env.shutdown().await;
 }
+
+/// `MessageAttributeName` selectors over Query, as AWS answers them (see the SDK test
+/// `message_attribute_name_wildcards_select_as_aws_does` for the sources): `All`, `.*` and `*` select all,
+/// `Hel.*` the names starting with `Hel`; an unindexed `MessageAttributeName=…` (the form of the API reference's
+/// Query sample requests) is a list of one name.
+#[tokio::test]
+async fn message_attribute_name_wildcards_select_as_aws_does() {
+    let env = QueryEnv::start().await;
+    let url = env.create_queue("orders", &Params::default().attributes(&[("VisibilityTimeout", "0")]).pairs()).await;
+    let send = Params::message(&url, "msg")
+        .message_attribute("", 1, "Help.Me", "String", "Me")
+        .message_attribute("", 2, "Hello", "String", "There")
+        .message_attribute("", 3, "General", "String", "Kenobi");
+    env.ok("SendMessage", &send.pairs()).await;
+
+    let cases: [(&[(&str, &str)], &[&str]); 7] = [
+        (&[("MessageAttributeName.1", "All")], &["General", "Hello", "Help.Me"]),
+        (&[("MessageAttributeName.1", ".*")], &["General", "Hello", "Help.Me"]),
+        (&[("MessageAttributeName.1", "*")], &["General", "Hello", "Help.Me"]),
+        (&[("MessageAttributeName.1", "Hel.*")], &["Hello", "Help.Me"]),
+        (&[("MessageAttributeName.1", "Foo"), ("MessageAttributeName.2", "G.*")], &["General"]),
+        (&[("MessageAttributeName", "Help.*")], &["Help.Me"]),
+        (&[("MessageAttributeName.1", "AWS."), ("MessageAttributeName.2", "Help")], &[]),
+    ];
+    for (selectors, expected) in cases {
+        let mut params = vec![("QueueUrl", url.as_str())];
+        params.extend_from_slice(selectors);
+        let received = env.ok("ReceiveMessage", &params).await;
+        let message = received.child("Message");
+        let mut names: Vec<String> =
+            message.all("MessageAttribute").iter().map(|attribute| attribute.text("Name")).collect();
+        names.sort();
+        assert_eq!(names, expected, "{selectors:?}");
+        let values = [("General", "Kenobi"), ("Hello", "There"), ("Help.Me", "Me")];
+        let returned: Vec<(&str, &str, Val<'_>)> = values
+            .iter()
+            .filter(|(name, _)| expected.contains(name))
+            .map(|(name, value)| (*name, "String", Val::Text(value)))
+            .collect();
+        if returned.is_empty() {
+            assert!(!message.has("MD5OfMessageAttributes"), "{selectors:?}");
+        } else {
+            assert_eq!(message.text("MD5OfMessageAttributes"), md5_of_attributes(&returned), "{selectors:?}");
+        }
+    }
+
+    let all_system =
+        env.ok("ReceiveMessage", &[("QueueUrl", &url), ("AttributeName", "All")]).await.child("Message").clone();
+    let system: Vec<String> =
+        all_system.pairs("Attribute", "Name", "Value").into_iter().map(|(name, _)| name).collect();
+    assert!(system.contains(&"SentTimestamp".to_owned()) && system.contains(&"SenderId".to_owned()), "{system:?}");
+    env.shutdown().await;
+}

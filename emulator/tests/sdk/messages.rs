@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName};
 
-use crate::common::{TestEnv, Val, expect_service_error, md5_hex, md5_of_attributes};
+use crate::common::{TestEnv, Val, expect_service_error, md5_hex, md5_of_attributes, str_attr};
 
 const TRACE: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1";
 
@@ -106,5 +106,59 @@ async fn system_attribute_names_and_deprecated_attribute_names_are_combined() {
     // SPEC §6 ReceiveMessage: the two lists mean the same thing; the union is returned.
     let names: BTreeSet<&str> = msgs[0].attributes().unwrap().keys().map(MessageSystemAttributeName::as_str).collect();
     assert_eq!(names, BTreeSet::from(["SenderId", "SentTimestamp"]));
+    env.shutdown().await;
+}
+
+/// `MessageAttributeNames` selectors as AWS answers them (the recorded AWS responses of LocalStack's
+/// AWS-validated `test_receive_message_message_attribute_names_filters`, tests/integration/test_sqs.snapshot.json
+/// in <https://github.com/localstack/localstack>, and the API reference: "`All` or `.*` ... a prefix, for example
+/// `bar.*`", <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html>):
+/// `Hel.*` is the prefix `Hel` (so `Hello` and `Help.Me`), `*` and `.*` are every attribute, and names that
+/// could never be attribute names (`AWS.`, `..foo`) select nothing without an error.
+#[tokio::test]
+async fn message_attribute_name_wildcards_select_as_aws_does() {
+    let env = TestEnv::start().await;
+    let url = env.create_queue_with("orders", &[("VisibilityTimeout", "0")]).await;
+    env.client
+        .send_message()
+        .queue_url(&url)
+        .message_body("msg")
+        .message_attributes("Help.Me", str_attr("String", "Me"))
+        .message_attributes("Hello", str_attr("String", "There"))
+        .message_attributes("General", str_attr("String", "Kenobi"))
+        .send()
+        .await
+        .unwrap();
+
+    let cases: [(&[&str], &[&str]); 9] = [
+        (&["All"], &["General", "Hello", "Help.Me"]),
+        (&[".*"], &["General", "Hello", "Help.Me"]),
+        (&["*"], &["General", "Hello", "Help.Me"]),
+        (&["Hel.*"], &["Hello", "Help.Me"]),
+        (&["Help.*"], &["Help.Me"]),
+        (&["Foo", "Hello"], &["Hello"]),
+        (&["G.*", "Help.Me"], &["General", "Help.Me"]),
+        (&["Foo", "Help"], &[]),
+        (&["AWS.", "..foo"], &[]),
+    ];
+    for (selectors, expected) in cases {
+        let mut request = env.client.receive_message().queue_url(&url);
+        for selector in selectors {
+            request = request.message_attribute_names(*selector);
+        }
+        let messages = request.send().await.unwrap().messages.unwrap();
+        let message = &messages[0];
+        let names: BTreeSet<&str> =
+            message.message_attributes().map(|attrs| attrs.keys().map(String::as_str).collect()).unwrap_or_default();
+        assert_eq!(names, expected.iter().copied().collect::<BTreeSet<_>>(), "{selectors:?}");
+        let values = [("General", "Kenobi"), ("Hello", "There"), ("Help.Me", "Me")];
+        let returned: Vec<(&str, &str, Val<'_>)> = values
+            .iter()
+            .filter(|(name, _)| expected.contains(name))
+            .map(|(name, value)| (*name, "String", Val::Text(value)))
+            .collect();
+        let md5 = (!returned.is_empty()).then(|| md5_of_attributes(&returned));
+        assert_eq!(message.md5_of_message_attributes().map(str::to_owned), md5, "{selectors:?}");
+    }
     env.shutdown().await;
 }
