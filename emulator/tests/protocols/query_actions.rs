@@ -479,7 +479,9 @@ async fn message_attribute_name_wildcards_select_as_aws_does() {
         .message_attribute("", 3, "General", "String", "Kenobi");
     env.ok("SendMessage", &send.pairs()).await;
 
-    let cases: [(&[(&str, &str)], &[&str]); 7] = [
+    /// The selector parameters of one receive, and the attribute names it must return.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+    let cases: [Case<'_>; 7] = [
         (&[("MessageAttributeName.1", "All")], &["General", "Hello", "Help.Me"]),
         (&[("MessageAttributeName.1", ".*")], &["General", "Hello", "Help.Me"]),
         (&[("MessageAttributeName.1", "*")], &["General", "Hello", "Help.Me"]),
