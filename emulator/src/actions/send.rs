@@ -82,8 +82,13 @@ impl SendMessageResponse {
 }
 
 /// `SendMessage`: enqueues one message.
-pub fn send_message(engine: &Engine, url: &str, request: SendMessageRequest) -> Result<SendMessageResponse, SqsError> {
-    let output = engine.send_message(url, request.into())?;
+pub fn send_message(
+    engine: &Engine,
+    context: &RequestContext,
+    url: &str,
+    request: SendMessageRequest,
+) -> Result<SendMessageResponse, SqsError> {
+    let output = engine.send_message_traced(url, request.into(), context.trace_header.as_deref())?;
     Ok(SendMessageResponse::new(None, output))
 }
 
@@ -107,6 +112,7 @@ pub fn send_message_batch(
     context: &RequestContext,
     request: SendMessageBatchRequest,
 ) -> Result<SendMessageBatchResponse, SqsError> {
-    let results = request.run(context, |url, entries| engine.send_message_batch(url, entries))?;
+    let results = request
+        .run(context, |url, entries| engine.send_message_batch_traced(url, entries, context.trace_header.as_deref()))?;
     Ok(SendMessageBatchResponse::from_results(results, |id, output| SendMessageResponse::new(Some(id), output)))
 }

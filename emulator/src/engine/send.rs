@@ -107,7 +107,13 @@ impl SendRules {
 }
 
 impl Engine {
-    fn prepare(&self, rules: SendRules, input: SendMessageInput, now: Timestamp) -> Result<PreparedMessage, SqsError> {
+    fn prepare(
+        &self,
+        rules: SendRules,
+        input: SendMessageInput,
+        http_trace_header: Option<&str>,
+        now: Timestamp,
+    ) -> Result<PreparedMessage, SqsError> {
         let body = match input.body {
             Some(body) if !body.is_empty() => body,
             _ => return Err(SqsError::missing_parameter("MessageBody")),
@@ -117,6 +123,8 @@ impl Engine {
         }
         let attributes = MessageAttributes::validate(input.message_attributes)?;
         let (trace_header, md5_of_system_attributes) = validate_system_attributes(input.system_attributes)?;
+        let trace_header =
+            trace_header.or_else(|| http_trace_header.filter(|header| !header.is_empty()).map(str::to_owned));
         let size = body.len() + attributes.size();
         if size > rules.maximum_message_size {
             return Err(SqsError::invalid_parameter(format!(
@@ -219,10 +227,26 @@ impl Engine {
     /// `InvalidParameterValue` (size, delay, attributes, parameters that do not fit the queue type);
     /// `ServiceUnavailable` when the memory budget for stored messages is exhausted.
     pub fn send_message(&self, queue_url: &str, input: SendMessageInput) -> Result<SendMessageOutput, SqsError> {
+        self.send_message_traced(queue_url, input, None)
+    }
+
+    /// [`Engine::send_message`] for a request that carried an X-Ray trace header (HTTP `X-Amzn-Trace-Id`): it
+    /// becomes the message's `AWSTraceHeader` unless the message's `MessageSystemAttributes` set one, which
+    /// "overrides the HTTP trace header" (<https://docs.aws.amazon.com/xray/latest/devguide/xray-services-sqs.html>).
+    /// It adds no `MD5OfMessageSystemAttributes`: the request sent no system attributes.
+    ///
+    /// # Errors
+    /// As [`Engine::send_message`].
+    pub fn send_message_traced(
+        &self,
+        queue_url: &str,
+        input: SendMessageInput,
+        http_trace_header: Option<&str>,
+    ) -> Result<SendMessageOutput, SqsError> {
         let queue = self.queue(queue_url)?;
         self.check_memory_budget(input.payload_size())?;
         let now = self.now();
-        let prepared = self.prepare(SendRules::of(&queue), input, now)?;
+        let prepared = self.prepare(SendRules::of(&queue), input, http_trace_header, now)?;
         let (output, stored) = {
             let mut state = queue.lock();
             state.tick(now);
@@ -249,6 +273,20 @@ impl Engine {
         queue_url: &str,
         entries: Vec<BatchEntry<SendMessageInput>>,
     ) -> Result<Vec<BatchResult<SendMessageOutput>>, SqsError> {
+        self.send_message_batch_traced(queue_url, entries, None)
+    }
+
+    /// [`Engine::send_message_batch`] for a request that carried an X-Ray trace header: it applies to every
+    /// entry without an `AWSTraceHeader` system attribute of its own (see [`Engine::send_message_traced`]).
+    ///
+    /// # Errors
+    /// As [`Engine::send_message_batch`].
+    pub fn send_message_batch_traced(
+        &self,
+        queue_url: &str,
+        entries: Vec<BatchEntry<SendMessageInput>>,
+        http_trace_header: Option<&str>,
+    ) -> Result<Vec<BatchResult<SendMessageOutput>>, SqsError> {
         let queue = self.queue(queue_url)?;
         batch::validate_entries(&entries, "SendMessageBatchRequestEntry")?;
         let total: usize = entries.iter().map(|entry| entry.input.payload_size()).sum();
@@ -256,8 +294,10 @@ impl Engine {
         self.check_memory_budget(total)?;
         let now = self.now();
         let rules = SendRules::of(&queue);
-        let prepared: Vec<(String, Result<PreparedMessage, SqsError>)> =
-            entries.into_iter().map(|entry| (entry.id, self.prepare(rules, entry.input, now))).collect();
+        let prepared: Vec<(String, Result<PreparedMessage, SqsError>)> = entries
+            .into_iter()
+            .map(|entry| (entry.id, self.prepare(rules, entry.input, http_trace_header, now)))
+            .collect();
         let mut any_visible = false;
         let mut stored = 0;
         let results = {

@@ -38,6 +38,8 @@ pub const DEFAULT_MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 
 const REQUEST_ID_HEADER: &str = "x-amzn-requestid";
 const TARGET_HEADER: &str = "x-amz-target";
+/// The X-Ray trace header a request may carry (<https://docs.aws.amazon.com/xray/latest/devguide/xray-concepts.html#xray-concepts-tracingheader>).
+const TRACE_ID_HEADER: &str = "x-amzn-trace-id";
 
 /// What the HTTP layer serves: the engine and the test-instrument controls.
 #[derive(Debug, Clone)]
@@ -141,6 +143,7 @@ async fn handle(
         base_url,
         entry_faults: None,
         caller_account: None,
+        trace_header: header_str(headers, TRACE_ID_HEADER).map(str::to_owned),
     };
     let protocol =
         protocol::detect(header_str(headers, TARGET_HEADER), header_str(headers, header::CONTENT_TYPE.as_str()));

@@ -6,7 +6,7 @@ use base64::Engine as _;
 use serde_json::json;
 
 use crate::common::{Val, md5_hex, md5_of_attributes};
-use crate::support::{ACCOUNT, NO_QUEUE_MESSAGE, Params, QueryEnv, START_MILLIS};
+use crate::support::{ACCOUNT, NO_QUEUE_MESSAGE, Params, QueryEnv, QueryResponse, START_MILLIS};
 
 /// A body that XML would mangle unless escaped: markup characters, quotes, CR, CRLF, a tab, non-ASCII.
 const AWKWARD_BODY: &str = "line 1\r\nline 2\rline 3\n<tag attr=\"x\">a & b's</tag>\t]]> héllo ✓";
@@ -517,5 +517,41 @@ async fn message_attribute_name_wildcards_select_as_aws_does() {
     let system: Vec<String> =
         all_system.pairs("Attribute", "Name", "Value").into_iter().map(|(name, _)| name).collect();
     assert!(system.contains(&"SentTimestamp".to_owned()) && system.contains(&"SenderId".to_owned()), "{system:?}");
+    env.shutdown().await;
+}
+
+/// The HTTP `X-Amzn-Trace-Id` header over Query: the `AWSTraceHeader` of a message that sets none itself
+/// (<https://docs.aws.amazon.com/xray/latest/devguide/xray-services-sqs.html>).
+#[tokio::test]
+async fn the_x_ray_http_trace_header_becomes_the_aws_trace_header() {
+    const HTTP_TRACE: &str = "Root=1-67891233-abcdef012345678912345678;Sampled=0";
+    let env = QueryEnv::start().await;
+    let url = env.create_queue("orders", &[]).await;
+    let body = crate::support::form("SendMessage", &Params::message(&url, "traced").pairs());
+    let headers = [("content-type", crate::support::FORM), ("x-amzn-trace-id", HTTP_TRACE)];
+    let sent =
+        QueryResponse::from(crate::common::raw_request(&env.endpoint, "POST", "/", &headers, body.into_bytes()).await)
+            .result("SendMessage");
+    assert!(!sent.has("MD5OfMessageSystemAttributes"));
+    let body = crate::support::form(
+        "SendMessage",
+        &Params::message(&url, "own").system_attribute(1, "AWSTraceHeader", "String", TRACE_HEADER).pairs(),
+    );
+    QueryResponse::from(crate::common::raw_request(&env.endpoint, "POST", "/", &headers, body.into_bytes()).await)
+        .result("SendMessage");
+
+    let received = env
+        .ok(
+            "ReceiveMessage",
+            &[("QueueUrl", &url), ("MaxNumberOfMessages", "10"), ("AttributeName.1", "AWSTraceHeader")],
+        )
+        .await;
+    let mut traces: Vec<(String, String)> = received
+        .all("Message")
+        .iter()
+        .map(|message| (message.text("Body"), message.pairs("Attribute", "Name", "Value")[0].1.clone()))
+        .collect();
+    traces.sort();
+    assert_eq!(traces, vec![("own".to_owned(), TRACE_HEADER.to_owned()), ("traced".to_owned(), HTTP_TRACE.to_owned())]);
     env.shutdown().await;
 }

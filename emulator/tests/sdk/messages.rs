@@ -162,3 +162,72 @@ async fn message_attribute_name_wildcards_select_as_aws_does() {
     }
     env.shutdown().await;
 }
+
+/// An X-Ray trace header sent as the HTTP header `X-Amzn-Trace-Id` becomes the `AWSTraceHeader` of every message
+/// of a SendMessage(Batch) that sets no `AWSTraceHeader` system attribute; one that does wins ("the message system
+/// attribute overrides the HTTP trace header", <https://docs.aws.amazon.com/xray/latest/devguide/xray-services-sqs.html>).
+#[tokio::test]
+async fn the_x_ray_http_trace_header_becomes_the_aws_trace_header_unless_the_message_sets_one() {
+    use aws_sdk_sqs::types::{
+        MessageSystemAttributeNameForSends, MessageSystemAttributeValue, SendMessageBatchRequestEntry,
+    };
+    const HTTP_TRACE: &str = "Root=1-67891233-abcdef012345678912345678;Parent=463ac35c9f6413ad;Sampled=1";
+    let env = TestEnv::start().await;
+    let url = env.create_queue("orders").await;
+
+    let sent = env
+        .client
+        .send_message()
+        .queue_url(&url)
+        .message_body("from header")
+        .customize()
+        .mutate_request(|request| {
+            request.headers_mut().insert("X-Amzn-Trace-Id", HTTP_TRACE);
+        })
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.md5_of_message_system_attributes(), None, "no system attributes were sent");
+    let own = MessageSystemAttributeValue::builder().data_type("String").string_value(TRACE).build().unwrap();
+    env.client
+        .send_message_batch()
+        .queue_url(&url)
+        .entries(SendMessageBatchRequestEntry::builder().id("a").message_body("batch header").build().unwrap())
+        .entries(
+            SendMessageBatchRequestEntry::builder()
+                .id("b")
+                .message_body("own attribute")
+                .message_system_attributes(MessageSystemAttributeNameForSends::AwsTraceHeader, own)
+                .build()
+                .unwrap(),
+        )
+        .customize()
+        .mutate_request(|request| {
+            request.headers_mut().insert("X-Amzn-Trace-Id", HTTP_TRACE);
+        })
+        .send()
+        .await
+        .unwrap();
+    env.send(&url, "untraced").await;
+
+    let messages = env
+        .client
+        .receive_message()
+        .queue_url(&url)
+        .max_number_of_messages(10)
+        .message_system_attribute_names(MessageSystemAttributeName::AwsTraceHeader)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap();
+    let trace_of = |body: &str| {
+        let message = messages.iter().find(|m| m.body() == Some(body)).unwrap();
+        message.attributes().and_then(|a| a.get(&MessageSystemAttributeName::AwsTraceHeader)).cloned()
+    };
+    assert_eq!(trace_of("from header").as_deref(), Some(HTTP_TRACE));
+    assert_eq!(trace_of("batch header").as_deref(), Some(HTTP_TRACE));
+    assert_eq!(trace_of("own attribute").as_deref(), Some(TRACE));
+    assert_eq!(trace_of("untraced"), None);
+    env.shutdown().await;
+}
