@@ -379,10 +379,34 @@ async fn permissions_are_added_to_and_removed_from_the_policy() {
         assert!(text.contains(expected), "{expected} in {text}");
     }
 
+    // A single principal and action are strings, as AWS renders them (docs/aws-behaviour.md).
+    let single = [("QueueUrl", url.as_str()), ("Label", "one"), ("AWSAccountId.1", "111122223333")];
+    env.call("AddPermission", &[single.as_slice(), &[("ActionName.1", "SendMessage")]].concat())
+        .await
+        .success("AddPermission");
+    let policy = env
+        .ok("GetQueueAttributes", &[("QueueUrl", &url), ("AttributeName.1", "Policy")])
+        .await
+        .child("Attribute")
+        .text("Value");
+    let policy: serde_json::Value = serde_json::from_str(&policy).unwrap();
+    let one = &policy["Statement"][1];
+    assert_eq!(one["Principal"]["AWS"], "arn:aws:iam::111122223333:root", "{policy}");
+    assert_eq!(one["Action"], "SQS:SendMessage", "{policy}");
+    let owner_only =
+        env.call("AddPermission", &[single.as_slice(), &[("ActionName.1", "SetQueueAttributes")]].concat()).await;
+    assert_eq!(
+        owner_only.error(400, "Sender", "InvalidParameterValue"),
+        "Value SQS:SetQueueAttributes for parameter ActionName is invalid. Reason: Only the queue owner is allowed to \
+         invoke this action."
+    );
+
     env.call("RemovePermission", &[("QueueUrl", &url), ("Label", "partners")]).await.success("RemovePermission");
     let again = env.call("RemovePermission", &[("QueueUrl", &url), ("Label", "partners")]).await;
-    assert_eq!(again.status, 400, "{}", again.body);
-    assert_eq!(again.root().name, "ErrorResponse");
+    assert_eq!(
+        again.error(400, "Sender", "InvalidParameterValue"),
+        "Value partners for parameter Label is invalid. Reason: can't find label on existing policy."
+    );
     env.shutdown().await;
 }
 
