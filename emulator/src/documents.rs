@@ -225,7 +225,9 @@ pub enum PermissionError {
 }
 
 /// Adds an `Allow` statement with `Sid` = `label` to a queue's access policy, as AddPermission does: the
-/// principals are account root ARNs and the actions are prefixed with `SQS:`. Returns the new policy text.
+/// principals are account root ARNs and the actions are prefixed with `SQS:`; a single principal or action is
+/// written as a string, several as a list, as AWS renders them (moto's AWS-verified `add_permission`,
+/// <https://github.com/getmoto/moto/blob/master/moto/sqs/models.py>). Returns the new policy text.
 ///
 /// # Errors
 /// [`PermissionError::LabelExists`] when a statement with that label is already there.
@@ -244,8 +246,8 @@ pub fn add_permission(
     if statements.iter().any(|statement| statement.get("Sid").and_then(serde_json::Value::as_str) == Some(label)) {
         return Err(PermissionError::LabelExists);
     }
-    let principals: Vec<String> = account_ids.iter().map(|id| format!("arn:aws:iam::{id}:root")).collect();
-    let actions: Vec<String> = actions.iter().map(|action| format!("SQS:{action}")).collect();
+    let principals = one_or_list(account_ids.iter().map(|id| format!("arn:aws:iam::{id}:root")).collect());
+    let actions = one_or_list(actions.iter().map(|action| format!("SQS:{action}")).collect());
     statements.push(serde_json::json!({
         "Sid": label,
         "Effect": "Allow",
@@ -278,6 +280,11 @@ pub fn remove_permission(policy: Option<&str>, label: &str) -> Result<Option<Str
     }
     document["Statement"] = serde_json::Value::Array(statements);
     Ok(Some(document.to_string()))
+}
+
+/// A policy element as AWS writes it: a string when there is one value, a list otherwise.
+fn one_or_list(mut values: Vec<String>) -> serde_json::Value {
+    if values.len() == 1 { serde_json::Value::String(values.remove(0)) } else { serde_json::Value::from(values) }
 }
 
 /// Takes the policy's statements out as a list (a single statement object counts as a list of one).
@@ -323,7 +330,17 @@ mod tests {
         let arn = "arn:aws:sqs:us-east-1:000000000000:q";
         let policy =
             add_permission(None, arn, "l1", &["111122223333".to_owned()], &["SendMessage".to_owned()]).expect("added");
-        assert!(policy.contains(r#""Sid":"l1""#) && policy.contains("SQS:SendMessage"));
+        assert!(policy.contains(r#""Sid":"l1""#), "{policy}");
+        assert!(policy.contains(r#""Principal":{"AWS":"arn:aws:iam::111122223333:root"}"#), "{policy}");
+        assert!(policy.contains(r#""Action":"SQS:SendMessage""#), "{policy}");
+        let two = ["SendMessage".to_owned(), "ReceiveMessage".to_owned()];
+        let both = add_permission(None, arn, "l", &["111122223333".to_owned(), "444455556666".to_owned()], &two)
+            .expect("added");
+        assert!(both.contains(r#""Action":["SQS:SendMessage","SQS:ReceiveMessage"]"#), "{both}");
+        assert!(
+            both.contains(r#""AWS":["arn:aws:iam::111122223333:root","arn:aws:iam::444455556666:root"]"#),
+            "{both}"
+        );
         let policy =
             add_permission(Some(&policy), arn, "l2", &["111122223333".to_owned()], &["*".to_owned()]).expect("added");
         assert_eq!(add_permission(Some(&policy), arn, "l1", &[], &[]).unwrap_err(), PermissionError::LabelExists);

@@ -47,12 +47,21 @@ pub struct RequestContext {
     /// The account of the authenticated caller (SigV4 mode); `None` when authentication is off, and every
     /// request acts in the engine's default account without access checks.
     pub caller_account: Option<String>,
+    /// The request's `X-Amzn-Trace-Id` header (an X-Ray trace header): SendMessage(Batch) stores it as the
+    /// `AWSTraceHeader` of every message that carries no `AWSTraceHeader` system attribute of its own.
+    pub trace_header: Option<String>,
 }
 
 impl RequestContext {
     /// A context for a client that reached the emulator at `base_url`.
     pub fn new(base_url: impl Into<String>) -> Self {
-        Self { base_url: base_url.into(), path_queue_url: None, entry_faults: None, caller_account: None }
+        Self {
+            base_url: base_url.into(),
+            path_queue_url: None,
+            entry_faults: None,
+            caller_account: None,
+            trace_header: None,
+        }
     }
 
     /// The account the request acts in: the caller's, or the engine's default one.
@@ -143,7 +152,13 @@ async fn run(
         Action::SetQueueAttributes => {
             encode(payload, action, on_queue(engine, context, payload, attributes::set_queue_attributes))
         }
-        Action::SendMessage => encode(payload, action, on_queue(engine, context, payload, send::send_message)),
+        Action::SendMessage => encode(
+            payload,
+            action,
+            on_queue(engine, context, payload, |engine, url, request| {
+                send::send_message(engine, context, url, request)
+            }),
+        ),
         Action::SendMessageBatch => {
             encode(payload, action, send::send_message_batch(engine, context, payload.decode()?))
         }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::RequestContext;
 use super::batch::{BatchRequest, BatchResponse, RequestEntry};
 use super::wire::{WireAttributeValue, md5_hex, optional_md5_hex, raw_attributes};
-use crate::engine::{BatchEntry, Engine, Md5Digest, SendMessageInput, SendMessageOutput};
+use crate::engine::{BatchEntry, Engine, Md5Digest, SendMessageInput, SendMessageOutput, SendOrigin};
 use crate::error::SqsError;
 
 /// The members of `SendMessage` and of each `SendMessageBatchRequestEntry`: one shape for both (each ignores
@@ -82,8 +82,13 @@ impl SendMessageResponse {
 }
 
 /// `SendMessage`: enqueues one message.
-pub fn send_message(engine: &Engine, url: &str, request: SendMessageRequest) -> Result<SendMessageResponse, SqsError> {
-    let output = engine.send_message(url, request.into())?;
+pub fn send_message(
+    engine: &Engine,
+    context: &RequestContext,
+    url: &str,
+    request: SendMessageRequest,
+) -> Result<SendMessageResponse, SqsError> {
+    let output = engine.send_message_from(url, request.into(), origin(context))?;
     Ok(SendMessageResponse::new(None, output))
 }
 
@@ -107,6 +112,11 @@ pub fn send_message_batch(
     context: &RequestContext,
     request: SendMessageBatchRequest,
 ) -> Result<SendMessageBatchResponse, SqsError> {
-    let results = request.run(context, |url, entries| engine.send_message_batch(url, entries))?;
+    let results = request.run(context, |url, entries| engine.send_message_batch_from(url, entries, origin(context)))?;
     Ok(SendMessageBatchResponse::from_results(results, |id, output| SendMessageResponse::new(Some(id), output)))
+}
+
+/// The request-level context of a send: its X-Ray trace header and the caller's account.
+fn origin(context: &RequestContext) -> SendOrigin<'_> {
+    SendOrigin { trace_header: context.trace_header.as_deref(), sender_account: context.caller_account.as_deref() }
 }

@@ -28,6 +28,8 @@ pub const MAX_SKEW_SECS: u64 = 15 * 60;
 /// The longest validity of a presigned request (AWS: one week).
 pub const MAX_PRESIGNED_EXPIRES_SECS: u64 = 604_800;
 const SERVICE: &str = "sqs";
+/// The signing region of STS's global endpoint.
+const STS_GLOBAL_REGION: &str = "us-east-1";
 const SIGNATURE_MISMATCH: &str = "The request signature we calculated does not match the signature you provided. \
                                   Check your AWS Secret Access Key and signing method. Consult the service \
                                   documentation for details.";
@@ -205,6 +207,21 @@ impl Authenticator {
     /// signature or scope, or a date more than 15 minutes from `now`), `RequestExpired` (a presigned request
     /// past its `X-Amz-Expires`).
     pub fn authenticate(&self, request: &SignedRequest<'_>, now: Timestamp) -> Result<Caller, SqsError> {
+        self.authenticate_for(request, now, SERVICE)
+    }
+
+    /// [`Authenticator::authenticate`] for a request signed for `service` (`sqs`, or `sts` for the STS
+    /// `GetCallerIdentity` the endpoint also answers). An STS signature may also be scoped to `us-east-1`, the
+    /// signing region of STS's global endpoint (<https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_region-endpoints.html>).
+    ///
+    /// # Errors
+    /// As [`Authenticator::authenticate`].
+    pub fn authenticate_for(
+        &self,
+        request: &SignedRequest<'_>,
+        now: Timestamp,
+        service: &str,
+    ) -> Result<Caller, SqsError> {
         let query_params: Vec<(String, String)> = request
             .query
             .map(|query| form_urlencoded::parse(query.as_bytes()).into_owned().collect())
@@ -249,7 +266,7 @@ impl Authenticator {
                 format!("Date must be in ISO-8601 'basic format'. Got '{}'.", presented.amz_date),
             )
         })?;
-        self.check_scope(&scope, presented.amz_date)?;
+        self.check_scope(&scope, presented.amz_date, service)?;
         check_time(signed_at, presented.expires, now.as_secs())?;
         if !presented.signed_headers.split(';').any(|name| name == "host") {
             return Err(SqsError::new(
@@ -292,13 +309,14 @@ impl Authenticator {
     }
 
     /// The credential scope must name this endpoint's region, `sqs`, `aws4_request` and the request's date.
-    fn check_scope(&self, scope: &CredentialScope<'_>, amz_date: &str) -> Result<(), SqsError> {
+    fn check_scope(&self, scope: &CredentialScope<'_>, amz_date: &str, service: &str) -> Result<(), SqsError> {
         let mismatch = |message: String| Err(SqsError::new(ErrorCode::InvalidSignatureException, message));
-        if scope.region != self.region {
+        let global_sts = service != SERVICE && scope.region == STS_GLOBAL_REGION;
+        if scope.region != self.region && !global_sts {
             return mismatch(format!("Credential should be scoped to a valid region, not '{}'. ", scope.region));
         }
-        if scope.service != SERVICE {
-            return mismatch(format!("Credential should be scoped to correct service: '{SERVICE}'. "));
+        if scope.service != service {
+            return mismatch(format!("Credential should be scoped to correct service: '{service}'. "));
         }
         if scope.terminator != "aws4_request" {
             return mismatch(format!(

@@ -116,9 +116,19 @@ impl MessageAttributes {
         self.0.iter().map(|(name, attribute)| name.len() + attribute.payload_len()).sum()
     }
 
-    /// The attributes whose names match any of `selectors` (`All`, `.*`, exact names, or `prefix.*`).
+    /// The attributes whose names match any of `selectors`: `All`, `.*` or `*` select every attribute, a
+    /// selector ending in `.*` every name that starts with what precedes it, any other an exact name.
+    ///
+    /// As AWS answers (its recorded responses in LocalStack's AWS-validated snapshot of
+    /// `test_receive_message_message_attribute_names_filters`, <https://github.com/localstack/localstack>,
+    /// `tests/integration/test_sqs.snapshot.json`, recorded 2022-05-31): `Hel.*` returns both `Hello` and `Help.Me`
+    /// (the prefix is the text before `.*`, not a dotted name), and selectors that are not valid attribute names
+    /// (`AWS.`, `..foo`) are not errors, they just match nothing. The API reference: "you can return all of the
+    /// attributes by specifying `All` or `.*` in your request. You can also use all message attributes starting
+    /// with a prefix, for example `bar.*`"
+    /// (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html>).
     pub fn select(&self, selectors: &[String]) -> MessageAttributes {
-        if selectors.iter().any(|s| s == "All" || s == ".*") {
+        if selectors.iter().any(|s| is_select_all(s)) {
             return self.clone();
         }
         let selected = self
@@ -154,9 +164,15 @@ impl MessageAttributes {
     }
 }
 
+/// Whether a `MessageAttributeNames` selector selects every attribute.
+fn is_select_all(selector: &str) -> bool {
+    matches!(selector, "All" | ".*" | "*")
+}
+
+/// Whether one `MessageAttributeNames` selector selects `name` (see [`MessageAttributes::select`]).
 fn selector_matches(selector: &str, name: &str) -> bool {
     match selector.strip_suffix(".*") {
-        Some(prefix) => name.len() > prefix.len() && name.starts_with(prefix) && name[prefix.len()..].starts_with('.'),
+        Some(prefix) => name.starts_with(prefix),
         None => selector == name,
     }
 }
@@ -531,9 +547,14 @@ mod tests {
 
         let names = |selected: MessageAttributes| selected.iter().map(|(n, _)| n.to_owned()).collect::<Vec<_>>();
         assert_eq!(names(attributes.select(&["order.*".to_owned()])), ["order.id", "order.total"]);
+        assert_eq!(names(attributes.select(&["ord.*".to_owned()])), ["order.id", "order.total"]);
+        assert_eq!(names(attributes.select(&["o.*".to_owned()])), ["order.id", "order.total", "other"]);
         assert_eq!(names(attributes.select(&["other".to_owned()])), ["other"]);
-        assert_eq!(names(attributes.select(&["All".to_owned()])).len(), 3);
+        for all in ["All", ".*", "*"] {
+            assert_eq!(names(attributes.select(&[all.to_owned()])).len(), 3, "{all}");
+        }
         assert!(attributes.select(&["missing".to_owned()]).is_empty());
+        assert!(attributes.select(&["AWS.".to_owned(), "..foo".to_owned(), "all".to_owned()]).is_empty());
     }
 
     #[test]

@@ -77,7 +77,7 @@ pub use peek::PeekedMessage;
 pub use queue::{MessageCounts, QueueState};
 pub use receive::{ReceiveMessageInput, ReceivedMessage};
 pub use restore::{DeduplicationRecord, QueueSnapshot, Snapshot};
-pub use send::{SendMessageInput, SendMessageOutput};
+pub use send::{SendMessageInput, SendMessageOutput, SendOrigin};
 pub use stored::{MessageExtra, MessageState, StoredMessage};
 
 use crate::error::{ErrorCode, SqsError};

@@ -36,7 +36,8 @@ impl Engine {
         let queue = self.queue(queue_url)?;
         validate_label(label)?;
         if account_ids.is_empty() {
-            return Err(SqsError::missing_parameter("AWSAccountIds"));
+            // As AWS words it (moto's AWS-verified `add_permission`): the principal list is checked, not missing.
+            return Err(SqsError::invalid_parameter_value("PrincipalId", "[]", "Unable to verify."));
         }
         if actions.is_empty() {
             return Err(SqsError::missing_parameter("Actions"));
@@ -45,11 +46,22 @@ impl Engine {
             return Err(SqsError::invalid_parameter_value("PrincipalId", bad, "Unable to verify."));
         }
         if let Some(bad) = actions.iter().find(|action| !GRANTABLE_ACTIONS.contains(&action.as_str())) {
-            return Err(SqsError::invalid_parameter_value(
-                "ActionName",
-                bad,
-                "Please refer to the appropriate WSDL for a list of valid actions.",
-            ));
+            // An SQS action only the owner may call (DeleteQueue, SetQueueAttributes, AddPermission, ...) is
+            // refused as AWS words it (moto's AWS-verified `add_permission`); a name that is no SQS action at all
+            // points at the action list.
+            return Err(if bad.parse::<crate::action::Action>().is_ok() {
+                SqsError::invalid_parameter_value(
+                    "ActionName",
+                    format!("SQS:{bad}"),
+                    "Only the queue owner is allowed to invoke this action.",
+                )
+            } else {
+                SqsError::invalid_parameter_value(
+                    "ActionName",
+                    bad,
+                    "Please refer to the appropriate WSDL for a list of valid actions.",
+                )
+            });
         }
         if actions.len() > MAX_ACTIONS_PER_STATEMENT {
             return Err(SqsError::new(

@@ -57,6 +57,20 @@ impl SendMessageInput {
     }
 }
 
+/// What a send request says about its messages beyond their own members.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SendOrigin<'a> {
+    /// The request's X-Ray trace header (HTTP `X-Amzn-Trace-Id`): the `AWSTraceHeader` of each message whose
+    /// `MessageSystemAttributes` set none, since the system attribute "overrides the HTTP trace header"
+    /// (<https://docs.aws.amazon.com/xray/latest/devguide/xray-services-sqs.html>). It adds no
+    /// `MD5OfMessageSystemAttributes`: the request sent no system attributes.
+    pub trace_header: Option<&'a str>,
+    /// The authenticated caller's account, the messages' `SenderId` (the sender's id, for root credentials the
+    /// account id: <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html>);
+    /// `None` for the default account.
+    pub sender_account: Option<&'a str>,
+}
+
 /// The result of a successful send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendMessageOutput {
@@ -107,7 +121,13 @@ impl SendRules {
 }
 
 impl Engine {
-    fn prepare(&self, rules: SendRules, input: SendMessageInput, now: Timestamp) -> Result<PreparedMessage, SqsError> {
+    fn prepare(
+        &self,
+        rules: SendRules,
+        input: SendMessageInput,
+        origin: SendOrigin<'_>,
+        now: Timestamp,
+    ) -> Result<PreparedMessage, SqsError> {
         let body = match input.body {
             Some(body) if !body.is_empty() => body,
             _ => return Err(SqsError::missing_parameter("MessageBody")),
@@ -117,6 +137,8 @@ impl Engine {
         }
         let attributes = MessageAttributes::validate(input.message_attributes)?;
         let (trace_header, md5_of_system_attributes) = validate_system_attributes(input.system_attributes)?;
+        let trace_header =
+            trace_header.or_else(|| origin.trace_header.filter(|header| !header.is_empty()).map(str::to_owned));
         let size = body.len() + attributes.size();
         if size > rules.maximum_message_size {
             return Err(SqsError::invalid_parameter(format!(
@@ -167,7 +189,7 @@ impl Engine {
             md5_of_body,
             attributes,
             extra,
-            Arc::clone(&self.shared.sender_id),
+            self.sender_id(origin.sender_account),
             now,
         ));
         let output = SendMessageOutput {
@@ -219,10 +241,23 @@ impl Engine {
     /// `InvalidParameterValue` (size, delay, attributes, parameters that do not fit the queue type);
     /// `ServiceUnavailable` when the memory budget for stored messages is exhausted.
     pub fn send_message(&self, queue_url: &str, input: SendMessageInput) -> Result<SendMessageOutput, SqsError> {
+        self.send_message_from(queue_url, input, SendOrigin::default())
+    }
+
+    /// [`Engine::send_message`] with the context of the request that carried the message (see [`SendOrigin`]).
+    ///
+    /// # Errors
+    /// As [`Engine::send_message`].
+    pub fn send_message_from(
+        &self,
+        queue_url: &str,
+        input: SendMessageInput,
+        origin: SendOrigin<'_>,
+    ) -> Result<SendMessageOutput, SqsError> {
         let queue = self.queue(queue_url)?;
         self.check_memory_budget(input.payload_size())?;
         let now = self.now();
-        let prepared = self.prepare(SendRules::of(&queue), input, now)?;
+        let prepared = self.prepare(SendRules::of(&queue), input, origin, now)?;
         let (output, stored) = {
             let mut state = queue.lock();
             state.tick(now);
@@ -249,6 +284,20 @@ impl Engine {
         queue_url: &str,
         entries: Vec<BatchEntry<SendMessageInput>>,
     ) -> Result<Vec<BatchResult<SendMessageOutput>>, SqsError> {
+        self.send_message_batch_from(queue_url, entries, SendOrigin::default())
+    }
+
+    /// [`Engine::send_message_batch`] with the context of the request (see [`SendOrigin`]); it applies to every
+    /// entry.
+    ///
+    /// # Errors
+    /// As [`Engine::send_message_batch`].
+    pub fn send_message_batch_from(
+        &self,
+        queue_url: &str,
+        entries: Vec<BatchEntry<SendMessageInput>>,
+        origin: SendOrigin<'_>,
+    ) -> Result<Vec<BatchResult<SendMessageOutput>>, SqsError> {
         let queue = self.queue(queue_url)?;
         batch::validate_entries(&entries, "SendMessageBatchRequestEntry")?;
         let total: usize = entries.iter().map(|entry| entry.input.payload_size()).sum();
@@ -257,7 +306,7 @@ impl Engine {
         let now = self.now();
         let rules = SendRules::of(&queue);
         let prepared: Vec<(String, Result<PreparedMessage, SqsError>)> =
-            entries.into_iter().map(|entry| (entry.id, self.prepare(rules, entry.input, now))).collect();
+            entries.into_iter().map(|entry| (entry.id, self.prepare(rules, entry.input, origin, now))).collect();
         let mut any_visible = false;
         let mut stored = 0;
         let results = {
@@ -288,6 +337,16 @@ impl Engine {
 fn hex_sha256(bytes: &[u8]) -> String {
     use sha2::Digest as _;
     content::lower_hex(&sha2::Sha256::digest(bytes))
+}
+
+impl Engine {
+    /// The `SenderId` of messages sent by `account` (the default account's is shared, not allocated per message).
+    fn sender_id(&self, account: Option<&str>) -> Arc<str> {
+        match account {
+            Some(account) if account != &*self.shared.sender_id => Arc::from(account),
+            _ => Arc::clone(&self.shared.sender_id),
+        }
+    }
 }
 
 /// Validates `MessageSystemAttributes`: only `AWSTraceHeader`, of type `String`. Returns the header and the

@@ -38,6 +38,8 @@ pub const DEFAULT_MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 
 const REQUEST_ID_HEADER: &str = "x-amzn-requestid";
 const TARGET_HEADER: &str = "x-amz-target";
+/// The X-Ray trace header a request may carry (<https://docs.aws.amazon.com/xray/latest/devguide/xray-concepts.html#xray-concepts-tracingheader>).
+const TRACE_ID_HEADER: &str = "x-amzn-trace-id";
 
 /// What the HTTP layer serves: the engine and the test-instrument controls.
 #[derive(Debug, Clone)]
@@ -145,6 +147,7 @@ async fn handle(
         base_url,
         entry_faults: None,
         caller_account: None,
+        trace_header: header_str(headers, TRACE_ID_HEADER).map(str::to_owned),
     };
     let protocol =
         protocol::detect(header_str(headers, TARGET_HEADER), header_str(headers, header::CONTENT_TYPE.as_str()));
@@ -183,20 +186,33 @@ async fn run(
             format!("Request body is larger than {} bytes.", state.max_request_bytes),
         )
     })?;
+    let query_params = (protocol == Protocol::Query).then(|| QueryParams::parse(uri.query(), &body));
+    // STS GetCallerIdentity, at the endpoint's root only (a queue URL takes SQS actions).
+    let sts = context.path_queue_url.is_none()
+        && query_params.as_ref().is_some_and(|params| protocol::sts::is_sts_action(params.action()));
     if let Some(authenticator) = &state.authenticator {
         let request =
             SignedRequest { method: method.as_str(), path: uri.path(), query: uri.query(), headers, body: &body };
-        let caller = authenticator.authenticate(&request, state.engine.clock().now())?;
+        let now = state.engine.clock().now();
+        let caller = if sts {
+            authenticator.authenticate_for(&request, now, protocol::sts::SIGNING_SERVICE)?
+        } else {
+            authenticator.authenticate(&request, now)?
+        };
         context.caller_account = Some(caller.account_id);
     }
-    let (action, payload) = match protocol {
-        Protocol::Json => (json_action(headers)?, Payload::Json(body)),
-        Protocol::Query => {
-            let params = QueryParams::parse(uri.query(), &body);
+    if sts {
+        let account = context.caller_account.as_deref().unwrap_or(&state.engine.config().account_id);
+        let identity = protocol::sts::CallerIdentity::root(account);
+        return Ok(Reply::Answer(protocol::sts::caller_identity_response(&identity)));
+    }
+    let (action, payload) = match (protocol, query_params) {
+        (Protocol::Query, Some(params)) => {
             let name = params.action().unwrap_or_default();
             let action: Action = name.parse().map_err(|_| protocol::query::unknown_action(name))?;
             (action, Payload::Query(params))
         }
+        _ => (json_action(headers)?, Payload::Json(body)),
     };
     *parsed_action = Some(action);
     if state.faults.is_active() {

@@ -5,12 +5,14 @@
 //! - `query.rs`: the legacy Query protocol (form parameters in), decoded by the rules of `query_model.rs`
 //!   (generated from the Query-era model into `query_model_gen.rs`); `xml.rs` writes its XML responses.
 //! - `error.rs`: the one error renderer, over the table in `crate::error`.
+//! - `sts.rs`: STS `GetCallerIdentity` (Query in, XML out), answered on the same port.
 
 pub mod error;
 pub mod json;
 pub mod query;
 mod query_model;
 mod query_model_gen;
+pub mod sts;
 pub mod xml;
 
 use bytes::Bytes;

@@ -147,6 +147,14 @@ fn member_value(parent: &Node, member: &Member) -> Result<Option<Value>, SqsErro
             };
             let items = base.map(Node::indexed).unwrap_or_default();
             if items.is_empty() {
+                // A flattened list of strings named without an index (`AttributeName=All`, the form of the
+                // sample requests of the SQS API reference's Query era) is a list of that one name.
+                if reference.is_flattened() && matches!(item.shape.kind, ShapeKind::String) {
+                    let bare = base.and_then(|node| node.value.as_deref()).filter(|value| !value.is_empty());
+                    if let Some(value) = bare {
+                        return Ok(Some(Value::Array(vec![Value::String(value.to_owned())])));
+                    }
+                }
                 // botocore sends an empty list as the bare member name with an empty value (`Entries=`):
                 // present, but with no entries (SPEC.md §4.2).
                 return Ok(parent
@@ -436,6 +444,19 @@ mod tests {
 
         let doc = document(&[("Action", "TagQueue"), ("QueueUrl", "u"), ("Tag.1.Key", "k"), ("Tag.1.Value", "")]);
         assert_eq!(doc, json!({"QueueUrl": "u", "Tags": {"k": ""}}));
+    }
+
+    #[test]
+    fn a_name_list_member_without_an_index_is_a_list_of_one() {
+        let doc = document(&[
+            ("Action", "ReceiveMessage"),
+            ("QueueUrl", "u"),
+            ("AttributeName", "All"),
+            ("MessageAttributeName", "order.*"),
+        ]);
+        assert_eq!(doc, json!({"QueueUrl": "u", "AttributeNames": ["All"], "MessageAttributeNames": ["order.*"]}));
+        let doc = document(&[("Action", "ReceiveMessage"), ("QueueUrl", "u"), ("AttributeName", "")]);
+        assert_eq!(doc, json!({"QueueUrl": "u"}));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use base64::Engine as _;
 use serde_json::json;
 
 use crate::common::{Val, md5_hex, md5_of_attributes};
-use crate::support::{ACCOUNT, NO_QUEUE_MESSAGE, Params, QueryEnv, START_MILLIS};
+use crate::support::{ACCOUNT, NO_QUEUE_MESSAGE, Params, QueryEnv, QueryResponse, START_MILLIS};
 
 /// A body that XML would mangle unless escaped: markup characters, quotes, CR, CRLF, a tab, non-ASCII.
 const AWKWARD_BODY: &str = "line 1\r\nline 2\rline 3\n<tag attr=\"x\">a & b's</tag>\t]]> héllo ✓";
@@ -379,10 +379,34 @@ async fn permissions_are_added_to_and_removed_from_the_policy() {
         assert!(text.contains(expected), "{expected} in {text}");
     }
 
+    // A single principal and action are strings, as AWS renders them (docs/aws-behaviour.md).
+    let single = [("QueueUrl", url.as_str()), ("Label", "one"), ("AWSAccountId.1", "111122223333")];
+    env.call("AddPermission", &[single.as_slice(), &[("ActionName.1", "SendMessage")]].concat())
+        .await
+        .success("AddPermission");
+    let policy = env
+        .ok("GetQueueAttributes", &[("QueueUrl", &url), ("AttributeName.1", "Policy")])
+        .await
+        .child("Attribute")
+        .text("Value");
+    let policy: serde_json::Value = serde_json::from_str(&policy).unwrap();
+    let one = &policy["Statement"][1];
+    assert_eq!(one["Principal"]["AWS"], "arn:aws:iam::111122223333:root", "{policy}");
+    assert_eq!(one["Action"], "SQS:SendMessage", "{policy}");
+    let owner_only =
+        env.call("AddPermission", &[single.as_slice(), &[("ActionName.1", "SetQueueAttributes")]].concat()).await;
+    assert_eq!(
+        owner_only.error(400, "Sender", "InvalidParameterValue"),
+        "Value SQS:SetQueueAttributes for parameter ActionName is invalid. Reason: Only the queue owner is allowed to \
+         invoke this action."
+    );
+
     env.call("RemovePermission", &[("QueueUrl", &url), ("Label", "partners")]).await.success("RemovePermission");
     let again = env.call("RemovePermission", &[("QueueUrl", &url), ("Label", "partners")]).await;
-    assert_eq!(again.status, 400, "{}", again.body);
-    assert_eq!(again.root().name, "ErrorResponse");
+    assert_eq!(
+        again.error(400, "Sender", "InvalidParameterValue"),
+        "Value partners for parameter Label is invalid. Reason: can't find label on existing policy."
+    );
     env.shutdown().await;
 }
 
@@ -462,5 +486,96 @@ async fn dead_letter_sources_are_listed_and_move_tasks_run() {
     }
     let unknown = env.call("CancelMessageMoveTask", &[("TaskHandle", "no-such-task")]).await;
     assert_eq!(unknown.root().name, "ErrorResponse", "{}", unknown.body);
+    env.shutdown().await;
+}
+
+/// `MessageAttributeName` selectors over Query, as AWS answers them (see the SDK test
+/// `message_attribute_name_wildcards_select_as_aws_does` for the sources): `All`, `.*` and `*` select all,
+/// `Hel.*` the names starting with `Hel`; an unindexed `MessageAttributeName=…` (the form of the API reference's
+/// Query sample requests) is a list of one name.
+#[tokio::test]
+async fn message_attribute_name_wildcards_select_as_aws_does() {
+    let env = QueryEnv::start().await;
+    let url = env.create_queue("orders", &Params::default().attributes(&[("VisibilityTimeout", "0")]).pairs()).await;
+    let send = Params::message(&url, "msg")
+        .message_attribute("", 1, "Help.Me", "String", "Me")
+        .message_attribute("", 2, "Hello", "String", "There")
+        .message_attribute("", 3, "General", "String", "Kenobi");
+    env.ok("SendMessage", &send.pairs()).await;
+
+    /// The selector parameters of one receive, and the attribute names it must return.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+    let cases: [Case<'_>; 7] = [
+        (&[("MessageAttributeName.1", "All")], &["General", "Hello", "Help.Me"]),
+        (&[("MessageAttributeName.1", ".*")], &["General", "Hello", "Help.Me"]),
+        (&[("MessageAttributeName.1", "*")], &["General", "Hello", "Help.Me"]),
+        (&[("MessageAttributeName.1", "Hel.*")], &["Hello", "Help.Me"]),
+        (&[("MessageAttributeName.1", "Foo"), ("MessageAttributeName.2", "G.*")], &["General"]),
+        (&[("MessageAttributeName", "Help.*")], &["Help.Me"]),
+        (&[("MessageAttributeName.1", "AWS."), ("MessageAttributeName.2", "Help")], &[]),
+    ];
+    for (selectors, expected) in cases {
+        let mut params = vec![("QueueUrl", url.as_str())];
+        params.extend_from_slice(selectors);
+        let received = env.ok("ReceiveMessage", &params).await;
+        let message = received.child("Message");
+        let mut names: Vec<String> =
+            message.all("MessageAttribute").iter().map(|attribute| attribute.text("Name")).collect();
+        names.sort();
+        assert_eq!(names, expected, "{selectors:?}");
+        let values = [("General", "Kenobi"), ("Hello", "There"), ("Help.Me", "Me")];
+        let returned: Vec<(&str, &str, Val<'_>)> = values
+            .iter()
+            .filter(|(name, _)| expected.contains(name))
+            .map(|(name, value)| (*name, "String", Val::Text(value)))
+            .collect();
+        if returned.is_empty() {
+            assert!(!message.has("MD5OfMessageAttributes"), "{selectors:?}");
+        } else {
+            assert_eq!(message.text("MD5OfMessageAttributes"), md5_of_attributes(&returned), "{selectors:?}");
+        }
+    }
+
+    let all_system =
+        env.ok("ReceiveMessage", &[("QueueUrl", &url), ("AttributeName", "All")]).await.child("Message").clone();
+    let system: Vec<String> =
+        all_system.pairs("Attribute", "Name", "Value").into_iter().map(|(name, _)| name).collect();
+    assert!(system.contains(&"SentTimestamp".to_owned()) && system.contains(&"SenderId".to_owned()), "{system:?}");
+    env.shutdown().await;
+}
+
+/// The HTTP `X-Amzn-Trace-Id` header over Query: the `AWSTraceHeader` of a message that sets none itself
+/// (<https://docs.aws.amazon.com/xray/latest/devguide/xray-services-sqs.html>).
+#[tokio::test]
+async fn the_x_ray_http_trace_header_becomes_the_aws_trace_header() {
+    const HTTP_TRACE: &str = "Root=1-67891233-abcdef012345678912345678;Sampled=0";
+    let env = QueryEnv::start().await;
+    let url = env.create_queue("orders", &[]).await;
+    let body = crate::support::form("SendMessage", &Params::message(&url, "traced").pairs());
+    let headers = [("content-type", crate::support::FORM), ("x-amzn-trace-id", HTTP_TRACE)];
+    let sent =
+        QueryResponse::from(crate::common::raw_request(&env.endpoint, "POST", "/", &headers, body.into_bytes()).await)
+            .result("SendMessage");
+    assert!(!sent.has("MD5OfMessageSystemAttributes"));
+    let body = crate::support::form(
+        "SendMessage",
+        &Params::message(&url, "own").system_attribute(1, "AWSTraceHeader", "String", TRACE_HEADER).pairs(),
+    );
+    QueryResponse::from(crate::common::raw_request(&env.endpoint, "POST", "/", &headers, body.into_bytes()).await)
+        .result("SendMessage");
+
+    let received = env
+        .ok(
+            "ReceiveMessage",
+            &[("QueueUrl", &url), ("MaxNumberOfMessages", "10"), ("AttributeName.1", "AWSTraceHeader")],
+        )
+        .await;
+    let mut traces: Vec<(String, String)> = received
+        .all("Message")
+        .iter()
+        .map(|message| (message.text("Body"), message.pairs("Attribute", "Name", "Value")[0].1.clone()))
+        .collect();
+    traces.sort();
+    assert_eq!(traces, vec![("own".to_owned(), TRACE_HEADER.to_owned()), ("traced".to_owned(), HTTP_TRACE.to_owned())]);
     env.shutdown().await;
 }

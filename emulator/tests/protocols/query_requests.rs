@@ -94,3 +94,34 @@ async fn request_errors_carry_their_legacy_codes_and_statuses() {
     assert_eq!(gone.error(400, "Sender", "AWS.SimpleQueueService.NonExistentQueue"), NO_QUEUE_MESSAGE);
     env.shutdown().await;
 }
+
+/// STS `GetCallerIdentity` as the STS SDKs send it (a form POST of `Action=GetCallerIdentity&Version=2011-06-15`
+/// to the endpoint's root), and as a GET: STS's XML document with the default account's root user; at a queue
+/// URL it is no SQS action (<https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html>).
+#[tokio::test]
+async fn sts_get_caller_identity_answers_in_sts_xml_at_the_root_only() {
+    let env = QueryEnv::start().await;
+    let url = env.create_queue("orders", &[]).await;
+
+    for response in [
+        env.call("GetCallerIdentity", &[("Version", "2011-06-15")]).await,
+        env.get("/", "GetCallerIdentity", &[("Version", "2011-06-15")]).await,
+    ] {
+        assert_eq!(response.status, 200, "{}", response.body);
+        assert_eq!(response.content_type.as_deref(), Some("text/xml"));
+        let root = response.root();
+        assert_eq!(root.name, "GetCallerIdentityResponse");
+        assert_eq!(root.namespace.as_deref(), Some("https://sts.amazonaws.com/doc/2011-06-15/"));
+        let result = root.child("GetCallerIdentityResult");
+        assert_eq!(result.text("Account"), ACCOUNT);
+        assert_eq!(result.text("UserId"), ACCOUNT);
+        assert_eq!(result.text("Arn"), format!("arn:aws:iam::{ACCOUNT}:root"));
+        let request_id = root.child("ResponseMetadata").text("RequestId");
+        assert_eq!(response.request_id.as_deref(), Some(request_id.as_str()));
+    }
+
+    let path = url.trim_start_matches(&env.endpoint);
+    let message = env.call_at(path, "GetCallerIdentity", &[]).await.error(400, "Sender", "InvalidAction");
+    assert_eq!(message, "The action GetCallerIdentity is not valid for this endpoint.");
+    env.shutdown().await;
+}

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName};
 
-use crate::common::{TestEnv, Val, expect_service_error, md5_hex, md5_of_attributes};
+use crate::common::{TestEnv, Val, expect_service_error, md5_hex, md5_of_attributes, str_attr};
 
 const TRACE: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1";
 
@@ -106,5 +106,128 @@ async fn system_attribute_names_and_deprecated_attribute_names_are_combined() {
     // SPEC §6 ReceiveMessage: the two lists mean the same thing; the union is returned.
     let names: BTreeSet<&str> = msgs[0].attributes().unwrap().keys().map(MessageSystemAttributeName::as_str).collect();
     assert_eq!(names, BTreeSet::from(["SenderId", "SentTimestamp"]));
+    env.shutdown().await;
+}
+
+/// `MessageAttributeNames` selectors as AWS answers them (the recorded AWS responses of LocalStack's
+/// AWS-validated `test_receive_message_message_attribute_names_filters`, tests/integration/test_sqs.snapshot.json
+/// in <https://github.com/localstack/localstack>, and the API reference: "`All` or `.*` ... a prefix, for example
+/// `bar.*`", <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html>):
+/// `Hel.*` is the prefix `Hel` (so `Hello` and `Help.Me`), `*` and `.*` are every attribute, and names that
+/// could never be attribute names (`AWS.`, `..foo`) select nothing without an error.
+#[tokio::test]
+async fn message_attribute_name_wildcards_select_as_aws_does() {
+    let env = TestEnv::start().await;
+    let url = env.create_queue_with("orders", &[("VisibilityTimeout", "0")]).await;
+    env.client
+        .send_message()
+        .queue_url(&url)
+        .message_body("msg")
+        .message_attributes("Help.Me", str_attr("String", "Me"))
+        .message_attributes("Hello", str_attr("String", "There"))
+        .message_attributes("General", str_attr("String", "Kenobi"))
+        .send()
+        .await
+        .unwrap();
+
+    let cases: [(&[&str], &[&str]); 9] = [
+        (&["All"], &["General", "Hello", "Help.Me"]),
+        (&[".*"], &["General", "Hello", "Help.Me"]),
+        (&["*"], &["General", "Hello", "Help.Me"]),
+        (&["Hel.*"], &["Hello", "Help.Me"]),
+        (&["Help.*"], &["Help.Me"]),
+        (&["Foo", "Hello"], &["Hello"]),
+        (&["G.*", "Help.Me"], &["General", "Help.Me"]),
+        (&["Foo", "Help"], &[]),
+        (&["AWS.", "..foo"], &[]),
+    ];
+    for (selectors, expected) in cases {
+        let mut request = env.client.receive_message().queue_url(&url);
+        for selector in selectors {
+            request = request.message_attribute_names(*selector);
+        }
+        let messages = request.send().await.unwrap().messages.unwrap();
+        let message = &messages[0];
+        let names: BTreeSet<&str> =
+            message.message_attributes().map(|attrs| attrs.keys().map(String::as_str).collect()).unwrap_or_default();
+        assert_eq!(names, expected.iter().copied().collect::<BTreeSet<_>>(), "{selectors:?}");
+        let values = [("General", "Kenobi"), ("Hello", "There"), ("Help.Me", "Me")];
+        let returned: Vec<(&str, &str, Val<'_>)> = values
+            .iter()
+            .filter(|(name, _)| expected.contains(name))
+            .map(|(name, value)| (*name, "String", Val::Text(value)))
+            .collect();
+        let md5 = (!returned.is_empty()).then(|| md5_of_attributes(&returned));
+        assert_eq!(message.md5_of_message_attributes().map(str::to_owned), md5, "{selectors:?}");
+    }
+    env.shutdown().await;
+}
+
+/// An X-Ray trace header sent as the HTTP header `X-Amzn-Trace-Id` becomes the `AWSTraceHeader` of every message
+/// of a SendMessage(Batch) that sets no `AWSTraceHeader` system attribute; one that does wins ("the message system
+/// attribute overrides the HTTP trace header", <https://docs.aws.amazon.com/xray/latest/devguide/xray-services-sqs.html>).
+#[tokio::test]
+async fn the_x_ray_http_trace_header_becomes_the_aws_trace_header_unless_the_message_sets_one() {
+    use aws_sdk_sqs::types::{
+        MessageSystemAttributeNameForSends, MessageSystemAttributeValue, SendMessageBatchRequestEntry,
+    };
+    const HTTP_TRACE: &str = "Root=1-67891233-abcdef012345678912345678;Parent=463ac35c9f6413ad;Sampled=1";
+    let env = TestEnv::start().await;
+    let url = env.create_queue("orders").await;
+
+    let sent = env
+        .client
+        .send_message()
+        .queue_url(&url)
+        .message_body("from header")
+        .customize()
+        .mutate_request(|request| {
+            request.headers_mut().insert("X-Amzn-Trace-Id", HTTP_TRACE);
+        })
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.md5_of_message_system_attributes(), None, "no system attributes were sent");
+    let own = MessageSystemAttributeValue::builder().data_type("String").string_value(TRACE).build().unwrap();
+    env.client
+        .send_message_batch()
+        .queue_url(&url)
+        .entries(SendMessageBatchRequestEntry::builder().id("a").message_body("batch header").build().unwrap())
+        .entries(
+            SendMessageBatchRequestEntry::builder()
+                .id("b")
+                .message_body("own attribute")
+                .message_system_attributes(MessageSystemAttributeNameForSends::AwsTraceHeader, own)
+                .build()
+                .unwrap(),
+        )
+        .customize()
+        .mutate_request(|request| {
+            request.headers_mut().insert("X-Amzn-Trace-Id", HTTP_TRACE);
+        })
+        .send()
+        .await
+        .unwrap();
+    env.send(&url, "untraced").await;
+
+    let messages = env
+        .client
+        .receive_message()
+        .queue_url(&url)
+        .max_number_of_messages(10)
+        .message_system_attribute_names(MessageSystemAttributeName::AwsTraceHeader)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap();
+    let trace_of = |body: &str| {
+        let message = messages.iter().find(|m| m.body() == Some(body)).unwrap();
+        message.attributes().and_then(|a| a.get(&MessageSystemAttributeName::AwsTraceHeader)).cloned()
+    };
+    assert_eq!(trace_of("from header").as_deref(), Some(HTTP_TRACE));
+    assert_eq!(trace_of("batch header").as_deref(), Some(HTTP_TRACE));
+    assert_eq!(trace_of("own attribute").as_deref(), Some(TRACE));
+    assert_eq!(trace_of("untraced"), None);
     env.shutdown().await;
 }

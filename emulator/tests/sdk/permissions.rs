@@ -275,3 +275,64 @@ async fn permissions_on_a_missing_queue_are_queue_does_not_exist() {
     crate::support::expect_no_such_queue(remove_err);
     env.shutdown().await;
 }
+
+/// The Policy as AWS renders AddPermission's statements: a single principal or action is a string, not a
+/// one-element list (moto's AWS-verified `add_permission`); and the errors as AWS words them.
+#[tokio::test]
+async fn single_principals_and_actions_are_strings_and_errors_read_as_aws_words_them() {
+    let env = TestEnv::start().await;
+    let url = env.create_queue("shared").await;
+
+    add(&env, &url, "One", &[OTHER_ACCOUNT], &["SendMessage"]).await;
+    add(&env, &url, "Two", &[OTHER_ACCOUNT, THIRD_ACCOUNT], &["SendMessage", "ReceiveMessage"]).await;
+
+    let doc = policy(&env, &url).await.unwrap();
+    let all = statements(&doc);
+    let one = statement(&all, "One");
+    assert_eq!(one["Principal"]["AWS"], Value::String(format!("arn:aws:iam::{OTHER_ACCOUNT}:root")));
+    assert_eq!(one["Action"], Value::String("SQS:SendMessage".to_owned()));
+    let two = statement(&all, "Two");
+    assert!(two["Principal"]["AWS"].is_array() && two["Action"].is_array(), "{two}");
+
+    let owner_only = env
+        .client
+        .add_permission()
+        .queue_url(&url)
+        .label("Owner")
+        .aws_account_ids(OTHER_ACCOUNT)
+        .actions("DeleteQueue")
+        .send()
+        .await
+        .unwrap_err();
+    expect_service_error(
+        owner_only,
+        400,
+        "InvalidParameterValue",
+        "Value SQS:DeleteQueue for parameter ActionName is invalid. Reason: Only the queue owner is allowed to invoke \
+         this action.",
+    );
+    let no_accounts = env
+        .client
+        .add_permission()
+        .queue_url(&url)
+        .label("Nobody")
+        .set_aws_account_ids(Some(Vec::new()))
+        .actions("SendMessage")
+        .send()
+        .await
+        .unwrap_err();
+    expect_service_error(
+        no_accounts,
+        400,
+        "InvalidParameterValue",
+        "Value [] for parameter PrincipalId is invalid. Reason: Unable to verify.",
+    );
+    let unknown = env.client.remove_permission().queue_url(&url).label("Missing").send().await.unwrap_err();
+    expect_service_error(
+        unknown,
+        400,
+        "InvalidParameterValue",
+        "Value Missing for parameter Label is invalid. Reason: can't find label on existing policy.",
+    );
+    env.shutdown().await;
+}

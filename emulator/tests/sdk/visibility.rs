@@ -8,6 +8,7 @@ use std::time::Duration;
 use aws_sdk_sqs::operation::change_message_visibility::ChangeMessageVisibilityError;
 use aws_sdk_sqs::operation::delete_message::DeleteMessageError;
 use aws_sdk_sqs::operation::receive_message::ReceiveMessageOutput;
+use aws_sdk_sqs::types::{ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry};
 use tokio::task::JoinHandle;
 
 use crate::common::{TestEnv, expect_service_error};
@@ -98,4 +99,86 @@ fn spawn_receive_result(env: &TestEnv, url: &str) -> JoinHandle<Result<ReceiveMe
     tokio::spawn(async move {
         client.receive_message().queue_url(url).wait_time_seconds(20).send().await.map_err(|e| format!("{e:?}"))
     })
+}
+
+/// The single-message actions and their batches with older and timed-out handles (docs/aws-behaviour.md):
+/// on a standard queue an older handle of a message received again still deletes it or changes its visibility,
+/// and a handle whose timeout ran out is accepted without effect; on a FIFO queue both are expired handles.
+#[tokio::test]
+async fn older_and_timed_out_handles_in_single_and_batch_actions() {
+    let env = TestEnv::start().await;
+    let url = env.create_queue_with("orders", &[("VisibilityTimeout", "10")]).await;
+    for body in ["a", "b", "c"] {
+        env.send(&url, body).await;
+    }
+    let first = env.receive(&url, 10).await;
+    env.advance(11);
+    let second = env.receive(&url, 10).await;
+    assert_eq!(second.len(), 3);
+    let older = |m: &aws_sdk_sqs::types::Message| {
+        first.iter().find(|f| f.message_id == m.message_id).and_then(|f| f.receipt_handle.clone()).unwrap()
+    };
+
+    env.client.delete_message().queue_url(&url).receipt_handle(older(&second[0])).send().await.unwrap();
+    let batch = env
+        .client
+        .change_message_visibility_batch()
+        .queue_url(&url)
+        .entries(
+            ChangeMessageVisibilityBatchRequestEntry::builder()
+                .id("b")
+                .receipt_handle(older(&second[1]))
+                .visibility_timeout(0)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(batch.successful().len(), 1, "{batch:?}");
+    assert_eq!(env.counts(&url).await, (1, 1, 0), "one deleted, one visible again, one still in flight");
+
+    // The third message's timeout runs out: its handle is accepted and changes nothing.
+    env.advance(11);
+    let third = second[2].receipt_handle.clone().unwrap();
+    env.client
+        .change_message_visibility()
+        .queue_url(&url)
+        .receipt_handle(&third)
+        .visibility_timeout(60)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(env.counts(&url).await, (2, 0, 0));
+
+    let fifo = env
+        .create_queue_with(
+            "orders.fifo",
+            &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true"), ("VisibilityTimeout", "10")],
+        )
+        .await;
+    env.client.send_message().queue_url(&fifo).message_body("f").message_group_id("g").send().await.unwrap();
+    let held = env.receive(&fifo, 1).await[0].receipt_handle.clone().unwrap();
+    env.advance(11);
+    let err = env
+        .client
+        .change_message_visibility()
+        .queue_url(&fifo)
+        .receipt_handle(&held)
+        .visibility_timeout(5)
+        .send()
+        .await;
+    expect_service_error(err.unwrap_err(), 400, "InvalidParameterValue", "The receipt handle has expired.");
+    let batch = env
+        .client
+        .delete_message_batch()
+        .queue_url(&fifo)
+        .entries(DeleteMessageBatchRequestEntry::builder().id("f").receipt_handle(&held).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(batch.failed().len(), 1, "{batch:?}");
+    assert!(batch.failed()[0].message().unwrap_or_default().contains("The receipt handle has expired"), "{batch:?}");
+    assert_eq!(env.counts(&fifo).await, (1, 0, 0));
+    env.shutdown().await;
 }

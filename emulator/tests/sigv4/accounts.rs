@@ -150,3 +150,42 @@ async fn durable_mode_keeps_each_queue_in_its_account() {
     assert!(emu.engine().list_queues(None, None, None).unwrap().names.is_empty(), "not in the default account");
     emu.shutdown().await.unwrap();
 }
+
+/// `SenderId` is the sending account (root credentials: the account id), also when another account sends into
+/// a queue it was granted (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html>).
+#[tokio::test]
+async fn sender_id_is_the_sending_account() {
+    use aws_sdk_sqs::types::MessageSystemAttributeName;
+    let (emu, owner, other) = start().await;
+    let url = owner.create_queue().queue_name("shared").send().await.unwrap().queue_url.unwrap();
+    owner
+        .add_permission()
+        .queue_url(&url)
+        .label("other")
+        .aws_account_ids(OTHER)
+        .actions("SendMessage")
+        .send()
+        .await
+        .unwrap();
+
+    owner.send_message().queue_url(&url).message_body("from owner").send().await.unwrap();
+    other.send_message().queue_url(&url).message_body("from other").send().await.unwrap();
+
+    let messages = owner
+        .receive_message()
+        .queue_url(&url)
+        .max_number_of_messages(10)
+        .message_system_attribute_names(MessageSystemAttributeName::SenderId)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap();
+    let sender = |body: &str| {
+        let message = messages.iter().find(|m| m.body() == Some(body)).unwrap();
+        message.attributes().and_then(|a| a.get(&MessageSystemAttributeName::SenderId)).cloned()
+    };
+    assert_eq!(sender("from owner").as_deref(), Some(OWNER));
+    assert_eq!(sender("from other").as_deref(), Some(OTHER));
+    emu.shutdown().await.unwrap();
+}

@@ -9,6 +9,7 @@ mod common;
 
 mod accounts;
 mod auth;
+mod identity;
 
 use sqskit_emulator::auth::{AuthMode, Credential};
 use sqskit_emulator::{Emulator, ManualClock, RunningEmulator};

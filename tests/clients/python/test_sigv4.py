@@ -97,6 +97,17 @@ class SigV4TestCase(unittest.TestCase):
         self.assertEqual(self.client.receive_message(QueueUrl=url, WaitTimeSeconds=0).get("Messages", []), [])
         self.assertIn(url, self.client.list_queues(QueueNamePrefix=f"{EXPECT_PROTOCOL}-sigv4-").get("QueueUrls", []))
 
+    def test_sts_get_caller_identity_names_the_keys_account(self):
+        def sts(secret):
+            return boto3.session.Session().client("sts", endpoint_url=ENDPOINT, region_name="us-east-1",
+                                                  aws_access_key_id=KEY_ID, aws_secret_access_key=secret,
+                                                  config=Config(retries={"max_attempts": 1}))
+        identity = sts(SECRET).get_caller_identity()
+        self.assertEqual((identity["Account"], identity["Arn"]), (ACCOUNT, f"arn:aws:iam::{ACCOUNT}:root"))
+        with self.assertRaises(ClientError) as ctx:
+            sts(SECRET + "-wrong").get_caller_identity()
+        self.assertEqual(ctx.exception.response["Error"].get("Code"), "SignatureDoesNotMatch")
+
     def test_wrong_secret_is_signature_does_not_match(self):
         self.assertRefused("SignatureDoesNotMatch", 403, make_client(secret=SECRET + "-wrong"))
 

@@ -291,6 +291,24 @@ class T02Messages(SqsTestCase):
         self.assertEqual(msg["MD5OfMessageAttributes"], "7cc2e4344147578b847411f21bade715")
         self.assertEqual(msg["MD5OfBody"], "09077c1cb05a9e73a1620c07e4bea548")
 
+    def test_receive_message_attribute_name_wildcards(self):
+        # AWS: All, .* and * select every attribute; "Hel.*" is the plain prefix "Hel" (docs/aws-behaviour.md).
+        url = self.create("wildcards", Attributes={"VisibilityTimeout": "0"})
+        attributes = {"Help.Me": {"DataType": "String", "StringValue": "Me"},
+                      "Hello": {"DataType": "String", "StringValue": "There"},
+                      "General": {"DataType": "String", "StringValue": "Kenobi"}}
+        self.client.send_message(QueueUrl=url, MessageBody="msg", MessageAttributes=attributes)
+        for names, expected in [(["All"], {"Help.Me", "Hello", "General"}), ([".*"], {"Help.Me", "Hello", "General"}),
+                                (["Hel.*"], {"Help.Me", "Hello"}), (["Foo", "G.*"], {"General"}), (["AWS."], set())]:
+            msg = self.receive_all(url, MessageAttributeNames=names)[0]
+            returned = msg.get("MessageAttributes", {})
+            self.assertEqual(set(returned), expected, names)
+            if expected:
+                self.assertEqual(msg["MD5OfMessageAttributes"],
+                                 md5_of_attributes({name: attributes[name] for name in expected}), names)
+            else:
+                self.assertNotIn("MD5OfMessageAttributes", msg, names)
+
     def test_long_poll_returns_empty_without_messages(self):
         url = self.create("empty")
         resp = self.client.receive_message(QueueUrl=url, WaitTimeSeconds=1)
@@ -438,6 +456,20 @@ class T04Errors(SqsTestCase):
         self.assertClientError("InvalidParameterValue", self.client.create_queue, QueueName="bad name!")
         self.assertClientError("ReceiptHandleIsInvalid", self.client.delete_message, QueueUrl=url,
                                ReceiptHandle="garbage")
+
+
+class T06CallerIdentity(SqsTestCase):
+    def test_sts_get_caller_identity_on_the_same_port(self):
+        # STS speaks Query; with AWS_ENDPOINT_URL_STS (here endpoint_url) at the emulator, the default account's
+        # root user answers (authentication off).
+        sts = boto3.session.Session().client("sts", endpoint_url=ENDPOINT, region_name="us-east-1",
+                                             aws_access_key_id="test", aws_secret_access_key="test")
+        identity = sts.get_caller_identity()
+        url = self.create("identity")
+        account = url.rstrip("/").split("/")[-2]
+        self.assertEqual(identity["Account"], account)
+        self.assertEqual(identity["UserId"], account)
+        self.assertEqual(identity["Arn"], f"arn:aws:iam::{account}:root")
 
 
 class T05InjectedFaults(SqsTestCase):

@@ -301,3 +301,39 @@ pub async fn a_delayed_head_message_blocks_its_group(ctx: &TestContext) {
     ctx.advance(secs(10));
     assert_eq!(bodies(&receive(ctx, &url, 10).await)[0], "m1");
 }
+
+pub async fn a_fifo_visibility_change_with_an_expired_handle_is_rejected_as_expired(ctx: &TestContext) {
+    let url = create_fifo(ctx, "orders.fifo", &[]).await;
+    send_in_group(ctx, &url, "m1", "g").await;
+    let first = receive_attempt(ctx, &url, 1, 10, None).await.remove(0);
+    ctx.advance(secs(11));
+
+    // Timed out, not received again: FIFO handles die with their visibility timeout (SPEC §5.3).
+    let error = change_visibility(ctx, &url, &first.receipt_handle, 30).await.expect_err("expired handle");
+    assert_service_error(&error, &ServiceErrorCode::InvalidParameterValue, "The receipt handle has expired");
+    assert_eq!(counts(ctx, &url).await, (1, 0, 0));
+
+    // Superseded by a later receive: expired too, and the message stays in flight for the new handle.
+    let second = receive_attempt(ctx, &url, 1, 60, None).await.remove(0);
+    let error = change_visibility(ctx, &url, &first.receipt_handle, 0).await.expect_err("superseded handle");
+    assert_service_error(&error, &ServiceErrorCode::InvalidParameterValue, "The receipt handle has expired");
+    assert_eq!(counts(ctx, &url).await, (0, 1, 0));
+    delete_message(ctx, &url, &second).await;
+}
+
+pub async fn ending_a_fifo_visibility_timeout_early_makes_the_group_receivable_again(ctx: &TestContext) {
+    let url = create_fifo(ctx, "orders.fifo", &[]).await;
+    for body in ["m1", "m2"] {
+        send_in_group(ctx, &url, body, "g").await;
+    }
+    let head = receive_attempt(ctx, &url, 1, 60, None).await;
+    assert_eq!(bodies(&head), ["m1"]);
+    assert!(receive(ctx, &url, 10).await.is_empty(), "the group is blocked behind its in-flight head");
+
+    change_visibility(ctx, &url, &head[0].receipt_handle, 0).await.expect("end the timeout now");
+
+    // The head is visible again at once, so the group delivers from it, in order.
+    let again = receive_attempt(ctx, &url, 10, 60, None).await;
+    assert_eq!(bodies(&again), ["m1", "m2"]);
+    assert_eq!(again[0].message_id, head[0].message_id);
+}

@@ -101,10 +101,18 @@ impl QueueState {
             .collect()
     }
 
-    /// Deletes the message a handle points to, if the handle is still the latest one for it.
+    /// Deletes the message a handle points to.
+    ///
+    /// Standard queues accept any handle the queue issued for the message, also one of an earlier receive
+    /// (AWS-verified: moto's "SQS - Align logic around receipt_handles with AWS",
+    /// <https://github.com/getmoto/moto/pull/4655>: "Old receipt handles should be kept, as it is possible to change
+    /// message visibility or delete a message using them"); deleting a message already gone succeeds. FIFO queues
+    /// accept only the handle of the receive the message is in flight for: any other is expired (SPEC.md §6
+    /// DeleteMessage; <https://github.com/aws/aws-sdk-js/issues/1750>).
     ///
     /// # Errors
-    /// `ReceiptHandleIsInvalid` for a handle that was never issued for this message.
+    /// `ReceiptHandleIsInvalid` for a handle that was never issued for this message; on FIFO queues
+    /// `InvalidParameterValue` "The receipt handle has expired." for a superseded or timed-out handle.
     pub fn delete(&mut self, handle: ReceiptHandle, raw_handle: &str) -> Result<DeleteOutcome, SqsError> {
         let Some(message) = self.messages.get(handle.sequence) else {
             if handle.sequence >= self.next_sequence || handle.receive == 0 {
@@ -115,17 +123,8 @@ impl QueueState {
         if handle.receive > message.receive_count || handle.receive == 0 {
             return Err(SqsError::receipt_handle_invalid(raw_handle));
         }
-        let superseded = handle.receive < message.receive_count;
-        if superseded && self.fifo.is_none() {
-            return Ok(DeleteOutcome::AlreadyGone);
-        }
-        if self.fifo.is_some() && (superseded || !matches!(message.state, MessageState::InFlight { .. })) {
-            // FIFO handles die with their visibility timeout (SPEC.md §6 DeleteMessage).
-            return Err(SqsError::invalid_parameter_value(
-                "ReceiptHandle",
-                raw_handle,
-                "The receipt handle has expired.",
-            ));
+        if self.fifo.is_some() && !holds_current_receipt(message, handle) {
+            return Err(receipt_handle_expired(raw_handle));
         }
         self.remove(handle.sequence);
         Ok(DeleteOutcome::Deleted)
@@ -134,9 +133,17 @@ impl QueueState {
     /// Changes the visibility timeout of an in-flight message to `timeout` from now; returns whether the message
     /// became visible.
     ///
+    /// Standard queues: any handle the queue issued for the message changes it while it is in flight, also one of
+    /// an earlier receive (moto PR 4655, above); a handle of a message that is no longer in flight (its
+    /// visibility timeout ran out and it was not received again) is answered with success and changes nothing
+    /// (AWS-validated in LocalStack's "fix change_message_visibility behaviour for expired handles",
+    /// <https://github.com/localstack/localstack/pull/9632>: "AWS simply sends back an OK and does nothing"). FIFO
+    /// queues: only the handle of the current receive, while in flight; any other is expired.
+    ///
     /// # Errors
-    /// `ReceiptHandleIsInvalid` for a handle never issued; `InvalidParameterValue` when the message is gone, not
-    /// in flight, the handle is superseded, or the total would pass 12 hours since the receive.
+    /// `ReceiptHandleIsInvalid` for a handle never issued; `InvalidParameterValue` when the message is gone
+    /// ("Message does not exist or is not available for visibility timeout change."), for an expired FIFO
+    /// handle, or when the total would pass 12 hours since the receive.
     pub fn change_visibility(
         &mut self,
         handle: ReceiptHandle,
@@ -144,26 +151,25 @@ impl QueueState {
         timeout: Duration,
         now: Timestamp,
     ) -> Result<bool, SqsError> {
-        let not_available = || {
+        if handle.sequence >= self.next_sequence || handle.receive == 0 {
+            return Err(SqsError::receipt_handle_invalid(raw_handle));
+        }
+        let message = self.messages.get(handle.sequence).ok_or_else(|| {
             SqsError::invalid_parameter_value(
                 "ReceiptHandle",
                 raw_handle,
                 "Message does not exist or is not available for visibility timeout change.",
             )
-        };
-        if handle.sequence >= self.next_sequence || handle.receive == 0 {
-            return Err(SqsError::receipt_handle_invalid(raw_handle));
-        }
-        let message = self.messages.get(handle.sequence).ok_or_else(not_available)?;
+        })?;
         if handle.receive > message.receive_count {
             return Err(SqsError::receipt_handle_invalid(raw_handle));
         }
-        let MessageState::InFlight { received_at, .. } = message.state else {
-            return Err(not_available());
-        };
-        if handle.receive != message.receive_count {
-            return Err(not_available());
+        if self.fifo.is_some() && !holds_current_receipt(message, handle) {
+            return Err(receipt_handle_expired(raw_handle));
         }
+        let MessageState::InFlight { received_at, .. } = message.state else {
+            return Ok(false);
+        };
         let until = now + timeout;
         if until.saturating_since(received_at) > MAX_VISIBILITY {
             return Err(SqsError::invalid_parameter_value(
@@ -181,4 +187,14 @@ impl QueueState {
         self.record_update(handle.sequence);
         Ok(became_visible)
     }
+}
+
+/// Whether `handle` is the one of the receive `message` is in flight for.
+fn holds_current_receipt(message: &crate::engine::stored::StoredMessage, handle: ReceiptHandle) -> bool {
+    handle.receive == message.receive_count && matches!(message.state, MessageState::InFlight { .. })
+}
+
+/// The error for a FIFO handle that is superseded or whose visibility timeout ran out (SPEC.md §5.3).
+fn receipt_handle_expired(raw_handle: &str) -> SqsError {
+    SqsError::invalid_parameter_value("ReceiptHandle", raw_handle, "The receipt handle has expired.")
 }
