@@ -66,6 +66,8 @@ impl Default for PaceConfig {
 #[derive(Debug)]
 struct Window {
     started: Instant,
+    /// The last start or answer in the window.
+    last_event: Instant,
     sent: u32,
     accepted: u32,
     throttled: u32,
@@ -73,7 +75,7 @@ struct Window {
 
 impl Window {
     fn new(started: Instant) -> Self {
-        Self { started, sent: 0, accepted: 0, throttled: 0 }
+        Self { started, last_event: started, sent: 0, accepted: 0, throttled: 0 }
     }
 }
 
@@ -91,6 +93,18 @@ struct State {
     /// When the next request may start (meaningful while paced).
     next_start: Instant,
     window: Window,
+}
+
+impl State {
+    /// Notes activity at `now`: a window idle for longer than `window` starts afresh, so that the rates it
+    /// measures count only the time the producer was sending (an idle minute would make any burst after it
+    /// look like a trickle, and set the rate near the floor).
+    fn touch(&mut self, now: Instant, window: Duration) {
+        if now.saturating_duration_since(self.window.last_event) > window {
+            self.window = Window::new(now);
+        }
+        self.window.last_event = now;
+    }
 }
 
 /// A shared request-rate limit (clones share it). See the [module documentation](self) for the rules.
@@ -130,6 +144,7 @@ impl RatePacer {
     /// Records that a request started at `now` (call only once [`RatePacer::start_at`] allows it).
     pub fn on_start(&self, now: Instant) {
         let mut state = self.state();
+        state.touch(now, self.config.window);
         state.window.sent += 1;
         if let Some(rate) = state.rate {
             let interval = Duration::from_secs_f64(1.0 / rate);
@@ -142,6 +157,7 @@ impl RatePacer {
     pub fn on_answer(&self, throttled: bool, now: Instant) -> Option<f64> {
         let config = self.config;
         let mut state = self.state();
+        state.touch(now, config.window);
         if throttled {
             state.window.throttled += 1;
         } else {
@@ -297,6 +313,19 @@ mod tests {
         assert!(raised > paced * 1.2, "{paced} -> {raised}");
         drive(&pacer, 1000, 8, |_, _| false).await;
         assert_eq!(pacer.rate(), None, "past twice what the producer starts: let go");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_time_does_not_dilute_the_estimate() {
+        let pacer = RatePacer::new(PaceConfig::default());
+        // Built, then idle for a minute; a few sends; idle again; then a burst over a 300-a-second quota.
+        tokio::time::advance(Duration::from_secs(60)).await;
+        drive(&pacer, 100, 1, |_, _| false).await;
+        tokio::time::advance(Duration::from_secs(60)).await;
+        let mut quota = quota(300.0, 30.0);
+        drive(&pacer, 1000, 1, &mut quota).await;
+        let rate = pacer.rate().expect("paced");
+        assert!((250.0..=450.0).contains(&rate), "the quota, not a trickle: {rate}");
     }
 
     #[tokio::test(start_paused = true)]
