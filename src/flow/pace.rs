@@ -322,7 +322,7 @@ mod tests {
         tokio::time::advance(Duration::from_secs(60)).await;
         drive(&pacer, 100, 1, |_, _| false).await;
         tokio::time::advance(Duration::from_secs(60)).await;
-        let mut quota = quota(300.0, 30.0);
+        let mut quota = quota(300.0, 1.0);
         drive(&pacer, 1000, 1, &mut quota).await;
         let rate = pacer.rate().expect("paced");
         assert!((250.0..=450.0).contains(&rate), "the quota, not a trickle: {rate}");
