@@ -351,8 +351,10 @@ impl<T: Send + 'static> SqsLambda<T> {
     /// with its partial batch response, until the runtime stops.
     ///
     /// # Errors
-    /// The runtime's error, when it cannot reach the Runtime API (outside Lambda, for example).
+    /// Outside Lambda (one of the variables the Lambda environment sets is missing or invalid: checked first,
+    /// since `lambda_runtime` would panic), or the runtime's error when it cannot reach the Runtime API.
     pub async fn run(self) -> Result<(), lambda_runtime::Error> {
+        check_lambda_environment()?;
         lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<SqsEvent>| {
             let function = self.clone();
             async move {
@@ -362,6 +364,26 @@ impl<T: Send + 'static> SqsLambda<T> {
         }))
         .await
     }
+}
+
+/// The variables `lambda_runtime` reads at start-up (it panics on a missing one); see
+/// <https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime>.
+fn check_lambda_environment() -> Result<(), lambda_runtime::Error> {
+    for name in [
+        "AWS_LAMBDA_RUNTIME_API",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+    ] {
+        if std::env::var_os(name).is_none() {
+            return Err(format!("not running in AWS Lambda: the environment variable {name} is not set").into());
+        }
+    }
+    let memory = std::env::var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").unwrap_or_default();
+    if memory.parse::<i32>().is_err() {
+        return Err(format!("AWS_LAMBDA_FUNCTION_MEMORY_SIZE `{memory}` is not a number").into());
+    }
+    Ok(())
 }
 
 /// When handlers are told to wind up and when they are given up on.

@@ -3,6 +3,10 @@
 //! payload with the envelope's metadata on the `Delivery` (end to end on the embedded emulator).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod order_demo_sns;
+#[allow(dead_code)]
+#[path = "../../examples/orders/mod.rs"]
+mod orders;
 mod router;
 
 use std::sync::Arc;

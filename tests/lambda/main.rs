@@ -5,6 +5,10 @@
 //! timeout), so redelivery, receive counts and redrive to the dead-letter queue are real.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[allow(dead_code)]
+#[path = "../../examples/orders/mod.rs"]
+mod orders;
+mod orders_flow;
 mod readme;
 
 use std::collections::BTreeSet;
