@@ -47,6 +47,9 @@ pub use aws_lambda_events::event::sqs::{
     BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage, SqsMessageAttribute,
 };
 pub use record::sqs_event;
+
+/// The error of [`SqsLambda::run`] (`lambda_runtime`'s boxed error).
+pub type LambdaError = lambda_runtime::Error;
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;

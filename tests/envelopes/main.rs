@@ -7,6 +7,7 @@ mod order_demo_sns;
 #[allow(dead_code)]
 #[path = "../../examples/orders/mod.rs"]
 mod orders;
+mod readme;
 mod router;
 
 use std::sync::Arc;
