@@ -278,3 +278,56 @@ async fn an_auto_consumer_takes_raw_sns_and_eventbridge_bodies_on_one_queue() {
     assert_eq!(dead.len(), 1);
     assert!(dead[0].1.contains("missing field `MessageId`"), "reason: {}", dead[0].1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sns_and_eventbridge_redeliveries_of_one_publish_run_once_with_an_idempotency_store() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use sqskit::codec::Encode;
+    use sqskit::consumer::InMemoryIdempotencyStore;
+
+    let (backend, queue, _dlq) = queues("redelivered").await;
+    let order = |id: u32| Order { id, item: format!("item-{id}") };
+    let sns = SnsEncoder::new(JsonCodec, TOPIC);
+    let once = sns.encode(&order(1)).unwrap();
+    let event = EventBridgeEncoder::new(JsonCodec, "shop", "OrderPlaced").encode(&order(2)).unwrap();
+    // One SNS publish delivered twice (same SNS MessageId), one event delivered twice (same event id), and a
+    // second publish of an equal order (a new MessageId: a new message).
+    let entries = [
+        SendEntry::new("a", once.clone()),
+        SendEntry::new("b", once),
+        SendEntry::new("c", event.clone()),
+        SendEntry::new("d", event),
+        SendEntry::new("e", sns.encode(&order(1)).unwrap()),
+    ];
+    backend.send_message_batch(&queue, &entries).await.unwrap();
+    let runs = Arc::new(AtomicU32::new(0));
+    let counted = runs.clone();
+    let consumer = Consumer::<Order>::builder(backend.clone(), &queue)
+        .envelope(Envelope::Auto)
+        .idempotency(Arc::new(InMemoryIdempotencyStore::new()))
+        .wait_time(Duration::from_millis(50))
+        .build()
+        .await
+        .unwrap();
+    let running = consumer.start(move |_order: Delivery<Order>| {
+        let runs = counted.clone();
+        async move {
+            runs.fetch_add(1, Ordering::SeqCst);
+            Outcome::Ack
+        }
+    });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = backend.get_queue_attributes(&queue, &[sqskit::types::QueueAttributeName::All]).await.unwrap();
+        let remaining = left.approximate_number_of_messages().unwrap_or(1)
+            + left.approximate_number_of_messages_not_visible().unwrap_or(1);
+        if remaining == 0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the queue did not drain");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    running.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(runs.load(Ordering::SeqCst), 3, "each publish ran once; the redelivered copies were duplicates");
+}
