@@ -1,7 +1,7 @@
 //! Envelopes: what wraps a message body on its way into SQS, opened before the codec runs.
 //!
 //! Most production queues are fed by an SNS topic or an EventBridge rule, not by a producer writing the body
-//! directly. A consumer (or the [Lambda adapter](crate::lambda)) is configured with an [`Envelope`]; it opens
+//! directly. A consumer (or the Lambda adapter, `sqskit::lambda`) is configured with an [`Envelope`]; it opens
 //! each body into a [payload](Opened::payload), which the codec decodes into `T`, and [metadata](EnvelopeMeta),
 //! which the handler finds on its [`Delivery`](crate::consumer::Delivery).
 //!

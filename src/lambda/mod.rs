@@ -1,4 +1,4 @@
-//! AWS Lambda (feature `lambda`): the same handlers ([`Handler`], [`Router`](crate::consumer::Router)), codecs,
+//! AWS Lambda (feature `lambda`): the same handlers ([`Handler`], [`Router`]), codecs,
 //! [envelopes](crate::envelope) and [idempotency stores](crate::consumer::IdempotencyStore) behind an SQS
 //! event source mapping, answering with a partial batch response.
 //!
