@@ -67,7 +67,8 @@ fn documented_eventbridge_event_decodes_detail_and_metadata() {
     for envelope in [Envelope::EventBridge, Envelope::Auto] {
         let opened = envelope.open(&body).expect("the documented sample is valid");
         let detail: StateChange = serde_json::from_str(&opened.payload).expect("detail");
-        assert_eq!(detail, StateChange { instance_id: "i-1234567890abcdef0".into(), state: "terminated".into() });
+        // The documented sample's values, including its stray spaces.
+        assert_eq!(detail, StateChange { instance_id: " i-1234567890abcdef0".into(), state: "terminated".into() });
         let event = opened.meta.eventbridge().expect("EventBridge metadata");
         assert_eq!(event.version, "0");
         assert_eq!(event.id, "6a7e8feb-b491-4cf7-a9f1-bf3703467718");
@@ -76,7 +77,7 @@ fn documented_eventbridge_event_decodes_detail_and_metadata() {
         assert_eq!(event.account, "111122223333");
         assert_eq!(event.region, "us-west-1");
         assert_eq!(event.time, UNIX_EPOCH + Duration::from_secs(1_513_968_228));
-        assert_eq!(event.resources, ["arn:aws:ec2:us-west-1:123456789012:instance/i-1234567890abcdef0"]);
+        assert_eq!(event.resources, ["arn:aws:ec2:us-west-1:123456789012:instance/ i-1234567890abcdef0"]);
         assert_eq!(event.replay_name, None);
     }
 }
