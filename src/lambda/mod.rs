@@ -27,6 +27,9 @@
 //! default (its `skip_group_on_error` option is `StopGroup`;
 //! <https://docs.aws.amazon.com/powertools/python/latest/api/utilities/batch/sqs_fifo_partial_processor.html>).
 //!
+//! Each record is counted in [`LAMBDA_RECORDS`](crate::telemetry::LAMBDA_RECORDS)
+//! (`sqskit_lambda_records_total{queue, outcome}`: `processed`, `duplicate`, `failed`, `poison`, `skipped`).
+//!
 //! A record without a `messageId` cannot be reported by id: it is reported with an empty `itemIdentifier`,
 //! which Lambda treats as the failure of the whole batch (so nothing is lost).
 //!
@@ -93,6 +96,14 @@ pub enum RecordFailure {
     Store(String),
     /// An earlier record of the same FIFO group (or, with [`FifoFailure::StopBatch`], of the batch) failed.
     Skipped,
+}
+
+/// How a record that succeeded was done with.
+enum Done {
+    /// Its handler returned `Ack`.
+    Processed,
+    /// A duplicate of a completed idempotency key: acknowledged without running the handler.
+    Duplicate,
 }
 
 /// A record's fate: its message id and `None` on success.
@@ -222,6 +233,7 @@ impl<T: Send + 'static> SqsLambda<T> {
     /// Processes one event and returns each record's fate, in the event's order.
     pub async fn process(&self, event: SqsEvent, deadline: Option<SystemTime>) -> Vec<RecordResult> {
         let records = event.records;
+        let indexed_arn = records.first().and_then(|r| r.event_source_arn.clone()).unwrap_or_default();
         let ids: Vec<String> = records.iter().map(|r| r.message_id.clone().unwrap_or_default()).collect();
         let fifo = records.iter().any(record::is_fifo);
         let limits = Limits::new(deadline, self.inner.deadline_margin);
@@ -246,7 +258,9 @@ impl<T: Send + 'static> SqsLambda<T> {
         };
         let slots = Arc::new(Semaphore::new(self.inner.concurrency.max(1)));
         let mut tasks = JoinSet::new();
+        let queue: Arc<str> = Arc::from(queue_name(&indexed_arn));
         for chain in chains {
+            let queue = queue.clone();
             let this = self.clone();
             let slots = slots.clone();
             let limits = limits.clone();
@@ -255,6 +269,7 @@ impl<T: Send + 'static> SqsLambda<T> {
                 let mut failed = false;
                 for (index, record) in chain {
                     if failed {
+                        count(&queue, "skipped");
                         out.push((index, Some(RecordFailure::Skipped)));
                         continue;
                     }
@@ -263,6 +278,13 @@ impl<T: Send + 'static> SqsLambda<T> {
                         Err(_) => Err(RecordFailure::Deadline),
                     };
                     failed = result.is_err();
+                    let outcome = match &result {
+                        Ok(Done::Processed) => "processed",
+                        Ok(Done::Duplicate) => "duplicate",
+                        Err(RecordFailure::Poison(_)) => "poison",
+                        Err(_) => "failed",
+                    };
+                    count(&queue, outcome);
                     out.push((index, result.err()));
                 }
                 out
@@ -286,7 +308,7 @@ impl<T: Send + 'static> SqsLambda<T> {
         ids.into_iter().zip(results).collect()
     }
 
-    async fn process_one(&self, record: &SqsMessage, limits: &Limits) -> Result<(), RecordFailure> {
+    async fn process_one(&self, record: &SqsMessage, limits: &Limits) -> Result<Done, RecordFailure> {
         let inner = &self.inner;
         let message = record::received(record);
         let message_id = message.message_id.clone();
@@ -309,7 +331,7 @@ impl<T: Send + 'static> SqsLambda<T> {
                     Ok(Begin::Acquired(token)) => Some((store.clone(), key, token)),
                     Ok(Begin::Completed) => {
                         tracing::debug!(%message_id, %key, "already processed; acknowledging the duplicate");
-                        return Ok(());
+                        return Ok(Done::Duplicate);
                     }
                     Ok(Begin::InProgress { .. }) => return Err(RecordFailure::InProgress),
                     Err(error) => return Err(RecordFailure::Store(error.to_string())),
@@ -321,7 +343,7 @@ impl<T: Send + 'static> SqsLambda<T> {
         let token = delivery.cancellation();
         let ran = limits.run(CatchUnwind::new(inner.handler.handle(delivery)), &token).await;
         let result = match ran {
-            Some(Ok(Outcome::Ack)) => Ok(()),
+            Some(Ok(Outcome::Ack)) => Ok(Done::Processed),
             Some(Ok(outcome)) => {
                 if let Outcome::DeadLetter(reason) = &outcome {
                     tracing::warn!(%message_id, %reason, "permanent failure; reporting it as failed for the redrive policy");
@@ -387,6 +409,21 @@ fn check_lambda_environment() -> Result<(), lambda_runtime::Error> {
         return Err(format!("AWS_LAMBDA_FUNCTION_MEMORY_SIZE `{memory}` is not a number").into());
     }
     Ok(())
+}
+
+/// The queue's name from its ARN (`arn:aws:sqs:region:account:name`), for the metrics' `queue` label.
+fn queue_name(arn: &str) -> &str {
+    arn.rsplit(':').next().filter(|name| !name.is_empty()).unwrap_or("unknown")
+}
+
+/// Counts one record in [`LAMBDA_RECORDS`](crate::telemetry::LAMBDA_RECORDS).
+fn count(queue: &Arc<str>, outcome: &'static str) {
+    metrics::counter!(
+        crate::telemetry::LAMBDA_RECORDS,
+        crate::telemetry::LABEL_QUEUE => queue.to_string(),
+        crate::telemetry::LABEL_OUTCOME => outcome
+    )
+    .increment(1);
 }
 
 /// When handlers are told to wind up and when they are given up on.

@@ -5,6 +5,7 @@
 //! timeout), so redelivery, receive counts and redrive to the dead-letter queue are real.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod metrics;
 #[allow(dead_code)]
 #[path = "../../examples/orders/mod.rs"]
 mod orders;
