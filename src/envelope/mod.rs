@@ -22,6 +22,9 @@
 //! documented event structure (`version`, `id`, `detail-type`, `source`, `account`, `time`, `region`,
 //! `resources`, `detail`, and `replay-name` when present). Anything else in either envelope is ignored.
 //!
+//! An EventBridge rule with an *input transformer* or *input path* on its SQS target delivers only what the
+//! transformer builds, not the event: use [`Raw`](Envelope::Raw) for such a queue.
+//!
 //! A body that does not parse as the configured envelope is **poison** (an [`Error::Decode`] whose source is an
 //! [`EnvelopeError`] saying what is wrong), handled like any body the codec rejects: never a panic.
 //!
