@@ -121,7 +121,8 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let store = args.idempotency.open().await?;
     let started = Instant::now();
-    let running = worker::start(backend.clone(), &queues, shop.clone(), store, settings).await?;
+    let running =
+        worker::start_shaped(backend.clone(), &queues, shop.clone(), store, settings, args.queues.shape()).await?;
     println!("order_consumer: consuming {} (Ctrl-C stops gracefully)", queues.orders);
 
     let why = wait_for_stop(&running, &backend, &queues.orders, args.exit_when_drained, &ledger).await?;

@@ -4,6 +4,7 @@
 //! orders are in the dead-letter queue, and exits non-zero if not.
 //!
 //!     cargo run --example order_demo
+//!     cargo run --example order_demo -- --sns   # orders inside SNS notifications, as from an SNS topic
 //!
 //! The same flow as separate processes against an emulator or real SQS: `order_producer` and
 //! `order_consumer` (see `examples/orders/run_10k.sh`).
@@ -15,16 +16,19 @@ mod orders;
 use std::process::ExitCode;
 
 use orders::demo::{DemoConfig, run};
+use orders::worker::Shape;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
-    let config = DemoConfig::default();
+    let sns = std::env::args().skip(1).any(|arg| arg == "--sns");
+    let config = DemoConfig { shape: if sns { Shape::Sns } else { Shape::Raw }, ..DemoConfig::default() };
     println!(
-        "sqskit order demo: {} orders ({} of them poison) and {} duplicates through an embedded SQS, {:.0}% injected \
-         failures\n",
+        "sqskit order demo: {} orders ({} of them poison) and {} duplicates through an embedded SQS{}, {:.0}% \
+         injected failures\n",
         config.orders,
         config.poison,
         config.duplicates,
+        if sns { " inside SNS notifications" } else { "" },
         config.faults.failure_rate * 100.0
     );
     let outcome = run(&config).await?;

@@ -57,7 +57,7 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let counting = Arc::new(CountingBackend::new(args.queues.connect().await?));
     let backend: Arc<dyn SqsBackend> = counting.clone();
     let queues = args.queues.resolve(&backend).await?;
-    let producer = worker::producer(backend, &queues.orders).await?;
+    let producer = worker::producer_shaped(backend, &queues.orders, args.queues.shape()).await?;
 
     let book = order_book(args.count, args.poison);
     let duplicates: Vec<Order> = duplicate_numbers(args.count, args.poison, args.duplicates)

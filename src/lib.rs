@@ -52,6 +52,11 @@
 //! - [`consumer`]: [`Consumer<T>`]: pollers with back-pressure, per-message handlers (or batch handlers),
 //!   batched acknowledgements, the visibility heartbeat, retry backoff, dead-lettering, FIFO group ordering,
 //!   idempotent processing ([`IdempotencyStore`]) and graceful shutdown.
+//! - [`envelope`]: SNS notifications and EventBridge events opened before the codec (metadata on the
+//!   [`Delivery`]), raw, or detected per message.
+//! - [`consumer::Router`]: several message types on one queue, each to the handler of its type.
+//! - `lambda` (feature `lambda`): the same handlers behind an AWS Lambda SQS event source mapping, with
+//!   partial batch responses.
 //! - [`telemetry`]: every metric, label and span name as a constant, with a table of what each means.
 //! - [`trace_context`]: [`TraceContext`], the W3C `traceparent` carried from producer to consumer.
 //! - [`monitor`]: [`QueueMonitor`], polling queue attributes and calling alert hooks with hysteresis.

@@ -27,6 +27,7 @@
 //! | [`FLOW_LIMIT`] `sqskit_flow_limit` | gauge | `queue`, `limit` | the current throttling-aware limit ([`crate::flow`]): `limit` is `producer_requests` (requests in flight), `producer_rate` (requests started per second while paced, 0 while unpaced: [`RatePacer`](crate::flow::RatePacer)) or `consumer_pollers` (active receive loops) |
 //! | [`REQUESTS_THROTTLED`] `sqskit_requests_throttled_total` | counter | `queue`, `limit` | throttled answers ([`Error::is_throttling`](crate::Error::is_throttling)) seen by that limit's requests |
 //! | [`ROUTER_MESSAGES`] `sqskit_router_messages_total` | counter | `router`, `outcome` | messages a [`Router`](crate::consumer::Router) saw; `outcome` is `routed` (handed to the handler of their type), `unknown` (no handler for the type, or no type) or `undecodable` (dead-lettered: the type's codec rejected the payload) |
+//! | [`LAMBDA_RECORDS`] `sqskit_lambda_records_total` | counter | `queue`, `outcome` | records of Lambda SQS events (feature `lambda`); `outcome` is `processed`, `duplicate` (a completed idempotency key), `failed`, `poison` (reported as failed too) or `skipped` (after an earlier failure of its FIFO group or batch) |
 //! | [`QUEUE_MESSAGES`] `sqskit_queue_messages` | gauge | `queue`, `state` | a [`QueueMonitor`](crate::monitor::QueueMonitor)'s last reading; `state` is `visible`, `in_flight`, `delayed` or `dead_letter` |
 //!
 //! API calls and batch sizes are counted for the requests sqskit's producers, consumers and monitors make
@@ -98,6 +99,10 @@ pub const FLOW_CONSUMER_POLLERS: &str = "consumer_pollers";
 /// Counter: messages a [`Router`](crate::consumer::Router) saw. Labels `router` (its name) and `outcome`
 /// (`routed`, `unknown`, `undecodable`).
 pub const ROUTER_MESSAGES: &str = "sqskit_router_messages_total";
+
+/// Counter: records of Lambda SQS events. Labels `queue` and `outcome` (`processed`, `duplicate`, `failed`,
+/// `poison`, `skipped`).
+pub const LAMBDA_RECORDS: &str = "sqskit_lambda_records_total";
 
 /// Label: the queue's name.
 pub const LABEL_QUEUE: &str = "queue";

@@ -143,6 +143,7 @@ fn queue_args(endpoint: &str, queue: &str, create: bool) -> orders::cli::QueueAr
         dlq: None,
         create_queues: create,
         max_receive_count: 5,
+        sns: false,
     }
 }
 

@@ -28,6 +28,10 @@ pub struct QueueArgs {
     /// maxReceiveCount of the redrive policy set by --create-queues.
     #[arg(long, default_value_t = 5)]
     pub max_receive_count: u32,
+    /// Orders travel inside SNS notifications, as SQS receives them from an SNS topic without raw message
+    /// delivery (the producer wraps them, the consumer opens them); both sides must agree.
+    #[arg(long)]
+    pub sns: bool,
 }
 
 impl QueueArgs {
@@ -39,6 +43,11 @@ impl QueueArgs {
             create: self.create_queues,
             max_receive_count: self.max_receive_count,
         }
+    }
+
+    /// How orders travel (`--sns`).
+    pub fn shape(&self) -> super::worker::Shape {
+        if self.sns { super::worker::Shape::Sns } else { super::worker::Shape::Raw }
     }
 
     /// A backend for the endpoint (or real AWS); see [`queues::connect`].

@@ -16,7 +16,7 @@ use super::model::{Order, duplicate_numbers, order_book, thousands};
 use super::queues::{self, Queues};
 use super::shop::{Faults, Shop};
 use super::verify::{Expected, Verdict, verify};
-use super::worker::{self, SendTally, WorkerSettings};
+use super::worker::{self, SendTally, Shape, WorkerSettings};
 
 /// What the demo does.
 #[derive(Debug, Clone)]
@@ -45,6 +45,8 @@ pub struct DemoConfig {
     pub outage: Duration,
     /// Give up waiting for the queue to drain after this long.
     pub timeout: Duration,
+    /// How orders travel: bare JSON, or inside SNS notifications (`--sns`).
+    pub shape: Shape,
 }
 
 impl Default for DemoConfig {
@@ -62,6 +64,7 @@ impl Default for DemoConfig {
             crash_at: 0.3,
             outage: Duration::from_secs(1),
             timeout: Duration::from_secs(60),
+            shape: Shape::Raw,
         }
     }
 }
@@ -122,9 +125,15 @@ pub async fn run(config: &DemoConfig) -> anyhow::Result<DemoOutcome> {
     };
     let producing = tokio::spawn(produce(backend.clone(), queues.orders.clone(), config.clone()));
 
-    let first =
-        worker::start(backend.clone(), &queues, shop.clone(), Arc::new(InMemoryIdempotencyStore::new()), settings)
-            .await?;
+    let first = worker::start_shaped(
+        backend.clone(),
+        &queues,
+        shop.clone(),
+        Arc::new(InMemoryIdempotencyStore::new()),
+        settings,
+        config.shape,
+    )
+    .await?;
     narrator.say(&format!(
         "producer and consumer #1 started ({} workers, visibility timeout {}s, retry backoff 1-2s)",
         config.concurrency,
@@ -152,9 +161,15 @@ pub async fn run(config: &DemoConfig) -> anyhow::Result<DemoOutcome> {
 
     tokio::time::sleep(config.outage).await;
     let (waiting, hidden, _) = queues::depth(&backend, &queues.orders).await?;
-    let second =
-        worker::start(backend.clone(), &queues, shop.clone(), Arc::new(InMemoryIdempotencyStore::new()), settings)
-            .await?;
+    let second = worker::start_shaped(
+        backend.clone(),
+        &queues,
+        shop.clone(),
+        Arc::new(InMemoryIdempotencyStore::new()),
+        settings,
+        config.shape,
+    )
+    .await?;
     narrator.say(&format!(
         "no consumer for {:.1}s: {waiting} orders piled up, {hidden} hidden until their visibility timeout; \
          consumer #2 started",
@@ -189,7 +204,7 @@ pub async fn run(config: &DemoConfig) -> anyhow::Result<DemoOutcome> {
 
 /// Sends the order book in waves, then the duplicates.
 async fn produce(backend: Arc<dyn SqsBackend>, queue: String, config: DemoConfig) -> anyhow::Result<SendTally> {
-    let producer = worker::producer(backend, &queue).await?;
+    let producer = worker::producer_shaped(backend, &queue, config.shape).await?;
     let book = order_book(config.orders, config.poison);
     let duplicates: Vec<Order> = duplicate_numbers(config.orders, config.poison, config.duplicates)
         .into_iter()

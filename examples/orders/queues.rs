@@ -16,6 +16,7 @@ use aws_config::BehaviorVersion;
 use aws_config::meta::region::RegionProviderChain;
 use sqskit::backend::{AwsBackend, ReceiveRequest, SqsBackend};
 use sqskit::consumer::DEAD_LETTER_REASON_ATTRIBUTE;
+use sqskit::envelope::Envelope;
 use sqskit::retry::RetryPolicy;
 use sqskit::types::{QueueAttributeName, QueueAttributes};
 use sqskit::{Error, ServiceErrorCode};
@@ -223,9 +224,13 @@ pub async fn dead_letters(backend: &Arc<dyn SqsBackend>, dlq: &str, hold: Durati
             continue;
         }
         for message in fresh {
-            let order_id = serde_json::from_str::<Order>(&message.body)
+            // Raw or SNS-shaped (see `worker::Shape`): the envelope is detected.
+            let order_id = Envelope::Auto
+                .open(&message.body)
+                .ok()
+                .and_then(|opened| serde_json::from_str::<Order>(&opened.payload).ok())
                 .map(|order| order.order_id)
-                .unwrap_or_else(|_| format!("(undecodable message {})", message.message_id));
+                .unwrap_or_else(|| format!("(undecodable message {})", message.message_id));
             let reason =
                 message.attributes.get(DEAD_LETTER_REASON_ATTRIBUTE).and_then(|a| a.as_text()).map(str::to_owned);
             let entry = found.entry(order_id.clone()).or_insert(DeadLetter { order_id, copies: 0, reason: None });

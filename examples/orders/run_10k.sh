@@ -7,8 +7,9 @@
 #
 #     bash examples/orders/run_10k.sh                  # debug build
 #     PROFILE=release bash examples/orders/run_10k.sh  # optimised build
+#     SNS=1 bash examples/orders/run_10k.sh            # orders inside SNS notifications (`--sns` on both sides)
 # Environment: COUNT (10000), DUPLICATES (200), POISON (2), FAILURE_RATE (0.1), PORT (9330), KILL_AT (3000
-# orders charged; 0 = no kill), KEEP=1 keeps the work directory (ledger, logs).
+# orders charged; 0 = no kill), SNS (0), KEEP=1 keeps the work directory (ledger, logs).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -49,6 +50,7 @@ done
 endpoint="http://127.0.0.1:$PORT"
 ledger="$work/ledger.jsonl"
 common=(--endpoint "$endpoint" --queue orders --create-queues --max-receive-count "$MAX_RECEIVES")
+[ "${SNS:-0}" = 1 ] && common+=(--sns)
 consumer=("${common[@]}" --failure-rate "$FAILURE_RATE" --latency-ms 5 --concurrency 64 --visibility-timeout-secs 5
   --retry-initial-ms 500 --retry-max-ms 4000 --ledger "$ledger")
 charges() {

@@ -9,7 +9,10 @@ use std::time::Duration;
 use anyhow::Context;
 
 use sqskit::backend::SqsBackend;
-use sqskit::consumer::{Consumer, Delivery, IdempotencyStore, RunningConsumer};
+use sqskit::codec::JsonCodec;
+use sqskit::consumer::{Consumer, Delivery, IdempotencyKeySource, IdempotencyStore, RunningConsumer};
+use sqskit::envelope::{Envelope, SnsEncoder};
+use sqskit::lambda::SqsLambda;
 use sqskit::retry::{Jitter, RetryPolicy};
 use sqskit::{IdempotencyKey, Producer};
 use tokio::sync::Semaphore;
@@ -18,6 +21,21 @@ use tokio::task::JoinSet;
 use super::model::Order;
 use super::queues::Queues;
 use super::shop::Shop;
+
+/// How orders travel through the queue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Shape {
+    /// As bare JSON bodies, sent by the producer straight to the queue.
+    #[default]
+    Raw,
+    /// Inside SNS notifications, as SQS receives them from an SNS topic the queue subscribes to without raw
+    /// message delivery (`Type`, `MessageId`, `TopicArn`, `Subject`, `Message`, `Timestamp`): the producer
+    /// wraps each order as SNS would (sqskit does not publish to SNS), the consumer opens the envelope.
+    Sns,
+}
+
+/// The topic named in the SNS-shaped orders' notifications.
+pub const ORDERS_TOPIC_ARN: &str = "arn:aws:sns:us-east-1:000000000000:orders";
 
 /// A producer of orders on `queue`, keyed by order id: a re-sent order carries the same key, so consumers
 /// can recognise it (and on a FIFO queue SQS itself drops it within 5 minutes).
@@ -28,11 +46,25 @@ use super::shop::Shop;
 /// # Errors
 /// When the queue's attributes cannot be read (a non-retryable error, or a transient one beyond the retries).
 pub async fn producer(backend: Arc<dyn SqsBackend>, queue: &str) -> anyhow::Result<Producer<Order>> {
-    Producer::<Order>::builder(backend, queue)
-        .idempotency_key_fn(|order| Some(IdempotencyKey::from(order.order_id.as_str())))
-        .build()
-        .await
-        .with_context(|| format!("could not start the producer on {queue}"))
+    producer_shaped(backend, queue, Shape::Raw).await
+}
+
+/// [`producer`], sending orders in `shape`. SNS-shaped orders carry no SQS message attributes (SNS puts
+/// none on the messages it delivers without raw delivery): consumers key them by order id, from the body.
+///
+/// # Errors
+/// As [`producer`].
+pub async fn producer_shaped(
+    backend: Arc<dyn SqsBackend>,
+    queue: &str,
+    shape: Shape,
+) -> anyhow::Result<Producer<Order>> {
+    let builder = Producer::<Order>::builder(backend, queue);
+    let builder = match shape {
+        Shape::Raw => builder.idempotency_key_fn(|order| Some(IdempotencyKey::from(order.order_id.as_str()))),
+        Shape::Sns => builder.codec(SnsEncoder::new(JsonCodec, ORDERS_TOPIC_ARN).subject("order")),
+    };
+    builder.build().await.with_context(|| format!("could not start the producer on {queue}"))
 }
 
 /// How sending went.
@@ -111,11 +143,32 @@ pub async fn start(
     store: Arc<dyn IdempotencyStore>,
     settings: WorkerSettings,
 ) -> anyhow::Result<RunningConsumer> {
+    start_shaped(backend, queues, shop, store, settings, Shape::Raw).await
+}
+
+/// [`start`], for orders that travel in `shape` (the consumer opens SNS envelopes for [`Shape::Sns`]; a body
+/// that is not a valid notification is poison, dead-lettered with the reason).
+///
+/// # Errors
+/// As [`start`].
+pub async fn start_shaped(
+    backend: Arc<dyn SqsBackend>,
+    queues: &Queues,
+    shop: Arc<Shop>,
+    store: Arc<dyn IdempotencyStore>,
+    settings: WorkerSettings,
+    shape: Shape,
+) -> anyhow::Result<RunningConsumer> {
     let backoff = RetryPolicy::default()
         .initial_backoff(settings.retry_initial)
         .max_backoff(settings.retry_max)
         .jitter(Jitter::Full);
+    let envelope = match shape {
+        Shape::Raw => Envelope::Raw,
+        Shape::Sns => Envelope::Sns,
+    };
     let mut builder = Consumer::<Order>::builder(backend, &queues.orders)
+        .envelope(envelope)
         .concurrency(settings.concurrency)
         .visibility_timeout(settings.visibility_timeout)
         .retry_backoff(backoff)
@@ -130,4 +183,23 @@ pub async fn start(
         let shop = shop.clone();
         async move { shop.process(&order).await }
     }))
+}
+
+/// The same handler as a Lambda function (`examples/order_lambda.rs`): every order through `shop`, keyed by
+/// order id in `store`, from a queue whose orders travel in `shape`. Failures are reported in the partial
+/// batch response; poison orders reach the dead-letter queue through the queue's redrive policy.
+pub fn lambda_function(shop: Arc<Shop>, shape: Shape, store: Arc<dyn IdempotencyStore>) -> SqsLambda<Order> {
+    SqsLambda::builder(move |order: Delivery<Order>| {
+        let shop = shop.clone();
+        async move { shop.process(&order).await }
+    })
+    .envelope(match shape {
+        Shape::Raw => Envelope::Raw,
+        Shape::Sns => Envelope::Sns,
+    })
+    .idempotency(store)
+    .idempotency_key_source(IdempotencyKeySource::Custom(Arc::new(|order: &Order, _| {
+        Some(IdempotencyKey::from(order.order_id.as_str()))
+    })))
+    .build()
 }

@@ -120,6 +120,7 @@ pub use tokio_util::sync::CancellationToken;
 
 use self::builder::Config;
 use self::core::{Core, Mode, Shared};
+#[cfg(feature = "lambda")]
 pub(crate) use self::handler::CatchUnwind;
 use self::options::IdempotencyKeySource as KeySource;
 use self::registry::Phase;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::delivery::MessageMeta;
+use crate::envelope::EnvelopeMeta;
 use crate::error::{Error, Result};
 use crate::types::IdempotencyKey;
 
@@ -147,8 +148,11 @@ pub type KeyFn<T> = Arc<dyn Fn(&T, &MessageMeta) -> Option<IdempotencyKey> + Sen
 /// Where a consumer finds a message's idempotency key.
 pub enum IdempotencyKeySource<T> {
     /// The key a sqskit producer attached (the
-    /// [`IDEMPOTENCY_KEY_ATTRIBUTE`](crate::idempotency::IDEMPOTENCY_KEY_ATTRIBUTE) message attribute), else
-    /// the FIFO `MessageDeduplicationId` (the default).
+    /// [`IDEMPOTENCY_KEY_ATTRIBUTE`](crate::idempotency::IDEMPOTENCY_KEY_ATTRIBUTE) message attribute, on the
+    /// SQS message or, for a message that came through SNS, among the notification's own attributes), else
+    /// the FIFO `MessageDeduplicationId`, else the [envelope](crate::envelope)'s id: the SNS `MessageId` or
+    /// the EventBridge event `id`, which stay the same when SNS or EventBridge deliver one publish twice (the
+    /// default).
     AttributeOrDeduplicationId,
     /// Only the producer's attribute.
     Attribute,
@@ -167,8 +171,22 @@ impl<T> IdempotencyKeySource<T> {
                 .map(IdempotencyKey::from)
         };
         let deduplication_id = || meta.deduplication_id.as_deref().map(IdempotencyKey::from);
+        let envelope_attribute = || {
+            meta.envelope
+                .sns()
+                .and_then(|sns| sns.attributes.get(crate::idempotency::IDEMPOTENCY_KEY_ATTRIBUTE))
+                .and_then(|a| a.as_text())
+                .map(IdempotencyKey::from)
+        };
+        let envelope_id = || match &meta.envelope {
+            EnvelopeMeta::Sns(sns) => Some(IdempotencyKey::from(format!("sns:{}", sns.message_id))),
+            EnvelopeMeta::EventBridge(event) => Some(IdempotencyKey::from(format!("events:{}", event.id))),
+            _ => None,
+        };
         match self {
-            IdempotencyKeySource::AttributeOrDeduplicationId => attribute().or_else(deduplication_id),
+            IdempotencyKeySource::AttributeOrDeduplicationId => {
+                attribute().or_else(envelope_attribute).or_else(deduplication_id).or_else(envelope_id)
+            }
             IdempotencyKeySource::Attribute => attribute(),
             IdempotencyKeySource::DeduplicationId => deduplication_id(),
             IdempotencyKeySource::Custom(key) => key(body, meta),

@@ -4,7 +4,7 @@
 //!
 //! The router is itself a [`Handler`] of [`Payload`] (the body after its [envelope](crate::envelope) was
 //! opened, not yet decoded), so it runs wherever a handler runs: in a [`Consumer`](super::Consumer) (build one
-//! with [`Router::consumer`]), or in the [Lambda adapter](crate::lambda) (feature `lambda`). It adds no
+//! with [`Router::consumer`]), or in the Lambda adapter (`sqskit::lambda`, feature `lambda`). It adds no
 //! ordering of its own: on a FIFO queue the consumer runs a group's messages one after another whatever their
 //! types, so the order of a group is kept across types.
 

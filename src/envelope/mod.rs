@@ -1,7 +1,7 @@
 //! Envelopes: what wraps a message body on its way into SQS, opened before the codec runs.
 //!
 //! Most production queues are fed by an SNS topic or an EventBridge rule, not by a producer writing the body
-//! directly. A consumer (or the [Lambda adapter](crate::lambda)) is configured with an [`Envelope`]; it opens
+//! directly. A consumer (or the Lambda adapter, `sqskit::lambda`) is configured with an [`Envelope`]; it opens
 //! each body into a [payload](Opened::payload), which the codec decodes into `T`, and [metadata](EnvelopeMeta),
 //! which the handler finds on its [`Delivery`](crate::consumer::Delivery).
 //!
@@ -21,6 +21,9 @@
 //! yourself if your queue accepts messages from untrusted senders). EventBridge: every top-level field of the
 //! documented event structure (`version`, `id`, `detail-type`, `source`, `account`, `time`, `region`,
 //! `resources`, `detail`, and `replay-name` when present). Anything else in either envelope is ignored.
+//!
+//! An EventBridge rule with an *input transformer* or *input path* on its SQS target delivers only what the
+//! transformer builds, not the event: use [`Raw`](Envelope::Raw) for such a queue.
 //!
 //! A body that does not parse as the configured envelope is **poison** (an [`Error::Decode`] whose source is an
 //! [`EnvelopeError`] saying what is wrong), handled like any body the codec rejects: never a panic.

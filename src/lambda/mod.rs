@@ -1,4 +1,4 @@
-//! AWS Lambda (feature `lambda`): the same handlers ([`Handler`], [`Router`](crate::consumer::Router)), codecs,
+//! AWS Lambda (feature `lambda`): the same handlers ([`Handler`], [`Router`]), codecs,
 //! [envelopes](crate::envelope) and [idempotency stores](crate::consumer::IdempotencyStore) behind an SQS
 //! event source mapping, answering with a partial batch response.
 //!
@@ -27,6 +27,9 @@
 //! default (its `skip_group_on_error` option is `StopGroup`;
 //! <https://docs.aws.amazon.com/powertools/python/latest/api/utilities/batch/sqs_fifo_partial_processor.html>).
 //!
+//! Each record is counted in [`LAMBDA_RECORDS`](crate::telemetry::LAMBDA_RECORDS)
+//! (`sqskit_lambda_records_total{queue, outcome}`: `processed`, `duplicate`, `failed`, `poison`, `skipped`).
+//!
 //! A record without a `messageId` cannot be reported by id: it is reported with an empty `itemIdentifier`,
 //! which Lambda treats as the failure of the whole batch (so nothing is lost).
 //!
@@ -47,6 +50,9 @@ pub use aws_lambda_events::event::sqs::{
     BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage, SqsMessageAttribute,
 };
 pub use record::sqs_event;
+
+/// The error of [`SqsLambda::run`] (`lambda_runtime`'s boxed error).
+pub type LambdaError = lambda_runtime::Error;
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -90,6 +96,14 @@ pub enum RecordFailure {
     Store(String),
     /// An earlier record of the same FIFO group (or, with [`FifoFailure::StopBatch`], of the batch) failed.
     Skipped,
+}
+
+/// How a record that succeeded was done with.
+enum Done {
+    /// Its handler returned `Ack`.
+    Processed,
+    /// A duplicate of a completed idempotency key: acknowledged without running the handler.
+    Duplicate,
 }
 
 /// A record's fate: its message id and `None` on success.
@@ -219,6 +233,7 @@ impl<T: Send + 'static> SqsLambda<T> {
     /// Processes one event and returns each record's fate, in the event's order.
     pub async fn process(&self, event: SqsEvent, deadline: Option<SystemTime>) -> Vec<RecordResult> {
         let records = event.records;
+        let indexed_arn = records.first().and_then(|r| r.event_source_arn.clone()).unwrap_or_default();
         let ids: Vec<String> = records.iter().map(|r| r.message_id.clone().unwrap_or_default()).collect();
         let fifo = records.iter().any(record::is_fifo);
         let limits = Limits::new(deadline, self.inner.deadline_margin);
@@ -243,7 +258,9 @@ impl<T: Send + 'static> SqsLambda<T> {
         };
         let slots = Arc::new(Semaphore::new(self.inner.concurrency.max(1)));
         let mut tasks = JoinSet::new();
+        let queue: Arc<str> = Arc::from(queue_name(&indexed_arn));
         for chain in chains {
+            let queue = queue.clone();
             let this = self.clone();
             let slots = slots.clone();
             let limits = limits.clone();
@@ -252,6 +269,7 @@ impl<T: Send + 'static> SqsLambda<T> {
                 let mut failed = false;
                 for (index, record) in chain {
                     if failed {
+                        count(&queue, "skipped");
                         out.push((index, Some(RecordFailure::Skipped)));
                         continue;
                     }
@@ -260,6 +278,13 @@ impl<T: Send + 'static> SqsLambda<T> {
                         Err(_) => Err(RecordFailure::Deadline),
                     };
                     failed = result.is_err();
+                    let outcome = match &result {
+                        Ok(Done::Processed) => "processed",
+                        Ok(Done::Duplicate) => "duplicate",
+                        Err(RecordFailure::Poison(_)) => "poison",
+                        Err(_) => "failed",
+                    };
+                    count(&queue, outcome);
                     out.push((index, result.err()));
                 }
                 out
@@ -283,7 +308,7 @@ impl<T: Send + 'static> SqsLambda<T> {
         ids.into_iter().zip(results).collect()
     }
 
-    async fn process_one(&self, record: &SqsMessage, limits: &Limits) -> Result<(), RecordFailure> {
+    async fn process_one(&self, record: &SqsMessage, limits: &Limits) -> Result<Done, RecordFailure> {
         let inner = &self.inner;
         let message = record::received(record);
         let message_id = message.message_id.clone();
@@ -306,7 +331,7 @@ impl<T: Send + 'static> SqsLambda<T> {
                     Ok(Begin::Acquired(token)) => Some((store.clone(), key, token)),
                     Ok(Begin::Completed) => {
                         tracing::debug!(%message_id, %key, "already processed; acknowledging the duplicate");
-                        return Ok(());
+                        return Ok(Done::Duplicate);
                     }
                     Ok(Begin::InProgress { .. }) => return Err(RecordFailure::InProgress),
                     Err(error) => return Err(RecordFailure::Store(error.to_string())),
@@ -318,7 +343,7 @@ impl<T: Send + 'static> SqsLambda<T> {
         let token = delivery.cancellation();
         let ran = limits.run(CatchUnwind::new(inner.handler.handle(delivery)), &token).await;
         let result = match ran {
-            Some(Ok(Outcome::Ack)) => Ok(()),
+            Some(Ok(Outcome::Ack)) => Ok(Done::Processed),
             Some(Ok(outcome)) => {
                 if let Outcome::DeadLetter(reason) = &outcome {
                     tracing::warn!(%message_id, %reason, "permanent failure; reporting it as failed for the redrive policy");
@@ -351,8 +376,10 @@ impl<T: Send + 'static> SqsLambda<T> {
     /// with its partial batch response, until the runtime stops.
     ///
     /// # Errors
-    /// The runtime's error, when it cannot reach the Runtime API (outside Lambda, for example).
+    /// Outside Lambda (one of the variables the Lambda environment sets is missing or invalid: checked first,
+    /// since `lambda_runtime` would panic), or the runtime's error when it cannot reach the Runtime API.
     pub async fn run(self) -> Result<(), lambda_runtime::Error> {
+        check_lambda_environment()?;
         lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<SqsEvent>| {
             let function = self.clone();
             async move {
@@ -362,6 +389,41 @@ impl<T: Send + 'static> SqsLambda<T> {
         }))
         .await
     }
+}
+
+/// The variables `lambda_runtime` reads at start-up (it panics on a missing one); see
+/// <https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime>.
+fn check_lambda_environment() -> Result<(), lambda_runtime::Error> {
+    for name in [
+        "AWS_LAMBDA_RUNTIME_API",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+    ] {
+        if std::env::var_os(name).is_none() {
+            return Err(format!("not running in AWS Lambda: the environment variable {name} is not set").into());
+        }
+    }
+    let memory = std::env::var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").unwrap_or_default();
+    if memory.parse::<i32>().is_err() {
+        return Err(format!("AWS_LAMBDA_FUNCTION_MEMORY_SIZE `{memory}` is not a number").into());
+    }
+    Ok(())
+}
+
+/// The queue's name from its ARN (`arn:aws:sqs:region:account:name`), for the metrics' `queue` label.
+fn queue_name(arn: &str) -> &str {
+    arn.rsplit(':').next().filter(|name| !name.is_empty()).unwrap_or("unknown")
+}
+
+/// Counts one record in [`LAMBDA_RECORDS`](crate::telemetry::LAMBDA_RECORDS).
+fn count(queue: &Arc<str>, outcome: &'static str) {
+    metrics::counter!(
+        crate::telemetry::LAMBDA_RECORDS,
+        crate::telemetry::LABEL_QUEUE => queue.to_string(),
+        crate::telemetry::LABEL_OUTCOME => outcome
+    )
+    .increment(1);
 }
 
 /// When handlers are told to wind up and when they are given up on.

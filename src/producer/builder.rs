@@ -21,6 +21,7 @@ pub struct ProducerBuilder<T> {
     encoder: Arc<dyn Encode<T>>,
     key_fn: Option<KeyFn<T>>,
     group_fn: Option<GroupFn<T>>,
+    type_fn: Option<GroupFn<T>>,
     config: BatcherConfig,
     buffer_capacity: usize,
     queue_attributes: Option<QueueAttributes>,
@@ -45,6 +46,7 @@ impl<T: Send + Sync + 'static> ProducerBuilder<T> {
             encoder: Arc::new(codec),
             key_fn: None,
             group_fn: None,
+            type_fn: None,
             config: BatcherConfig::default(),
             buffer_capacity: 1024,
             queue_attributes: None,
@@ -67,6 +69,21 @@ impl<T: Send + Sync + 'static> ProducerBuilder<T> {
     pub fn group_id_fn(mut self, group: impl Fn(&T) -> Option<String> + Send + Sync + 'static) -> Self {
         self.group_fn = Some(Arc::new(group));
         self
+    }
+
+    /// Names each message's type for a [`Router`](crate::consumer::Router) on a queue carrying several types:
+    /// the [`MESSAGE_TYPE_ATTRIBUTE`](crate::envelope::MESSAGE_TYPE_ATTRIBUTE) attribute, derived from the value
+    /// (for example from an enum's variant), unless the send sets it
+    /// ([`SendOptions::message_type`](super::SendOptions::message_type)).
+    pub fn message_type_fn(mut self, message_type: impl Fn(&T) -> Option<String> + Send + Sync + 'static) -> Self {
+        self.type_fn = Some(Arc::new(message_type));
+        self
+    }
+
+    /// Names the type of every message this producer sends (see [`message_type_fn`](Self::message_type_fn)).
+    pub fn message_type(self, message_type: impl Into<String>) -> Self {
+        let message_type = message_type.into();
+        self.message_type_fn(move |_| Some(message_type.clone()))
     }
 
     /// How long a message may wait for others to share its request (default 5 ms; zero sends at once).
@@ -190,6 +207,7 @@ impl<T: Send + Sync + 'static> ProducerBuilder<T> {
                 encoder: self.encoder,
                 key_fn: self.key_fn,
                 group_fn: self.group_fn,
+                type_fn: self.type_fn,
                 commands,
                 task: Mutex::new(Some(task)),
                 flow,

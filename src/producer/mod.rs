@@ -232,6 +232,8 @@ struct Shared<T> {
     encoder: Arc<dyn Encode<T>>,
     key_fn: Option<KeyFn<T>>,
     group_fn: Option<GroupFn<T>>,
+    /// Derives the message-type attribute.
+    type_fn: Option<GroupFn<T>>,
     commands: mpsc::Sender<Command>,
     task: Mutex<Option<JoinHandle<()>>>,
     /// The buffer task's limit on requests in flight.
@@ -374,6 +376,11 @@ impl<T: Send + Sync + 'static> Producer<T> {
         let key = options.idempotency_key.or_else(|| shared.key_fn.as_ref().and_then(|f| f(value)));
         let group_id = options.group_id.or_else(|| shared.group_fn.as_ref().and_then(|f| f(value)));
         let mut attributes = options.attributes;
+        if attributes.get(crate::envelope::MESSAGE_TYPE_ATTRIBUTE).is_none() {
+            if let Some(message_type) = shared.type_fn.as_ref().and_then(|f| f(value)) {
+                attributes.insert(crate::envelope::MESSAGE_TYPE_ATTRIBUTE, MessageAttribute::string(message_type));
+            }
+        }
         if let Some(key) = &key {
             attributes.insert(IDEMPOTENCY_KEY_ATTRIBUTE, MessageAttribute::string(key.as_str()));
         }

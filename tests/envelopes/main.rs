@@ -3,6 +3,11 @@
 //! payload with the envelope's metadata on the `Delivery` (end to end on the embedded emulator).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod order_demo_sns;
+#[allow(dead_code)]
+#[path = "../../examples/orders/mod.rs"]
+mod orders;
+mod readme;
 mod router;
 
 use std::sync::Arc;
@@ -62,7 +67,8 @@ fn documented_eventbridge_event_decodes_detail_and_metadata() {
     for envelope in [Envelope::EventBridge, Envelope::Auto] {
         let opened = envelope.open(&body).expect("the documented sample is valid");
         let detail: StateChange = serde_json::from_str(&opened.payload).expect("detail");
-        assert_eq!(detail, StateChange { instance_id: "i-1234567890abcdef0".into(), state: "terminated".into() });
+        // The documented sample's values, including its stray spaces.
+        assert_eq!(detail, StateChange { instance_id: " i-1234567890abcdef0".into(), state: "terminated".into() });
         let event = opened.meta.eventbridge().expect("EventBridge metadata");
         assert_eq!(event.version, "0");
         assert_eq!(event.id, "6a7e8feb-b491-4cf7-a9f1-bf3703467718");
@@ -71,7 +77,7 @@ fn documented_eventbridge_event_decodes_detail_and_metadata() {
         assert_eq!(event.account, "111122223333");
         assert_eq!(event.region, "us-west-1");
         assert_eq!(event.time, UNIX_EPOCH + Duration::from_secs(1_513_968_228));
-        assert_eq!(event.resources, ["arn:aws:ec2:us-west-1:123456789012:instance/i-1234567890abcdef0"]);
+        assert_eq!(event.resources, ["arn:aws:ec2:us-west-1:123456789012:instance/ i-1234567890abcdef0"]);
         assert_eq!(event.replay_name, None);
     }
 }
@@ -272,4 +278,57 @@ async fn an_auto_consumer_takes_raw_sns_and_eventbridge_bodies_on_one_queue() {
     let dead = dead_letters(&backend, &dlq).await;
     assert_eq!(dead.len(), 1);
     assert!(dead[0].1.contains("missing field `MessageId`"), "reason: {}", dead[0].1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sns_and_eventbridge_redeliveries_of_one_publish_run_once_with_an_idempotency_store() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use sqskit::codec::Encode;
+    use sqskit::consumer::InMemoryIdempotencyStore;
+
+    let (backend, queue, _dlq) = queues("redelivered").await;
+    let order = |id: u32| Order { id, item: format!("item-{id}") };
+    let sns = SnsEncoder::new(JsonCodec, TOPIC);
+    let once = sns.encode(&order(1)).unwrap();
+    let event = EventBridgeEncoder::new(JsonCodec, "shop", "OrderPlaced").encode(&order(2)).unwrap();
+    // One SNS publish delivered twice (same SNS MessageId), one event delivered twice (same event id), and a
+    // second publish of an equal order (a new MessageId: a new message).
+    let entries = [
+        SendEntry::new("a", once.clone()),
+        SendEntry::new("b", once),
+        SendEntry::new("c", event.clone()),
+        SendEntry::new("d", event),
+        SendEntry::new("e", sns.encode(&order(1)).unwrap()),
+    ];
+    backend.send_message_batch(&queue, &entries).await.unwrap();
+    let runs = Arc::new(AtomicU32::new(0));
+    let counted = runs.clone();
+    let consumer = Consumer::<Order>::builder(backend.clone(), &queue)
+        .envelope(Envelope::Auto)
+        .idempotency(Arc::new(InMemoryIdempotencyStore::new()))
+        .wait_time(Duration::from_millis(50))
+        .build()
+        .await
+        .unwrap();
+    let running = consumer.start(move |_order: Delivery<Order>| {
+        let runs = counted.clone();
+        async move {
+            runs.fetch_add(1, Ordering::SeqCst);
+            Outcome::Ack
+        }
+    });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = backend.get_queue_attributes(&queue, &[sqskit::types::QueueAttributeName::All]).await.unwrap();
+        let remaining = left.approximate_number_of_messages().unwrap_or(1)
+            + left.approximate_number_of_messages_not_visible().unwrap_or(1);
+        if remaining == 0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the queue did not drain");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    running.shutdown(Duration::from_secs(5)).await;
+    assert_eq!(runs.load(Ordering::SeqCst), 3, "each publish ran once; the redelivered copies were duplicates");
 }

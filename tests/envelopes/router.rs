@@ -261,3 +261,53 @@ async fn sns_attributes_subjects_and_eventbridge_detail_types_name_the_type() {
     assert_eq!(seen, [("placed", 1), ("cancelled", 2), ("placed", 3)]);
     assert_eq!(stats.unknown(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_producer_names_each_messages_type_from_its_value() {
+    #[derive(Serialize)]
+    #[serde(untagged)]
+    enum Event {
+        Placed(Placed),
+        Cancelled(Cancelled),
+    }
+    let backend: Arc<dyn SqsBackend> = Arc::new(EmbeddedBackend::new());
+    let queue = backend.create_queue("typed", &Default::default(), &Default::default()).await.unwrap();
+    let producer = Producer::<Event>::builder(backend.clone(), &queue)
+        .message_type_fn(|event| {
+            Some(match event {
+                Event::Placed(_) => "OrderPlaced".to_owned(),
+                Event::Cancelled(_) => "OrderCancelled".to_owned(),
+            })
+        })
+        .build()
+        .await
+        .unwrap();
+    let events = vec![
+        Event::Placed(Placed { id: 1, group: "a".into() }),
+        Event::Cancelled(Cancelled { id: 2, group: "a".into(), reason: "r".into() }),
+    ];
+    assert_eq!(producer.send_all(events).await.sent.len(), 2);
+    // An explicit type on the send wins over the derived one: this one is unknown to the router.
+    producer
+        .send_with(&Event::Placed(Placed { id: 3, group: "a".into() }), SendOptions::new().message_type("Refund"))
+        .await
+        .unwrap();
+    producer.close().await;
+
+    let log = Log::default();
+    let router = router(&log).on_unknown(UnknownType::Ack);
+    let stats = router.stats();
+    let running = Router::consumer(backend.clone(), &queue)
+        .wait_time(Duration::from_millis(50))
+        .build()
+        .await
+        .unwrap()
+        .start(router);
+    wait_for("all three", || stats.routed() + stats.unknown() == 3).await;
+    running.shutdown(Duration::from_secs(5)).await;
+    let mut seen = log.lock().unwrap().clone();
+    seen.sort_by_key(|(_, id, _)| *id);
+    let seen: Vec<(&str, u32)> = seen.iter().map(|(kind, id, _)| (kind.as_str(), *id)).collect();
+    assert_eq!(seen, [("placed", 1), ("cancelled", 2)]);
+    assert_eq!(stats.unknown(), 1);
+}

@@ -5,6 +5,11 @@
 //! timeout), so redelivery, receive counts and redrive to the dead-letter queue are real.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod metrics;
+#[allow(dead_code)]
+#[path = "../../examples/orders/mod.rs"]
+mod orders;
+mod orders_flow;
 mod readme;
 
 use std::collections::BTreeSet;
@@ -192,7 +197,10 @@ async fn standard_partial_failures_are_reported_and_redelivered_with_their_recei
     let received = receive(&backend, &url).await;
     assert_eq!(received.len(), 10);
     assert!(received.iter().all(|m| m.md5_of_message_attributes.is_some()), "real attribute digests");
-    let response = function.handle(sqs_event(&arn, "us-east-1", &received)).await;
+    // Through JSON, as Lambda delivers it (binary attributes as base64).
+    let event: SqsEvent =
+        serde_json::from_str(&serde_json::to_string(&sqs_event(&arn, "us-east-1", &received)).unwrap()).unwrap();
+    let response = function.handle(event).await;
     assert_eq!(failures(&response), ids_of(&received, |id| id % 3 == 0));
     assert_eq!(calls.lock().unwrap().len(), 10, "every record ran");
     apply(&backend, &url, &received, &response).await;
@@ -437,4 +445,26 @@ async fn panics_and_handlers_past_the_deadline_are_failures_and_the_answer_comes
     assert!(elapsed >= Duration::from_millis(700), "gave the handler until half the margin: {elapsed:?}");
     assert_eq!(results[0], (ids[0].clone(), Some(RecordFailure::Panicked("handler bug".to_owned()))));
     assert_eq!(results[1], (ids[1].clone(), Some(RecordFailure::Deadline)));
+}
+
+#[tokio::test]
+async fn a_record_whose_attributes_were_changed_fails_its_digest_check() {
+    let backend: Arc<dyn SqsBackend> = Arc::new(EmbeddedBackend::new());
+    let (url, arn) = queue(&backend, "tampered", QueueAttributes::new()).await;
+    let mut entry = SendEntry::new("1", json!({"id": 1, "group": "g"}).to_string());
+    entry.attributes.insert("tenant", MessageAttribute::string("acme"));
+    backend.send_message_batch(&url, &[entry]).await.unwrap();
+    let received = receive(&backend, &url).await;
+    let calls = Calls::default();
+    let function = order_handler(&calls, |_, _| false);
+    let mut event = sqs_event(&arn, "us-east-1", &received);
+    let untouched = function.process(event.clone(), None).await;
+    assert_eq!(untouched[0].1, None);
+    event.records[0].message_attributes.get_mut("tenant").unwrap().string_value = Some("evil".to_owned());
+    let results = function.process(event, None).await;
+    match &results[0].1 {
+        Some(RecordFailure::Poison(reason)) => assert!(reason.contains("MD5OfMessageAttributes"), "{reason}"),
+        other => panic!("expected poison, got {other:?}"),
+    }
+    assert_eq!(calls.lock().unwrap().len(), 1, "the tampered record never reached the handler");
 }
