@@ -554,17 +554,18 @@ async fn a_handler_outliving_a_failed_heartbeat_does_not_complete_twice() {
 /// (2 intervals later) before the handler's signal would fire (the grace period and a margin before the
 /// confirmed deadline).
 ///
-/// Setup: a 6 s visibility timeout and a 1 s grace period: the heartbeat extends at 4 s before the deadline,
-/// the first extension is throttled, the retry follows about 2 s later, while the signal would have fired
-/// 1.6 s before the deadline. With the previous default (a third of the visibility timeout: 2 s) the
-/// signal fired at once after the first failure.
+/// Setup: a 12 s visibility timeout and a 1 s grace period (margin 1.2 s): the heartbeat (ticking every
+/// second) extends within 7.2 s of the deadline, the first extension is throttled, the retry follows 2 s
+/// later (at least 4.2 s before the deadline), while the signal would fire 2.2 s before it. With the previous
+/// default (a third of the visibility timeout: 4 s) the retry came after the signal. At 6 s of visibility the
+/// threshold is capped at two thirds (4 s) and a tick's phase can leave too little room: seen in CI.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_failed_extension_is_tried_again_before_the_handler_is_cancelled() {
     let fixture = Fixture::start(19).await;
     let queue_url = fixture.create_queue("heartbeat-retried", false).await;
     let producer = Producer::<Order>::builder(fixture.backend.clone(), &queue_url).build().await.expect("producer");
     let consumer = Consumer::<Order>::builder(fixture.backend.clone(), &queue_url)
-        .visibility_timeout(Duration::from_secs(6))
+        .visibility_timeout(Duration::from_secs(12))
         .handler_grace(Duration::from_secs(1))
         .wait_time(Duration::from_secs(1))
         .build()
@@ -583,10 +584,10 @@ async fn one_failed_extension_is_tried_again_before_the_handler_is_cancelled() {
         move |order: Delivery<Order>| {
             let runs = runs.clone();
             async move {
-                // Long enough to need two extensions; cut short if the signal fires.
+                // Past the instant the signal would fire without the retried extension; cut short if it fires.
                 let cancelled = tokio::select! {
                     () = order.cancelled() => true,
-                    () = tokio::time::sleep(Duration::from_secs(9)) => false,
+                    () = tokio::time::sleep(Duration::from_secs(11)) => false,
                 };
                 runs.lock().unwrap().push((order.receive_count(), cancelled));
                 Ok::<(), HandlerError>(())
