@@ -304,11 +304,20 @@ impl Engine {
     /// `QueueDoesNotExist`, `InvalidAttributeName`, `InvalidAttributeValue`, `InvalidParameterValue`.
     pub fn set_queue_attributes(&self, queue_url: &str, attributes: &[(String, String)]) -> Result<(), SqsError> {
         let queue = self.queue(queue_url)?;
-        let current = queue.lock().settings.clone();
-        let updated = self.settings_with(current, attributes, &queue.account, &queue.name, false)?;
+        // The new settings are computed outside the queue's lock (validating a redrive policy looks at its
+        // dead-letter queue, and no two queue locks are ever held at once), then written only if nothing changed
+        // them meanwhile: a concurrent SetQueueAttributes or AddPermission is never overwritten with stale
+        // settings; on a conflict the change is recomputed on top of the newer settings.
+        let mut state = loop {
+            let current = queue.lock().settings.clone();
+            let updated = self.settings_with(current.clone(), attributes, &queue.account, &queue.name, false)?;
+            let mut state = queue.lock();
+            if state.settings == current {
+                state.settings = updated;
+                break state;
+            }
+        };
         let now = self.now();
-        let mut state = queue.lock();
-        state.settings = updated;
         state.last_modified_at = now;
         state.record_metadata();
         state.tick(now);

@@ -579,3 +579,24 @@ async fn the_x_ray_http_trace_header_becomes_the_aws_trace_header() {
     assert_eq!(traces, vec![("own".to_owned(), TRACE_HEADER.to_owned()), ("traced".to_owned(), HTTP_TRACE.to_owned())]);
     env.shutdown().await;
 }
+
+/// The size limit counts UTF-8 bytes over Query too: 1024 bytes of two- and three-byte characters pass a
+/// 1024-byte `MaximumMessageSize`, one byte more does not.
+#[tokio::test]
+async fn the_size_limit_counts_bytes_of_multi_byte_bodies() {
+    let env = QueryEnv::start().await;
+    let url = env.create_queue("small", &Params::default().attributes(&[("MaximumMessageSize", "1024")]).pairs()).await;
+    let at_limit = format!("{}{}", "é".repeat(200), "✓".repeat(208));
+    assert_eq!(at_limit.len(), 1024);
+
+    let sent = env.ok("SendMessage", &[("QueueUrl", &url), ("MessageBody", &at_limit)]).await;
+    assert_eq!(sent.text("MD5OfMessageBody"), md5_hex(at_limit.as_bytes()));
+    let over = format!("{at_limit}a");
+    let message = env.call("SendMessage", &[("QueueUrl", &url), ("MessageBody", &over)]).await.error(
+        400,
+        "Sender",
+        "InvalidParameterValue",
+    );
+    assert_eq!(message, "One or more parameters are invalid. Reason: Message must be shorter than 1024 bytes.");
+    env.shutdown().await;
+}

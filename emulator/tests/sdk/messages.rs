@@ -231,3 +231,23 @@ async fn the_x_ray_http_trace_header_becomes_the_aws_trace_header_unless_the_mes
     assert_eq!(trace_of("untraced"), None);
     env.shutdown().await;
 }
+
+/// The size limit counts UTF-8 bytes, not characters: a body of multi-byte characters exactly at the queue's
+/// `MaximumMessageSize` is accepted, one byte more is refused (SPEC §6 SendMessage; AWS's text
+/// "Message must be shorter than <n> bytes").
+#[tokio::test]
+async fn the_size_limit_counts_bytes_of_multi_byte_bodies() {
+    let env = TestEnv::start().await;
+    let url = env.create_queue_with("small", &[("MaximumMessageSize", "1024")]).await;
+    let at_limit = format!("{}{}", "é".repeat(200), "✓".repeat(208)); // 400 + 624 = 1024 bytes, 408 characters
+    assert_eq!(at_limit.len(), 1024);
+
+    env.client.send_message().queue_url(&url).message_body(&at_limit).send().await.unwrap();
+    let over = format!("{at_limit}a");
+    let err = env.client.send_message().queue_url(&url).message_body(&over).send().await.unwrap_err();
+    expect_service_error(err, 400, "InvalidParameterValue", "Message must be shorter than 1024 bytes.");
+    let received = env.receive_one(&url).await;
+    assert_eq!(received.body(), Some(at_limit.as_str()));
+    assert_eq!(received.md5_of_body(), Some(md5_hex(at_limit.as_bytes()).as_str()));
+    env.shutdown().await;
+}
