@@ -123,6 +123,7 @@ impl Engine {
         creating: bool,
     ) -> Result<QueueSettings, SqsError> {
         let was_fifo = settings.fifo_queue;
+        check_one_encryption(attributes)?;
         for (key, value) in attributes {
             let attribute = settings.apply(key, value)?;
             if attribute == QueueAttributeName::FifoQueue && !creating && settings.fifo_queue != was_fifo {
@@ -346,6 +347,24 @@ impl Engine {
         state.record_metadata();
         Ok(())
     }
+}
+
+/// SSE-KMS and SSE-SQS exclude each other: a request that turns both on fails as AWS answers it (its recorded
+/// response in LocalStack's AWS-validated `test_sse_kms_and_sqs_are_mutually_exclusive`,
+/// <https://github.com/localstack/localstack>, `tests/integration/test_sqs.snapshot.json`). Turning one on alone
+/// turns the other off (see [`QueueSettings::apply`]).
+fn check_one_encryption(attributes: &[(String, String)]) -> Result<(), SqsError> {
+    let value = |name: &str| attributes.iter().rev().find(|(key, _)| key == name).map(|(_, value)| value.as_str());
+    let kms = value("KmsMasterKeyId").is_some_and(|key| !key.is_empty());
+    let sqs = value("SqsManagedSseEnabled").is_some_and(|flag| flag.eq_ignore_ascii_case("true"));
+    if kms && sqs {
+        return Err(SqsError::new(
+            ErrorCode::InvalidAttributeName,
+            "You can use one type of server-side encryption (SSE) at one time. You can either enable KMS SSE or SQS \
+             SSE.",
+        ));
+    }
+    Ok(())
 }
 
 fn validate_queue_name(name: &str, fifo: bool) -> Result<(), SqsError> {

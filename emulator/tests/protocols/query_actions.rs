@@ -600,3 +600,26 @@ async fn the_size_limit_counts_bytes_of_multi_byte_bodies() {
     assert_eq!(message, "One or more parameters are invalid. Reason: Message must be shorter than 1024 bytes.");
     env.shutdown().await;
 }
+
+/// Over Query: SSE-KMS with SSE-SQS in one request fails as AWS answers it, and a non-ASCII attribute name round
+/// trips (docs/aws-behaviour.md).
+#[tokio::test]
+async fn encryption_exclusivity_and_non_ascii_attribute_names() {
+    let env = QueryEnv::start().await;
+    let url = env.create_queue("secret", &[]).await;
+    let both = Params::queue(&url).attributes(&[("KmsMasterKeyId", "alias/aws/sqs"), ("SqsManagedSseEnabled", "true")]);
+    let message = env.call("SetQueueAttributes", &both.pairs()).await.error(400, "Sender", "InvalidAttributeName");
+    assert_eq!(
+        message,
+        "You can use one type of server-side encryption (SSE) at one time. You can either enable KMS SSE or SQS SSE."
+    );
+
+    let send = Params::message(&url, "x").message_attribute("", 1, "注文.id", "String", "42");
+    let sent = env.ok("SendMessage", &send.pairs()).await;
+    let digest = md5_of_attributes(&[("注文.id", "String", Val::Text("42"))]);
+    assert_eq!(sent.text("MD5OfMessageAttributes"), digest);
+    let received = env.ok("ReceiveMessage", &[("QueueUrl", &url), ("MessageAttributeName.1", "All")]).await;
+    let attribute = received.child("Message").child("MessageAttribute").clone();
+    assert_eq!(attribute.text("Name"), "注文.id");
+    env.shutdown().await;
+}

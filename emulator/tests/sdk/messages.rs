@@ -251,3 +251,36 @@ async fn the_size_limit_counts_bytes_of_multi_byte_bodies() {
     assert_eq!(received.md5_of_body(), Some(md5_hex(at_limit.as_bytes()).as_str()));
     env.shutdown().await;
 }
+
+/// Message attribute names may use letters and digits of any script (issue 21); the other rules still hold.
+#[tokio::test]
+async fn attribute_names_with_non_ascii_letters_are_accepted() {
+    let env = TestEnv::start().await;
+    let url = env.create_queue("orders").await;
+    env.client
+        .send_message()
+        .queue_url(&url)
+        .message_body("x")
+        .message_attributes("José", str_attr("String", "1"))
+        .message_attributes("注文.id", str_attr("String", "2"))
+        .send()
+        .await
+        .unwrap();
+    let message = env.receive_one(&url).await;
+    let names: BTreeSet<&str> = message.message_attributes().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(names, BTreeSet::from(["José", "注文.id"]));
+    let expected = md5_of_attributes(&[("José", "String", Val::Text("1")), ("注文.id", "String", Val::Text("2"))]);
+    assert_eq!(message.md5_of_message_attributes(), Some(expected.as_str()));
+
+    let err = env
+        .client
+        .send_message()
+        .queue_url(&url)
+        .message_body("x")
+        .message_attributes("no space", str_attr("String", "1"))
+        .send()
+        .await
+        .unwrap_err();
+    expect_service_error(err, 400, "InvalidParameterValue", "The message attribute name 'no space' is invalid.");
+    env.shutdown().await;
+}

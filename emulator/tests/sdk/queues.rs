@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use aws_sdk_sqs::types::QueueAttributeName;
+
 use crate::common::{TestEnv, expect_service_error};
 
 #[tokio::test]
@@ -152,5 +154,51 @@ async fn create_queue_with_tags_sets_them() {
 
     let tags = env.client.list_queue_tags().queue_url(&url).send().await.unwrap().tags.unwrap_or_default();
     assert_eq!(tags, HashMap::from([("team".to_owned(), "a".to_owned()), ("env".to_owned(), "prod".to_owned())]));
+    env.shutdown().await;
+}
+
+/// SSE-KMS and SSE-SQS exclude each other: both in one request fail with AWS's `InvalidAttributeName` text (its
+/// recorded answer in LocalStack's AWS-validated snapshot, docs/aws-behaviour.md); one alone replaces the other.
+#[tokio::test]
+async fn kms_and_sqs_managed_encryption_are_mutually_exclusive() {
+    let env = TestEnv::start().await;
+    let url = env.create_queue("secret").await;
+    assert_eq!(env.attributes(&url).await.get("SqsManagedSseEnabled").map(String::as_str), Some("true"));
+
+    let both = env
+        .client
+        .set_queue_attributes()
+        .queue_url(&url)
+        .attributes(QueueAttributeName::KmsMasterKeyId, "alias/aws/sqs")
+        .attributes(QueueAttributeName::SqsManagedSseEnabled, "true")
+        .send()
+        .await
+        .unwrap_err();
+    expect_service_error(
+        both,
+        400,
+        "InvalidAttributeName",
+        "You can use one type of server-side encryption (SSE) at one time. You can either enable KMS SSE or SQS SSE.",
+    );
+
+    env.set_attrs(&url, &[("KmsMasterKeyId", "alias/aws/sqs")]).await;
+    let attributes = env.attributes(&url).await;
+    assert_eq!(attributes.get("KmsMasterKeyId").map(String::as_str), Some("alias/aws/sqs"));
+    assert_eq!(attributes.get("SqsManagedSseEnabled").map(String::as_str), Some("false"));
+    env.set_attrs(&url, &[("SqsManagedSseEnabled", "true")]).await;
+    let attributes = env.attributes(&url).await;
+    assert_eq!(attributes.get("KmsMasterKeyId"), None);
+    assert_eq!(attributes.get("SqsManagedSseEnabled").map(String::as_str), Some("true"));
+
+    let created = env
+        .client
+        .create_queue()
+        .queue_name("both")
+        .attributes(QueueAttributeName::KmsMasterKeyId, "alias/aws/sqs")
+        .attributes(QueueAttributeName::SqsManagedSseEnabled, "true")
+        .send()
+        .await
+        .unwrap_err();
+    expect_service_error(created, 400, "InvalidAttributeName", "one type of server-side encryption");
     env.shutdown().await;
 }
