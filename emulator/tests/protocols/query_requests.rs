@@ -125,3 +125,29 @@ async fn sts_get_caller_identity_answers_in_sts_xml_at_the_root_only() {
     assert_eq!(message, "The action GetCallerIdentity is not valid for this endpoint.");
     env.shutdown().await;
 }
+
+/// Out-of-range numbers over Query, in AWS's words (see `sdk::errors::out_of_range_numbers_are_worded_as_aws_words_them`).
+#[tokio::test]
+async fn out_of_range_numbers_are_worded_as_aws_words_them() {
+    let env = QueryEnv::start().await;
+    let url = env.create_queue("orders", &[]).await;
+    let cases = [
+        (
+            ("MaxNumberOfMessages", "0"),
+            "Value 0 for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided.",
+        ),
+        (
+            ("WaitTimeSeconds", "30"),
+            "Value 30 for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= 20, if provided.",
+        ),
+    ];
+    for (parameter, text) in cases {
+        let message = env.call("ReceiveMessage", &[("QueueUrl", &url), parameter]).await.error(
+            400,
+            "Sender",
+            "InvalidParameterValue",
+        );
+        assert_eq!(message, text);
+    }
+    env.shutdown().await;
+}
