@@ -206,6 +206,14 @@ async fn run(
         (Protocol::Query, Some(params)) => {
             let name = params.action().unwrap_or_default();
             let action: Action = name.parse().map_err(|_| protocol::query::unknown_action(name))?;
+            // A queue URL is an endpoint for that queue's actions: AWS refuses the account-level ones there
+            // (LocalStack's AWS-parity Query API, https://github.com/localstack/localstack/pull/5928: "ListQueues
+            // and CreateQueue are invalid actions to call on a queue url endpoint"), in the words it uses for an
+            // action sent to the wrong endpoint ("The action SendMessage is not valid for this endpoint.",
+            // https://github.com/mirkokiefer/aws-lib/issues/8).
+            if context.path_queue_url.is_some() && matches!(action, Action::CreateQueue | Action::ListQueues) {
+                return Err(protocol::query::unknown_action(name));
+            }
             (action, Payload::Query(params))
         }
         _ => (json_action(headers)?, Payload::Json(body)),

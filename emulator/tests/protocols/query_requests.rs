@@ -151,3 +151,23 @@ async fn out_of_range_numbers_are_worded_as_aws_words_them() {
     }
     env.shutdown().await;
 }
+
+/// A queue URL takes that queue's actions only: CreateQueue and ListQueues sent there, by POST or GET, are
+/// invalid actions for that endpoint, as AWS answers (docs/aws-behaviour.md); at the root they work.
+#[tokio::test]
+async fn account_level_actions_are_refused_at_a_queue_url() {
+    let env = QueryEnv::start().await;
+    env.create_queue("orders", &[]).await;
+    let path = format!("/{ACCOUNT}/orders");
+
+    for (action, params) in [("CreateQueue", vec![("QueueName", "other")]), ("ListQueues", vec![])] {
+        for response in [env.call_at(&path, action, &params).await, env.get(&path, action, &params).await] {
+            let message = response.error(400, "Sender", "InvalidAction");
+            assert_eq!(message, format!("The action {action} is not valid for this endpoint."));
+        }
+    }
+    let listed = env.get("/", "ListQueues", &[]).await.result("ListQueues");
+    assert_eq!(listed.texts("QueueUrl").len(), 1, "nothing was created at the queue URL");
+    env.get(&path, "GetQueueAttributes", &[("AttributeName.1", "All")]).await.result("GetQueueAttributes");
+    env.shutdown().await;
+}
