@@ -171,3 +171,20 @@ async fn account_level_actions_are_refused_at_a_queue_url() {
     env.get(&path, "GetQueueAttributes", &[("AttributeName.1", "All")]).await.result("GetQueueAttributes");
     env.shutdown().await;
 }
+
+/// The in-flight quota over Query (lowered to 2): a short poll at the quota is `OverLimit` with status 403, as
+/// the error table has it (docs/aws-behaviour.md).
+#[tokio::test]
+async fn a_short_poll_at_the_in_flight_quota_is_over_limit() {
+    let env = QueryEnv::start_with(|builder| builder.max_in_flight_messages(2)).await;
+    let url = env.create_queue("busy", &[]).await;
+    for body in ["1", "2", "3"] {
+        env.ok("SendMessage", &[("QueueUrl", &url), ("MessageBody", body)]).await;
+    }
+    let taken = env.ok("ReceiveMessage", &[("QueueUrl", &url), ("MaxNumberOfMessages", "10")]).await;
+    assert_eq!(taken.all("Message").len(), 2);
+
+    let message = env.call("ReceiveMessage", &[("QueueUrl", &url)]).await.error(403, "Sender", "OverLimit");
+    assert!(message.contains("2 in flight messages"), "{message}");
+    env.shutdown().await;
+}
