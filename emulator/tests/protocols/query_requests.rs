@@ -188,3 +188,18 @@ async fn a_short_poll_at_the_in_flight_quota_is_over_limit() {
     assert!(message.contains("2 in flight messages"), "{message}");
     env.shutdown().await;
 }
+
+/// Over Query too, a FIFO SendMessageBatch entry without a MessageGroupId fails the whole request.
+#[tokio::test]
+async fn a_fifo_batch_entry_without_a_group_id_fails_the_whole_request() {
+    let env = QueryEnv::start().await;
+    let fifo = Params::default().attributes(&[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")]);
+    let url = env.create_queue("orders.fifo", &fifo.pairs()).await;
+    let grouped = [("Id", "a"), ("MessageBody", "a"), ("MessageGroupId", "g")];
+    let ungrouped = [("Id", "b"), ("MessageBody", "b")];
+    let params = Params::queue(&url).entries("SendMessageBatchRequestEntry", &[&grouped, &ungrouped]);
+
+    let message = env.call("SendMessageBatch", &params.pairs()).await.error(400, "Sender", "InvalidParameterValue");
+    assert_eq!(message, "The request must contain the parameter MessageGroupId.");
+    env.shutdown().await;
+}

@@ -284,3 +284,32 @@ async fn attribute_names_with_non_ascii_letters_are_accepted() {
     expect_service_error(err, 400, "InvalidParameterValue", "The message attribute name 'no space' is invalid.");
     env.shutdown().await;
 }
+
+/// A SendMessageBatch to a FIFO queue with an entry that has no MessageGroupId fails as a whole, with
+/// `InvalidParameterValue` (AWS's answer quoted in Jimdo/sqs-dead-letter-handling#10), while SendMessage says
+/// `MissingParameter`; nothing is stored.
+#[tokio::test]
+async fn a_fifo_batch_entry_without_a_group_id_fails_the_whole_request() {
+    use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+    let env = TestEnv::start().await;
+    let url =
+        env.create_queue_with("orders.fifo", &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")]).await;
+
+    let err = env
+        .client
+        .send_message_batch()
+        .queue_url(&url)
+        .entries(
+            SendMessageBatchRequestEntry::builder().id("a").message_body("a").message_group_id("g").build().unwrap(),
+        )
+        .entries(SendMessageBatchRequestEntry::builder().id("b").message_body("b").build().unwrap())
+        .send()
+        .await
+        .unwrap_err();
+    expect_service_error(err, 400, "InvalidParameterValue", "The request must contain the parameter MessageGroupId.");
+    assert_eq!(env.counts(&url).await, (0, 0, 0));
+
+    let err = env.client.send_message().queue_url(&url).message_body("c").send().await.unwrap_err();
+    expect_service_error(err, 400, "MissingParameter", "The request must contain the parameter MessageGroupId.");
+    env.shutdown().await;
+}
