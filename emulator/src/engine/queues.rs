@@ -51,7 +51,19 @@ impl Engine {
         validate_queue_name(name, requests_fifo)?;
         let now = self.now();
         if let Ok(existing) = self.queue_in(account, name) {
+            // The request's attributes are checked as for a new queue first: a FIFO-only attribute for a
+            // standard queue is an unknown attribute, and both kinds of encryption at once are refused, not
+            // reported as a different value of an existing queue.
+            check_one_encryption(attributes)?;
             let state = existing.lock();
+            if !state.settings.fifo_queue {
+                if let Some((key, _)) = attributes
+                    .iter()
+                    .find(|(key, _)| key.parse::<QueueAttributeName>().is_ok_and(QueueAttributeName::is_fifo_only))
+                {
+                    return Err(SqsError::unknown_attribute(key));
+                }
+            }
             let mut candidate = state.settings.clone();
             for (key, value) in attributes {
                 candidate.apply(key, value)?;

@@ -203,3 +203,14 @@ async fn a_fifo_batch_entry_without_a_group_id_fails_the_whole_request() {
     assert_eq!(message, "The request must contain the parameter MessageGroupId.");
     env.shutdown().await;
 }
+
+/// Over Query: CreateQueue of an existing standard queue with a FIFO-only attribute is an unknown attribute.
+#[tokio::test]
+async fn creating_an_existing_standard_queue_with_a_fifo_only_attribute_is_an_unknown_attribute() {
+    let env = QueryEnv::start().await;
+    env.create_queue("plain", &[]).await;
+    let params = Params::default().with("QueueName", "plain").attributes(&[("ContentBasedDeduplication", "true")]);
+    let message = env.call("CreateQueue", &params.pairs()).await.error(400, "Sender", "InvalidAttributeName");
+    assert_eq!(message, "Unknown Attribute ContentBasedDeduplication.");
+    env.shutdown().await;
+}

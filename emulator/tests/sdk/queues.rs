@@ -202,3 +202,31 @@ async fn kms_and_sqs_managed_encryption_are_mutually_exclusive() {
     expect_service_error(created, 400, "InvalidAttributeName", "one type of server-side encryption");
     env.shutdown().await;
 }
+
+/// CreateQueue of an existing standard queue with a FIFO-only attribute is answered as for a new standard queue,
+/// `InvalidAttributeName` "Unknown Attribute <name>.", not as a different value of the existing queue
+/// (docs/aws-behaviour.md).
+#[tokio::test]
+async fn creating_an_existing_standard_queue_with_a_fifo_only_attribute_is_an_unknown_attribute() {
+    let env = TestEnv::start().await;
+    env.create_queue("plain").await;
+    for name in ["ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit"] {
+        let value = match name {
+            "ContentBasedDeduplication" => "true",
+            "DeduplicationScope" => "messageGroup",
+            _ => "perMessageGroupId",
+        };
+        for queue in ["plain", "brand-new"] {
+            let err = env
+                .client
+                .create_queue()
+                .queue_name(queue)
+                .attributes(QueueAttributeName::from(name), value)
+                .send()
+                .await
+                .unwrap_err();
+            expect_service_error(err, 400, "InvalidAttributeName", &format!("Unknown Attribute {name}."));
+        }
+    }
+    env.shutdown().await;
+}
