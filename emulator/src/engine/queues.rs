@@ -340,6 +340,20 @@ impl Engine {
         Ok(())
     }
 
+    /// Whether `account`'s queue `name` is a FIFO queue in high-throughput mode: `DeduplicationScope`
+    /// `messageGroup` and `FifoThroughputLimit` `perMessageGroupId` ("If you change any of the settings required
+    /// for using high throughput for FIFO queues, normal throughput is in effect",
+    /// <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/enable-high-throughput-fifo.html>).
+    /// `false` for a queue that does not exist.
+    pub fn is_high_throughput_fifo(&self, account: &str, name: &str) -> bool {
+        self.queue_in(account, name).is_ok_and(|queue| {
+            let state = queue.lock();
+            state.settings.fifo_queue
+                && state.settings.deduplication_scope == DeduplicationScope::MessageGroup
+                && state.settings.fifo_throughput_limit == FifoThroughputLimit::PerMessageGroupId
+        })
+    }
+
     /// Deletes every message of a queue; at most once per 60 seconds.
     ///
     /// # Errors

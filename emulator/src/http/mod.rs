@@ -221,7 +221,14 @@ async fn run(
     *parsed_action = Some(action);
     if state.faults.is_active() {
         let queue = actions::target_queue_name(&payload, context);
-        let decision = state.faults.decide(action, queue.as_deref());
+        let account = context.caller_account.as_deref().unwrap_or(&state.engine.config().account_id);
+        let high_throughput = queue.as_deref().is_some_and(|name| state.engine.is_high_throughput_fifo(account, name));
+        let rate = if high_throughput {
+            crate::faults::high_throughput_fifo_calls_per_second(&state.engine.config().region)
+        } else {
+            crate::faults::FIFO_CALLS_PER_SECOND
+        };
+        let decision = state.faults.decide_at_rate(action, queue.as_deref(), rate);
         if !decision.delay.is_zero() {
             tokio::time::sleep(decision.delay).await;
         }

@@ -214,3 +214,29 @@ async fn creating_an_existing_standard_queue_with_a_fifo_only_attribute_is_an_un
     assert_eq!(message, "Unknown Attribute ContentBasedDeduplication.");
     env.shutdown().await;
 }
+
+/// Over Query with `--fifo-quotas`: the 301st call in a second to a normal FIFO queue is throttled, a
+/// high-throughput FIFO queue takes it.
+#[tokio::test]
+async fn high_throughput_fifo_queues_get_the_higher_quota() {
+    let env = QueryEnv::start_with(|builder| builder.fifo_quotas(true)).await;
+    let fifo = [("FifoQueue", "true"), ("ContentBasedDeduplication", "true")];
+    let normal = env.create_queue("normal.fifo", &Params::default().attributes(&fifo).pairs()).await;
+    let high_attributes =
+        [fifo.as_slice(), &[("DeduplicationScope", "messageGroup"), ("FifoThroughputLimit", "perMessageGroupId")]]
+            .concat();
+    let high = env.create_queue("high.fifo", &Params::default().attributes(&high_attributes).pairs()).await;
+
+    for (url, limited) in [(&normal, true), (&high, false)] {
+        let mut statuses = Vec::new();
+        for i in 0..301 {
+            let body = format!("m{i}");
+            let response =
+                env.call("SendMessage", &[("QueueUrl", url), ("MessageBody", &body), ("MessageGroupId", "g")]).await;
+            statuses.push(response.status);
+        }
+        let throttled = statuses.iter().filter(|status| **status != 200).count();
+        assert_eq!(throttled, usize::from(limited), "{url}");
+    }
+    env.shutdown().await;
+}

@@ -230,3 +230,58 @@ async fn creating_an_existing_standard_queue_with_a_fifo_only_attribute_is_an_un
     }
     env.shutdown().await;
 }
+
+/// With `--fifo-quotas`, a FIFO queue takes 300 calls per second per action, and a queue in high-throughput mode
+/// (`DeduplicationScope=messageGroup`, `FifoThroughputLimit=perMessageGroupId`) its region's high-throughput quota
+/// (us-east-1: 70,000; docs/aws-behaviour.md). The virtual clock stands still, so every call is in one second.
+#[tokio::test]
+async fn high_throughput_fifo_queues_get_the_higher_quota() {
+    use sqskit_emulator::{Emulator, ManualClock};
+    let emu = crate::common::start_emulator(Emulator::builder().clock(ManualClock::new()).fifo_quotas(true)).await;
+    let client = crate::common::sdk_client(&emu.endpoint()).await;
+    let create = |name: &'static str, high: bool| {
+        let client = client.clone();
+        async move {
+            let mut request = client
+                .create_queue()
+                .queue_name(name)
+                .attributes(QueueAttributeName::FifoQueue, "true")
+                .attributes(QueueAttributeName::ContentBasedDeduplication, "true");
+            if high {
+                request = request
+                    .attributes(QueueAttributeName::DeduplicationScope, "messageGroup")
+                    .attributes(QueueAttributeName::FifoThroughputLimit, "perMessageGroupId");
+            }
+            request.send().await.unwrap().queue_url.unwrap()
+        }
+    };
+    let normal = create("normal.fifo", false).await;
+    let high = create("high.fifo", true).await;
+
+    let send = |url: String, i: usize| {
+        let client = client.clone();
+        async move {
+            client
+                .send_message()
+                .queue_url(url)
+                .message_body(format!("m{i}"))
+                .message_group_id(format!("g{}", i % 7))
+                .send()
+                .await
+        }
+    };
+    let mut accepted = 0;
+    let mut throttled = None;
+    for i in 0..301 {
+        match send(normal.clone(), i).await {
+            Ok(_) => accepted += 1,
+            Err(err) => throttled = Some(err),
+        }
+    }
+    assert_eq!(accepted, 300);
+    expect_service_error(throttled.expect("the 301st call is throttled"), 400, "ThrottlingException", "Rate exceeded");
+    for i in 0..400 {
+        send(high.clone(), i).await.unwrap_or_else(|e| panic!("high-throughput call {i}: {e:?}"));
+    }
+    crate::common::stop_emulator(emu).await;
+}
