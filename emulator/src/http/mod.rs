@@ -221,8 +221,12 @@ async fn run(
     *parsed_action = Some(action);
     if state.faults.is_active() {
         let queue = actions::target_queue_name(&payload, context);
+        // Only with FIFO quotas on, and only for a FIFO queue, is the queue's mode looked up.
         let account = context.caller_account.as_deref().unwrap_or(&state.engine.config().account_id);
-        let high_throughput = queue.as_deref().is_some_and(|name| state.engine.is_high_throughput_fifo(account, name));
+        let high_throughput = state.faults.quotas()
+            && queue
+                .as_deref()
+                .is_some_and(|name| name.ends_with(".fifo") && state.engine.is_high_throughput_fifo(account, name));
         let rate = if high_throughput {
             crate::faults::high_throughput_fifo_calls_per_second(&state.engine.config().region)
         } else {
