@@ -198,9 +198,20 @@ impl SqsError {
         Self::invalid_parameter(format!("Value {value} for parameter {name} is invalid. Reason: {reason}"))
     }
 
-    /// An integer parameter outside its range: `... Reason: must be between <min> and <max>, if provided.`
+    /// An integer parameter outside its range, worded as AWS answers it:
+    /// - `WaitTimeSeconds`: `... Reason: Must be >= 0 and <= 20, if provided.`
+    ///   (<https://github.com/awsdocs/aws-doc-sdk-examples/issues/645>, <https://github.com/argoproj/argo-events/pull/260>);
+    /// - `DelaySeconds`: `... Reason: DelaySeconds must be >= 0 and <= 900.`
+    ///   (<https://github.com/aws-samples/amazon-sqs-dlq-replay-backoff/issues/8>);
+    /// - others, `MaxNumberOfMessages` among them: `... Reason: Must be between 1 and 10, if provided.`
+    ///   (<https://github.com/aws/aws-sdk-java/issues/197>, <https://github.com/h2ik/go-sqs-poller/pull/12>).
     pub fn out_of_range(name: &str, value: i64, min: i64, max: i64) -> Self {
-        Self::invalid_parameter_value(name, value, &format!("must be between {min} and {max}, if provided."))
+        let reason = match name {
+            "WaitTimeSeconds" => format!("Must be >= {min} and <= {max}, if provided."),
+            "DelaySeconds" => format!("DelaySeconds must be >= {min} and <= {max}."),
+            _ => format!("Must be between {min} and {max}, if provided."),
+        };
+        Self::invalid_parameter_value(name, value, &reason)
     }
 
     /// `InvalidAttributeName`: `Unknown Attribute <name>.`

@@ -21,6 +21,21 @@ use crate::error::{ErrorCode, SqsError};
 /// Calls per second per action that SQS allows on a FIFO queue (batching multiplies messages, not calls).
 pub const FIFO_CALLS_PER_SECOND: f64 = 300.0;
 
+/// Calls per second per action of a FIFO queue in high-throughput mode (`DeduplicationScope` `messageGroup` and
+/// `FifoThroughputLimit` `perMessageGroupId`) in `region`, for non-batched calls, as AWS lists them
+/// (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html>): 70,000 in
+/// US East (N. Virginia), US West (Oregon) and Europe (Ireland); 19,000 in US East (Ohio) and Europe (Frankfurt);
+/// 9,000 in Asia Pacific (Mumbai, Singapore, Sydney, Tokyo); elsewhere the page's smallest tier, taken here as
+/// 2,400.
+pub fn high_throughput_fifo_calls_per_second(region: &str) -> f64 {
+    match region {
+        "us-east-1" | "us-west-2" | "eu-west-1" => 70_000.0,
+        "us-east-2" | "eu-central-1" => 19_000.0,
+        "ap-south-1" | "ap-southeast-1" | "ap-southeast-2" | "ap-northeast-1" => 9_000.0,
+        _ => 2_400.0,
+    }
+}
+
 /// What a fault rule does to a request it picks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -267,6 +282,12 @@ impl FaultInjector {
 
     /// Decides what happens to a request for `action` on `queue` (the queue name, when the request names one).
     pub fn decide(&self, action: Action, queue: Option<&str>) -> Decision {
+        self.decide_at_rate(action, queue, FIFO_CALLS_PER_SECOND)
+    }
+
+    /// [`FaultInjector::decide`] for a FIFO queue whose quota is `fifo_calls_per_second` per action
+    /// ([`FIFO_CALLS_PER_SECOND`], or [`high_throughput_fifo_calls_per_second`] in high-throughput mode).
+    pub fn decide_at_rate(&self, action: Action, queue: Option<&str>, fifo_calls_per_second: f64) -> Decision {
         if !self.active.load(Ordering::Acquire) {
             return Decision::default();
         }
@@ -274,7 +295,7 @@ impl FaultInjector {
         let mut rules = self.lock();
         if self.quotas.load(Ordering::Relaxed) {
             if let Some(queue) = queue.filter(|queue| queue.ends_with(".fifo")) {
-                if !take_token(&mut rules, queue, action, self.clock.now()) {
+                if !take_token(&mut rules, queue, action, self.clock.now(), fifo_calls_per_second) {
                     decision.outcome =
                         Some(Outcome::Fail(SqsError::new(ErrorCode::ThrottlingException, "Rate exceeded")));
                     return decision;
@@ -320,10 +341,10 @@ fn is_batch(action: Action) -> bool {
     matches!(action, Action::SendMessageBatch | Action::DeleteMessageBatch | Action::ChangeMessageVisibilityBatch)
 }
 
-fn take_token(rules: &mut Rules, queue: &str, action: Action, now: Timestamp) -> bool {
-    let (tokens, last) = rules.buckets.entry((queue.to_owned(), action)).or_insert((FIFO_CALLS_PER_SECOND, now));
-    let refill = now.saturating_since(*last).as_secs_f64() * FIFO_CALLS_PER_SECOND;
-    *tokens = (*tokens + refill).min(FIFO_CALLS_PER_SECOND);
+fn take_token(rules: &mut Rules, queue: &str, action: Action, now: Timestamp, rate: f64) -> bool {
+    let (tokens, last) = rules.buckets.entry((queue.to_owned(), action)).or_insert((rate, now));
+    let refill = now.saturating_since(*last).as_secs_f64() * rate;
+    *tokens = (*tokens + refill).min(rate);
     *last = now;
     if *tokens >= 1.0 {
         *tokens -= 1.0;
@@ -477,6 +498,15 @@ mod tests {
         assert_eq!(faults.decide(Action::SendMessage, Some("standard")).outcome, None);
         clock.advance(Duration::from_millis(500));
         assert_eq!(allowed(1000), 150);
+
+        let high = |n: usize| {
+            (0..n)
+                .filter(|_| faults.decide_at_rate(Action::SendMessage, Some("h.fifo"), 70_000.0).outcome.is_none())
+                .count()
+        };
+        assert_eq!(high(1000), 1000);
+        assert_eq!(high_throughput_fifo_calls_per_second("us-east-1"), 70_000.0);
+        assert_eq!(high_throughput_fifo_calls_per_second("eu-central-1"), 19_000.0);
     }
 
     #[test]

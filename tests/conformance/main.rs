@@ -110,7 +110,7 @@ backend_suite! {
         fifo_queues::fifo_only_attributes_on_a_standard_queue_are_unknown,
         fifo_queues::per_message_group_throughput_requires_message_group_deduplication_scope,
         fifo_queues::the_fifo_queue_attribute_cannot_change_after_creation,
-        fifo_queues::a_fifo_send_without_a_group_id_is_missing_a_parameter,
+        fifo_queues::a_fifo_send_without_a_group_id_is_refused,
         fifo_queues::a_fifo_send_without_a_deduplication_id_needs_content_based_deduplication,
         fifo_queues::a_fifo_send_rejects_a_positive_per_message_delay_and_accepts_zero,
         fifo_queues::a_standard_queue_accepts_a_group_id_and_returns_it_without_a_sequence_number,

@@ -274,8 +274,17 @@ impl QueueSettings {
             }
             N::KmsMasterKeyId => {
                 self.kms_master_key_id = (!value.is_empty()).then(|| value.to_owned());
+                // One kind of server-side encryption at a time: SSE-KMS replaces SSE-SQS.
+                if self.kms_master_key_id.is_some() {
+                    self.sqs_managed_sse_enabled = false;
+                }
             }
-            N::SqsManagedSseEnabled => self.sqs_managed_sse_enabled = parse_bool(attribute, value)?,
+            N::SqsManagedSseEnabled => {
+                self.sqs_managed_sse_enabled = parse_bool(attribute, value)?;
+                if self.sqs_managed_sse_enabled {
+                    self.kms_master_key_id = None;
+                }
+            }
             N::Policy => {
                 if value.is_empty() {
                     self.policy = None;

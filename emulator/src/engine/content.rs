@@ -183,11 +183,15 @@ fn update_length_prefixed(hasher: &mut Md5, bytes: &[u8]) {
     hasher.update(bytes);
 }
 
+/// A message attribute name: "alphanumeric characters and the underscore (`_`), hyphen (`-`), and period (`.`)",
+/// up to 256 characters, no reserved `AWS.`/`Amazon.` prefix, no leading, trailing or doubled period
+/// (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html>). Alphanumeric
+/// means letters and digits of any script, as AWS accepts them (issue 21: `José`, `注文.id`), not only ASCII.
 fn validate_attribute_name(name: &str) -> Result<(), SqsError> {
-    let lower = name.to_ascii_lowercase();
+    let lower = name.to_lowercase();
     let valid = !name.is_empty()
-        && name.len() <= MAX_ATTRIBUTE_NAME_LEN
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+        && name.chars().count() <= MAX_ATTRIBUTE_NAME_LEN
+        && name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '.')
         && !name.starts_with('.')
         && !name.ends_with('.')
         && !name.contains("..")
@@ -510,7 +514,11 @@ mod tests {
         for bad in ["", ".lead", "trail.", "a..b", "AWS.x", "amazon.y", "sp ace", &"n".repeat(257)] {
             assert!(validate_attribute_name(bad).is_err(), "{bad:?} should be rejected");
         }
-        for good in ["a", "a.b", "A-b_c.d", &"n".repeat(256)] {
+        for bad in ["na me", "emoji😀", "tab\t", "quote'"] {
+            assert!(validate_attribute_name(bad).is_err(), "{bad:?} should be rejected");
+        }
+        for good in ["a", "a.b", "A-b_c.d", &"n".repeat(256), "José", "注文.id", "Ünïcödé_1", &"é".repeat(256)]
+        {
             assert!(validate_attribute_name(good).is_ok(), "{good:?} should be accepted");
         }
     }

@@ -25,12 +25,16 @@ impl Engine {
         let now = self.now();
         let mut state = queue.lock();
         state.tick(now);
+        let limit = self.shared.config.max_in_flight_messages;
+        let was_at_quota = state.counts().in_flight >= limit;
         let outcome = state.delete(handle, receipt_handle)?;
         let unblocks_a_group = state.fifo.is_some() && outcome == DeleteOutcome::Deleted;
+        let frees_quota = was_at_quota && state.counts().in_flight < limit;
         drop(state);
         queue.counters.add_deleted();
-        if unblocks_a_group {
-            // The next message of the group may be received now: wake long polls that were waiting for it.
+        if unblocks_a_group || frees_quota {
+            // The next message of the group, or any message once the in-flight quota has room again, may be
+            // received now: wake long polls that were waiting for it.
             queue.notify.notify_waiters();
         }
         Ok(())

@@ -101,7 +101,19 @@ pub struct EngineConfig {
     /// The most bytes of message bodies and attributes kept at once; sends beyond it fail with
     /// `ServiceUnavailable` (messages already stored are never dropped).
     pub max_stored_message_bytes: u64,
+    /// The most messages one queue keeps in flight (received, not yet deleted): a short-polling receive of a
+    /// standard queue at the limit fails with `OverLimit`; a long poll, or any FIFO receive, gets no further
+    /// message until one leaves the in-flight state (see [`DEFAULT_MAX_IN_FLIGHT_MESSAGES`]).
+    pub max_in_flight_messages: usize,
 }
+
+/// AWS's in-flight quota, 120,000 messages per queue for standard and FIFO queues alike: "If you reach this
+/// quota while using short polling, Amazon SQS returns the `OverLimit` error message. If you use long polling,
+/// Amazon SQS returns no error messages" (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-queues.html>);
+/// for FIFO queues "Amazon SQS does not return an error, but processing may be impacted"
+/// (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-fifo.html>; older pages said
+/// 20,000 for FIFO).
+pub const DEFAULT_MAX_IN_FLIGHT_MESSAGES: usize = 120_000;
 
 impl Default for EngineConfig {
     fn default() -> Self {
@@ -110,6 +122,7 @@ impl Default for EngineConfig {
             account_id: "000000000000".to_owned(),
             max_queues_per_account: DEFAULT_MAX_QUEUES_PER_ACCOUNT,
             max_stored_message_bytes: DEFAULT_MAX_STORED_MESSAGE_BYTES,
+            max_in_flight_messages: DEFAULT_MAX_IN_FLIGHT_MESSAGES,
         }
     }
 }

@@ -51,7 +51,19 @@ impl Engine {
         validate_queue_name(name, requests_fifo)?;
         let now = self.now();
         if let Ok(existing) = self.queue_in(account, name) {
+            // The request's attributes are checked as for a new queue first: a FIFO-only attribute for a
+            // standard queue is an unknown attribute, and both kinds of encryption at once are refused, not
+            // reported as a different value of an existing queue.
+            check_one_encryption(attributes)?;
             let state = existing.lock();
+            if !state.settings.fifo_queue {
+                if let Some((key, _)) = attributes
+                    .iter()
+                    .find(|(key, _)| key.parse::<QueueAttributeName>().is_ok_and(QueueAttributeName::is_fifo_only))
+                {
+                    return Err(SqsError::unknown_attribute(key));
+                }
+            }
             let mut candidate = state.settings.clone();
             for (key, value) in attributes {
                 candidate.apply(key, value)?;
@@ -123,6 +135,7 @@ impl Engine {
         creating: bool,
     ) -> Result<QueueSettings, SqsError> {
         let was_fifo = settings.fifo_queue;
+        check_one_encryption(attributes)?;
         for (key, value) in attributes {
             let attribute = settings.apply(key, value)?;
             if attribute == QueueAttributeName::FifoQueue && !creating && settings.fifo_queue != was_fifo {
@@ -317,11 +330,20 @@ impl Engine {
     /// `QueueDoesNotExist`, `InvalidAttributeName`, `InvalidAttributeValue`, `InvalidParameterValue`.
     pub fn set_queue_attributes(&self, queue_url: &str, attributes: &[(String, String)]) -> Result<(), SqsError> {
         let queue = self.queue(queue_url)?;
-        let current = queue.lock().settings.clone();
-        let updated = self.settings_with(current, attributes, &queue.account, &queue.name, false)?;
+        // The new settings are computed outside the queue's lock (validating a redrive policy looks at its
+        // dead-letter queue, and no two queue locks are ever held at once), then written only if nothing changed
+        // them meanwhile: a concurrent SetQueueAttributes or AddPermission is never overwritten with stale
+        // settings; on a conflict the change is recomputed on top of the newer settings.
+        let mut state = loop {
+            let current = queue.lock().settings.clone();
+            let updated = self.settings_with(current.clone(), attributes, &queue.account, &queue.name, false)?;
+            let mut state = queue.lock();
+            if state.settings == current {
+                state.settings = updated;
+                break state;
+            }
+        };
         let now = self.now();
-        let mut state = queue.lock();
-        state.settings = updated;
         state.last_modified_at = now;
         state.record_metadata();
         state.tick(now);
@@ -329,6 +351,20 @@ impl Engine {
         // A shorter retention or a removed delay can change what long polls may return.
         queue.notify.notify_waiters();
         Ok(())
+    }
+
+    /// Whether `account`'s queue `name` is a FIFO queue in high-throughput mode: `DeduplicationScope`
+    /// `messageGroup` and `FifoThroughputLimit` `perMessageGroupId` ("If you change any of the settings required
+    /// for using high throughput for FIFO queues, normal throughput is in effect",
+    /// <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/enable-high-throughput-fifo.html>).
+    /// `false` for a queue that does not exist.
+    pub fn is_high_throughput_fifo(&self, account: &str, name: &str) -> bool {
+        self.queue_in(account, name).is_ok_and(|queue| {
+            let state = queue.lock();
+            state.settings.fifo_queue
+                && state.settings.deduplication_scope == DeduplicationScope::MessageGroup
+                && state.settings.fifo_throughput_limit == FifoThroughputLimit::PerMessageGroupId
+        })
     }
 
     /// Deletes every message of a queue; at most once per 60 seconds.
@@ -350,6 +386,24 @@ impl Engine {
         state.record_metadata();
         Ok(())
     }
+}
+
+/// SSE-KMS and SSE-SQS exclude each other: a request that turns both on fails as AWS answers it (its recorded
+/// response in LocalStack's AWS-validated `test_sse_kms_and_sqs_are_mutually_exclusive`,
+/// <https://github.com/localstack/localstack>, `tests/integration/test_sqs.snapshot.json`). Turning one on alone
+/// turns the other off (see [`QueueSettings::apply`]).
+fn check_one_encryption(attributes: &[(String, String)]) -> Result<(), SqsError> {
+    let value = |name: &str| attributes.iter().rev().find(|(key, _)| key == name).map(|(_, value)| value.as_str());
+    let kms = value("KmsMasterKeyId").is_some_and(|key| !key.is_empty());
+    let sqs = value("SqsManagedSseEnabled").is_some_and(|flag| flag.eq_ignore_ascii_case("true"));
+    if kms && sqs {
+        return Err(SqsError::new(
+            ErrorCode::InvalidAttributeName,
+            "You can use one type of server-side encryption (SSE) at one time. You can either enable KMS SSE or SQS \
+             SSE.",
+        ));
+    }
+    Ok(())
 }
 
 fn validate_queue_name(name: &str, fifo: bool) -> Result<(), SqsError> {

@@ -11,7 +11,7 @@ use super::parameters::{
 };
 use super::receipt::ReceiptHandle;
 use super::stored::{StoredMessage, sequence_number};
-use crate::error::SqsError;
+use crate::error::{ErrorCode, SqsError};
 
 /// The system attributes a receive can ask for (the model's `MessageSystemAttributeName`).
 const SYSTEM_ATTRIBUTE_NAMES: [&str; 9] = [
@@ -126,6 +126,19 @@ impl Engine {
                     }
                     (received, Vec::new(), None)
                 } else {
+                    // AWS's in-flight quota (EngineConfig::max_in_flight_messages).
+                    let room = self.shared.config.max_in_flight_messages.saturating_sub(state.counts().in_flight);
+                    if room == 0 && wait.is_zero() && state.fifo.is_none() {
+                        return Err(SqsError::new(
+                            ErrorCode::OverLimit,
+                            format!(
+                                "The queue has reached its quota of {} in flight messages (received and not yet \
+                                 deleted).",
+                                self.shared.config.max_in_flight_messages
+                            ),
+                        ));
+                    }
+                    let max = max.min(room);
                     let max_receive_count = state
                         .settings
                         .redrive_policy

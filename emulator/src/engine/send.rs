@@ -302,6 +302,13 @@ impl Engine {
         batch::validate_entries(&entries, "SendMessageBatchRequestEntry")?;
         let total: usize = entries.iter().map(|entry| entry.input.payload_size()).sum();
         batch::validate_payload(total)?;
+        // On a FIFO queue an entry without a MessageGroupId fails the whole request, with InvalidParameterValue
+        // (not SendMessage's MissingParameter): AWS's answer to a SendMessageBatch of messages without group ids,
+        // quoted in https://github.com/Jimdo/sqs-dead-letter-handling/issues/10 ("InvalidParameterValue: The
+        // request must contain the parameter MessageGroupId.", status 400, from that tool's SendMessageBatch).
+        if queue.is_fifo() && entries.iter().any(|entry| entry.input.group_id.is_none()) {
+            return Err(SqsError::invalid_parameter("The request must contain the parameter MessageGroupId."));
+        }
         self.check_memory_budget(total)?;
         let now = self.now();
         let rules = SendRules::of(&queue);

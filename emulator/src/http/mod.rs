@@ -210,6 +210,14 @@ async fn run(
         (Protocol::Query, Some(params)) => {
             let name = params.action().unwrap_or_default();
             let action: Action = name.parse().map_err(|_| protocol::query::unknown_action(name))?;
+            // A queue URL is an endpoint for that queue's actions: AWS refuses the account-level ones there
+            // (LocalStack's AWS-parity Query API, https://github.com/localstack/localstack/pull/5928: "ListQueues
+            // and CreateQueue are invalid actions to call on a queue url endpoint"), in the words it uses for an
+            // action sent to the wrong endpoint ("The action SendMessage is not valid for this endpoint.",
+            // https://github.com/mirkokiefer/aws-lib/issues/8).
+            if context.path_queue_url.is_some() && matches!(action, Action::CreateQueue | Action::ListQueues) {
+                return Err(protocol::query::unknown_action(name));
+            }
             (action, Payload::Query(params))
         }
         _ => (json_action(headers)?, Payload::Json(body)),
@@ -217,7 +225,18 @@ async fn run(
     *parsed_action = Some(action);
     if state.faults.is_active() {
         let queue = actions::target_queue_name(&payload, context);
-        let decision = state.faults.decide(action, queue.as_deref());
+        // Only with FIFO quotas on, and only for a FIFO queue, is the queue's mode looked up.
+        let account = context.caller_account.as_deref().unwrap_or(&state.engine.config().account_id);
+        let high_throughput = state.faults.quotas()
+            && queue
+                .as_deref()
+                .is_some_and(|name| name.ends_with(".fifo") && state.engine.is_high_throughput_fifo(account, name));
+        let rate = if high_throughput {
+            crate::faults::high_throughput_fifo_calls_per_second(&state.engine.config().region)
+        } else {
+            crate::faults::FIFO_CALLS_PER_SECOND
+        };
+        let decision = state.faults.decide_at_rate(action, queue.as_deref(), rate);
         if !decision.delay.is_zero() {
             tokio::time::sleep(decision.delay).await;
         }

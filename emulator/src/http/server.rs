@@ -265,6 +265,13 @@ impl EmulatorBuilder {
         self
     }
 
+    /// The most messages one queue keeps in flight (default
+    /// [`DEFAULT_MAX_IN_FLIGHT_MESSAGES`](crate::engine::DEFAULT_MAX_IN_FLIGHT_MESSAGES), AWS's quota).
+    pub fn max_in_flight_messages(mut self, messages: usize) -> Self {
+        self.config.max_in_flight_messages = messages;
+        self
+    }
+
     /// The memory budget for stored messages, in bytes of bodies and attributes (default
     /// [`DEFAULT_MAX_STORED_MESSAGE_BYTES`](crate::engine::DEFAULT_MAX_STORED_MESSAGE_BYTES)).
     pub fn max_stored_message_bytes(mut self, bytes: u64) -> Self {

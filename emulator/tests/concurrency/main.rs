@@ -6,5 +6,6 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod attribute_updates;
 mod fifo_groups;
 mod long_poll_wakeups;

@@ -579,3 +579,47 @@ async fn the_x_ray_http_trace_header_becomes_the_aws_trace_header() {
     assert_eq!(traces, vec![("own".to_owned(), TRACE_HEADER.to_owned()), ("traced".to_owned(), HTTP_TRACE.to_owned())]);
     env.shutdown().await;
 }
+
+/// The size limit counts UTF-8 bytes over Query too: 1024 bytes of two- and three-byte characters pass a
+/// 1024-byte `MaximumMessageSize`, one byte more does not.
+#[tokio::test]
+async fn the_size_limit_counts_bytes_of_multi_byte_bodies() {
+    let env = QueryEnv::start().await;
+    let url = env.create_queue("small", &Params::default().attributes(&[("MaximumMessageSize", "1024")]).pairs()).await;
+    let at_limit = format!("{}{}", "é".repeat(200), "✓".repeat(208));
+    assert_eq!(at_limit.len(), 1024);
+
+    let sent = env.ok("SendMessage", &[("QueueUrl", &url), ("MessageBody", &at_limit)]).await;
+    assert_eq!(sent.text("MD5OfMessageBody"), md5_hex(at_limit.as_bytes()));
+    let over = format!("{at_limit}a");
+    let message = env.call("SendMessage", &[("QueueUrl", &url), ("MessageBody", &over)]).await.error(
+        400,
+        "Sender",
+        "InvalidParameterValue",
+    );
+    assert_eq!(message, "One or more parameters are invalid. Reason: Message must be shorter than 1024 bytes.");
+    env.shutdown().await;
+}
+
+/// Over Query: SSE-KMS with SSE-SQS in one request fails as AWS answers it, and a non-ASCII attribute name round
+/// trips (docs/aws-behaviour.md).
+#[tokio::test]
+async fn encryption_exclusivity_and_non_ascii_attribute_names() {
+    let env = QueryEnv::start().await;
+    let url = env.create_queue("secret", &[]).await;
+    let both = Params::queue(&url).attributes(&[("KmsMasterKeyId", "alias/aws/sqs"), ("SqsManagedSseEnabled", "true")]);
+    let message = env.call("SetQueueAttributes", &both.pairs()).await.error(400, "Sender", "InvalidAttributeName");
+    assert_eq!(
+        message,
+        "You can use one type of server-side encryption (SSE) at one time. You can either enable KMS SSE or SQS SSE."
+    );
+
+    let send = Params::message(&url, "x").message_attribute("", 1, "注文.id", "String", "42");
+    let sent = env.ok("SendMessage", &send.pairs()).await;
+    let digest = md5_of_attributes(&[("注文.id", "String", Val::Text("42"))]);
+    assert_eq!(sent.text("MD5OfMessageAttributes"), digest);
+    let received = env.ok("ReceiveMessage", &[("QueueUrl", &url), ("MessageAttributeName.1", "All")]).await;
+    let attribute = received.child("Message").child("MessageAttribute").clone();
+    assert_eq!(attribute.text("Name"), "注文.id");
+    env.shutdown().await;
+}

@@ -125,3 +125,118 @@ async fn sts_get_caller_identity_answers_in_sts_xml_at_the_root_only() {
     assert_eq!(message, "The action GetCallerIdentity is not valid for this endpoint.");
     env.shutdown().await;
 }
+
+/// Out-of-range numbers over Query, in AWS's words (see `sdk::errors::out_of_range_numbers_are_worded_as_aws_words_them`).
+#[tokio::test]
+async fn out_of_range_numbers_are_worded_as_aws_words_them() {
+    let env = QueryEnv::start().await;
+    let url = env.create_queue("orders", &[]).await;
+    let cases = [
+        (
+            ("MaxNumberOfMessages", "0"),
+            "Value 0 for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided.",
+        ),
+        (
+            ("WaitTimeSeconds", "30"),
+            "Value 30 for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= 20, if provided.",
+        ),
+    ];
+    for (parameter, text) in cases {
+        let message = env.call("ReceiveMessage", &[("QueueUrl", &url), parameter]).await.error(
+            400,
+            "Sender",
+            "InvalidParameterValue",
+        );
+        assert_eq!(message, text);
+    }
+    env.shutdown().await;
+}
+
+/// A queue URL takes that queue's actions only: CreateQueue and ListQueues sent there, by POST or GET, are
+/// invalid actions for that endpoint, as AWS answers (docs/aws-behaviour.md); at the root they work.
+#[tokio::test]
+async fn account_level_actions_are_refused_at_a_queue_url() {
+    let env = QueryEnv::start().await;
+    env.create_queue("orders", &[]).await;
+    let path = format!("/{ACCOUNT}/orders");
+
+    for (action, params) in [("CreateQueue", vec![("QueueName", "other")]), ("ListQueues", vec![])] {
+        for response in [env.call_at(&path, action, &params).await, env.get(&path, action, &params).await] {
+            let message = response.error(400, "Sender", "InvalidAction");
+            assert_eq!(message, format!("The action {action} is not valid for this endpoint."));
+        }
+    }
+    let listed = env.get("/", "ListQueues", &[]).await.result("ListQueues");
+    assert_eq!(listed.texts("QueueUrl").len(), 1, "nothing was created at the queue URL");
+    env.get(&path, "GetQueueAttributes", &[("AttributeName.1", "All")]).await.result("GetQueueAttributes");
+    env.shutdown().await;
+}
+
+/// The in-flight quota over Query (lowered to 2): a short poll at the quota is `OverLimit` with status 403, as
+/// the error table has it (docs/aws-behaviour.md).
+#[tokio::test]
+async fn a_short_poll_at_the_in_flight_quota_is_over_limit() {
+    let env = QueryEnv::start_with(|builder| builder.max_in_flight_messages(2)).await;
+    let url = env.create_queue("busy", &[]).await;
+    for body in ["1", "2", "3"] {
+        env.ok("SendMessage", &[("QueueUrl", &url), ("MessageBody", body)]).await;
+    }
+    let taken = env.ok("ReceiveMessage", &[("QueueUrl", &url), ("MaxNumberOfMessages", "10")]).await;
+    assert_eq!(taken.all("Message").len(), 2);
+
+    let message = env.call("ReceiveMessage", &[("QueueUrl", &url)]).await.error(403, "Sender", "OverLimit");
+    assert!(message.contains("2 in flight messages"), "{message}");
+    env.shutdown().await;
+}
+
+/// Over Query too, a FIFO SendMessageBatch entry without a MessageGroupId fails the whole request.
+#[tokio::test]
+async fn a_fifo_batch_entry_without_a_group_id_fails_the_whole_request() {
+    let env = QueryEnv::start().await;
+    let fifo = Params::default().attributes(&[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")]);
+    let url = env.create_queue("orders.fifo", &fifo.pairs()).await;
+    let grouped = [("Id", "a"), ("MessageBody", "a"), ("MessageGroupId", "g")];
+    let ungrouped = [("Id", "b"), ("MessageBody", "b")];
+    let params = Params::queue(&url).entries("SendMessageBatchRequestEntry", &[&grouped, &ungrouped]);
+
+    let message = env.call("SendMessageBatch", &params.pairs()).await.error(400, "Sender", "InvalidParameterValue");
+    assert_eq!(message, "The request must contain the parameter MessageGroupId.");
+    env.shutdown().await;
+}
+
+/// Over Query: CreateQueue of an existing standard queue with a FIFO-only attribute is an unknown attribute.
+#[tokio::test]
+async fn creating_an_existing_standard_queue_with_a_fifo_only_attribute_is_an_unknown_attribute() {
+    let env = QueryEnv::start().await;
+    env.create_queue("plain", &[]).await;
+    let params = Params::default().with("QueueName", "plain").attributes(&[("ContentBasedDeduplication", "true")]);
+    let message = env.call("CreateQueue", &params.pairs()).await.error(400, "Sender", "InvalidAttributeName");
+    assert_eq!(message, "Unknown Attribute ContentBasedDeduplication.");
+    env.shutdown().await;
+}
+
+/// Over Query with `--fifo-quotas`: the 301st call in a second to a normal FIFO queue is throttled, a
+/// high-throughput FIFO queue takes it.
+#[tokio::test]
+async fn high_throughput_fifo_queues_get_the_higher_quota() {
+    let env = QueryEnv::start_with(|builder| builder.fifo_quotas(true)).await;
+    let fifo = [("FifoQueue", "true"), ("ContentBasedDeduplication", "true")];
+    let normal = env.create_queue("normal.fifo", &Params::default().attributes(&fifo).pairs()).await;
+    let high_attributes =
+        [fifo.as_slice(), &[("DeduplicationScope", "messageGroup"), ("FifoThroughputLimit", "perMessageGroupId")]]
+            .concat();
+    let high = env.create_queue("high.fifo", &Params::default().attributes(&high_attributes).pairs()).await;
+
+    for (url, limited) in [(&normal, true), (&high, false)] {
+        let mut statuses = Vec::new();
+        for i in 0..301 {
+            let body = format!("m{i}");
+            let response =
+                env.call("SendMessage", &[("QueueUrl", url), ("MessageBody", &body), ("MessageGroupId", "g")]).await;
+            statuses.push(response.status);
+        }
+        let throttled = statuses.iter().filter(|status| **status != 200).count();
+        assert_eq!(throttled, usize::from(limited), "{url}");
+    }
+    env.shutdown().await;
+}

@@ -110,7 +110,7 @@ async fn send_message_batch_reports_a_failed_entry_beside_the_successful_one() {
         "<SendMessageBatchResultEntry><Id>ok</Id><MessageId>MESSAGE-ID</MessageId>",
         "<MD5OfMessageBody>0cc175b9c0f1b6a831c399e269772661</MD5OfMessageBody></SendMessageBatchResultEntry>",
         "<BatchResultErrorEntry><Id>late</Id><SenderFault>true</SenderFault><Code>InvalidParameterValue</Code>",
-        "<Message>Value 901 for parameter DelaySeconds is invalid. Reason: must be between 0 and 900, if provided.",
+        "<Message>Value 901 for parameter DelaySeconds is invalid. Reason: DelaySeconds must be &gt;= 0 and &lt;= 900.",
         "</Message></BatchResultErrorEntry>",
     );
     assert_document(&env, &response, 200, &success_document("SendMessageBatch", Some(result)));

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use sqskit_emulator::{Emulator, ManualClock, RunningEmulator, Timestamp};
+use sqskit_emulator::{Emulator, EmulatorBuilder, ManualClock, RunningEmulator, Timestamp};
 
 use crate::common::{RawResponse, post_json, raw_request, start_emulator, stop_emulator};
 
@@ -38,8 +38,13 @@ pub struct QueryEnv {
 impl QueryEnv {
     /// Starts an emulator whose clock starts at [`START_MILLIS`].
     pub async fn start() -> Self {
+        Self::start_with(|builder| builder).await
+    }
+
+    /// [`QueryEnv::start`] with more builder settings (quotas, limits).
+    pub async fn start_with(configure: impl FnOnce(EmulatorBuilder) -> EmulatorBuilder) -> Self {
         let clock = ManualClock::starting_at(Timestamp::from_millis(START_MILLIS));
-        let emulator = start_emulator(Emulator::builder().clock(clock.clone())).await;
+        let emulator = start_emulator(configure(Emulator::builder().clock(clock.clone()))).await;
         let endpoint = emulator.endpoint();
         Self { emulator, clock, endpoint }
     }

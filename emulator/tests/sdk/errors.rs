@@ -157,3 +157,35 @@ async fn change_visibility_without_timeout_fails_with_missing_parameter() {
     assert_eq!(env.counts(&url).await, (0, 1, 0));
     env.shutdown().await;
 }
+
+/// Out-of-range numbers answered in AWS's words, which differ by parameter (real AWS responses quoted in
+/// aws/aws-sdk-java#197, awsdocs/aws-doc-sdk-examples#645 and aws-samples/amazon-sqs-dlq-replay-backoff#8; the
+/// wording lives in `SqsError::out_of_range`).
+#[tokio::test]
+async fn out_of_range_numbers_are_worded_as_aws_words_them() {
+    let env = TestEnv::start().await;
+    let url = env.create_queue("orders").await;
+
+    let err = env.client.receive_message().queue_url(&url).max_number_of_messages(11).send().await.unwrap_err();
+    expect_service_error(
+        err,
+        400,
+        "InvalidParameterValue",
+        "Value 11 for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided.",
+    );
+    let err = env.client.receive_message().queue_url(&url).wait_time_seconds(21).send().await.unwrap_err();
+    expect_service_error(
+        err,
+        400,
+        "InvalidParameterValue",
+        "Value 21 for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= 20, if provided.",
+    );
+    let err = env.client.send_message().queue_url(&url).message_body("x").delay_seconds(901).send().await.unwrap_err();
+    expect_service_error(
+        err,
+        400,
+        "InvalidParameterValue",
+        "Value 901 for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900.",
+    );
+    env.shutdown().await;
+}

@@ -231,3 +231,85 @@ async fn the_x_ray_http_trace_header_becomes_the_aws_trace_header_unless_the_mes
     assert_eq!(trace_of("untraced"), None);
     env.shutdown().await;
 }
+
+/// The size limit counts UTF-8 bytes, not characters: a body of multi-byte characters exactly at the queue's
+/// `MaximumMessageSize` is accepted, one byte more is refused (SPEC §6 SendMessage; AWS's text
+/// "Message must be shorter than <n> bytes").
+#[tokio::test]
+async fn the_size_limit_counts_bytes_of_multi_byte_bodies() {
+    let env = TestEnv::start().await;
+    let url = env.create_queue_with("small", &[("MaximumMessageSize", "1024")]).await;
+    let at_limit = format!("{}{}", "é".repeat(200), "✓".repeat(208)); // 400 + 624 = 1024 bytes, 408 characters
+    assert_eq!(at_limit.len(), 1024);
+
+    env.client.send_message().queue_url(&url).message_body(&at_limit).send().await.unwrap();
+    let over = format!("{at_limit}a");
+    let err = env.client.send_message().queue_url(&url).message_body(&over).send().await.unwrap_err();
+    expect_service_error(err, 400, "InvalidParameterValue", "Message must be shorter than 1024 bytes.");
+    let received = env.receive_one(&url).await;
+    assert_eq!(received.body(), Some(at_limit.as_str()));
+    assert_eq!(received.md5_of_body(), Some(md5_hex(at_limit.as_bytes()).as_str()));
+    env.shutdown().await;
+}
+
+/// Message attribute names may use letters and digits of any script (issue 21); the other rules still hold.
+#[tokio::test]
+async fn attribute_names_with_non_ascii_letters_are_accepted() {
+    let env = TestEnv::start().await;
+    let url = env.create_queue("orders").await;
+    env.client
+        .send_message()
+        .queue_url(&url)
+        .message_body("x")
+        .message_attributes("José", str_attr("String", "1"))
+        .message_attributes("注文.id", str_attr("String", "2"))
+        .send()
+        .await
+        .unwrap();
+    let message = env.receive_one(&url).await;
+    let names: BTreeSet<&str> = message.message_attributes().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(names, BTreeSet::from(["José", "注文.id"]));
+    let expected = md5_of_attributes(&[("José", "String", Val::Text("1")), ("注文.id", "String", Val::Text("2"))]);
+    assert_eq!(message.md5_of_message_attributes(), Some(expected.as_str()));
+
+    let err = env
+        .client
+        .send_message()
+        .queue_url(&url)
+        .message_body("x")
+        .message_attributes("no space", str_attr("String", "1"))
+        .send()
+        .await
+        .unwrap_err();
+    expect_service_error(err, 400, "InvalidParameterValue", "The message attribute name 'no space' is invalid.");
+    env.shutdown().await;
+}
+
+/// A SendMessageBatch to a FIFO queue with an entry that has no MessageGroupId fails as a whole, with
+/// `InvalidParameterValue` (AWS's answer quoted in Jimdo/sqs-dead-letter-handling#10), while SendMessage says
+/// `MissingParameter`; nothing is stored.
+#[tokio::test]
+async fn a_fifo_batch_entry_without_a_group_id_fails_the_whole_request() {
+    use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+    let env = TestEnv::start().await;
+    let url =
+        env.create_queue_with("orders.fifo", &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")]).await;
+
+    let err = env
+        .client
+        .send_message_batch()
+        .queue_url(&url)
+        .entries(
+            SendMessageBatchRequestEntry::builder().id("a").message_body("a").message_group_id("g").build().unwrap(),
+        )
+        .entries(SendMessageBatchRequestEntry::builder().id("b").message_body("b").build().unwrap())
+        .send()
+        .await
+        .unwrap_err();
+    expect_service_error(err, 400, "InvalidParameterValue", "The request must contain the parameter MessageGroupId.");
+    assert_eq!(env.counts(&url).await, (0, 0, 0));
+
+    let err = env.client.send_message().queue_url(&url).message_body("c").send().await.unwrap_err();
+    expect_service_error(err, 400, "MissingParameter", "The request must contain the parameter MessageGroupId.");
+    env.shutdown().await;
+}

@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use aws_sdk_sqs::types::QueueAttributeName;
+
 use crate::common::{TestEnv, expect_service_error};
 
 #[tokio::test]
@@ -153,4 +155,133 @@ async fn create_queue_with_tags_sets_them() {
     let tags = env.client.list_queue_tags().queue_url(&url).send().await.unwrap().tags.unwrap_or_default();
     assert_eq!(tags, HashMap::from([("team".to_owned(), "a".to_owned()), ("env".to_owned(), "prod".to_owned())]));
     env.shutdown().await;
+}
+
+/// SSE-KMS and SSE-SQS exclude each other: both in one request fail with AWS's `InvalidAttributeName` text (its
+/// recorded answer in LocalStack's AWS-validated snapshot, docs/aws-behaviour.md); one alone replaces the other.
+#[tokio::test]
+async fn kms_and_sqs_managed_encryption_are_mutually_exclusive() {
+    let env = TestEnv::start().await;
+    let url = env.create_queue("secret").await;
+    assert_eq!(env.attributes(&url).await.get("SqsManagedSseEnabled").map(String::as_str), Some("true"));
+
+    let both = env
+        .client
+        .set_queue_attributes()
+        .queue_url(&url)
+        .attributes(QueueAttributeName::KmsMasterKeyId, "alias/aws/sqs")
+        .attributes(QueueAttributeName::SqsManagedSseEnabled, "true")
+        .send()
+        .await
+        .unwrap_err();
+    expect_service_error(
+        both,
+        400,
+        "InvalidAttributeName",
+        "You can use one type of server-side encryption (SSE) at one time. You can either enable KMS SSE or SQS SSE.",
+    );
+
+    env.set_attrs(&url, &[("KmsMasterKeyId", "alias/aws/sqs")]).await;
+    let attributes = env.attributes(&url).await;
+    assert_eq!(attributes.get("KmsMasterKeyId").map(String::as_str), Some("alias/aws/sqs"));
+    assert_eq!(attributes.get("SqsManagedSseEnabled").map(String::as_str), Some("false"));
+    env.set_attrs(&url, &[("SqsManagedSseEnabled", "true")]).await;
+    let attributes = env.attributes(&url).await;
+    assert_eq!(attributes.get("KmsMasterKeyId"), None);
+    assert_eq!(attributes.get("SqsManagedSseEnabled").map(String::as_str), Some("true"));
+
+    let created = env
+        .client
+        .create_queue()
+        .queue_name("both")
+        .attributes(QueueAttributeName::KmsMasterKeyId, "alias/aws/sqs")
+        .attributes(QueueAttributeName::SqsManagedSseEnabled, "true")
+        .send()
+        .await
+        .unwrap_err();
+    expect_service_error(created, 400, "InvalidAttributeName", "one type of server-side encryption");
+    env.shutdown().await;
+}
+
+/// CreateQueue of an existing standard queue with a FIFO-only attribute is answered as for a new standard queue,
+/// `InvalidAttributeName` "Unknown Attribute <name>.", not as a different value of the existing queue
+/// (docs/aws-behaviour.md).
+#[tokio::test]
+async fn creating_an_existing_standard_queue_with_a_fifo_only_attribute_is_an_unknown_attribute() {
+    let env = TestEnv::start().await;
+    env.create_queue("plain").await;
+    for name in ["ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit"] {
+        let value = match name {
+            "ContentBasedDeduplication" => "true",
+            "DeduplicationScope" => "messageGroup",
+            _ => "perMessageGroupId",
+        };
+        for queue in ["plain", "brand-new"] {
+            let err = env
+                .client
+                .create_queue()
+                .queue_name(queue)
+                .attributes(QueueAttributeName::from(name), value)
+                .send()
+                .await
+                .unwrap_err();
+            expect_service_error(err, 400, "InvalidAttributeName", &format!("Unknown Attribute {name}."));
+        }
+    }
+    env.shutdown().await;
+}
+
+/// With `--fifo-quotas`, a FIFO queue takes 300 calls per second per action, and a queue in high-throughput mode
+/// (`DeduplicationScope=messageGroup`, `FifoThroughputLimit=perMessageGroupId`) its region's high-throughput quota
+/// (us-east-1: 70,000; docs/aws-behaviour.md). The virtual clock stands still, so every call is in one second.
+#[tokio::test]
+async fn high_throughput_fifo_queues_get_the_higher_quota() {
+    use sqskit_emulator::{Emulator, ManualClock};
+    let emu = crate::common::start_emulator(Emulator::builder().clock(ManualClock::new()).fifo_quotas(true)).await;
+    let client = crate::common::sdk_client(&emu.endpoint()).await;
+    let create = |name: &'static str, high: bool| {
+        let client = client.clone();
+        async move {
+            let mut request = client
+                .create_queue()
+                .queue_name(name)
+                .attributes(QueueAttributeName::FifoQueue, "true")
+                .attributes(QueueAttributeName::ContentBasedDeduplication, "true");
+            if high {
+                request = request
+                    .attributes(QueueAttributeName::DeduplicationScope, "messageGroup")
+                    .attributes(QueueAttributeName::FifoThroughputLimit, "perMessageGroupId");
+            }
+            request.send().await.unwrap().queue_url.unwrap()
+        }
+    };
+    let normal = create("normal.fifo", false).await;
+    let high = create("high.fifo", true).await;
+
+    let send = |url: String, i: usize| {
+        let client = client.clone();
+        async move {
+            client
+                .send_message()
+                .queue_url(url)
+                .message_body(format!("m{i}"))
+                .message_group_id(format!("g{}", i % 7))
+                .send()
+                .await
+        }
+    };
+    let mut accepted = 0;
+    let mut throttled = None;
+    for i in 0..301 {
+        match send(normal.clone(), i).await {
+            Ok(_) => accepted += 1,
+            Err(err) => throttled = Some(err),
+        }
+    }
+    assert_eq!(accepted, 300);
+    expect_service_error(throttled.expect("the 301st call is throttled"), 400, "ThrottlingException", "Rate exceeded");
+    for i in 0..400 {
+        send(high.clone(), i).await.unwrap_or_else(|e| panic!("high-throughput call {i}: {e:?}"));
+    }
+    crate::common::stop_emulator(emu).await;
 }

@@ -182,3 +182,55 @@ async fn older_and_timed_out_handles_in_single_and_batch_actions() {
     assert_eq!(env.counts(&fifo).await, (1, 0, 0));
     env.shutdown().await;
 }
+
+/// The in-flight quota (AWS: 120,000 per queue; here lowered to 3 through the builder): a short-polling receive
+/// of a standard queue at the quota fails with `OverLimit`, a long poll waits and gets a message once a delete
+/// frees room, and a FIFO queue never errors, it just delivers nothing more
+/// (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-queues.html>,
+/// <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-fifo.html>).
+#[tokio::test]
+async fn the_in_flight_quota_answers_short_polls_with_over_limit() {
+    use sqskit_emulator::{Emulator, ManualClock};
+    let emu =
+        crate::common::start_emulator(Emulator::builder().clock(ManualClock::new()).max_in_flight_messages(3)).await;
+    let client = crate::common::sdk_client(&emu.endpoint()).await;
+    let url = client.create_queue().queue_name("busy").send().await.unwrap().queue_url.unwrap();
+    for body in ["1", "2", "3", "4"] {
+        client.send_message().queue_url(&url).message_body(body).send().await.unwrap();
+    }
+    let first = client.receive_message().queue_url(&url).max_number_of_messages(10).send().await.unwrap();
+    assert_eq!(first.messages().len(), 3, "no more than the quota goes in flight");
+
+    let err = client.receive_message().queue_url(&url).send().await.unwrap_err();
+    expect_service_error(err, 403, "OverLimit", "in flight messages");
+
+    let waiting = {
+        let (client, url) = (client.clone(), url.clone());
+        tokio::spawn(async move { client.receive_message().queue_url(&url).wait_time_seconds(20).send().await })
+    };
+    tokio::time::sleep(PENDING_PROBE).await;
+    assert!(!waiting.is_finished(), "a long poll at the quota waits instead of failing");
+    let handle = first.messages()[0].receipt_handle().unwrap();
+    client.delete_message().queue_url(&url).receipt_handle(handle).send().await.unwrap();
+    let woken = tokio::time::timeout(WAKE_BOUND, waiting).await.expect("woken by the delete").unwrap().unwrap();
+    assert_eq!(woken.messages()[0].body(), Some("4"));
+
+    let fifo = client
+        .create_queue()
+        .queue_name("busy.fifo")
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::ContentBasedDeduplication, "true")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    for body in ["a", "b", "c", "d"] {
+        client.send_message().queue_url(&fifo).message_body(body).message_group_id(body).send().await.unwrap();
+    }
+    let taken = client.receive_message().queue_url(&fifo).max_number_of_messages(10).send().await.unwrap();
+    assert_eq!(taken.messages().len(), 3);
+    let more = client.receive_message().queue_url(&fifo).send().await.unwrap();
+    assert!(more.messages().is_empty(), "FIFO: no error, no message");
+    crate::common::stop_emulator(emu).await;
+}
