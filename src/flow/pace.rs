@@ -115,8 +115,22 @@ pub struct RatePacer {
 }
 
 impl RatePacer {
-    /// An unpaced pacer with these rules.
+    /// An unpaced pacer with these rules; a field outside its range (a floor that is not a positive number,
+    /// a share outside `0.0..=1.0`, a negative or non-finite increase) takes its default.
     pub fn new(config: PaceConfig) -> Self {
+        let defaults = PaceConfig::default();
+        let valid = |value: f64, ok: bool, default: f64| if value.is_finite() && ok { value } else { default };
+        let config = PaceConfig {
+            window: config.window,
+            min_answers: config.min_answers.max(1),
+            throttled_share: valid(
+                config.throttled_share,
+                (0.0..=1.0).contains(&config.throttled_share),
+                defaults.throttled_share,
+            ),
+            increase: valid(config.increase, config.increase >= 0.0, defaults.increase),
+            floor: valid(config.floor, config.floor > 0.0, defaults.floor),
+        };
         let now = Instant::now();
         let state = State { rate: None, anchor: 0.0, next_start: now, window: Window::new(now) };
         Self { config, state: Arc::new(Mutex::new(state)) }
@@ -169,7 +183,8 @@ impl RatePacer {
         if answers < config.min_answers || elapsed < config.window {
             return state.rate;
         }
-        let seconds = elapsed.as_secs_f64();
+        // Positive even for a zero-length window (a configuration the rules allow), so the rates stay finite.
+        let seconds = elapsed.as_secs_f64().max(1e-3);
         let throttled_share = f64::from(window.throttled) / f64::from(answers);
         let accepted_rate = f64::from(window.accepted) / seconds;
         let started_rate = f64::from(window.sent) / seconds;
@@ -326,6 +341,18 @@ mod tests {
         drive(&pacer, 1000, 1, &mut quota).await;
         let rate = pacer.rate().expect("paced");
         assert!((250.0..=450.0).contains(&rate), "the quota, not a trickle: {rate}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rules_out_of_range_take_their_defaults_and_never_panic() {
+        let odd =
+            PaceConfig { window: Duration::ZERO, min_answers: 0, throttled_share: 7.0, increase: -1.0, floor: 0.0 };
+        let pacer = RatePacer::new(odd);
+        drive(&pacer, 1000, 2, |_, _| true).await;
+        assert_eq!(pacer.rate(), Some(PaceConfig::default().floor), "all throttled: the default floor");
+        let nan = RatePacer::new(PaceConfig { floor: f64::NAN, ..PaceConfig::default() });
+        drive(&nan, 1000, 1, |_, _| true).await;
+        assert_eq!(nan.rate(), Some(10.0));
     }
 
     #[tokio::test(start_paused = true)]
