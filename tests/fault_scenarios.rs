@@ -561,22 +561,13 @@ async fn a_handler_outliving_a_failed_heartbeat_does_not_complete_twice() {
 /// threshold is capped at two thirds (4 s) and a tick's phase can leave too little room: seen in CI.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_failed_extension_is_tried_again_before_the_handler_is_cancelled() {
-    let fixture = Fixture::start(19).await;
-    let queue_url = fixture.create_queue("heartbeat-retried", false).await;
-    let producer = Producer::<Order>::builder(fixture.backend.clone(), &queue_url).build().await.expect("producer");
-    let consumer = Consumer::<Order>::builder(fixture.backend.clone(), &queue_url)
-        .visibility_timeout(Duration::from_secs(12))
-        .handler_grace(Duration::from_secs(1))
-        .wait_time(Duration::from_secs(1))
-        .build()
-        .await
-        .expect("build the consumer");
-    let rule = json!({
-        "queue": "heartbeat-retried", "action": "ChangeMessageVisibility*", "kind": "throttle", "max_injections": 1
-    });
-    fixture.emulator.faults().add(serde_json::from_value(rule).expect("a valid rule")).expect("install the rule");
-    producer.send(&orders(1, 1)[0]).await.expect("send the order");
-    producer.close().await;
+    let (fixture, queue_url, consumer) = one_order_under_a_visibility_fault(
+        19,
+        "heartbeat-retried",
+        Duration::from_secs(12),
+        json!({"action": "ChangeMessageVisibility*", "kind": "throttle", "max_injections": 1}),
+    )
+    .await;
 
     let runs = Arc::new(Mutex::new(Vec::new()));
     let running = consumer.start({
@@ -619,23 +610,13 @@ async fn one_failed_extension_is_tried_again_before_the_handler_is_cancelled() {
 /// signalled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_extension_is_in_doubt_and_the_message_never_runs_twice_at_once() {
-    let fixture = Fixture::start(20).await;
-    let queue_url = fixture.create_queue("heartbeat-hangs", false).await;
-    let producer = Producer::<Order>::builder(fixture.backend.clone(), &queue_url).build().await.expect("producer");
-    let consumer = Consumer::<Order>::builder(fixture.backend.clone(), &queue_url)
-        .visibility_timeout(Duration::from_secs(10))
-        .handler_grace(Duration::from_secs(1))
-        .wait_time(Duration::from_secs(1))
-        .build()
-        .await
-        .expect("build the consumer");
-    let rule = json!({
-        "queue": "heartbeat-hangs", "action": "ChangeMessageVisibility*", "kind": "latency", "millis": 20_000,
-        "max_injections": 1
-    });
-    fixture.emulator.faults().add(serde_json::from_value(rule).expect("a valid rule")).expect("install the rule");
-    producer.send(&orders(1, 1)[0]).await.expect("send the order");
-    producer.close().await;
+    let (fixture, queue_url, consumer) = one_order_under_a_visibility_fault(
+        20,
+        "heartbeat-hangs",
+        Duration::from_secs(10),
+        json!({"action": "ChangeMessageVisibility*", "kind": "latency", "millis": 20_000, "max_injections": 1}),
+    )
+    .await;
 
     // (receive count, start, end) of each run.
     let runs = Arc::new(Mutex::new(Vec::new()));
@@ -667,4 +648,29 @@ async fn a_hanging_extension_is_in_doubt_and_the_message_never_runs_twice_at_onc
     }
     assert_eq!(fixture.depth(&queue_url).await, Some((0, 0, 0)), "the order was acknowledged; {runs:?}");
     fixture.finish().await;
+}
+
+/// The heartbeat fault tests' set-up: queue `queue` with one order in it, a consumer with this visibility
+/// timeout, a 1 s grace period and 1 s long polls, and the fault `rule` installed for the queue.
+async fn one_order_under_a_visibility_fault(
+    seed: u64,
+    queue: &str,
+    visibility: Duration,
+    mut rule: serde_json::Value,
+) -> (Fixture, String, Consumer<Order>) {
+    let fixture = Fixture::start(seed).await;
+    let queue_url = fixture.create_queue(queue, false).await;
+    let producer = Producer::<Order>::builder(fixture.backend.clone(), &queue_url).build().await.expect("producer");
+    let consumer = Consumer::<Order>::builder(fixture.backend.clone(), &queue_url)
+        .visibility_timeout(visibility)
+        .handler_grace(Duration::from_secs(1))
+        .wait_time(Duration::from_secs(1))
+        .build()
+        .await
+        .expect("build the consumer");
+    rule["queue"] = json!(queue);
+    fixture.emulator.faults().add(serde_json::from_value(rule).expect("a valid rule")).expect("install the rule");
+    producer.send(&orders(1, 1)[0]).await.expect("send the order");
+    producer.close().await;
+    (fixture, queue_url, consumer)
 }
