@@ -214,6 +214,24 @@ impl DynamoDbIdempotencyStore {
         Ok(output.item)
     }
 
+    /// The result of a write conditioned on holding `key`'s lease: a refused condition means the lease is lost.
+    fn holder_write<T, E>(
+        &self,
+        result: Result<T, SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>>,
+        key: &IdempotencyKey,
+    ) -> Result<(), StoreError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) if error.code() == Some("ConditionalCheckFailedException") => {
+                Err(StoreError::LeaseLost { key: key.clone() })
+            }
+            Err(error) => Err(self.unavailable(error)),
+        }
+    }
+
     fn unavailable<E>(&self, error: SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>) -> StoreError
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
@@ -439,13 +457,7 @@ impl IdempotencyStore for DynamoDbIdempotencyStore {
         for (placeholder, attribute) in condition.values {
             update = update.expression_attribute_values(placeholder, attribute);
         }
-        match update.send().await {
-            Ok(_) => Ok(()),
-            Err(error) if error.code() == Some("ConditionalCheckFailedException") => {
-                Err(StoreError::LeaseLost { key: key.clone() })
-            }
-            Err(error) => Err(self.unavailable(error)),
-        }
+        self.holder_write(update.send().await, key)
     }
 
     async fn complete(
@@ -506,13 +518,7 @@ impl IdempotencyStore for DynamoDbIdempotencyStore {
         for (placeholder, attribute) in condition.values {
             delete = delete.expression_attribute_values(placeholder, attribute);
         }
-        match delete.send().await {
-            Ok(_) => Ok(()),
-            Err(error) if error.code() == Some("ConditionalCheckFailedException") => {
-                Err(StoreError::LeaseLost { key: key.clone() })
-            }
-            Err(error) => Err(self.unavailable(error)),
-        }
+        self.holder_write(delete.send().await, key)
     }
 }
 
