@@ -106,12 +106,17 @@ fn validate_attributes(entry: &SendEntry) -> Result<()> {
     Ok(())
 }
 
+/// SQS's rule for message attribute names: "alphanumeric characters and the underscore (`_`), hyphen (`-`), and
+/// period (`.`)", up to 256 characters, no reserved `AWS.`/`Amazon.` prefix, no leading, trailing or doubled period
+/// (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html>). Alphanumeric
+/// means letters and digits of any script: SQS accepts `José` and `注文.id` (the emulator matches this; see
+/// docs/aws-behaviour.md), so the client must not refuse them.
 fn validate_attribute_name(name: &str) -> Result<()> {
-    let lower = name.to_ascii_lowercase();
-    let problem = if name.is_empty() || name.len() > MAX_ATTRIBUTE_NAME_LEN {
+    let lower = name.to_lowercase();
+    let problem = if name.is_empty() || name.chars().count() > MAX_ATTRIBUTE_NAME_LEN {
         Some("must be 1 to 256 characters long")
-    } else if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.') {
-        Some("may contain only A-Z, a-z, 0-9, '_', '-' and '.'")
+    } else if !name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '.') {
+        Some("may contain only letters, digits, '_', '-' and '.'")
     } else if name.starts_with('.') || name.ends_with('.') || name.contains("..") {
         Some("must not start or end with '.' or contain '..'")
     } else if lower.starts_with("aws.") || lower.starts_with("amazon.") {
@@ -252,6 +257,24 @@ mod tests {
             eleven.attributes.insert(format!("a{i}"), MessageAttribute::string("v"));
         }
         assert!(reason(validate(&eleven, &rules(false))).contains("11 attributes"));
+    }
+
+    #[test]
+    fn attribute_names_may_use_letters_of_any_script() {
+        for good in ["José", "注文.id", "Größe-2", "a_b.c-d"] {
+            assert!(validate(&with_attribute(good, MessageAttribute::string("v")), &rules(false)).is_ok(), "{good:?}");
+        }
+        // 256 characters are allowed however many bytes they take; 257 are not.
+        let long = "é".repeat(256);
+        assert!(validate(&with_attribute(&long, MessageAttribute::string("v")), &rules(false)).is_ok());
+        let too_long = "é".repeat(257);
+        assert!(
+            reason(validate(&with_attribute(&too_long, MessageAttribute::string("v")), &rules(false)))
+                .contains("1 to 256 characters")
+        );
+        for bad in ["注文 id", "a/b", "emoji😀"] {
+            assert!(validate(&with_attribute(bad, MessageAttribute::string("v")), &rules(false)).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

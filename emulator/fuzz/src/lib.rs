@@ -74,7 +74,7 @@ pub fn check_response(protocol: Protocol, outcome: Result<Encoded, SqsError>) {
     };
     encoded.fill_request_id("00000000-0000-0000-0000-000000000000");
     match protocol {
-        Protocol::Json => {
+        Protocol::Json | Protocol::QueryJson => {
             serde_json::from_slice::<serde_json::Value>(&encoded.body).expect("a JSON response that parses");
         }
         Protocol::Query => {

@@ -150,7 +150,8 @@ async fn handle(
         trace_header: header_str(headers, TRACE_ID_HEADER).map(str::to_owned),
     };
     let protocol =
-        protocol::detect(header_str(headers, TARGET_HEADER), header_str(headers, header::CONTENT_TYPE.as_str()));
+        protocol::detect(header_str(headers, TARGET_HEADER), header_str(headers, header::CONTENT_TYPE.as_str()))
+            .answering(header_str(headers, header::ACCEPT.as_str()));
     let mut action = None;
     let (response, outcome) = match run(state, protocol, method, uri, headers, &mut context, &mut action, body).await {
         Ok(Reply::Answer(encoded)) => (into_response(encoded, request_id), RequestOutcome::Ok),
@@ -186,7 +187,7 @@ async fn run(
             format!("Request body is larger than {} bytes.", state.max_request_bytes),
         )
     })?;
-    let query_params = (protocol == Protocol::Query).then(|| QueryParams::parse(uri.query(), &body));
+    let query_params = protocol.is_query().then(|| QueryParams::parse(uri.query(), &body));
     // STS GetCallerIdentity, at the endpoint's root only (a queue URL takes SQS actions).
     let sts = context.path_queue_url.is_none()
         && query_params.as_ref().is_some_and(|params| protocol::sts::is_sts_action(params.action()));
@@ -207,7 +208,7 @@ async fn run(
         return Ok(Reply::Answer(protocol::sts::caller_identity_response(&identity)));
     }
     let (action, payload) = match (protocol, query_params) {
-        (Protocol::Query, Some(params)) => {
+        (Protocol::Query | Protocol::QueryJson, Some(params)) => {
             let name = params.action().unwrap_or_default();
             let action: Action = name.parse().map_err(|_| protocol::query::unknown_action(name))?;
             // A queue URL is an endpoint for that queue's actions: AWS refuses the account-level ones there
@@ -218,7 +219,12 @@ async fn run(
             if context.path_queue_url.is_some() && matches!(action, Action::CreateQueue | Action::ListQueues) {
                 return Err(protocol::query::unknown_action(name));
             }
-            (action, Payload::Query(params))
+            let payload = if protocol == Protocol::QueryJson {
+                Payload::QueryAnsweredInJson(params)
+            } else {
+                Payload::Query(params)
+            };
+            (action, payload)
         }
         _ => (json_action(headers)?, Payload::Json(body)),
     };

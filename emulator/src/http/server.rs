@@ -425,7 +425,7 @@ async fn refuse_connection(
 ) {
     let service = hyper::service::service_fn(|request: hyper::Request<Incoming>| async move {
         let header = |name: &str| request.headers().get(name).and_then(|value| value.to_str().ok());
-        let protocol = protocol::detect(header("x-amz-target"), header("content-type"));
+        let protocol = protocol::detect(header("x-amz-target"), header("content-type")).answering(header("accept"));
         let error = SqsError::new(
             ErrorCode::ServiceUnavailable,
             "The emulator is serving as many connections as it may (max_connections); try again later.",

@@ -1,26 +1,28 @@
 //! The one place errors become bytes, for whichever protocol the request used: JSON `__type` plus
 //! `x-amzn-query-error`, or the Query protocol's XML `ErrorResponse` (SPEC.md §3.3, §4.3).
 
-use super::{Encoded, Protocol, json, xml};
+use super::{Encoded, Protocol, json, query_json, xml};
 use crate::error::{ErrorCode, SqsError};
 
 /// The Query-era text of `QueueDoesNotExist` (SPEC.md §4.3, §5.3 [obs]). The one message that differs between
 /// the protocols, so it is special-cased here rather than carried by every error.
 pub const QUERY_NON_EXISTENT_QUEUE_MESSAGE: &str = "The specified queue does not exist for this wsdl version.";
 
+/// The text of `error` in a Query answer (XML or JSON): its message, but the Query-era text of
+/// `QueueDoesNotExist`.
+pub fn query_message(error: &SqsError) -> &str {
+    if error.code == ErrorCode::QueueDoesNotExist { QUERY_NON_EXISTENT_QUEUE_MESSAGE } else { error.message.as_str() }
+}
+
 /// Renders an error in the request's protocol. For Query the request id is filled in later, by
 /// [`Encoded::fill_request_id`].
 pub fn render(protocol: Protocol, error: &SqsError) -> Encoded {
     match protocol {
         Protocol::Json => json::encode_error(error),
+        Protocol::QueryJson => query_json::encode_error(error),
         Protocol::Query => {
             let code = error.code;
-            let message = if code == ErrorCode::QueueDoesNotExist {
-                QUERY_NON_EXISTENT_QUEUE_MESSAGE
-            } else {
-                error.message.as_str()
-            };
-            let document = xml::error_document(code.fault().as_str(), code.query_code(), message);
+            let document = xml::error_document(code.fault().as_str(), code.query_code(), query_message(error));
             Encoded {
                 status: code.http_status(),
                 content_type: xml::CONTENT_TYPE,

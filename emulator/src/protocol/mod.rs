@@ -4,12 +4,14 @@
 //! - `json.rs`: AWS JSON 1.0 (`X-Amz-Target: AmazonSQS.<Action>`).
 //! - `query.rs`: the legacy Query protocol (form parameters in), decoded by the rules of `query_model.rs`
 //!   (generated from the Query-era model into `query_model_gen.rs`); `xml.rs` writes its XML responses.
+//! - `query_json.rs`: Query requests whose `Accept` header asks for JSON get their answers (and errors) as JSON.
 //! - `error.rs`: the one error renderer, over the table in `crate::error`.
 //! - `sts.rs`: STS `GetCallerIdentity` (Query in, XML out), answered on the same port.
 
 pub mod error;
 pub mod json;
 pub mod query;
+pub mod query_json;
 mod query_model;
 mod query_model_gen;
 pub mod sts;
@@ -30,6 +32,8 @@ pub enum Protocol {
     Json,
     /// The legacy Query protocol: form-encoded parameters in, XML out.
     Query,
+    /// The Query protocol from a client that asked for JSON answers (`Accept: application/json`).
+    QueryJson,
 }
 
 /// Tells the protocols apart (SPEC.md §4.1): an `X-Amz-Target` header or a JSON content type means JSON;
@@ -39,6 +43,22 @@ pub fn detect(target: Option<&str>, content_type: Option<&str>) -> Protocol {
     if target.is_some() || json_content { Protocol::Json } else { Protocol::Query }
 }
 
+impl Protocol {
+    /// The protocol answers go back in, given the request's `Accept` header: Query requests that ask for
+    /// `application/json` get JSON (`query_json.rs`); the others are unaffected.
+    pub fn answering(self, accept: Option<&str>) -> Protocol {
+        match self {
+            Protocol::Query if query_json::wants_json(accept) => Protocol::QueryJson,
+            other => other,
+        }
+    }
+
+    /// Whether requests in this protocol carry Query parameters.
+    pub fn is_query(self) -> bool {
+        matches!(self, Protocol::Query | Protocol::QueryJson)
+    }
+}
+
 /// A request body not yet decoded into its action's request type.
 #[derive(Debug, Clone)]
 pub enum Payload {
@@ -46,6 +66,8 @@ pub enum Payload {
     Json(Bytes),
     /// Query parameters (URL query and form body merged).
     Query(QueryParams),
+    /// Query parameters from a client that asked for JSON answers.
+    QueryAnsweredInJson(QueryParams),
 }
 
 impl Payload {
@@ -54,6 +76,7 @@ impl Payload {
         match self {
             Payload::Json(_) => Protocol::Json,
             Payload::Query(_) => Protocol::Query,
+            Payload::QueryAnsweredInJson(_) => Protocol::QueryJson,
         }
     }
 
@@ -65,7 +88,7 @@ impl Payload {
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, SqsError> {
         match self {
             Payload::Json(body) => json::decode(body),
-            Payload::Query(params) => query::decode(params),
+            Payload::Query(params) | Payload::QueryAnsweredInJson(params) => query::decode(params),
         }
     }
 }
@@ -101,6 +124,7 @@ pub fn encode_response<T: Serialize>(protocol: Protocol, action: &str, response:
     match protocol {
         Protocol::Json => json::encode(response),
         Protocol::Query => query::encode(action, response),
+        Protocol::QueryJson => query_json::encode(action, response),
     }
 }
 

@@ -145,3 +145,78 @@ async fn smaller_documents_create_queue_empty_receive_unit_output_and_invalid_ac
     assert_document(&env, &invalid, 400, &error_document("InvalidAction", message));
     env.shutdown().await;
 }
+
+/// A Query request sent with `Accept: application/json`, through `common::raw_request`.
+async fn query_asking_for_json(env: &QueryEnv, action: &str, params: &[(&str, &str)]) -> crate::common::RawResponse {
+    let headers = [("content-type", FORM), ("accept", "application/json")];
+    crate::common::raw_request(&env.endpoint, "POST", "/", &headers, form(action, params).into_bytes()).await
+}
+
+#[tokio::test]
+async fn a_query_client_that_accepts_json_gets_json_in_the_xml_documents_outline() {
+    let env = QueryEnv::start().await;
+    let url = env.url_of("asks-json");
+
+    let created = query_asking_for_json(&env, "CreateQueue", &[("QueueName", "asks-json")]).await;
+    let sent = query_asking_for_json(
+        &env,
+        "SendMessage",
+        &[
+            ("QueueUrl", &url),
+            ("MessageBody", "Hello <json> & \"friends\""),
+            ("MessageAttribute.1.Name", "OrderId"),
+            ("MessageAttribute.1.Value.DataType", "String"),
+            ("MessageAttribute.1.Value.StringValue", "A-1001"),
+        ],
+    )
+    .await;
+    let received = query_asking_for_json(
+        &env,
+        "ReceiveMessage",
+        &[("QueueUrl", &url), ("MessageAttributeName.1", "All"), ("AttributeName.1", "SenderId")],
+    )
+    .await;
+    let missing = query_asking_for_json(&env, "GetQueueUrl", &[("QueueName", "nope")]).await;
+    let deleted = query_asking_for_json(&env, "DeleteQueue", &[("QueueUrl", &url)]).await;
+
+    for (response, status) in [(&created, 200), (&sent, 200), (&received, 200), (&missing, 400), (&deleted, 200)] {
+        assert_eq!(response.status, status, "{:?}", String::from_utf8_lossy(&response.body));
+        assert_eq!(response.header("content-type"), Some("application/json"));
+    }
+    let request_id = |response: &crate::common::RawResponse| response.header("x-amzn-requestid").map(str::to_owned);
+    let created_json = created.json();
+    assert_eq!(created_json["CreateQueueResponse"]["CreateQueueResult"]["QueueUrl"], url.as_str());
+    assert_eq!(
+        created_json["CreateQueueResponse"]["ResponseMetadata"]["RequestId"].as_str(),
+        request_id(&created).as_deref()
+    );
+
+    let sent_json = sent.json();
+    let sent_result = &sent_json["SendMessageResponse"]["SendMessageResult"];
+    assert_eq!(sent_result["MD5OfMessageBody"], md5_hex("Hello <json> & \"friends\"".as_bytes()));
+    let message_id = sent_result["MessageId"].as_str().expect("a message id");
+
+    let received_json = received.json();
+    let messages = &received_json["ReceiveMessageResponse"]["ReceiveMessageResult"]["Messages"];
+    assert_eq!(messages.as_array().map(Vec::len), Some(1), "{received_json}");
+    let message = &messages[0];
+    assert_eq!(message["MessageId"], message_id);
+    assert_eq!(message["Body"], "Hello <json> & \"friends\"");
+    assert_eq!(message["MessageAttributes"]["OrderId"]["StringValue"], "A-1001");
+    assert_eq!(message["Attributes"]["SenderId"], crate::support::ACCOUNT);
+
+    let missing_json = missing.json();
+    assert_eq!(missing_json["ErrorResponse"]["Error"]["Code"], "AWS.SimpleQueueService.NonExistentQueue");
+    assert_eq!(missing_json["ErrorResponse"]["Error"]["Type"], "Sender");
+    assert_eq!(missing_json["ErrorResponse"]["Error"]["Message"], NO_QUEUE_MESSAGE);
+    assert_eq!(missing_json["ErrorResponse"]["RequestId"].as_str(), request_id(&missing).as_deref());
+
+    // No output shape: only the metadata, as in the XML document.
+    let deleted_json = deleted.json();
+    assert_eq!(deleted_json["DeleteQueueResponse"].as_object().map(|o| o.len()), Some(1), "{deleted_json}");
+
+    // Without the header, the same client still gets XML.
+    let xml = env.call("ListQueues", &[]).await;
+    assert_eq!(xml.content_type.as_deref(), Some("text/xml"));
+    env.shutdown().await;
+}
