@@ -160,6 +160,8 @@ backend_suite! {
         dead_letter::a_fifo_message_moves_to_a_fifo_dead_letter_queue_keeping_id_and_group,
         dead_letter::fifo_dead_letter_retention_restarts_at_the_move,
         dead_letter::removing_the_redrive_policy_stops_dead_lettering,
+        dead_letter::a_fifo_message_whose_dead_letter_queue_was_deleted_stays_at_the_head_of_its_group,
+        dead_letter::a_dead_letter_queue_that_stops_admitting_a_source_receives_nothing_more_from_it,
         queue_attributes::a_fresh_queue_reports_exactly_the_standard_set_with_defaults,
         queue_attributes::get_queue_attributes_returns_only_the_requested_names,
         queue_attributes::get_queue_attributes_without_names_returns_no_attributes,

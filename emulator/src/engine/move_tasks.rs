@@ -95,12 +95,7 @@ impl Engine {
             Some(rate) if (1..=MAX_MOVE_RATE).contains(&rate) => Some(rate as u64),
             Some(rate) => return Err(SqsError::out_of_range("MaxNumberOfMessagesPerSecond", rate, 1, MAX_MOVE_RATE)),
         };
-        let source = self.queue_by_arn(source_arn).ok_or_else(|| {
-            SqsError::new(
-                ErrorCode::ResourceNotFoundException,
-                "The resource that you specified for the SourceArn parameter doesn't exist.",
-            )
-        })?;
+        let source = self.queue_by_arn(source_arn).ok_or_else(source_not_found)?;
         let is_dead_letter_queue = {
             let queues = self.shared.queues.read().unwrap_or_else(std::sync::PoisonError::into_inner);
             queues.values().any(|queue| {
@@ -324,12 +319,7 @@ impl Engine {
             Some(max) if (1..=MAX_LISTED_TASKS).contains(&max) => max as usize,
             Some(max) => return Err(SqsError::out_of_range("MaxResults", max, 1, MAX_LISTED_TASKS)),
         };
-        let source = self.queue_by_arn(source_arn).ok_or_else(|| {
-            SqsError::new(
-                ErrorCode::ResourceNotFoundException,
-                "The resource that you specified for the SourceArn parameter doesn't exist.",
-            )
-        })?;
+        let source = self.queue_by_arn(source_arn).ok_or_else(source_not_found)?;
         let tasks = self.shared.move_tasks.by_source.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         Ok(tasks
             .get(&source.arn)
@@ -339,10 +329,17 @@ impl Engine {
     /// Cancels a running move task; messages already moved stay moved. Returns how many were moved.
     ///
     /// # Errors
-    /// `MissingParameter`; `ResourceNotFoundException` for an unknown handle or a task that is not running.
+    /// `MissingParameter`; `InvalidParameterValue` for a handle that is not one (not the base64 of a task id and
+    /// source ARN); `ResourceNotFoundException` when the handle's source queue does not exist, and ("Task does
+    /// not exist.") for an unknown task or one that is not running. Texts as docs/aws-behaviour.md records.
     pub fn cancel_message_move_task(&self, task_handle: &str) -> Result<u64, SqsError> {
         if task_handle.is_empty() {
             return Err(SqsError::missing_parameter("TaskHandle"));
+        }
+        let source_arn = decode_task_handle(task_handle)
+            .ok_or_else(|| SqsError::invalid_parameter("Value for parameter TaskHandle is invalid."))?;
+        if self.queue_by_arn(&source_arn).is_none() {
+            return Err(source_not_found());
         }
         let not_found = || SqsError::new(ErrorCode::ResourceNotFoundException, "Task does not exist.");
         let tasks = self.shared.move_tasks.by_source.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -385,8 +382,33 @@ fn redriven(mut message: StoredMessage, now: Timestamp) -> StoredMessage {
     message
 }
 
+/// A task handle, as AWS's look: the base64 of `{"taskId":"<uuid>","sourceArn":"<arn>"}`.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TaskHandle {
+    task_id: String,
+    source_arn: String,
+}
+
 fn encode_task_handle(source_arn: &str) -> String {
     use base64::Engine as _;
-    let raw = format!("{{\"taskId\":\"{}\",\"sourceArn\":\"{source_arn}\"}}", Uuid::new_v4());
+    let handle = TaskHandle { task_id: Uuid::new_v4().to_string(), source_arn: source_arn.to_owned() };
+    let raw = serde_json::to_vec(&handle).unwrap_or_default();
     base64::engine::general_purpose::STANDARD.encode(raw)
+}
+
+/// The source ARN of a well-formed task handle; `None` for anything else.
+fn decode_task_handle(handle: &str) -> Option<String> {
+    use base64::Engine as _;
+    let raw = base64::engine::general_purpose::STANDARD.decode(handle).ok()?;
+    let handle: TaskHandle = serde_json::from_slice(&raw).ok()?;
+    (!handle.task_id.is_empty() && !handle.source_arn.is_empty()).then_some(handle.source_arn)
+}
+
+/// `ResourceNotFoundException` for a `SourceArn` (given, or inside a task handle) that names no queue.
+fn source_not_found() -> SqsError {
+    SqsError::new(
+        ErrorCode::ResourceNotFoundException,
+        "The resource that you specified for the SourceArn parameter doesn't exist.",
+    )
 }

@@ -10,6 +10,7 @@ use super::parameters::{
     MAX_RECEIVE_MESSAGES, MAX_VISIBILITY_SECONDS, MAX_WAIT_SECONDS, range_checked, validate_message_id_text,
 };
 use super::receipt::ReceiptHandle;
+use super::redrive::DeadLetterTarget;
 use super::stored::{StoredMessage, sequence_number};
 use crate::error::{ErrorCode, SqsError};
 
@@ -100,6 +101,8 @@ impl Engine {
             notified.as_mut().enable();
 
             let now = self.now();
+            // Looked up before this queue's lock is taken (see `dead_letter_target`).
+            let dead_letter_target = self.dead_letter_target(&queue);
             // A dead-letter move removes messages here and adds them to the dead-letter queue: one atomic group,
             // opened before this queue's lock is released (which hands the removals to storage).
             let mut atomic = None;
@@ -139,11 +142,7 @@ impl Engine {
                         ));
                     }
                     let max = max.min(room);
-                    let max_receive_count = state
-                        .settings
-                        .redrive_policy
-                        .as_ref()
-                        .map(|policy| u32::try_from(policy.max_receive_count).unwrap_or(u32::MAX));
+                    let max_receive_count = dead_letter_target.as_ref().map(DeadLetterTarget::max_receive_count);
                     let receipt = state.receive(max, visibility, max_receive_count, queue.uid, now);
                     let handles: Vec<ReceiptHandle> = receipt.delivered.iter().map(|(handle, _)| *handle).collect();
                     let received: Vec<ReceivedMessage> = receipt.delivered.into_iter().map(render).collect();
@@ -160,8 +159,8 @@ impl Engine {
                     (received, dead_lettered, state.next_transition())
                 }
             };
-            if !dead_lettered.is_empty() {
-                self.move_to_dead_letter_queue(&queue, dead_lettered);
+            if let (false, Some(target)) = (dead_lettered.is_empty(), &dead_letter_target) {
+                self.move_to_dead_letter_queue(&queue, target, dead_lettered);
             }
             drop(atomic);
             let finished = !received.is_empty()

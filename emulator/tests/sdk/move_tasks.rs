@@ -378,13 +378,32 @@ async fn cancelling_stops_the_task_and_leaves_the_rest_in_the_dead_letter_queue(
     env.shutdown().await;
 }
 
+/// `CancelMessageMoveTask` refusals, in the codes and words AWS uses (docs/aws-behaviour.md, "Move-task
+/// handles"): a handle that is not one, a handle whose source queue does not exist, an unknown task of an
+/// existing queue.
 #[tokio::test]
-async fn cancelling_an_unknown_task_is_resource_not_found() {
+async fn cancelling_refuses_bad_handles_missing_sources_and_unknown_tasks() {
+    use base64::Engine as _;
     let env = TestEnv::start().await;
+    env.create_queue("dlq").await;
+    let handle = |task_id: &str, source: &str| {
+        let raw = format!(r#"{{"taskId":"{task_id}","sourceArn":"{}"}}"#, TestEnv::arn_of(source));
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    };
+    let cancel = |handle: String| env.client.cancel_message_move_task().task_handle(handle).send();
 
-    let err = env.client.cancel_message_move_task().task_handle("bm8tc3VjaC10YXNr").send().await.unwrap_err();
+    // base64 of "no-such-task": not a handle at all
+    let err = cancel("bm8tc3VjaC10YXNr".to_owned()).await.unwrap_err();
+    expect_service_error(err, 400, "InvalidParameterValue", "Value for parameter TaskHandle is invalid.");
+    let err = cancel("not base64!".to_owned()).await.unwrap_err();
+    expect_service_error(err, 400, "InvalidParameterValue", "Value for parameter TaskHandle is invalid.");
 
-    expect_service_error(err, 404, "ResourceNotFoundException", "");
+    let err = cancel(handle("4e5e7c1e-2b6a-4a1e-9a53-0d5f6c1f2b3a", "gone")).await.unwrap_err();
+    let source_text = "The resource that you specified for the SourceArn parameter doesn't exist.";
+    expect_service_error(err, 404, "ResourceNotFoundException", source_text);
+
+    let err = cancel(handle("4e5e7c1e-2b6a-4a1e-9a53-0d5f6c1f2b3a", "dlq")).await.unwrap_err();
+    expect_service_error(err, 404, "ResourceNotFoundException", "Task does not exist.");
     env.shutdown().await;
 }
 

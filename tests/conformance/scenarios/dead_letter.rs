@@ -346,3 +346,40 @@ pub async fn removing_the_redrive_policy_stops_dead_lettering(ctx: &TestContext)
     assert_eq!(receive_hidden_for(ctx, &source, 10, 0).await.len(), 1, "delivered again, no longer moved");
     assert_eq!(counts(ctx, &dlq).await, (0, 0, 0));
 }
+
+pub async fn a_fifo_message_whose_dead_letter_queue_was_deleted_stays_at_the_head_of_its_group(ctx: &TestContext) {
+    let dlq = ctx.create_queue_with("dlq.fifo", queue_attributes(&[("FifoQueue", "true")])).await;
+    let policy = redrive(&arn(ctx, &dlq).await, 1);
+    let attributes = queue_attributes(&[("FifoQueue", "true"), ("RedrivePolicy", &policy)]);
+    let source = ctx.create_queue_with("source.fifo", attributes).await;
+    for (body, dedup) in [("first", "d-1"), ("second", "d-2"), ("third", "d-3")] {
+        send_entry(ctx, &source, fifo_entry(body, "g", Some(dedup))).await.expect("send");
+    }
+    assert_eq!(bodies(&receive_hidden_for(ctx, &source, 1, 0).await), ["first"]);
+
+    ctx.backend.delete_queue(&dlq).await.expect("delete the dead-letter queue");
+
+    // Nothing to move it to: "first" is not sent to the back of its group (which would hand "second" out
+    // before it), it stays where it is and is delivered again, ahead of the others.
+    assert_eq!(bodies(&receive_hidden_for(ctx, &source, 10, 0).await), ["first", "second", "third"]);
+    assert_eq!(counts(ctx, &source).await, (3, 0, 0));
+}
+
+pub async fn a_dead_letter_queue_that_stops_admitting_a_source_receives_nothing_more_from_it(ctx: &TestContext) {
+    let dlq = ctx.create_queue("dlq").await;
+    let policy = redrive(&arn(ctx, &dlq).await, 1);
+    let source = ctx.create_queue_with("source", queue_attributes(&[("RedrivePolicy", &policy)])).await;
+    send(ctx, &source, "m").await;
+    assert_eq!(receive_hidden_for(ctx, &source, 10, 0).await.len(), 1);
+
+    // The policy was admitted when set; the dead-letter queue now denies every source.
+    set(ctx, &dlq, "RedriveAllowPolicy", r#"{"redrivePermission":"denyAll"}"#).await.expect("deny all");
+
+    assert_eq!(bodies(&receive_hidden_for(ctx, &source, 10, 0).await), ["m"], "delivered again, not moved");
+    assert_eq!(counts(ctx, &dlq).await, (0, 0, 0));
+
+    // Admitting it again lets the next receive past maxReceiveCount move it.
+    set(ctx, &dlq, "RedriveAllowPolicy", r#"{"redrivePermission":"allowAll"}"#).await.expect("allow all");
+    assert!(receive_hidden_for(ctx, &source, 10, 0).await.is_empty());
+    assert_eq!(counts(ctx, &dlq).await, (1, 0, 0));
+}
