@@ -252,12 +252,10 @@ pub fn xml_round_trip_bytes(data: &[u8]) {
 
 /// The verifier every SigV4 target uses: one key (`AKIDEXAMPLE`, account 111111111111).
 pub fn authenticator() -> Authenticator {
-    Authenticator::new(
-        vec![
-            Credential::new("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "111111111111"),
-            Credential::new("ASIAEXAMPLE", "another", "222222222222").with_session_token("token"),
-        ],
-    )
+    Authenticator::new(vec![
+        Credential::new("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "111111111111"),
+        Credential::new("ASIAEXAMPLE", "another", "222222222222").with_session_token("token"),
+    ])
     .expect("valid credentials")
 }
 

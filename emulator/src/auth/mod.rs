@@ -502,8 +502,7 @@ mod tests {
 
     #[test]
     fn a_request_without_a_signature_is_missing_its_token() {
-        let authenticator =
-            Authenticator::new(vec![Credential::new("AK", "s", "111122223333")]).expect("valid");
+        let authenticator = Authenticator::new(vec![Credential::new("AK", "s", "111122223333")]).expect("valid");
         let headers = HeaderMap::new();
         let request = SignedRequest { method: "POST", path: "/", query: None, headers: &headers, body: b"" };
         let error = authenticator.authenticate(&request, Timestamp::from_millis(0)).unwrap_err();

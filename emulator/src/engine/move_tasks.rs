@@ -348,8 +348,16 @@ impl Engine {
         let not_found = || SqsError::new(ErrorCode::ResourceNotFoundException, "Task does not exist.");
         let tasks = self.shared.move_tasks.by_source.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         // A task belongs to its source queue's region: another region's endpoint does not know it.
-        let here = |task: &&Arc<MoveTask>| parse_queue_arn(&task.source_arn).is_some_and(|(region, ..)| region == self.region());
-        let task = tasks.values().flatten().filter(here).find(|task| task.handle == task_handle).cloned().ok_or_else(not_found)?;
+        let here = |task: &&Arc<MoveTask>| {
+            parse_queue_arn(&task.source_arn).is_some_and(|(region, ..)| region == self.region())
+        };
+        let task = tasks
+            .values()
+            .flatten()
+            .filter(here)
+            .find(|task| task.handle == task_handle)
+            .cloned()
+            .ok_or_else(not_found)?;
         drop(tasks);
         let mut status = task.status.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if status.0 != MoveTaskStatus::Running {

@@ -243,7 +243,12 @@ impl Engine {
         let prefix = prefix.unwrap_or_default();
         let names: Vec<String> = {
             let queues = self.shared.queues.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-            queues.of(&self.region, account).map(|queue| &queue.name).filter(|name| name.starts_with(prefix)).cloned().collect()
+            queues
+                .of(&self.region, account)
+                .map(|queue| &queue.name)
+                .filter(|name| name.starts_with(prefix))
+                .cloned()
+                .collect()
         };
         let mut listing = page(names.into_iter(), max_results, next_token)?;
         account.clone_into(&mut listing.account);

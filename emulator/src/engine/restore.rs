@@ -162,6 +162,9 @@ mod tests {
             stored_identity("111122223333/orders"),
             StoredIdentity::WithoutRegion { account: Some("111122223333"), name: "orders" }
         );
-        assert_eq!(stored_identity("orders.fifo"), StoredIdentity::WithoutRegion { account: None, name: "orders.fifo" });
+        assert_eq!(
+            stored_identity("orders.fifo"),
+            StoredIdentity::WithoutRegion { account: None, name: "orders.fifo" }
+        );
     }
 }
