@@ -14,6 +14,10 @@
 //! dead_letter_queue = "orders-dlq"
 //! max_receive_count = 5
 //!
+//! [[queue]]
+//! name = "orders"
+//! region = "eu-west-1"    # another queue: each region is its own namespace
+//!
 //! auth = "sigv4"
 //! [[credentials]]
 //! access_key_id = "AKIDEXAMPLE"
@@ -21,8 +25,10 @@
 //! account_id = "111122223333"
 //! ```
 //!
-//! Declared queues are created before the server listens; a queue that already exists (kept by durable
-//! storage) gets the declared attributes and tags. Every error names the file, the queue and the field.
+//! Declared queues are created before the server listens, in their `region` (default: the emulator's default
+//! region); a queue that already exists (kept by durable storage) gets the declared attributes and tags. A
+//! `dead_letter_queue` is the queue of that name declared in the same region (AWS requires a dead-letter queue
+//! in its source's region). Every error names the file, the queue and the field.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -31,7 +37,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::auth::{AuthMode, Credential};
-use crate::engine::Engine;
+use crate::engine::{Engine, is_valid_region};
 
 /// Receives before a message moves to the dead-letter queue, when `max_receive_count` is not given.
 pub const DEFAULT_MAX_RECEIVE_COUNT: i64 = 10;
@@ -44,7 +50,8 @@ pub struct ConfigFile {
     pub host: Option<String>,
     /// Port to listen on.
     pub port: Option<u16>,
-    /// Region in ARNs.
+    /// The default region: requests that name no region act there, and declared queues without a region are
+    /// created there.
     pub region: Option<String>,
     /// Account id in queue URLs and ARNs.
     pub account_id: Option<String>,
@@ -99,13 +106,15 @@ pub enum ClockKind {
 pub struct QueueDeclaration {
     /// The queue name (`.fifo` suffix for FIFO queues).
     pub name: String,
+    /// The region the queue is in; the emulator's default region when not given.
+    pub region: Option<String>,
     /// Queue attributes by their AWS names; values may be strings, integers or booleans.
     #[serde(default)]
     pub attributes: BTreeMap<String, toml::Value>,
     /// Tags.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
-    /// Name of a queue declared in the same file to use as the dead-letter queue.
+    /// Name of a queue declared in the same file, in the same region, to use as the dead-letter queue.
     pub dead_letter_queue: Option<String>,
     /// Receives before a message moves to the dead-letter queue (default 10).
     pub max_receive_count: Option<i64>,
@@ -161,46 +170,66 @@ impl ConfigFile {
     }
 }
 
-/// Creates (or updates) the declared queues in `engine`, dead-letter queues first.
+/// Creates (or updates) the declared queues in `engine`, each in its region (default: `engine`'s region),
+/// dead-letter queues first.
 ///
 /// # Errors
-/// The first [`ConfigError`]: a duplicate name, a dead-letter queue not declared in the file, a cycle of
-/// dead-letter queues, or anything SQS itself rejects (bad name, attribute or value).
+/// The first [`ConfigError`]: an invalid region, a name declared twice in one region, a dead-letter queue not
+/// declared in the file in the same region, a cycle of dead-letter queues, or anything SQS itself rejects (bad
+/// name, attribute or value).
 pub fn declare_queues(engine: &Engine, queues: &[QueueDeclaration], source: &str) -> Result<(), ConfigError> {
     let error = |queue: &str, message: String| ConfigError {
         source: source.to_owned(),
         queue: Some(queue.to_owned()),
         message,
     };
-    let mut names = std::collections::HashSet::new();
+    let region_of = |queue: &QueueDeclaration| queue.region.as_deref().unwrap_or(engine.region()).to_owned();
+    let key = |queue: &QueueDeclaration| (region_of(queue), queue.name.clone());
+    let mut keys = std::collections::HashSet::new();
     for queue in queues {
-        if !names.insert(queue.name.as_str()) {
-            return Err(error(&queue.name, "declared more than once".to_owned()));
+        let region = region_of(queue);
+        if !is_valid_region(&region) {
+            return Err(error(
+                &queue.name,
+                format!("region \"{region}\" is not a region name (lowercase letters, digits and hyphens)"),
+            ));
+        }
+        if !keys.insert(key(queue)) {
+            return Err(error(&queue.name, format!("declared more than once in region {region}")));
         }
     }
     for queue in queues {
         if let Some(dlq) = &queue.dead_letter_queue {
-            if !names.contains(dlq.as_str()) {
-                return Err(error(&queue.name, format!("dead_letter_queue \"{dlq}\" is not declared in this file")));
+            let region = region_of(queue);
+            if !keys.contains(&(region.clone(), dlq.clone())) {
+                return Err(error(
+                    &queue.name,
+                    format!(
+                        "dead_letter_queue \"{dlq}\" is not declared in this file in region {region} (a dead-letter \
+                         queue must be in its source's region)"
+                    ),
+                ));
             }
         } else if queue.max_receive_count.is_some() {
             return Err(error(&queue.name, "max_receive_count needs dead_letter_queue".to_owned()));
         }
     }
-    let mut done: Vec<&str> = Vec::new();
+    let mut done: Vec<(String, String)> = Vec::new();
     while done.len() < queues.len() {
         let ready: Vec<&QueueDeclaration> = queues
             .iter()
-            .filter(|queue| !done.contains(&queue.name.as_str()))
-            .filter(|queue| queue.dead_letter_queue.as_deref().is_none_or(|dlq| done.contains(&dlq)))
+            .filter(|queue| !done.contains(&key(queue)))
+            .filter(|queue| {
+                queue.dead_letter_queue.as_ref().is_none_or(|dlq| done.contains(&(region_of(queue), dlq.clone())))
+            })
             .collect();
-        let Some(first_blocked) = queues.iter().find(|queue| !done.contains(&queue.name.as_str())) else { break };
+        let Some(first_blocked) = queues.iter().find(|queue| !done.contains(&key(queue))) else { break };
         if ready.is_empty() {
             return Err(error(&first_blocked.name, "dead_letter_queue references form a cycle".to_owned()));
         }
         for queue in ready {
-            declare(engine, queue).map_err(|message| error(&queue.name, message))?;
-            done.push(&queue.name);
+            declare(&engine.in_region(&region_of(queue)), queue).map_err(|message| error(&queue.name, message))?;
+            done.push(key(queue));
         }
     }
     Ok(())
@@ -277,6 +306,52 @@ mod tests {
         assert!(value("RedrivePolicy").is_some_and(|p| p.contains("orders-dlq") && p.contains(":3")));
         assert!(engine.get_queue_url("events.fifo", None).is_ok());
         assert_eq!(config.port, Some(1234));
+    }
+
+    #[test]
+    fn queues_are_declared_in_their_region_with_same_region_dead_letter_queues() {
+        let config = parse(
+            r#"
+            [[queue]]
+            name = "orders"
+            [[queue]]
+            name = "orders"
+            region = "eu-west-1"
+            attributes = { VisibilityTimeout = 45 }
+            dead_letter_queue = "orders-dlq"
+            [[queue]]
+            name = "orders-dlq"
+            region = "eu-west-1"
+            "#,
+        );
+        let engine = Engine::default();
+
+        declare_queues(&engine, &config.queues, "test.toml").expect("declared");
+
+        let ireland = engine.in_region("eu-west-1");
+        let value = |engine: &Engine, name: &str| {
+            let attributes = engine.get_queue_attributes("orders", &[name.to_owned()]).expect("exists");
+            attributes.into_iter().next().map(|(_, value)| value)
+        };
+        assert_eq!(value(&ireland, "VisibilityTimeout").as_deref(), Some("45"));
+        assert_eq!(value(&engine, "VisibilityTimeout").as_deref(), Some("30"), "us-east-1's own queue");
+        assert!(
+            value(&ireland, "RedrivePolicy")
+                .is_some_and(|policy| policy.contains("arn:aws:sqs:eu-west-1:000000000000:orders-dlq"))
+        );
+        assert!(engine.get_queue_url("orders-dlq", None).is_err(), "the dead-letter queue is Ireland's only");
+
+        let elsewhere = parse(
+            "[[queue]]\nname = \"q\"\nregion = \"eu-west-1\"\ndead_letter_queue = \"d\"\n[[queue]]\nname = \"d\"",
+        );
+        let error = declare_queues(&Engine::default(), &elsewhere.queues, "test.toml").unwrap_err().to_string();
+        assert!(error.contains("dead_letter_queue \"d\" is not declared in this file in region eu-west-1"), "{error}");
+        let bad_region = parse("[[queue]]\nname = \"q\"\nregion = \"EU\"");
+        let error = declare_queues(&Engine::default(), &bad_region.queues, "test.toml").unwrap_err().to_string();
+        assert!(error.contains("region \"EU\" is not a region name"), "{error}");
+        let twice = parse("[[queue]]\nname = \"q\"\n[[queue]]\nname = \"q\"\nregion = \"us-east-1\"");
+        let error = declare_queues(&Engine::default(), &twice.queues, "test.toml").unwrap_err().to_string();
+        assert!(error.contains("declared more than once in region us-east-1"), "{error}");
     }
 
     #[test]

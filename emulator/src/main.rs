@@ -23,7 +23,7 @@ struct Args {
     /// Port to listen on, 0 picks a free port [default: 9324].
     #[arg(long, env = "SQSKIT_PORT")]
     port: Option<u16>,
-    /// Region used in queue ARNs [default: us-east-1].
+    /// The default region: requests signed for no region (nor sent to a regional host) act there [default: us-east-1].
     #[arg(long, env = "SQSKIT_REGION")]
     region: Option<String>,
     /// Account id used in queue URLs and ARNs [default: 000000000000].

@@ -17,21 +17,21 @@ use crate::faults::FaultInjector;
 /// The `Content-Type` of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Counter: messages stored by SendMessage(Batch) (CloudWatch `NumberOfMessagesSent`), by `queue`.
+/// Counter: messages stored by SendMessage(Batch) (CloudWatch `NumberOfMessagesSent`), by `region`, `account` and `queue`.
 pub const MESSAGES_SENT: &str = "sqs_number_of_messages_sent_total";
-/// Counter: messages returned by receives (`NumberOfMessagesReceived`), by `queue`.
+/// Counter: messages returned by receives (`NumberOfMessagesReceived`), by `region`, `account` and `queue`.
 pub const MESSAGES_RECEIVED: &str = "sqs_number_of_messages_received_total";
-/// Counter: successful deletions (`NumberOfMessagesDeleted`), by `queue`.
+/// Counter: successful deletions (`NumberOfMessagesDeleted`), by `region`, `account` and `queue`.
 pub const MESSAGES_DELETED: &str = "sqs_number_of_messages_deleted_total";
-/// Counter: receive calls that returned nothing (`NumberOfEmptyReceives`), by `queue`.
+/// Counter: receive calls that returned nothing (`NumberOfEmptyReceives`), by `region`, `account` and `queue`.
 pub const EMPTY_RECEIVES: &str = "sqs_number_of_empty_receives_total";
-/// Gauge: visible messages (`ApproximateNumberOfMessagesVisible`), by `queue`.
+/// Gauge: visible messages (`ApproximateNumberOfMessagesVisible`), by `region`, `account` and `queue`.
 pub const MESSAGES_VISIBLE: &str = "sqs_approximate_number_of_messages_visible";
-/// Gauge: in-flight messages (`ApproximateNumberOfMessagesNotVisible`), by `queue`.
+/// Gauge: in-flight messages (`ApproximateNumberOfMessagesNotVisible`), by `region`, `account` and `queue`.
 pub const MESSAGES_NOT_VISIBLE: &str = "sqs_approximate_number_of_messages_not_visible";
-/// Gauge: delayed messages (`ApproximateNumberOfMessagesDelayed`), by `queue`.
+/// Gauge: delayed messages (`ApproximateNumberOfMessagesDelayed`), by `region`, `account` and `queue`.
 pub const MESSAGES_DELAYED: &str = "sqs_approximate_number_of_messages_delayed";
-/// Gauge: age of the oldest message in seconds, 0 when empty (`ApproximateAgeOfOldestMessage`), by `queue`.
+/// Gauge: age of the oldest message in seconds, 0 when empty (`ApproximateAgeOfOldestMessage`), by `region`, `account` and `queue`.
 pub const AGE_OF_OLDEST_MESSAGE: &str = "sqs_approximate_age_of_oldest_message_seconds";
 /// Counter: API requests by `action`, `outcome` (`ok` or `error`) and, for errors, `code`.
 pub const REQUESTS: &str = "sqskit_requests_total";
@@ -180,7 +180,8 @@ fn render_queues(out: &mut String, queues: &[QueueMetrics]) -> fmt::Result {
     for (name, kind, help, value) in families {
         header(out, name, kind, help)?;
         for queue in queues {
-            sample(out, name, &[("queue", &queue.name)], value(queue))?;
+            let labels = [("region", queue.region.as_str()), ("account", &queue.account), ("queue", &queue.name)];
+            sample(out, name, &labels, value(queue))?;
         }
     }
     Ok(())

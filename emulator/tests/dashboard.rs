@@ -228,3 +228,28 @@ async fn pages_answer_without_a_browser_and_peeking_changes_nothing() {
     assert_eq!(env.receive_one(&url).await.body(), Some("hello"));
     env.shutdown().await;
 }
+
+#[tokio::test]
+async fn queues_of_other_regions_are_listed_with_their_region_and_pages_of_their_own() {
+    let env = TestEnv::start().await;
+    let ireland = common::sdk_client_in(&env.endpoint, "eu-west-1").await;
+    let url = env.url_of("regional");
+    ireland.create_queue().queue_name("regional").send().await.expect("create in Ireland");
+    ireland.send_message().queue_url(&url).message_body("in Ireland").send().await.expect("send");
+
+    let overview = raw_request(&env.endpoint, "GET", "/ui", &[], Vec::new()).await;
+    let overview = String::from_utf8_lossy(&overview.body).into_owned();
+    let row = row(&overview, "regional");
+    assert!(row.contains(r#"href="/ui/queues/regional?region=eu-west-1&amp;account=000000000000""#), "{row}");
+    assert!(row.contains("eu-west-1 · 000000000000"), "{row}");
+
+    let default_region = raw_request(&env.endpoint, "GET", "/ui/queues/regional", &[], Vec::new()).await;
+    assert_eq!(default_region.status, 404, "us-east-1 has no such queue");
+    let page =
+        raw_request(&env.endpoint, "GET", "/ui/queues/regional?region=eu-west-1&account=000000000000", &[], Vec::new())
+            .await;
+    assert_eq!(page.status, 200);
+    let page = String::from_utf8_lossy(&page.body).into_owned();
+    assert!(page.contains("arn:aws:sqs:eu-west-1:000000000000:regional") && page.contains("in Ireland"), "{page}");
+    env.shutdown().await;
+}

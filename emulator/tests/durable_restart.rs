@@ -276,3 +276,106 @@ async fn a_running_move_task_resumes_after_a_restart() {
     assert_eq!(node.counts("source").await.0, "5");
     node.emulator.shutdown().await.expect("shutdown");
 }
+
+/// A client of `emulator` signing for `region`.
+async fn client_in(emulator: &RunningEmulator, region: &'static str) -> aws_sdk_sqs::Client {
+    common::sdk_client_in(&emulator.endpoint(), region).await
+}
+
+async fn bodies(client: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {
+    let output = client.receive_message().queue_url(url).max_number_of_messages(10).send().await.expect("receive");
+    output.messages().iter().filter_map(|message| message.body().map(str::to_owned)).collect()
+}
+
+#[tokio::test]
+async fn queues_keep_their_region_across_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let node = Durable::start(dir.path(), ManualClock::new()).await;
+    let ireland = client_in(&node.emulator, "eu-west-1").await;
+    let url = node.url("regional");
+    ireland.create_queue().queue_name("regional").send().await.expect("create in Ireland");
+    ireland.send_message().queue_url(&url).message_body("kept in Ireland").send().await.expect("send");
+    node.client.create_queue().queue_name("regional").send().await.expect("create in us-east-1");
+
+    let node = node.restart(dir.path()).await;
+    let ireland = client_in(&node.emulator, "eu-west-1").await;
+    let url = node.url("regional");
+    assert_eq!(bodies(&ireland, &url).await, ["kept in Ireland"]);
+    assert!(bodies(&node.client, &url).await.is_empty(), "us-east-1's queue of that name is another");
+    let arn = ireland
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("attributes");
+    assert_eq!(
+        arn.attributes().and_then(|attributes| attributes.get(&QueueAttributeName::QueueArn)).map(String::as_str),
+        Some(format!("arn:aws:sqs:eu-west-1:{ACCOUNT}:regional").as_str())
+    );
+    node.emulator.shutdown().await.expect("shutdown");
+}
+
+/// A data file written before regions existed (format version 2, queues named `<name>` or `<account>/<name>`)
+/// loads with its queues in the default region, and the file then records that region, so a later start with
+/// another default region keeps them where they were.
+#[tokio::test]
+async fn a_file_written_before_regions_puts_its_queues_in_the_default_region() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let node = Durable::start(dir.path(), ManualClock::new()).await;
+    let url = node.url("legacy");
+    node.client.create_queue().queue_name("legacy").send().await.expect("create");
+    node.client.send_message().queue_url(&url).message_body("from before").send().await.expect("send");
+    let clock = ManualClock::starting_at(node.clock.now());
+    node.emulator.shutdown().await.expect("shutdown");
+    let file = dir.path().join("sqskit.db");
+    {
+        // What a version 2 file holds: the bare name in the default account, `<account>/<name>` in another.
+        let connection = rusqlite::Connection::open(&file).expect("open the file");
+        connection
+            .execute_batch(
+                "UPDATE queues SET name = 'legacy';
+                 INSERT INTO queues (uid, name, attributes, tags, created_at, last_modified_at, last_purge_at,
+                     next_sequence)
+                     SELECT uid + 100, '111122223333/other', attributes, tags, created_at, last_modified_at,
+                         last_purge_at, 1 FROM queues;
+                 PRAGMA user_version = 2;",
+            )
+            .expect("make it a version 2 file");
+    }
+
+    // Started with eu-west-1 as the default region: the old queues are Ireland's.
+    let emulator = start_emulator(
+        Emulator::builder().clock(ManualClock::starting_at(clock.now())).data_dir(dir.path()).region("eu-west-1"),
+    )
+    .await;
+    let ireland = client_in(&emulator, "eu-west-1").await;
+    let virginia = client_in(&emulator, "us-east-1").await;
+    let url = format!("{}/{ACCOUNT}/legacy", emulator.endpoint());
+    assert_eq!(bodies(&ireland, &url).await, ["from before"]);
+    assert!(virginia.get_queue_url().queue_name("legacy").send().await.is_err(), "not in us-east-1");
+    emulator.shutdown().await.expect("shutdown");
+    {
+        let connection = rusqlite::Connection::open(&file).expect("open the file");
+        let mut names: Vec<String> = connection
+            .prepare("SELECT name FROM queues ORDER BY name")
+            .expect("select")
+            .query_map([], |row| row.get(0))
+            .expect("names")
+            .collect::<Result<_, _>>()
+            .expect("names");
+        names.sort();
+        assert_eq!(names, ["eu-west-1/000000000000/legacy", "eu-west-1/111122223333/other"]);
+        let version: i32 = connection.query_row("PRAGMA user_version", [], |row| row.get(0)).expect("version");
+        assert_eq!(version, 3);
+    }
+
+    // A later start with the usual default region keeps them in eu-west-1: the file carries the region now.
+    let emulator =
+        start_emulator(Emulator::builder().clock(ManualClock::starting_at(clock.now())).data_dir(dir.path())).await;
+    let ireland = client_in(&emulator, "eu-west-1").await;
+    let virginia = client_in(&emulator, "us-east-1").await;
+    ireland.get_queue_url().queue_name("legacy").send().await.expect("still Ireland's");
+    assert!(virginia.get_queue_url().queue_name("legacy").send().await.is_err());
+    emulator.shutdown().await.expect("shutdown");
+}

@@ -68,7 +68,9 @@ impl EmbeddedBackend {
     }
 
     /// A backend over an existing engine, for example one built with a `ManualClock`, or the engine behind a
-    /// running HTTP emulator (both then see the same queues).
+    /// running HTTP emulator (both then see the same queues). The backend acts in the engine handle's region:
+    /// the default region, or the one of a handle made with `Engine::in_region` (each region is its own
+    /// namespace of queues, as on AWS).
     ///
     /// # Examples
     /// ```

@@ -250,15 +250,12 @@ pub fn xml_round_trip_bytes(data: &[u8]) {
     xml_round_trip(&body, &attributes);
 }
 
-/// The verifier every SigV4 target uses: one key (`AKIDEXAMPLE`, account 111111111111) in us-east-1.
+/// The verifier every SigV4 target uses: one key (`AKIDEXAMPLE`, account 111111111111).
 pub fn authenticator() -> Authenticator {
-    Authenticator::new(
-        "us-east-1",
-        vec![
-            Credential::new("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "111111111111"),
-            Credential::new("ASIAEXAMPLE", "another", "222222222222").with_session_token("token"),
-        ],
-    )
+    Authenticator::new(vec![
+        Credential::new("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "111111111111"),
+        Credential::new("ASIAEXAMPLE", "another", "222222222222").with_session_token("token"),
+    ])
     .expect("valid credentials")
 }
 
@@ -325,7 +322,7 @@ pub fn sigv4_bytes(data: &[u8]) {
 pub fn config_text(text: &str) {
     let Ok(file) = ConfigFile::parse(text, "fuzz.toml") else { return };
     if !file.credentials.is_empty() {
-        let _ = Authenticator::new(file.region.clone().unwrap_or_default(), file.credentials.clone());
+        let _ = Authenticator::new(file.credentials.clone());
     }
     let engine = Engine::new(EngineConfig::default(), Arc::new(ManualClock::new()));
     let _ = declare_queues(&engine, &file.queues, "fuzz.toml");

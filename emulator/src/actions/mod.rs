@@ -47,6 +47,9 @@ pub struct RequestContext {
     /// The account of the authenticated caller (SigV4 mode); `None` when authentication is off, and every
     /// request acts in the engine's default account without access checks.
     pub caller_account: Option<String>,
+    /// The region the request acts in (from its SigV4 credential scope or a regional `Host`); `None` for the
+    /// engine's default region. Queues, URLs and ARNs are looked up and made there ([`Engine::in_region`]).
+    pub region: Option<String>,
     /// The request's `X-Amzn-Trace-Id` header (an X-Ray trace header): SendMessage(Batch) stores it as the
     /// `AWSTraceHeader` of every message that carries no `AWSTraceHeader` system attribute of its own.
     pub trace_header: Option<String>,
@@ -60,6 +63,7 @@ impl RequestContext {
             path_queue_url: None,
             entry_faults: None,
             caller_account: None,
+            region: None,
             trace_header: None,
         }
     }
@@ -112,7 +116,8 @@ fn encode<T: Serialize>(payload: &Payload, action: Action, response: Result<T, S
     response.map(|response| encode_response(payload.protocol(), action.as_str(), &response))
 }
 
-/// Runs one action: decodes its request from `payload`, calls the engine, encodes the response.
+/// Runs one action: decodes its request from `payload`, calls the engine (in the request's region), encodes the
+/// response.
 ///
 /// # Errors
 /// Any [`SqsError`] from decoding or from the engine; the caller renders it in the request's protocol.
@@ -122,6 +127,14 @@ pub async fn dispatch(
     action: Action,
     payload: &Payload,
 ) -> Result<Encoded, SqsError> {
+    let regional;
+    let engine = match context.region.as_deref() {
+        Some(region) if region != engine.region() => {
+            regional = engine.in_region(region);
+            &regional
+        }
+        _ => engine,
+    };
     authorize(engine, context, action, payload)?;
     if action.is_durable_write() {
         // Fail-stop: while storage is failing, a durable write is refused before anything is applied.

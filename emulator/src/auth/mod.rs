@@ -19,7 +19,7 @@ use axum::http::HeaderMap;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use crate::engine::Timestamp;
+use crate::engine::{Timestamp, is_valid_region};
 use crate::error::{ErrorCode, SqsError};
 use sigv4::{AuthorizationHeader, CanonicalRequest, CredentialScope, UNSIGNED_PAYLOAD};
 
@@ -28,8 +28,6 @@ pub const MAX_SKEW_SECS: u64 = 15 * 60;
 /// The longest validity of a presigned request (AWS: one week).
 pub const MAX_PRESIGNED_EXPIRES_SECS: u64 = 604_800;
 const SERVICE: &str = "sqs";
-/// The signing region of STS's global endpoint.
-const STS_GLOBAL_REGION: &str = "us-east-1";
 const SIGNATURE_MISMATCH: &str = "The request signature we calculated does not match the signature you provided. \
                                   Check your AWS Secret Access Key and signing method. Consult the service \
                                   documentation for details.";
@@ -151,10 +149,10 @@ pub struct Caller {
     pub access_key_id: String,
 }
 
-/// The SigV4 verifier over a fixed set of credentials.
+/// The SigV4 verifier over a fixed set of credentials. A signature may be scoped to any region: one emulator
+/// serves every region, and the request then acts in its scope's region (see [`credential_region`]).
 #[derive(Debug, Clone)]
 pub struct Authenticator {
-    region: String,
     credentials: HashMap<String, Credential>,
 }
 
@@ -170,12 +168,12 @@ struct Presented<'a> {
 }
 
 impl Authenticator {
-    /// A verifier for requests scoped to `region`.
+    /// A verifier for requests signed with one of `credentials`.
     ///
     /// # Errors
     /// A [`CredentialsError`] for no credentials, a duplicate key id, an empty key or secret, or an account id
     /// that is not 12 digits.
-    pub fn new(region: impl Into<String>, credentials: Vec<Credential>) -> Result<Self, CredentialsError> {
+    pub fn new(credentials: Vec<Credential>) -> Result<Self, CredentialsError> {
         if credentials.is_empty() {
             return Err(CredentialsError::None);
         }
@@ -196,7 +194,7 @@ impl Authenticator {
                 return Err(CredentialsError::Duplicate(key));
             }
         }
-        Ok(Self { region: region.into(), credentials: by_key })
+        Ok(Self { credentials: by_key })
     }
 
     /// Verifies a request's signature at server time `now` and returns its caller.
@@ -211,8 +209,9 @@ impl Authenticator {
     }
 
     /// [`Authenticator::authenticate`] for a request signed for `service` (`sqs`, or `sts` for the STS
-    /// `GetCallerIdentity` the endpoint also answers). An STS signature may also be scoped to `us-east-1`, the
-    /// signing region of STS's global endpoint (<https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_region-endpoints.html>).
+    /// `GetCallerIdentity` the endpoint also answers). The scope may name any valid region ([`is_valid_region`]),
+    /// for STS too (`us-east-1` is the signing region of STS's global endpoint,
+    /// <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_region-endpoints.html>).
     ///
     /// # Errors
     /// As [`Authenticator::authenticate`].
@@ -308,12 +307,11 @@ impl Authenticator {
         Ok(Caller { account_id: credential.account_id.clone(), access_key_id: credential.access_key_id.clone() })
     }
 
-    /// The credential scope must name this endpoint's region, `sqs`, `aws4_request` and the request's date.
+    /// The credential scope must name a valid region, the service, `aws4_request` and the request's date.
     fn check_scope(&self, scope: &CredentialScope<'_>, amz_date: &str, service: &str) -> Result<(), SqsError> {
         let mismatch = |message: String| Err(SqsError::new(ErrorCode::InvalidSignatureException, message));
-        let global_sts = service != SERVICE && scope.region == STS_GLOBAL_REGION;
-        if scope.region != self.region && !global_sts {
-            return mismatch(format!("Credential should be scoped to a valid region, not '{}'. ", scope.region));
+        if !is_valid_region(scope.region) {
+            return Err(invalid_region(scope.region));
         }
         if scope.service != service {
             return mismatch(format!("Credential should be scoped to correct service: '{service}'. "));
@@ -367,6 +365,34 @@ fn check_time(signed_at: u64, expires: Option<u64>, now: u64) -> Result<(), SqsE
         )),
         None => Ok(()),
     }
+}
+
+/// The region of a request's SigV4 credential scope, from its `Authorization` header or else from a presigned
+/// `X-Amz-Credential` query parameter, whether or not the signature is (or can be) verified; `None` when the
+/// request carries no readable scope. The region is not checked here (see [`invalid_region`]).
+pub fn credential_region(request: &SignedRequest<'_>) -> Option<String> {
+    let from_header = request
+        .header("authorization")
+        .and_then(AuthorizationHeader::parse)
+        .and_then(|header| header.credential)
+        .and_then(CredentialScope::parse)
+        .map(|scope| scope.region.to_owned());
+    from_header.or_else(|| {
+        let query = request.query?;
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(name, _)| name == "X-Amz-Credential")
+            .and_then(|(_, credential)| CredentialScope::parse(&credential).map(|scope| scope.region.to_owned()))
+    })
+}
+
+/// The answer to a credential scope naming something that cannot be a region, as AWS words it for a scope its
+/// endpoint does not serve (<https://github.com/aws/aws-cli/issues/1715>: "Credential should be scoped to a valid
+/// region, not 'queue'.").
+pub fn invalid_region(region: &str) -> SqsError {
+    SqsError::new(
+        ErrorCode::InvalidSignatureException,
+        format!("Credential should be scoped to a valid region, not '{region}'. "),
+    )
 }
 
 fn incomplete(message: String) -> SqsError {
@@ -447,12 +473,12 @@ mod tests {
 
     #[test]
     fn credentials_are_checked_when_the_authenticator_is_built() {
-        assert_eq!(Authenticator::new("us-east-1", vec![]).unwrap_err(), CredentialsError::None);
+        assert_eq!(Authenticator::new(vec![]).unwrap_err(), CredentialsError::None);
         let bad = Credential::new("AK", "secret", "12");
-        assert!(matches!(Authenticator::new("us-east-1", vec![bad]), Err(CredentialsError::BadAccount { .. })));
+        assert!(matches!(Authenticator::new(vec![bad]), Err(CredentialsError::BadAccount { .. })));
         let one = Credential::new("AK", "secret", "111122223333");
         assert_eq!(
-            Authenticator::new("us-east-1", vec![one.clone(), one]).unwrap_err(),
+            Authenticator::new(vec![one.clone(), one]).unwrap_err(),
             CredentialsError::Duplicate("AK".to_owned())
         );
         assert!(!format!("{:?}", Credential::new("AK", "hush", "111122223333")).contains("hush"));
@@ -476,8 +502,7 @@ mod tests {
 
     #[test]
     fn a_request_without_a_signature_is_missing_its_token() {
-        let authenticator =
-            Authenticator::new("us-east-1", vec![Credential::new("AK", "s", "111122223333")]).expect("valid");
+        let authenticator = Authenticator::new(vec![Credential::new("AK", "s", "111122223333")]).expect("valid");
         let headers = HeaderMap::new();
         let request = SignedRequest { method: "POST", path: "/", query: None, headers: &headers, body: b"" };
         let error = authenticator.authenticate(&request, Timestamp::from_millis(0)).unwrap_err();

@@ -46,9 +46,9 @@ impl DepthHistory {
     /// (a clock set back) and queues that no longer exist are dropped.
     pub fn record(&self, now: Timestamp, queues: &[QueueMetrics]) {
         let mut series = self.series.lock().unwrap_or_else(PoisonError::into_inner);
-        series.retain(|name, _| queues.iter().any(|queue| queue.name == *name));
+        series.retain(|arn, _| queues.iter().any(|queue| queue.arn == *arn));
         for queue in queues {
-            let samples = series.entry(queue.name.clone()).or_default();
+            let samples = series.entry(queue.arn.clone()).or_default();
             let sample =
                 Sample { at: now, visible: queue.counts.visible as u64, in_flight: queue.counts.in_flight as u64 };
             while samples.back().is_some_and(|last| last.at >= now) {
@@ -61,13 +61,14 @@ impl DepthHistory {
         }
     }
 
-    /// The samples of one queue, oldest first.
-    pub fn series(&self, name: &str) -> Vec<Sample> {
+    /// The samples of one queue (by ARN: queues of one name in several regions or accounts are several
+    /// queues), oldest first.
+    pub fn series(&self, arn: &str) -> Vec<Sample> {
         let series = self.series.lock().unwrap_or_else(PoisonError::into_inner);
-        series.get(name).map(|samples| samples.iter().copied().collect()).unwrap_or_default()
+        series.get(arn).map(|samples| samples.iter().copied().collect()).unwrap_or_default()
     }
 
-    /// The samples of every queue, oldest first.
+    /// The samples of every queue, by ARN, oldest first.
     pub fn snapshot(&self) -> BTreeMap<String, Vec<Sample>> {
         let series = self.series.lock().unwrap_or_else(PoisonError::into_inner);
         series.iter().map(|(name, samples)| (name.clone(), samples.iter().copied().collect())).collect()
@@ -93,6 +94,8 @@ mod tests {
 
     fn queue(name: &str, visible: usize) -> QueueMetrics {
         QueueMetrics {
+            region: "us-east-1".to_owned(),
+            account: "000000000000".to_owned(),
             name: name.to_owned(),
             arn: format!("arn:aws:sqs:us-east-1:000000000000:{name}"),
             fifo: false,
@@ -107,7 +110,10 @@ mod tests {
     }
 
     fn visible_of(history: &DepthHistory, name: &str) -> Vec<(u64, u64)> {
-        history.snapshot()[name].iter().map(|s| (s.at.as_millis() / 1000, s.visible)).collect()
+        history.snapshot()[&format!("arn:aws:sqs:us-east-1:000000000000:{name}")]
+            .iter()
+            .map(|s| (s.at.as_millis() / 1000, s.visible))
+            .collect()
     }
 
     #[test]

@@ -7,6 +7,9 @@
 //! | `GET /ui` | every queue: type, visible, in flight, delayed, oldest message, depth chart, dead-letter links |
 //! | `GET /ui/queues/{name}` | one queue: its numbers, chart, dead-letter links, attributes, tags, first 50 messages |
 //!
+//! Queues of every region and account are listed; a queue page is `/ui/queues/{name}?region=…&account=…`, the
+//! query naming the region and account when they are not the emulator's defaults.
+//!
 //! Like the SQS endpoint itself (which checks no signature), the pages need no token: anyone who can reach
 //! the emulator can already receive its messages.
 //!
@@ -20,7 +23,7 @@ mod widgets;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{FromRef, Path, State};
+use axum::extract::{FromRef, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -75,21 +78,39 @@ async fn overview(State(state): State<DashboardState>) -> Response {
     html(StatusCode::OK, render::overview(&frame(&state), &queues, &history, &rules))
 }
 
-async fn queue_page(State(state): State<DashboardState>, Path(name): Path<String>) -> Response {
-    let engine = &state.engine;
+/// Which queue a page shows besides its name: region and account, the emulator's defaults when not given.
+#[derive(Debug, serde::Deserialize)]
+struct QueueScope {
+    region: Option<String>,
+    account: Option<String>,
+}
+
+async fn queue_page(
+    State(state): State<DashboardState>,
+    Path(name): Path<String>,
+    Query(scope): Query<QueueScope>,
+) -> Response {
+    let config = state.engine.config();
+    let region = scope.region.unwrap_or_else(|| config.region.clone());
+    let account = scope.account.unwrap_or_else(|| config.account_id.clone());
+    let engine = &state.engine.in_region(&region);
+    let location = format!("{account}/{name}");
     let all = engine.queue_metrics();
-    let found = all.iter().find(|queue| queue.name == name).and_then(|queue| {
-        // The queue may be deleted between these calls: then it is simply not found.
-        let attributes = engine.get_queue_attributes(&name, &["All".to_owned()]).ok()?;
-        let tags = engine.list_queue_tags(&name).ok()?;
-        let messages = engine.peek(&name, PEEK_LIMIT).ok()?;
-        Some((queue, attributes, tags, messages))
-    });
+    let found = all
+        .iter()
+        .find(|queue| queue.name == name && queue.region == region && queue.account == account)
+        .and_then(|queue| {
+            // The queue may be deleted between these calls: then it is simply not found.
+            let attributes = engine.get_queue_attributes(&location, &["All".to_owned()]).ok()?;
+            let tags = engine.list_queue_tags(&location).ok()?;
+            let messages = engine.peek(&location, PEEK_LIMIT).ok()?;
+            Some((queue, attributes, tags, messages))
+        });
     let frame = frame(&state);
     let Some((queue, attributes, tags, messages)) = found else {
         return html(StatusCode::NOT_FOUND, render::not_found(&frame, &name));
     };
-    let history = state.depth_history.series(&name);
+    let history = state.depth_history.series(&queue.arn);
     let detail = QueueDetail {
         queue,
         all: &all,

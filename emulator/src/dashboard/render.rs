@@ -96,7 +96,12 @@ fn queue_table(
     )?;
     for queue in queues {
         let name = Escaped(&queue.name);
-        write!(out, r#"<tr data-queue="{name}"><td><a class="queue" href="/ui/queues/{name}">{name}</a></td><td>"#)?;
+        let href = Escaped(&queue_href(frame, queue));
+        write!(out, r#"<tr data-queue="{name}"><td><a class="queue" href="{href}">{name}</a>"#)?;
+        if !in_default_scope(frame, queue) {
+            write!(out, r#" <small class="muted">{} · {}</small>"#, Escaped(&queue.region), Escaped(&queue.account))?;
+        }
+        out.push_str("</td><td>");
         type_badge(out, queue.fifo);
         out.push_str("</td>");
         number_cell(out, "visible", queue.counts.visible)?;
@@ -104,12 +109,12 @@ fn queue_table(
         number_cell(out, "delayed", queue.counts.delayed)?;
         let oldest = queue.age_of_oldest_message.map_or_else(|| "—".to_owned(), human);
         write!(out, r#"<td class="num" data-metric="oldest">{oldest}</td><td>"#)?;
-        let samples = history.get(&queue.name).map_or(&[][..], Vec::as_slice);
+        let samples = history.get(&queue.arn).map_or(&[][..], Vec::as_slice);
         sparkline(out, samples, queue.counts.visible as u64, frame.now, 160, 28)?;
         out.push_str(r#"</td><td data-metric="dead-letter-queue">"#);
-        dead_letter_target(out, queue, queues)?;
+        dead_letter_target(out, frame, queue, queues)?;
         out.push_str(r#"</td><td data-metric="dead-letter-sources">"#);
-        dead_letter_sources(out, queue, queues)?;
+        dead_letter_sources(out, frame, queue, queues)?;
         out.push_str("</td></tr>");
     }
     out.push_str("</tbody></table>");
@@ -161,9 +166,9 @@ pub fn queue_page(frame: &Frame<'_>, detail: &QueueDetail<'_>) -> Result<String,
     write!(out, r#"</section><h2>Visible messages, last {} minutes</h2><div class="chart">"#, WINDOW.as_secs() / 60)?;
     sparkline(&mut out, detail.history, queue.counts.visible as u64, frame.now, 1180, 110)?;
     out.push_str(r#"</div><div class="columns"><div><h2>Dead letters</h2><table class="kv"><tbody><tr><th>Dead-letter queue</th><td data-metric="dead-letter-queue">"#);
-    dead_letter_target(&mut out, queue, detail.all)?;
+    dead_letter_target(&mut out, frame, queue, detail.all)?;
     out.push_str(r#"</td></tr><tr><th>Dead-letter queue for</th><td data-metric="dead-letter-sources">"#);
-    dead_letter_sources(&mut out, queue, detail.all)?;
+    dead_letter_sources(&mut out, frame, queue, detail.all)?;
     out.push_str("</td></tr></tbody></table><h2>Tags</h2>");
     if detail.tags.is_empty() {
         out.push_str(r#"<p class="muted">No tags.</p>"#);
@@ -314,8 +319,23 @@ fn type_badge(out: &mut String, fifo: bool) {
     });
 }
 
+/// Whether a queue is in the emulator's default region and account (its page needs no query then).
+fn in_default_scope(frame: &Frame<'_>, queue: &QueueMetrics) -> bool {
+    queue.region == frame.config.region && queue.account == frame.config.account_id
+}
+
+/// The path of a queue's page: `/ui/queues/{name}`, with `?region=…&account=…` outside the default region and
+/// account.
+fn queue_href(frame: &Frame<'_>, queue: &QueueMetrics) -> String {
+    if in_default_scope(frame, queue) {
+        format!("/ui/queues/{}", queue.name)
+    } else {
+        format!("/ui/queues/{}?region={}&account={}", queue.name, queue.region, queue.account)
+    }
+}
+
 /// A link to the queue's dead-letter queue, if its redrive policy names one.
-fn dead_letter_target(out: &mut String, queue: &QueueMetrics, all: &[QueueMetrics]) -> fmt::Result {
+fn dead_letter_target(out: &mut String, frame: &Frame<'_>, queue: &QueueMetrics, all: &[QueueMetrics]) -> fmt::Result {
     let Some(arn) = &queue.dead_letter_target_arn else {
         out.push_str(r#"<span class="muted">—</span>"#);
         return Ok(());
@@ -323,14 +343,14 @@ fn dead_letter_target(out: &mut String, queue: &QueueMetrics, all: &[QueueMetric
     match all.iter().find(|candidate| candidate.arn == *arn) {
         Some(target) => {
             let name = Escaped(&target.name);
-            write!(out, r#"<a class="dlq" href="/ui/queues/{name}">{name}</a>"#)
+            write!(out, r#"<a class="dlq" href="{}">{name}</a>"#, Escaped(&queue_href(frame, target)))
         }
         None => write!(out, r#"<span class="muted" title="{0}">{0} (missing)</span>"#, Escaped(arn)),
     }
 }
 
 /// Links to the queues whose redrive policy names this queue.
-fn dead_letter_sources(out: &mut String, queue: &QueueMetrics, all: &[QueueMetrics]) -> fmt::Result {
+fn dead_letter_sources(out: &mut String, frame: &Frame<'_>, queue: &QueueMetrics, all: &[QueueMetrics]) -> fmt::Result {
     let mut sources =
         all.iter().filter(|source| source.dead_letter_target_arn.as_deref() == Some(&queue.arn)).peekable();
     if sources.peek().is_none() {
@@ -339,7 +359,8 @@ fn dead_letter_sources(out: &mut String, queue: &QueueMetrics, all: &[QueueMetri
     for (index, source) in sources.enumerate() {
         let name = Escaped(&source.name);
         let separator = if index == 0 { "" } else { ", " };
-        write!(out, r#"{separator}<a class="source" href="/ui/queues/{name}">{name}</a>"#)?;
+        let href = Escaped(&queue_href(frame, source));
+        write!(out, r#"{separator}<a class="source" href="{href}">{name}</a>"#)?;
     }
     Ok(())
 }

@@ -75,7 +75,7 @@ pub enum StorageEvent {
     QueueCreated {
         /// The queue's unique id (receipt handles carry it).
         uid: u64,
-        /// The queue name.
+        /// The queue's identity, `<region>/<account>/<name>`.
         name: String,
         /// The settable attributes as AWS renders them.
         attributes: Vec<(String, String)>,
@@ -83,6 +83,14 @@ pub enum StorageEvent {
         tags: Vec<(String, String)>,
         /// `CreatedTimestamp`.
         created_at: Timestamp,
+    },
+    /// A stored queue's identity was completed (a queue of a file written before regions existed, which start-up
+    /// placed in the default region).
+    QueueRenamed {
+        /// The queue's unique id.
+        uid: u64,
+        /// Its identity, `<region>/<account>/<name>`.
+        name: String,
     },
     /// A queue was deleted with its messages.
     QueueDeleted {

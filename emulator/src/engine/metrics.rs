@@ -46,6 +46,10 @@ impl QueueCounters {
 /// One queue's numbers at one moment, as [`Engine::queue_metrics`] reports them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueMetrics {
+    /// The queue's region.
+    pub region: String,
+    /// The owning account.
+    pub account: String,
     /// The queue name.
     pub name: String,
     /// The queue ARN.
@@ -70,7 +74,7 @@ pub struct QueueMetrics {
 }
 
 impl Engine {
-    /// Every queue's metrics, in name order. Due transitions are applied first, as any request would.
+    /// Every queue's metrics (of every region and account), by region, account, then name. Due transitions are applied first, as any request would.
     pub fn queue_metrics(&self) -> Vec<QueueMetrics> {
         let queues: Vec<_> = {
             let queues = self.shared.queues.read().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -88,6 +92,8 @@ impl Engine {
                 };
                 let counters = &queue.counters;
                 QueueMetrics {
+                    region: queue.region.clone(),
+                    account: queue.account.clone(),
                     name: queue.name.clone(),
                     arn: queue.arn.clone(),
                     fifo,

@@ -11,7 +11,14 @@
 //!    (whole-request rules of the batch actions), `clock.rs`, `content.rs` (message bodies and attributes, their
 //!    validation and MD5s), `listing.rs` (name pages and tokens), `parameters.rs` (limits and id rules of the
 //!    message operations), `permissions.rs` (AddPermission / RemovePermission), `receipt.rs` (receipt handles),
-//!    `sequence.rs` (sequence-keyed maps), `tags.rs` (queue tags).
+//!    `region.rs` (region names, partitions, ARNs, regional hosts), `sequence.rs` (sequence-keyed maps),
+//!    `tags.rs` (queue tags).
+//!
+//! # Regions
+//! Every queue belongs to a region and an account: [`Namespaces`] keys queues by both. An [`Engine`] handle acts
+//! in one region ([`Engine::region`], the configured default unless made with [`Engine::in_region`]): queue URLs
+//! and names it is given are looked up there, and queues it creates or lists are there. ARNs name their own
+//! region, so dead-letter moves and move tasks find their queues from any handle.
 //! 2. `dedup.rs` (the FIFO deduplication window), `stored.rs` (a message as a queue keeps it),
 //!    `move_task_info.rs` (what a move task reports).
 //! 3. `events.rs` (the changes reported to durable storage), `fifo.rs` (message groups, receive attempts),
@@ -46,6 +53,7 @@ mod queues;
 mod receipt;
 mod receive;
 mod redrive;
+mod region;
 mod restore;
 mod send;
 mod sequence;
@@ -76,6 +84,7 @@ pub use move_task_info::{MoveTaskInfo, MoveTaskStatus};
 pub use peek::PeekedMessage;
 pub use queue::{MessageCounts, QueueState};
 pub use receive::{ReceiveMessageInput, ReceivedMessage};
+pub use region::{DEFAULT_REGION, is_valid_region, parse_queue_arn, partition, queue_arn, region_of_host};
 pub use restore::{DeduplicationRecord, QueueSnapshot, Snapshot};
 pub use send::{SendMessageInput, SendMessageOutput, SendOrigin};
 pub use stored::{MessageExtra, MessageState, StoredMessage};
@@ -91,7 +100,9 @@ pub const DEFAULT_MAX_STORED_MESSAGE_BYTES: u64 = 1 << 30;
 /// Identity of the emulated SQS endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineConfig {
-    /// Region used in ARNs, e.g. `us-east-1`.
+    /// The default region, e.g. `us-east-1`: where requests that name no region act (see
+    /// [`Engine::in_region`]), and the region of queues created without one (the embedded backend, the config
+    /// file).
     pub region: String,
     /// The default account, e.g. `000000000000`: the owner of queues created without a caller account (the
     /// embedded backend, the config file, every request when authentication is off).
@@ -118,7 +129,7 @@ pub const DEFAULT_MAX_IN_FLIGHT_MESSAGES: usize = 120_000;
 impl Default for EngineConfig {
     fn default() -> Self {
         Self {
-            region: "us-east-1".to_owned(),
+            region: DEFAULT_REGION.to_owned(),
             account_id: "000000000000".to_owned(),
             max_queues_per_account: DEFAULT_MAX_QUEUES_PER_ACCOUNT,
             max_stored_message_bytes: DEFAULT_MAX_STORED_MESSAGE_BYTES,
@@ -131,6 +142,8 @@ impl Default for EngineConfig {
 #[derive(Debug)]
 pub(crate) struct Queue {
     uid: u64,
+    /// The region the queue is in.
+    region: String,
     /// The owning account.
     account: String,
     name: String,
@@ -206,43 +219,53 @@ impl Queue {
     }
 }
 
-/// Queues by owning account, then by name: each account is its own namespace.
+/// Queues by region and owning account, then by name: each account in each region is its own namespace.
 #[derive(Debug, Default)]
-pub(crate) struct Namespaces(BTreeMap<String, BTreeMap<String, Arc<Queue>>>);
+pub(crate) struct Namespaces(BTreeMap<(String, String), BTreeMap<String, Arc<Queue>>>);
 
 impl Namespaces {
-    fn get(&self, account: &str, name: &str) -> Option<&Arc<Queue>> {
-        self.0.get(account)?.get(name)
+    fn scope(region: &str, account: &str) -> (String, String) {
+        (region.to_owned(), account.to_owned())
     }
 
-    fn contains(&self, account: &str, name: &str) -> bool {
-        self.get(account, name).is_some()
+    fn queues(&self, region: &str, account: &str) -> Option<&BTreeMap<String, Arc<Queue>>> {
+        self.0.get(&Self::scope(region, account))
+    }
+
+    fn get(&self, region: &str, account: &str, name: &str) -> Option<&Arc<Queue>> {
+        self.queues(region, account)?.get(name)
+    }
+
+    fn contains(&self, region: &str, account: &str, name: &str) -> bool {
+        self.get(region, account, name).is_some()
     }
 
     fn insert(&mut self, queue: Arc<Queue>) {
-        self.0.entry(queue.account.clone()).or_default().insert(queue.name.clone(), queue);
+        let scope = Self::scope(&queue.region, &queue.account);
+        self.0.entry(scope).or_default().insert(queue.name.clone(), queue);
     }
 
-    fn remove(&mut self, account: &str, name: &str) {
-        if let Some(queues) = self.0.get_mut(account) {
+    fn remove(&mut self, region: &str, account: &str, name: &str) {
+        let scope = Self::scope(region, account);
+        if let Some(queues) = self.0.get_mut(&scope) {
             queues.remove(name);
             if queues.is_empty() {
-                self.0.remove(account);
+                self.0.remove(&scope);
             }
         }
     }
 
-    /// How many queues `account` owns.
-    fn count(&self, account: &str) -> usize {
-        self.0.get(account).map_or(0, BTreeMap::len)
+    /// How many queues `account` owns in `region`.
+    fn count(&self, region: &str, account: &str) -> usize {
+        self.queues(region, account).map_or(0, BTreeMap::len)
     }
 
-    /// The queues of one account, in name order.
-    fn of(&self, account: &str) -> impl Iterator<Item = &Arc<Queue>> {
-        self.0.get(account).into_iter().flat_map(BTreeMap::values)
+    /// The queues of one account in one region, in name order.
+    fn of(&self, region: &str, account: &str) -> impl Iterator<Item = &Arc<Queue>> {
+        self.queues(region, account).into_iter().flat_map(BTreeMap::values)
     }
 
-    /// Every queue, by account then name.
+    /// Every queue, by region, account, then name.
     pub(crate) fn values(&self) -> impl Iterator<Item = &Arc<Queue>> {
         self.0.values().flat_map(BTreeMap::values)
     }
@@ -253,7 +276,8 @@ struct Shared {
     config: EngineConfig,
     clock: Arc<dyn Clock>,
     queues: RwLock<Namespaces>,
-    recently_deleted: Mutex<HashMap<(String, String), Timestamp>>,
+    /// Names blocked after DeleteQueue, by region, account and name.
+    recently_deleted: Mutex<HashMap<(String, String, String), Timestamp>>,
     /// Bytes of message bodies and attributes stored in every queue (see [`QueueState::attach_usage`]).
     stored_bytes: Arc<AtomicU64>,
     next_queue_uid: AtomicU64,
@@ -283,6 +307,8 @@ struct Shared {
 #[derive(Debug, Clone)]
 pub struct Engine {
     shared: Arc<Shared>,
+    /// The region this handle acts in (see [`Engine::in_region`]).
+    region: Arc<str>,
 }
 
 impl Default for Engine {
@@ -300,7 +326,9 @@ impl Engine {
     /// An engine with no queues that reports every change to `sink` (durable storage).
     pub fn with_sink(config: EngineConfig, clock: Arc<dyn Clock>, sink: Option<Arc<dyn EventSink>>) -> Self {
         let sender_id = Arc::from(config.account_id.as_str());
+        let region = Arc::from(config.region.as_str());
         Self {
+            region,
             shared: Arc::new(Shared {
                 config,
                 clock,
@@ -316,9 +344,36 @@ impl Engine {
         }
     }
 
-    /// The endpoint identity (region, account).
+    /// The endpoint identity (default region, default account).
     pub fn config(&self) -> &EngineConfig {
         &self.shared.config
+    }
+
+    /// A handle on the same queues that acts in `region`: queue URLs and names are looked up there, queues are
+    /// created and listed there, and ARNs it makes name it. Every region is its own namespace, as every AWS
+    /// regional endpoint is; a region need not be announced before use. `region` should satisfy
+    /// [`is_valid_region`] (the HTTP layer and the config file check it).
+    ///
+    /// # Examples
+    /// ```
+    /// use sqskit_emulator::engine::Engine;
+    ///
+    /// let engine = Engine::default();
+    /// let ireland = engine.in_region("eu-west-1");
+    /// ireland.create_queue("orders", &[], &[]).unwrap();
+    /// assert!(ireland.get_queue_url("orders", None).is_ok());
+    /// assert!(engine.get_queue_url("orders", None).is_err(), "us-east-1 has no such queue");
+    /// ```
+    pub fn in_region(&self, region: &str) -> Engine {
+        if *self.region == *region {
+            return self.clone();
+        }
+        Engine { shared: Arc::clone(&self.shared), region: Arc::from(region) }
+    }
+
+    /// The region this handle acts in.
+    pub fn region(&self) -> &str {
+        &self.region
     }
 
     /// The clock every timestamp comes from.
@@ -383,19 +438,22 @@ impl Engine {
         self.queue_url_in(base_url, &self.shared.config.account_id, name)
     }
 
-    /// The queue URL of `name` owned by `account`.
+    /// The queue URL of `name` owned by `account`: `<base_url>/<account>/<name>`. The path names the account
+    /// and the queue; the region is the one the request is in, which a client reaching the emulator at a
+    /// regional host (`http://sqs.eu-west-1.localhost:9324`) sees in the URL's host, as on AWS
+    /// (`https://sqs.eu-west-1.amazonaws.com/<account>/<name>`).
     pub fn queue_url_in(&self, base_url: &str, account: &str, name: &str) -> String {
         format!("{}/{account}/{name}", base_url.trim_end_matches('/'))
     }
 
-    /// The ARN of a queue called `name` in the default account.
+    /// The ARN of a queue called `name` in the default account, in this handle's region.
     pub fn queue_arn(&self, name: &str) -> String {
         self.queue_arn_in(&self.shared.config.account_id, name)
     }
 
-    /// The ARN of a queue called `name` owned by `account`.
+    /// The ARN of a queue called `name` owned by `account`, in this handle's region.
     pub fn queue_arn_in(&self, account: &str, name: &str) -> String {
-        format!("arn:aws:sqs:{}:{account}:{name}", self.shared.config.region)
+        region::queue_arn(&self.region, account, name)
     }
 
     /// Bytes of message bodies and attributes stored now, in every queue.
@@ -432,30 +490,45 @@ impl Engine {
     }
 
     /// Finds a queue by its URL (only the path counts: `/<account>/<name>`) or by its bare name (in the default
-    /// account).
+    /// account), in this handle's region.
     fn queue(&self, queue_url: &str) -> Result<Arc<Queue>, SqsError> {
         let (account, name) = self.queue_location(queue_url)?;
         self.queue_in(account, name)
     }
 
+    /// The queue `name` of `account` in this handle's region.
     fn queue_in(&self, account: &str, name: &str) -> Result<Arc<Queue>, SqsError> {
-        let queues = self.shared.queues.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        queues.get(account, name).cloned().ok_or_else(SqsError::queue_does_not_exist)
+        self.queue_at(&self.region, account, name).ok_or_else(SqsError::queue_does_not_exist)
     }
 
-    /// The owning account and the name a queue URL points at (a bare name is in the default account).
+    /// The queue `name` of `account` in `region`.
+    fn queue_at(&self, region: &str, account: &str, name: &str) -> Option<Arc<Queue>> {
+        let queues = self.shared.queues.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        queues.get(region, account, name).cloned()
+    }
+
+    /// The owning account and the name a queue URL points at in this handle's region (a bare name is in the
+    /// default account).
+    ///
+    /// The path names the queue; the region is the handle's, as the region of an AWS request is its endpoint's.
+    /// A URL whose host names another region (`https://sqs.eu-west-1.amazonaws.com/...` in a us-east-1 request,
+    /// see [`region_of_host`]) points at a queue this region does not have: AWS answers such a request with
+    /// `AWS.SimpleQueueService.NonExistentQueue` (a client signing for one region with another region's queue
+    /// URL, <https://github.com/danvk/mapsnap/pull/436>; the same URL used with a client in its own region
+    /// works).
     ///
     /// # Errors
-    /// `QueueDoesNotExist` for a URL whose path is not `/<account>/<name>` or `<name>`.
+    /// `QueueDoesNotExist` for a URL whose path is not `/<account>/<name>` or `<name>`, or whose host names
+    /// another region.
     pub fn queue_location<'a>(&'a self, queue_url: &'a str) -> Result<(&'a str, &'a str), SqsError> {
-        let without_scheme = queue_url.split_once("://").map_or(queue_url, |(_, rest)| rest);
-        let mut segments = without_scheme.split('/');
-        let segments: Vec<&str> = if queue_url.contains("://") {
-            segments.next();
-            segments.filter(|s| !s.is_empty()).collect()
-        } else {
-            segments.filter(|s| !s.is_empty()).collect()
+        let (host, path) = match queue_url.split_once("://") {
+            Some((_, rest)) => rest.split_once('/').unwrap_or((rest, "")),
+            None => ("", queue_url),
         };
+        if region_of_host(host).is_some_and(|region| region != &*self.region) {
+            return Err(SqsError::queue_does_not_exist());
+        }
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
         match segments.as_slice() {
             [name] => Ok((self.shared.config.account_id.as_str(), name)),
             [account, name] => Ok((account, name)),
@@ -463,23 +536,25 @@ impl Engine {
         }
     }
 
-    /// The name durable storage keeps for a queue: the bare name in the default account (the format before
-    /// accounts existed), `<account>/<name>` in any other (a queue name never contains `/`).
-    fn storage_name(&self, account: &str, name: &str) -> String {
-        if account == self.shared.config.account_id { name.to_owned() } else { format!("{account}/{name}") }
+    /// The name durable storage keeps for a queue: `<region>/<account>/<name>` (a queue name never contains
+    /// `/`). Files written before regions existed hold `<name>` (default account) or `<account>/<name>`; they
+    /// are read as queues of the default region and rewritten in this form at start-up ([`Engine::restore`]).
+    fn storage_name(&self, region: &str, account: &str, name: &str) -> String {
+        format!("{region}/{account}/{name}")
     }
 
     /// Wraps a queue's state with its identity and this engine's storage.
-    fn new_queue(&self, uid: u64, account: &str, name: &str, mut state: QueueState) -> Arc<Queue> {
+    fn new_queue(&self, uid: u64, region: &str, account: &str, name: &str, mut state: QueueState) -> Arc<Queue> {
         if self.shared.sink.is_some() {
             state.enable_journal();
         }
         state.attach_usage(Arc::clone(&self.shared.stored_bytes));
         Arc::new(Queue {
             uid,
+            region: region.to_owned(),
             account: account.to_owned(),
             name: name.to_owned(),
-            arn: self.queue_arn_in(account, name),
+            arn: region::queue_arn(region, account, name),
             state: Mutex::new(state),
             notify: Notify::new(),
             deleted: std::sync::atomic::AtomicBool::new(false),

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::clock::Timestamp;
 use super::events::StorageEvent;
 use super::move_task_info::{MoveTaskInfo, MoveTaskStatus};
+use super::region::parse_queue_arn;
 use super::stored::{MessageState, StoredMessage};
 use super::{Engine, Queue};
 use crate::error::{ErrorCode, SqsError};
@@ -95,7 +96,7 @@ impl Engine {
             Some(rate) if (1..=MAX_MOVE_RATE).contains(&rate) => Some(rate as u64),
             Some(rate) => return Err(SqsError::out_of_range("MaxNumberOfMessagesPerSecond", rate, 1, MAX_MOVE_RATE)),
         };
-        let source = self.queue_by_arn(source_arn).ok_or_else(source_not_found)?;
+        let source = self.queue_by_arn_here(source_arn).ok_or_else(source_not_found)?;
         let is_dead_letter_queue = {
             let queues = self.shared.queues.read().unwrap_or_else(std::sync::PoisonError::into_inner);
             queues.values().any(|queue| {
@@ -106,7 +107,7 @@ impl Engine {
             return Err(SqsError::invalid_parameter("Source queue must be configured as a Dead Letter Queue."));
         }
         if let Some(destination_arn) = destination_arn {
-            let destination = self.queue_by_arn(destination_arn).ok_or_else(|| {
+            let destination = self.queue_by_arn_here(destination_arn).ok_or_else(|| {
                 SqsError::new(
                     ErrorCode::ResourceNotFoundException,
                     "The resource that you specified for the DestinationArn parameter doesn't exist.",
@@ -319,7 +320,7 @@ impl Engine {
             Some(max) if (1..=MAX_LISTED_TASKS).contains(&max) => max as usize,
             Some(max) => return Err(SqsError::out_of_range("MaxResults", max, 1, MAX_LISTED_TASKS)),
         };
-        let source = self.queue_by_arn(source_arn).ok_or_else(source_not_found)?;
+        let source = self.queue_by_arn_here(source_arn).ok_or_else(source_not_found)?;
         let tasks = self.shared.move_tasks.by_source.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         Ok(tasks
             .get(&source.arn)
@@ -338,12 +339,22 @@ impl Engine {
         }
         let source_arn = decode_task_handle(task_handle)
             .ok_or_else(|| SqsError::invalid_parameter("Value for parameter TaskHandle is invalid."))?;
-        if self.queue_by_arn(&source_arn).is_none() {
+        if self.queue_by_arn_here(&source_arn).is_none() {
             return Err(source_not_found());
         }
         let not_found = || SqsError::new(ErrorCode::ResourceNotFoundException, "Task does not exist.");
         let tasks = self.shared.move_tasks.by_source.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let task = tasks.values().flatten().find(|task| task.handle == task_handle).cloned().ok_or_else(not_found)?;
+        // A task belongs to its source queue's region: another region's endpoint does not know it.
+        let here = |task: &&Arc<MoveTask>| {
+            parse_queue_arn(&task.source_arn).is_some_and(|(region, ..)| region == self.region())
+        };
+        let task = tasks
+            .values()
+            .flatten()
+            .filter(here)
+            .find(|task| task.handle == task_handle)
+            .cloned()
+            .ok_or_else(not_found)?;
         drop(tasks);
         let mut status = task.status.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if status.0 != MoveTaskStatus::Running {

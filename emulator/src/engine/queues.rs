@@ -10,6 +10,7 @@ use super::attributes::{DeduplicationScope, FifoThroughputLimit, QueueAttributeN
 use super::events::StorageEvent;
 use super::listing::{QueueListing, page};
 use super::queue::QueueState;
+use super::region::parse_queue_arn;
 use super::tags::validate_tags;
 use crate::documents::RedrivePolicy;
 use crate::error::{ErrorCode, SqsError};
@@ -20,8 +21,8 @@ const PURGE_INTERVAL: Duration = Duration::from_secs(60);
 const MAX_QUEUE_NAME_LEN: usize = 80;
 
 impl Engine {
-    /// Creates a queue in the default account, or returns quietly if it exists with the same values for every
-    /// attribute given.
+    /// Creates a queue in the default account (in this handle's region), or returns quietly if it exists with the
+    /// same values for every attribute given.
     ///
     /// # Errors
     /// `InvalidParameterValue` for a bad name; `InvalidAttributeName` / `InvalidAttributeValue` for bad
@@ -36,7 +37,7 @@ impl Engine {
         self.create_queue_in(&self.shared.config.account_id.clone(), name, attributes, tags)
     }
 
-    /// Creates a queue owned by `account` (see [`Engine::create_queue`]).
+    /// Creates a queue owned by `account` in this handle's region (see [`Engine::create_queue`]).
     ///
     /// # Errors
     /// As [`Engine::create_queue`].
@@ -92,7 +93,7 @@ impl Engine {
         {
             let mut deleted = self.shared.recently_deleted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             deleted.retain(|_, at| *at + NAME_BLOCK_AFTER_DELETE > now);
-            if deleted.contains_key(&(account.to_owned(), name.to_owned())) {
+            if deleted.contains_key(&(self.region.to_string(), account.to_owned(), name.to_owned())) {
                 return Err(SqsError::new(
                     ErrorCode::QueueDeletedRecently,
                     "You must wait 60 seconds after deleting a queue before you can create another with the same name.",
@@ -100,9 +101,9 @@ impl Engine {
             }
         }
         // Another request may have created it between the check above and the write lock: treat as existing.
-        if !queues.contains(account, name) {
+        if !queues.contains(&self.region, account, name) {
             let limit = self.shared.config.max_queues_per_account;
-            if queues.count(account) >= limit {
+            if queues.count(&self.region, account) >= limit {
                 // AWS documents no queue quota; OverLimit is its error for "a limit was exceeded".
                 return Err(SqsError::new(
                     ErrorCode::OverLimit,
@@ -113,14 +114,14 @@ impl Engine {
             if let Some(sink) = &self.shared.sink {
                 sink.append(vec![StorageEvent::QueueCreated {
                     uid,
-                    name: self.storage_name(account, name),
+                    name: self.storage_name(&self.region, account, name),
                     attributes: settings.to_pairs(),
                     tags: tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                     created_at: now,
                 }]);
             }
             let state = QueueState::new(settings, tags, now);
-            queues.insert(self.new_queue(uid, account, name, state));
+            queues.insert(self.new_queue(uid, &self.region, account, name, state));
         }
         Ok(())
     }
@@ -173,12 +174,13 @@ impl Engine {
         source_is_fifo: bool,
     ) -> Result<(), SqsError> {
         let invalid = |reason: &str| SqsError::invalid_parameter_value("RedrivePolicy", policy.render(), reason);
-        // The dead-letter queue must be in the source's account.
-        let prefix = format!("arn:aws:sqs:{}:{account}:", self.shared.config.region);
-        let target = policy
-            .dead_letter_target_arn
-            .strip_prefix(&prefix)
-            .and_then(|name| self.queue_in(account, name).ok())
+        // The dead-letter queue must be in the source's account and region: "A dead letter queue must be created
+        // using the same AWS account and region as the source queue"
+        // (<https://docs.aws.amazon.com/sdk-for-java/v1/developer-guide/examples-sqs-dead-letter-queues.html>);
+        // a queue of another region or account is, from the source's region, one that does not exist.
+        let target = parse_queue_arn(&policy.dead_letter_target_arn)
+            .filter(|(region, owner, _)| *region == &*self.region && owner == &account)
+            .and_then(|(_, _, name)| self.queue_in(account, name).ok())
             .ok_or_else(|| invalid("Dead letter target does not exist."))?;
         if target.is_fifo() != source_is_fifo {
             return Err(invalid("Dead-letter queue must be same type of queue as the source."));
@@ -195,7 +197,8 @@ impl Engine {
         Ok(())
     }
 
-    /// Checks that a queue exists (GetQueueUrl) in `owner_account_id`, or else in the default account.
+    /// Checks that a queue exists (GetQueueUrl) in `owner_account_id`, or else in the default account, in this
+    /// handle's region.
     ///
     /// # Errors
     /// `QueueDoesNotExist`.
@@ -203,7 +206,8 @@ impl Engine {
         self.get_queue_url_in(&self.shared.config.account_id, name, owner_account_id)
     }
 
-    /// Checks that a queue exists in `owner_account_id`, or else in the caller's `account`.
+    /// Checks that a queue exists in `owner_account_id`, or else in the caller's `account`, in this handle's
+    /// region.
     ///
     /// # Errors
     /// `QueueDoesNotExist`.
@@ -211,7 +215,8 @@ impl Engine {
         self.queue_in(owner_account_id.unwrap_or(account), name).map(|_| ())
     }
 
-    /// Lists queue names with an optional prefix; pages when `max_results` is given (SPEC.md §6 ListQueues).
+    /// Lists queue names of the default account in this handle's region, with an optional prefix; pages when
+    /// `max_results` is given (SPEC.md §6 ListQueues).
     ///
     /// # Errors
     /// `InvalidParameterValue` for `max_results` outside 1..=1000 or a token this engine did not issue.
@@ -224,7 +229,7 @@ impl Engine {
         self.list_queues_in(&self.shared.config.account_id, prefix, max_results, next_token)
     }
 
-    /// Lists the queues `account` owns (see [`Engine::list_queues`]).
+    /// Lists the queues `account` owns in this handle's region (see [`Engine::list_queues`]).
     ///
     /// # Errors
     /// As [`Engine::list_queues`].
@@ -238,7 +243,12 @@ impl Engine {
         let prefix = prefix.unwrap_or_default();
         let names: Vec<String> = {
             let queues = self.shared.queues.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-            queues.of(account).map(|queue| &queue.name).filter(|name| name.starts_with(prefix)).cloned().collect()
+            queues
+                .of(&self.region, account)
+                .map(|queue| &queue.name)
+                .filter(|name| name.starts_with(prefix))
+                .cloned()
+                .collect()
         };
         let mut listing = page(names.into_iter(), max_results, next_token)?;
         account.clone_into(&mut listing.account);
@@ -252,7 +262,7 @@ impl Engine {
     pub fn delete_queue(&self, queue_url: &str) -> Result<(), SqsError> {
         let queue = self.queue(queue_url)?;
         let mut queues = self.shared.queues.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        queues.remove(&queue.account, &queue.name);
+        queues.remove(&queue.region, &queue.account, &queue.name);
         {
             // Under the queue's lock: a send that found the queue before it left the namespace either stored its
             // message before this point (and its row goes with the queue's) or finds the journal off and writes
@@ -274,7 +284,7 @@ impl Engine {
         }
         drop(queues);
         let mut deleted = self.shared.recently_deleted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        deleted.insert((queue.account.clone(), queue.name.clone()), self.now());
+        deleted.insert((queue.region.clone(), queue.account.clone(), queue.name.clone()), self.now());
         queue.notify.notify_waiters();
         Ok(())
     }
@@ -353,7 +363,7 @@ impl Engine {
         Ok(())
     }
 
-    /// Whether `account`'s queue `name` is a FIFO queue in high-throughput mode: `DeduplicationScope`
+    /// Whether `account`'s queue `name` (in this handle's region) is a FIFO queue in high-throughput mode: `DeduplicationScope`
     /// `messageGroup` and `FifoThroughputLimit` `perMessageGroupId` ("If you change any of the settings required
     /// for using high throughput for FIFO queues, normal throughput is in effect",
     /// <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/enable-high-throughput-fifo.html>).

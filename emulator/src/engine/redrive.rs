@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::listing::QueueListing;
+use super::region::parse_queue_arn;
 use super::stored::StoredMessage;
 use super::{Engine, Queue};
 use crate::error::SqsError;
@@ -24,12 +25,17 @@ impl DeadLetterTarget {
 }
 
 impl Engine {
-    /// Finds a queue by ARN (`arn:aws:sqs:<region>:<account>:<name>`); `None` when the ARN is not one of this
-    /// endpoint's queues.
+    /// Finds a queue by ARN (`arn:<partition>:sqs:<region>:<account>:<name>`), in whatever region it names;
+    /// `None` when the ARN is not one of this endpoint's queues.
     pub(super) fn queue_by_arn(&self, arn: &str) -> Option<Arc<Queue>> {
-        let prefix = format!("arn:aws:sqs:{}:", self.shared.config.region);
-        let (account, name) = arn.strip_prefix(&prefix)?.split_once(':')?;
-        self.queue_in(account, name).ok()
+        let (region, account, name) = parse_queue_arn(arn)?;
+        self.queue_at(region, account, name)
+    }
+
+    /// Finds a queue by ARN in this handle's region only: a request to one regional endpoint sees no queue of
+    /// another region, whatever ARN it names.
+    pub(super) fn queue_by_arn_here(&self, arn: &str) -> Option<Arc<Queue>> {
+        self.queue_by_arn(arn).filter(|queue| queue.region == *self.region)
     }
 
     /// Where messages of `source` that pass `maxReceiveCount` go now, and that count: the redrive policy's
@@ -108,9 +114,9 @@ impl Engine {
         let target = self.queue(queue_url)?;
         let sources: Vec<String> = {
             let queues = self.shared.queues.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-            // A dead-letter queue's sources are in its own account.
+            // A dead-letter queue's sources are in its own account and region.
             queues
-                .of(&target.account)
+                .of(&target.region, &target.account)
                 .filter(|queue| {
                     queue
                         .lock()

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use super::attributes::QueueSettings;
 use super::clock::{Clock, Timestamp};
 use super::dedup::{DEDUPLICATION_WINDOW, DeduplicatedSend};
-use super::events::EventSink;
+use super::events::{EventSink, StorageEvent};
 use super::move_task_info::MoveTaskInfo;
 use super::queue::QueueState;
 use super::stored::StoredMessage;
@@ -77,6 +77,7 @@ impl Engine {
         let engine = Self::with_sink(config, clock, sink);
         let now = engine.now();
         let mut queues = super::Namespaces::default();
+        let mut migrated = Vec::new();
         let mut max_uid = 0;
         for stored in snapshot.queues {
             let mut settings = QueueSettings::default();
@@ -99,19 +100,71 @@ impl Engine {
                 }
             }
             max_uid = max_uid.max(stored.uid);
-            // See `Engine::storage_name`: `<account>/<name>` outside the default account.
-            let (account, name) = match stored.name.split_once('/') {
-                Some((account, name)) => (account, name),
-                None => (engine.shared.config.account_id.as_str(), stored.name.as_str()),
+            let config = &engine.shared.config;
+            let (region, account, name) = match stored_identity(&stored.name) {
+                StoredIdentity::Full { region, account, name } => (region, account, name),
+                // Written before regions (or accounts) existed: a queue of the default region (and account),
+                // whose row is rewritten with its full identity.
+                StoredIdentity::WithoutRegion { account, name } => {
+                    let account = account.unwrap_or(&config.account_id);
+                    migrated.push(StorageEvent::QueueRenamed {
+                        uid: stored.uid,
+                        name: engine.storage_name(&config.region, account, name),
+                    });
+                    (config.region.as_str(), account, name)
+                }
             };
-            let queue = engine.new_queue(stored.uid, account, name, state);
+            let queue = engine.new_queue(stored.uid, region, account, name, state);
             // Messages that expired while the emulator was down go now, and storage hears of it.
             queue.lock().tick(now);
             queues.insert(queue);
+        }
+        if let (Some(sink), false) = (&engine.shared.sink, migrated.is_empty()) {
+            tracing::info!(queues = migrated.len(), region = %engine.shared.config.region, "stored queues without a region are now in the default region");
+            sink.append(migrated);
         }
         *engine.shared.queues.write().unwrap_or_else(std::sync::PoisonError::into_inner) = queues;
         engine.shared.next_queue_uid.store(max_uid + 1, Ordering::Relaxed);
         engine.restore_move_tasks(snapshot.move_tasks);
         Ok(engine)
+    }
+}
+
+/// A queue's identity as storage kept it (see `Engine::storage_name`).
+#[derive(Debug, PartialEq, Eq)]
+enum StoredIdentity<'a> {
+    /// `<region>/<account>/<name>`.
+    Full { region: &'a str, account: &'a str, name: &'a str },
+    /// `<account>/<name>` or `<name>` (the default account), from a file written before regions.
+    WithoutRegion { account: Option<&'a str>, name: &'a str },
+}
+
+fn stored_identity(stored: &str) -> StoredIdentity<'_> {
+    let mut parts = stored.splitn(3, '/');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(region), Some(account), Some(name)) => StoredIdentity::Full { region, account, name },
+        (Some(account), Some(name), None) => StoredIdentity::WithoutRegion { account: Some(account), name },
+        _ => StoredIdentity::WithoutRegion { account: None, name: stored },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_names_with_and_without_a_region() {
+        assert_eq!(
+            stored_identity("eu-west-1/111122223333/orders"),
+            StoredIdentity::Full { region: "eu-west-1", account: "111122223333", name: "orders" }
+        );
+        assert_eq!(
+            stored_identity("111122223333/orders"),
+            StoredIdentity::WithoutRegion { account: Some("111122223333"), name: "orders" }
+        );
+        assert_eq!(
+            stored_identity("orders.fifo"),
+            StoredIdentity::WithoutRegion { account: None, name: "orders.fifo" }
+        );
     }
 }

@@ -12,7 +12,7 @@
 //! | `DELETE /_sqskit/faults/{id}` | removes a rule |
 //! | `POST /_sqskit/faults/reset` `{"seed": 7}` | removes every rule, restarts the random sequence |
 //! | `PUT /_sqskit/quotas` `{"fifo": true}` | turns the FIFO throughput quota on or off |
-//! | `GET /_sqskit/queues/{name}/messages?limit=100` | peeks at messages without changing them |
+//! | `GET /_sqskit/queues/{name}/messages?limit=100&region=eu-west-1&account=…` | peeks at messages without changing them (region and account default to the emulator's) |
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::AppState;
-use crate::engine::{AttributeValue, MessageState, Timestamp};
+use crate::engine::{AttributeValue, MessageState, Timestamp, is_valid_region};
 use crate::faults::FaultRule;
 
 /// The header carrying the admin token.
@@ -193,6 +193,10 @@ async fn set_quotas(State(state): State<Arc<AppState>>, body: axum::body::Bytes)
 #[derive(Debug, Deserialize)]
 struct PeekQuery {
     limit: Option<usize>,
+    /// The queue's region; the default region when not given.
+    region: Option<String>,
+    /// The queue's account; the default account when not given.
+    account: Option<String>,
 }
 
 /// One message as the peek call shows it.
@@ -221,7 +225,12 @@ async fn peek(
     Query(query): Query<PeekQuery>,
 ) -> Response {
     let limit = query.limit.unwrap_or(DEFAULT_PEEK_LIMIT);
-    let messages = match state.engine.peek(&name, limit) {
+    let region = query.region.unwrap_or_else(|| state.engine.config().region.clone());
+    if !is_valid_region(&region) {
+        return failure(StatusCode::BAD_REQUEST, format!("region \"{region}\" is not a region name"));
+    }
+    let account = query.account.unwrap_or_else(|| state.engine.config().account_id.clone());
+    let messages = match state.engine.in_region(&region).peek(&format!("{account}/{name}"), limit) {
         Ok(messages) => messages,
         Err(error) => return failure(StatusCode::NOT_FOUND, error.message),
     };
@@ -262,5 +271,5 @@ async fn peek(
             }
         })
         .collect();
-    Json(json!({ "queue": name, "messages": messages })).into_response()
+    Json(json!({ "queue": name, "region": region, "account": account, "messages": messages })).into_response()
 }

@@ -24,9 +24,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::actions::{self, Action, EntryFaults, RequestContext};
-use crate::auth::{Authenticator, SignedRequest};
+use crate::auth::{self, Authenticator, SignedRequest};
 use crate::dashboard::{self, DashboardState, DepthHistory};
-use crate::engine::{Engine, ManualClock};
+use crate::engine::{Engine, ManualClock, is_valid_region, region_of_host};
 use crate::error::{ErrorCode, SqsError};
 use crate::faults::{FaultInjector, Outcome};
 use crate::metrics::{self, RequestMetrics, RequestOutcome};
@@ -147,6 +147,7 @@ async fn handle(
         base_url,
         entry_faults: None,
         caller_account: None,
+        region: None,
         trace_header: header_str(headers, TRACE_ID_HEADER).map(str::to_owned),
     };
     let protocol =
@@ -191,9 +192,8 @@ async fn run(
     // STS GetCallerIdentity, at the endpoint's root only (a queue URL takes SQS actions).
     let sts = context.path_queue_url.is_none()
         && query_params.as_ref().is_some_and(|params| protocol::sts::is_sts_action(params.action()));
+    let request = SignedRequest { method: method.as_str(), path: uri.path(), query: uri.query(), headers, body: &body };
     if let Some(authenticator) = &state.authenticator {
-        let request =
-            SignedRequest { method: method.as_str(), path: uri.path(), query: uri.query(), headers, body: &body };
         let now = state.engine.clock().now();
         let caller = if sts {
             authenticator.authenticate_for(&request, now, protocol::sts::SIGNING_SERVICE)?
@@ -207,6 +207,7 @@ async fn run(
         let identity = protocol::sts::CallerIdentity::root(account);
         return Ok(Reply::Answer(protocol::sts::caller_identity_response(&identity)));
     }
+    context.region = request_region(&request, state.authenticator.is_some())?;
     let (action, payload) = match (protocol, query_params) {
         (Protocol::Query | Protocol::QueryJson, Some(params)) => {
             let name = params.action().unwrap_or_default();
@@ -233,12 +234,13 @@ async fn run(
         let queue = actions::target_queue_name(&payload, context);
         // Only with FIFO quotas on, and only for a FIFO queue, is the queue's mode looked up.
         let account = context.caller_account.as_deref().unwrap_or(&state.engine.config().account_id);
+        let region = context.region.as_deref().unwrap_or(&state.engine.config().region);
         let high_throughput = state.faults.quotas()
-            && queue
-                .as_deref()
-                .is_some_and(|name| name.ends_with(".fifo") && state.engine.is_high_throughput_fifo(account, name));
+            && queue.as_deref().is_some_and(|name| {
+                name.ends_with(".fifo") && state.engine.in_region(region).is_high_throughput_fifo(account, name)
+            });
         let rate = if high_throughput {
-            crate::faults::high_throughput_fifo_calls_per_second(&state.engine.config().region)
+            crate::faults::high_throughput_fifo_calls_per_second(region)
         } else {
             crate::faults::FIFO_CALLS_PER_SECOND
         };
@@ -264,6 +266,20 @@ async fn run(
     let outcome = actions::dispatch(&state.engine, context, action, &payload).await;
     tracing::trace!(%action, ?protocol, ok = outcome.is_ok(), "handled");
     outcome.map(Reply::Answer)
+}
+
+/// The region a request acts in: its SigV4 credential scope's (the `Authorization` header or a presigned
+/// `X-Amz-Credential`, verified or not), else its regional `Host`'s (`sqs.<region>.…`, see [`region_of_host`]),
+/// else the default region (`None`). A scope that names no valid region is refused; with authentication on, so
+/// is a scope that disagrees with a regional `Host`, as that region's endpoint refuses it on AWS.
+fn request_region(request: &SignedRequest<'_>, authenticated: bool) -> Result<Option<String>, SqsError> {
+    let host = request.headers.get(header::HOST).and_then(|host| host.to_str().ok()).and_then(region_of_host);
+    match auth::credential_region(request) {
+        Some(scope) if !is_valid_region(&scope) => Err(auth::invalid_region(&scope)),
+        Some(scope) if authenticated && host.is_some_and(|host| host != scope) => Err(auth::invalid_region(&scope)),
+        Some(scope) => Ok(Some(scope)),
+        None => Ok(host.map(str::to_owned)),
+    }
 }
 
 /// A response whose body fails right after the headers: hyper then aborts the connection, and the client sees

@@ -24,7 +24,7 @@ use crate::auth::{AuthMode, Authenticator, Credential, CredentialsError};
 use crate::config::{ConfigError, QueueDeclaration, declare_queues};
 use crate::dashboard::DepthHistory;
 use crate::dashboard::history::run_sampler;
-use crate::engine::{Clock, Engine, EngineConfig, EventSink, SystemClock};
+use crate::engine::{Clock, Engine, EngineConfig, EventSink, SystemClock, is_valid_region};
 use crate::error::{ErrorCode, SqsError};
 use crate::faults::{FaultInjector, FaultRule};
 use crate::protocol;
@@ -159,7 +159,8 @@ impl EmulatorBuilder {
         self
     }
 
-    /// The region in queue ARNs.
+    /// The default region (default `us-east-1`): where requests that name no region act, and the region of
+    /// declared queues without one. Requests signed for (or sent to a host of) another region act in that one.
     pub fn region(mut self, region: impl Into<String>) -> Self {
         self.config.region = region.into();
         self
@@ -287,9 +288,20 @@ impl EmulatorBuilder {
     /// [`ServerError::Config`] for an invalid queue declaration, [`ServerError::Credentials`] for unusable SigV4
     /// credentials, [`ServerError::Bind`] when the address cannot be bound.
     pub async fn start(self) -> Result<RunningEmulator, ServerError> {
+        if !is_valid_region(&self.config.region) {
+            return Err(ServerError::Config(ConfigError {
+                source: self.queues_source.clone(),
+                queue: None,
+                message: format!(
+                    "region \"{}\" is not a region name (lowercase letters, digits and hyphens, starting with a \
+                     letter)",
+                    self.config.region
+                ),
+            }));
+        }
         let authenticator = match self.auth {
             AuthMode::Off => None,
-            AuthMode::Sigv4 => Some(Arc::new(Authenticator::new(self.config.region.clone(), self.credentials)?)),
+            AuthMode::Sigv4 => Some(Arc::new(Authenticator::new(self.credentials)?)),
         };
         let (engine, storage) = match &self.data_dir {
             Some(dir) => {

@@ -196,6 +196,20 @@ pub async fn sdk_client(endpoint: &str) -> Client {
     sdk_client_as(endpoint, "test", "test", None).await
 }
 
+/// An SDK client for `endpoint` with static test credentials, configured for `region` (its requests are signed
+/// for that region, so they act there); no retries.
+pub async fn sdk_client_in(endpoint: &str, region: &'static str) -> Client {
+    let credentials = aws_credential_types::Credentials::new("test", "test", None, None, "static");
+    let conf = aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(region)
+        .credentials_provider(credentials)
+        .retry_config(RetryConfig::disabled())
+        .load()
+        .await;
+    Client::new(&conf)
+}
+
 /// An SDK client for `endpoint` signing with the access key `key`, `secret` and an optional session `token`;
 /// no retries.
 pub async fn sdk_client_as(endpoint: &str, key: &str, secret: &str, token: Option<&str>) -> Client {

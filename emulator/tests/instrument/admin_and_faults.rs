@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::{TestEnv, raw_request, start_emulator, status_of};
+use crate::common::{TestEnv, raw_request, sdk_client_in, start_emulator, status_of};
 use aws_sdk_sqs::error::ProvideErrorMetadata;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, SendMessageBatchRequestEntry};
 use serde_json::{Value, json};
@@ -295,4 +295,26 @@ async fn fault_rules_and_quotas_come_from_the_configuration_file() {
     assert_eq!(rules.len(), 1);
     assert!(emulator.faults().quotas());
     emulator.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn peeking_names_the_region_and_account_of_the_queue() {
+    let env = TestEnv::start().await;
+    let ireland = sdk_client_in(&env.endpoint, "eu-west-1").await;
+    let url = env.url_of("regional");
+    ireland.create_queue().queue_name("regional").send().await.expect("create in Ireland");
+    ireland.send_message().queue_url(&url).message_body("in Ireland").send().await.expect("send");
+
+    let (status, _) = admin(&env, "GET", "/queues/regional/messages", Value::Null).await;
+    assert_eq!(status, 404, "not a queue of the default region");
+    let (status, peeked) = admin(&env, "GET", "/queues/regional/messages?region=eu-west-1", Value::Null).await;
+    assert_eq!(status, 200, "{peeked}");
+    assert_eq!((peeked["region"].as_str(), peeked["account"].as_str()), (Some("eu-west-1"), Some("000000000000")));
+    assert_eq!(peeked["messages"][0]["body"], "in Ireland");
+    let (status, _) =
+        admin(&env, "GET", "/queues/regional/messages?region=eu-west-1&account=111122223333", Value::Null).await;
+    assert_eq!(status, 404, "another account has no such queue");
+    let (status, _) = admin(&env, "GET", "/queues/regional/messages?region=EU", Value::Null).await;
+    assert_eq!(status, 400);
+    env.shutdown().await;
 }

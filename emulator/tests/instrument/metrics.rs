@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::common::{TestEnv, raw_request};
+use crate::common::{ACCOUNT, REGION, TestEnv, raw_request, sdk_client_in};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequestEntry};
 use sqskit_emulator::faults::{FaultKind, FaultRule};
 
@@ -34,9 +34,9 @@ impl Scrape {
         self.samples.iter().find(|sample| sample.name == name && sample.labels == wanted).map(|sample| sample.value)
     }
 
-    /// The value for one queue.
+    /// The value for one queue of the default region and account.
     fn queue(&self, name: &str, queue: &str) -> f64 {
-        self.value(name, &[("queue", queue)])
+        self.value(name, &[("region", REGION), ("account", ACCOUNT), ("queue", queue)])
     }
 }
 
@@ -226,5 +226,26 @@ async fn a_deleted_queue_leaves_the_output_and_a_new_one_starts_from_zero() {
     assert_eq!(gone.find("sqs_number_of_messages_sent_total", &[("queue", "short-lived")]), None);
     assert_eq!(fresh.queue("sqs_number_of_messages_sent_total", "short-lived"), 0.0);
     assert_eq!(fresh.queue("sqs_approximate_age_of_oldest_message_seconds", "short-lived"), 0.0);
+    env.shutdown().await;
+}
+
+#[tokio::test]
+async fn queues_of_the_same_name_in_two_regions_are_two_series() {
+    let env = TestEnv::start().await;
+    let ireland = sdk_client_in(&env.endpoint, "eu-west-1").await;
+    let here = env.create_queue("twin").await;
+    ireland.create_queue().queue_name("twin").send().await.expect("create in Ireland");
+    env.client.send_message().queue_url(&here).message_body("a").send().await.expect("send");
+    for body in ["b", "c"] {
+        ireland.send_message().queue_url(&here).message_body(body).send().await.expect("send in Ireland");
+    }
+
+    let metrics = scrape(&env).await;
+    let sent = |region: &str| {
+        metrics
+            .value("sqs_number_of_messages_sent_total", &[("region", region), ("account", ACCOUNT), ("queue", "twin")])
+    };
+    assert_eq!(sent(REGION), 1.0);
+    assert_eq!(sent("eu-west-1"), 2.0);
     env.shutdown().await;
 }

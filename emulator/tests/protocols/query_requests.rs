@@ -2,6 +2,7 @@
 //! and form parameters merged; and the error paths: missing or unknown actions and the legacy error codes and
 //! statuses of bad requests.
 
+use crate::common::raw_request;
 use crate::support::{ACCOUNT, NO_QUEUE_MESSAGE, Params, QueryEnv};
 
 #[tokio::test]
@@ -238,5 +239,61 @@ async fn high_throughput_fifo_queues_get_the_higher_quota() {
         let throttled = statuses.iter().filter(|status| **status != 200).count();
         assert_eq!(throttled, usize::from(limited), "{url}");
     }
+    env.shutdown().await;
+}
+
+/// Query requests act in the region of their SigV4 credential scope: a presigned GET's `X-Amz-Credential`, or
+/// the `Authorization` header of a form POST (signatures are not checked with authentication off, the scope
+/// still names the region); without one, a regional `Host` names it. See docs/aws-behaviour.md, "Regions".
+#[tokio::test]
+async fn query_requests_act_in_the_region_of_their_credential_scope() {
+    let env = QueryEnv::start().await;
+    let ireland = ("X-Amz-Credential", "AKIDEXAMPLE/20250101/eu-west-1/sqs/aws4_request");
+    let created = env.get("/", "CreateQueue", &[("QueueName", "regional"), ireland]).await;
+    assert_eq!(created.result("CreateQueue").text("QueueUrl"), env.url_of("regional"));
+
+    assert!(!env.ok("ListQueues", &[]).await.has("QueueUrl"), "the default region (us-east-1) has no queue");
+    let listed = env.get("/", "ListQueues", &[ireland]).await.result("ListQueues").texts("QueueUrl");
+    assert_eq!(listed, [env.url_of("regional")]);
+    let path = format!("/{ACCOUNT}/regional");
+    let arn = env.get(&path, "GetQueueAttributes", &[("AttributeName.1", "QueueArn"), ireland]).await;
+    assert_eq!(
+        arn.result("GetQueueAttributes").pairs("Attribute", "Name", "Value"),
+        [("QueueArn".to_owned(), format!("arn:aws:sqs:eu-west-1:{ACCOUNT}:regional"))]
+    );
+    let missing = env.call_at(&path, "GetQueueAttributes", &[("AttributeName.1", "QueueArn")]).await;
+    assert!(missing.error(400, "Sender", "AWS.SimpleQueueService.NonExistentQueue").contains(NO_QUEUE_MESSAGE));
+
+    // A form POST signed for eu-west-1 (Authorization header), and an unsigned one to a regional host.
+    let signed = raw_request(
+        &env.endpoint,
+        "POST",
+        "/",
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("x-amz-date", "20250101T000000Z"),
+            (
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20250101/eu-west-1/sqs/aws4_request, \
+                 SignedHeaders=host;x-amz-date, Signature=00",
+            ),
+        ],
+        b"Action=GetQueueUrl&Version=2012-11-05&QueueName=regional".to_vec(),
+    )
+    .await;
+    assert_eq!(signed.status, 200, "{}", String::from_utf8_lossy(&signed.body));
+    let hosted = raw_request(
+        &env.endpoint,
+        "POST",
+        "/",
+        &[("content-type", "application/x-www-form-urlencoded"), ("host", "sqs.eu-west-1.localhost:9324")],
+        b"Action=GetQueueUrl&Version=2012-11-05&QueueName=regional".to_vec(),
+    )
+    .await;
+    let body = String::from_utf8_lossy(&hosted.body).into_owned();
+    assert!(
+        body.contains(&format!("<QueueUrl>http://sqs.eu-west-1.localhost:9324/{ACCOUNT}/regional</QueueUrl>")),
+        "{body}"
+    );
     env.shutdown().await;
 }

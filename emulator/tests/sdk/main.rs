@@ -18,4 +18,5 @@ mod messages;
 mod move_tasks;
 mod permissions;
 mod queues;
+mod regions;
 mod visibility;

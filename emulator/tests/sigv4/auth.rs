@@ -204,3 +204,46 @@ async fn presigned_query_gets_work_until_they_expire() {
     assert!(body.contains("<Code>RequestExpired</Code>"), "{body}");
     env.emu.shutdown().await.unwrap();
 }
+
+/// Verified signatures for two regions act in two regions; a signature whose scope disagrees with a regional
+/// `Host` is refused as that region's endpoint refuses it (docs/aws-behaviour.md, "Regions").
+#[tokio::test]
+async fn each_signature_acts_in_the_region_of_its_scope() {
+    let env = start().await;
+    let in_region = |region: &'static str| {
+        let endpoint = env.endpoint.clone();
+        async move {
+            let credentials = Credentials::new(KEY_A, SECRET_A, None, None, "static");
+            let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .endpoint_url(endpoint)
+                .region(region)
+                .credentials_provider(credentials)
+                .retry_config(aws_config::retry::RetryConfig::disabled())
+                .load()
+                .await;
+            aws_sdk_sqs::Client::new(&conf)
+        }
+    };
+    let (virginia, ireland) = (in_region("us-east-1").await, in_region("eu-west-1").await);
+    let url = ireland.create_queue().queue_name("regional").send().await.unwrap().queue_url.unwrap();
+    assert_eq!(url, format!("{}/{ACCOUNT_A}/regional", env.endpoint));
+    assert!(virginia.list_queues().send().await.unwrap().queue_urls.unwrap_or_default().is_empty());
+    assert_eq!(ireland.list_queues().send().await.unwrap().queue_urls.unwrap_or_default(), [url]);
+
+    let port = env.endpoint.rsplit(':').next().unwrap();
+    let host = format!("sqs.eu-west-1.localhost:{port}");
+    let list = [("content-type", "application/x-amz-json-1.0"), ("x-amz-target", "AmazonSQS.ListQueues")];
+    let mut signed_headers: Vec<(&str, &str)> = list.to_vec();
+    signed_headers.push(("host", &host));
+    let url = format!("http://{host}/");
+    let signature =
+        sign_request("POST", &url, &signed_headers, b"{}", clock_time(&env.clock), SignatureLocation::Headers);
+    signed_headers.extend(signature.iter().map(|(name, value)| (name.as_str(), value.as_str())));
+    let response = raw_request(&env.endpoint, "POST", "/", &signed_headers, b"{}".to_vec()).await;
+    assert_eq!(response.status, 403, "{:?}", response.json());
+    assert_eq!(
+        response.json()["message"].as_str(),
+        Some(format!("Credential should be scoped to a valid region, not '{REGION}'. ").as_str())
+    );
+    env.emu.shutdown().await.unwrap();
+}

@@ -114,4 +114,28 @@ else
   not_ok "delete-queue"
 fi
 
+# regions: --region eu-west-1 signs for eu-west-1, whose queues us-east-1 does not see (docs/aws-behaviour.md)
+regional="$queue-eu"
+if sqs create-queue --region eu-west-1 --queue-name "$regional" >"$tmp/eu.json"; then
+  eu_url="$(json_get "$tmp/eu.json" 'd["QueueUrl"]')"
+  if sqs get-queue-attributes --region eu-west-1 --queue-url "$eu_url" --attribute-names QueueArn >"$tmp/eu-arn.json" &&
+    [[ "$(json_get "$tmp/eu-arn.json" 'd["Attributes"]["QueueArn"]')" == "arn:aws:sqs:eu-west-1:"*":$regional" ]]; then
+    ok "a queue created with --region eu-west-1 has an eu-west-1 ARN"
+  else
+    not_ok "the eu-west-1 queue's ARN: $(cat "$tmp/eu-arn.json" 2>/dev/null)"
+  fi
+  set +e
+  sqs get-queue-url --queue-name "$regional" >/dev/null 2>"$tmp/eu-miss.err"
+  status=$?
+  set -e
+  if [[ $status -ne 0 ]] && grep -q 'NonExistentQueue' "$tmp/eu-miss.err"; then
+    ok "the eu-west-1 queue is invisible in us-east-1"
+  else
+    not_ok "us-east-1 sees the eu-west-1 queue (status $status): $(cat "$tmp/eu-miss.err")"
+  fi
+  sqs delete-queue --region eu-west-1 --queue-url "$eu_url" || not_ok "delete the eu-west-1 queue"
+else
+  not_ok "create-queue --region eu-west-1"
+fi
+
 cli_summary cli

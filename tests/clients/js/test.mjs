@@ -419,3 +419,26 @@ describe("errors", () => {
     );
   });
 });
+
+describe("regions", () => {
+  // A client configured for eu-west-1 signs for eu-west-1; its queues are invisible to us-east-1 clients
+  // (docs/aws-behaviour.md, "Regions").
+  test("a queue created in eu-west-1 is invisible in us-east-1", async () => {
+    const ireland = makeClient({ region: "eu-west-1" });
+    const name = qname("regional");
+    const { QueueUrl } = await ireland.send(new CreateQueueCommand({ QueueName: name }));
+    try {
+      const attrs = await ireland.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }));
+      assert.match(attrs.Attributes.QueueArn, new RegExp(`^arn:aws:sqs:eu-west-1:\\d{12}:${name}$`));
+      await expectError(sqs.send(new GetQueueUrlCommand({ QueueName: name })), (e) =>
+        assert.ok(e instanceof QueueDoesNotExist, `${e.name}: ${e.message}`),
+      );
+      const listed = (await sqs.send(new ListQueuesCommand({ QueueNamePrefix: name }))).QueueUrls ?? [];
+      assert.deepEqual(listed, []);
+      const mine = (await ireland.send(new ListQueuesCommand({ QueueNamePrefix: name }))).QueueUrls ?? [];
+      assert.deepEqual(mine, [QueueUrl]);
+    } finally {
+      await ireland.send(new DeleteQueueCommand({ QueueUrl }));
+    }
+  });
+});

@@ -79,11 +79,11 @@ class WireRecorder:
         self.requests.append((headers, body or ""))
 
 
-def make_client():
+def make_client(region="us-east-1"):
     client = boto3.session.Session().client(
         "sqs",
         endpoint_url=ENDPOINT,
-        region_name="us-east-1",
+        region_name=region,
         aws_access_key_id="test",
         aws_secret_access_key="test",
         config=Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=30),
@@ -456,6 +456,43 @@ class T04Errors(SqsTestCase):
         self.assertClientError("InvalidParameterValue", self.client.create_queue, QueueName="bad name!")
         self.assertClientError("ReceiptHandleIsInvalid", self.client.delete_message, QueueUrl=url,
                                ReceiptHandle="garbage")
+
+
+class T07Regions(SqsTestCase):
+    """One emulator serves every region: a client configured for eu-west-1 signs its requests for eu-west-1, and
+    its queues are invisible to the us-east-1 client (docs/aws-behaviour.md, "Regions")."""
+
+    def test_a_queue_created_in_one_region_is_invisible_in_another(self):
+        ireland, recorder = make_client("eu-west-1")
+        name = qname("regional")
+        url = ireland.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "45"})["QueueUrl"]
+        self.addCleanup(lambda: ireland.delete_queue(QueueUrl=url))
+        self.assertIn("/eu-west-1/sqs/aws4_request", recorder.requests[-1][0]["authorization"])
+        arn = ireland.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.assertEqual(arn, "arn:aws:sqs:eu-west-1:000000000000:" + name)
+
+        self.assertClientError(NON_EXISTENT, self.client.get_queue_url, QueueName=name)
+        self.assertNotIn(url, self.client.list_queues(QueueNamePrefix=name).get("QueueUrls", []))
+        self.assertEqual(ireland.list_queues(QueueNamePrefix=name)["QueueUrls"], [url])
+        self.assertClientError(NON_EXISTENT, self.client.send_message, QueueUrl=url, MessageBody="x")
+
+        # The same name in us-east-1 is another queue.
+        here = self.create("regional", Attributes={"VisibilityTimeout": "10"})
+        self.assertEqual(here, url)
+        ireland.send_message(QueueUrl=url, MessageBody="for Ireland")
+        self.assertEqual(self.receive_all(here, WaitTimeSeconds=0), [])
+        got = ireland.receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"]
+        self.assertEqual([m["Body"] for m in got], ["for Ireland"])
+        self.assertEqual(ireland.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])
+                         ["Attributes"]["VisibilityTimeout"], "45")
+
+        # A dead-letter queue must be in its source's region.
+        policy = json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 3})
+        self.assertClientError("InvalidParameterValue", self.client.create_queue, QueueName=qname("regsrc"),
+                               Attributes={"RedrivePolicy": policy})
+        source = ireland.create_queue(QueueName=qname("regsrc"), Attributes={"RedrivePolicy": policy})["QueueUrl"]
+        self.addCleanup(lambda: ireland.delete_queue(QueueUrl=source))
+        self.assertEqual(ireland.list_dead_letter_source_queues(QueueUrl=url).get("queueUrls"), [source])
 
 
 class T06CallerIdentity(SqsTestCase):

@@ -413,7 +413,7 @@ mod tests {
         assert_eq!(found, vec![(Some("g"), "dedup-a", "id-a", 3), (None, "dedup-b", "id-b", 7)], "by expiry");
         let connection = Connection::open(dir.path().join(FILE_NAME)).expect("open the file");
         let version: i32 = connection.query_row("PRAGMA user_version", [], |row| row.get(0)).expect("version");
-        assert_eq!(version, 2);
+        assert_eq!(version, schema::FORMAT_VERSION);
     }
 
     #[tokio::test]

@@ -9,8 +9,11 @@ use crate::storage::StorageError;
 
 /// `PRAGMA application_id` of our files ("SQKT"), so a foreign SQLite file is recognised.
 pub(super) const APPLICATION_ID: i32 = 0x5351_4B54;
-/// `PRAGMA user_version`: the schema version this build reads and writes. Version 1 files are migrated.
-pub(super) const FORMAT_VERSION: i32 = 2;
+/// `PRAGMA user_version`: the schema version this build reads and writes. Version 1 and 2 files are migrated.
+/// Version 3 names queues `<region>/<account>/<name>`; versions 1 and 2 held `<name>` or `<account>/<name>`,
+/// which the engine reads as queues of the default region and rewrites at start-up (a build that knows no
+/// regions refuses a version 3 file instead of misreading its names).
+pub(super) const FORMAT_VERSION: i32 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE queues (
@@ -91,6 +94,9 @@ pub(super) fn open_connection(path: &Path) -> Result<Connection, StorageError> {
         return Err(foreign(format!("application id {application_id:#x}, expected {APPLICATION_ID:#x}")));
     } else if version == 1 {
         migrate_from_version_1(&connection).map_err(open_error)?;
+    } else if version == 2 {
+        // Nothing in the tables changes: queue names without a region are completed by the engine.
+        connection.execute_batch(&format!("PRAGMA user_version = {FORMAT_VERSION};")).map_err(open_error)?;
     } else if version != FORMAT_VERSION {
         return Err(StorageError::Corrupt {
             path: path.to_owned(),

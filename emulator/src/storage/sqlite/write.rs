@@ -33,6 +33,11 @@ pub(super) fn write_batch(connection: &mut Connection, events: &[StorageEvent]) 
                         to_sql(created_at.as_millis())
                     ])?;
             }
+            StorageEvent::QueueRenamed { uid, name } => {
+                transaction
+                    .prepare_cached("UPDATE queues SET name = ?2 WHERE uid = ?1")?
+                    .execute(params![to_sql(*uid), name])?;
+            }
             StorageEvent::QueueDeleted { uid } => {
                 for table in ["messages", "deduplications"] {
                     transaction
