@@ -390,3 +390,19 @@ fn encode_task_handle(source_arn: &str) -> String {
     let raw = format!("{{\"taskId\":\"{}\",\"sourceArn\":\"{source_arn}\"}}", Uuid::new_v4());
     base64::engine::general_purpose::STANDARD.encode(raw)
 }
+
+impl MoveTasks {
+    /// Cancels the running tasks of the given source queues and forgets every task of theirs (a reset: the
+    /// queues are gone, and a queue created again under the same ARN starts with no history).
+    pub(super) fn forget_sources(&self, source_arns: &[String]) {
+        let mut tasks = self.by_source.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for arn in source_arns {
+            for task in tasks.remove(arn).into_iter().flatten() {
+                if task.status() == MoveTaskStatus::Running {
+                    task.finish(MoveTaskStatus::Cancelled, None);
+                    task.cancel.cancel();
+                }
+            }
+        }
+    }
+}
