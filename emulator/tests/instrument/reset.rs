@@ -152,3 +152,75 @@ async fn liveness_and_readiness_are_answered_apart() {
     );
     stop_emulator(emu).await;
 }
+
+/// One GET that tolerates a server not listening yet: `None` when the connection fails.
+async fn try_get(endpoint: &str, path: &str, headers: &[(&str, &str)]) -> Option<(u16, String)> {
+    use http_body_util::BodyExt;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    let mut request = hyper::Request::get(format!("{endpoint}{path}"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request.body(http_body_util::Full::new(bytes::Bytes::new())).unwrap();
+    let response = tokio::time::timeout(std::time::Duration::from_secs(5), client.request(request)).await.ok()?.ok()?;
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.ok()?.to_bytes();
+    Some((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_are_answered_while_durable_storage_is_restored() {
+    // A data directory with enough messages that restoring them takes a moment.
+    let dir = tempfile::tempdir().unwrap();
+    let first = start_emulator(Emulator::builder().data_dir(dir.path())).await;
+    first.engine().create_queue("big", &[], &[]).unwrap();
+    for n in 0..50_000 {
+        first
+            .engine()
+            .send_message("big", sqskit_emulator::engine::SendMessageInput::with_body(format!("m{n}")))
+            .unwrap();
+    }
+    first.engine().sync().await.unwrap();
+    stop_emulator(first).await;
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let builder = Emulator::builder().port(port).data_dir(dir.path()).declare_queues(declared(), "test.toml");
+    let starting = tokio::spawn(builder.start());
+    let mut not_ready = Vec::new();
+    let mut sqs_during_start = None;
+    loop {
+        if let Some((status, body)) = try_get(&endpoint, "/health/ready", &[]).await {
+            if status == 200 {
+                break;
+            }
+            assert_eq!(status, 503, "{body}");
+            let live = try_get(&endpoint, "/health/live", &[]).await;
+            assert_eq!(live.map(|(status, _)| status), Some(200), "alive while not ready");
+            let detail: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(detail["ready"], false);
+            not_ready.push(detail["phase"].as_str().unwrap().to_owned());
+            if sqs_during_start.is_none() {
+                let json = [("content-type", "application/x-amz-json-1.0"), ("x-amz-target", "AmazonSQS.ListQueues")];
+                sqs_during_start = try_get(&endpoint, "/", &json).await;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    let emu = starting.await.unwrap().unwrap();
+    eprintln!(
+        "{} answers before ready: {:?}",
+        not_ready.len(),
+        not_ready.iter().collect::<std::collections::BTreeSet<_>>()
+    );
+    assert!(!not_ready.is_empty(), "no probe landed before the emulator was ready");
+    assert!(not_ready.iter().all(|phase| phase == "restoring_storage" || phase == "declaring_queues"), "{not_ready:?}");
+    if let Some((status, body)) = sqs_during_start {
+        assert_eq!(status, 503, "{body}");
+        assert!(body.contains("ServiceUnavailable"), "{body}");
+    }
+    let client = sdk_client(&emu.endpoint()).await;
+    assert_eq!(queue_names(&client).await, ["big", "orders", "orders-dlq"]);
+    stop_emulator(emu).await;
+}
