@@ -118,6 +118,35 @@ impl Browser {
         self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).text().await.unwrap()
     }
 
+    /// Waits (up to 10 s) until the element's text is `expected`: a click returns before the page it
+    /// submitted has loaded.
+    async fn wait_text(&self, css: &str, expected: &str) {
+        let mut seen = String::new();
+        for _ in 0..200 {
+            if let Ok(element) = self.client.find(Locator::Css(css)).await {
+                if let Ok(text) = element.text().await {
+                    if text == expected {
+                        return;
+                    }
+                    seen = text;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{css} shows {seen:?}, not {expected:?}, at {}", self.path().await);
+    }
+
+    /// Waits (up to 10 s) until the browser is at `expected` (path and query).
+    async fn wait_path(&self, expected: &str) {
+        for _ in 0..200 {
+            if self.path().await == expected {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(self.path().await, expected);
+    }
+
     async fn source(&self) -> String {
         self.client.source().await.unwrap()
     }
@@ -142,6 +171,17 @@ impl Browser {
     }
 }
 
+/// Waits (up to 10 s) until `done` holds.
+async fn eventually(done: impl Fn() -> bool) {
+    for _ in 0..200 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(done(), "condition not reached within 10 s");
+}
+
 /// The visible count of a queue, as its page shows it.
 async fn visible(browser: &Browser) -> String {
     browser.text("section.stats [data-metric=visible]").await
@@ -162,9 +202,9 @@ async fn a_person_creates_sends_dead_letters_and_redrives_from_the_console() {
     browser.choose("form#create select[name=dead_letter_queue]", "new").await;
     browser.type_into("form#create input[name=max_receive_count]", "2").await;
     browser.click("form#create button[type=submit]").await;
-    assert_eq!(browser.path().await, "/ui/queues/orders?notice=created");
-    assert_eq!(browser.text("p.notice").await, "Queue created.");
-    assert_eq!(browser.text("[data-metric=dead-letter-queue] a").await, "orders-dlq");
+    browser.wait_path("/ui/queues/orders?notice=created").await;
+    browser.wait_text("p.notice", "Queue created.").await;
+    browser.wait_text("[data-metric=dead-letter-queue] a", "orders-dlq").await;
     let attributes = env.attributes(&env.url_of("orders")).await;
     assert_eq!(attributes["VisibilityTimeout"], "30");
     assert!(attributes["RedrivePolicy"].contains(&TestEnv::arn_of("orders-dlq")), "{attributes:?}");
@@ -175,34 +215,39 @@ async fn a_person_creates_sends_dead_letters_and_redrives_from_the_console() {
     browser.type_into("form#send input[name=attribute_name]", "origin").await;
     browser.type_into("form#send input[name=attribute_value]", "console").await;
     browser.click("form#send button[type=submit]").await;
-    assert_eq!(browser.text("p.notice").await, "Message sent.");
+    browser.wait_text("p.notice", "Message sent.").await;
     assert_eq!(visible(&browser).await, "1");
-    assert_eq!(browser.text("table.messages code.body").await, "<b>order 42</b>");
+    browser.wait_text("table.messages code.body", "<b>order 42</b>").await;
     assert!(browser.source().await.contains("&lt;b&gt;order 42&lt;/b&gt;"));
     browser.screenshot("console-queue.png").await;
 
     // Receive it twice from the console, letting the visibility timeout pass on the manual clock; the third
     // receive moves it to the dead-letter queue.
+    let engine = env.emu.engine();
     for round in 1..=3 {
+        browser.open(&ui("/ui/queues/orders")).await;
         browser.type_into("form#receive input[name=visibility_timeout]", "30").await;
         browser.click("form#receive button[type=submit]").await;
         if round < 3 {
-            assert_eq!(browser.text("table.received code.body").await, "<b>order 42</b>", "receive {round}");
+            browser.wait_text("table.received code.body", "<b>order 42</b>").await;
+            // The clock moves only once the engine counted this receive.
+            eventually(|| engine.peek("orders", 1).unwrap().first().map(|m| m.receive_count) == Some(round)).await;
             env.advance(31);
         } else {
-            assert_eq!(browser.text("p.notice").await, "No message was visible.");
+            browser.wait_text("p.notice", "No message was visible.").await;
         }
     }
+    eventually(|| engine.peek("orders-dlq", 1).unwrap().len() == 1).await;
     browser.open(&ui("/ui/queues/orders")).await;
     assert_eq!(visible(&browser).await, "0");
 
     // On the dead-letter queue's page: the message, then a redrive back to its source.
     browser.click("[data-metric=dead-letter-queue] a").await;
-    assert_eq!(browser.path().await, "/ui/queues/orders-dlq");
+    browser.wait_path("/ui/queues/orders-dlq").await;
     assert_eq!(visible(&browser).await, "1");
-    assert_eq!(browser.text("table.messages code.body").await, "<b>order 42</b>");
+    browser.wait_text("table.messages code.body", "<b>order 42</b>").await;
     browser.click("form#redrive button[type=submit]").await;
-    assert_eq!(browser.path().await, "/ui/queues/orders-dlq/redrive");
+    browser.wait_path("/ui/queues/orders-dlq/redrive").await;
     let mut status = String::new();
     for _ in 0..50 {
         env.advance(1);
@@ -214,24 +259,24 @@ async fn a_person_creates_sends_dead_letters_and_redrives_from_the_console() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(status, "COMPLETED");
-    assert_eq!(browser.text("table.tasks [data-metric=moved]").await, "1");
+    browser.wait_text("table.tasks [data-metric=moved]", "1").await;
     browser.screenshot("console-redrive.png").await;
 
     // Back in "orders": receive it and delete it from the console.
     browser.open(&ui("/ui/queues/orders")).await;
     assert_eq!(visible(&browser).await, "1");
-    assert_eq!(browser.text("table.messages code.body").await, "<b>order 42</b>");
+    browser.wait_text("table.messages code.body", "<b>order 42</b>").await;
     browser.click("form#receive button[type=submit]").await;
     browser.click("form.delete-message button[type=submit]").await;
-    assert_eq!(browser.text("p.notice").await, "Message deleted.");
+    browser.wait_text("p.notice", "Message deleted.").await;
     let (visible_now, in_flight, _) = env.counts(&env.url_of("orders")).await;
     assert_eq!((visible_now, in_flight), (0, 0));
 
     // A refused action reports AWS's error: purging twice within 60 seconds.
     browser.click("form#purge button[type=submit]").await;
-    assert_eq!(browser.text("p.notice").await, "Queue purged.");
+    browser.wait_text("p.notice", "Queue purged.").await;
     browser.click("form#purge button[type=submit]").await;
-    assert_eq!(browser.text("[data-error-code]").await, "PurgeQueueInProgress");
+    browser.wait_text("[data-error-code]", "PurgeQueueInProgress").await;
     assert!(browser.text("[data-error-message]").await.contains("60 seconds"));
     browser.close().await;
     env.shutdown().await;
@@ -315,12 +360,12 @@ async fn in_sigv4_mode_an_anonymous_browser_sees_no_queue_and_no_message() {
         assert!(!page.contains("private-orders") && !page.contains("card 4111"), "{path} shows: {page}");
     }
     browser.open(&format!("{}/ui", emu.endpoint())).await;
-    assert_eq!(browser.text("h1").await, "Sign in");
+    browser.wait_text("h1", "Sign in").await;
     browser.screenshot("console-sign-in.png").await;
     // The operator signs in with the admin token and then sees the account's queue.
     browser.type_into("input[name=token]", "operator-token").await;
     browser.click("form.console button[type=submit]").await;
-    assert!(browser.source().await.contains("private-orders"));
+    browser.wait_text("tr[data-queue=private-orders] a.queue", "private-orders").await;
     browser.close().await;
     stop_emulator(emu).await;
 }
