@@ -82,6 +82,9 @@ pub struct ConfigFile {
     pub max_queues_per_account: Option<usize>,
     /// The memory budget for stored messages (bodies and attributes), in bytes.
     pub max_stored_message_bytes: Option<u64>,
+    /// `false` lets a deleted queue's name be used again at once (AWS, and the default, refuse it for 60 seconds
+    /// with `QueueDeletedRecently`).
+    pub queue_deleted_recently: Option<bool>,
     /// Fault rules, in `[[fault]]` tables (the admin API's rule format).
     #[serde(default, rename = "fault")]
     pub faults: Vec<crate::faults::FaultRule>,

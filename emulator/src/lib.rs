@@ -29,6 +29,6 @@ pub mod metrics;
 pub mod protocol;
 pub mod storage;
 
-pub use engine::{Clock, Engine, EngineConfig, ManualClock, SystemClock, Timestamp};
+pub use engine::{Clock, Engine, EngineConfig, ManualClock, ResetScope, SystemClock, Timestamp};
 pub use error::{ErrorCode, SqsError};
-pub use http::server::{Emulator, EmulatorBuilder, RunningEmulator, ServerError};
+pub use http::server::{Emulator, EmulatorBuilder, ResetReport, RunningEmulator, ServerError};

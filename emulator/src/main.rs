@@ -68,6 +68,10 @@ struct Args {
     /// Memory budget for stored messages (bodies and attributes) in bytes [default: 1073741824].
     #[arg(long, env = "SQSKIT_MAX_STORED_MESSAGE_BYTES")]
     max_stored_message_bytes: Option<u64>,
+    /// Let a deleted queue's name be used again at once, instead of refusing it for 60 seconds with
+    /// QueueDeletedRecently as AWS does (a deliberate deviation, for test suites).
+    #[arg(long, env = "SQSKIT_NO_QUEUE_DELETED_RECENTLY")]
+    no_queue_deleted_recently: bool,
     /// Worker threads of the async runtime (default: one per core).
     #[arg(long)]
     worker_threads: Option<usize>,
@@ -118,7 +122,8 @@ async fn serve(args: Args) -> Result<(), sqskit_emulator::ServerError> {
         .fault_rules(file.faults)
         .fifo_quotas(args.fifo_quotas || file.fifo_quotas.unwrap_or(false))
         .auth(args.auth.or(file.auth).unwrap_or_default())
-        .credentials(file.credentials);
+        .credentials(file.credentials)
+        .queue_deleted_recently(!args.no_queue_deleted_recently && file.queue_deleted_recently.unwrap_or(true));
     if let Some(bytes) = args.max_request_bytes.or(file.max_request_bytes) {
         builder = builder.max_request_bytes(bytes);
     }

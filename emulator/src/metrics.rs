@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::action::Action;
+use crate::auth::Viewer;
+use crate::auth::viewer::arn_account;
 use crate::engine::{Engine, QueueMetrics};
 use crate::error::ErrorCode;
 use crate::faults::FaultInjector;
@@ -123,13 +125,25 @@ type Labels<'a> = &'a [(&'a str, &'a str)];
 
 /// Renders every metric in the Prometheus text exposition format 0.0.4.
 ///
+/// An account's view ([`Viewer::Account`], a signed request in `--auth sigv4` mode) holds only the series of
+/// that account's queues and the storage gauge: request counts and fault rules span every account.
+///
 /// # Errors
 /// Only if formatting fails, which writing to a `String` does not.
-pub fn render(engine: &Engine, faults: &FaultInjector, requests: &RequestMetrics) -> Result<String, fmt::Error> {
+pub fn render(
+    engine: &Engine,
+    faults: &FaultInjector,
+    requests: &RequestMetrics,
+    viewer: &Viewer,
+) -> Result<String, fmt::Error> {
     let mut out = String::with_capacity(16 * 1024);
-    render_queues(&mut out, &engine.queue_metrics())?;
-    render_requests(&mut out, requests)?;
-    render_faults(&mut out, faults)?;
+    let mut queues = engine.queue_metrics();
+    queues.retain(|queue| arn_account(&queue.arn).is_some_and(|account| viewer.sees(account)));
+    render_queues(&mut out, &queues)?;
+    if viewer.is_admin() {
+        render_requests(&mut out, requests)?;
+        render_faults(&mut out, faults)?;
+    }
     header(
         &mut out,
         STORAGE_FAILING,

@@ -240,7 +240,7 @@ async fn queues_of_other_regions_are_listed_with_their_region_and_pages_of_their
     let overview = raw_request(&env.endpoint, "GET", "/ui", &[], Vec::new()).await;
     let overview = String::from_utf8_lossy(&overview.body).into_owned();
     let row = row(&overview, "regional");
-    assert!(row.contains(r#"href="/ui/queues/regional?region=eu-west-1&amp;account=000000000000""#), "{row}");
+    assert!(row.contains(r#"href="/ui/queues/regional?region=eu-west-1""#), "{row}");
     assert!(row.contains("eu-west-1 · 000000000000"), "{row}");
 
     let default_region = raw_request(&env.endpoint, "GET", "/ui/queues/regional", &[], Vec::new()).await;

@@ -8,9 +8,13 @@
 //!
 //! - `sigv4.rs`: canonical request, string to sign, signing key, header parsing.
 //! - `time.rs`: the `YYYYMMDDTHHMMSSZ` dates.
+//! - `viewer.rs`: who looks at the dashboard, the metrics and the admin API, and what they may see.
 
 pub mod sigv4;
 pub mod time;
+pub mod viewer;
+
+pub use viewer::Viewer;
 
 use std::collections::HashMap;
 use std::fmt;

@@ -28,7 +28,7 @@
 //!    (message move tasks).
 //! 5. `queues.rs` (create, get URL, list, delete, attributes, purge), `send.rs` (SendMessage and its batch),
 //!    `messages.rs` (delete and visibility changes by receipt handle), `metrics.rs` (per-queue counters),
-//!    `restore.rs` (start-up recovery).
+//!    `restore.rs` (start-up recovery), `reset.rs` (deleting a scope's queues between tests).
 
 mod access;
 mod attributes;
@@ -54,6 +54,7 @@ mod receipt;
 mod receive;
 mod redrive;
 mod region;
+mod reset;
 mod restore;
 mod send;
 mod sequence;
@@ -85,6 +86,7 @@ pub use peek::PeekedMessage;
 pub use queue::{MessageCounts, QueueState};
 pub use receive::{ReceiveMessageInput, ReceivedMessage};
 pub use region::{DEFAULT_REGION, is_valid_region, parse_queue_arn, partition, queue_arn, region_of_host};
+pub use reset::ResetScope;
 pub use restore::{DeduplicationRecord, QueueSnapshot, Snapshot};
 pub use send::{SendMessageInput, SendMessageOutput, SendOrigin};
 pub use stored::{MessageExtra, MessageState, StoredMessage};
@@ -116,6 +118,9 @@ pub struct EngineConfig {
     /// standard queue at the limit fails with `OverLimit`; a long poll, or any FIFO receive, gets no further
     /// message until one leaves the in-flight state (see [`DEFAULT_MAX_IN_FLIGHT_MESSAGES`]).
     pub max_in_flight_messages: usize,
+    /// Whether a deleted queue's name stays blocked for 60 seconds (`QueueDeletedRecently`), as on AWS (the
+    /// default). Test suites that delete and recreate queues turn it off: a deliberate deviation from AWS.
+    pub queue_deleted_recently: bool,
 }
 
 /// AWS's in-flight quota, 120,000 messages per queue for standard and FIFO queues alike: "If you reach this
@@ -134,6 +139,7 @@ impl Default for EngineConfig {
             max_queues_per_account: DEFAULT_MAX_QUEUES_PER_ACCOUNT,
             max_stored_message_bytes: DEFAULT_MAX_STORED_MESSAGE_BYTES,
             max_in_flight_messages: DEFAULT_MAX_IN_FLIGHT_MESSAGES,
+            queue_deleted_recently: true,
         }
     }
 }

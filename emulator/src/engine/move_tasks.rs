@@ -423,3 +423,19 @@ fn source_not_found() -> SqsError {
         "The resource that you specified for the SourceArn parameter doesn't exist.",
     )
 }
+
+impl MoveTasks {
+    /// Cancels the running tasks of the given source queues and forgets every task of theirs (a reset: the
+    /// queues are gone, and a queue created again under the same ARN starts with no history).
+    pub(super) fn forget_sources(&self, source_arns: &[String]) {
+        let mut tasks = self.by_source.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for arn in source_arns {
+            for task in tasks.remove(arn).into_iter().flatten() {
+                if task.status() == MoveTaskStatus::Running {
+                    task.finish(MoveTaskStatus::Cancelled, None);
+                    task.cancel.cancel();
+                }
+            }
+        }
+    }
+}

@@ -90,7 +90,7 @@ impl Engine {
         let tags = validate_tags(name, BTreeMap::new(), tags)?;
 
         let mut queues = self.shared.queues.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        {
+        if self.shared.config.queue_deleted_recently {
             let mut deleted = self.shared.recently_deleted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             deleted.retain(|_, at| *at + NAME_BLOCK_AFTER_DELETE > now);
             if deleted.contains_key(&(self.region.to_string(), account.to_owned(), name.to_owned())) {
@@ -255,7 +255,8 @@ impl Engine {
         Ok(listing)
     }
 
-    /// Deletes a queue and its messages; its name is blocked for 60 seconds.
+    /// Deletes a queue and its messages; its name is blocked for 60 seconds (unless
+    /// [`EngineConfig::queue_deleted_recently`](super::EngineConfig::queue_deleted_recently) is off).
     ///
     /// # Errors
     /// `QueueDoesNotExist`.

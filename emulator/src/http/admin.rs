@@ -1,6 +1,8 @@
 //! The admin API: everything that makes the emulator a test instrument, under one reserved prefix that no
-//! SQS request uses (`/_sqskit/`; queue paths are `/<account>/<queue>`). JSON in and out; when an admin token
-//! is configured, every call must carry it in `x-sqskit-admin-token`.
+//! SQS request uses (`/_sqskit/`; queue paths are `/<account>/<queue>`). JSON in and out. Who may call it is
+//! decided by [`access`](super::access): with authentication off, anyone (or, when an admin token is configured,
+//! whoever carries it in `x-sqskit-admin-token`); with `--auth sigv4`, the admin token, or a signed request of
+//! an account, which may only peek at and reset its own queues.
 //!
 //! | call | does |
 //! |---|---|
@@ -12,7 +14,8 @@
 //! | `DELETE /_sqskit/faults/{id}` | removes a rule |
 //! | `POST /_sqskit/faults/reset` `{"seed": 7}` | removes every rule, restarts the random sequence |
 //! | `PUT /_sqskit/quotas` `{"fifo": true}` | turns the FIFO throughput quota on or off |
-//! | `GET /_sqskit/queues/{name}/messages?limit=100&region=eu-west-1&account=…` | peeks at messages without changing them (region and account default to the emulator's) |
+//! | `GET /_sqskit/queues/{name}/messages?limit=100&region=eu-west-1&account=111122223333` | peeks at messages without changing them (a queue of the default region and account, or of `region` / `account`; a signed caller's own account by default) |
+//! | `POST /_sqskit/reset` (body empty, `{}`, `{"account": "111122223333"}`, `{"region": "eu-west-1"}` or both) | deletes every queue (of that account, of that region) with its messages and move tasks, lifts the 60-second name block, declares the configuration's queues again; answers `{"deleted_queues", "declared_queues"}` |
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +23,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::Router;
 use axum::extract::Request;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -30,16 +33,18 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::AppState;
-use crate::engine::{AttributeValue, MessageState, Timestamp, is_valid_region};
+use crate::auth::Viewer;
+use crate::engine::{AttributeValue, MessageState, ResetScope, Timestamp, is_valid_region};
 use crate::faults::FaultRule;
 
-/// The header carrying the admin token.
-pub const TOKEN_HEADER: &str = "x-sqskit-admin-token";
+pub use super::access::TOKEN_HEADER;
 const DEFAULT_PEEK_LIMIT: usize = 100;
 
-/// The admin routes (nested under `/_sqskit`), behind the token check.
-pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
-    Router::new()
+/// The admin routes (nested under `/_sqskit`), behind [`access::guard`](super::access::guard): the global
+/// test controls (clock, faults, quotas) are the operator's; an account (a signed request in `--auth sigv4`
+/// mode) may peek at and reset only its own queues.
+pub fn routes() -> Router<Arc<AppState>> {
+    let global = Router::new()
         .route("/clock", get(get_clock))
         .route("/clock/advance", post(advance_clock))
         .route("/clock/set", post(set_clock))
@@ -47,31 +52,25 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/faults/reset", post(reset_faults))
         .route("/faults/{id}", delete(remove_fault))
         .route("/quotas", put(set_quotas))
-        .route("/queues/{name}/messages", get(peek))
-        .route_layer(middleware::from_fn_with_state(state, require_token))
+        .route_layer(middleware::from_fn(require_operator));
+    Router::new().merge(global).route("/queues/{name}/messages", get(peek)).route("/reset", post(reset))
 }
 
-/// Refuses admin calls without the configured token.
-async fn require_token(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
-    match refuse(&state, request.headers()) {
-        Some(refused) => refused,
-        None => next.run(request).await,
+/// Refuses the global controls to an account's signed request.
+async fn require_operator(request: Request, next: Next) -> Response {
+    match request.extensions().get::<Viewer>() {
+        Some(Viewer::Admin) => next.run(request).await,
+        _ => failure(
+            StatusCode::FORBIDDEN,
+            format!(
+                "the clock, fault rules and quotas are shared by every account: they need the admin token                  ({TOKEN_HEADER})"
+            ),
+        ),
     }
 }
 
 fn failure(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
-}
-
-/// Checks the admin token; `Some(response)` when the call must be refused.
-fn refuse(state: &AppState, headers: &axum::http::HeaderMap) -> Option<Response> {
-    let expected = state.admin_token.as_deref()?;
-    let given = headers.get(TOKEN_HEADER).and_then(|value| value.to_str().ok());
-    // Compare in constant time so the token cannot be guessed byte by byte from response times.
-    let matches = given.is_some_and(|given| {
-        given.len() == expected.len() && given.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
-    });
-    (!matches).then(|| failure(StatusCode::UNAUTHORIZED, format!("missing or wrong {TOKEN_HEADER} header")))
 }
 
 fn clock_json(state: &AppState) -> Response {
@@ -189,13 +188,60 @@ async fn set_quotas(State(state): State<Arc<AppState>>, body: axum::body::Bytes)
     Json(json!({ "fifo": quotas.fifo })).into_response()
 }
 
-/// `?limit=` of a peek.
+/// What `POST /_sqskit/reset` resets (see [`ResetScope`]).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResetBody {
+    account: Option<String>,
+    region: Option<String>,
+}
+
+async fn reset(
+    State(state): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
+    body: axum::body::Bytes,
+) -> Response {
+    let body: ResetBody = if body.iter().all(u8::is_ascii_whitespace) {
+        ResetBody::default()
+    } else {
+        match json_body(&body) {
+            Ok(body) => body,
+            Err(refused) => return *refused,
+        }
+    };
+    let scope = match body.account {
+        Some(account) if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) => {
+            ResetScope::account(account)
+        }
+        Some(account) => {
+            return failure(StatusCode::BAD_REQUEST, format!("account must be a 12-digit account id, not {account:?}"));
+        }
+        None => match viewer.account() {
+            Some(own) => ResetScope::account(own),
+            None => ResetScope::everything(),
+        },
+    };
+    let scope = match body.region {
+        Some(region) if is_valid_region(&region) => scope.in_region(region),
+        Some(region) => return failure(StatusCode::BAD_REQUEST, format!("region \"{region}\" is not a region name")),
+        None => scope,
+    };
+    if scope.account.as_deref().map_or(!viewer.is_admin(), |account| !viewer.sees(account)) {
+        return failure(StatusCode::FORBIDDEN, "an account may reset only its own queues");
+    }
+    match state.declared.reset(&state.engine, &scope).await {
+        Ok(report) => Json(report).into_response(),
+        Err(error) => failure(StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
+    }
+}
+
+/// `?limit=&account=` of a peek.
 #[derive(Debug, Deserialize)]
 struct PeekQuery {
     limit: Option<usize>,
     /// The queue's region; the default region when not given.
     region: Option<String>,
-    /// The queue's account; the default account when not given.
+    /// The queue's account; the caller's own (a signed request), else the default account, when not given.
     account: Option<String>,
 }
 
@@ -221,6 +267,7 @@ struct PeekedJson {
 
 async fn peek(
     State(state): State<Arc<AppState>>,
+    Extension(viewer): Extension<Viewer>,
     Path(name): Path<String>,
     Query(query): Query<PeekQuery>,
 ) -> Response {
@@ -229,7 +276,14 @@ async fn peek(
     if !is_valid_region(&region) {
         return failure(StatusCode::BAD_REQUEST, format!("region \"{region}\" is not a region name"));
     }
-    let account = query.account.unwrap_or_else(|| state.engine.config().account_id.clone());
+    let account = query
+        .account
+        .or_else(|| viewer.account().map(str::to_owned))
+        .unwrap_or_else(|| state.engine.config().account_id.clone());
+    if !viewer.sees(&account) {
+        // As for a queue that does not exist: another account's queues are not even confirmed.
+        return failure(StatusCode::NOT_FOUND, "The specified queue does not exist.");
+    }
     let messages = match state.engine.in_region(&region).peek(&format!("{account}/{name}"), limit) {
         Ok(messages) => messages,
         Err(error) => return failure(StatusCode::NOT_FOUND, error.message),

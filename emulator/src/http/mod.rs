@@ -3,14 +3,19 @@
 //! neither how to parse a protocol nor any queue rule.
 //!
 //! - `server.rs`: the in-process [`Emulator`](crate::Emulator) builder and the running server's handle.
-//! - `admin.rs`: the admin API under `/_sqskit/` (clock, faults, quotas, peek).
+//! - `admin.rs`: the admin API under `/_sqskit/` (clock, faults, quotas, peek, reset).
+//! - `access.rs`: who may see `/ui`, `/metrics` and `/_sqskit/*` (the admin token, or a signed request of an
+//!   account in `--auth sigv4` mode).
+//! - `health.rs`: liveness and readiness.
 //! - `GET /metrics` (Prometheus text, see [`crate::metrics`]) and the dashboard under `/ui` (see
 //!   [`crate::dashboard`]). Every SQS request is counted and timed here, by action and outcome.
 //!
 //! Injected faults are carried out here, because only this layer knows about connections: a dropped
 //! connection is a response whose body fails after the headers, which makes hyper abort the connection.
 
+pub mod access;
 pub mod admin;
+pub mod health;
 pub mod server;
 
 use std::sync::Arc;
@@ -18,13 +23,13 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
-use axum::extract::{FromRef, Path, Request, State};
+use axum::extract::{Extension, FromRef, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::actions::{self, Action, EntryFaults, RequestContext};
-use crate::auth::{self, Authenticator, SignedRequest};
+use crate::auth::{self, Authenticator, SignedRequest, Viewer};
 use crate::dashboard::{self, DashboardState, DepthHistory};
 use crate::engine::{Engine, ManualClock, is_valid_region, region_of_host};
 use crate::error::{ErrorCode, SqsError};
@@ -62,6 +67,12 @@ pub struct AppState {
     pub depth_history: Arc<DepthHistory>,
     /// The SigV4 verifier, when authentication is on (`--auth sigv4`).
     pub authenticator: Option<Arc<Authenticator>>,
+    /// Dashboard sessions (sign-in with the admin token, form tokens).
+    pub sessions: Arc<dashboard::Sessions>,
+    /// The configuration's queues, declared again by a reset.
+    pub declared: Arc<server::Declared>,
+    /// Start-up and shutdown phase, for the readiness probe.
+    pub readiness: Arc<health::Readiness>,
 }
 
 impl FromRef<Arc<AppState>> for DashboardState {
@@ -71,6 +82,8 @@ impl FromRef<Arc<AppState>> for DashboardState {
             faults: Arc::clone(&state.faults),
             manual_clock: state.manual_clock.is_some(),
             depth_history: Arc::clone(&state.depth_history),
+            sessions: Arc::clone(&state.sessions),
+            admin_token: state.admin_token.clone(),
         }
     }
 }
@@ -86,26 +99,35 @@ enum Reply {
 /// (`/ui`) and the admin API.
 pub fn router(state: AppState) -> Router {
     let state = Arc::new(state);
-    Router::new()
-        .nest("/_sqskit", admin::routes(Arc::clone(&state)))
+    let guarded = Router::new()
+        .nest("/_sqskit", admin::routes())
         .merge(dashboard::routes())
-        .route("/health", get(health))
         .route("/metrics", get(prometheus))
+        .route_layer(axum::middleware::from_fn_with_state(Arc::clone(&state), access::guard));
+    Router::new()
+        .merge(guarded)
+        .merge(dashboard::public_routes())
+        .route("/health", get(health))
+        .route("/health/live", get(|| async { health::live() }))
+        .route("/health/ready", get(ready))
         .route("/", post(handle_root).get(handle_root))
         .route("/{account}/{queue}", post(handle_queue_path).get(handle_queue_path))
         .with_state(state)
 }
 
-/// `ok`, or 503 with the reason while durable storage is failing (durable writes are refused meanwhile).
+/// `ok`, or 503 with the reason while durable storage is failing (durable writes are refused meanwhile) or
+/// shutdown has begun (see [`health`]).
 async fn health(State(state): State<Arc<AppState>>) -> Response {
-    match state.engine.storage_failure() {
-        None => "ok".into_response(),
-        Some(failure) => (StatusCode::SERVICE_UNAVAILABLE, format!("storage failing: {failure}\n")).into_response(),
-    }
+    health::summary(&state.readiness, Some(&state.engine))
 }
 
-async fn prometheus(State(state): State<Arc<AppState>>) -> Response {
-    match metrics::render(&state.engine, &state.faults, &state.request_metrics) {
+/// Readiness with its detail (see [`health`]).
+async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    health::ready(&state.readiness, Some(&state.engine))
+}
+
+async fn prometheus(State(state): State<Arc<AppState>>, Extension(viewer): Extension<Viewer>) -> Response {
+    match metrics::render(&state.engine, &state.faults, &state.request_metrics, &viewer) {
         Ok(text) => ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }

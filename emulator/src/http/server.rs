@@ -4,7 +4,7 @@ use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -19,12 +19,13 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::health::{self, Phase, Readiness};
 use super::{AppState, DEFAULT_MAX_REQUEST_BYTES, router};
 use crate::auth::{AuthMode, Authenticator, Credential, CredentialsError};
 use crate::config::{ConfigError, QueueDeclaration, declare_queues};
 use crate::dashboard::DepthHistory;
 use crate::dashboard::history::run_sampler;
-use crate::engine::{Clock, Engine, EngineConfig, EventSink, SystemClock, is_valid_region};
+use crate::engine::{Clock, Engine, EngineConfig, EventSink, ResetScope, SystemClock, is_valid_region};
 use crate::error::{ErrorCode, SqsError};
 use crate::faults::{FaultInjector, FaultRule};
 use crate::protocol;
@@ -280,6 +281,13 @@ impl EmulatorBuilder {
         self
     }
 
+    /// `false` lets a deleted queue's name be used again at once; `true` (the default) refuses it for 60 seconds
+    /// with `QueueDeletedRecently`, as AWS does.
+    pub fn queue_deleted_recently(mut self, on: bool) -> Self {
+        self.config.queue_deleted_recently = on;
+        self
+    }
+
     /// Opens storage (restoring what it kept), declares the configured queues, binds the socket and starts
     /// serving in a background task.
     ///
@@ -301,41 +309,58 @@ impl EmulatorBuilder {
         }
         let authenticator = match self.auth {
             AuthMode::Off => None,
-            AuthMode::Sigv4 => Some(Arc::new(Authenticator::new(self.credentials)?)),
+            AuthMode::Sigv4 => Some(Arc::new(Authenticator::new(self.credentials.clone())?)),
         };
-        let (engine, storage) = match &self.data_dir {
-            Some(dir) => {
-                let dir = dir.clone();
-                let (storage, snapshot) = tokio::task::spawn_blocking(move || SqliteStorage::open(&dir))
-                    .await
-                    .map_err(|join| ServerError::Serve(io::Error::other(join)))??;
-                let storage = Arc::new(storage);
-                let sink: Arc<dyn EventSink> = storage.clone();
-                let queues = snapshot.queues.len();
-                let engine = Engine::restore(self.config.clone(), self.clock.clone(), Some(sink), snapshot)
-                    .map_err(|error| ServerError::Restore(error.message))?;
-                tracing::info!(path = %storage.path().display(), queues, "durable storage restored");
-                (engine, Some(storage))
-            }
-            None => (Engine::new(self.config.clone(), self.clock.clone()), None),
-        };
-        declare_queues(&engine, &self.queues, &self.queues_source)?;
-        engine.sync().await.map_err(|error| ServerError::Restore(error.message))?;
+        let faults = Arc::new(FaultInjector::new(self.fault_seed, Arc::clone(&self.clock)));
+        for rule in self.fault_rules.iter().cloned() {
+            faults.add(rule).map_err(|reason| {
+                ServerError::Config(ConfigError { source: self.queues_source.clone(), queue: None, message: reason })
+            })?;
+        }
+        // The socket is bound first, so that liveness and readiness probes are answered while storage is
+        // restored and the configured queues declared (see `health.rs`).
         let address = format!("{}:{}", self.host, self.port);
         let listener = TcpListener::bind(&address)
             .await
             .map_err(|source| ServerError::Bind { address: address.clone(), source })?;
         let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { address, source })?;
         let endpoint = format!("http://{local_addr}");
-        let faults = Arc::new(FaultInjector::new(self.fault_seed, Arc::clone(&self.clock)));
-        for rule in self.fault_rules {
-            faults.add(rule).map_err(|reason| {
-                ServerError::Config(ConfigError { source: self.queues_source.clone(), queue: None, message: reason })
-            })?;
-        }
+        let readiness = Arc::new(Readiness::new(self.data_dir.is_some()));
+        let app: Arc<OnceLock<Router>> = Arc::new(OnceLock::new());
+        let started_engine: Arc<OnceLock<Engine>> = Arc::new(OnceLock::new());
+        let shutdown = CancellationToken::new();
+        let serving = {
+            let stop = shutdown.clone();
+            let readiness = Arc::clone(&readiness);
+            let started_engine = Arc::clone(&started_engine);
+            let starting = starting_router(Arc::clone(&readiness));
+            tokio::spawn(serve(listener, Arc::clone(&app), starting, self.limits, async move {
+                stop.cancelled().await;
+                readiness.set(Phase::Stopping);
+                if let Some(engine) = started_engine.get() {
+                    engine.shutdown();
+                }
+            }))
+        };
+        let prepared = prepare(&self, &readiness).await;
+        let (engine, storage) = match prepared {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                shutdown.cancel();
+                if let Err(join) = serving.await {
+                    tracing::error!(%join, "the start-up server task failed");
+                }
+                return Err(error);
+            }
+        };
+        // Set once, before the router that uses it exists.
+        let _ = started_engine.set(engine.clone());
         faults.set_quotas(self.fifo_quotas);
         let depth_history = Arc::new(DepthHistory::default());
-        let app = router(AppState {
+        let declared = Arc::new(Declared { queues: self.queues.clone(), source: self.queues_source.clone() });
+        let _ = app.set(router(AppState {
+            declared: Arc::clone(&declared),
+            sessions: Arc::default(),
             engine: engine.clone(),
             faults: Arc::clone(&faults),
             manual_clock: self.clock.as_manual().cloned(),
@@ -345,20 +370,16 @@ impl EmulatorBuilder {
             request_metrics: Arc::default(),
             depth_history: Arc::clone(&depth_history),
             authenticator,
-        });
-        let shutdown = CancellationToken::new();
+            readiness: Arc::clone(&readiness),
+        }));
+        readiness.set(Phase::Ready);
         tokio::spawn(run_sampler(Arc::clone(&depth_history), engine.clone(), shutdown.clone()));
-        let stop = shutdown.clone();
-        let engine_for_shutdown = engine.clone();
-        let storage_for_shutdown = storage.clone();
-        let limits = self.limits;
         let task = tokio::spawn(async move {
-            let served = serve(listener, app, limits, async move {
-                stop.cancelled().await;
-                engine_for_shutdown.shutdown();
-            })
-            .await;
-            if let Some(storage) = storage_for_shutdown {
+            let served = match serving.await {
+                Ok(served) => served,
+                Err(join) => Err(io::Error::other(join)),
+            };
+            if let Some(storage) = storage {
                 // Writes what is still queued and stops the writer thread.
                 if tokio::task::spawn_blocking(move || storage.close()).await.is_err() {
                     tracing::error!("closing storage failed");
@@ -366,8 +387,90 @@ impl EmulatorBuilder {
             }
             served
         });
-        Ok(RunningEmulator { local_addr, endpoint, engine, faults, depth_history, shutdown, task })
+        Ok(RunningEmulator { local_addr, endpoint, engine, faults, depth_history, declared, shutdown, task })
     }
+}
+
+/// Restores storage (when there is a data directory) and declares the configured queues, moving `readiness`
+/// through its phases.
+async fn prepare(
+    builder: &EmulatorBuilder,
+    readiness: &Readiness,
+) -> Result<(Engine, Option<Arc<SqliteStorage>>), ServerError> {
+    let (engine, storage) = match &builder.data_dir {
+        Some(dir) => {
+            let dir = dir.clone();
+            let (storage, snapshot) = tokio::task::spawn_blocking(move || SqliteStorage::open(&dir))
+                .await
+                .map_err(|join| ServerError::Serve(io::Error::other(join)))??;
+            let storage = Arc::new(storage);
+            let sink: Arc<dyn EventSink> = storage.clone();
+            let queues = snapshot.queues.len();
+            let engine = Engine::restore(builder.config.clone(), builder.clock.clone(), Some(sink), snapshot)
+                .map_err(|error| ServerError::Restore(error.message))?;
+            tracing::info!(path = %storage.path().display(), queues, "durable storage restored");
+            (engine, Some(storage))
+        }
+        None => (Engine::new(builder.config.clone(), builder.clock.clone()), None),
+    };
+    readiness.set(Phase::DeclaringQueues);
+    readiness.set_declared_queues(builder.queues.len());
+    let declared = declare_queues(&engine, &builder.queues, &builder.queues_source)
+        .map_err(ServerError::from)
+        .map(|()| engine.clone());
+    let declared = match declared {
+        Ok(engine) => engine.sync().await.map_err(|error| ServerError::Restore(error.message)),
+        Err(error) => Err(error),
+    };
+    if let Err(error) = declared {
+        if let Some(storage) = storage {
+            engine.shutdown();
+            if tokio::task::spawn_blocking(move || storage.close()).await.is_err() {
+                tracing::error!("closing storage failed");
+            }
+        }
+        return Err(error);
+    }
+    Ok((engine, storage))
+}
+
+/// What the server answers before the engine exists: the health endpoints, and `503 ServiceUnavailable` to
+/// everything else (in the SQS protocol of the request, so SDKs retry it).
+fn starting_router(readiness: Arc<Readiness>) -> Router {
+    use axum::extract::State;
+    use axum::routing::get;
+    Router::new()
+        .route("/health/live", get(|| async { health::live() }))
+        .route(
+            "/health/ready",
+            get(|State(readiness): State<Arc<Readiness>>| async move { health::ready(&readiness, None) }),
+        )
+        .route(
+            "/health",
+            get(|State(readiness): State<Arc<Readiness>>| async move { health::summary(&readiness, None) }),
+        )
+        .fallback(|request: axum::extract::Request| async move {
+            let header = |name: &str| request.headers().get(name).and_then(|value| value.to_str().ok());
+            let protocol = protocol::detect(header("x-amz-target"), header("content-type"));
+            let error = SqsError::new(
+                ErrorCode::ServiceUnavailable,
+                "The emulator is starting (restoring storage or declaring queues); try again shortly.",
+            );
+            let mut encoded = protocol::error::render(protocol, &error);
+            encoded.fill_request_id(&uuid::Uuid::new_v4().to_string());
+            let mut response = axum::response::IntoResponse::into_response(encoded.body);
+            *response.status_mut() = axum::http::StatusCode::SERVICE_UNAVAILABLE;
+            if let Ok(value) = axum::http::HeaderValue::from_str(encoded.content_type) {
+                response.headers_mut().insert(axum::http::header::CONTENT_TYPE, value);
+            }
+            for (name, value) in encoded.headers {
+                if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
+                    response.headers_mut().insert(name, value);
+                }
+            }
+            response
+        })
+        .with_state(readiness)
 }
 
 /// The accept loop: serves each connection with hyper under the connection limits, until `shutdown`
@@ -378,7 +481,8 @@ impl EmulatorBuilder {
 /// without an answer, so a flood costs no more than a bounded number of tasks.
 async fn serve(
     listener: TcpListener,
-    app: Router,
+    app: Arc<OnceLock<Router>>,
+    starting: Router,
     limits: ConnectionLimits,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> io::Result<()> {
@@ -410,8 +514,14 @@ async fn serve(
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
         if let Ok(permit) = Arc::clone(&permits).try_acquire_owned() {
-            let connection =
-                graceful.watch(http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone())));
+            // Each request goes to the full router once it exists (a connection opened during start-up too).
+            let app = Arc::clone(&app);
+            let starting = starting.clone();
+            let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+                let router = app.get().unwrap_or(&starting).clone();
+                hyper::service::Service::call(&TowerToHyperService::new(router), request)
+            });
+            let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
             tokio::spawn(async move {
                 if let Err(error) = connection.await {
                     tracing::debug!(%error, "connection ended with an error");
@@ -472,8 +582,49 @@ pub struct RunningEmulator {
     engine: Engine,
     faults: Arc<FaultInjector>,
     depth_history: Arc<DepthHistory>,
+    declared: Arc<Declared>,
     shutdown: CancellationToken,
     task: JoinHandle<io::Result<()>>,
+}
+
+/// The queues of the configuration, kept to declare them again after a reset.
+#[derive(Debug, Clone, Default)]
+pub struct Declared {
+    queues: Vec<QueueDeclaration>,
+    source: String,
+}
+
+/// What a reset did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ResetReport {
+    /// Queues deleted.
+    pub deleted_queues: usize,
+    /// Configured queues declared again.
+    pub declared_queues: usize,
+}
+
+impl Declared {
+    /// Resets `scope` of `engine` and declares again the configured queues the scope covers (they live in the
+    /// default account, each in its declared region or the default one); waits until the change is durable.
+    ///
+    /// # Errors
+    /// As [`RunningEmulator::reset`].
+    pub async fn reset(&self, engine: &Engine, scope: &ResetScope) -> Result<ResetReport, ServerError> {
+        let deleted_queues = engine.reset(scope);
+        let account = &engine.config().account_id;
+        let covered: Vec<QueueDeclaration> = self
+            .queues
+            .iter()
+            .filter(|queue| scope.covers(queue.region.as_deref().unwrap_or(engine.region()), account))
+            .cloned()
+            .collect();
+        // A region is covered whole, so every dead-letter queue a covered declaration names is covered too.
+        declare_queues(engine, &covered, &self.source)?;
+        let declared_queues = covered.len();
+        engine.sync().await.map_err(|error| ServerError::Restore(error.message))?;
+        tracing::info!(deleted_queues, declared_queues, ?scope, "reset");
+        Ok(ResetReport { deleted_queues, declared_queues })
+    }
 }
 
 impl RunningEmulator {
@@ -506,6 +657,17 @@ impl RunningEmulator {
     /// A token that stops the server when cancelled (for signal handlers).
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()
+    }
+
+    /// Deletes every queue in `scope` with its messages and move tasks, lifts the 60-second block on their
+    /// names, and declares the configured queues again when the scope covers the default account (what
+    /// `POST /_sqskit/reset` does).
+    ///
+    /// # Errors
+    /// [`ServerError::Config`] if a declared queue cannot be created again; [`ServerError::Restore`] if durable
+    /// storage fails to record the reset.
+    pub async fn reset(&self, scope: &ResetScope) -> Result<ResetReport, ServerError> {
+        self.declared.reset(&self.engine, scope).await
     }
 
     /// Ends long polls, stops accepting connections, and waits for in-flight requests to finish.

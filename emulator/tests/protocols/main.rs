@@ -4,6 +4,7 @@
 //! - `query_actions`: every supported action over Query, checked as a Query client sees it, MD5s included;
 //! - `query_requests`: how Query requests may arrive (path, GET, merged parameters) and the error paths;
 //! - `error_table`: the emulator's error table against the Smithy model the SDKs are generated from.
+//! - `relaxations`: QueueDeletedRecently, its switch and `POST /_sqskit/reset` as Query clients see them.
 //!
 //! Shared helpers: `support` (the test-only Query client, XML tree, pinned-document envelopes, JSON
 //! assertions) on top of `common` (starting the emulator, raw HTTP requests, MD5s).
@@ -18,3 +19,4 @@ mod json_wire;
 mod query_actions;
 mod query_requests;
 mod query_wire;
+mod relaxations;

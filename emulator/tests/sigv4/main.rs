@@ -2,6 +2,7 @@
 //! - `auth`: signatures through the real `aws-sdk-sqs` client and raw requests signed with `aws-sigv4`: right
 //!   and wrong keys, tampered bodies, skewed clocks, replays, presigned Query GETs;
 //! - `accounts`: each key's account is its own namespace of queues; cross-account access follows the Policy.
+//! - `pages`: `/ui`, `/metrics` and `/_sqskit/*` need the admin token or a signature, and show an account only its own.
 #![allow(clippy::unwrap_used)]
 
 #[path = "../common/mod.rs"]
@@ -10,6 +11,7 @@ mod common;
 mod accounts;
 mod auth;
 mod identity;
+mod pages;
 
 use sqskit_emulator::auth::{AuthMode, Credential};
 use sqskit_emulator::{Emulator, ManualClock, RunningEmulator};
