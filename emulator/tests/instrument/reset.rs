@@ -110,6 +110,13 @@ async fn reset_in_process_and_of_one_account_leaves_the_other_accounts_alone() {
     stop_emulator(emu).await;
 }
 
+#[test]
+fn the_switch_is_read_from_the_configuration_file() {
+    let file = sqskit_emulator::config::ConfigFile::parse("queue_deleted_recently = false", "test.toml").unwrap();
+    assert_eq!(file.queue_deleted_recently, Some(false));
+    assert_eq!(sqskit_emulator::config::ConfigFile::default().queue_deleted_recently, None);
+}
+
 #[tokio::test]
 async fn with_the_rule_off_a_deleted_name_is_free_at_once() {
     let clock = ManualClock::new();
