@@ -95,8 +95,8 @@ enum Reply {
 }
 
 /// Builds the router serving the SQS API (`POST /` and `POST /<account>/<queue>` in either protocol, and the
-/// same paths as `GET` with Query parameters in the query string), `/health`, `/metrics`, the dashboard
-/// (`/ui`) and the admin API.
+/// same paths as `GET` with Query parameters in the query string), `/health` (and `/health/live`,
+/// `/health/ready`), and behind [`access::guard`] `/metrics`, the dashboard (`/ui`) and the admin API.
 pub fn router(state: AppState) -> Router {
     let state = Arc::new(state);
     let guarded = Router::new()

@@ -111,6 +111,13 @@ async fn reset_in_process_and_of_one_account_leaves_the_other_accounts_alone() {
     stop_emulator(emu).await;
 }
 
+#[test]
+fn the_switch_is_read_from_the_configuration_file() {
+    let file = sqskit_emulator::config::ConfigFile::parse("queue_deleted_recently = false", "test.toml").unwrap();
+    assert_eq!(file.queue_deleted_recently, Some(false));
+    assert_eq!(sqskit_emulator::config::ConfigFile::default().queue_deleted_recently, None);
+}
+
 #[tokio::test]
 async fn reset_of_one_region_leaves_the_other_regions_and_redeclares_only_its_queues() {
     let mut declarations = declared();
