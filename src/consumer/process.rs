@@ -466,6 +466,7 @@ async fn crashed<T>(shared: &Shared<T>, handled: Handled, panic: &str) -> bool {
 }
 
 async fn poison<T>(shared: &Shared<T>, admitted: Admitted, error: &Error) -> bool {
+    process_outcome("poison");
     bump(&shared.core.counters.poison);
     let message_id = admitted.message.message_id.clone();
     match shared.core.config.poison {

@@ -16,7 +16,8 @@
 //! | `create orders` | `PRODUCER` | one per message handed to [`Producer::send`](crate::Producer::send) (or `send_all`), until SQS accepted it or the send failed | the caller's current span | | `messaging.message.id` |
 //! | `send orders` | `CLIENT` | one per `SendMessageBatch` request (retries are new requests) | none (the producer's buffer task) | each message's creation context | `messaging.batch.message_count` |
 //! | `receive orders` | `CLIENT` | one per `ReceiveMessage` request of a consumer | none (a poller) | each received message's creation context | `messaging.batch.message_count` (0 for an empty receive) |
-//! | `process orders` | `CONSUMER` | one per handler call: a message, or a batch for a batch handler | the `receive` span that received the message (default), or the message's creation context ([`ProcessParent::Message`]) | the message's creation context (each message's, for a batch); with `ProcessParent::Message`, the `receive` span too | `messaging.message.id`, or `messaging.batch.message_count` for a batch |
+//! | `process orders` | `CONSUMER` | one per handler call: a message, or a batch for a batch handler; in a Lambda function (`sqskit::lambda`, feature `lambda`), one per record, a child of the current span (the invocation's), without `aws.sqs.queue.url` (the event names the queue's ARN) | the `receive` span that received the message (default), or the message's creation context ([`ProcessParent::Message`]) | the message's creation context (each message's, for a batch); with `ProcessParent::Message`, the `receive` span too | `messaging.message.id`, or `messaging.batch.message_count` for a batch |
+//! | `ack orders`, `nack orders` | `CLIENT` | one per `DeleteMessageBatch` (`ack`) or `ChangeMessageVisibilityBatch` (`nack`: a retry or a release) request settling handled messages (operation type `settle`) | none | | `messaging.batch.message_count` |
 //!
 //! The message's **creation context** is the context a producer propagated with it: the `traceparent` and
 //! `tracestate` message attributes (W3C Trace Context), or else the `AWSTraceHeader` system attribute (the AWS
@@ -27,8 +28,11 @@
 //! `error.type` values (low cardinality, as the conventions ask): for an SQS error, its code as AWS's API
 //! reference spells it (`QueueDoesNotExist`, `ThrottlingException`, ...); otherwise `transport`, `timeout`,
 //! `encode`, `decode`, `invalid_message`, `checksum_mismatch`, `shutdown` or `_OTHER`. A `process` span
-//! records the handler's failure: `retry`, `retry_after`, `dead_letter`, `timed_out`, `lost`, `panicked`
-//! (an acknowledged or released message is no failure).
+//! records the failure of the processing: `retry`, `retry_after`, `dead_letter`, `timed_out`, `lost`,
+//! `panicked`, `poison` (undecodable, or damaged in transit), and in a Lambda function `in_progress` (its
+//! idempotency key is being processed elsewhere) and `store_unavailable` (an acknowledged, released or
+//! duplicate message is no failure). A settle span whose messages were all given up after
+//! retries has `error.type` `failed`.
 //!
 //! # Propagation
 //! A producer injects the context of the message's `create` span into the `traceparent` (and, when the trace
@@ -68,9 +72,11 @@ mod spans;
 #[cfg(feature = "otel")]
 mod propagation;
 
+#[cfg(feature = "lambda")]
+pub(crate) use spans::lambda_process_span;
 pub(crate) use spans::{
     Creation, Origin, batch_process_span, inject_current, process_outcome, process_span, receive_done, receive_span,
-    record_error, send_span,
+    record_error, send_span, settle_outcome, settle_span,
 };
 
 #[cfg(feature = "otel")]

@@ -186,8 +186,8 @@ pub(crate) fn receive_done(span: &Span, messages: &[ReceivedMessage]) -> Origin 
     Origin {}
 }
 
-/// The span of one message's handler call. `trace` is the message's `traceparent`, parsed.
-#[cfg_attr(not(feature = "otel"), allow(unused_variables))]
+/// The span of one message's handler call in a consumer of `queue_url`. `trace` is the message's
+/// `traceparent`, parsed.
 pub(crate) fn process_span(
     queue_url: &str,
     message: &ReceivedMessage,
@@ -195,7 +195,30 @@ pub(crate) fn process_span(
     origin: &Origin,
     parent: ProcessParent,
 ) -> Span {
-    let name = queue_name(queue_url);
+    one_process_span((queue_name(queue_url), Some(queue_url)), message, trace, origin, parent)
+}
+
+/// The span of one record's handler call in a Lambda function fed by queue `queue` (its name: the event gives
+/// the queue's ARN, not its URL). Its parent is the current span (the invocation's, if any); the message's
+/// creation context is linked (a push-based "Process" span of the conventions).
+#[cfg(feature = "lambda")]
+pub(crate) fn lambda_process_span(queue: &str, message: &ReceivedMessage) -> Span {
+    let trace = message
+        .attributes
+        .get(telemetry::TRACEPARENT_ATTRIBUTE)
+        .and_then(|value| value.as_text())
+        .and_then(|text| TraceContext::parse(text).ok());
+    one_process_span((queue, None), message, trace, &Origin::default(), ProcessParent::Receive)
+}
+
+#[cfg_attr(not(feature = "otel"), allow(unused_variables))]
+fn one_process_span(
+    (name, queue_url): (&str, Option<&str>),
+    message: &ReceivedMessage,
+    trace: Option<TraceContext>,
+    origin: &Origin,
+    parent: ProcessParent,
+) -> Span {
     #[cfg(feature = "otel")]
     {
         let span_name = format!("process {name}");
@@ -297,8 +320,65 @@ pub(crate) fn batch_process_span<'a>(
     )
 }
 
+/// The span of one `DeleteMessageBatch` (`ack`) or `ChangeMessageVisibilityBatch` (`nack`) request settling
+/// `batch_size` messages.
+pub(crate) fn settle_span(queue_url: &str, action: &'static str, batch_size: usize) -> Span {
+    let name = queue_name(queue_url);
+    #[cfg(feature = "otel")]
+    {
+        let operation = if action == "DeleteMessageBatch" { "ack" } else { "nack" };
+        let span_name = format!("{operation} {name}");
+        tracing::info_span!(
+            telemetry::SPAN_SETTLE,
+            queue = name,
+            operation = action,
+            batch_size,
+            outcome = tracing::field::Empty,
+            "otel.name" = span_name.as_str(),
+            "otel.kind" = "client",
+            "messaging.system" = MESSAGING_SYSTEM,
+            "messaging.operation.type" = "settle",
+            "messaging.operation.name" = operation,
+            "messaging.destination.name" = name,
+            "aws.sqs.queue.url" = queue_url,
+            "messaging.batch.message_count" = count(batch_size),
+            "error.type" = tracing::field::Empty,
+            "otel.status_code" = tracing::field::Empty,
+        )
+    }
+    #[cfg(not(feature = "otel"))]
+    tracing::info_span!(
+        telemetry::SPAN_SETTLE,
+        queue = name,
+        operation = action,
+        batch_size,
+        outcome = tracing::field::Empty,
+    )
+}
+
+/// Records a settle request's outcome (`ok`, `partial`, `failed`) on the current span; `failed` (every message
+/// of the request given up after retries) also sets `error.type` and the span status (feature `otel`).
+pub(crate) fn settle_outcome(outcome: &str) {
+    let span = Span::current();
+    span.record("outcome", outcome);
+    if cfg!(feature = "otel") && outcome == "failed" {
+        span.record("error.type", outcome);
+        span.record("otel.status_code", "error");
+    }
+}
+
 /// Outcomes of a handler call that are failures of the processing (`error.type` on its span).
-const FAILED_OUTCOMES: [&str; 6] = ["retry", "retry_after", "dead_letter", "timed_out", "lost", "panicked"];
+const FAILED_OUTCOMES: [&str; 9] = [
+    "retry",
+    "retry_after",
+    "dead_letter",
+    "timed_out",
+    "lost",
+    "panicked",
+    "poison",
+    "in_progress",
+    "store_unavailable",
+];
 
 /// Records a handler call's outcome on the current (`process`) span; a failure also sets `error.type` and the
 /// span status (feature `otel`).

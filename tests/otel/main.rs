@@ -84,7 +84,9 @@ fn assert_messaging(span: &SpanData, queue: &str, queue_url: &str, operation: &s
     assert_eq!(attribute(span, "messaging.destination.name"), Some(queue.to_owned().into()));
     assert_eq!(attribute(span, "aws.sqs.queue.url"), Some(queue_url.to_owned().into()));
     assert_eq!(attribute(span, "messaging.operation.type"), Some(operation.to_owned().into()), "{}", span.name);
-    assert_eq!(attribute(span, "messaging.operation.name"), Some(operation.to_owned().into()));
+    if operation != "settle" {
+        assert_eq!(attribute(span, "messaging.operation.name"), Some(operation.to_owned().into()));
+    }
     assert_eq!(attribute(span, "error.type"), None, "{} did not fail", span.name);
 }
 
@@ -213,6 +215,14 @@ async fn a_send_and_its_processing_follow_the_messaging_conventions() {
     assert_eq!(link.trace_state().get("congo"), Some("t61rcWkgMzE"));
     assert_eq!(trace.charge.span_context.trace_id(), trace.process.span_context.trace_id());
     assert_eq!(trace.process.status, Status::Unset);
+
+    // Settling: the acknowledgement's `DeleteMessageBatch`.
+    let spans = spans_of(queue);
+    let ack = one(&spans, &format!("ack {queue}"));
+    assert_eq!(ack.span_kind, SpanKind::Client);
+    assert_messaging(ack, queue, &queue_url, "settle");
+    assert_eq!(attribute(ack, "messaging.operation.name"), Some("ack".into()));
+    assert_eq!(attribute(ack, "messaging.batch.message_count"), Some(Value::I64(1)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -310,6 +320,9 @@ async fn failures_carry_an_error_type() {
     let spans = spans_of(queue);
     let process = spans.iter().find(|span| span.name == format!("process {queue}")).expect("a process span");
     assert_eq!(attribute(process, "error.type"), Some("retry".into()));
+    let nack = spans.iter().find(|span| span.name == format!("nack {queue}")).expect("the retry's visibility change");
+    assert_eq!(attribute(nack, "messaging.operation.type"), Some("settle".into()));
+    assert_eq!(attribute(nack, "error.type"), None);
     assert!(matches!(process.status, Status::Error { .. }), "{:?}", process.status);
     let code = error.code().expect("a service error").shape_name().to_owned();
     let failed_create: Vec<_> = spans
@@ -367,4 +380,49 @@ async fn the_context_never_pushes_a_message_over_the_attribute_limit() {
         assert_eq!((has(TRACEPARENT_ATTRIBUTE), has(TRACESTATE_ATTRIBUTE)), expected, "message {}", message.body);
         assert!(message.attributes.len() <= 10);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lambda_record_is_processed_in_a_span_of_the_invocation_linked_to_its_producer() {
+    use sqskit::lambda::{SqsLambda, sqs_event};
+
+    exporter();
+    let queue = "otel-lambda";
+    let backend: Arc<dyn SqsBackend> = Arc::new(EmbeddedBackend::new());
+    let queue_url = backend.create_queue(queue, &Default::default(), &Default::default()).await.unwrap();
+    let producer = Producer::<u32>::builder(backend.clone(), &queue_url).build().await.unwrap();
+    producer.send(&5).instrument(tracing::info_span!("checkout")).await.unwrap();
+    producer.close().await;
+    let request = sqskit::backend::ReceiveRequest {
+        message_attribute_names: vec!["All".to_owned()],
+        system_attribute_names: vec![sqskit::types::SystemAttributeName::parse("All")],
+        ..Default::default()
+    };
+    let messages = backend.receive_message(&queue_url, &request).await.unwrap();
+    assert_eq!(messages.len(), 1);
+    let event = sqs_event(&format!("arn:aws:sqs:us-east-1:000000000000:{queue}"), "us-east-1", &messages);
+
+    let function = SqsLambda::builder(|order: Delivery<u32>| async move {
+        tracing::info_span!("fulfil").in_scope(|| if *order == 5 { Outcome::Ack } else { Outcome::Retry })
+    })
+    .build();
+    let invocation = tracing::info_span!("invocation");
+    let invocation_id = invocation.context().span().span_context().span_id();
+    let response = function.handle(event).instrument(invocation).await;
+    assert!(response.batch_item_failures.is_empty());
+
+    let spans = spans_of(queue);
+    let create = one(&spans, &format!("create {queue}"));
+    let process = one(&spans, &format!("process {queue}"));
+    assert_eq!(process.span_kind, SpanKind::Consumer);
+    assert_eq!(process.parent_span_id, invocation_id, "a child of the invocation's span");
+    assert_eq!(links(process), vec![ids(create)]);
+    assert_eq!(attribute(process, "messaging.message.id"), Some(messages[0].message_id.as_str().to_owned().into()));
+    assert_eq!(attribute(process, "messaging.operation.type"), Some("process".into()));
+    assert_eq!(attribute(process, "aws.sqs.queue.url"), None, "a Lambda event names the queue's ARN only");
+    assert_eq!(attribute(process, "error.type"), None);
+    let fulfil = all_spans()
+        .into_iter()
+        .find(|span| span.name == "fulfil" && span.parent_span_id == process.span_context.span_id());
+    assert!(fulfil.is_some(), "the handler's span is a child of the process span");
 }
