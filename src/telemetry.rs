@@ -41,7 +41,7 @@
 //! (`queue`, `operation`, `batch_size`, `outcome`), [`SPAN_HEARTBEAT`] (`queue`, `batch_size`) and
 //! [`SPAN_MONITOR`] (`queue`). With the feature `otel`, a producer also makes a [`SPAN_CREATE`] span per message,
 //! and the send, receive, create and process spans carry OpenTelemetry's messaging semantic conventions, parents
-//! and links: see [`crate::otel`].
+//! and links: see `sqskit::otel`.
 //!
 //! # Trace context
 //! A producer puts a W3C `traceparent` ([`TraceContext`](crate::trace_context::TraceContext)) in the
@@ -120,7 +120,7 @@ pub const LABEL_OUTCOME: &str = "outcome";
 pub const LABEL_STATE: &str = "state";
 
 /// Span: one message a producer sends, from the call until SQS accepted it or the send failed (feature `otel`
-/// only: the message's creation context, see [`crate::otel`]).
+/// only: the message's creation context, see `sqskit::otel`).
 pub const SPAN_CREATE: &str = "sqskit.create";
 /// Span: one `SendMessageBatch` request of a producer.
 pub const SPAN_SEND: &str = "sqskit.send";

@@ -426,3 +426,67 @@ async fn a_lambda_record_is_processed_in_a_span_of_the_invocation_linked_to_its_
         .find(|span| span.name == "fulfil" && span.parent_span_id == process.span_context.span_id());
     assert!(fulfil.is_some(), "the handler's span is a child of the process span");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_handler_links_every_message_and_its_sends_continue_from_its_span() {
+    exporter();
+    let (queue, onward) = ("otel-batch", "otel-onward");
+    let backend: Arc<dyn SqsBackend> = Arc::new(EmbeddedBackend::new());
+    let queue_url = backend.create_queue(queue, &Default::default(), &Default::default()).await.unwrap();
+    let onward_url = backend.create_queue(onward, &Default::default(), &Default::default()).await.unwrap();
+    let producer = Producer::<u32>::builder(backend.clone(), &queue_url).build().await.unwrap();
+    assert!(producer.send_all([1, 2, 3]).instrument(tracing::info_span!("checkout")).await.is_complete_success());
+    producer.close().await;
+
+    let forward = Producer::<u32>::builder(backend.clone(), &onward_url).build().await.unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let consumer = Consumer::<u32>::builder(backend, &queue_url)
+        .concurrency(10) // one poller: the three messages come in one receive
+        .wait_time(Duration::from_millis(50))
+        .build()
+        .await
+        .unwrap();
+    let handler_forward = forward.clone();
+    let running = consumer.start_batch(move |batch: Vec<Delivery<u32>>| {
+        let (tx, forward) = (tx.clone(), handler_forward.clone());
+        async move {
+            let mut outcomes = Vec::new();
+            for delivery in batch {
+                let sent = forward.send(&(*delivery * 10)).await.is_ok();
+                let _ = tx.send(());
+                outcomes.push(if sent { Outcome::Ack } else { Outcome::Retry });
+            }
+            outcomes
+        }
+    });
+    for _ in 0..3 {
+        tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.unwrap().unwrap();
+    }
+    running.shutdown(Duration::from_secs(5)).await;
+    forward.close().await;
+
+    let spans = spans_of(queue);
+    let creates: Vec<_> = spans.iter().filter(|span| span.name == format!("create {queue}")).map(ids).collect();
+    assert_eq!(creates.len(), 3, "send_all makes one create span per message");
+    let processes: Vec<_> = spans.iter().filter(|span| span.name == format!("process {queue}")).collect();
+    let mut linked: Vec<_> = processes.iter().flat_map(|span| links(span)).collect();
+    linked.sort_by_key(|(trace, span)| (trace.to_string(), span.to_string()));
+    let mut expected = creates.clone();
+    expected.sort_by_key(|(trace, span)| (trace.to_string(), span.to_string()));
+    assert_eq!(linked, expected, "each batch call links to each of its messages' creation contexts");
+    for process in &processes {
+        let count = attribute(process, "messaging.batch.message_count").expect("a batch size");
+        assert_eq!(count, Value::I64(process.links.links.len() as i64));
+        assert_eq!(attribute(process, "messaging.message.id"), None, "a batch has no single message id");
+    }
+
+    // The handler's sends are children of its process span, in its trace.
+    let forwarded: Vec<_> =
+        spans_of(onward).into_iter().filter(|span| span.name == format!("create {onward}")).collect();
+    assert_eq!(forwarded.len(), 3);
+    for create in forwarded {
+        let parent = processes.iter().find(|process| process.span_context.span_id() == create.parent_span_id);
+        let parent = parent.expect("the onward create span is a child of the batch's process span");
+        assert_eq!(create.span_context.trace_id(), parent.span_context.trace_id());
+    }
+}
