@@ -123,7 +123,8 @@ pub(crate) fn send_span(queue_url: &str, entries: &[SendEntry], batch_id: u64) -
             "error.type" = tracing::field::Empty,
             "otel.status_code" = tracing::field::Empty,
         );
-        for entry in entries {
+        // Parsing every message's context is wasted on a span no subscriber records.
+        for entry in entries.iter().filter(|_| !span.is_disabled()) {
             for context in message_creation_contexts(&entry.attributes, entry.trace_header.as_deref()) {
                 span.add_link(context);
             }
@@ -174,7 +175,7 @@ pub(crate) fn receive_done(span: &Span, messages: &[ReceivedMessage]) -> Origin 
     #[cfg(feature = "otel")]
     {
         span.record("messaging.batch.message_count", count(messages.len()));
-        for message in messages {
+        for message in messages.iter().filter(|_| !span.is_disabled()) {
             for context in message_creation_contexts(&message.attributes, aws_trace_header(message)) {
                 span.add_link(context);
             }
@@ -242,6 +243,9 @@ fn one_process_span(
             "error.type" = tracing::field::Empty,
             "otel.status_code" = tracing::field::Empty,
         );
+        if span.is_disabled() {
+            return span;
+        }
         let creation = message_creation_contexts(&message.attributes, aws_trace_header(message));
         match (parent, creation.first()) {
             (ProcessParent::Message, Some(first)) => {
@@ -304,7 +308,7 @@ pub(crate) fn batch_process_span<'a>(
         if let Some(receive) = origin.and_then(|origin| origin.receive.as_ref()) {
             set_parent(&span, receive);
         }
-        for message in messages {
+        for message in messages.filter(|_| !span.is_disabled()) {
             for context in message_creation_contexts(&message.attributes, aws_trace_header(message)) {
                 span.add_link(context);
             }
