@@ -7,7 +7,7 @@
 //!
 //! # Spans
 //! Every span carries `messaging.system = "aws_sqs"`, `messaging.destination.name` (the queue's name, the last
-//! segment of its URL), `aws.sqs.queue.url`, `messaging.operation.type` and `messaging.operation.name`, set
+//! segment of its URL), `aws.sqs.queue.url` (not on a Lambda record's span), `messaging.operation.type` and `messaging.operation.name`, set
 //! when the span is created (sampling decisions may use them), and, when the operation failed, `error.type`
 //! with the span status `Error`. Span names are `{operation} {queue}`.
 //!
