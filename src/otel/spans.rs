@@ -48,11 +48,10 @@ impl Creation {
                 return Self { span: Span::none() };
             }
             let name = queue_name(queue_url);
-            let span_name = format!("create {name}");
             let span = tracing::info_span!(
                 telemetry::SPAN_CREATE,
                 queue = name,
-                "otel.name" = span_name.as_str(),
+                "otel.name" = %format_args!("create {name}"),
                 "otel.kind" = "producer",
                 "messaging.system" = MESSAGING_SYSTEM,
                 "messaging.operation.type" = "create",
@@ -105,14 +104,13 @@ pub(crate) fn send_span(queue_url: &str, entries: &[SendEntry], batch_id: u64) -
     let name = queue_name(queue_url);
     #[cfg(feature = "otel")]
     {
-        let span_name = format!("send {name}");
         let span = tracing::info_span!(
             telemetry::SPAN_SEND,
             queue = name,
             batch_size = entries.len(),
             batch_id,
             outcome = tracing::field::Empty,
-            "otel.name" = span_name.as_str(),
+            "otel.name" = %format_args!("send {name}"),
             "otel.kind" = "client",
             "messaging.system" = MESSAGING_SYSTEM,
             "messaging.operation.type" = "send",
@@ -146,13 +144,12 @@ pub(crate) fn receive_span(queue_url: &str, wanted: usize) -> Span {
     let name = queue_name(queue_url);
     #[cfg(feature = "otel")]
     {
-        let span_name = format!("receive {name}");
         tracing::info_span!(
             telemetry::SPAN_RECEIVE,
             queue = name,
             max_messages = wanted,
             received = tracing::field::Empty,
-            "otel.name" = span_name.as_str(),
+            "otel.name" = %format_args!("receive {name}"),
             "otel.kind" = "client",
             "messaging.system" = MESSAGING_SYSTEM,
             "messaging.operation.type" = "receive",
@@ -222,7 +219,6 @@ fn one_process_span(
 ) -> Span {
     #[cfg(feature = "otel")]
     {
-        let span_name = format!("process {name}");
         let span = tracing::info_span!(
             telemetry::SPAN_PROCESS,
             queue = name,
@@ -232,7 +228,7 @@ fn one_process_span(
             traceparent = trace.map(tracing::field::display),
             aws_trace_header = aws_trace_header(message),
             outcome = tracing::field::Empty,
-            "otel.name" = span_name.as_str(),
+            "otel.name" = %format_args!("process {name}"),
             "otel.kind" = "consumer",
             "messaging.system" = MESSAGING_SYSTEM,
             "messaging.operation.type" = "process",
@@ -288,13 +284,12 @@ pub(crate) fn batch_process_span<'a>(
     let name = queue_name(queue_url);
     #[cfg(feature = "otel")]
     {
-        let span_name = format!("process {name}");
         let span = tracing::info_span!(
             telemetry::SPAN_PROCESS,
             queue = name,
             batch_size = messages.len(),
             outcome = tracing::field::Empty,
-            "otel.name" = span_name.as_str(),
+            "otel.name" = %format_args!("process {name}"),
             "otel.kind" = "consumer",
             "messaging.system" = MESSAGING_SYSTEM,
             "messaging.operation.type" = "process",
@@ -331,14 +326,13 @@ pub(crate) fn settle_span(queue_url: &str, action: &'static str, batch_size: usi
     #[cfg(feature = "otel")]
     {
         let operation = if action == "DeleteMessageBatch" { "ack" } else { "nack" };
-        let span_name = format!("{operation} {name}");
         tracing::info_span!(
             telemetry::SPAN_SETTLE,
             queue = name,
             operation = action,
             batch_size,
             outcome = tracing::field::Empty,
-            "otel.name" = span_name.as_str(),
+            "otel.name" = %format_args!("{operation} {name}"),
             "otel.kind" = "client",
             "messaging.system" = MESSAGING_SYSTEM,
             "messaging.operation.type" = "settle",
