@@ -59,6 +59,8 @@
 //!   partial batch responses.
 //! - [`telemetry`]: every metric, label and span name as a constant, with a table of what each means.
 //! - [`trace_context`]: [`TraceContext`], the W3C `traceparent` carried from producer to consumer.
+//! - `otel` (feature `otel`): spans following OpenTelemetry's messaging semantic conventions, parented and
+//!   linked across producer and consumer through `tracing-opentelemetry`.
 //! - [`monitor`]: [`QueueMonitor`], polling queue attributes and calling alert hooks with hysteresis.
 //! - [`stores`]: idempotency stores shared by consumers on several machines: `RedisIdempotencyStore`
 //!   (feature `redis`) and `DynamoDbIdempotencyStore` (feature `dynamodb`).
@@ -73,6 +75,10 @@ pub mod idempotency;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod monitor;
+#[cfg(feature = "otel")]
+pub mod otel;
+#[cfg(not(feature = "otel"))]
+mod otel;
 pub mod producer;
 pub mod retry;
 pub mod stores;

@@ -39,7 +39,9 @@
 //! [`SPAN_PROCESS`] (`queue`, `message_id`, `receive_count`, `group_id`, `traceparent`, `aws_trace_header`,
 //! `outcome`; a batch handler's span has `batch_size` instead of the message fields), [`SPAN_SETTLE`]
 //! (`queue`, `operation`, `batch_size`, `outcome`), [`SPAN_HEARTBEAT`] (`queue`, `batch_size`) and
-//! [`SPAN_MONITOR`] (`queue`).
+//! [`SPAN_MONITOR`] (`queue`). With the feature `otel`, a producer also makes a [`SPAN_CREATE`] span per message,
+//! and the send, receive, create and process spans carry OpenTelemetry's messaging semantic conventions, parents
+//! and links: see `sqskit::otel`.
 //!
 //! # Trace context
 //! A producer puts a W3C `traceparent` ([`TraceContext`](crate::trace_context::TraceContext)) in the
@@ -117,6 +119,9 @@ pub const LABEL_OUTCOME: &str = "outcome";
 /// Label of [`QUEUE_MESSAGES`]: `visible`, `in_flight`, `delayed` or `dead_letter`.
 pub const LABEL_STATE: &str = "state";
 
+/// Span: one message a producer sends, from the call until SQS accepted it or the send failed (feature `otel`
+/// only: the message's creation context, see `sqskit::otel`).
+pub const SPAN_CREATE: &str = "sqskit.create";
 /// Span: one `SendMessageBatch` request of a producer.
 pub const SPAN_SEND: &str = "sqskit.send";
 /// Span: one `ReceiveMessage` request of a consumer.
@@ -133,6 +138,10 @@ pub const SPAN_MONITOR: &str = "sqskit.monitor";
 /// The message attribute carrying the W3C `traceparent`. It counts toward SQS's limit of 10 message
 /// attributes per message.
 pub const TRACEPARENT_ATTRIBUTE: &str = "traceparent";
+
+/// The message attribute carrying the W3C `tracestate` (feature `otel`; sent only when not empty). It counts
+/// toward SQS's limit of 10 message attributes per message.
+pub const TRACESTATE_ATTRIBUTE: &str = "tracestate";
 
 /// The queue's name: the last path segment of its URL (the whole string when it has no `/`).
 pub fn queue_name(queue_url: &str) -> &str {

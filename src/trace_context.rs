@@ -12,9 +12,11 @@
 //!   runs a single-message handler with the message's context ambient, so the handler's own sends continue
 //!   the trace. A malformed `traceparent` is ignored (the spec says to start afresh).
 //!
-//! sqskit creates no spans in a tracing system: the context passes through unchanged. To continue the trace
-//! from a span of your own (OpenTelemetry, for example), build a `TraceContext` from that span's ids.
-//! `tracestate` is not carried.
+//! Without the feature `otel`, sqskit creates no spans in a tracing system: the context passes through
+//! unchanged, and `tracestate` is not carried. With it, the current OpenTelemetry span (through
+//! `tracing-opentelemetry`) comes before the ambient `TraceContext`: each message gets a `create` span whose
+//! context goes into `traceparent` and `tracestate`, and consumers make their spans children of, or linked to,
+//! it (see `sqskit::otel`).
 
 use std::fmt;
 use std::future::Future;

@@ -58,6 +58,8 @@ pub(crate) struct Config {
     pub(crate) max_receive_backoff: Duration,
     pub(crate) stop_after_receive_failures: u32,
     pub(crate) on_error: ErrorHook,
+    /// What a message's `process` span is the child of (feature `otel`).
+    pub(crate) process_parent: crate::otel::ProcessParent,
 }
 
 /// Configures a [`Consumer`]; see [`Consumer::builder`].
@@ -89,6 +91,7 @@ pub struct ConsumerBuilder<T> {
     check_queue: bool,
     stop_after_receive_failures: u32,
     on_error: ErrorHook,
+    process_parent: crate::otel::ProcessParent,
     _type: PhantomData<fn() -> T>,
 }
 
@@ -151,6 +154,7 @@ impl<T: Send + 'static> ConsumerBuilder<T> {
             check_queue: true,
             stop_after_receive_failures: DEFAULT_STOP_AFTER_RECEIVE_FAILURES,
             on_error: ErrorHook::default(),
+            process_parent: crate::otel::ProcessParent::default(),
             _type: PhantomData,
         }
     }
@@ -208,10 +212,19 @@ impl<T: Send + 'static> ConsumerBuilder<T> {
         self
     }
 
-    /// Which message attributes to receive (default `All`). The `traceparent` attribute is always added, and
-    /// the idempotency attribute when an idempotency store is configured.
+    /// Which message attributes to receive (default `All`). The `traceparent` and `tracestate` attributes are
+    /// always added, and the idempotency attribute when an idempotency store is configured.
     pub fn message_attribute_names(mut self, names: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.message_attribute_names = names.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// What each message's `process` span is the child of: the `receive` span that received it (the default,
+    /// as OpenTelemetry's messaging conventions recommend; the producer's span is linked), or the message's
+    /// creation context, so that producer and consumer share one trace (see [`crate::otel`]).
+    #[cfg(feature = "otel")]
+    pub fn process_span_parent(mut self, parent: crate::otel::ProcessParent) -> Self {
+        self.process_parent = parent;
         self
     }
 
@@ -450,6 +463,7 @@ impl<T: Send + 'static> ConsumerBuilder<T> {
         }
         if !wants_all {
             message_attribute_names.push(crate::telemetry::TRACEPARENT_ATTRIBUTE.to_owned());
+            message_attribute_names.push(crate::telemetry::TRACESTATE_ATTRIBUTE.to_owned());
         }
         let poison = self.poison.unwrap_or(if self.dead_letter_queue.is_some() {
             PoisonAction::DeadLetter
@@ -484,6 +498,7 @@ impl<T: Send + 'static> ConsumerBuilder<T> {
             max_receive_backoff: Duration::from_secs(10),
             stop_after_receive_failures: self.stop_after_receive_failures,
             on_error: self.on_error.clone(),
+            process_parent: self.process_parent,
         })
     }
 }

@@ -119,6 +119,8 @@ pub(crate) struct Shared<T> {
 pub(crate) struct Admitted {
     pub(crate) id: EntryId,
     pub(crate) message: ReceivedMessage,
+    /// The receive it came from (the parent of its `process` span, feature `otel`).
+    pub(crate) origin: crate::otel::Origin,
     /// Freed when the message is settled (or given up).
     pub(crate) _slot: Option<OwnedSemaphorePermit>,
     /// Counts the message in the in-flight gauge for as long as it holds its slot.

@@ -27,7 +27,8 @@ use super::stats::{Counters, bump};
 use crate::backend::{ReceiveRequest, ReceivedMessage};
 use crate::error::Error;
 use crate::flow::AimdLimit;
-use crate::telemetry::{self, FlowMetrics, InFlightGuard};
+use crate::otel::Origin;
+use crate::telemetry::{FlowMetrics, InFlightGuard};
 use crate::types::{ReceiptHandle, SystemAttributeName};
 
 /// The shortest pause after a failed receive (full jitter could otherwise retry at once, in a tight loop).
@@ -94,11 +95,13 @@ pub(crate) async fn run<T: Send + 'static>(
                 },
             }
         }
-        let Some((sent_at, messages)) = receive(&shared, (index, &flow), &mut stop, permits.num_permits()).await else {
+        let Some((sent_at, messages, origin)) =
+            receive(&shared, (index, &flow), &mut stop, permits.num_permits()).await
+        else {
             return;
         };
         let empty = messages.is_empty();
-        admit(&shared, &slots, permits, sent_at, messages);
+        admit(&shared, &slots, permits, (sent_at, origin), messages);
         if empty && shared.core.config.wait_time.is_zero() {
             tokio::select! {
                 () = tokio::time::sleep(EMPTY_SHORT_POLL_PAUSE) => {}
@@ -128,7 +131,7 @@ async fn receive<T>(
     (index, flow): (usize, &PollerFlow),
     stop: &mut watch::Receiver<bool>,
     wanted: usize,
-) -> Option<(Instant, Vec<ReceivedMessage>)> {
+) -> Option<(Instant, Vec<ReceivedMessage>, Origin)> {
     let core = &shared.core;
     let config = &core.config;
     let mut request = ReceiveRequest {
@@ -141,12 +144,7 @@ async fn receive<T>(
     };
     let mut failures = 0u32;
     loop {
-        let span = tracing::info_span!(
-            telemetry::SPAN_RECEIVE,
-            queue = telemetry::queue_name(&config.queue_url),
-            max_messages = wanted,
-            received = tracing::field::Empty,
-        );
+        let span = crate::otel::receive_span(&config.queue_url, wanted);
         let sent_at = Instant::now();
         let result = tokio::select! {
             biased;
@@ -159,10 +157,11 @@ async fn receive<T>(
                 flow.record(&core.counters, flow.limit.on_success());
                 bump(&core.counters.receive_requests);
                 core.health.receive_succeeded();
-                span.record("received", messages.len());
-                return Some((sent_at, messages));
+                let origin = crate::otel::receive_done(&span, &messages);
+                return Some((sent_at, messages, origin));
             }
             Err(error) => {
+                crate::otel::record_error(&span, &error);
                 bump(&core.counters.receive_errors);
                 failures = failures.saturating_add(1);
                 match core.health.receive_failed(&error, config.stop_after_receive_failures) {
@@ -189,7 +188,7 @@ async fn receive<T>(
                     flow.record(&core.counters, limit);
                     if index >= limit {
                         tracing::debug!(queue = %config.queue_url, limit, "receive throttled; poller parked");
-                        return Some((sent_at, Vec::new()));
+                        return Some((sent_at, Vec::new(), Origin::default()));
                     }
                 }
                 // A throttled FIFO receive cannot be retried with the same attempt id: SQS then answers
@@ -252,7 +251,7 @@ fn admit<T: Send + 'static>(
     shared: &Arc<Shared<T>>,
     slots: &Arc<Semaphore>,
     mut permits: OwnedSemaphorePermit,
-    sent_at: Instant,
+    (sent_at, origin): (Instant, Origin),
     messages: Vec<ReceivedMessage>,
 ) {
     let core = &shared.core;
@@ -267,7 +266,7 @@ fn admit<T: Send + 'static>(
         let tracked = Tracked::new(receipt, message.message_id.clone(), sent_at, core.config.visibility_timeout);
         let id = core.registry.insert(tracked);
         let in_flight = InFlightGuard::new(&core.metrics.in_flight);
-        admitted.push(Admitted { id, message, _slot: slot, _in_flight: in_flight });
+        admitted.push(Admitted { id, message, origin: origin.clone(), _slot: slot, _in_flight: in_flight });
     }
     drop(permits);
     if admitted.is_empty() {

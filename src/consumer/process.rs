@@ -21,8 +21,8 @@ use super::settle::{SettleItem, SettleKind};
 use super::stats::{bump, drop_one};
 use super::timeout::{Bounded, Lifeline, confirmed_margin, run_bounded};
 use crate::error::Error;
+use crate::otel::process_outcome;
 use crate::telemetry;
-use crate::types::SystemAttributeName;
 
 /// Counts a running handler for as long as it lives (also when its task is aborted at shutdown).
 struct RunningGuard<'a>(&'a std::sync::atomic::AtomicU64);
@@ -99,16 +99,8 @@ async fn execute_single<T: Send + 'static>(shared: &Shared<T>, admitted: Admitte
 async fn execute_one<T: Send + 'static>(shared: &Shared<T>, handler: &dyn Handler<T>, admitted: Admitted) -> bool {
     let message = &admitted.message;
     let trace = trace_context(message);
-    let span = tracing::info_span!(
-        telemetry::SPAN_PROCESS,
-        queue = telemetry::queue_name(&shared.core.config.queue_url),
-        message_id = %message.message_id,
-        receive_count = message.receive_count().unwrap_or(1),
-        group_id = message.group_id(),
-        traceparent = trace.map(tracing::field::display),
-        aws_trace_header = message.system_attributes.get(&SystemAttributeName::AwsTraceHeader),
-        outcome = tracing::field::Empty,
-    );
+    let config = &shared.core.config;
+    let span = crate::otel::process_span(&config.queue_url, message, trace, &admitted.origin, config.process_parent);
     async {
         let ready = match prepare(shared, admitted).await {
             Prepared::Ready(ready) => *ready,
@@ -135,19 +127,19 @@ async fn execute_one<T: Send + 'static>(shared: &Shared<T>, handler: &dyn Handle
         match timed(core, result, 1) {
             Ran::Returned(Ok(outcome)) => {
                 if core.registry.is_lost(handled.admitted.id, Instant::now()) {
-                    tracing::Span::current().record("outcome", "lost");
+                    process_outcome("lost");
                     return lost(shared, handled, &outcome).await;
                 }
-                tracing::Span::current().record("outcome", outcome.as_str());
+                process_outcome(outcome.as_str());
                 settle(shared, handled, outcome).await
             }
             Ran::Returned(Err(panic)) => crashed(shared, handled, &panic).await,
             Ran::Dropped => {
-                tracing::Span::current().record("outcome", "timed_out");
+                process_outcome("timed_out");
                 settle(shared, handled, Outcome::Retry).await
             }
             Ran::Lost => {
-                tracing::Span::current().record("outcome", "lost");
+                process_outcome("lost");
                 lost(shared, handled, &Outcome::Retry).await
             }
         }
@@ -162,11 +154,10 @@ async fn execute_batch<T: Send + 'static>(
     job: Vec<Admitted>,
 ) -> bool {
     let fifo = shared.core.config.fifo;
-    let span = tracing::info_span!(
-        telemetry::SPAN_PROCESS,
-        queue = telemetry::queue_name(&shared.core.config.queue_url),
-        batch_size = job.len(),
-        outcome = tracing::field::Empty,
+    let span = crate::otel::batch_process_span(
+        &shared.core.config.queue_url,
+        job.iter().map(|one| &one.message),
+        job.first().map(|one| &one.origin),
     );
     async {
         let mut may_continue = true;
@@ -220,14 +211,14 @@ async fn execute_batch<T: Send + 'static>(
                 return false;
             }
             Ran::Lost => {
-                tracing::Span::current().record("outcome", "lost");
+                process_outcome("lost");
                 for one in handled {
                     lost(shared, one, &Outcome::Retry).await;
                 }
                 return false;
             }
             Ran::Dropped => {
-                tracing::Span::current().record("outcome", "timed_out");
+                process_outcome("timed_out");
                 // Like a retry of each message; on a FIFO queue the group stops here and is redelivered in order.
                 for one in handled {
                     settle(shared, one, Outcome::Retry).await;
@@ -460,6 +451,7 @@ async fn settle<T>(shared: &Shared<T>, handled: Handled, outcome: Outcome) -> bo
 }
 
 async fn crashed<T>(shared: &Shared<T>, handled: Handled, panic: &str) -> bool {
+    process_outcome("panicked");
     bump(&shared.core.counters.panicked);
     tracing::error!(
         message_id = %handled.admitted.message.message_id,
@@ -474,6 +466,7 @@ async fn crashed<T>(shared: &Shared<T>, handled: Handled, panic: &str) -> bool {
 }
 
 async fn poison<T>(shared: &Shared<T>, admitted: Admitted, error: &Error) -> bool {
+    process_outcome("poison");
     bump(&shared.core.counters.poison);
     let message_id = admitted.message.message_id.clone();
     match shared.core.config.poison {

@@ -17,7 +17,7 @@ use super::stats::{Counters, bump};
 use crate::backend::{DeleteEntry, MAX_BATCH_ENTRIES, SqsBackend, VisibilityEntry};
 use crate::error::Error;
 use crate::retry::RetryPolicy;
-use crate::telemetry::{self, ConsumerMetrics};
+use crate::telemetry::ConsumerMetrics;
 use crate::types::{MessageId, ReceiptHandle};
 
 /// Why a message is being settled: decides which counter a confirmed request bumps.
@@ -222,13 +222,7 @@ async fn start(
     pending.fetch_add(batch.len() as u64, Ordering::AcqRel);
     let context = context.clone();
     let pending = pending.clone();
-    let span = tracing::info_span!(
-        telemetry::SPAN_SETTLE,
-        queue = telemetry::queue_name(&context.queue_url),
-        operation = context.op.name(),
-        batch_size = batch.len(),
-        outcome = tracing::field::Empty,
-    );
+    let span = crate::otel::settle_span(&context.queue_url, context.op.name(), batch.len());
     requests.spawn(
         async move {
             let count = batch.len() as u64;
@@ -238,7 +232,7 @@ async fn start(
                 n if n as u64 == count => "failed",
                 _ => "partial",
             };
-            tracing::Span::current().record("outcome", outcome);
+            crate::otel::settle_outcome(outcome);
             pending.fetch_sub(count, Ordering::AcqRel);
             drop(permit);
         }

@@ -57,7 +57,9 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
+use crate::backend::ReceivedMessage;
 use crate::codec::{Decode, JsonCodec};
 use crate::consumer::{
     Begin, CatchUnwind, Delivery, Handler, IdempotencyKeySource, IdempotencyStore, MessageMeta, Outcome, Payload,
@@ -264,7 +266,7 @@ impl<T: Send + 'static> SqsLambda<T> {
             let this = self.clone();
             let slots = slots.clone();
             let limits = limits.clone();
-            tasks.spawn(async move {
+            let task = async move {
                 let mut out = Vec::with_capacity(chain.len());
                 let mut failed = false;
                 for (index, record) in chain {
@@ -274,7 +276,7 @@ impl<T: Send + 'static> SqsLambda<T> {
                         continue;
                     }
                     let result = match slots.acquire().await {
-                        Ok(_permit) => this.process_one(&record, &limits).await,
+                        Ok(_permit) => this.process_one(&queue, &record, &limits).await,
                         Err(_) => Err(RecordFailure::Deadline),
                     };
                     failed = result.is_err();
@@ -288,7 +290,9 @@ impl<T: Send + 'static> SqsLambda<T> {
                     out.push((index, result.err()));
                 }
                 out
-            });
+            };
+            // The invocation's span (if any) is the parent of the records' `sqskit.process` spans.
+            tasks.spawn(task.in_current_span());
         }
         while let Some(joined) = tasks.join_next().await {
             match joined {
@@ -308,9 +312,28 @@ impl<T: Send + 'static> SqsLambda<T> {
         ids.into_iter().zip(results).collect()
     }
 
-    async fn process_one(&self, record: &SqsMessage, limits: &Limits) -> Result<Done, RecordFailure> {
-        let inner = &self.inner;
+    /// Processes one record inside its `sqskit.process` span.
+    async fn process_one(&self, queue: &str, record: &SqsMessage, limits: &Limits) -> Result<Done, RecordFailure> {
         let message = record::received(record);
+        let span = crate::otel::lambda_process_span(queue, &message);
+        let result = self.process_message(message, limits).instrument(span.clone()).await;
+        let outcome = match &result {
+            Ok(Done::Processed) => "ack",
+            Ok(Done::Duplicate) => "duplicate",
+            Err(RecordFailure::Poison(_)) => "poison",
+            Err(RecordFailure::Outcome(outcome)) => outcome.as_str(),
+            Err(RecordFailure::Panicked(_)) => "panicked",
+            Err(RecordFailure::Deadline) => "timed_out",
+            Err(RecordFailure::InProgress) => "in_progress",
+            Err(RecordFailure::Store(_)) => "store_unavailable",
+            Err(RecordFailure::Skipped) => "skipped",
+        };
+        span.in_scope(|| crate::otel::process_outcome(outcome));
+        result
+    }
+
+    async fn process_message(&self, message: ReceivedMessage, limits: &Limits) -> Result<Done, RecordFailure> {
+        let inner = &self.inner;
         let message_id = message.message_id.clone();
         let poison = |reason: String| {
             tracing::warn!(%message_id, %reason, "poison message; reporting it as failed for the redrive policy");

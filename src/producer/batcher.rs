@@ -334,13 +334,7 @@ impl Batcher {
             metas.push(meta);
             entries.push(entry);
         }
-        let span = tracing::info_span!(
-            telemetry::SPAN_SEND,
-            queue = telemetry::queue_name(&self.queue_url),
-            batch_size = entries.len(),
-            batch_id,
-            outcome = tracing::field::Empty,
-        );
+        let span = crate::otel::send_span(&self.queue_url, &entries, batch_id);
         let backend = Arc::clone(&self.backend);
         let queue_url = Arc::clone(&self.queue_url);
         let timeout = self.config.attempt_timeout;
@@ -356,7 +350,10 @@ impl Batcher {
                 let outcome = match &result {
                     Ok(outcome) if outcome.is_complete_success() => "ok",
                     Ok(_) => "partial",
-                    Err(_) => "error",
+                    Err(error) => {
+                        crate::otel::record_error(&tracing::Span::current(), error);
+                        "error"
+                    }
                 };
                 tracing::Span::current().record("outcome", outcome);
                 Completed { batch_id, sent_at: now, entries, result }

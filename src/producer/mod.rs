@@ -306,9 +306,16 @@ impl<T: Send + Sync + 'static> Producer<T> {
     /// # Errors
     /// As for [`Producer::send`].
     pub async fn send_with(&self, value: &T, options: SendOptions) -> Result<SendReceipt> {
-        let entry = self.prepare(value, options)?;
-        let reply = self.submit(entry).await?;
-        reply.await.map_err(|_| Error::Shutdown)?
+        let creation = self.creation(&options);
+        let result = match creation.in_scope(|| self.prepare(value, options)) {
+            Ok(entry) => match self.submit(entry).await {
+                Ok(reply) => reply.await.unwrap_or(Err(Error::Shutdown)),
+                Err(error) => Err(error),
+            },
+            Err(error) => Err(error),
+        };
+        creation.finish(result.as_ref().map(|receipt| &receipt.message_id));
+        result
     }
 
     /// Sends many messages (batched together, in order) and reports each value's fate: the values that were
@@ -326,19 +333,26 @@ impl<T: Send + Sync + 'static> Producer<T> {
         let mut pending = Vec::new();
         let mut failed_early = Vec::new();
         for (index, value) in values.into_iter().enumerate() {
-            let submitted = match self.prepare(&value, options(&value)) {
+            let value_options = options(&value);
+            let creation = self.creation(&value_options);
+            let submitted = match creation.in_scope(|| self.prepare(&value, value_options)) {
                 Ok(entry) => self.submit(entry).await,
                 Err(error) => Err(error),
             };
             match submitted {
-                Ok(reply) => pending.push((index, value, reply)),
-                Err(error) => failed_early.push((index, value, error)),
+                Ok(reply) => pending.push((index, value, reply, creation)),
+                Err(error) => {
+                    creation.finish(Err(&error));
+                    failed_early.push((index, value, error));
+                }
             }
         }
         let mut sent = Vec::with_capacity(pending.len());
         let mut failed: Vec<(usize, T, Error)> = failed_early;
-        for (index, value, reply) in pending {
-            match reply.await.unwrap_or(Err(Error::Shutdown)) {
+        for (index, value, reply, creation) in pending {
+            let result = reply.await.unwrap_or(Err(Error::Shutdown));
+            creation.finish(result.as_ref().map(|receipt| &receipt.message_id));
+            match result {
                 Ok(receipt) => sent.push((value, receipt)),
                 Err(error) => failed.push((index, value, error)),
             }
@@ -360,6 +374,12 @@ impl<T: Send + Sync + 'static> Producer<T> {
                 tracing::error!(%error, "sqskit producer task failed");
             }
         }
+    }
+
+    /// The `create` span of one message (feature `otel`), unless the caller chose its trace context.
+    fn creation(&self, options: &SendOptions) -> crate::otel::Creation {
+        let custom = options.trace_context.is_some() || options.attributes.get(TRACEPARENT_ATTRIBUTE).is_some();
+        crate::otel::Creation::start(&self.shared.rules.queue_url, custom)
     }
 
     async fn submit(&self, entry: SendEntry) -> Result<oneshot::Receiver<Result<SendReceipt>>> {
@@ -408,14 +428,19 @@ impl<T: Send + Sync + 'static> Producer<T> {
     }
 }
 
-/// Adds the `traceparent` attribute: the explicit context, or else the ambient one when there is room for it
-/// (an ambient context never makes a send fail). An attribute the caller set by hand is kept.
+/// Adds the `traceparent` attribute: the explicit context, or else the current OpenTelemetry span's (feature
+/// `otel`, with `tracestate`), or else the ambient one, when there is room for it (an ambient context never
+/// makes a send fail). An attribute the caller set by hand is kept.
 fn add_trace_context(attributes: &mut MessageAttributes, explicit: Option<TraceContext>) {
     if attributes.get(TRACEPARENT_ATTRIBUTE).is_some() {
         return;
     }
     let context = match explicit {
         Some(context) => context,
+        // The current OpenTelemetry span (feature `otel`: the message's `create` span) comes first.
+        None if crate::otel::inject_current(attributes, MAX_MESSAGE_ATTRIBUTES.saturating_sub(attributes.len())) => {
+            return;
+        }
         None => match TraceContext::current() {
             Some(context) if attributes.len() < MAX_MESSAGE_ATTRIBUTES => context,
             Some(_) => {
