@@ -60,6 +60,8 @@
 //! - [`telemetry`]: every metric, label and span name as a constant, with a table of what each means.
 //! - [`trace_context`]: [`TraceContext`], the W3C `traceparent` carried from producer to consumer.
 //! - [`monitor`]: [`QueueMonitor`], polling queue attributes and calling alert hooks with hysteresis.
+//! - [`offload`]: large payloads in S3 ([`offload::LargePayloads`]; `S3PayloadStore`, feature `s3`), compatible with
+//!   AWS's SQS extended clients.
 //! - [`stores`]: idempotency stores shared by consumers on several machines: `RedisIdempotencyStore`
 //!   (feature `redis`) and `DynamoDbIdempotencyStore` (feature `dynamodb`).
 
@@ -73,6 +75,7 @@ pub mod idempotency;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod monitor;
+pub mod offload;
 pub mod producer;
 pub mod retry;
 pub mod stores;
@@ -87,7 +90,7 @@ pub use consumer::{
     Consumer, ConsumerBuilder, Delivery, IdempotencyStore, InMemoryIdempotencyStore, Outcome, RunningConsumer,
     ShutdownReport,
 };
-pub use error::{Error, Fault, Result, ServiceErrorCode};
+pub use error::{Error, Fault, PayloadErrorKind, Result, ServiceErrorCode};
 pub use monitor::{Alert, QueueMonitor, Threshold};
 pub use producer::{Producer, ProducerBuilder, SendOptions, SendReceipt, SendReport};
 pub use trace_context::TraceContext;

@@ -18,6 +18,7 @@ use crate::backend::{MAX_BATCH_ENTRIES, SqsBackend};
 use crate::codec::{Decode, JsonCodec};
 use crate::envelope::Envelope;
 use crate::error::{Error, Result};
+use crate::offload::LargePayloads;
 use crate::retry::{Jitter, RetryPolicy};
 use crate::types::{IdempotencyKey, QueueAttributeName, SystemAttributeName};
 
@@ -58,6 +59,8 @@ pub(crate) struct Config {
     pub(crate) max_receive_backoff: Duration,
     pub(crate) stop_after_receive_failures: u32,
     pub(crate) on_error: ErrorHook,
+    /// Where offloaded payloads are fetched from and deleted (see [`crate::offload`]).
+    pub(crate) payloads: Option<LargePayloads>,
 }
 
 /// Configures a [`Consumer`]; see [`Consumer::builder`].
@@ -89,6 +92,7 @@ pub struct ConsumerBuilder<T> {
     check_queue: bool,
     stop_after_receive_failures: u32,
     on_error: ErrorHook,
+    payloads: Option<LargePayloads>,
     _type: PhantomData<fn() -> T>,
 }
 
@@ -151,6 +155,7 @@ impl<T: Send + 'static> ConsumerBuilder<T> {
             check_queue: true,
             stop_after_receive_failures: DEFAULT_STOP_AFTER_RECEIVE_FAILURES,
             on_error: ErrorHook::default(),
+            payloads: None,
             _type: PhantomData,
         }
     }
@@ -337,6 +342,16 @@ impl<T: Send + 'static> ConsumerBuilder<T> {
         self
     }
 
+    /// Reads messages whose payload AWS's extended clients (or a sqskit producer with
+    /// [`large_payloads`](crate::ProducerBuilder::large_payloads)) stored in S3: the payload is fetched before
+    /// decoding, and its object deleted once SQS confirmed the message's deletion (unless
+    /// [`LargePayloads::keep_payloads`]). A missing object makes the message poison; an unavailable store puts
+    /// it back for later. See [`crate::offload`].
+    pub fn large_payloads(mut self, payloads: LargePayloads) -> Self {
+        self.payloads = Some(payloads);
+        self
+    }
+
     /// During shutdown, how long pending acknowledgements and visibility changes may take to be flushed
     /// (default 10 s).
     pub fn settle_timeout(mut self, timeout: Duration) -> Self {
@@ -451,6 +466,15 @@ impl<T: Send + 'static> ConsumerBuilder<T> {
         if !wants_all {
             message_attribute_names.push(crate::telemetry::TRACEPARENT_ATTRIBUTE.to_owned());
         }
+        if let Some(payloads) = &self.payloads {
+            payloads.validate()?;
+            if !wants_all {
+                message_attribute_names.extend(
+                    [crate::offload::RESERVED_ATTRIBUTE_NAME, crate::offload::LEGACY_RESERVED_ATTRIBUTE_NAME]
+                        .map(str::to_owned),
+                );
+            }
+        }
         let poison = self.poison.unwrap_or(if self.dead_letter_queue.is_some() {
             PoisonAction::DeadLetter
         } else {
@@ -484,6 +508,7 @@ impl<T: Send + 'static> ConsumerBuilder<T> {
             max_receive_backoff: Duration::from_secs(10),
             stop_after_receive_failures: self.stop_after_receive_failures,
             on_error: self.on_error.clone(),
+            payloads: self.payloads.clone(),
         })
     }
 }
