@@ -1,7 +1,7 @@
 //! Large payloads: messages larger than SQS allows, stored in S3 and sent as pointers that AWS's extended
 //! clients read and write (Java `amazon-sqs-java-extended-client-lib`, Python `amazon-sqs-extended-client`).
 //!
-//! Give a producer and a consumer the same [`LargePayloads`] (with [`S3PayloadStore`], feature `s3`, or any
+//! Give a producer and a consumer the same [`LargePayloads`] (with `S3PayloadStore`, feature `s3`, or any
 //! [`PayloadStore`]): the producer stores a message whose size exceeds the threshold in the bucket and sends a
 //! pointer instead; the consumer recognises pointers, fetches the payload before decoding, and deletes the
 //! object once SQS confirmed the message's deletion.
@@ -99,7 +99,7 @@ pub const MAX_KEY_PREFIX_LENGTH: usize = 1024 - 36;
 
 /// Where payloads are kept: an S3 bucket, or anything that stores objects by bucket and key.
 ///
-/// [`S3PayloadStore`] (feature `s3`) is the implementation over `aws-sdk-s3`. Errors are
+/// `S3PayloadStore` (feature `s3`) is the implementation over `aws-sdk-s3`. Errors are
 /// [`Error::Payload`] with the kind that tells the consumer what to do: `NotFound` (poison), `Unavailable`
 /// (retry later), `Rejected`, `Malformed`.
 #[async_trait]

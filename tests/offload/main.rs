@@ -11,6 +11,7 @@
 //! - `failures`: a missing object is poison with its reason; S3 down puts messages back, never acknowledged;
 //!   retried sends upload once; a send SQS refused leaves no object; extended receipt handles.
 //! - `interop`: the Python extended client reads what sqskit sends and sqskit reads what it sends.
+//! - `examples`: `order_producer` and `order_consumer` with `--s3-bucket` and `--pad-bytes`, as processes.
 //! - `readme`: the README's snippet.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -18,6 +19,7 @@
 #[path = "../support/servers.rs"]
 mod servers;
 
+mod examples;
 mod failures;
 mod interop;
 mod readme;
