@@ -156,7 +156,9 @@ impl<T: Send + Sync + 'static> ProducerBuilder<T> {
     }
 
     /// Sends messages larger than the threshold (default: the queue's maximum size) through S3, as pointers
-    /// AWS's extended clients read (see [`crate::offload`]).
+    /// AWS's extended clients read (see [`crate::offload`]). The upload runs in the sending task, before the
+    /// message enters the batch buffer: concurrent `send`s upload concurrently, `send_all` one payload after
+    /// another.
     pub fn large_payloads(mut self, payloads: LargePayloads) -> Self {
         self.payloads = Some(payloads);
         self
