@@ -44,7 +44,7 @@
 //!   turn a stored message into poison. An orphan can also remain when the delete itself fails (logged) or the
 //!   process dies between upload and send; an S3 lifecycle rule expiring objects after the queue's retention
 //!   period removes them.
-//! - **Never acknowledged without its payload.** A missing object ([`PayloadErrorKind::NotFound`]) or a
+//! - **Never acknowledged without its payload.** A missing object ([`PayloadErrorKind::NotFound`](crate::PayloadErrorKind::NotFound)) or a
 //!   malformed pointer makes the message poison, with the reason (dead-lettered, deleted or left for redrive, as
 //!   the consumer's [`PoisonAction`](crate::consumer::PoisonAction) says); when S3 is unavailable or refuses
 //!   the read, the message is put back (visible again after 1 s, doubling per receive, at most 5 minutes) and
