@@ -84,13 +84,15 @@ done
 
 # The client crate: one direction from the message types to the producer, consumer and monitor; the AWS SDK and
 # the emulator's engine are reached only through their backends.
-check_layers src types telemetry trace_context error retry flow codec envelope idempotency backend otel producer consumer monitor stores lambda
+check_layers src types telemetry trace_context error retry flow codec envelope idempotency backend otel offload producer consumer monitor stores lambda
 hits=$(code_matching 'aws_sdk_sqs' src | grep -v '^src/backend/aws.rs:')
 [ -n "$hits" ] && fail "only src/backend/aws.rs may use the SQS SDK:"$'\n'"$hits"
 hits=$(code_matching 'aws_sdk_dynamodb' src | grep -v '^src/stores/dynamodb_store')
 [ -n "$hits" ] && fail "only src/stores/dynamodb_store may use the DynamoDB SDK:"$'\n'"$hits"
 hits=$(code_matching 'aws_config' src | grep -vE '^src/(backend/aws.rs|stores/dynamodb_store)')
 [ -n "$hits" ] && fail "only src/backend/aws.rs and src/stores/dynamodb_store may use aws-config:"$'\n'"$hits"
+hits=$(code_matching 'aws_sdk_s3' src | grep -v '^src/offload/s3.rs:')
+[ -n "$hits" ] && fail "only src/offload/s3.rs may use the S3 SDK:"$'\n'"$hits"
 hits=$(code_matching '\bredis::' src | grep -v '^src/stores/redis_store.rs:')
 [ -n "$hits" ] && fail "only src/stores/redis_store.rs may use the redis crate:"$'\n'"$hits"
 hits=$(code_matching '\b(opentelemetry|opentelemetry_sdk|opentelemetry_aws|tracing_opentelemetry)::' src | grep -v '^src/otel/')

@@ -9,6 +9,7 @@
 //!     cargo run --example order_consumer -- --endpoint http://127.0.0.1:9324 --create-queues
 //!
 //! Against AWS: set AWS_REGION and credentials as usual and pass `--queue NAME|URL` (no `--endpoint`).
+//! `--s3-bucket NAME` fetches orders sent through S3 (endpoint: `AWS_ENDPOINT_URL_S3`).
 //! `--ledger FILE` keeps the payment ledger across restarts; `--exit-when-drained` stops once the queue is
 //! empty; `--expect-orders N --expect-poison K` then verifies the ledger and the dead-letter queue and exits
 //! non-zero on any double charge, missing order or poison order outside the dead-letter queue.
@@ -121,8 +122,17 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let store = args.idempotency.open().await?;
     let started = Instant::now();
-    let running =
-        worker::start_shaped(backend.clone(), &queues, shop.clone(), store, settings, args.queues.shape()).await?;
+    let payloads = args.queues.payloads().await;
+    let running = worker::start_with_payloads(
+        backend.clone(),
+        &queues,
+        shop.clone(),
+        store,
+        settings,
+        args.queues.shape(),
+        payloads,
+    )
+    .await?;
     println!("order_consumer: consuming {} (Ctrl-C stops gracefully)", queues.orders);
 
     let why = wait_for_stop(&running, &backend, &queues.orders, args.exit_when_drained, &ledger).await?;

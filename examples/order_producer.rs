@@ -7,6 +7,7 @@
 //!     cargo run --example order_producer -- --endpoint http://127.0.0.1:9324 --create-queues --count 1000
 //!
 //! Against AWS: set AWS_REGION and credentials as usual and pass `--queue NAME|URL` (no `--endpoint`).
+//! `--s3-bucket NAME --pad-bytes 2097152` sends 2 MiB orders through S3 (endpoint: `AWS_ENDPOINT_URL_S3`).
 //! `--help` lists every flag. The consumer is `order_consumer`; both in one process: `order_demo`.
 
 #[allow(dead_code)]
@@ -41,6 +42,10 @@ struct Args {
     /// Sends in flight at once (the producer merges them into batches of 10).
     #[arg(long, default_value_t = 256)]
     concurrency: usize,
+    /// Adds N bytes of padding (a field the consumer ignores) to every order: with N above 1 MiB and
+    /// `--s3-bucket`, every order travels through S3.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pad_bytes: usize,
 }
 
 /// Exits with status 1 and one line on stderr when the queues cannot be found or set up (for example
@@ -57,9 +62,14 @@ async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let counting = Arc::new(CountingBackend::new(args.queues.connect().await?));
     let backend: Arc<dyn SqsBackend> = counting.clone();
     let queues = args.queues.resolve(&backend).await?;
-    let producer = worker::producer_shaped(backend, &queues.orders, args.queues.shape()).await?;
+    let payloads = args.queues.payloads().await;
+    let producer = worker::producer_with_payloads(backend, &queues.orders, args.queues.shape(), payloads).await?;
 
-    let book = order_book(args.count, args.poison);
+    let mut book = order_book(args.count, args.poison);
+    if args.pad_bytes > 0 {
+        let padding = "x".repeat(args.pad_bytes);
+        book.iter_mut().for_each(|order| order.padding.clone_from(&padding));
+    }
     let duplicates: Vec<Order> = duplicate_numbers(args.count, args.poison, args.duplicates)
         .into_iter()
         .filter_map(|n| book.get(n as usize - 1).cloned())

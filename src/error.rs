@@ -330,6 +330,38 @@ pub enum Error {
         /// The last receive's error.
         source: Box<Error>,
     },
+    /// A large payload kept in S3 (see [`crate::offload`]) could not be stored, read or deleted, or the pointer
+    /// naming it is malformed.
+    #[error("S3 payload s3://{bucket}/{key}: {kind}{}", detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    Payload {
+        /// The bucket (empty when a malformed pointer named none).
+        bucket: String,
+        /// The object key (empty when a malformed pointer named none).
+        key: String,
+        /// What went wrong.
+        kind: PayloadErrorKind,
+        /// S3's error, or what is wrong with the pointer.
+        detail: Option<String>,
+    },
+}
+
+/// Why a large payload in S3 could not be used (see [`Error::Payload`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum PayloadErrorKind {
+    /// The object does not exist (`NoSuchKey`): deleted, expired by a lifecycle rule, or never stored. It will
+    /// not appear by itself, so a consumer treats the message as poison.
+    #[error("the object does not exist (deleted, expired, or never stored)")]
+    NotFound,
+    /// S3 could not be reached, timed out, throttled or failed (5xx): worth another attempt later.
+    #[error("S3 is unavailable")]
+    Unavailable,
+    /// S3 refused the request (access denied, no such bucket, invalid key): not retried at once.
+    #[error("S3 refused the request")]
+    Rejected,
+    /// The message's pointer, or the stored payload, cannot be read (not a pointer, not UTF-8).
+    #[error("malformed pointer or payload")]
+    Malformed,
 }
 
 impl Error {
@@ -353,6 +385,7 @@ impl Error {
             }
             Error::Transport { .. } | Error::Timeout { .. } => true,
             Error::QueueCheck { source, .. } => source.is_retryable(),
+            Error::Payload { kind, .. } => *kind == PayloadErrorKind::Unavailable,
             Error::ConsumerStopped { .. }
             | Error::Encode { .. }
             | Error::Decode { .. }
@@ -450,6 +483,16 @@ impl Error {
     /// A service error from a code string in either AWS spelling.
     pub fn service(code: &str, message: impl Into<String>, request_id: Option<String>, fault: Option<Fault>) -> Self {
         Error::Service { code: ServiceErrorCode::parse(code), message: message.into(), request_id, fault }
+    }
+
+    /// An [`Error::Payload`] about the object `bucket`/`key`.
+    pub fn payload(
+        bucket: impl Into<String>,
+        key: impl Into<String>,
+        kind: PayloadErrorKind,
+        detail: Option<String>,
+    ) -> Self {
+        Error::Payload { bucket: bucket.into(), key: key.into(), kind, detail }
     }
 
     /// An [`Error::InvalidMessage`].

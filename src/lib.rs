@@ -62,6 +62,8 @@
 //! - `otel` (feature `otel`): spans following OpenTelemetry's messaging semantic conventions, parented and
 //!   linked across producer and consumer through `tracing-opentelemetry`.
 //! - [`monitor`]: [`QueueMonitor`], polling queue attributes and calling alert hooks with hysteresis.
+//! - [`offload`]: large payloads in S3 ([`offload::LargePayloads`]; `S3PayloadStore`, feature `s3`), compatible with
+//!   AWS's SQS extended clients.
 //! - [`stores`]: idempotency stores shared by consumers on several machines: `RedisIdempotencyStore`
 //!   (feature `redis`) and `DynamoDbIdempotencyStore` (feature `dynamodb`).
 
@@ -75,6 +77,7 @@ pub mod idempotency;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod monitor;
+pub mod offload;
 #[cfg(feature = "otel")]
 pub mod otel;
 #[cfg(not(feature = "otel"))]
@@ -93,7 +96,7 @@ pub use consumer::{
     Consumer, ConsumerBuilder, Delivery, IdempotencyStore, InMemoryIdempotencyStore, Outcome, RunningConsumer,
     ShutdownReport,
 };
-pub use error::{Error, Fault, Result, ServiceErrorCode};
+pub use error::{Error, Fault, PayloadErrorKind, Result, ServiceErrorCode};
 pub use monitor::{Alert, QueueMonitor, Threshold};
 pub use producer::{Producer, ProducerBuilder, SendOptions, SendReceipt, SendReport};
 pub use trace_context::TraceContext;

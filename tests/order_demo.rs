@@ -144,6 +144,7 @@ fn queue_args(endpoint: &str, queue: &str, create: bool) -> orders::cli::QueueAr
         create_queues: create,
         max_receive_count: 5,
         sns: false,
+        s3_bucket: None,
     }
 }
 

@@ -32,6 +32,11 @@ pub struct QueueArgs {
     /// delivery (the producer wraps them, the consumer opens them); both sides must agree.
     #[arg(long)]
     pub sns: bool,
+    /// Orders larger than the queue takes travel through this S3 bucket, as AWS's extended clients send them
+    /// (the S3 endpoint from the usual aws-config environment, e.g. AWS_ENDPOINT_URL_S3 for an S3-compatible
+    /// server); both programs must name the same bucket.
+    #[arg(long, value_name = "NAME")]
+    pub s3_bucket: Option<String>,
 }
 
 impl QueueArgs {
@@ -48,6 +53,14 @@ impl QueueArgs {
     /// How orders travel (`--sns`).
     pub fn shape(&self) -> super::worker::Shape {
         if self.sns { super::worker::Shape::Sns } else { super::worker::Shape::Raw }
+    }
+
+    /// The large-payload settings for `--s3-bucket`, if given; see [`queues::s3_payloads`].
+    pub async fn payloads(&self) -> Option<sqskit::offload::LargePayloads> {
+        match &self.s3_bucket {
+            Some(bucket) => Some(queues::s3_payloads(bucket).await),
+            None => None,
+        }
     }
 
     /// A backend for the endpoint (or real AWS); see [`queues::connect`].

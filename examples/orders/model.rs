@@ -17,6 +17,10 @@ pub struct Order {
     pub items: Vec<Item>,
     /// What to charge, in cents (exact: sums of integers, no rounding).
     pub total_price_cents: u64,
+    /// Filler the consumer ignores (`order_producer --pad-bytes N`), to push large orders through the S3
+    /// offload path; left out of the JSON when empty.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub padding: String,
 }
 
 /// One line of an order.
@@ -102,6 +106,7 @@ pub fn order(n: u64, poison: Option<Poison>) -> Order {
         customer_id: format!("CUST-{:04}", rng.random_range(1..=500u32)),
         items,
         total_price_cents,
+        padding: String::new(),
     }
 }
 

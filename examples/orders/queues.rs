@@ -17,6 +17,7 @@ use aws_config::meta::region::RegionProviderChain;
 use sqskit::backend::{AwsBackend, ReceiveRequest, SqsBackend};
 use sqskit::consumer::DEAD_LETTER_REASON_ATTRIBUTE;
 use sqskit::envelope::Envelope;
+use sqskit::offload::{LargePayloads, S3PayloadStore};
 use sqskit::retry::RetryPolicy;
 use sqskit::types::{QueueAttributeName, QueueAttributes};
 use sqskit::{Error, ServiceErrorCode};
@@ -42,6 +43,21 @@ pub async fn connect(endpoint: Option<&str>) -> anyhow::Result<Arc<dyn SqsBacken
         loader = loader.test_credentials();
     }
     Ok(Arc::new(AwsBackend::builder(&loader.load().await).build()))
+}
+
+/// Large-payload settings over `bucket`, with an S3 client from the aws-config environment (`AWS_REGION`,
+/// credentials, `AWS_ENDPOINT_URL_S3`, ...). With `AWS_ENDPOINT_URL_S3` set (an S3-compatible server such as
+/// moto_server), addressing is path-style, a missing region is `us-east-1` and missing credentials are dummy
+/// ones, as for an emulator.
+pub async fn s3_payloads(bucket: &str) -> LargePayloads {
+    let custom = std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(RegionProviderChain::default_provider().or_else("us-east-1"));
+    if custom && std::env::var_os("AWS_ACCESS_KEY_ID").is_none() && std::env::var_os("AWS_PROFILE").is_none() {
+        loader = loader.test_credentials();
+    }
+    let config = aws_sdk_s3::config::Builder::from(&loader.load().await).force_path_style(custom).build();
+    LargePayloads::new(S3PayloadStore::new(aws_sdk_s3::Client::from_conf(config)), bucket)
 }
 
 /// The orders queue and, when there is one, its dead-letter queue.

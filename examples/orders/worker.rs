@@ -13,6 +13,7 @@ use sqskit::codec::JsonCodec;
 use sqskit::consumer::{Consumer, Delivery, IdempotencyKeySource, IdempotencyStore, RunningConsumer};
 use sqskit::envelope::{Envelope, SnsEncoder};
 use sqskit::lambda::SqsLambda;
+use sqskit::offload::LargePayloads;
 use sqskit::retry::{Jitter, RetryPolicy};
 use sqskit::{IdempotencyKey, Producer};
 use tokio::sync::Semaphore;
@@ -59,7 +60,24 @@ pub async fn producer_shaped(
     queue: &str,
     shape: Shape,
 ) -> anyhow::Result<Producer<Order>> {
-    let builder = Producer::<Order>::builder(backend, queue);
+    producer_with_payloads(backend, queue, shape, None).await
+}
+
+/// [`producer_shaped`], sending orders larger than the queue takes through S3 when `payloads` is given
+/// (`--s3-bucket`).
+///
+/// # Errors
+/// As [`producer`].
+pub async fn producer_with_payloads(
+    backend: Arc<dyn SqsBackend>,
+    queue: &str,
+    shape: Shape,
+    payloads: Option<LargePayloads>,
+) -> anyhow::Result<Producer<Order>> {
+    let mut builder = Producer::<Order>::builder(backend, queue);
+    if let Some(payloads) = payloads {
+        builder = builder.large_payloads(payloads);
+    }
     let builder = match shape {
         Shape::Raw => builder.idempotency_key_fn(|order| Some(IdempotencyKey::from(order.order_id.as_str()))),
         Shape::Sns => builder.codec(SnsEncoder::new(JsonCodec, ORDERS_TOPIC_ARN).subject("order")),
@@ -159,6 +177,22 @@ pub async fn start_shaped(
     settings: WorkerSettings,
     shape: Shape,
 ) -> anyhow::Result<RunningConsumer> {
+    start_with_payloads(backend, queues, shop, store, settings, shape, None).await
+}
+
+/// [`start_shaped`], fetching orders the producer sent through S3 when `payloads` is given (`--s3-bucket`).
+///
+/// # Errors
+/// As [`start`].
+pub async fn start_with_payloads(
+    backend: Arc<dyn SqsBackend>,
+    queues: &Queues,
+    shop: Arc<Shop>,
+    store: Arc<dyn IdempotencyStore>,
+    settings: WorkerSettings,
+    shape: Shape,
+    payloads: Option<LargePayloads>,
+) -> anyhow::Result<RunningConsumer> {
     let backoff = RetryPolicy::default()
         .initial_backoff(settings.retry_initial)
         .max_backoff(settings.retry_max)
@@ -176,6 +210,9 @@ pub async fn start_shaped(
         .idempotency_key(|order, _| Some(IdempotencyKey::from(order.order_id.as_str())));
     if let Some(dead_letter) = &queues.dead_letter {
         builder = builder.dead_letter_queue(dead_letter);
+    }
+    if let Some(payloads) = payloads {
+        builder = builder.large_payloads(payloads);
     }
     let consumer =
         builder.build().await.with_context(|| format!("could not start the consumer on {}", queues.orders))?;

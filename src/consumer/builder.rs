@@ -18,6 +18,7 @@ use crate::backend::{MAX_BATCH_ENTRIES, SqsBackend};
 use crate::codec::{Decode, JsonCodec};
 use crate::envelope::Envelope;
 use crate::error::{Error, Result};
+use crate::offload::LargePayloads;
 use crate::retry::{Jitter, RetryPolicy};
 use crate::types::{IdempotencyKey, QueueAttributeName, SystemAttributeName};
 
@@ -60,6 +61,8 @@ pub(crate) struct Config {
     pub(crate) on_error: ErrorHook,
     /// What a message's `process` span is the child of (feature `otel`).
     pub(crate) process_parent: crate::otel::ProcessParent,
+    /// Where offloaded payloads are fetched from and deleted (see [`crate::offload`]).
+    pub(crate) payloads: Option<LargePayloads>,
 }
 
 /// Configures a [`Consumer`]; see [`Consumer::builder`].
@@ -92,6 +95,7 @@ pub struct ConsumerBuilder<T> {
     stop_after_receive_failures: u32,
     on_error: ErrorHook,
     process_parent: crate::otel::ProcessParent,
+    payloads: Option<LargePayloads>,
     _type: PhantomData<fn() -> T>,
 }
 
@@ -155,6 +159,7 @@ impl<T: Send + 'static> ConsumerBuilder<T> {
             stop_after_receive_failures: DEFAULT_STOP_AFTER_RECEIVE_FAILURES,
             on_error: ErrorHook::default(),
             process_parent: crate::otel::ProcessParent::default(),
+            payloads: None,
             _type: PhantomData,
         }
     }
@@ -350,6 +355,16 @@ impl<T: Send + 'static> ConsumerBuilder<T> {
         self
     }
 
+    /// Reads messages whose payload AWS's extended clients (or a sqskit producer with
+    /// [`large_payloads`](crate::ProducerBuilder::large_payloads)) stored in S3: the payload is fetched before
+    /// decoding, and its object deleted once SQS confirmed the message's deletion (unless
+    /// [`LargePayloads::keep_payloads`]). A missing object makes the message poison; an unavailable store puts
+    /// it back for later. See [`crate::offload`].
+    pub fn large_payloads(mut self, payloads: LargePayloads) -> Self {
+        self.payloads = Some(payloads);
+        self
+    }
+
     /// During shutdown, how long pending acknowledgements and visibility changes may take to be flushed
     /// (default 10 s).
     pub fn settle_timeout(mut self, timeout: Duration) -> Self {
@@ -465,6 +480,15 @@ impl<T: Send + 'static> ConsumerBuilder<T> {
             message_attribute_names.push(crate::telemetry::TRACEPARENT_ATTRIBUTE.to_owned());
             message_attribute_names.push(crate::telemetry::TRACESTATE_ATTRIBUTE.to_owned());
         }
+        if let Some(payloads) = &self.payloads {
+            payloads.validate()?;
+            if !wants_all {
+                message_attribute_names.extend(
+                    [crate::offload::RESERVED_ATTRIBUTE_NAME, crate::offload::LEGACY_RESERVED_ATTRIBUTE_NAME]
+                        .map(str::to_owned),
+                );
+            }
+        }
         let poison = self.poison.unwrap_or(if self.dead_letter_queue.is_some() {
             PoisonAction::DeadLetter
         } else {
@@ -499,6 +523,7 @@ impl<T: Send + 'static> ConsumerBuilder<T> {
             stop_after_receive_failures: self.stop_after_receive_failures,
             on_error: self.on_error.clone(),
             process_parent: self.process_parent,
+            payloads: self.payloads.clone(),
         })
     }
 }

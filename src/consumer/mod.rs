@@ -9,7 +9,9 @@
 //!    message frees its slot as soon as it is settled, so a slow message never blocks the others. When SQS
 //!    throttles receives, pollers park (AIMD on the active pollers, see [`crate::flow`] and
 //!    [`ConsumerStats::active_pollers`]) and come back one by one as receives succeed again.
-//! 2. Each message is checked (MD5, decoding; failures are [poison](PoisonAction)), looked up in the
+//! 2. Each message is checked (MD5; a payload offloaded to S3 is fetched first when
+//!    [`large_payloads`](ConsumerBuilder::large_payloads) is set, see [`crate::offload`]; decoding; failures are
+//!    [poison](PoisonAction)), looked up in the
 //!    [idempotency store](IdempotencyStore) if one is configured, and handed to the [`Handler`]. On a FIFO
 //!    queue the messages of one group run strictly in order, groups in parallel.
 //! 3. The handler's [`Outcome`] is **settled**: acknowledgements are batched into `DeleteMessageBatch`
@@ -277,6 +279,7 @@ impl<T: Send + 'static> Consumer<T> {
                 counters: counters.clone(),
                 metrics: metrics.clone(),
                 on_error: self.config.on_error.clone(),
+                payloads: self.config.payloads.clone(),
             })
         };
         let acks = settler(SettleOp::Delete);
@@ -397,6 +400,7 @@ impl RunningConsumer {
                         message_id: tracked.message_id,
                         visibility: Duration::ZERO,
                         kind: SettleKind::ReleasedUnstarted,
+                        payload: None,
                     };
                     if !core.visibility.push(item) {
                         bump(&core.counters.settle_failures);

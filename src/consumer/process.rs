@@ -20,7 +20,8 @@ use super::registry::{EntryId, Lease};
 use super::settle::{SettleItem, SettleKind};
 use super::stats::{bump, drop_one};
 use super::timeout::{Bounded, Lifeline, confirmed_margin, run_bounded};
-use crate::error::Error;
+use crate::error::{Error, PayloadErrorKind};
+use crate::offload::Resolved;
 use crate::otel::process_outcome;
 use crate::telemetry;
 
@@ -369,7 +370,19 @@ async fn prepare<T: Send + 'static>(shared: &Shared<T>, admitted: Admitted) -> P
     if let Err(error) = admitted.message.check_integrity() {
         return Prepared::Settled(poison(shared, admitted, &error).await);
     }
-    let opened = match shared.core.config.envelope.open(&admitted.message.body) {
+    let fetched = match fetch_payload(shared, &admitted).await {
+        Ok(fetched) => fetched,
+        Err(Some(error)) => return Prepared::Settled(poison(shared, admitted, &error).await),
+        Err(None) => {
+            put_back(shared, admitted, &shared.core.counters.payload_failures).await;
+            return Prepared::Settled(false);
+        }
+    };
+    let body = match &fetched {
+        Resolved::Fetched(payload) => payload.as_str(),
+        Resolved::Inline => admitted.message.body.as_str(),
+    };
+    let opened = match shared.core.config.envelope.open(body) {
         Ok(opened) => opened,
         Err(error) => return Prepared::Settled(poison(shared, admitted, &error.into()).await),
     };
@@ -409,14 +422,36 @@ async fn prepare<T: Send + 'static>(shared: &Shared<T>, admitted: Admitted) -> P
         Err(error) => {
             // The handler must not run unrecorded, nor the message be acknowledged: it comes back after a delay
             // of at least a second, doubling per receive (no busy loop on a store that is down).
-            bump(&shared.core.counters.store_failures);
-            let delay =
-                unavailable_delay(meta.receive_count, shared.core.config.retry_backoff.backoff(meta.receive_count));
-            tracing::warn!(message_id = %meta.message_id, error = %error, ?delay, "idempotency store failed; the message is retried after the delay");
-            settle_item(shared, admitted, Some(delay), SettleKind::Retried).await;
+            tracing::warn!(message_id = %meta.message_id, error = %error, "idempotency store failed; the message is retried after a delay");
+            put_back(shared, admitted, &shared.core.counters.store_failures).await;
             Prepared::Settled(false)
         }
     }
+}
+
+/// The message's payload when it was offloaded to S3 (see [`crate::offload`]): `Err(Some(poison reason))` for a
+/// missing object or a malformed pointer, `Err(None)` when S3 could not answer (the message must come back
+/// later, never be acknowledged without its payload). A consumer without large-payload settings decodes the body
+/// as it is.
+async fn fetch_payload<T>(shared: &Shared<T>, admitted: &Admitted) -> Result<Resolved, Option<Error>> {
+    let Some(payloads) = &shared.core.config.payloads else { return Ok(Resolved::Inline) };
+    payloads.resolve(&admitted.message).await.map_err(|error| match &error {
+        Error::Payload { kind: PayloadErrorKind::NotFound | PayloadErrorKind::Malformed, .. } => Some(error),
+        _ => {
+            tracing::warn!(message_id = %admitted.message.message_id, error = %error, "could not fetch the message's payload from S3; the message is retried after a delay");
+            None
+        }
+    })
+}
+
+/// Puts a message back without running its handler because something it needs (the idempotency store, S3) is
+/// unavailable: visible again after at least a second, doubling per receive, counted in `failures`.
+async fn put_back<T>(shared: &Shared<T>, admitted: Admitted, failures: &std::sync::atomic::AtomicU64) {
+    bump(failures);
+    let receive_count = admitted.message.receive_count().unwrap_or(1);
+    let delay = unavailable_delay(receive_count, shared.core.config.retry_backoff.backoff(receive_count));
+    tracing::debug!(message_id = %admitted.message.message_id, ?delay, "message put back");
+    settle_item(shared, admitted, Some(delay), SettleKind::Retried).await;
 }
 
 /// Applies a handler's outcome. Returns whether a FIFO group may continue.
@@ -537,6 +572,13 @@ pub(crate) async fn settle_item<T>(
     kind: SettleKind,
 ) {
     let core = &shared.core;
+    // A deleted message's S3 object goes once SQS confirmed the delete; a dead-lettered copy still points to it.
+    let payload = match (&core.config.payloads, visibility, kind) {
+        (Some(_), None, kind) if kind != SettleKind::DeadLettered => {
+            crate::offload::pointer_of(&admitted.message).and_then(Result::ok)
+        }
+        _ => None,
+    };
     let Some(tracked) = core.registry.begin_settle(admitted.id).await else { return };
     let pushed = match visibility {
         None => core.acks.push(SettleItem {
@@ -544,6 +586,7 @@ pub(crate) async fn settle_item<T>(
             message_id: tracked.message_id,
             visibility: Duration::ZERO,
             kind,
+            payload,
         }),
         Some(delay) => {
             // At most 12 hours since the receive (an SQS limit), in whole seconds rounded down.
@@ -554,6 +597,7 @@ pub(crate) async fn settle_item<T>(
                 message_id: tracked.message_id,
                 visibility: delay,
                 kind,
+                payload: None,
             })
         }
     };

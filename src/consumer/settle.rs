@@ -16,6 +16,7 @@ use super::health::{ConsumerOperation, ErrorHook};
 use super::stats::{Counters, bump};
 use crate::backend::{DeleteEntry, MAX_BATCH_ENTRIES, SqsBackend, VisibilityEntry};
 use crate::error::Error;
+use crate::offload::{LargePayloads, PayloadPointer};
 use crate::retry::RetryPolicy;
 use crate::telemetry::ConsumerMetrics;
 use crate::types::{MessageId, ReceiptHandle};
@@ -66,6 +67,8 @@ pub(crate) struct SettleItem {
     /// The new visibility timeout (visibility batcher only).
     pub(crate) visibility: Duration,
     pub(crate) kind: SettleKind,
+    /// The S3 object to delete once SQS confirmed the message's deletion (delete batcher only).
+    pub(crate) payload: Option<PayloadPointer>,
 }
 
 /// Which request a batcher sends.
@@ -117,6 +120,8 @@ pub(crate) struct SettleContext {
     pub(crate) metrics: Arc<ConsumerMetrics>,
     /// The consumer's `on_error` hook, told of every item given up.
     pub(crate) on_error: ErrorHook,
+    /// Deletes the S3 objects of deleted messages.
+    pub(crate) payloads: Option<LargePayloads>,
 }
 
 impl Settler {
@@ -254,10 +259,12 @@ async fn settle_batch(context: &SettleContext, batch: Vec<SettleItem>) -> usize 
         // Items to try again, each with the error that made it fail this time.
         let mut retry: Vec<(SettleItem, Error)> = Vec::new();
         let mut after_timeout = false;
+        let mut payloads = Vec::new();
         match result {
             Ok(outcome) => {
                 for (id, ()) in outcome.successful {
-                    if let Some(item) = take(&mut slots, &id) {
+                    if let Some(mut item) = take(&mut slots, &id) {
+                        payloads.extend(item.payload.take());
                         if let Some(counter) = item.kind.counter(&context.counters) {
                             bump(counter);
                         }
@@ -290,6 +297,7 @@ async fn settle_batch(context: &SettleContext, batch: Vec<SettleItem>) -> usize 
                 }
             }
         }
+        delete_payloads(context, payloads).await;
         // Entries SQS did not mention at all are retried too: nothing may be dropped silently.
         retry.extend(slots.into_iter().flatten().map(|item| (item, Error::transport(Unmentioned(context.op.name())))));
         if retry.is_empty() {
@@ -309,6 +317,18 @@ async fn settle_batch(context: &SettleContext, batch: Vec<SettleItem>) -> usize 
             }
         }
     }
+}
+
+/// Deletes the S3 objects of messages SQS confirmed deleted, concurrently (failures are logged by
+/// `delete_after_ack`: the message is gone, the object stays).
+async fn delete_payloads(context: &SettleContext, pointers: Vec<PayloadPointer>) {
+    let Some(payloads) = &context.payloads else { return };
+    let mut deletes = JoinSet::new();
+    for pointer in pointers {
+        let payloads = payloads.clone();
+        deletes.spawn(async move { payloads.delete_after_ack(&pointer).await });
+    }
+    while deletes.join_next().await.is_some() {}
 }
 
 /// An entry a batch answer mentioned neither as successful nor as failed.

@@ -81,6 +81,10 @@ counters! {
     /// a failed begin puts the message back (1 s doubling per receive) without running its handler; a failed
     /// completion leaves the key unrecorded although the handler succeeded (the message is still acknowledged).
     store_failures,
+    /// Offloaded payloads that could not be fetched because S3 was unavailable or refused the read (see
+    /// [`crate::offload`]): each such message was put back (1 s doubling per receive) without running its
+    /// handler. Missing objects count as `poison` instead.
+    payload_failures,
 }
 
 pub(crate) fn bump(counter: &AtomicU64) {

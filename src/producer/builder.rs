@@ -11,6 +11,7 @@ use super::{GroupFn, KeyFn, Producer, Shared};
 use crate::backend::{MAX_BATCH_ENTRIES, MAX_MESSAGE_BYTES, SqsBackend, metered};
 use crate::codec::Encode;
 use crate::error::{Error, Result};
+use crate::offload::LargePayloads;
 use crate::retry::RetryPolicy;
 use crate::types::{IdempotencyKey, QueueAttributeName, QueueAttributes};
 
@@ -25,6 +26,7 @@ pub struct ProducerBuilder<T> {
     config: BatcherConfig,
     buffer_capacity: usize,
     queue_attributes: Option<QueueAttributes>,
+    payloads: Option<LargePayloads>,
 }
 
 impl<T> std::fmt::Debug for ProducerBuilder<T> {
@@ -50,6 +52,7 @@ impl<T: Send + Sync + 'static> ProducerBuilder<T> {
             config: BatcherConfig::default(),
             buffer_capacity: 1024,
             queue_attributes: None,
+            payloads: None,
         }
     }
 
@@ -152,6 +155,15 @@ impl<T: Send + Sync + 'static> ProducerBuilder<T> {
         self
     }
 
+    /// Sends messages larger than the threshold (default: the queue's maximum size) through S3, as pointers
+    /// AWS's extended clients read (see [`crate::offload`]). The upload runs in the sending task, before the
+    /// message enters the batch buffer: concurrent `send`s upload concurrently, `send_all` one payload after
+    /// another.
+    pub fn large_payloads(mut self, payloads: LargePayloads) -> Self {
+        self.payloads = Some(payloads);
+        self
+    }
+
     /// Checks the options, reads the queue's attributes and starts the buffer task.
     ///
     /// The read retries transient errors (throttling, 5xx, timeouts, dropped connections) under the
@@ -159,7 +171,7 @@ impl<T: Send + Sync + 'static> ProducerBuilder<T> {
     /// program at start-up.
     ///
     /// # Errors
-    /// [`Error::Config`] for out-of-range options; [`Error::QueueCheck`] (naming the queue, with the
+    /// [`Error::Config`] for out-of-range options (and invalid [`LargePayloads`] settings); [`Error::QueueCheck`] (naming the queue, with the
     /// service's error inside: [`Error::code`] gives its code) when the queue's attributes cannot be read: at
     /// once for a non-retryable error (for example `QueueDoesNotExist`), after the retry policy gave up for a
     /// transient one.
@@ -174,6 +186,9 @@ impl<T: Send + Sync + 'static> ProducerBuilder<T> {
         }
         if config.max_in_flight == 0 || self.buffer_capacity == 0 {
             return config_error("max_in_flight and buffer_capacity must be at least 1".to_owned());
+        }
+        if let Some(payloads) = &self.payloads {
+            payloads.validate()?;
         }
         let backend = metered(self.backend);
         let attributes = match self.queue_attributes {
@@ -212,6 +227,7 @@ impl<T: Send + Sync + 'static> ProducerBuilder<T> {
                 task: Mutex::new(Some(task)),
                 flow,
                 pacer,
+                payloads: self.payloads,
             }),
         })
     }

@@ -57,6 +57,12 @@
 //! deduplication the producer then generates a random deduplication id once per message, which still
 //! protects its own retries but not resends by the application.
 //!
+//! # Large payloads
+//! With [`ProducerBuilder::large_payloads`], a message whose size (body and attributes, as SQS counts them)
+//! exceeds the threshold (default: the queue's maximum size) is stored in S3 in the caller's task, once, and
+//! the buffer sends the pointer AWS's extended clients write (see [`crate::offload`]); retries resend the
+//! pointer, and a send that fails for good without SQS having stored the message deletes the object.
+//!
 //! # Telemetry
 //! Each `SendMessageBatch` runs in a [`SPAN_SEND`](crate::telemetry::SPAN_SEND) span; each message counts
 //! once in [`MESSAGES_SENT`](crate::telemetry::MESSAGES_SENT) or
@@ -86,6 +92,7 @@ use crate::codec::Encode;
 use crate::error::{Error, Result};
 use crate::flow::{AimdLimit, RatePacer};
 use crate::idempotency::{IDEMPOTENCY_KEY_ATTRIBUTE, deduplication_id};
+use crate::offload::{self, LargePayloads, PayloadPointer};
 use crate::trace_context::{TRACEPARENT_ATTRIBUTE, TraceContext};
 use crate::types::{IdempotencyKey, MessageAttribute, MessageAttributes, MessageId};
 
@@ -240,6 +247,8 @@ struct Shared<T> {
     flow: AimdLimit,
     /// The buffer task's limit on requests started per second.
     pacer: RatePacer,
+    /// Where messages above the threshold go (see [`crate::offload`]).
+    payloads: Option<LargePayloads>,
 }
 
 impl<T> Clone for Producer<T> {
@@ -290,10 +299,12 @@ impl<T: Send + Sync + 'static> Producer<T> {
 
     /// Sends one message and resolves with its receipt once SQS accepted it.
     ///
-    /// Dropping the returned future does not cancel the send: the message is already in the buffer.
+    /// Dropping the returned future does not cancel the send once the message is in the buffer (after the
+    /// upload of a large payload, see [`ProducerBuilder::large_payloads`]).
     ///
     /// # Errors
-    /// [`Error::Encode`] and [`Error::InvalidMessage`] before any request; the last retryable error once
+    /// [`Error::Encode`] and [`Error::InvalidMessage`] before any request; [`Error::Payload`] when a large
+    /// payload could not be stored in S3; the last retryable error once
     /// retries are exhausted; a non-retryable service error (with AWS's code and message) at once;
     /// [`Error::ChecksumMismatch`] when SQS reported a digest that does not match; [`Error::Shutdown`] after
     /// [`Producer::close`].
@@ -307,8 +318,8 @@ impl<T: Send + Sync + 'static> Producer<T> {
     /// As for [`Producer::send`].
     pub async fn send_with(&self, value: &T, options: SendOptions) -> Result<SendReceipt> {
         let creation = self.creation(&options);
-        let result = match creation.in_scope(|| self.prepare(value, options)) {
-            Ok(entry) => match self.submit(entry).await {
+        let result = match self.prepare(value, options, &creation).await {
+            Ok((entry, offloaded)) => match self.submit(entry, offloaded).await {
                 Ok(reply) => reply.await.unwrap_or(Err(Error::Shutdown)),
                 Err(error) => Err(error),
             },
@@ -335,8 +346,8 @@ impl<T: Send + Sync + 'static> Producer<T> {
         for (index, value) in values.into_iter().enumerate() {
             let value_options = options(&value);
             let creation = self.creation(&value_options);
-            let submitted = match creation.in_scope(|| self.prepare(&value, value_options)) {
-                Ok(entry) => self.submit(entry).await,
+            let submitted = match self.prepare(&value, value_options, &creation).await {
+                Ok((entry, offloaded)) => self.submit(entry, offloaded).await,
                 Err(error) => Err(error),
             };
             match submitted {
@@ -382,15 +393,50 @@ impl<T: Send + Sync + 'static> Producer<T> {
         crate::otel::Creation::start(&self.shared.rules.queue_url, custom)
     }
 
-    async fn submit(&self, entry: SendEntry) -> Result<oneshot::Receiver<Result<SendReceipt>>> {
+    /// Hands an entry to the buffer task. The reply of an entry whose payload went to S3 passes through
+    /// [`offload::clean_up_on_failure`], which deletes the object when the send fails for good.
+    async fn submit(
+        &self,
+        entry: SendEntry,
+        offloaded: Option<PayloadPointer>,
+    ) -> Result<oneshot::Receiver<Result<SendReceipt>>> {
         let (reply, receiver) = oneshot::channel();
-        self.shared.commands.send(Command::Send(Submission { entry, reply })).await.map_err(|_| Error::Shutdown)?;
-        Ok(receiver)
+        let sent = self.shared.commands.send(Command::Send(Submission { entry, reply })).await;
+        match (offloaded, &self.shared.payloads) {
+            (Some(pointer), Some(payloads)) if sent.is_err() => {
+                payloads.discard(&pointer, &Error::Shutdown).await;
+                Err(Error::Shutdown)
+            }
+            (Some(pointer), Some(payloads)) => Ok(offload::clean_up_on_failure(payloads.clone(), pointer, receiver)),
+            _ => sent.map(|()| receiver).map_err(|_| Error::Shutdown),
+        }
     }
 
-    /// Encodes, applies options and the idempotency key, and validates: everything that can fail before a
-    /// request.
-    fn prepare(&self, value: &T, options: SendOptions) -> Result<SendEntry> {
+    /// Everything that can fail before a request: encodes, applies options and the idempotency key, replaces a
+    /// large body by an S3 pointer, validates, and only then uploads the payload (so an invalid message leaves
+    /// no object). Returns the entry and, when its payload went to S3, the pointer.
+    /// The entry is built inside the message's `create` span, whose trace context it carries.
+    async fn prepare(
+        &self,
+        value: &T,
+        options: SendOptions,
+        creation: &crate::otel::Creation,
+    ) -> Result<(SendEntry, Option<PayloadPointer>)> {
+        let mut entry = creation.in_scope(|| self.entry(value, options))?;
+        let Some(payloads) = &self.shared.payloads else {
+            validate::validate(&entry, &self.shared.rules)?;
+            return Ok((entry, None));
+        };
+        let pending = payloads.plan(&mut entry, self.shared.rules.max_message_size)?;
+        validate::validate(&entry, &self.shared.rules)?;
+        match pending {
+            Some(pending) => Ok((entry, Some(payloads.upload(pending).await?))),
+            None => Ok((entry, None)),
+        }
+    }
+
+    /// Encodes and applies options and the idempotency key.
+    fn entry(&self, value: &T, options: SendOptions) -> Result<SendEntry> {
         let shared = &self.shared;
         let body = shared.encoder.encode(value)?;
         let key = options.idempotency_key.or_else(|| shared.key_fn.as_ref().and_then(|f| f(value)));
@@ -423,7 +469,6 @@ impl<T: Send + Sync + 'static> Producer<T> {
             group_id,
             deduplication_id,
         };
-        validate::validate(&entry, &shared.rules)?;
         Ok(entry)
     }
 }
