@@ -1,5 +1,5 @@
-//! JSON documents that SQS stores inside queue attributes (`RedrivePolicy`, `RedriveAllowPolicy`, `Policy`):
-//! parsing and canonical rendering only. What the documents mean for queues lives in the engine.
+//! JSON documents that SQS stores inside queue attributes (`RedrivePolicy`, `RedriveAllowPolicy`, `Policy`) and
+//! the message move task handle: parsing and canonical rendering only. What the documents mean for queues lives in the engine.
 
 use serde::{Deserialize, Serialize};
 
@@ -296,6 +296,33 @@ fn take_statements(document: &mut serde_json::Value) -> Vec<serde_json::Value> {
     }
 }
 
+/// A message move task handle, as AWS's look: the base64 of `{"taskId":"<uuid>","sourceArn":"<arn>"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskHandle {
+    /// The task's id.
+    pub task_id: String,
+    /// The ARN of the task's source queue.
+    pub source_arn: String,
+}
+
+impl TaskHandle {
+    /// The handle's text.
+    pub fn encode(&self) -> String {
+        use base64::Engine as _;
+        let raw = serde_json::to_vec(self).unwrap_or_default();
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    }
+
+    /// A well-formed handle (both members present and not empty); `None` for anything else.
+    pub fn decode(text: &str) -> Option<Self> {
+        use base64::Engine as _;
+        let raw = base64::engine::general_purpose::STANDARD.decode(text).ok()?;
+        let handle: Self = serde_json::from_slice(&raw).ok()?;
+        (!handle.task_id.is_empty() && !handle.source_arn.is_empty()).then_some(handle)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,5 +414,14 @@ mod tests {
         assert!(RedriveAllowPolicy::parse(r#"{"redrivePermission":"byQueue"}"#).is_err());
         assert!(RedriveAllowPolicy::parse(r#"{"redrivePermission":"allowAll","sourceQueueArns":["a"]}"#).is_err());
         assert!(!RedriveAllowPolicy::parse(r#"{"redrivePermission":"denyAll"}"#).expect("valid").allows("a"));
+    }
+
+    #[test]
+    fn a_handle_round_trips_and_anything_else_is_refused() {
+        let handle = TaskHandle { task_id: "t-1".to_owned(), source_arn: "arn:aws:sqs:us-east-1:1:q".to_owned() };
+        assert_eq!(TaskHandle::decode(&handle.encode()), Some(handle));
+        for bad in ["", "not base64!", "bm8tc3VjaC10YXNr", "eyJ0YXNrSWQiOiIiLCJzb3VyY2VBcm4iOiJ4In0="] {
+            assert_eq!(TaskHandle::decode(bad), None, "{bad:?}");
+        }
     }
 }

@@ -393,27 +393,13 @@ fn redriven(mut message: StoredMessage, now: Timestamp) -> StoredMessage {
     message
 }
 
-/// A task handle, as AWS's look: the base64 of `{"taskId":"<uuid>","sourceArn":"<arn>"}`.
-#[derive(serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TaskHandle {
-    task_id: String,
-    source_arn: String,
-}
-
 fn encode_task_handle(source_arn: &str) -> String {
-    use base64::Engine as _;
-    let handle = TaskHandle { task_id: Uuid::new_v4().to_string(), source_arn: source_arn.to_owned() };
-    let raw = serde_json::to_vec(&handle).unwrap_or_default();
-    base64::engine::general_purpose::STANDARD.encode(raw)
+    crate::documents::TaskHandle { task_id: Uuid::new_v4().to_string(), source_arn: source_arn.to_owned() }.encode()
 }
 
 /// The source ARN of a well-formed task handle; `None` for anything else.
 fn decode_task_handle(handle: &str) -> Option<String> {
-    use base64::Engine as _;
-    let raw = base64::engine::general_purpose::STANDARD.decode(handle).ok()?;
-    let handle: TaskHandle = serde_json::from_slice(&raw).ok()?;
-    (!handle.task_id.is_empty() && !handle.source_arn.is_empty()).then_some(handle.source_arn)
+    crate::documents::TaskHandle::decode(handle).map(|handle| handle.source_arn)
 }
 
 /// `ResourceNotFoundException` for a `SourceArn` (given, or inside a task handle) that names no queue.
