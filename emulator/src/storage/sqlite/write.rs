@@ -12,8 +12,11 @@ use crate::storage::codec::encode_attributes;
 /// FIFO deduplication windows last 5 minutes; older rows are pruned.
 const DEDUPLICATION_WINDOW: Duration = Duration::from_secs(300);
 
-/// Writes `events` in one transaction.
-pub(super) fn write_batch(connection: &mut Connection, events: &[StorageEvent]) -> rusqlite::Result<()> {
+/// Writes `events` in one transaction (committed to the log; the syncer thread fsyncs it).
+pub(super) fn write_batch<'a>(
+    connection: &mut Connection,
+    events: impl IntoIterator<Item = &'a StorageEvent>,
+) -> rusqlite::Result<()> {
     let transaction = connection.transaction()?;
     let mut highest_sequence: HashMap<u64, u64> = HashMap::new();
     let mut newest_window_end: Option<Timestamp> = None;
