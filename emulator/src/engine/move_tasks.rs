@@ -87,6 +87,7 @@ impl Engine {
         destination_arn: Option<&str>,
         max_number_of_messages_per_second: Option<i64>,
     ) -> Result<String, SqsError> {
+        self.check_storage()?;
         if source_arn.is_empty() {
             return Err(SqsError::missing_parameter("SourceArn"));
         }
@@ -341,6 +342,7 @@ impl Engine {
     /// # Errors
     /// `MissingParameter`; `ResourceNotFoundException` for an unknown handle or a task that is not running.
     pub fn cancel_message_move_task(&self, task_handle: &str) -> Result<u64, SqsError> {
+        self.check_storage()?;
         if task_handle.is_empty() {
             return Err(SqsError::missing_parameter("TaskHandle"));
         }
