@@ -72,6 +72,9 @@ struct Inner {
 #[derive(Debug)]
 pub struct SqliteStorage {
     inner: Arc<Inner>,
+    /// Shared with the writer and the syncer (tests inject fsync failures through it).
+    #[cfg_attr(not(test), allow(dead_code))]
+    sync: Arc<SyncShared>,
     path: PathBuf,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
@@ -99,6 +102,7 @@ impl SqliteStorage {
         let sync = Arc::new(SyncShared::default());
         let syncer_inner = Arc::clone(&inner);
         let syncer_sync = Arc::clone(&sync);
+        let writer_sync = Arc::clone(&sync);
         let wal = dir.join(format!("{FILE_NAME}-wal"));
         let syncer = std::thread::Builder::new()
             .name("sqskit-fsync".to_owned())
@@ -113,7 +117,7 @@ impl SqliteStorage {
                     connection: Some(connection),
                     path: writer_path,
                     inner: &writer_inner,
-                    sync: &sync,
+                    sync: &writer_sync,
                     unsynced: VecDeque::new(),
                     last_vacuum: Instant::now(),
                 }
@@ -124,7 +128,7 @@ impl SqliteStorage {
                 writer_inner.progress.send_modify(|progress| progress.stopped = true);
             })
             .map_err(StorageError::Writer)?;
-        Ok((Self { inner, path, writer: Mutex::new(Some(writer)) }, snapshot))
+        Ok((Self { inner, sync, path, writer: Mutex::new(Some(writer)) }, snapshot))
     }
 
     /// The database file.
@@ -439,6 +443,69 @@ mod tests {
         storage.close();
         let drained = on_disk(dir.path());
         assert!(drained * 10 < full, "after the drain the file keeps {drained} of {full} bytes");
+    }
+
+    /// An I/O error other than a full disk: fsyncs of the log fail (injected). Fail-stop: storage reports the
+    /// failure (so durable writes are refused) and the waiting change is not acknowledged; once an fsync after
+    /// the rewrite succeeds it is, and it is in the file.
+    #[tokio::test]
+    async fn a_failed_fsync_holds_the_change_back_reports_failure_and_recovers_with_the_change_on_disk() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (storage, _) = SqliteStorage::open(dir.path()).expect("open");
+        storage.append(vec![created(1)]);
+        storage.durable().await.expect("created");
+        storage.sync.fail_next.store(3, std::sync::atomic::Ordering::SeqCst);
+        storage.append(vec![stored(1, 1, "after the failure".to_owned())]);
+        let durable = storage.durable();
+        tokio::pin!(durable);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while storage.failure().is_none() {
+            assert!(Instant::now() < deadline, "the failed fsync was never reported");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(
+            storage.failure().is_some_and(|reason| reason.contains("injected I/O error")),
+            "{:?}",
+            storage.failure()
+        );
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), durable.as_mut()).await.is_err(),
+            "acknowledged although its fsync failed"
+        );
+        tokio::time::timeout(Duration::from_secs(20), durable).await.expect("recovered").expect("durable");
+        assert_eq!(storage.failure(), None, "recovery is reported");
+        assert_eq!(storage.sync.fail_next.load(std::sync::atomic::Ordering::SeqCst), 0, "all three fsyncs failed");
+        storage.close();
+        let (_, snapshot) = SqliteStorage::open(dir.path()).expect("reopen");
+        assert_eq!(snapshot.queues[0].messages.len(), 1);
+    }
+
+    /// A file written before incremental vacuum was on (auto_vacuum NONE) is rebuilt once with it at open
+    /// (a full VACUUM), keeping its contents.
+    #[test]
+    fn a_file_without_incremental_vacuum_is_converted_once_and_keeps_its_contents() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (storage, _) = SqliteStorage::open(dir.path()).expect("create");
+        storage.append(vec![created(1), stored(1, 1, "kept".to_owned()), stored(1, 2, "also kept".to_owned())]);
+        storage.close();
+        drop(storage);
+        let auto_vacuum = || {
+            let connection = Connection::open(dir.path().join(FILE_NAME)).expect("open the file");
+            connection.query_row("PRAGMA auto_vacuum", [], |row| row.get::<_, i64>(0)).expect("auto_vacuum")
+        };
+        {
+            let connection = Connection::open(dir.path().join(FILE_NAME)).expect("open the file");
+            connection.execute_batch("PRAGMA auto_vacuum = NONE; VACUUM;").expect("turn incremental vacuum off");
+        }
+        assert_eq!(auto_vacuum(), 0, "the file is like one written before incremental vacuum");
+
+        let (storage, snapshot) = SqliteStorage::open(dir.path()).expect("converted");
+        storage.close();
+        drop(storage);
+
+        assert_eq!(auto_vacuum(), 2, "incremental after the conversion");
+        let bodies: Vec<String> = snapshot.queues[0].messages.iter().map(|(_, m)| m.body.to_string()).collect();
+        assert_eq!(bodies, ["kept", "also kept"]);
     }
 
     #[test]

@@ -38,6 +38,24 @@ pub(super) struct SyncState {
 pub(super) struct SyncShared {
     pub(super) state: Mutex<SyncState>,
     pub(super) wake: Condvar,
+    /// Tests: how many of the next fsyncs fail with an injected I/O error.
+    #[cfg(test)]
+    pub(super) fail_next: std::sync::atomic::AtomicU32,
+}
+
+/// An injected fsync failure, in tests.
+#[cfg(test)]
+fn injected(shared: &SyncShared) -> std::io::Result<()> {
+    use std::sync::atomic::Ordering;
+    match shared.fail_next.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1)) {
+        Ok(_) => Err(std::io::Error::other("injected I/O error")),
+        Err(_) => Ok(()),
+    }
+}
+
+#[cfg(not(test))]
+fn injected(_shared: &SyncShared) -> std::io::Result<()> {
+    Ok(())
 }
 
 impl SyncShared {
@@ -74,7 +92,7 @@ pub(super) fn run(shared: &SyncShared, wal: PathBuf, inner: &Inner) {
             state.taken
         };
         // Opened for every fsync: a connection reopened after a failure may have deleted and created the log.
-        match std::fs::File::open(&wal).and_then(|file| file.sync_data()) {
+        match injected(shared).and_then(|()| std::fs::File::open(&wal)).and_then(|file| file.sync_data()) {
             Ok(()) => {
                 backoff = Duration::ZERO;
                 shared.lock().synced = target;
