@@ -5,12 +5,16 @@
 #   fifo     send-batch and drain on FIFO queues with 10 and 1000 message groups vs a standard queue
 #   durable  send-batch and drain with --data-dir (a fresh temporary directory per run) vs in memory
 #   durablefifo  the same on FIFO queues (10 message groups) vs an in-memory FIFO queue
+#   pipeline  end-to-end latency (send to delete, p50/p99 columns) of one FIFO queue (10 groups) that 8 producers
+#            send to at PIPELINE_RATE messages/s (default 1000) while 8 consumers receive and delete: durable vs
+#            in memory (msg/s is the paced rate, so its ratio is ~1; compare the latencies)
 #
 # Every run starts a fresh server (pinned to CPU 0; the load generator to CPU 1), and the variants of a comparison
 # alternate within each repeat, so slow drift of a shared machine spreads over all of them. Prints one markdown
 # table per comparison: medians, min-max of msg/s over the repeats, the reference's median and the ratio to it.
 #
-# Usage: benches/scripts/run-extra.sh [--repeats N] [--duration SECONDS] [--comparisons "query fifo durable durablefifo"]
+# Usage: benches/scripts/run-extra.sh [--repeats N] [--duration SECONDS]
+#                                     [--comparisons "query fifo durable durablefifo pipeline"]
 #                                     [--no-build]
 # Environment overrides: REPEATS, DURATION, COMPARISONS, CONCURRENCY, BODY_BYTES, DRAIN_MESSAGES, EMULATOR_PORT,
 #   SERVER_CPU, LOADGEN_CPU, EMULATOR_ARGS (emulator flags besides host, port and data dir; default
@@ -20,7 +24,7 @@ set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-defaults COMPARISONS="query fifo durable" DRAIN_MESSAGES=200000
+defaults COMPARISONS="query fifo durable" DRAIN_MESSAGES=200000 PIPELINE_RATE=1000
 option REPEATS -r --repeats
 option DURATION -d --duration
 option COMPARISONS -c --comparisons
@@ -67,6 +71,14 @@ VARIANTS_durablefifo=(
     "drain/durable-fifo durable --scenario drain --fifo-groups 10"
 )
 
+# shellcheck disable=SC2034
+TITLE_pipeline="Durable vs in-memory FIFO pipeline (10 groups, $PIPELINE_RATE msg/s): send-to-delete latency per message"
+# shellcheck disable=SC2034
+VARIANTS_pipeline=(
+    "pipeline/memory-fifo emulator --scenario pipeline --fifo-groups 10 --rate $PIPELINE_RATE"
+    "pipeline/durable-fifo durable --scenario pipeline --fifo-groups 10 --rate $PIPELINE_RATE"
+)
+
 # start_target TARGET: a fresh emulator, in memory or on a fresh data directory.
 start_target() {
     local data_args=()
@@ -103,7 +115,7 @@ target_of() { awk -v l="$1" '$1 == l { print $2; exit }' "$RESULTS"; }
 
 for group in $COMPARISONS; do
     if ! declare -p "VARIANTS_$group" >/dev/null 2>&1; then
-        log "unknown comparison $group (known: query fifo durable durablefifo)"
+        log "unknown comparison $group (known: query fifo durable durablefifo pipeline)"
         exit 2
     fi
     declare -n variants="VARIANTS_$group"

@@ -106,3 +106,29 @@ async fn fifo_drain_deletes_every_message_with_fewer_groups_than_connections() {
     assert_eq!(visible_messages(&emulator, &queue_url), 0);
     emulator.shutdown().await.expect("stops");
 }
+
+#[tokio::test]
+async fn the_pipeline_deletes_everything_it_sends_and_measures_each_message_after_the_warmup() {
+    use sqskit_bench::scenario::pipeline::PipelineConfig;
+    let (emulator, endpoint) = start_emulator().await;
+    let queue_url = scenario::create_queue(&endpoint, "pipeline.fifo", fifo(3)).await.expect("created");
+    let config = PipelineConfig {
+        producers: 2,
+        consumers: 2,
+        rate: 400.0,
+        warmup: Duration::from_millis(200),
+        duration: Duration::from_millis(800),
+        body_bytes: 64,
+        kind: fifo(3),
+        timeout: Duration::from_secs(30),
+    };
+
+    let report = scenario::pipeline::run(&endpoint, &queue_url, &config).await.expect("run succeeds");
+
+    // About 320 messages fall in the measured window at 400 msg/s; every one sent is deleted.
+    assert!((200..=400).contains(&report.messages), "measured {} messages", report.messages);
+    assert_eq!(report.errors, 0);
+    assert!(report.p50_us > 0.0 && report.p99_us >= report.p50_us, "{report:?}");
+    assert_eq!(visible_messages(&emulator, &queue_url), 0);
+    emulator.shutdown().await.expect("stops");
+}

@@ -16,6 +16,7 @@ use sqskit_bench::endpoint::Endpoint;
 use sqskit_bench::scenario::drain::DrainConfig;
 use sqskit_bench::scenario::fill::FillConfig;
 use sqskit_bench::scenario::longpoll::LongpollConfig;
+use sqskit_bench::scenario::pipeline::PipelineConfig;
 use sqskit_bench::scenario::soak::SoakConfig;
 use sqskit_bench::scenario::soak::report::SoakReport;
 use sqskit_bench::scenario::soak::verdict::Limits;
@@ -45,7 +46,8 @@ struct Args {
     /// The protocol of the send requests (send, send-batch, fill); queues are always created over JSON.
     #[arg(long, value_enum, default_value_t = Protocol::Json)]
     protocol: Protocol,
-    /// Connections, each with one request in flight (send, send-batch, drain, fill; soak adds one for churn).
+    /// Connections, each with one request in flight (send, send-batch, drain, fill; soak adds one for churn;
+    /// pipeline: half of them produce, the others consume).
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
     /// Measured seconds (send, send-batch, soak).
@@ -82,6 +84,7 @@ struct Args {
     #[arg(long, default_value_t = 120.0)]
     timeout: f64,
     /// Requests per second in total, churn included (soak); without it every connection goes as fast as it can.
+    /// Messages per second sent in total (pipeline; default 1000).
     #[arg(long)]
     rate: Option<f64>,
     /// Seconds between samples (soak).
@@ -210,6 +213,22 @@ async fn run(args: &Args) -> anyhow::Result<Outcome> {
                 .await
                 .with_context(|| format!("soak against {} failed to start", endpoint.url))?;
             return Ok(Outcome::Soak(Box::new(report)));
+        }
+        Scenario::Pipeline => {
+            let rate = args.rate.unwrap_or(1000.0);
+            anyhow::ensure!(rate.is_finite() && rate > 0.0, "--rate must be a positive number of messages per second");
+            let producers = (args.concurrency / 2).max(1);
+            let config = PipelineConfig {
+                producers,
+                consumers: args.concurrency.saturating_sub(producers).max(1),
+                rate,
+                warmup: seconds(args.warmup, "--warmup")?,
+                duration: seconds(args.duration, "--duration")?,
+                body_bytes: args.body_bytes,
+                kind,
+                timeout: seconds(args.timeout, "--timeout")?,
+            };
+            scenario::pipeline::run(&endpoint, &queue_url, &config).await
         }
         Scenario::Longpoll => {
             let config = LongpollConfig {

@@ -6,6 +6,7 @@
 pub mod drain;
 pub mod fill;
 pub mod longpoll;
+pub mod pipeline;
 pub mod soak;
 pub mod throughput;
 
@@ -32,6 +33,8 @@ pub enum Scenario {
     Fill,
     /// A mixed workload at `--rate` for `--duration`, sampling the server every `--sample-interval`.
     Soak,
+    /// Producers send at `--rate` messages/s while consumers receive and delete; reports send-to-delete latency.
+    Pipeline,
 }
 
 impl Scenario {
@@ -44,10 +47,11 @@ impl Scenario {
             Self::Longpoll => "longpoll",
             Self::Fill => "fill",
             Self::Soak => "soak",
+            Self::Pipeline => pipeline::NAME,
         }
     }
 
-    /// Whether the scenario can run on a FIFO queue: those that only send, and `drain`.
+    /// Whether the scenario can run on a FIFO queue: those that only send, `drain` and `pipeline`.
     pub const fn supports_fifo(self) -> bool {
         !matches!(self, Self::Longpoll | Self::Soak)
     }

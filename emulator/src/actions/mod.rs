@@ -136,10 +136,8 @@ pub async fn dispatch(
         _ => engine,
     };
     authorize(engine, context, action, payload)?;
-    if action.is_durable_write() {
-        // Fail-stop: while storage is failing, a durable write is refused before anything is applied.
-        engine.check_storage()?;
-    }
+    // Fail-stop (a durable write refused while storage is failing, before anything is applied) is the engine's:
+    // each of its durable write operations calls `Engine::check_storage` first, for in-process callers too.
     let encoded = run(engine, context, action, payload).await?;
     if action.is_durable_write() {
         engine.sync().await?;

@@ -222,3 +222,98 @@ async fn a_send_that_found_the_queue_before_delete_queue_writes_no_row_after_the
         &recorded.events[deleted..]
     );
 }
+
+/// A sink that accepts everything until it is told to fail; then it reports a failure as storage does while a
+/// commit keeps failing.
+#[derive(Debug, Default)]
+struct FailingSink {
+    failing: std::sync::atomic::AtomicBool,
+}
+
+impl EventSink for FailingSink {
+    fn append(&self, _events: Vec<StorageEvent>) {}
+
+    fn durable(&self) -> super::Durable {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn hold(&self) -> u64 {
+        0
+    }
+
+    fn release(&self, _hold: u64) {}
+
+    fn failure(&self) -> Option<String> {
+        self.failing.load(std::sync::atomic::Ordering::SeqCst).then(|| "disk I/O error".to_owned())
+    }
+}
+
+/// Fail-stop holds for direct engine calls too (in-process use without HTTP): while storage fails, every durable
+/// write is refused with `ServiceUnavailable` before anything is applied, and reads and receives go on.
+#[tokio::test]
+async fn while_storage_fails_the_engine_itself_refuses_every_durable_write_and_applies_nothing() {
+    use super::BatchEntry;
+    use crate::error::ErrorCode;
+
+    let sink = Arc::new(FailingSink::default());
+    let clock = ManualClock::new();
+    let engine = Engine::with_sink(
+        EngineConfig::default(),
+        Arc::new(clock.clone()),
+        Some(Arc::clone(&sink) as Arc<dyn EventSink>),
+    );
+    engine.create_queue("dlq", &[], &[]).expect("dlq");
+    engine.create_queue("q", &[], &[]).expect("q");
+    engine.send_message("q", SendMessageInput::with_body("kept")).expect("send");
+    let one = || ReceiveMessageInput { visibility_timeout: Some(0), ..ReceiveMessageInput::default() };
+    let received = engine.receive_message("q", one()).await.expect("receive");
+    let handle = received.first().expect("a message").receipt_handle.clone();
+    let pair = |key: &str, value: &str| vec![(key.to_owned(), value.to_owned())];
+
+    sink.failing.store(true, std::sync::atomic::Ordering::SeqCst);
+
+    let refusals: Vec<(&str, Result<(), crate::error::SqsError>)> = vec![
+        ("CreateQueue", engine.create_queue("other", &[], &[])),
+        ("SendMessage", engine.send_message("q", SendMessageInput::with_body("refused")).map(drop)),
+        (
+            "SendMessageBatch",
+            engine
+                .send_message_batch(
+                    "q",
+                    vec![BatchEntry { id: "a".to_owned(), input: SendMessageInput::with_body("refused") }],
+                )
+                .map(drop),
+        ),
+        ("DeleteMessage", engine.delete_message("q", &handle)),
+        (
+            "DeleteMessageBatch",
+            engine
+                .delete_message_batch("q", vec![BatchEntry { id: "a".to_owned(), input: Some(handle.clone()) }])
+                .map(drop),
+        ),
+        ("SetQueueAttributes", engine.set_queue_attributes("q", &pair("DelaySeconds", "5"))),
+        ("PurgeQueue", engine.purge_queue("q")),
+        ("TagQueue", engine.tag_queue("q", &pair("team", "a"))),
+        ("UntagQueue", engine.untag_queue("q", &["team".to_owned()])),
+        ("AddPermission", engine.add_permission("q", "l", &["111122223333".to_owned()], &["SendMessage".to_owned()])),
+        ("RemovePermission", engine.remove_permission("q", "l")),
+        ("StartMessageMoveTask", engine.start_message_move_task(&engine.queue_arn("dlq"), None, None).map(drop)),
+        ("CancelMessageMoveTask", engine.cancel_message_move_task("no-such-task").map(drop)),
+        ("DeleteQueue", engine.delete_queue("q")),
+    ];
+    for (action, result) in refusals {
+        let error = result.expect_err(action);
+        assert_eq!(error.code, ErrorCode::ServiceUnavailable, "{action}: {}", error.message);
+    }
+
+    assert!(engine.queue("other").is_err(), "a refused CreateQueue created the queue");
+    let state = engine.queue("q").expect("a refused DeleteQueue deleted the queue");
+    let counts = state.lock().counts();
+    assert_eq!(counts.visible + counts.in_flight + counts.delayed, 1, "the message is still there, no send added one");
+    drop(state);
+    let received = engine.receive_message("q", one()).await.expect("receives go on while storage fails");
+    assert_eq!(received.len(), 1);
+
+    sink.failing.store(false, std::sync::atomic::Ordering::SeqCst);
+    engine.send_message("q", SendMessageInput::with_body("after")).expect("writes resume once storage recovers");
+}

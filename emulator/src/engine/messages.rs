@@ -16,6 +16,7 @@ impl Engine {
     /// # Errors
     /// `QueueDoesNotExist`; `ReceiptHandleIsInvalid` for a handle this queue never issued.
     pub fn delete_message(&self, queue_url: &str, receipt_handle: &str) -> Result<(), SqsError> {
+        self.check_storage()?;
         let queue = self.queue(queue_url)?;
         self.delete_from(&queue, receipt_handle)
     }
@@ -49,6 +50,7 @@ impl Engine {
         queue_url: &str,
         entries: Vec<BatchEntry<Option<String>>>,
     ) -> Result<Vec<BatchResult<()>>, SqsError> {
+        self.check_storage()?;
         let queue = self.queue(queue_url)?;
         batch::validate_entries(&entries, "DeleteMessageBatchRequestEntry")?;
         Ok(entries

@@ -407,7 +407,9 @@ impl Engine {
         self.shared.sink.as_ref().and_then(|sink| sink.failure())
     }
 
-    /// Refuses a durable write while storage is failing (fail-stop), before anything is applied.
+    /// Refuses a durable write while storage is failing (fail-stop), before anything is applied. Every engine
+    /// operation that is a durable write ([`crate::action::Action::is_durable_write`]) calls it first, so callers
+    /// of the engine in the same process are refused as HTTP clients are.
     ///
     /// `ServiceUnavailable` (503, retryable): the condition is the service's and temporary; nothing was
     /// applied, so a retry cannot duplicate anything.

@@ -88,6 +88,7 @@ impl Engine {
         destination_arn: Option<&str>,
         max_number_of_messages_per_second: Option<i64>,
     ) -> Result<String, SqsError> {
+        self.check_storage()?;
         if source_arn.is_empty() {
             return Err(SqsError::missing_parameter("SourceArn"));
         }
@@ -334,6 +335,7 @@ impl Engine {
     /// source ARN); `ResourceNotFoundException` when the handle's source queue does not exist, and ("Task does
     /// not exist.") for an unknown task or one that is not running. Texts as docs/aws-behaviour.md records.
     pub fn cancel_message_move_task(&self, task_handle: &str) -> Result<u64, SqsError> {
+        self.check_storage()?;
         if task_handle.is_empty() {
             return Err(SqsError::missing_parameter("TaskHandle"));
         }

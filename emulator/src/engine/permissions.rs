@@ -33,6 +33,7 @@ impl Engine {
         account_ids: &[String],
         actions: &[String],
     ) -> Result<(), SqsError> {
+        self.check_storage()?;
         let queue = self.queue(queue_url)?;
         validate_label(label)?;
         if account_ids.is_empty() {
@@ -86,6 +87,7 @@ impl Engine {
     /// `QueueDoesNotExist`; `MissingParameter` for an empty label; `InvalidParameterValue` when no statement
     /// has that label.
     pub fn remove_permission(&self, queue_url: &str, label: &str) -> Result<(), SqsError> {
+        self.check_storage()?;
         let queue = self.queue(queue_url)?;
         if label.is_empty() {
             return Err(SqsError::missing_parameter("Label"));

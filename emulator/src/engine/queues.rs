@@ -48,6 +48,7 @@ impl Engine {
         attributes: &[(String, String)],
         tags: &[(String, String)],
     ) -> Result<(), SqsError> {
+        self.check_storage()?;
         let requests_fifo = attributes.iter().any(|(k, v)| k == "FifoQueue" && v.eq_ignore_ascii_case("true"));
         validate_queue_name(name, requests_fifo)?;
         let now = self.now();
@@ -261,6 +262,7 @@ impl Engine {
     /// # Errors
     /// `QueueDoesNotExist`.
     pub fn delete_queue(&self, queue_url: &str) -> Result<(), SqsError> {
+        self.check_storage()?;
         let queue = self.queue(queue_url)?;
         let mut queues = self.shared.queues.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         queues.remove(&queue.region, &queue.account, &queue.name);
@@ -340,6 +342,7 @@ impl Engine {
     /// # Errors
     /// `QueueDoesNotExist`, `InvalidAttributeName`, `InvalidAttributeValue`, `InvalidParameterValue`.
     pub fn set_queue_attributes(&self, queue_url: &str, attributes: &[(String, String)]) -> Result<(), SqsError> {
+        self.check_storage()?;
         let queue = self.queue(queue_url)?;
         // The new settings are computed outside the queue's lock (validating a redrive policy looks at its
         // dead-letter queue, and no two queue locks are ever held at once), then written only if nothing changed
@@ -383,6 +386,7 @@ impl Engine {
     /// # Errors
     /// `QueueDoesNotExist`; `PurgeQueueInProgress` within 60 s of the previous purge.
     pub fn purge_queue(&self, queue_url: &str) -> Result<(), SqsError> {
+        self.check_storage()?;
         let queue = self.queue(queue_url)?;
         let now = self.now();
         let mut state = queue.lock();

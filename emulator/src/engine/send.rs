@@ -254,6 +254,7 @@ impl Engine {
         input: SendMessageInput,
         origin: SendOrigin<'_>,
     ) -> Result<SendMessageOutput, SqsError> {
+        self.check_storage()?;
         let queue = self.queue(queue_url)?;
         self.check_memory_budget(input.payload_size())?;
         let now = self.now();
@@ -298,6 +299,7 @@ impl Engine {
         entries: Vec<BatchEntry<SendMessageInput>>,
         origin: SendOrigin<'_>,
     ) -> Result<Vec<BatchResult<SendMessageOutput>>, SqsError> {
+        self.check_storage()?;
         let queue = self.queue(queue_url)?;
         batch::validate_entries(&entries, "SendMessageBatchRequestEntry")?;
         let total: usize = entries.iter().map(|entry| entry.input.payload_size()).sum();

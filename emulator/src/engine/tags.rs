@@ -14,6 +14,7 @@ impl Engine {
     /// `QueueDoesNotExist`; `MissingParameter` for no tags; `InvalidParameterValue` for bad keys or values or
     /// more than 50 tags.
     pub fn tag_queue(&self, queue_url: &str, tags: &[(String, String)]) -> Result<(), SqsError> {
+        self.check_storage()?;
         let queue = self.queue(queue_url)?;
         if tags.is_empty() {
             return Err(SqsError::missing_parameter("Tags"));
@@ -29,6 +30,7 @@ impl Engine {
     /// # Errors
     /// `QueueDoesNotExist`; `InvalidParameterValue` for no keys or an empty or over-long key.
     pub fn untag_queue(&self, queue_url: &str, keys: &[String]) -> Result<(), SqsError> {
+        self.check_storage()?;
         let queue = self.queue(queue_url)?;
         if keys.is_empty() || keys.iter().any(|key| key.is_empty() || key.chars().count() > 128) {
             return Err(SqsError::invalid_parameter("Tag keys must be between 1 and 128 characters in length."));

@@ -1,14 +1,17 @@
-//! [`SqliteStorage`]: events written by one thread into SQLite (WAL, `synchronous=FULL`), one transaction and
-//! one fsync per batch of whatever was appended meanwhile (group commit).
+//! [`SqliteStorage`]: events written by one thread into SQLite (WAL), one transaction per batch of whatever was
+//! appended meanwhile (group commit), and made durable by a second thread's fsync of the log, which overlaps the
+//! next transaction (`sync.rs`).
 //!
 //! - `schema.rs`: the file's tables, opening and checking it, and how values map into columns;
-//! - `write.rs`: one batch of events as one transaction; `load.rs`: reading everything back at start-up.
+//! - `write.rs`: one batch of events as one transaction; `load.rs`: reading everything back at start-up;
+//! - `sync.rs`: the syncer thread.
 
 mod load;
 mod schema;
+mod sync;
 mod write;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -20,14 +23,15 @@ use super::StorageError;
 use crate::engine::{Durable, EventSink, Snapshot, StorageEvent, StorageFailure};
 use load::load;
 use schema::{delete_orphans, open_connection, release_free_pages};
+use sync::SyncShared;
 use write::write_batch;
 
 const FILE_NAME: &str = "sqskit.db";
 
-/// How far the writer has got.
+/// How far storage has got.
 #[derive(Debug, Clone, Default)]
 struct Progress {
-    /// Events (counted from the first ever appended) that are committed.
+    /// Events (counted from the first ever appended) that are committed and on disk (fsynced).
     committed: u64,
     /// Why the last commit failed, while storage is failing; cleared when a retry commits.
     failure: Option<String>,
@@ -68,6 +72,9 @@ struct Inner {
 #[derive(Debug)]
 pub struct SqliteStorage {
     inner: Arc<Inner>,
+    /// Shared with the writer and the syncer (tests inject fsync failures through it).
+    #[cfg_attr(not(test), allow(dead_code))]
+    sync: Arc<SyncShared>,
     path: PathBuf,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
@@ -92,6 +99,15 @@ impl SqliteStorage {
             wake: Condvar::new(),
             progress: tokio::sync::watch::Sender::new(Progress::default()),
         });
+        let sync = Arc::new(SyncShared::default());
+        let syncer_inner = Arc::clone(&inner);
+        let syncer_sync = Arc::clone(&sync);
+        let writer_sync = Arc::clone(&sync);
+        let wal = dir.join(format!("{FILE_NAME}-wal"));
+        let syncer = std::thread::Builder::new()
+            .name("sqskit-fsync".to_owned())
+            .spawn(move || sync::run(&syncer_sync, wal, &syncer_inner))
+            .map_err(StorageError::Writer)?;
         let writer_inner = Arc::clone(&inner);
         let writer_path = path.clone();
         let writer = std::thread::Builder::new()
@@ -101,12 +117,18 @@ impl SqliteStorage {
                     connection: Some(connection),
                     path: writer_path,
                     inner: &writer_inner,
+                    sync: &writer_sync,
+                    unsynced: VecDeque::new(),
                     last_vacuum: Instant::now(),
                 }
-                .run()
+                .run();
+                if syncer.join().is_err() {
+                    tracing::error!("the storage syncer panicked");
+                }
+                writer_inner.progress.send_modify(|progress| progress.stopped = true);
             })
             .map_err(StorageError::Writer)?;
-        Ok((Self { inner, path, writer: Mutex::new(Some(writer)) }, snapshot))
+        Ok((Self { inner, sync, path, writer: Mutex::new(Some(writer)) }, snapshot))
     }
 
     /// The database file.
@@ -190,12 +212,17 @@ const RETRY_FIRST: Duration = Duration::from_millis(50);
 const RETRY_MAX: Duration = Duration::from_secs(2);
 
 /// The writer thread: takes what may be committed, commits it, and on failure keeps the batch and retries it
-/// (fail-stop: meanwhile the engine refuses durable writes, see [`EventSink::failure`]).
+/// (fail-stop: meanwhile the engine refuses durable writes, see [`EventSink::failure`]); the syncer thread then
+/// makes it durable.
 struct Writer<'a> {
     /// `None` after a failure closed it; reopened before the next attempt.
     connection: Option<Connection>,
     path: PathBuf,
     inner: &'a Inner,
+    sync: &'a SyncShared,
+    /// Batches committed but not yet known to be on disk, with the event count each ends at: written again if
+    /// an fsync fails.
+    unsynced: VecDeque<(u64, Vec<StorageEvent>)>,
     last_vacuum: Instant,
 }
 
@@ -217,11 +244,23 @@ impl Writer<'_> {
 
     fn run(mut self) {
         loop {
+            // One transaction ahead of the fsync at most: wait until the syncer has taken what was written last
+            // (its fsync covers it), so the next batch gathers what arrives meanwhile instead of writing the
+            // log's tail page again for every request.
+            {
+                let state = self.sync.wait_until(|state| state.failed || state.taken >= state.written);
+                let synced = state.synced;
+                drop(state);
+                while self.unsynced.front().is_some_and(|(end, _)| *end <= synced) {
+                    self.unsynced.pop_front();
+                }
+            }
             let (events, end, closing) = {
                 let mut pending = self.inner.pending.lock().unwrap_or_else(PoisonError::into_inner);
                 loop {
                     let takeable = pending.takeable();
-                    if takeable > 0 || (pending.closing && pending.events.is_empty()) {
+                    // (The syncer sets `failed` before it takes this lock to wake us: no lost wake-up.)
+                    if takeable > 0 || (pending.closing && pending.events.is_empty()) || self.sync.lock().failed {
                         break;
                     }
                     pending = self.inner.wake.wait(pending).unwrap_or_else(PoisonError::into_inner);
@@ -235,47 +274,70 @@ impl Writer<'_> {
                 pending.taken += takeable as u64;
                 (events, pending.taken, pending.closing && pending.events.is_empty())
             };
-            if !events.is_empty() && !self.commit(&events) {
+            let rewrite = self.sync.lock().failed;
+            if rewrite {
+                // An fsync failed: what it should have covered is written again, after what is on disk, in
+                // order, on a fresh connection (events are idempotent).
+                self.connection = None;
+            }
+            let unsynced = std::mem::take(&mut self.unsynced);
+            let mut parts: Vec<&[StorageEvent]> =
+                if rewrite { unsynced.iter().map(|(_, events)| events.as_slice()).collect() } else { Vec::new() };
+            parts.push(&events);
+            let written = parts.iter().any(|part| !part.is_empty());
+            if written && !self.commit(&parts) {
                 // Closing and still failing: what was not written is lost with the process, and the requests
                 // waiting for it are told so.
                 tracing::error!(
                     events = events.len(),
                     "storage is still failing at shutdown; changes that were never acknowledged are lost"
                 );
-                self.inner.progress.send_modify(|progress| progress.stopped = true);
+                self.stop_syncer();
                 return;
             }
-            self.inner.progress.send_modify(|progress| progress.committed = end);
+            drop(parts);
+            self.unsynced = unsynced;
+            if !events.is_empty() {
+                self.unsynced.push_back((end, events));
+            }
+            {
+                let mut state = self.sync.lock();
+                state.written = end;
+                state.failed = false;
+            }
+            self.sync.wake.notify_all();
             if closing || self.last_vacuum.elapsed() >= VACUUM_INTERVAL {
                 self.vacuum();
             }
             if closing {
-                self.inner.progress.send_modify(|progress| progress.stopped = true);
+                self.stop_syncer();
                 return;
             }
         }
     }
 
-    /// Commits `events`, retrying with backoff until it works; `false` when it still fails once the storage
-    /// is closing.
-    fn commit(&mut self, events: &[StorageEvent]) -> bool {
+    /// Tells the syncer to sync what is written and stop.
+    fn stop_syncer(&self) {
+        self.sync.lock().stop = true;
+        self.sync.wake.notify_all();
+    }
+
+    /// Commits the events of `parts`, in order, in one transaction, retrying with backoff until it works;
+    /// `false` when it still fails once the storage is closing. (The syncer reports recovery: a commit is not
+    /// on disk before its fsync.)
+    fn commit(&mut self, parts: &[&[StorageEvent]]) -> bool {
         let mut wait = RETRY_FIRST;
+        let events = || parts.iter().flat_map(|part| part.iter());
         loop {
             let result = match self.connection.as_mut() {
-                Some(connection) => write_batch(connection, events).map_err(|error| error.to_string()),
+                Some(connection) => write_batch(connection, events()).map_err(|error| error.to_string()),
                 None => open_connection(&self.path).map_err(|error| error.to_string()).and_then(|connection| {
                     let connection = self.connection.insert(connection);
-                    write_batch(connection, events).map_err(|error| error.to_string())
+                    write_batch(connection, events()).map_err(|error| error.to_string())
                 }),
             };
             match result {
-                Ok(()) => {
-                    if self.inner.progress.borrow().failure.is_some() {
-                        tracing::warn!("storage recovered: the changes held back are committed; durable writes resume");
-                        self.inner.progress.send_modify(|progress| progress.failure = None);
-                    }
-                    return true;
-                }
+                Ok(()) => return true,
                 Err(error) => {
                     let first = self.inner.progress.borrow().failure.is_none();
                     if first {
@@ -302,7 +364,7 @@ impl Writer<'_> {
                         }
                     };
                     if closing {
-                        return self.last_attempt(events);
+                        return self.last_attempt(parts);
                     }
                     wait = (wait * 2).min(RETRY_MAX);
                 }
@@ -310,11 +372,14 @@ impl Writer<'_> {
         }
     }
 
-    /// One more attempt at shutdown.
-    fn last_attempt(&mut self, events: &[StorageEvent]) -> bool {
-        let result = open_connection(&self.path)
-            .map_err(|error| error.to_string())
-            .and_then(|mut connection| write_batch(&mut connection, events).map_err(|error| error.to_string()));
+    /// One more attempt at shutdown, on a fresh connection that stays the writer's (the syncer still has to
+    /// fsync its log).
+    fn last_attempt(&mut self, parts: &[&[StorageEvent]]) -> bool {
+        let events = parts.iter().flat_map(|part| part.iter());
+        let result = open_connection(&self.path).map_err(|error| error.to_string()).and_then(|connection| {
+            let connection = self.connection.insert(connection);
+            write_batch(connection, events).map_err(|error| error.to_string())
+        });
         result.is_ok()
     }
 }
@@ -378,6 +443,69 @@ mod tests {
         storage.close();
         let drained = on_disk(dir.path());
         assert!(drained * 10 < full, "after the drain the file keeps {drained} of {full} bytes");
+    }
+
+    /// An I/O error other than a full disk: fsyncs of the log fail (injected). Fail-stop: storage reports the
+    /// failure (so durable writes are refused) and the waiting change is not acknowledged; once an fsync after
+    /// the rewrite succeeds it is, and it is in the file.
+    #[tokio::test]
+    async fn a_failed_fsync_holds_the_change_back_reports_failure_and_recovers_with_the_change_on_disk() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (storage, _) = SqliteStorage::open(dir.path()).expect("open");
+        storage.append(vec![created(1)]);
+        storage.durable().await.expect("created");
+        storage.sync.fail_next.store(3, std::sync::atomic::Ordering::SeqCst);
+        storage.append(vec![stored(1, 1, "after the failure".to_owned())]);
+        let durable = storage.durable();
+        tokio::pin!(durable);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while storage.failure().is_none() {
+            assert!(Instant::now() < deadline, "the failed fsync was never reported");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(
+            storage.failure().is_some_and(|reason| reason.contains("injected I/O error")),
+            "{:?}",
+            storage.failure()
+        );
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), durable.as_mut()).await.is_err(),
+            "acknowledged although its fsync failed"
+        );
+        tokio::time::timeout(Duration::from_secs(20), durable).await.expect("recovered").expect("durable");
+        assert_eq!(storage.failure(), None, "recovery is reported");
+        assert_eq!(storage.sync.fail_next.load(std::sync::atomic::Ordering::SeqCst), 0, "all three fsyncs failed");
+        storage.close();
+        let (_, snapshot) = SqliteStorage::open(dir.path()).expect("reopen");
+        assert_eq!(snapshot.queues[0].messages.len(), 1);
+    }
+
+    /// A file written before incremental vacuum was on (auto_vacuum NONE) is rebuilt once with it at open
+    /// (a full VACUUM), keeping its contents.
+    #[test]
+    fn a_file_without_incremental_vacuum_is_converted_once_and_keeps_its_contents() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (storage, _) = SqliteStorage::open(dir.path()).expect("create");
+        storage.append(vec![created(1), stored(1, 1, "kept".to_owned()), stored(1, 2, "also kept".to_owned())]);
+        storage.close();
+        drop(storage);
+        let auto_vacuum = || {
+            let connection = Connection::open(dir.path().join(FILE_NAME)).expect("open the file");
+            connection.query_row("PRAGMA auto_vacuum", [], |row| row.get::<_, i64>(0)).expect("auto_vacuum")
+        };
+        {
+            let connection = Connection::open(dir.path().join(FILE_NAME)).expect("open the file");
+            connection.execute_batch("PRAGMA auto_vacuum = NONE; VACUUM;").expect("turn incremental vacuum off");
+        }
+        assert_eq!(auto_vacuum(), 0, "the file is like one written before incremental vacuum");
+
+        let (storage, snapshot) = SqliteStorage::open(dir.path()).expect("converted");
+        storage.close();
+        drop(storage);
+
+        assert_eq!(auto_vacuum(), 2, "incremental after the conversion");
+        let bodies: Vec<String> = snapshot.queues[0].messages.iter().map(|(_, m)| m.body.to_string()).collect();
+        assert_eq!(bodies, ["kept", "also kept"]);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Writing: one batch of storage events as one transaction (the group commit of the writer thread).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use rusqlite::{Connection, Transaction, params};
@@ -12,12 +12,24 @@ use crate::storage::codec::encode_attributes;
 /// FIFO deduplication windows last 5 minutes; older rows are pruned.
 const DEDUPLICATION_WINDOW: Duration = Duration::from_secs(300);
 
-/// Writes `events` in one transaction.
-pub(super) fn write_batch(connection: &mut Connection, events: &[StorageEvent]) -> rusqlite::Result<()> {
+/// Writes `events` in one transaction (committed to the log; the syncer thread fsyncs it).
+pub(super) fn write_batch<'a>(
+    connection: &mut Connection,
+    events: impl IntoIterator<Item = &'a StorageEvent>,
+) -> rusqlite::Result<()> {
+    let events: Vec<&StorageEvent> = events.into_iter().collect();
+    let superseded = superseded(&events);
     let transaction = connection.transaction()?;
     let mut highest_sequence: HashMap<u64, u64> = HashMap::new();
     let mut newest_window_end: Option<Timestamp> = None;
-    for event in events {
+    for (index, event) in events.into_iter().enumerate() {
+        if superseded.get(index).copied().unwrap_or(false) {
+            if let StorageEvent::Queue { uid, event: QueueEvent::MessageStored { sequence, .. } } = event {
+                let entry = highest_sequence.entry(*uid).or_insert(0);
+                *entry = (*entry).max(*sequence);
+            }
+            continue;
+        }
         match event {
             StorageEvent::QueueCreated { uid, name, attributes, tags, created_at } => {
                 transaction
@@ -89,6 +101,42 @@ pub(super) fn write_batch(connection: &mut Connection, events: &[StorageEvent]) 
             .execute([to_sql(opened.as_millis())])?;
     }
     transaction.commit()
+}
+
+/// Which events of a batch need not be written because a later event of the same transaction overwrites their
+/// row: a message stored or updated and then removed (the removal's DELETE still runs), or updated again. The
+/// transaction commits all or nothing, so the file never holds the state between them. Under load this is the
+/// common case of a drain: a receive's update and the delete that follows it land in the same batch.
+fn superseded(events: &[&StorageEvent]) -> Vec<bool> {
+    let mut skip = vec![false; events.len()];
+    // Rows a later event of the batch removes, or rewrites completely (an update sets every column it writes).
+    let mut removed_later: HashSet<(u64, u64)> = HashSet::new();
+    let mut updated_later: HashSet<(u64, u64)> = HashSet::new();
+    for (index, event) in events.iter().enumerate().rev() {
+        let StorageEvent::Queue { uid, event } = event else { continue };
+        match event {
+            QueueEvent::MessageRemoved { sequence } => {
+                removed_later.insert((*uid, *sequence));
+            }
+            QueueEvent::MessageUpdated { sequence, .. } => {
+                let key = (*uid, *sequence);
+                if removed_later.contains(&key) || !updated_later.insert(key) {
+                    skip[index] = true;
+                }
+            }
+            QueueEvent::MessageStored { sequence, .. } => {
+                // A store before an update must stay: the update writes only some columns.
+                if removed_later.contains(&(*uid, *sequence)) {
+                    skip[index] = true;
+                }
+                updated_later.remove(&(*uid, *sequence));
+            }
+            // A purge removes every row of the queue: whatever comes before it is removed too, but the engine
+            // purges rarely, so nothing is skipped for it.
+            QueueEvent::Purged | QueueEvent::MetadataChanged { .. } | QueueEvent::DeduplicationRecorded { .. } => {}
+        }
+    }
+    skip
 }
 
 /// Writes one change of queue `uid` within `transaction`.
@@ -192,4 +240,37 @@ pub(super) fn apply_queue_event(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::MessageState;
+
+    fn queue(uid: u64, event: QueueEvent) -> StorageEvent {
+        StorageEvent::Queue { uid, event }
+    }
+
+    fn updated(sequence: u64) -> QueueEvent {
+        QueueEvent::MessageUpdated { sequence, receive_count: 1, first_received_at: None, state: MessageState::Visible }
+    }
+
+    #[test]
+    fn only_rows_a_later_event_overwrites_are_skipped() {
+        let events = [
+            queue(1, updated(1)),                                 // removed later: skipped
+            queue(1, updated(2)),                                 // updated again later: skipped
+            queue(2, updated(1)),                                 // another queue: kept
+            queue(1, QueueEvent::MessageRemoved { sequence: 1 }), // kept (the DELETE runs)
+            queue(1, updated(2)),                                 // the last update: kept
+            queue(1, updated(3)),                                 // removed later: skipped
+            queue(1, QueueEvent::Purged),                         // kept
+            queue(1, QueueEvent::MessageRemoved { sequence: 3 }), // kept
+        ];
+        let references: Vec<&StorageEvent> = events.iter().collect();
+
+        let skip = superseded(&references);
+
+        assert_eq!(skip, [true, true, false, false, false, true, false, false]);
+    }
 }

@@ -1,0 +1,130 @@
+//! The syncer thread: makes what the writer committed durable by `fdatasync` of the write-ahead log, while the
+//! writer already writes the next transaction (a two-stage pipeline).
+//!
+//! SQLite runs with `synchronous=NORMAL` in WAL mode: a commit writes its frames to the log but does not fsync
+//! it (checkpoints still fsync the log before copying it into the database, and the database after). The
+//! syncer fsyncs the log after each commit instead, and only then reports the commit's events durable, so every
+//! acknowledged change is on disk exactly as with `synchronous=FULL`. What changes is who waits: with `FULL`
+//! the writer thread sat in the fsync and nothing was written meanwhile; here the next transaction is built
+//! and written during the fsync, and the fsync after it covers everything written so far.
+//!
+//! A failed fsync is not retried on the same data: after a failed fsync Linux may have dropped the dirty pages
+//! and a later fsync can succeed without them. Instead the writer is told to write everything not known to be
+//! on disk again, in order, on a fresh connection (every event is idempotent), and the fsync after that decides.
+
+use std::path::PathBuf;
+use std::sync::{Condvar, Mutex, PoisonError};
+use std::time::Duration;
+
+use super::{Inner, RETRY_FIRST, RETRY_MAX};
+
+/// Where the writer and the syncer are; guarded by [`SyncShared::state`].
+#[derive(Debug, Default)]
+pub(super) struct SyncState {
+    /// Events (counted from the first ever appended) committed to the log, not necessarily on disk.
+    pub(super) written: u64,
+    /// Events the syncer's current (or last) fsync covers.
+    pub(super) taken: u64,
+    /// Events on disk.
+    pub(super) synced: u64,
+    /// An fsync failed: the writer must write everything after `synced` again before the next fsync.
+    pub(super) failed: bool,
+    /// The writer is done: sync what is written, then stop.
+    pub(super) stop: bool,
+}
+
+/// The state the writer and the syncer share.
+#[derive(Debug, Default)]
+pub(super) struct SyncShared {
+    pub(super) state: Mutex<SyncState>,
+    pub(super) wake: Condvar,
+    /// Tests: how many of the next fsyncs fail with an injected I/O error.
+    #[cfg(test)]
+    pub(super) fail_next: std::sync::atomic::AtomicU32,
+}
+
+/// An injected fsync failure, in tests.
+#[cfg(test)]
+fn injected(shared: &SyncShared) -> std::io::Result<()> {
+    use std::sync::atomic::Ordering;
+    match shared.fail_next.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1)) {
+        Ok(_) => Err(std::io::Error::other("injected I/O error")),
+        Err(_) => Ok(()),
+    }
+}
+
+#[cfg(not(test))]
+fn injected(_shared: &SyncShared) -> std::io::Result<()> {
+    Ok(())
+}
+
+impl SyncShared {
+    /// Locks the state (a panicked thread leaves consistent counters behind, so poisoning is ignored).
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, SyncState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits until `ready` holds.
+    pub(super) fn wait_until(&self, mut ready: impl FnMut(&SyncState) -> bool) -> std::sync::MutexGuard<'_, SyncState> {
+        let mut state = self.lock();
+        while !ready(&state) {
+            state = self.wake.wait(state).unwrap_or_else(PoisonError::into_inner);
+        }
+        state
+    }
+}
+
+/// The syncer thread's loop: fsync the log whenever the writer has written more than the last fsync covered,
+/// then publish the new durable mark in `inner.progress`. Returns once the writer stopped and all it wrote is
+/// synced (or the last fsync failed).
+pub(super) fn run(shared: &SyncShared, wal: PathBuf, inner: &Inner) {
+    let progress = &inner.progress;
+    let mut backoff = Duration::ZERO;
+    loop {
+        let target = {
+            let mut state = shared.wait_until(|state| state.stop || (!state.failed && state.written > state.taken));
+            if state.failed || state.written <= state.taken {
+                // Stopping, with nothing written since the last fsync (or the last one failed).
+                return;
+            }
+            state.taken = state.written;
+            shared.wake.notify_all();
+            state.taken
+        };
+        // Opened for every fsync: a connection reopened after a failure may have deleted and created the log.
+        match injected(shared).and_then(|()| std::fs::File::open(&wal)).and_then(|file| file.sync_data()) {
+            Ok(()) => {
+                backoff = Duration::ZERO;
+                shared.lock().synced = target;
+                shared.wake.notify_all();
+                progress.send_modify(|progress| {
+                    progress.committed = progress.committed.max(target);
+                    if progress.failure.take().is_some() {
+                        tracing::warn!("storage recovered: the changes held back are on disk; durable writes resume");
+                    }
+                });
+            }
+            Err(error) => {
+                tracing::error!(
+                    %error,
+                    path = %wal.display(),
+                    "fsync of the write-ahead log failed: durable writes are refused (503) until the changes are \
+                     written again and synced"
+                );
+                progress.send_modify(|progress| progress.failure = Some(format!("fsync failed: {error}")));
+                // Not in a tight loop with the writer while the disk keeps failing.
+                backoff = (backoff * 2).clamp(RETRY_FIRST, RETRY_MAX);
+                std::thread::sleep(backoff);
+                let mut state = shared.lock();
+                state.failed = true;
+                state.taken = state.synced;
+                drop(state);
+                shared.wake.notify_all();
+                // The writer may be waiting for events: it checks `failed` under the pending lock, so taking
+                // that lock before waking it cannot miss it.
+                drop(inner.pending.lock().unwrap_or_else(PoisonError::into_inner));
+                inner.wake.notify_all();
+            }
+        }
+    }
+}
