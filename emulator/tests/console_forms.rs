@@ -185,3 +185,24 @@ async fn forms_without_the_session_token_change_nothing() {
     assert_eq!(env.counts(&url).await.0, 0);
     env.shutdown().await;
 }
+
+#[tokio::test]
+async fn actions_on_a_queue_of_another_region_act_in_that_region() {
+    let env = TestEnv::start().await;
+    let ireland = common::sdk_client_in(&env.endpoint, "eu-west-1").await;
+    ireland.create_queue().queue_name("regional").send().await.unwrap();
+    let session = open(&env, "/ui/queues/regional?region=eu-west-1").await;
+
+    let sent = post(&env, &session, "/ui/queues/regional/send?region=eu-west-1", &[("body", "from the console")]).await;
+    assert_eq!(redirected_to(&sent), "/ui/queues/regional?region=eu-west-1&notice=sent");
+    // Without the region the action goes to the default region, which has no such queue: AWS's refusal.
+    let elsewhere = post(&env, &session, "/ui/queues/regional/send", &[("body", "lost?")]).await;
+    assert_eq!(error_code(&elsewhere), "QueueDoesNotExist");
+    let bad = post(&env, &session, "/ui/queues/regional/send?region=Mars", &[("body", "x")]).await;
+    assert_eq!(bad.status, 400, "{}", text(&bad));
+
+    let received = ireland.receive_message().queue_url(env.url_of("regional")).send().await.unwrap();
+    let bodies: Vec<_> = received.messages().iter().filter_map(|m| m.body()).collect();
+    assert_eq!(bodies, ["from the console"]);
+    env.shutdown().await;
+}

@@ -129,8 +129,14 @@ fn target(
     Some((account.clone(), format!("{account}/{name}"), page))
 }
 
+/// The checked form, the visit and the target queue of a console action, and the state acting in the queue's
+/// region (`?region=`); returns the refusal page from the handler when any of them fails.
 macro_rules! form_and_target {
     ($state:ident, $headers:ident, $viewer:ident, $body:ident, $query:ident, $name:ident) => {{
+        let $state = match $state.for_region($query.region.as_deref()) {
+            Ok(state) => state,
+            Err(refused) => return *refused,
+        };
         let (visit, form) = match check_form(&$state, &$headers, $viewer, &$body) {
             Ok(checked) => checked,
             Err(refused) => return *refused,
@@ -138,7 +144,7 @@ macro_rules! form_and_target {
         let Some(target) = target(&$state, &visit.viewer, &$query, &$name) else {
             return visit.respond(StatusCode::NOT_FOUND, render::not_found(&visit.frame(&$state), &$name));
         };
-        (visit, form, target)
+        ($state, visit, form, target)
     }};
 }
 
@@ -220,11 +226,7 @@ pub async fn send(
     Query(query): Query<AccountQuery>,
     body: Bytes,
 ) -> Response {
-    let state = match state.for_region(query.region.as_deref()) {
-        Ok(state) => state,
-        Err(refused) => return *refused,
-    };
-    let (visit, form, (_, url, page)) = form_and_target!(state, headers, viewer, body, query, name);
+    let (state, visit, form, (_, url, page)) = form_and_target!(state, headers, viewer, body, query, name);
     let input = (|| {
         let mut input = SendMessageInput::with_body(form.raw("body").unwrap_or_default());
         input.delay_seconds = form.number("delay_seconds", "DelaySeconds")?;
@@ -263,11 +265,7 @@ pub async fn receive(
     Query(query): Query<AccountQuery>,
     body: Bytes,
 ) -> Response {
-    let state = match state.for_region(query.region.as_deref()) {
-        Ok(state) => state,
-        Err(refused) => return *refused,
-    };
-    let (visit, form, (account, url, page)) = form_and_target!(state, headers, viewer, body, query, name);
+    let (state, visit, form, (account, url, page)) = form_and_target!(state, headers, viewer, body, query, name);
     let input = (|| {
         Ok::<_, SqsError>(ReceiveMessageInput {
             max_number_of_messages: form.number("max", "MaxNumberOfMessages")?,
@@ -299,11 +297,7 @@ pub async fn set_attributes(
     Query(query): Query<AccountQuery>,
     body: Bytes,
 ) -> Response {
-    let state = match state.for_region(query.region.as_deref()) {
-        Ok(state) => state,
-        Err(refused) => return *refused,
-    };
-    let (visit, form, (_, url, page)) = form_and_target!(state, headers, viewer, body, query, name);
+    let (state, visit, form, (_, url, page)) = form_and_target!(state, headers, viewer, body, query, name);
     let result = match state.engine.get_queue_attributes(&url, &["All".to_owned()]) {
         Ok(current) => {
             let changed: Vec<(String, String)> = forms::EDITABLE
@@ -337,11 +331,7 @@ pub async fn purge(
     Query(query): Query<AccountQuery>,
     body: Bytes,
 ) -> Response {
-    let state = match state.for_region(query.region.as_deref()) {
-        Ok(state) => state,
-        Err(refused) => return *refused,
-    };
-    let (visit, _, (_, url, page)) = form_and_target!(state, headers, viewer, body, query, name);
+    let (state, visit, _, (_, url, page)) = form_and_target!(state, headers, viewer, body, query, name);
     match durably(&state, || state.engine.purge_queue(&url)).await {
         Ok(()) => see_other(&with_notice(&page, "purged")),
         Err(error) => refused(&state, &visit, "PurgeQueue", &error, &page),
@@ -357,11 +347,7 @@ pub async fn delete_queue(
     Query(query): Query<AccountQuery>,
     body: Bytes,
 ) -> Response {
-    let state = match state.for_region(query.region.as_deref()) {
-        Ok(state) => state,
-        Err(refused) => return *refused,
-    };
-    let (visit, form, (_, url, page)) = form_and_target!(state, headers, viewer, body, query, name);
+    let (state, visit, form, (_, url, page)) = form_and_target!(state, headers, viewer, body, query, name);
     if form.get("confirm") != Some("yes") {
         let error = SqsError::missing_parameter("confirm");
         return refused(&state, &visit, "DeleteQueue", &error, &page);
@@ -381,11 +367,7 @@ pub async fn delete_message(
     Query(query): Query<AccountQuery>,
     body: Bytes,
 ) -> Response {
-    let state = match state.for_region(query.region.as_deref()) {
-        Ok(state) => state,
-        Err(refused) => return *refused,
-    };
-    let (visit, form, (_, url, page)) = form_and_target!(state, headers, viewer, body, query, name);
+    let (state, visit, form, (_, url, page)) = form_and_target!(state, headers, viewer, body, query, name);
     let handle = form.raw("receipt_handle").unwrap_or_default().to_owned();
     match durably(&state, || state.engine.delete_message(&url, &handle)).await {
         Ok(()) => see_other(&with_notice(&page, "deleted-message")),
@@ -402,11 +384,7 @@ pub async fn change_visibility(
     Query(query): Query<AccountQuery>,
     body: Bytes,
 ) -> Response {
-    let state = match state.for_region(query.region.as_deref()) {
-        Ok(state) => state,
-        Err(refused) => return *refused,
-    };
-    let (visit, form, (_, url, page)) = form_and_target!(state, headers, viewer, body, query, name);
+    let (state, visit, form, (_, url, page)) = form_and_target!(state, headers, viewer, body, query, name);
     let handle = form.raw("receipt_handle").unwrap_or_default();
     let changed = form
         .number("visibility_timeout", "VisibilityTimeout")
@@ -426,11 +404,7 @@ pub async fn start_redrive(
     Query(query): Query<AccountQuery>,
     body: Bytes,
 ) -> Response {
-    let state = match state.for_region(query.region.as_deref()) {
-        Ok(state) => state,
-        Err(refused) => return *refused,
-    };
-    let (visit, form, (account, _, page)) = form_and_target!(state, headers, viewer, body, query, name);
+    let (state, visit, form, (account, _, page)) = form_and_target!(state, headers, viewer, body, query, name);
     let source = state.engine.queue_arn_in(&account, &name);
     let destination = form.get("destination").map(str::to_owned);
     if let Some(destination) = &destination {
@@ -469,11 +443,7 @@ pub async fn cancel_redrive(
     Query(query): Query<AccountQuery>,
     body: Bytes,
 ) -> Response {
-    let state = match state.for_region(query.region.as_deref()) {
-        Ok(state) => state,
-        Err(refused) => return *refused,
-    };
-    let (visit, form, (account, _, page)) = form_and_target!(state, headers, viewer, body, query, name);
+    let (state, visit, form, (account, _, page)) = form_and_target!(state, headers, viewer, body, query, name);
     let handle = form.raw("task_handle").unwrap_or_default().to_owned();
     let source = state.engine.queue_arn_in(&account, &name);
     // Only this queue's tasks: a handle of another account's task is "not found", as AWS answers.
