@@ -45,47 +45,9 @@ node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)
 
 # ------------------------------------------------------------------------------------------------ install
 
-# venv_ready DIR REQUIREMENTS: true when DIR is a working venv with exactly the pinned versions.
-venv_ready() {
-  local dir="$1" req="$2"
-  [[ -x "$dir/bin/python" ]] || return 1
-  # a venv copied or moved from elsewhere has scripts (pip, aws) whose #! points at the old place
-  [[ "$(head -n1 "$dir/bin/pip" 2>/dev/null)" == "#!$dir/bin/python"* ]] || return 1
-  "$dir/bin/python" - "$req" <<'EOF' 2>/dev/null
-import sys
-from importlib.metadata import version, PackageNotFoundError
-for line in open(sys.argv[1]):
-    line = line.split("#")[0].strip()
-    if not line:
-        continue
-    name, pinned = line.split("==")
-    try:
-        if version(name) != pinned:
-            sys.exit(1)
-    except PackageNotFoundError:
-        sys.exit(1)
-EOF
-}
-
-# install_venv DIR REQUIREMENTS
-install_venv() {
-  local dir="$1" req="$2"
-  if venv_ready "$dir" "$req"; then
-    log "$(basename "$dir"): pinned versions already installed (cached)"
-    return 0
-  fi
-  log "$(basename "$dir"): installing $(grep -cE '^[A-Za-z]' "$req") pinned packages from $(basename "$req")"
-  local t0
-  t0="$(date +%s)"
-  rm -rf "$dir"
-  "$PYTHON" -m venv "$dir" || die "cannot create the virtual environment $dir ($PYTHON -m venv failed)"
-  if ! "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --no-input -r "$req"; then
-    rm -rf "$dir"
-    die "pip could not install the clients pinned in $req"
-  fi
-  venv_ready "$dir" "$req" || die "$dir does not hold the versions pinned in $req after pip install"
-  log "$(basename "$dir"): installed in $(($(date +%s) - t0))s"
-}
+# venv_ready / install_venv DIR REQUIREMENTS
+# shellcheck source=../support/venv.sh
+source "$ROOT/tests/support/venv.sh"
 
 install_js() {
   local dir="$HERE/js" stamp="$HERE/js/node_modules/.sqskit-lock-sha256"

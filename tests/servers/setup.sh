@@ -28,37 +28,7 @@ else
   command -v redis-server >/dev/null || die "redis-server still not on PATH after apt-get install"
 fi
 
-# venv_ready: true when the venv works, sits where its scripts think it does, and holds the pinned versions.
-venv_ready() {
-  [[ -x "$VENV/bin/python" && -x "$VENV/bin/moto_server" ]] || return 1
-  [[ "$(head -n1 "$VENV/bin/pip" 2>/dev/null)" == "#!$VENV/bin/python"* ]] || return 1
-  "$VENV/bin/python" - "$REQUIREMENTS" <<'PY' 2>/dev/null
-import sys
-from importlib.metadata import version, PackageNotFoundError
-for line in open(sys.argv[1]):
-    line = line.split("#")[0].strip()
-    if not line:
-        continue
-    name, pinned = line.split("==")
-    try:
-        if version(name) != pinned:
-            sys.exit(1)
-    except PackageNotFoundError:
-        sys.exit(1)
-PY
-}
-
-if venv_ready; then
-  log "moto_server: pinned versions already installed in $VENV (cached)"
-else
-  command -v "$PYTHON" >/dev/null || die "python3 not found: cannot install moto[server]"
-  log "moto_server: installing moto[server] and $(grep -cE '^[A-Za-z]' "$REQUIREMENTS") pinned packages into $VENV"
-  rm -rf "$VENV"
-  "$PYTHON" -m venv "$VENV" || die "cannot create the virtual environment $VENV"
-  if ! "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input -r "$REQUIREMENTS" 'moto[server]'; then
-    rm -rf "$VENV"
-    die "pip could not install the packages pinned in $REQUIREMENTS"
-  fi
-  venv_ready || die "$VENV does not hold the versions pinned in $REQUIREMENTS after pip install"
-fi
+# shellcheck source=../support/venv.sh
+source "$HERE/../support/venv.sh"
+install_venv "$VENV" "$REQUIREMENTS" 'moto[server]' moto_server
 log "moto_server: $("$VENV/bin/python" -c 'import moto; print(moto.__version__)') at $VENV/bin/moto_server"
