@@ -72,26 +72,37 @@ async fn client(endpoint: &str) -> Client {
     Client::new(&conf)
 }
 
+/// Sends batch `batch` of five messages `<prefix>-<batch>-<i>` and returns the bodies SQS acknowledged; `None`
+/// when the request failed (the server was killed).
+async fn send_five(sqs: &Client, url: &str, prefix: &str, batch: usize) -> Option<Vec<String>> {
+    let entries: Vec<SendMessageBatchRequestEntry> = (0..5)
+        .map(|i| {
+            SendMessageBatchRequestEntry::builder()
+                .id(format!("e{i}"))
+                .message_body(format!("{prefix}-{batch}-{i}"))
+                .build()
+                .expect("entry")
+        })
+        .collect();
+    let bodies: Vec<String> = entries.iter().map(|e| e.message_body().to_owned()).collect();
+    let output = sqs.send_message_batch().queue_url(url).set_entries(Some(entries)).send().await.ok()?;
+    let acknowledged = output
+        .successful()
+        .iter()
+        .map(|success| {
+            let index: usize = success.id().trim_start_matches('e').parse().expect("entry id");
+            bodies[index].clone()
+        })
+        .collect();
+    Some(acknowledged)
+}
+
 async fn produce(sqs: Client, url: String, prefix: String, ledger: Arc<Mutex<Ledger>>) {
     for batch in 0.. {
-        let entries: Vec<SendMessageBatchRequestEntry> = (0..5)
-            .map(|i| {
-                SendMessageBatchRequestEntry::builder()
-                    .id(format!("e{i}"))
-                    .message_body(format!("{prefix}-{batch}-{i}"))
-                    .build()
-                    .expect("entry")
-            })
-            .collect();
-        let bodies: Vec<String> = entries.iter().map(|e| e.message_body().to_owned()).collect();
-        let Ok(output) = sqs.send_message_batch().queue_url(&url).set_entries(Some(entries)).send().await else {
+        let Some(acknowledged) = send_five(&sqs, &url, &prefix, batch).await else {
             return;
         };
-        let mut ledger = ledger.lock().expect("ledger");
-        for success in output.successful() {
-            let index: usize = success.id().trim_start_matches('e').parse().expect("entry id");
-            ledger.sent.insert(bodies[index].clone());
-        }
+        ledger.lock().expect("ledger").sent.extend(acknowledged);
     }
 }
 
@@ -103,26 +114,10 @@ const BOUNCE_DLQ: &str = "bounce-dlq";
 /// Sends to the bounce source and receives from it without deleting: receives dead-letter the messages.
 async fn bounce(sqs: Client, url: String, prefix: String, ledger: Arc<Mutex<HashSet<String>>>) {
     for batch in 0.. {
-        let entries: Vec<SendMessageBatchRequestEntry> = (0..5)
-            .map(|i| {
-                SendMessageBatchRequestEntry::builder()
-                    .id(format!("e{i}"))
-                    .message_body(format!("{prefix}-{batch}-{i}"))
-                    .build()
-                    .expect("entry")
-            })
-            .collect();
-        let bodies: Vec<String> = entries.iter().map(|e| e.message_body().to_owned()).collect();
-        let Ok(output) = sqs.send_message_batch().queue_url(&url).set_entries(Some(entries)).send().await else {
+        let Some(acknowledged) = send_five(&sqs, &url, &prefix, batch).await else {
             return;
         };
-        {
-            let mut ledger = ledger.lock().expect("ledger");
-            for success in output.successful() {
-                let index: usize = success.id().trim_start_matches('e').parse().expect("entry id");
-                ledger.insert(bodies[index].clone());
-            }
-        }
+        ledger.lock().expect("ledger").extend(acknowledged);
         for _ in 0..2 {
             if sqs.receive_message().queue_url(&url).max_number_of_messages(10).send().await.is_err() {
                 return;
