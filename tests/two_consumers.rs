@@ -13,6 +13,8 @@
 //! 130 requests a second on one Python thread (BENCHMARKS.md records a 2,000-order run). The processes are the real example binaries, built here with `cargo build` (a no-op when
 //! `cargo test` built them already), talking HTTP to an emulator served by this test.
 
+#[path = "support/example_binaries.rs"]
+mod example_binaries;
 #[path = "support/servers.rs"]
 mod servers;
 
@@ -21,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use example_binaries::example_binaries;
 use servers::{MotoServer, RedisServer};
 use sqskit_emulator::Emulator;
 
@@ -31,22 +34,6 @@ const ORDERS_ON_MOTO: u64 = 300;
 const CONCURRENCY: u64 = 8;
 /// Consumer #1 is killed once this share of the orders' completions is journaled (a third).
 const KILL_AT_SHARE: u64 = 3;
-
-/// Where the example binaries are (the profile directory of this test binary), built if needed.
-fn example_binaries() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/..").to_path_buf();
-    let target_dir = profile_dir.parent().expect("target dir").to_path_buf();
-    let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
-    build.args(["build", "-q", "-p", "sqskit", "--example", "order_consumer", "--example", "order_producer"]);
-    build.arg("--target-dir").arg(&target_dir);
-    if profile_dir.file_name().is_some_and(|name| name == "release") {
-        build.arg("--release");
-    }
-    let status = build.current_dir(env!("CARGO_MANIFEST_DIR")).status().expect("run cargo build");
-    assert!(status.success(), "cargo build of the order examples failed");
-    profile_dir.join("examples")
-}
 
 /// A child process killed on drop.
 struct Process(Child);

@@ -2,28 +2,12 @@
 //! --pad-bytes 2097152` sends 2 MiB orders through moto_server's S3 (endpoint from `AWS_ENDPOINT_URL_S3`) and the
 //! emulator over HTTP, and `order_consumer --s3-bucket NAME` processes and verifies them, leaving the bucket empty.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use sqskit_emulator::Emulator;
 
+use crate::example_binaries::example_binaries;
 use crate::support::{S3, TWO_MIB};
-
-/// The example binaries of this test binary's profile, built if needed (as `tests/two_consumers.rs` does).
-fn example_binaries() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/..").to_path_buf();
-    let target_dir = profile_dir.parent().expect("target dir").to_path_buf();
-    let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
-    build.args(["build", "-q", "-p", "sqskit", "--example", "order_consumer", "--example", "order_producer"]);
-    build.arg("--target-dir").arg(&target_dir);
-    if profile_dir.file_name().is_some_and(|name| name == "release") {
-        build.arg("--release");
-    }
-    let status = build.current_dir(env!("CARGO_MANIFEST_DIR")).status().expect("run cargo build");
-    assert!(status.success(), "cargo build of the order examples failed");
-    profile_dir.join("examples")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_order_examples_push_two_mib_orders_through_s3() {

@@ -16,6 +16,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../support/example_binaries.rs"]
+mod example_binaries;
 #[path = "../support/servers.rs"]
 mod servers;
 
