@@ -111,12 +111,13 @@ pub(super) fn open_connection(path: &Path) -> Result<Connection, StorageError> {
     // WAL with synchronous=NORMAL: a commit writes the log without fsyncing it, and the syncer thread
     // (`sync.rs`) fsyncs the log after each commit before any change in it is acknowledged, so an acknowledged
     // change survives a power cut as with FULL, while the next transaction is written during the fsync.
-    // Checkpoints fsync the log before and the database after copying (NORMAL keeps those).
+    // Checkpoints run on the checkpointer's own connection (`checkpoint.rs`), not in the writer
+    // (wal_autocheckpoint = 0); they fsync the log before and the database after copying (NORMAL keeps those).
     // The log is cut back to JOURNAL_SIZE_LIMIT after each checkpoint, so it does not keep its largest size.
     connection
         .execute_batch(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; \
-             PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT};"
+             PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}; PRAGMA wal_autocheckpoint = 0;"
         ))
         .map_err(open_error)?;
     Ok(connection)

@@ -97,6 +97,7 @@ pub(super) fn run(shared: &SyncShared, wal: PathBuf, inner: &Inner) {
                 backoff = Duration::ZERO;
                 shared.lock().synced = target;
                 shared.wake.notify_all();
+                inner.checkpoint.synced(target);
                 progress.send_modify(|progress| {
                     progress.committed = progress.committed.max(target);
                     if progress.failure.take().is_some() {
