@@ -330,11 +330,26 @@ async fn a_file_written_before_regions_puts_its_queues_in_the_default_region() {
     node.emulator.shutdown().await.expect("shutdown");
     let file = dir.path().join("sqskit.db");
     {
-        // What a version 2 file holds: the bare name in the default account, `<account>/<name>` in another.
+        // What a version 2 file holds: messages keyed by (queue_uid, sequence), queues without storage slots,
+        // the bare name in the default account, `<account>/<name>` in another.
         let connection = rusqlite::Connection::open(&file).expect("open the file");
         connection
             .execute_batch(
-                "UPDATE queues SET name = 'legacy';
+                "CREATE TABLE messages_v2 (queue_uid INTEGER NOT NULL, sequence INTEGER NOT NULL,
+                     message_id TEXT NOT NULL, body TEXT NOT NULL, attributes BLOB, trace_header TEXT,
+                     group_id TEXT, deduplication_id TEXT, dead_letter_source_arn TEXT, sender_id TEXT NOT NULL,
+                     sent_at INTEGER NOT NULL, retention_start INTEGER NOT NULL, first_received_at INTEGER,
+                     receive_count INTEGER NOT NULL, state INTEGER NOT NULL, until INTEGER NOT NULL,
+                     received_at INTEGER NOT NULL, PRIMARY KEY (queue_uid, sequence)) WITHOUT ROWID;
+                 INSERT INTO messages_v2 SELECT queues.uid, key & 1099511627775, message_id, body,
+                     messages.attributes, trace_header, group_id, deduplication_id, dead_letter_source_arn,
+                     sender_id, sent_at, retention_start, first_received_at, receive_count, state, until,
+                     received_at FROM messages JOIN queues ON queues.slot = key >> 40;
+                 DROP TABLE messages;
+                 ALTER TABLE messages_v2 RENAME TO messages;
+                 DROP INDEX queues_by_slot;
+                 ALTER TABLE queues DROP COLUMN slot;
+                 UPDATE queues SET name = 'legacy';
                  INSERT INTO queues (uid, name, attributes, tags, created_at, last_modified_at, last_purge_at,
                      next_sequence)
                      SELECT uid + 100, '111122223333/other', attributes, tags, created_at, last_modified_at,
@@ -367,7 +382,7 @@ async fn a_file_written_before_regions_puts_its_queues_in_the_default_region() {
         names.sort();
         assert_eq!(names, ["eu-west-1/000000000000/legacy", "eu-west-1/111122223333/other"]);
         let version: i32 = connection.query_row("PRAGMA user_version", [], |row| row.get(0)).expect("version");
-        assert_eq!(version, 3);
+        assert_eq!(version, 4);
     }
 
     // A later start with the usual default region keeps them in eu-west-1: the file carries the region now.

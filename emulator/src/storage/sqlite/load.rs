@@ -5,7 +5,7 @@ use std::sync::Arc;
 use rusqlite::Connection;
 use uuid::Uuid;
 
-use super::schema::{decode_state, from_sql, pairs_from_json};
+use super::schema::{SEQUENCE_BITS, SEQUENCE_LIMIT, decode_state, from_sql, pairs_from_json, to_sql};
 use crate::engine::{
     DeduplicationRecord, Md5Digest, MessageAttributes, MessageBody, MessageExtra, MoveTaskInfo, MoveTaskStatus,
     QueueSnapshot, Snapshot, StoredMessage, Timestamp,
@@ -17,8 +17,8 @@ pub(super) fn load(connection: &Connection) -> Result<Snapshot, String> {
     let mut queues = Vec::new();
     let mut statement = connection
         .prepare(
-            "SELECT uid, name, attributes, tags, created_at, last_modified_at, last_purge_at, next_sequence \
-             FROM queues ORDER BY uid",
+            "SELECT uid, name, attributes, tags, created_at, last_modified_at, last_purge_at, next_sequence, \
+             slot FROM queues ORDER BY uid",
         )
         .map_err(|e| e.to_string())?;
     let rows = statement
@@ -32,11 +32,12 @@ pub(super) fn load(connection: &Connection) -> Result<Snapshot, String> {
                 row.get::<_, i64>(5)?,
                 row.get::<_, Option<i64>>(6)?,
                 row.get::<_, i64>(7)?,
+                row.get::<_, i64>(8)?,
             ))
         })
         .map_err(|e| e.to_string())?;
     for row in rows {
-        let (uid, name, attributes, tags, created_at, last_modified_at, last_purge_at, next_sequence) =
+        let (uid, name, attributes, tags, created_at, last_modified_at, last_purge_at, next_sequence, slot) =
             row.map_err(|e| e.to_string())?;
         let damaged = |what: &str| format!("queue {name}: unreadable {what}");
         queues.push(QueueSnapshot {
@@ -47,7 +48,7 @@ pub(super) fn load(connection: &Connection) -> Result<Snapshot, String> {
             last_modified_at: Timestamp::from_millis(from_sql(last_modified_at)),
             last_purge_at: last_purge_at.map(|at| Timestamp::from_millis(from_sql(at))),
             next_sequence: from_sql(next_sequence),
-            messages: load_messages(connection, uid).map_err(|reason| format!("queue {name}: {reason}"))?,
+            messages: load_messages(connection, slot).map_err(|reason| format!("queue {name}: {reason}"))?,
             deduplications: load_deduplications(connection, uid).map_err(|e| e.to_string())?,
             name,
         });
@@ -56,24 +57,26 @@ pub(super) fn load(connection: &Connection) -> Result<Snapshot, String> {
     Ok(Snapshot { queues, move_tasks })
 }
 
-/// The stored messages of queue `uid`, by sequence.
-pub(super) fn load_messages(connection: &Connection, uid: i64) -> Result<Vec<(u64, Box<StoredMessage>)>, String> {
+/// The stored messages of the queue in storage slot `slot`, by sequence.
+pub(super) fn load_messages(connection: &Connection, slot: i64) -> Result<Vec<(u64, Box<StoredMessage>)>, String> {
+    let first = slot << SEQUENCE_BITS;
+    let last = first | to_sql(SEQUENCE_LIMIT - 1);
     // Sized once: a vector growing by doubling would hold up to twice its entries and copy them each time.
     let count: i64 = connection
-        .query_row("SELECT count(*) FROM messages WHERE queue_uid = ?1", [uid], |row| row.get(0))
+        .query_row("SELECT count(*) FROM messages WHERE key BETWEEN ?1 AND ?2", [first, last], |row| row.get(0))
         .map_err(|e| e.to_string())?;
     let mut statement = connection
         .prepare(
-            "SELECT sequence, message_id, body, attributes, trace_header, group_id, deduplication_id, \
+            "SELECT key, message_id, body, attributes, trace_header, group_id, deduplication_id, \
              dead_letter_source_arn, sender_id, sent_at, retention_start, first_received_at, receive_count, state, \
-             until, received_at FROM messages WHERE queue_uid = ?1 ORDER BY sequence",
+             until, received_at FROM messages WHERE key BETWEEN ?1 AND ?2 ORDER BY key",
         )
         .map_err(|e| e.to_string())?;
-    let mut rows = statement.query([uid]).map_err(|e| e.to_string())?;
+    let mut rows = statement.query([first, last]).map_err(|e| e.to_string())?;
     let mut messages = Vec::with_capacity(usize::try_from(count).unwrap_or_default());
     let mut sender: Option<Arc<str>> = None;
     while let Some(row) = rows.next().map_err(|e| e.to_string())? {
-        let sequence = from_sql(row.get(0).map_err(|e| e.to_string())?);
+        let sequence = from_sql(row.get(0).map_err(|e| e.to_string())?) & (SEQUENCE_LIMIT - 1);
         let text = |index: usize| row.get::<_, String>(index).map_err(|e| e.to_string());
         let optional = |index: usize| row.get::<_, Option<String>>(index).map_err(|e| e.to_string());
         let (message_id, body, sender_id) = (text(1)?, text(2)?, text(8)?);

@@ -19,15 +19,13 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rusqlite::Connection;
-
 use super::StorageError;
 use crate::engine::{Durable, EventSink, Snapshot, StorageEvent, StorageFailure};
 use checkpoint::{CheckpointShared, checkpoint_passive};
 use load::load;
 use schema::{delete_orphans, open_connection, release_free_pages};
 use sync::SyncShared;
-use write::write_batch;
+use write::Database;
 
 const FILE_NAME: &str = "sqskit.db";
 
@@ -126,7 +124,7 @@ impl SqliteStorage {
             .name("sqskit-storage".to_owned())
             .spawn(move || {
                 Writer {
-                    connection: Some(connection),
+                    connection: Some(Database::new(connection)),
                     path: writer_path,
                     inner: &writer_inner,
                     sync: &writer_sync,
@@ -233,7 +231,7 @@ const RETRY_MAX: Duration = Duration::from_secs(2);
 /// makes it durable.
 struct Writer<'a> {
     /// `None` after a failure closed it; reopened before the next attempt.
-    connection: Option<Connection>,
+    connection: Option<Database>,
     path: PathBuf,
     inner: &'a Inner,
     sync: &'a SyncShared,
@@ -250,8 +248,8 @@ impl Writer<'_> {
     /// Gives free pages back (see [`release_free_pages`]); a failure only costs disk space, so it is logged.
     fn vacuum(&mut self) {
         self.last_vacuum = Instant::now();
-        if let Some(connection) = &self.connection {
-            match release_free_pages(connection) {
+        if let Some(database) = &self.connection {
+            match release_free_pages(&database.connection) {
                 Ok(0) => {}
                 Ok(pages) => tracing::debug!(pages, "released free pages of the data file"),
                 Err(error) => tracing::warn!(%error, "could not release free pages of the data file"),
@@ -262,8 +260,8 @@ impl Writer<'_> {
     /// Checkpoints what the checkpointer has not copied yet, between two transactions, so the next one starts
     /// the log over (see `checkpoint.rs`); a failure only leaves the log longer, so it is logged.
     fn checkpoint_tail(&self) {
-        if let Some(connection) = &self.connection {
-            match checkpoint_passive(connection) {
+        if let Some(database) = &self.connection {
+            match checkpoint_passive(&database.connection) {
                 Ok(outcome) if outcome.complete() => {}
                 Ok(_) => self.inner.checkpoint.restart_again(),
                 Err(error) => tracing::warn!(%error, "checkpoint of the write-ahead log failed; retried later"),
@@ -362,10 +360,10 @@ impl Writer<'_> {
         let events = || parts.iter().flat_map(|part| part.iter());
         loop {
             let result = match self.connection.as_mut() {
-                Some(connection) => write_batch(connection, events()).map_err(|error| error.to_string()),
+                Some(database) => database.write_batch(events()).map_err(|error| error.to_string()),
                 None => open_connection(&self.path).map_err(|error| error.to_string()).and_then(|connection| {
-                    let connection = self.connection.insert(connection);
-                    write_batch(connection, events()).map_err(|error| error.to_string())
+                    let database = self.connection.insert(Database::new(connection));
+                    database.write_batch(events()).map_err(|error| error.to_string())
                 }),
             };
             match result {
@@ -409,8 +407,8 @@ impl Writer<'_> {
     fn last_attempt(&mut self, parts: &[&[StorageEvent]]) -> bool {
         let events = parts.iter().flat_map(|part| part.iter());
         let result = open_connection(&self.path).map_err(|error| error.to_string()).and_then(|connection| {
-            let connection = self.connection.insert(connection);
-            write_batch(connection, events).map_err(|error| error.to_string())
+            let database = self.connection.insert(Database::new(connection));
+            database.write_batch(events).map_err(|error| error.to_string())
         });
         result.is_ok()
     }
@@ -422,6 +420,7 @@ mod tests {
     use crate::engine::{
         Md5Digest, MessageAttributes, MessageBody, MessageExtra, QueueEvent, StoredMessage, Timestamp,
     };
+    use rusqlite::Connection;
 
     fn stored(uid: u64, sequence: u64, body: String) -> StorageEvent {
         let md5 = Md5Digest::of(body.as_bytes());
@@ -577,29 +576,75 @@ mod tests {
         assert_eq!(bodies, ["kept", "also kept"]);
     }
 
+    /// The tables of a version 3 file (as this build's predecessors wrote them): messages keyed by
+    /// `(queue_uid, sequence)`, queues without slots.
+    const VERSION_3_TABLES: &str = "
+        CREATE TABLE queues (uid INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, attributes TEXT NOT NULL,
+            tags TEXT NOT NULL, created_at INTEGER NOT NULL, last_modified_at INTEGER NOT NULL,
+            last_purge_at INTEGER, next_sequence INTEGER NOT NULL);
+        CREATE TABLE messages (queue_uid INTEGER NOT NULL, sequence INTEGER NOT NULL, message_id TEXT NOT NULL,
+            body TEXT NOT NULL, attributes BLOB, trace_header TEXT, group_id TEXT, deduplication_id TEXT,
+            dead_letter_source_arn TEXT, sender_id TEXT NOT NULL, sent_at INTEGER NOT NULL,
+            retention_start INTEGER NOT NULL, first_received_at INTEGER, receive_count INTEGER NOT NULL,
+            state INTEGER NOT NULL, until INTEGER NOT NULL, received_at INTEGER NOT NULL,
+            PRIMARY KEY (queue_uid, sequence)) WITHOUT ROWID;
+        CREATE TABLE deduplications (queue_uid INTEGER NOT NULL, sequence INTEGER NOT NULL,
+            scope_group TEXT NOT NULL, deduplication_id TEXT NOT NULL, message_id TEXT NOT NULL,
+            expires_at INTEGER NOT NULL, PRIMARY KEY (queue_uid, sequence)) WITHOUT ROWID;
+        CREATE INDEX deduplications_by_expiry ON deduplications (expires_at);
+        CREATE TABLE move_tasks (handle TEXT PRIMARY KEY, source_arn TEXT NOT NULL, destination_arn TEXT,
+            rate INTEGER, started_at INTEGER NOT NULL, to_move INTEGER NOT NULL, moved INTEGER NOT NULL,
+            status TEXT NOT NULL, failure_reason TEXT);";
+
+    /// Writes a data file of an older format: the version 3 tables, then `changes`, marked as `version`.
+    fn older_file(dir: &Path, version: i32, changes: &str) {
+        let connection = Connection::open(dir.join(FILE_NAME)).expect("create the file");
+        connection
+            .execute_batch(&format!(
+                "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA application_id = {}; {VERSION_3_TABLES} {changes}
+                 PRAGMA user_version = {version};",
+                schema::APPLICATION_ID
+            ))
+            .expect("an older file");
+    }
+
+    /// A row of the version 3 `messages` table.
+    fn version_3_message(uid: u64, sequence: u64, body: &str) -> String {
+        format!(
+            "INSERT INTO messages VALUES ({uid}, {sequence}, '{}', '{body}', NULL, NULL, NULL, NULL, NULL,
+                 '000000000000', 1000, 1000, NULL, 0, 0, 0, 0);",
+            uuid::Uuid::new_v4()
+        )
+    }
+
+    fn version_3_queue(uid: u64, name: &str, next_sequence: u64) -> String {
+        format!("INSERT INTO queues VALUES ({uid}, '{name}', '{{}}', '{{}}', 1, 1, NULL, {next_sequence});")
+    }
+
+    fn user_version(dir: &Path) -> i32 {
+        let connection = Connection::open(dir.join(FILE_NAME)).expect("open the file");
+        connection.query_row("PRAGMA user_version", [], |row| row.get(0)).expect("version")
+    }
+
     #[test]
     fn a_version_1_file_is_migrated_with_its_deduplication_windows() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (storage, _) = SqliteStorage::open(dir.path()).expect("create");
-        storage.append(vec![created(1)]);
-        storage.close();
-        drop(storage);
-        {
-            // Turn it into a version 1 file: deduplication windows keyed by their id.
-            let connection = Connection::open(dir.path().join(FILE_NAME)).expect("open the file");
-            connection
-                .execute_batch(
-                    "DROP TABLE deduplications;
-                     CREATE TABLE deduplications (queue_uid INTEGER NOT NULL, scope_group TEXT NOT NULL,
-                         deduplication_id TEXT NOT NULL, message_id TEXT NOT NULL, sequence INTEGER NOT NULL,
-                         expires_at INTEGER NOT NULL, PRIMARY KEY (queue_uid, scope_group, deduplication_id))
-                         WITHOUT ROWID;
-                     INSERT INTO deduplications VALUES (1, '', 'dedup-b', 'id-b', 7, 900000000000000);
-                     INSERT INTO deduplications VALUES (1, 'g', 'dedup-a', 'id-a', 3, 800000000000000);
-                     PRAGMA user_version = 1;",
-                )
-                .expect("version 1");
-        }
+        // A version 1 file: deduplication windows keyed by their id.
+        older_file(
+            dir.path(),
+            1,
+            &format!(
+                "{}
+                 DROP TABLE deduplications;
+                 CREATE TABLE deduplications (queue_uid INTEGER NOT NULL, scope_group TEXT NOT NULL,
+                     deduplication_id TEXT NOT NULL, message_id TEXT NOT NULL, sequence INTEGER NOT NULL,
+                     expires_at INTEGER NOT NULL, PRIMARY KEY (queue_uid, scope_group, deduplication_id))
+                     WITHOUT ROWID;
+                 INSERT INTO deduplications VALUES (1, '', 'dedup-b', 'id-b', 7, 900000000000000);
+                 INSERT INTO deduplications VALUES (1, 'g', 'dedup-a', 'id-a', 3, 800000000000000);",
+                version_3_queue(1, "q1.fifo", 8)
+            ),
+        );
         let (storage, snapshot) = SqliteStorage::open(dir.path()).expect("migrated");
         storage.close();
         let records = &snapshot.queues[0].deduplications;
@@ -608,16 +653,106 @@ mod tests {
             .map(|r| (r.scope_group.as_deref(), r.deduplication_id.as_str(), r.message_id.as_str(), r.sequence))
             .collect();
         assert_eq!(found, vec![(Some("g"), "dedup-a", "id-a", 3), (None, "dedup-b", "id-b", 7)], "by expiry");
+        assert_eq!(user_version(dir.path()), schema::FORMAT_VERSION);
+    }
+
+    /// Version 3 keyed messages by `(queue_uid, sequence)`; version 4 by one integer built from the queue's
+    /// slot. Every message comes back with its sequence and contents, rows of deleted queues are dropped, and
+    /// the migrated file is written and read like a new one.
+    #[tokio::test]
+    async fn a_version_3_file_is_migrated_to_integer_message_keys() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        older_file(
+            dir.path(),
+            3,
+            &[
+                version_3_queue(3, "us-east-1/000000000000/three", 12),
+                version_3_queue(7, "us-east-1/000000000000/seven", 3),
+                version_3_message(3, 5, "three-5"),
+                version_3_message(3, 11, "three-11"),
+                version_3_message(7, 2, "seven-2"),
+                version_3_message(9, 1, "of a deleted queue"),
+            ]
+            .concat(),
+        );
+        let (storage, snapshot) = SqliteStorage::open(dir.path()).expect("migrated");
+        let contents = |snapshot: &Snapshot| -> Vec<(u64, Vec<(u64, String)>)> {
+            snapshot
+                .queues
+                .iter()
+                .map(|queue| {
+                    let messages = queue.messages.iter().map(|(sequence, m)| (*sequence, m.body.to_string())).collect();
+                    (queue.uid, messages)
+                })
+                .collect()
+        };
+        let three = vec![(5, "three-5".to_owned()), (11, "three-11".to_owned())];
+        assert_eq!(contents(&snapshot), vec![(3, three.clone()), (7, vec![(2, "seven-2".to_owned())])]);
+        assert_eq!(user_version(dir.path()), 4);
+
+        // Written on after the migration: a deletion in one queue, a new message in the other, a new queue.
+        storage.append(vec![
+            StorageEvent::Queue { uid: 3, event: QueueEvent::MessageRemoved { sequence: 5 } },
+            stored(7, 3, "seven-3".to_owned()),
+            created(10),
+            stored(10, 1, "ten-1".to_owned()),
+        ]);
+        storage.durable().await.expect("written");
+        storage.close();
+        drop(storage);
+        let (storage, snapshot) = SqliteStorage::open(dir.path()).expect("reopen");
+        storage.close();
+        assert_eq!(
+            contents(&snapshot),
+            vec![
+                (3, vec![(11, "three-11".to_owned())]),
+                (7, vec![(2, "seven-2".to_owned()), (3, "seven-3".to_owned())]),
+                (10, vec![(1, "ten-1".to_owned())]),
+            ]
+        );
         let connection = Connection::open(dir.path().join(FILE_NAME)).expect("open the file");
-        let version: i32 = connection.query_row("PRAGMA user_version", [], |row| row.get(0)).expect("version");
-        assert_eq!(version, schema::FORMAT_VERSION);
+        let rows: i64 = connection.query_row("SELECT count(*) FROM messages", [], |row| row.get(0)).expect("count");
+        assert_eq!(rows, 4, "the deleted queue's row was left behind");
+    }
+
+    /// Slots are reused once their queue is gone, so they stay below the number of queues that exist; a
+    /// re-created queue (the same uid written again, as a retried commit does) keeps its slot and messages.
+    #[tokio::test]
+    async fn queue_slots_are_reused_and_kept_by_a_rewrite() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (storage, _) = SqliteStorage::open(dir.path()).expect("open");
+        storage.append(vec![created(1), created(2), created(3), stored(3, 1, "in three".to_owned())]);
+        storage.append(vec![StorageEvent::QueueDeleted { uid: 2 }, created(4), created(3)]);
+        storage.durable().await.expect("written");
+        storage.close();
+        drop(storage);
+        let connection = Connection::open(dir.path().join(FILE_NAME)).expect("open the file");
+        let mut statement = connection.prepare("SELECT uid, slot FROM queues ORDER BY uid").expect("select");
+        let slots: Vec<(i64, i64)> =
+            statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?))).expect("slots").map(Result::unwrap).collect();
+        assert_eq!(slots, vec![(1, 1), (3, 3), (4, 2)]);
+        let (storage, snapshot) = SqliteStorage::open(dir.path()).expect("reopen");
+        storage.close();
+        let three = snapshot.queues.iter().find(|queue| queue.uid == 3).expect("queue 3");
+        assert_eq!(three.messages.len(), 1);
+    }
+
+    #[test]
+    fn a_message_sequence_beyond_what_a_key_holds_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut database = Database::new(schema::open_connection(&dir.path().join(FILE_NAME)).expect("open"));
+        database.write_batch(&[created(1)]).expect("created");
+        let error =
+            database.write_batch(&[stored(1, schema::SEQUENCE_LIMIT, "one too many".to_owned())]).expect_err("refused");
+        assert!(error.to_string().contains("create a new queue"), "{error}");
+        database.write_batch(&[stored(1, schema::SEQUENCE_LIMIT - 1, "the last".to_owned())]).expect("the last fits");
     }
 
     #[tokio::test]
-    async fn rows_of_a_queue_that_no_longer_exists_are_deleted_at_start_up() {
+    async fn rows_of_a_queue_that_no_longer_exists_are_neither_written_nor_kept() {
         let dir = tempfile::tempdir().expect("temp dir");
         let (storage, _) = SqliteStorage::open(dir.path()).expect("open");
-        // What a send racing DeleteQueue wrote before the race was closed: a row after its queue's deletion.
+        // A send that raced DeleteQueue: its store comes after the queue's deletion, and writes nothing.
         storage.append(vec![
             created(1),
             stored(1, 1, "kept".to_owned()),
@@ -627,13 +762,29 @@ mod tests {
         storage.append(vec![stored(2, 1, "orphan".to_owned())]);
         storage.durable().await.expect("stored");
         storage.close();
+        let rows = || {
+            let connection = Connection::open(dir.path().join(FILE_NAME)).expect("open the file");
+            connection.query_row("SELECT count(*) FROM messages", [], |row| row.get::<_, i64>(0)).expect("count")
+        };
+        assert_eq!(rows(), 1, "nothing was written for the deleted queue");
+        {
+            // What earlier builds could leave: a row whose queue is gone (slot 5 belongs to no queue).
+            let connection = Connection::open(dir.path().join(FILE_NAME)).expect("open the file");
+            connection
+                .execute(
+                    "INSERT INTO messages (key, message_id, body, sender_id, sent_at, retention_start, \
+                     receive_count, state, until, received_at) VALUES ((5 << 40) | 1, ?1, 'orphan', \
+                     '000000000000', 1, 1, 0, 0, 0, 0)",
+                    [uuid::Uuid::new_v4().to_string()],
+                )
+                .expect("an orphan row");
+        }
+        assert_eq!(rows(), 2);
         let (storage, snapshot) = SqliteStorage::open(dir.path()).expect("reopen");
         assert_eq!(snapshot.queues.len(), 1);
         assert_eq!(snapshot.queues[0].messages.len(), 1);
         storage.close();
-        let connection = Connection::open(dir.path().join(FILE_NAME)).expect("open the file");
-        let rows: i64 = connection.query_row("SELECT count(*) FROM messages", [], |row| row.get(0)).expect("count");
-        assert_eq!(rows, 1, "the orphan row is gone from the file");
+        assert_eq!(rows(), 1, "the orphan row is gone from the file");
     }
 
     fn created(uid: u64) -> StorageEvent {

@@ -9,11 +9,24 @@ use crate::storage::StorageError;
 
 /// `PRAGMA application_id` of our files ("SQKT"), so a foreign SQLite file is recognised.
 pub(super) const APPLICATION_ID: i32 = 0x5351_4B54;
-/// `PRAGMA user_version`: the schema version this build reads and writes. Version 1 and 2 files are migrated.
+/// `PRAGMA user_version`: the schema version this build reads and writes. Files of versions 1 to 3 are migrated.
 /// Version 3 names queues `<region>/<account>/<name>`; versions 1 and 2 held `<name>` or `<account>/<name>`,
 /// which the engine reads as queues of the default region and rewrites at start-up (a build that knows no
-/// regions refuses a version 3 file instead of misreading its names).
-pub(super) const FORMAT_VERSION: i32 = 3;
+/// regions refuses a version 3 file instead of misreading its names). Version 4 keys messages by one integer
+/// (see [`SEQUENCE_BITS`]).
+pub(super) const FORMAT_VERSION: i32 = 4;
+
+/// A message row's key is `(slot << SEQUENCE_BITS) | sequence`: the queue's storage slot (a small number
+/// `queues.slot`, reused once its queue is deleted) above the message's sequence in its queue. One integer
+/// key makes `messages` an ordinary rowid table: SQLite compares integers instead of records, and the writer
+/// spends about a quarter less CPU per message than with the `(queue_uid, sequence)` key of versions 2 and 3
+/// (`storage_bench`: 6.7–7.1 µs → 4.7–5.4 µs per sent message). Migrations and tests write the number out
+/// (`<< 40`, `& 1099511627775`).
+pub(super) const SEQUENCE_BITS: u32 = 40;
+/// Sequences a queue can store over its life: 2^40, more than a trillion (at 100,000 messages a second on one
+/// queue, about 127 days without a pause). A queue that reaches it cannot store more (the commit fails and the
+/// storage refuses writes, fail-stop); a new queue starts again at 1.
+pub(super) const SEQUENCE_LIMIT: u64 = 1 << SEQUENCE_BITS;
 
 const SCHEMA: &str = "
 CREATE TABLE queues (
@@ -24,11 +37,12 @@ CREATE TABLE queues (
     created_at INTEGER NOT NULL,
     last_modified_at INTEGER NOT NULL,
     last_purge_at INTEGER,
-    next_sequence INTEGER NOT NULL
+    next_sequence INTEGER NOT NULL,
+    slot INTEGER NOT NULL DEFAULT 0 CHECK (slot BETWEEN 0 AND 8388607)
 );
+CREATE UNIQUE INDEX queues_by_slot ON queues (slot);
 CREATE TABLE messages (
-    queue_uid INTEGER NOT NULL,
-    sequence INTEGER NOT NULL,
+    key INTEGER PRIMARY KEY,
     message_id TEXT NOT NULL,
     body TEXT NOT NULL,
     attributes BLOB,
@@ -43,9 +57,8 @@ CREATE TABLE messages (
     receive_count INTEGER NOT NULL,
     state INTEGER NOT NULL,
     until INTEGER NOT NULL,
-    received_at INTEGER NOT NULL,
-    PRIMARY KEY (queue_uid, sequence)
-) WITHOUT ROWID;
+    received_at INTEGER NOT NULL
+);
 CREATE TABLE deduplications (
     queue_uid INTEGER NOT NULL,
     sequence INTEGER NOT NULL,
@@ -92,16 +105,20 @@ pub(super) fn open_connection(path: &Path) -> Result<Connection, StorageError> {
             .map_err(open_error)?;
     } else if application_id != APPLICATION_ID {
         return Err(foreign(format!("application id {application_id:#x}, expected {APPLICATION_ID:#x}")));
-    } else if version == 1 {
-        migrate_from_version_1(&connection).map_err(open_error)?;
-    } else if version == 2 {
-        // Nothing in the tables changes: queue names without a region are completed by the engine.
-        connection.execute_batch(&format!("PRAGMA user_version = {FORMAT_VERSION};")).map_err(open_error)?;
-    } else if version != FORMAT_VERSION {
+    } else if !(1..=FORMAT_VERSION).contains(&version) {
         return Err(StorageError::Corrupt {
             path: path.to_owned(),
-            reason: format!("format version {version}, this build reads version {FORMAT_VERSION}"),
+            reason: format!("format version {version}, this build reads versions 1 to {FORMAT_VERSION}"),
         });
+    } else {
+        if version == 1 {
+            migrate_from_version_1(&connection).map_err(open_error)?;
+        }
+        // Version 2 to 3 changes nothing in the tables: queue names without a region are completed by the engine.
+        if version <= 3 {
+            migrate_to_version_4(&connection)
+                .map_err(|reason| StorageError::Corrupt { path: path.to_owned(), reason })?;
+        }
     }
     // A file written before incremental vacuum was on is rebuilt once with it, so it can give space back.
     let auto_vacuum: i64 = connection.query_row("PRAGMA auto_vacuum", [], |row| row.get(0)).map_err(open_error)?;
@@ -128,7 +145,7 @@ pub(super) fn open_connection(path: &Path) -> Result<Connection, StorageError> {
 /// scanned the whole table. Version 2 keys them by the sequence of the message that opened them (appends) and
 /// indexes their expiry. The engine, not the table, decides duplicates, so the id needs no unique key.
 fn migrate_from_version_1(connection: &Connection) -> rusqlite::Result<()> {
-    connection.execute_batch(&format!(
+    connection.execute_batch(
         "BEGIN;
          CREATE TABLE deduplications_v2 (
              queue_uid INTEGER NOT NULL,
@@ -146,9 +163,59 @@ fn migrate_from_version_1(connection: &Connection) -> rusqlite::Result<()> {
          DROP TABLE deduplications;
          ALTER TABLE deduplications_v2 RENAME TO deduplications;
          CREATE INDEX deduplications_by_expiry ON deduplications (expires_at);
-         PRAGMA user_version = {FORMAT_VERSION};
-         COMMIT;"
-    ))
+         PRAGMA user_version = 2;
+         COMMIT;",
+    )
+}
+
+/// Versions 2 and 3 keyed messages by `(queue_uid, sequence)` in a `WITHOUT ROWID` table; version 4 gives each
+/// queue a slot and keys messages by one integer (see [`SEQUENCE_BITS`]). Rows of queues that no longer exist
+/// are left behind (they were never loaded). Errors are descriptions for [`StorageError::Corrupt`].
+fn migrate_to_version_4(connection: &Connection) -> Result<(), String> {
+    let beyond: i64 = connection
+        .query_row("SELECT count(*) FROM messages WHERE sequence >= ?1", [to_sql(SEQUENCE_LIMIT)], |row| row.get(0))
+        .map_err(|error| error.to_string())?;
+    if beyond > 0 {
+        return Err(format!("{beyond} messages have sequences beyond {SEQUENCE_LIMIT}, which format 4 cannot key"));
+    }
+    connection
+        .execute_batch(
+            "BEGIN;
+             ALTER TABLE queues ADD COLUMN slot INTEGER NOT NULL DEFAULT 0 CHECK (slot BETWEEN 0 AND 8388607);
+             UPDATE queues SET slot = (SELECT count(*) FROM queues AS earlier WHERE earlier.uid <= queues.uid);
+             CREATE UNIQUE INDEX queues_by_slot ON queues (slot);
+             CREATE TABLE messages_v4 (
+                 key INTEGER PRIMARY KEY,
+                 message_id TEXT NOT NULL,
+                 body TEXT NOT NULL,
+                 attributes BLOB,
+                 trace_header TEXT,
+                 group_id TEXT,
+                 deduplication_id TEXT,
+                 dead_letter_source_arn TEXT,
+                 sender_id TEXT NOT NULL,
+                 sent_at INTEGER NOT NULL,
+                 retention_start INTEGER NOT NULL,
+                 first_received_at INTEGER,
+                 receive_count INTEGER NOT NULL,
+                 state INTEGER NOT NULL,
+                 until INTEGER NOT NULL,
+                 received_at INTEGER NOT NULL
+             );
+             INSERT INTO messages_v4 (key, message_id, body, attributes, trace_header, group_id, deduplication_id,
+                 dead_letter_source_arn, sender_id, sent_at, retention_start, first_received_at, receive_count,
+                 state, until, received_at)
+                 SELECT (queues.slot << 40) | messages.sequence, message_id, body, messages.attributes,
+                     trace_header, group_id, deduplication_id, dead_letter_source_arn, sender_id, sent_at,
+                     retention_start, first_received_at, receive_count, state, until, received_at
+                 FROM messages JOIN queues ON queues.uid = messages.queue_uid
+                 ORDER BY queues.slot, messages.sequence;
+             DROP TABLE messages;
+             ALTER TABLE messages_v4 RENAME TO messages;
+             PRAGMA user_version = 4;
+             COMMIT;",
+        )
+        .map_err(|error| error.to_string())
 }
 
 /// `PRAGMA auto_vacuum` value of incremental mode.
@@ -177,12 +244,10 @@ pub(super) fn release_free_pages(connection: &Connection) -> rusqlite::Result<i6
 /// Deletes rows of queues that no longer exist (left by a send racing DeleteQueue in files written before
 /// that race was closed): they would never be loaded nor deleted. Returns how many went.
 pub(super) fn delete_orphans(connection: &Connection) -> rusqlite::Result<usize> {
-    let mut deleted = 0;
-    for table in ["messages", "deduplications"] {
-        deleted +=
-            connection.execute(&format!("DELETE FROM {table} WHERE queue_uid NOT IN (SELECT uid FROM queues)"), [])?;
-    }
-    Ok(deleted)
+    let messages = connection.execute("DELETE FROM messages WHERE (key >> 40) NOT IN (SELECT slot FROM queues)", [])?;
+    let deduplications =
+        connection.execute("DELETE FROM deduplications WHERE queue_uid NOT IN (SELECT uid FROM queues)", [])?;
+    Ok(messages + deduplications)
 }
 
 /// SQLite integers are signed; every value stored here (ids, sequences, epoch milliseconds) fits.

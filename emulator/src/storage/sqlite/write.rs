@@ -3,18 +3,75 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use super::schema::{encode_state, pairs_json, to_sql};
+use super::schema::{SEQUENCE_BITS, SEQUENCE_LIMIT, encode_state, pairs_json, to_sql};
 use crate::engine::{QueueEvent, StorageEvent, Timestamp};
 use crate::storage::codec::encode_attributes;
 
 /// FIFO deduplication windows last 5 minutes; older rows are pruned.
 const DEDUPLICATION_WINDOW: Duration = Duration::from_secs(300);
 
-/// Writes `events` in one transaction (committed to the log; the syncer thread fsyncs it).
-pub(super) fn write_batch<'a>(
+/// The writer's connection, with the storage slots of the queues it has written to (a cache of
+/// `queues.slot`: it goes with the connection, so a connection opened again after a failure reads them anew).
+pub(super) struct Database {
+    /// The connection.
+    pub(super) connection: Connection,
+    slots: Slots,
+}
+
+impl Database {
+    /// The writer's database on `connection`.
+    pub(super) fn new(connection: Connection) -> Self {
+        Self { connection, slots: Slots::default() }
+    }
+
+    /// Writes `events` in one transaction (committed to the log; the syncer thread fsyncs it).
+    pub(super) fn write_batch<'a>(
+        &mut self,
+        events: impl IntoIterator<Item = &'a StorageEvent>,
+    ) -> rusqlite::Result<()> {
+        write_batch(&mut self.connection, &mut self.slots, events)
+    }
+}
+
+/// Queue uid → its storage slot, `None` for a queue the file does not hold; read from `queues` once per queue.
+#[derive(Debug, Default)]
+struct Slots(HashMap<u64, Option<i64>>);
+
+impl Slots {
+    /// The slot of queue `uid`, as `transaction` sees it.
+    fn get(&mut self, transaction: &Transaction<'_>, uid: u64) -> rusqlite::Result<Option<i64>> {
+        if let Some(slot) = self.0.get(&uid) {
+            return Ok(*slot);
+        }
+        let slot = transaction
+            .prepare_cached("SELECT slot FROM queues WHERE uid = ?1")?
+            .query_row([to_sql(uid)], |row| row.get(0))
+            .optional()?;
+        self.0.insert(uid, slot);
+        Ok(slot)
+    }
+
+    /// Queue `uid` was created or deleted: its slot is read again when next needed.
+    fn forget(&mut self, uid: u64) {
+        self.0.remove(&uid);
+    }
+}
+
+/// The key of message `sequence` of the queue in `slot` (see [`SEQUENCE_BITS`]).
+fn message_key(slot: i64, sequence: u64) -> i64 {
+    (slot << SEQUENCE_BITS) | to_sql(sequence)
+}
+
+/// The first and last keys a queue in `slot` can use.
+fn slot_keys(slot: i64) -> (i64, i64) {
+    (message_key(slot, 0), message_key(slot, SEQUENCE_LIMIT - 1))
+}
+
+fn write_batch<'a>(
     connection: &mut Connection,
+    slots: &mut Slots,
     events: impl IntoIterator<Item = &'a StorageEvent>,
 ) -> rusqlite::Result<()> {
     let events: Vec<&StorageEvent> = events.into_iter().collect();
@@ -35,7 +92,10 @@ pub(super) fn write_batch<'a>(
                 transaction
                     .prepare_cached(
                         "INSERT OR REPLACE INTO queues (uid, name, attributes, tags, created_at, last_modified_at, \
-                     last_purge_at, next_sequence) VALUES (?1, ?2, ?3, ?4, ?5, ?5, NULL, 1)",
+                         last_purge_at, next_sequence, slot) VALUES (?1, ?2, ?3, ?4, ?5, ?5, NULL, 1, \
+                         coalesce((SELECT slot FROM queues WHERE uid = ?1), (SELECT CASE WHEN NOT EXISTS \
+                         (SELECT 1 FROM queues WHERE slot = 1) THEN 1 ELSE (SELECT min(slot) + 1 FROM queues AS q \
+                         WHERE slot >= 1 AND NOT EXISTS (SELECT 1 FROM queues AS r WHERE r.slot = q.slot + 1)) END)))",
                     )?
                     .execute(params![
                         to_sql(*uid),
@@ -44,6 +104,7 @@ pub(super) fn write_batch<'a>(
                         pairs_json(tags),
                         to_sql(created_at.as_millis())
                     ])?;
+                slots.forget(*uid);
             }
             StorageEvent::QueueRenamed { uid, name } => {
                 transaction
@@ -51,11 +112,12 @@ pub(super) fn write_batch<'a>(
                     .execute(params![to_sql(*uid), name])?;
             }
             StorageEvent::QueueDeleted { uid } => {
-                for table in ["messages", "deduplications"] {
-                    transaction
-                        .prepare_cached(&format!("DELETE FROM {table} WHERE queue_uid = ?1"))?
-                        .execute([to_sql(*uid)])?;
-                }
+                // The messages first: their keys come from the queue's slot.
+                delete_queue_messages(&transaction, slots, *uid)?;
+                slots.forget(*uid);
+                transaction
+                    .prepare_cached("DELETE FROM deduplications WHERE queue_uid = ?1")?
+                    .execute([to_sql(*uid)])?;
                 transaction.prepare_cached("DELETE FROM queues WHERE uid = ?1")?.execute([to_sql(*uid)])?;
             }
             StorageEvent::MoveTaskChanged { handle, info } => {
@@ -84,7 +146,7 @@ pub(super) fn write_batch<'a>(
                     .execute([&info.source_arn])?;
             }
             StorageEvent::Queue { uid, event } => {
-                apply_queue_event(&transaction, *uid, event, &mut highest_sequence, &mut newest_window_end)?;
+                apply_queue_event(&transaction, slots, *uid, event, &mut highest_sequence, &mut newest_window_end)?;
             }
         }
     }
@@ -139,9 +201,20 @@ fn superseded(events: &[&StorageEvent]) -> Vec<bool> {
     skip
 }
 
-/// Writes one change of queue `uid` within `transaction`.
-pub(super) fn apply_queue_event(
+/// Deletes every message of queue `uid` (none when the file does not hold the queue).
+fn delete_queue_messages(transaction: &Transaction<'_>, slots: &mut Slots, uid: u64) -> rusqlite::Result<()> {
+    if let Some(slot) = slots.get(transaction, uid)? {
+        let (first, last) = slot_keys(slot);
+        transaction.prepare_cached("DELETE FROM messages WHERE key BETWEEN ?1 AND ?2")?.execute([first, last])?;
+    }
+    Ok(())
+}
+
+/// Writes one change of queue `uid` within `transaction`. Message rows of a queue the file does not hold (a send
+/// that raced DeleteQueue) are not written.
+fn apply_queue_event(
     transaction: &Transaction<'_>,
+    slots: &mut Slots,
     uid: u64,
     event: &QueueEvent,
     highest_sequence: &mut HashMap<u64, u64>,
@@ -155,16 +228,25 @@ pub(super) fn apply_queue_event(
             let (state, until, received_at) = encode_state(message.state);
             let extra = message.extra.as_deref();
             let attributes = message.attributes().map(encode_attributes);
+            if *sequence >= SEQUENCE_LIMIT {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    format!(
+                        "message sequence {sequence} of queue {uid} is beyond the {SEQUENCE_LIMIT} a queue can store \
+                         in this file format; create a new queue (its sequences start again at 1)"
+                    )
+                    .into(),
+                ));
+            }
+            let Some(slot) = slots.get(transaction, uid)? else { return Ok(()) };
             transaction
                 .prepare_cached(
-                    "INSERT OR REPLACE INTO messages (queue_uid, sequence, message_id, body, attributes, \
-                     trace_header, group_id, deduplication_id, dead_letter_source_arn, sender_id, sent_at, \
-                     retention_start, first_received_at, receive_count, state, until, received_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                    "INSERT OR REPLACE INTO messages (key, message_id, body, attributes, trace_header, group_id, \
+                     deduplication_id, dead_letter_source_arn, sender_id, sent_at, retention_start, \
+                     first_received_at, receive_count, state, until, received_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
                 )?
                 .execute(params![
-                    uid_sql,
-                    to_sql(*sequence),
+                    message_key(slot, *sequence),
                     message.message_id(),
                     &*message.body,
                     attributes,
@@ -184,14 +266,14 @@ pub(super) fn apply_queue_event(
         }
         QueueEvent::MessageUpdated { sequence, receive_count, first_received_at, state } => {
             let (state, until, received_at) = encode_state(*state);
+            let Some(slot) = slots.get(transaction, uid)? else { return Ok(()) };
             transaction
                 .prepare_cached(
-                    "UPDATE messages SET receive_count = ?3, first_received_at = ?4, state = ?5, until = ?6, \
-                     received_at = ?7 WHERE queue_uid = ?1 AND sequence = ?2",
+                    "UPDATE messages SET receive_count = ?2, first_received_at = ?3, state = ?4, until = ?5, \
+                     received_at = ?6 WHERE key = ?1",
                 )?
                 .execute(params![
-                    uid_sql,
-                    to_sql(*sequence),
+                    message_key(slot, *sequence),
                     receive_count,
                     first_received_at.map(|at| to_sql(at.as_millis())),
                     state,
@@ -200,13 +282,13 @@ pub(super) fn apply_queue_event(
                 ])?;
         }
         QueueEvent::MessageRemoved { sequence } => {
-            transaction
-                .prepare_cached("DELETE FROM messages WHERE queue_uid = ?1 AND sequence = ?2")?
-                .execute(params![uid_sql, to_sql(*sequence)])?;
+            if let Some(slot) = slots.get(transaction, uid)? {
+                transaction
+                    .prepare_cached("DELETE FROM messages WHERE key = ?1")?
+                    .execute([message_key(slot, *sequence)])?;
+            }
         }
-        QueueEvent::Purged => {
-            transaction.prepare_cached("DELETE FROM messages WHERE queue_uid = ?1")?.execute([uid_sql])?;
-        }
+        QueueEvent::Purged => delete_queue_messages(transaction, slots, uid)?,
         QueueEvent::MetadataChanged { attributes, tags, last_modified_at, last_purge_at } => {
             transaction
                 .prepare_cached(
