@@ -55,6 +55,18 @@ struct Pending {
 }
 
 impl Pending {
+    /// Takes everything the writer may take now.
+    fn take(&mut self) -> Taken {
+        let takeable = self.takeable();
+        let events: Vec<StorageEvent> = if takeable == self.events.len() {
+            std::mem::take(&mut self.events)
+        } else {
+            self.events.drain(..takeable).collect()
+        };
+        self.taken += takeable as u64;
+        Taken { events, end: self.taken, closing: self.closing && self.events.is_empty() }
+    }
+
     /// How many events the writer may take now: everything up to the first open atomic group.
     fn takeable(&self) -> usize {
         let limit = self.holds.values().min().map_or(self.appended, |&start| start.min(self.appended));
@@ -243,6 +255,37 @@ struct Writer<'a> {
 
 /// How often the writer checks whether the file has free pages to give back.
 const VACUUM_INTERVAL: Duration = Duration::from_secs(1);
+/// Events a transaction gathers at most while the syncer is busy; then it commits and waits its turn.
+const GATHER_LIMIT: usize = 16_384;
+
+/// Events the writer took from [`Pending`].
+struct Taken {
+    events: Vec<StorageEvent>,
+    /// The number (counted from the first ever appended) of the event after the last one taken.
+    end: u64,
+    /// The storage is closing and nothing is left to take.
+    closing: bool,
+}
+
+/// Waits, while the syncer still has an earlier transaction to make durable, for more events to take; `None`
+/// once the syncer is free (or failed), or the storage is closing with nothing left.
+fn next_while_syncing(inner: &Inner, sync: &SyncShared) -> Option<Taken> {
+    let mut pending = inner.pending.lock().unwrap_or_else(PoisonError::into_inner);
+    loop {
+        // (The syncer takes this lock after it moves `synced` or sets `failed`, before it wakes us.)
+        let busy = {
+            let state = sync.lock();
+            !state.failed && state.synced < state.written
+        };
+        if !busy || (pending.closing && pending.events.is_empty()) {
+            return None;
+        }
+        if pending.takeable() > 0 {
+            return Some(pending.take());
+        }
+        pending = inner.wake.wait(pending).unwrap_or_else(PoisonError::into_inner);
+    }
+}
 
 impl Writer<'_> {
     /// Gives free pages back (see [`release_free_pages`]); a failure only costs disk space, so it is logged.
@@ -282,47 +325,32 @@ impl Writer<'_> {
                     self.unsynced.pop_front();
                 }
             }
-            let (events, end, closing) = {
-                let mut pending = self.inner.pending.lock().unwrap_or_else(PoisonError::into_inner);
-                loop {
-                    let takeable = pending.takeable();
-                    // (The syncer sets `failed` before it takes this lock to wake us: no lost wake-up.)
-                    if takeable > 0 || (pending.closing && pending.events.is_empty()) || self.sync.lock().failed {
-                        break;
-                    }
-                    pending = self.inner.wake.wait(pending).unwrap_or_else(PoisonError::into_inner);
-                }
-                let takeable = pending.takeable();
-                let events: Vec<StorageEvent> = if takeable == pending.events.len() {
-                    std::mem::take(&mut pending.events)
-                } else {
-                    pending.events.drain(..takeable).collect()
-                };
-                pending.taken += takeable as u64;
-                (events, pending.taken, pending.closing && pending.events.is_empty())
-            };
+            let Taken { mut events, mut end, mut closing } = self.take_first();
             let rewrite = self.sync.lock().failed;
             if rewrite {
                 // An fsync failed: what it should have covered is written again, after what is on disk, in
                 // order, on a fresh connection (events are idempotent).
                 self.connection = None;
             }
+            // The usual case: an open transaction that gathers events while the syncer's fsync runs.
+            let gathered = !rewrite && !events.is_empty() && self.gather(&mut events, &mut end, &mut closing);
             let unsynced = std::mem::take(&mut self.unsynced);
-            let mut parts: Vec<&[StorageEvent]> =
-                if rewrite { unsynced.iter().map(|(_, events)| events.as_slice()).collect() } else { Vec::new() };
-            parts.push(&events);
-            let written = parts.iter().any(|part| !part.is_empty());
-            if written && !self.commit(&parts) {
-                // Closing and still failing: what was not written is lost with the process, and the requests
-                // waiting for it are told so.
-                tracing::error!(
-                    events = events.len(),
-                    "storage is still failing at shutdown; changes that were never acknowledged are lost"
-                );
-                self.stop_syncer();
-                return;
+            if !gathered {
+                let mut parts: Vec<&[StorageEvent]> =
+                    if rewrite { unsynced.iter().map(|(_, events)| events.as_slice()).collect() } else { Vec::new() };
+                parts.push(&events);
+                let written = parts.iter().any(|part| !part.is_empty());
+                if written && !self.commit(&parts) {
+                    // Closing and still failing: what was not written is lost with the process, and the
+                    // requests waiting for it are told so.
+                    tracing::error!(
+                        events = events.len(),
+                        "storage is still failing at shutdown; changes that were never acknowledged are lost"
+                    );
+                    self.stop_syncer();
+                    return;
+                }
             }
-            drop(parts);
             self.unsynced = unsynced;
             if !events.is_empty() {
                 self.unsynced.push_back((end, events));
@@ -342,6 +370,48 @@ impl Writer<'_> {
             if closing {
                 self.stop_syncer();
                 return;
+            }
+        }
+    }
+
+    /// Waits until there are events to take (or the storage closes, or an fsync failed), and takes them.
+    fn take_first(&self) -> Taken {
+        let mut pending = self.inner.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            // (The syncer sets `failed` before it takes this lock to wake us: no lost wake-up.)
+            if pending.takeable() > 0 || (pending.closing && pending.events.is_empty()) || self.sync.lock().failed {
+                return pending.take();
+            }
+            pending = self.inner.wake.wait(pending).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Writes `events` into a new transaction and, while the syncer is still busy with earlier transactions,
+    /// adds whatever is appended meanwhile (extending `events`, `end` and `closing`); commits once the syncer
+    /// is free, so the writing overlaps the fsync before it and the next fsync covers everything that arrived
+    /// during that one. `false` when a write or the commit failed: the transaction is rolled back and the
+    /// caller commits `events` again, with retries.
+    fn gather(&mut self, events: &mut Vec<StorageEvent>, end: &mut u64, closing: &mut bool) -> bool {
+        let (inner, sync) = (self.inner, self.sync);
+        let Some(database) = self.connection.as_mut() else { return false };
+        let result = (|| {
+            let mut transaction = database.begin()?;
+            transaction.write(&events.iter().collect::<Vec<_>>())?;
+            while !*closing && events.len() < GATHER_LIMIT {
+                let Some(more) = next_while_syncing(inner, sync) else { break };
+                transaction.write(&more.events.iter().collect::<Vec<_>>())?;
+                events.extend(more.events);
+                *end = more.end;
+                *closing = more.closing;
+            }
+            transaction.commit()
+        })();
+        match result {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::debug!(%error, "a gathered transaction failed; it is committed again with retries");
+                self.connection = None;
+                false
             }
         }
     }

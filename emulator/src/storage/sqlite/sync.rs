@@ -97,6 +97,10 @@ pub(super) fn run(shared: &SyncShared, wal: PathBuf, inner: &Inner) {
                 backoff = Duration::ZERO;
                 shared.lock().synced = target;
                 shared.wake.notify_all();
+                // The writer may be gathering a transaction until this fsync ends: taking the lock it waits
+                // under before waking it cannot miss it.
+                drop(inner.pending.lock().unwrap_or_else(PoisonError::into_inner));
+                inner.wake.notify_all();
                 inner.checkpoint.synced(target);
                 progress.send_modify(|progress| {
                     progress.committed = progress.committed.max(target);

@@ -33,6 +33,11 @@ impl Database {
     ) -> rusqlite::Result<()> {
         write_batch(&mut self.connection, &mut self.slots, events)
     }
+
+    /// Begins a transaction that events can be written into in several parts.
+    pub(super) fn begin(&mut self) -> rusqlite::Result<OpenTransaction<'_>> {
+        OpenTransaction::begin(&mut self.connection, &mut self.slots)
+    }
 }
 
 /// Queue uid → its storage slot, `None` for a queue the file does not hold; read from `queues` once per queue.
@@ -75,94 +80,128 @@ fn write_batch<'a>(
     events: impl IntoIterator<Item = &'a StorageEvent>,
 ) -> rusqlite::Result<()> {
     let events: Vec<&StorageEvent> = events.into_iter().collect();
-    let superseded = superseded(&events);
-    let transaction = connection.transaction()?;
-    let mut highest_sequence: HashMap<u64, u64> = HashMap::new();
-    let mut newest_window_end: Option<Timestamp> = None;
-    for (index, event) in events.into_iter().enumerate() {
-        if superseded.get(index).copied().unwrap_or(false) {
-            if let StorageEvent::Queue { uid, event: QueueEvent::MessageStored { sequence, .. } } = event {
-                let entry = highest_sequence.entry(*uid).or_insert(0);
-                *entry = (*entry).max(*sequence);
-            }
-            continue;
-        }
-        match event {
-            StorageEvent::QueueCreated { uid, name, attributes, tags, created_at } => {
-                transaction
-                    .prepare_cached(
-                        "INSERT OR REPLACE INTO queues (uid, name, attributes, tags, created_at, last_modified_at, \
-                         last_purge_at, next_sequence, slot) VALUES (?1, ?2, ?3, ?4, ?5, ?5, NULL, 1, \
-                         coalesce((SELECT slot FROM queues WHERE uid = ?1), (SELECT CASE WHEN NOT EXISTS \
-                         (SELECT 1 FROM queues WHERE slot = 1) THEN 1 ELSE (SELECT min(slot) + 1 FROM queues AS q \
-                         WHERE slot >= 1 AND NOT EXISTS (SELECT 1 FROM queues AS r WHERE r.slot = q.slot + 1)) END)))",
-                    )?
-                    .execute(params![
-                        to_sql(*uid),
-                        name,
-                        pairs_json(attributes),
-                        pairs_json(tags),
-                        to_sql(created_at.as_millis())
-                    ])?;
-                slots.forget(*uid);
-            }
-            StorageEvent::QueueRenamed { uid, name } => {
-                transaction
-                    .prepare_cached("UPDATE queues SET name = ?2 WHERE uid = ?1")?
-                    .execute(params![to_sql(*uid), name])?;
-            }
-            StorageEvent::QueueDeleted { uid } => {
-                // The messages first: their keys come from the queue's slot.
-                delete_queue_messages(&transaction, slots, *uid)?;
-                slots.forget(*uid);
-                transaction
-                    .prepare_cached("DELETE FROM deduplications WHERE queue_uid = ?1")?
-                    .execute([to_sql(*uid)])?;
-                transaction.prepare_cached("DELETE FROM queues WHERE uid = ?1")?.execute([to_sql(*uid)])?;
-            }
-            StorageEvent::MoveTaskChanged { handle, info } => {
-                transaction
-                    .prepare_cached(
-                        "INSERT OR REPLACE INTO move_tasks (handle, source_arn, destination_arn, rate, started_at, \
-                         to_move, moved, status, failure_reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                    )?
-                    .execute(params![
-                        handle,
-                        info.source_arn,
-                        info.destination_arn,
-                        info.max_number_of_messages_per_second.map(to_sql),
-                        to_sql(info.started_timestamp.as_millis()),
-                        to_sql(info.approximate_number_of_messages_to_move),
-                        to_sql(info.approximate_number_of_messages_moved),
-                        info.status.as_str(),
-                        info.failure_reason,
-                    ])?;
-                // Keep the ten most recent tasks per source, as ListMessageMoveTasks shows.
-                transaction
-                    .prepare_cached(
-                        "DELETE FROM move_tasks WHERE source_arn = ?1 AND handle NOT IN (SELECT handle FROM \
-                         move_tasks WHERE source_arn = ?1 ORDER BY started_at DESC LIMIT 10)",
-                    )?
-                    .execute([&info.source_arn])?;
-            }
-            StorageEvent::Queue { uid, event } => {
-                apply_queue_event(&transaction, slots, *uid, event, &mut highest_sequence, &mut newest_window_end)?;
-            }
-        }
-    }
-    for (uid, sequence) in highest_sequence {
-        transaction
-            .prepare_cached("UPDATE queues SET next_sequence = max(next_sequence, ?2) WHERE uid = ?1")?
-            .execute(params![to_sql(uid), to_sql(sequence + 1)])?;
-    }
-    if let Some(window_end) = newest_window_end {
-        // Windows that closed before the newest one opened are over, whatever clock the engine runs on.
-        let opened = window_end - DEDUPLICATION_WINDOW;
-        transaction
-            .prepare_cached("DELETE FROM deduplications WHERE expires_at <= ?1")?
-            .execute([to_sql(opened.as_millis())])?;
-    }
+    let mut transaction = OpenTransaction::begin(connection, slots)?;
+    transaction.write(&events)?;
     transaction.commit()
+}
+
+/// A transaction the writer adds events to, in as many parts as they arrive, before it commits them together.
+pub(super) struct OpenTransaction<'c> {
+    transaction: Transaction<'c>,
+    slots: &'c mut Slots,
+    /// The highest message sequence stored per queue: `next_sequence` is raised past it at commit.
+    highest_sequence: HashMap<u64, u64>,
+    /// The latest end of a deduplication window recorded: older windows are pruned at commit.
+    newest_window_end: Option<Timestamp>,
+}
+
+impl<'c> OpenTransaction<'c> {
+    fn begin(connection: &'c mut Connection, slots: &'c mut Slots) -> rusqlite::Result<Self> {
+        Ok(Self {
+            transaction: connection.transaction()?,
+            slots,
+            highest_sequence: HashMap::new(),
+            newest_window_end: None,
+        })
+    }
+
+    /// Writes `events`, in order, into the transaction.
+    pub(super) fn write(&mut self, events: &[&StorageEvent]) -> rusqlite::Result<()> {
+        let superseded = superseded(events);
+        let (transaction, slots) = (&self.transaction, &mut *self.slots);
+        let (highest_sequence, newest_window_end) = (&mut self.highest_sequence, &mut self.newest_window_end);
+        for (index, event) in events.iter().copied().enumerate() {
+            if superseded.get(index).copied().unwrap_or(false) {
+                if let StorageEvent::Queue { uid, event: QueueEvent::MessageStored { sequence, .. } } = event {
+                    let entry = highest_sequence.entry(*uid).or_insert(0);
+                    *entry = (*entry).max(*sequence);
+                }
+                continue;
+            }
+            match event {
+                StorageEvent::QueueCreated { uid, name, attributes, tags, created_at } => {
+                    transaction
+                        .prepare_cached(
+                            "INSERT OR REPLACE INTO queues (uid, name, attributes, tags, created_at, last_modified_at, \
+                             last_purge_at, next_sequence, slot) VALUES (?1, ?2, ?3, ?4, ?5, ?5, NULL, 1, \
+                             coalesce((SELECT slot FROM queues WHERE uid = ?1), (SELECT CASE WHEN NOT EXISTS \
+                             (SELECT 1 FROM queues WHERE slot = 1) THEN 1 ELSE (SELECT min(slot) + 1 FROM queues AS q \
+                             WHERE slot >= 1 AND NOT EXISTS (SELECT 1 FROM queues AS r WHERE r.slot = q.slot + 1)) END)))",
+                        )?
+                        .execute(params![
+                            to_sql(*uid),
+                            name,
+                            pairs_json(attributes),
+                            pairs_json(tags),
+                            to_sql(created_at.as_millis())
+                        ])?;
+                    slots.forget(*uid);
+                }
+                StorageEvent::QueueRenamed { uid, name } => {
+                    transaction
+                        .prepare_cached("UPDATE queues SET name = ?2 WHERE uid = ?1")?
+                        .execute(params![to_sql(*uid), name])?;
+                }
+                StorageEvent::QueueDeleted { uid } => {
+                    // The messages first: their keys come from the queue's slot.
+                    delete_queue_messages(transaction, slots, *uid)?;
+                    slots.forget(*uid);
+                    transaction
+                        .prepare_cached("DELETE FROM deduplications WHERE queue_uid = ?1")?
+                        .execute([to_sql(*uid)])?;
+                    transaction.prepare_cached("DELETE FROM queues WHERE uid = ?1")?.execute([to_sql(*uid)])?;
+                }
+                StorageEvent::MoveTaskChanged { handle, info } => {
+                    transaction
+                        .prepare_cached(
+                            "INSERT OR REPLACE INTO move_tasks (handle, source_arn, destination_arn, rate, started_at, \
+                             to_move, moved, status, failure_reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                        )?
+                        .execute(params![
+                            handle,
+                            info.source_arn,
+                            info.destination_arn,
+                            info.max_number_of_messages_per_second.map(to_sql),
+                            to_sql(info.started_timestamp.as_millis()),
+                            to_sql(info.approximate_number_of_messages_to_move),
+                            to_sql(info.approximate_number_of_messages_moved),
+                            info.status.as_str(),
+                            info.failure_reason,
+                        ])?;
+                    // Keep the ten most recent tasks per source, as ListMessageMoveTasks shows.
+                    transaction
+                        .prepare_cached(
+                            "DELETE FROM move_tasks WHERE source_arn = ?1 AND handle NOT IN (SELECT handle FROM \
+                             move_tasks WHERE source_arn = ?1 ORDER BY started_at DESC LIMIT 10)",
+                        )?
+                        .execute([&info.source_arn])?;
+                }
+                StorageEvent::Queue { uid, event } => {
+                    apply_queue_event(transaction, slots, *uid, event, highest_sequence, newest_window_end)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Raises the queues' next sequences, prunes closed deduplication windows, and commits.
+    pub(super) fn commit(self) -> rusqlite::Result<()> {
+        let transaction = self.transaction;
+        let (highest_sequence, newest_window_end) = (self.highest_sequence, self.newest_window_end);
+        for (uid, sequence) in highest_sequence {
+            transaction
+                .prepare_cached("UPDATE queues SET next_sequence = max(next_sequence, ?2) WHERE uid = ?1")?
+                .execute(params![to_sql(uid), to_sql(sequence + 1)])?;
+        }
+        if let Some(window_end) = newest_window_end {
+            // Windows that closed before the newest one opened are over, whatever clock the engine runs on.
+            let opened = window_end - DEDUPLICATION_WINDOW;
+            transaction
+                .prepare_cached("DELETE FROM deduplications WHERE expires_at <= ?1")?
+                .execute([to_sql(opened.as_millis())])?;
+        }
+        transaction.commit()
+    }
 }
 
 /// Which events of a batch need not be written because a later event of the same transaction overwrites their
