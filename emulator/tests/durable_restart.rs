@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use common::{ACCOUNT, sdk_client, start_emulator, str_attr};
-use sqskit_emulator::{Clock, Emulator, ManualClock, RunningEmulator};
+use sqskit_emulator::{Clock, Emulator, ManualClock, ResetScope, RunningEmulator};
 
 struct Durable {
     emulator: RunningEmulator,
@@ -274,6 +274,55 @@ async fn a_running_move_task_resumes_after_a_restart() {
     let done = wait_for_task(&node, dlq_arn, |task| task.status() == Some("COMPLETED")).await;
     assert_eq!(done.approximate_number_of_messages_moved(), 5);
     assert_eq!(node.counts("source").await.0, "5");
+    node.emulator.shutdown().await.expect("shutdown");
+}
+
+/// A reset forgets the move tasks of the queues it deletes, in the file too: after a restart, queues created
+/// again under the same names list no task (the stored states of a task, including the cancel the reset
+/// itself caused, are deleted).
+#[tokio::test]
+async fn a_reset_forgets_move_tasks_across_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let node = Durable::start(dir.path(), ManualClock::new()).await;
+    let dlq_arn = "arn:aws:sqs:us-east-1:000000000000:dlq";
+    let create_queues = |node: &Durable| {
+        let client = node.client.clone();
+        async move {
+            client.create_queue().queue_name("dlq").send().await.expect("dlq");
+            let redrive = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":1}}"#);
+            client
+                .create_queue()
+                .queue_name("source")
+                .attributes(QueueAttributeName::RedrivePolicy, redrive)
+                .send()
+                .await
+                .expect("source");
+        }
+    };
+    create_queues(&node).await;
+    for i in 0..5 {
+        node.client.send_message().queue_url(node.url("dlq")).message_body(format!("m{i}")).send().await.expect("send");
+    }
+    node.client
+        .start_message_move_task()
+        .source_arn(dlq_arn)
+        .destination_arn("arn:aws:sqs:us-east-1:000000000000:source")
+        .max_number_of_messages_per_second(1)
+        .send()
+        .await
+        .expect("start");
+    node.clock.advance(Duration::from_secs(2));
+    wait_for_task(&node, dlq_arn, |task| task.approximate_number_of_messages_moved() == 2).await;
+
+    node.emulator.reset(&ResetScope::everything()).await.expect("reset");
+    create_queues(&node).await;
+    let listed = |node: &Durable| {
+        let client = node.client.clone();
+        async move { client.list_message_move_tasks().source_arn(dlq_arn).send().await.expect("list").results().len() }
+    };
+    assert_eq!(listed(&node).await, 0, "forgotten in memory");
+    let node = node.restart(dir.path()).await;
+    assert_eq!(listed(&node).await, 0, "forgotten in the file");
     node.emulator.shutdown().await.expect("shutdown");
 }
 

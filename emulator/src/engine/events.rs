@@ -104,6 +104,12 @@ pub enum StorageEvent {
         /// The task's state.
         info: MoveTaskInfo,
     },
+    /// Every move task of a source queue was forgotten (a reset): none of them is listed again, even after a
+    /// restart.
+    MoveTasksForgotten {
+        /// The source queue's ARN.
+        source_arn: String,
+    },
     /// A change within one queue.
     Queue {
         /// The queue's unique id.

@@ -2,7 +2,7 @@
 //! destination) at a limited rate, with their listing, cancellation and start-up recovery (SPEC.md §13).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -36,6 +36,9 @@ struct MoveTask {
     moved: AtomicU64,
     status: Mutex<(MoveTaskStatus, Option<String>)>,
     cancel: CancellationToken,
+    /// Set (under the status lock) when a reset forgot the task: its states are not stored any more, so none
+    /// can be written after the storage event that deletes its rows.
+    forgotten: AtomicBool,
 }
 
 impl MoveTask {
@@ -143,6 +146,7 @@ impl Engine {
             moved: AtomicU64::new(0),
             status: Mutex::new((MoveTaskStatus::Running, None)),
             cancel: CancellationToken::new(),
+            forgotten: AtomicBool::new(false),
         });
         history.push(Arc::clone(&task));
         if history.len() > TASKS_KEPT_PER_SOURCE {
@@ -162,6 +166,9 @@ impl Engine {
     fn persist_task(&self, task: &MoveTask) {
         if let Some(sink) = &self.shared.sink {
             let status = task.status.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if task.forgotten.load(Ordering::Relaxed) {
+                return;
+            }
             sink.append(vec![StorageEvent::MoveTaskChanged {
                 handle: task.handle.clone(),
                 info: task.info_with(&status),
@@ -190,6 +197,7 @@ impl Engine {
                 moved: AtomicU64::new(info.approximate_number_of_messages_moved),
                 status: Mutex::new((status, info.failure_reason)),
                 cancel: CancellationToken::new(),
+                forgotten: AtomicBool::new(false),
             });
             let history = tasks.entry(info.source_arn).or_default();
             history.push(Arc::clone(&task));
@@ -414,13 +422,16 @@ fn source_not_found() -> SqsError {
 
 impl MoveTasks {
     /// Cancels the running tasks of the given source queues and forgets every task of theirs (a reset: the
-    /// queues are gone, and a queue created again under the same ARN starts with no history).
+    /// queues are gone, and a queue created again under the same ARN starts with no history). From now on none
+    /// of their states is stored; the caller then tells storage to delete their rows.
     pub(super) fn forget_sources(&self, source_arns: &[String]) {
         let mut tasks = self.by_source.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         for arn in source_arns {
             for task in tasks.remove(arn).into_iter().flatten() {
-                if task.status() == MoveTaskStatus::Running {
-                    task.finish(MoveTaskStatus::Cancelled, None);
+                let mut status = task.status.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                task.forgotten.store(true, Ordering::Relaxed);
+                if status.0 == MoveTaskStatus::Running {
+                    *status = (MoveTaskStatus::Cancelled, None);
                     task.cancel.cancel();
                 }
             }

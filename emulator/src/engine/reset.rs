@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::{Engine, Queue};
+use super::{Engine, Queue, StorageEvent};
 
 /// Which state a reset clears: everything, the queues of one account, of one region, or of one account in one
 /// region. Built with [`ResetScope::everything`], [`ResetScope::account`] and [`ResetScope::in_region`];
@@ -57,6 +57,10 @@ impl Engine {
         };
         let arns: Vec<String> = doomed.iter().map(|queue| queue.arn.clone()).collect();
         self.shared.move_tasks.forget_sources(&arns);
+        if let Some(sink) = &self.shared.sink {
+            // After every state of theirs that was stored (forget_sources stopped any more).
+            sink.append(arns.iter().map(|arn| StorageEvent::MoveTasksForgotten { source_arn: arn.clone() }).collect());
+        }
         let mut deleted = 0;
         for queue in &doomed {
             // A queue deleted concurrently is simply gone already.

@@ -28,7 +28,8 @@ pub(super) const SEQUENCE_BITS: u32 = 40;
 /// storage refuses writes, fail-stop); a new queue starts again at 1.
 pub(super) const SEQUENCE_LIMIT: u64 = 1 << SEQUENCE_BITS;
 
-const SCHEMA: &str = "
+/// The tables of a new file before `messages` ([`MESSAGES_COLUMNS`]), and after it ([`LATER_TABLES`]).
+const QUEUES_TABLE: &str = "
 CREATE TABLE queues (
     uid INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -41,24 +42,8 @@ CREATE TABLE queues (
     slot INTEGER NOT NULL DEFAULT 0 CHECK (slot BETWEEN 0 AND 8388607)
 );
 CREATE UNIQUE INDEX queues_by_slot ON queues (slot);
-CREATE TABLE messages (
-    key INTEGER PRIMARY KEY,
-    message_id TEXT NOT NULL,
-    body TEXT NOT NULL,
-    attributes BLOB,
-    trace_header TEXT,
-    group_id TEXT,
-    deduplication_id TEXT,
-    dead_letter_source_arn TEXT,
-    sender_id TEXT NOT NULL,
-    sent_at INTEGER NOT NULL,
-    retention_start INTEGER NOT NULL,
-    first_received_at INTEGER,
-    receive_count INTEGER NOT NULL,
-    state INTEGER NOT NULL,
-    until INTEGER NOT NULL,
-    received_at INTEGER NOT NULL
-);
+";
+const LATER_TABLES: &str = "
 CREATE TABLE deduplications (
     queue_uid INTEGER NOT NULL,
     sequence INTEGER NOT NULL,
@@ -82,6 +67,26 @@ CREATE TABLE move_tasks (
 );
 ";
 
+/// The columns of the `messages` table (format 4), for new files and for the migration to format 4.
+const MESSAGES_COLUMNS: &str = "(
+    key INTEGER PRIMARY KEY,
+    message_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    attributes BLOB,
+    trace_header TEXT,
+    group_id TEXT,
+    deduplication_id TEXT,
+    dead_letter_source_arn TEXT,
+    sender_id TEXT NOT NULL,
+    sent_at INTEGER NOT NULL,
+    retention_start INTEGER NOT NULL,
+    first_received_at INTEGER,
+    receive_count INTEGER NOT NULL,
+    state INTEGER NOT NULL,
+    until INTEGER NOT NULL,
+    received_at INTEGER NOT NULL
+);";
+
 /// Opens (creating if new) the file at `path`, checks it is ours and of this format, and sets WAL mode.
 pub(super) fn open_connection(path: &Path) -> Result<Connection, StorageError> {
     let open_error = |source| StorageError::Open { path: path.to_owned(), source };
@@ -100,7 +105,8 @@ pub(super) fn open_connection(path: &Path) -> Result<Connection, StorageError> {
         connection
             .execute_batch(&format!(
                 "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA application_id = {APPLICATION_ID}; \
-                 PRAGMA user_version = {FORMAT_VERSION}; {SCHEMA}"
+                 PRAGMA user_version = {FORMAT_VERSION}; {QUEUES_TABLE} CREATE TABLE messages {MESSAGES_COLUMNS}; \
+                 {LATER_TABLES}"
             ))
             .map_err(open_error)?;
     } else if application_id != APPLICATION_ID {
@@ -179,29 +185,12 @@ fn migrate_to_version_4(connection: &Connection) -> Result<(), String> {
         return Err(format!("{beyond} messages have sequences beyond {SEQUENCE_LIMIT}, which format 4 cannot key"));
     }
     connection
-        .execute_batch(
+        .execute_batch(&format!(
             "BEGIN;
              ALTER TABLE queues ADD COLUMN slot INTEGER NOT NULL DEFAULT 0 CHECK (slot BETWEEN 0 AND 8388607);
              UPDATE queues SET slot = (SELECT count(*) FROM queues AS earlier WHERE earlier.uid <= queues.uid);
              CREATE UNIQUE INDEX queues_by_slot ON queues (slot);
-             CREATE TABLE messages_v4 (
-                 key INTEGER PRIMARY KEY,
-                 message_id TEXT NOT NULL,
-                 body TEXT NOT NULL,
-                 attributes BLOB,
-                 trace_header TEXT,
-                 group_id TEXT,
-                 deduplication_id TEXT,
-                 dead_letter_source_arn TEXT,
-                 sender_id TEXT NOT NULL,
-                 sent_at INTEGER NOT NULL,
-                 retention_start INTEGER NOT NULL,
-                 first_received_at INTEGER,
-                 receive_count INTEGER NOT NULL,
-                 state INTEGER NOT NULL,
-                 until INTEGER NOT NULL,
-                 received_at INTEGER NOT NULL
-             );
+             CREATE TABLE messages_v4 {MESSAGES_COLUMNS};
              INSERT INTO messages_v4 (key, message_id, body, attributes, trace_header, group_id, deduplication_id,
                  dead_letter_source_arn, sender_id, sent_at, retention_start, first_received_at, receive_count,
                  state, until, received_at)
@@ -213,8 +202,8 @@ fn migrate_to_version_4(connection: &Connection) -> Result<(), String> {
              DROP TABLE messages;
              ALTER TABLE messages_v4 RENAME TO messages;
              PRAGMA user_version = 4;
-             COMMIT;",
-        )
+             COMMIT;"
+        ))
         .map_err(|error| error.to_string())
 }
 

@@ -176,6 +176,11 @@ impl<'c> OpenTransaction<'c> {
                         )?
                         .execute([&info.source_arn])?;
                 }
+                StorageEvent::MoveTasksForgotten { source_arn } => {
+                    transaction
+                        .prepare_cached("DELETE FROM move_tasks WHERE source_arn = ?1")?
+                        .execute([source_arn])?;
+                }
                 StorageEvent::Queue { uid, event } => {
                     apply_queue_event(transaction, slots, *uid, event, highest_sequence, newest_window_end)?;
                 }
