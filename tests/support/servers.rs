@@ -6,6 +6,11 @@
 //! why (the test then skips itself), unless the run must be complete: under CI (`CI=true`) or with
 //! `SQSKIT_REQUIRE_STORE_TESTS=1` (which `.ci/run` exports), a missing server fails the test.
 //! `SQSKIT_REDIS_SERVER` and `SQSKIT_MOTO_SERVER` name other binaries.
+//!
+//! moto runs through `tests/servers/moto_serialized.py`, one request at a time: `moto_server` itself serves
+//! requests on concurrent threads, and moto's DynamoDB checks a condition and writes in two unlocked steps, so
+//! racing conditional writes could both succeed where DynamoDB lets exactly one win (the store tests race 32
+//! callers for one key). A `moto_server` named by `SQSKIT_MOTO_SERVER` runs as it is.
 
 #![allow(dead_code)]
 
@@ -132,24 +137,30 @@ pub struct MotoServer {
 impl MotoServer {
     /// Starts one, or `None` (see the module documentation).
     pub fn start() -> Option<Self> {
-        let binary = match std::env::var_os("SQSKIT_MOTO_SERVER") {
-            Some(path) => PathBuf::from(path),
+        let port = free_port();
+        let mut command = match std::env::var_os("SQSKIT_MOTO_SERVER") {
+            Some(path) => {
+                let mut command = Command::new(path);
+                command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+                command
+            }
             None => {
-                let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/.venv-moto/bin/moto_server");
-                if !venv.is_file() {
+                let servers = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers");
+                let python = servers.join(".venv-moto/bin/python");
+                if !python.is_file() {
                     return missing("moto_server", "install it with `bash tests/servers/setup.sh`");
                 }
-                venv
+                let mut command = Command::new(python);
+                command.arg(servers.join("moto_serialized.py")).args(["127.0.0.1", &port.to_string()]);
+                command
             }
         };
-        let port = free_port();
-        let mut child = Command::new(&binary)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|error| panic!("cannot start {}: {error}", binary.display()));
+            .unwrap_or_else(|error| panic!("cannot start moto ({command:?}): {error}"));
         wait_for_port(&mut child, "moto_server", port, Duration::from_secs(60));
         Some(Self { _guard: Guard(child), port })
     }
