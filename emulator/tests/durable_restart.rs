@@ -9,6 +9,9 @@ use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use common::{ACCOUNT, sdk_client, start_emulator, str_attr};
 use sqskit_emulator::{Clock, Emulator, ManualClock, ResetScope, RunningEmulator};
 
+/// The dead-letter queue of the move-task tests.
+const DLQ_ARN: &str = "arn:aws:sqs:us-east-1:000000000000:dlq";
+
 struct Durable {
     emulator: RunningEmulator,
     client: aws_sdk_sqs::Client,
@@ -24,6 +27,45 @@ impl Durable {
 
     fn url(&self, name: &str) -> String {
         format!("{}/{ACCOUNT}/{name}", self.emulator.endpoint())
+    }
+
+    /// Creates `dlq` and `source`, whose dead-letter queue it is.
+    async fn create_dead_letter_pair(&self) {
+        self.client.create_queue().queue_name("dlq").send().await.expect("dlq");
+        let redrive = format!(r#"{{"deadLetterTargetArn":"{DLQ_ARN}","maxReceiveCount":1}}"#);
+        self.client
+            .create_queue()
+            .queue_name("source")
+            .attributes(QueueAttributeName::RedrivePolicy, redrive)
+            .send()
+            .await
+            .expect("source");
+    }
+
+    /// Creates the dead-letter pair, puts five messages in `dlq`, and starts moving them back to `source` at
+    /// one a second; returns once two have moved (and their progress was stored), with the task running.
+    async fn start_slow_move_task(&self) -> &'static str {
+        self.create_dead_letter_pair().await;
+        for i in 0..5 {
+            self.client
+                .send_message()
+                .queue_url(self.url("dlq"))
+                .message_body(format!("m{i}"))
+                .send()
+                .await
+                .expect("send");
+        }
+        self.client
+            .start_message_move_task()
+            .source_arn(DLQ_ARN)
+            .destination_arn("arn:aws:sqs:us-east-1:000000000000:source")
+            .max_number_of_messages_per_second(1)
+            .send()
+            .await
+            .expect("start");
+        self.clock.advance(Duration::from_secs(2));
+        wait_for_task(self, DLQ_ARN, |task| task.approximate_number_of_messages_moved() == 2).await;
+        DLQ_ARN
     }
 
     /// Stops gracefully and starts again on the same directory, with time continuing where it was.
@@ -240,30 +282,7 @@ async fn wait_for_task(
 async fn a_running_move_task_resumes_after_a_restart() {
     let dir = tempfile::tempdir().expect("temp dir");
     let node = Durable::start(dir.path(), ManualClock::new()).await;
-    let dlq_arn = "arn:aws:sqs:us-east-1:000000000000:dlq";
-    node.client.create_queue().queue_name("dlq").send().await.expect("dlq");
-    let redrive = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":1}}"#);
-    node.client
-        .create_queue()
-        .queue_name("source")
-        .attributes(QueueAttributeName::RedrivePolicy, redrive)
-        .send()
-        .await
-        .expect("source");
-    for i in 0..5 {
-        node.client.send_message().queue_url(node.url("dlq")).message_body(format!("m{i}")).send().await.expect("send");
-    }
-    let destination = "arn:aws:sqs:us-east-1:000000000000:source";
-    node.client
-        .start_message_move_task()
-        .source_arn(dlq_arn)
-        .destination_arn(destination)
-        .max_number_of_messages_per_second(1)
-        .send()
-        .await
-        .expect("start");
-    node.clock.advance(Duration::from_secs(2));
-    wait_for_task(&node, dlq_arn, |task| task.approximate_number_of_messages_moved() == 2).await;
+    let dlq_arn = node.start_slow_move_task().await;
 
     let node = node.restart(dir.path()).await;
 
@@ -284,38 +303,10 @@ async fn a_running_move_task_resumes_after_a_restart() {
 async fn a_reset_forgets_move_tasks_across_a_restart() {
     let dir = tempfile::tempdir().expect("temp dir");
     let node = Durable::start(dir.path(), ManualClock::new()).await;
-    let dlq_arn = "arn:aws:sqs:us-east-1:000000000000:dlq";
-    let create_queues = |node: &Durable| {
-        let client = node.client.clone();
-        async move {
-            client.create_queue().queue_name("dlq").send().await.expect("dlq");
-            let redrive = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":1}}"#);
-            client
-                .create_queue()
-                .queue_name("source")
-                .attributes(QueueAttributeName::RedrivePolicy, redrive)
-                .send()
-                .await
-                .expect("source");
-        }
-    };
-    create_queues(&node).await;
-    for i in 0..5 {
-        node.client.send_message().queue_url(node.url("dlq")).message_body(format!("m{i}")).send().await.expect("send");
-    }
-    node.client
-        .start_message_move_task()
-        .source_arn(dlq_arn)
-        .destination_arn("arn:aws:sqs:us-east-1:000000000000:source")
-        .max_number_of_messages_per_second(1)
-        .send()
-        .await
-        .expect("start");
-    node.clock.advance(Duration::from_secs(2));
-    wait_for_task(&node, dlq_arn, |task| task.approximate_number_of_messages_moved() == 2).await;
+    let dlq_arn = node.start_slow_move_task().await;
 
     node.emulator.reset(&ResetScope::everything()).await.expect("reset");
-    create_queues(&node).await;
+    node.create_dead_letter_pair().await;
     let listed = |node: &Durable| {
         let client = node.client.clone();
         async move { client.list_message_move_tasks().source_arn(dlq_arn).send().await.expect("list").results().len() }
