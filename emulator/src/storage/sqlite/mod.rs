@@ -331,6 +331,8 @@ impl Writer<'_> {
                 // An fsync failed: what it should have covered is written again, after what is on disk, in
                 // order, on a fresh connection (events are idempotent).
                 self.connection = None;
+                #[cfg(test)]
+                self.sync.rewrites.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             }
             // The usual case: an open transaction that gathers events while the syncer's fsync runs.
             let gathered = !rewrite && !events.is_empty() && self.gather(&mut events, &mut end, &mut closing);
@@ -358,7 +360,12 @@ impl Writer<'_> {
             {
                 let mut state = self.sync.lock();
                 state.written = end;
-                state.failed = false;
+                // Only a rewrite of everything not known to be on disk answers a failed fsync. An fsync that
+                // failed while this batch was being written (gathering waits through fsyncs) is still pending:
+                // the next round rewrites, this batch included.
+                if rewrite {
+                    state.failed = false;
+                }
             }
             self.sync.wake.notify_all();
             if self.inner.checkpoint.take_restart() {
@@ -616,6 +623,28 @@ mod tests {
         storage.close();
         let (_, snapshot) = SqliteStorage::open(dir.path()).expect("reopen");
         assert_eq!(snapshot.queues[0].messages.len(), 1);
+    }
+
+    /// An fsync that fails while the writer gathers the next transaction (it gathers while fsyncs run) must
+    /// still be answered by a rewrite of everything not known to be on disk: after a failed fsync Linux may
+    /// have dropped the dirty pages, and the gathered commit must not clear the failure.
+    #[tokio::test]
+    async fn an_fsync_failing_while_the_writer_gathers_is_answered_by_a_rewrite() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (storage, _) = SqliteStorage::open(dir.path()).expect("open");
+        storage.append(vec![created(1)]);
+        storage.durable().await.expect("created");
+        storage.sync.fail_next.store(1, std::sync::atomic::Ordering::SeqCst);
+        storage.append(vec![stored(1, 1, "its fsync fails".to_owned())]);
+        // Appended while that fsync runs (and fails after its backoff): gathered into the next transaction.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        storage.append(vec![stored(1, 2, "gathered meanwhile".to_owned())]);
+        tokio::time::timeout(Duration::from_secs(20), storage.durable()).await.expect("recovered").expect("durable");
+        assert_eq!(storage.sync.fail_next.load(std::sync::atomic::Ordering::SeqCst), 0, "the fsync failed");
+        assert!(storage.sync.rewrites.load(std::sync::atomic::Ordering::SeqCst) >= 1, "no rewrite after the failure");
+        storage.close();
+        let (_, snapshot) = SqliteStorage::open(dir.path()).expect("reopen");
+        assert_eq!(snapshot.queues[0].messages.len(), 2);
     }
 
     /// A file written before incremental vacuum was on (auto_vacuum NONE) is rebuilt once with it at open

@@ -41,6 +41,9 @@ pub(super) struct SyncShared {
     /// Tests: how many of the next fsyncs fail with an injected I/O error.
     #[cfg(test)]
     pub(super) fail_next: std::sync::atomic::AtomicU32,
+    /// Tests: how many times the writer wrote everything not known to be on disk again.
+    #[cfg(test)]
+    pub(super) rewrites: std::sync::atomic::AtomicU32,
 }
 
 /// An injected fsync failure, in tests.
