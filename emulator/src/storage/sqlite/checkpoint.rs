@@ -51,6 +51,8 @@ pub(super) struct CheckpointShared {
     wake: Condvar,
     /// Set by the checkpointer when the log has grown past [`RESTART_FRAMES`]; the writer takes it.
     restart_wanted: AtomicBool,
+    /// Set when the checkpointer could not start: the writer turns SQLite's automatic checkpoints back on.
+    gone: AtomicBool,
 }
 
 impl CheckpointShared {
@@ -75,6 +77,11 @@ impl CheckpointShared {
     /// log over); clears the request.
     pub(super) fn take_restart(&self) -> bool {
         self.restart_wanted.swap(false, Ordering::Relaxed)
+    }
+
+    /// Whether the checkpointer could not start, so the writer must checkpoint as SQLite does by default.
+    pub(super) fn gone(&self) -> bool {
+        self.gone.load(Ordering::Relaxed)
     }
 
     /// The writer's checkpoint did not reach the end of the log (this thread was in the middle of one): it
@@ -119,7 +126,7 @@ pub(super) fn run(shared: &CheckpointShared, path: &Path) {
         Ok(connection) => connection,
         Err(error) => {
             tracing::warn!(%error, "the checkpointer could not open the data file; the writer checkpoints instead");
-            shared.restart_wanted.store(true, Ordering::Relaxed);
+            shared.gone.store(true, Ordering::Relaxed);
             return;
         }
     };
@@ -148,5 +155,19 @@ pub(super) fn run(shared: &CheckpointShared, path: &Path) {
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "checkpoint of the write-ahead log failed; retried later"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checkpointer_that_cannot_open_the_file_hands_checkpoints_back_to_the_writer() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let shared = CheckpointShared::default();
+        // A directory is not a database file SQLite can open.
+        run(&shared, dir.path());
+        assert!(shared.gone(), "the writer is told to checkpoint by itself");
     }
 }

@@ -312,6 +312,16 @@ impl Writer<'_> {
         }
     }
 
+    /// Without a checkpointer thread: SQLite's automatic checkpoints in the writer, as SQLite does by default (the
+    /// pragma is set on whatever connection the writer has now; it is cheap to set again).
+    fn checkpoint_automatically(&self) {
+        if let Some(database) = &self.connection {
+            if let Err(error) = database.connection.execute_batch("PRAGMA wal_autocheckpoint = 1000;") {
+                tracing::warn!(%error, "could not turn automatic checkpoints on");
+            }
+        }
+    }
+
     fn run(mut self) {
         loop {
             // One transaction ahead of the fsync at most: wait until the syncer has taken what was written last
@@ -370,6 +380,9 @@ impl Writer<'_> {
             self.sync.wake.notify_all();
             if self.inner.checkpoint.take_restart() {
                 self.checkpoint_tail();
+            }
+            if self.inner.checkpoint.gone() {
+                self.checkpoint_automatically();
             }
             if closing || self.last_vacuum.elapsed() >= VACUUM_INTERVAL {
                 self.vacuum();
