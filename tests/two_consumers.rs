@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use example_binaries::example_binaries;
+use example_binaries::{example_binaries, example_command};
 use servers::{MotoServer, RedisServer};
 use sqskit_emulator::Emulator;
 
@@ -105,16 +105,8 @@ async fn run_two_consumers(run: Run) -> Outcome {
     let work = WorkDir::new();
     let journal = work.path().join("completions.txt");
     let command = |name: &str| {
-        let mut command = Command::new(bin.join(name));
+        let mut command = example_command(&bin, name);
         command
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_ENDPOINT_URL")
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
             .envs(run.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .args(["--endpoint", &emulator.endpoint(), "--queue", "orders", "--create-queues"])
             .args(["--max-receive-count", "50"]);

@@ -22,6 +22,33 @@ use super::MESSAGING_SYSTEM;
 #[cfg(feature = "otel")]
 use super::propagation::{self, message_creation_contexts};
 
+/// A span named `$span` with sqskit's own fields (`[...]`, the fields of [`telemetry`](crate::telemetry)), and,
+/// with the feature `otel`, the messaging conventions' fields of operation `$operation` of type `$type` on queue
+/// `$name` (URL `$url`) with span kind `$kind`, then the operation's own conventions fields (`{...}`), then
+/// `error.type` and `otel.status_code`, recorded on failure.
+macro_rules! messaging_span {
+    ($span:expr, $name:expr, $url:expr, $kind:literal, $type:expr, $operation:expr, [$($fields:tt)*], {$($otel:tt)*}) => {{
+        #[cfg(feature = "otel")]
+        let span = tracing::info_span!(
+            $span,
+            $($fields)*
+            "otel.name" = %format_args!("{} {}", $operation, $name),
+            "otel.kind" = $kind,
+            "messaging.system" = MESSAGING_SYSTEM,
+            "messaging.operation.type" = $type,
+            "messaging.operation.name" = $operation,
+            "messaging.destination.name" = $name,
+            "aws.sqs.queue.url" = $url,
+            $($otel)*
+            "error.type" = tracing::field::Empty,
+            "otel.status_code" = tracing::field::Empty,
+        );
+        #[cfg(not(feature = "otel"))]
+        let span = tracing::info_span!($span, $($fields)*);
+        span
+    }};
+}
+
 /// The consumer-side span a message came from: its `receive` span's context (feature `otel`).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Origin {
@@ -48,20 +75,8 @@ impl Creation {
                 return Self { span: Span::none() };
             }
             let name = queue_name(queue_url);
-            let span = tracing::info_span!(
-                telemetry::SPAN_CREATE,
-                queue = name,
-                "otel.name" = %format_args!("create {name}"),
-                "otel.kind" = "producer",
-                "messaging.system" = MESSAGING_SYSTEM,
-                "messaging.operation.type" = "create",
-                "messaging.operation.name" = "create",
-                "messaging.destination.name" = name,
-                "aws.sqs.queue.url" = queue_url,
-                "messaging.message.id" = tracing::field::Empty,
-                "error.type" = tracing::field::Empty,
-                "otel.status_code" = tracing::field::Empty,
-            );
+            let span = messaging_span!(telemetry::SPAN_CREATE, name, queue_url, "producer", "create", "create",
+                [queue = name,], {"messaging.message.id" = tracing::field::Empty,});
             Self { span }
         }
         #[cfg(not(feature = "otel"))]
@@ -102,67 +117,20 @@ pub(crate) fn inject_current(attributes: &mut MessageAttributes, room: usize) ->
 /// The span of one `SendMessageBatch` request, linked to each message's creation context.
 pub(crate) fn send_span(queue_url: &str, entries: &[SendEntry], batch_id: u64) -> Span {
     let name = queue_name(queue_url);
+    let span = messaging_span!(telemetry::SPAN_SEND, name, queue_url, "client", "send", "send",
+        [queue = name, batch_size = entries.len(), batch_id, outcome = tracing::field::Empty,],
+        {"messaging.batch.message_count" = count(entries.len()),});
     #[cfg(feature = "otel")]
-    {
-        let span = tracing::info_span!(
-            telemetry::SPAN_SEND,
-            queue = name,
-            batch_size = entries.len(),
-            batch_id,
-            outcome = tracing::field::Empty,
-            "otel.name" = %format_args!("send {name}"),
-            "otel.kind" = "client",
-            "messaging.system" = MESSAGING_SYSTEM,
-            "messaging.operation.type" = "send",
-            "messaging.operation.name" = "send",
-            "messaging.destination.name" = name,
-            "aws.sqs.queue.url" = queue_url,
-            "messaging.batch.message_count" = count(entries.len()),
-            "error.type" = tracing::field::Empty,
-            "otel.status_code" = tracing::field::Empty,
-        );
-        // Parsing every message's context is wasted on a span no subscriber records.
-        for entry in entries.iter().filter(|_| !span.is_disabled()) {
-            for context in message_creation_contexts(&entry.attributes, entry.trace_header.as_deref()) {
-                span.add_link(context);
-            }
-        }
-        span
-    }
-    #[cfg(not(feature = "otel"))]
-    tracing::info_span!(
-        telemetry::SPAN_SEND,
-        queue = name,
-        batch_size = entries.len(),
-        batch_id,
-        outcome = tracing::field::Empty,
-    )
+    link_creations(&span, entries.iter().map(|entry| (&entry.attributes, entry.trace_header.as_deref())));
+    span
 }
 
 /// The span of one `ReceiveMessage` request asking for up to `wanted` messages.
 pub(crate) fn receive_span(queue_url: &str, wanted: usize) -> Span {
     let name = queue_name(queue_url);
-    #[cfg(feature = "otel")]
-    {
-        tracing::info_span!(
-            telemetry::SPAN_RECEIVE,
-            queue = name,
-            max_messages = wanted,
-            received = tracing::field::Empty,
-            "otel.name" = %format_args!("receive {name}"),
-            "otel.kind" = "client",
-            "messaging.system" = MESSAGING_SYSTEM,
-            "messaging.operation.type" = "receive",
-            "messaging.operation.name" = "receive",
-            "messaging.destination.name" = name,
-            "aws.sqs.queue.url" = queue_url,
-            "messaging.batch.message_count" = tracing::field::Empty,
-            "error.type" = tracing::field::Empty,
-            "otel.status_code" = tracing::field::Empty,
-        )
-    }
-    #[cfg(not(feature = "otel"))]
-    tracing::info_span!(telemetry::SPAN_RECEIVE, queue = name, max_messages = wanted, received = tracing::field::Empty,)
+    messaging_span!(telemetry::SPAN_RECEIVE, name, queue_url, "client", "receive", "receive",
+        [queue = name, max_messages = wanted, received = tracing::field::Empty,],
+        {"messaging.batch.message_count" = tracing::field::Empty,})
 }
 
 /// Records a successful receive on its span (count; links to the messages' creation contexts) and returns
@@ -172,11 +140,7 @@ pub(crate) fn receive_done(span: &Span, messages: &[ReceivedMessage]) -> Origin 
     #[cfg(feature = "otel")]
     {
         span.record("messaging.batch.message_count", count(messages.len()));
-        for message in messages.iter().filter(|_| !span.is_disabled()) {
-            for context in message_creation_contexts(&message.attributes, aws_trace_header(message)) {
-                span.add_link(context);
-            }
-        }
+        link_creations(span, messages.iter().map(|message| (&message.attributes, aws_trace_header(message))));
         let receive = span.context().span().span_context().clone();
         Origin { receive: receive.is_valid().then_some(receive) }
     }
@@ -217,10 +181,8 @@ fn one_process_span(
     origin: &Origin,
     parent: ProcessParent,
 ) -> Span {
-    #[cfg(feature = "otel")]
-    {
-        let span = tracing::info_span!(
-            telemetry::SPAN_PROCESS,
+    let span = messaging_span!(telemetry::SPAN_PROCESS, name, queue_url, "consumer", "process", "process",
+        [
             queue = name,
             message_id = %message.message_id,
             receive_count = message.receive_count().unwrap_or(1),
@@ -228,20 +190,10 @@ fn one_process_span(
             traceparent = trace.map(tracing::field::display),
             aws_trace_header = aws_trace_header(message),
             outcome = tracing::field::Empty,
-            "otel.name" = %format_args!("process {name}"),
-            "otel.kind" = "consumer",
-            "messaging.system" = MESSAGING_SYSTEM,
-            "messaging.operation.type" = "process",
-            "messaging.operation.name" = "process",
-            "messaging.destination.name" = name,
-            "aws.sqs.queue.url" = queue_url,
-            "messaging.message.id" = message.message_id.as_str(),
-            "error.type" = tracing::field::Empty,
-            "otel.status_code" = tracing::field::Empty,
-        );
-        if span.is_disabled() {
-            return span;
-        }
+        ],
+        {"messaging.message.id" = message.message_id.as_str(),});
+    #[cfg(feature = "otel")]
+    if !span.is_disabled() {
         let creation = message_creation_contexts(&message.attributes, aws_trace_header(message));
         match (parent, creation.first()) {
             (ProcessParent::Message, Some(first)) => {
@@ -259,19 +211,8 @@ fn one_process_span(
         for context in creation {
             span.add_link(context);
         }
-        span
     }
-    #[cfg(not(feature = "otel"))]
-    tracing::info_span!(
-        telemetry::SPAN_PROCESS,
-        queue = name,
-        message_id = %message.message_id,
-        receive_count = message.receive_count().unwrap_or(1),
-        group_id = message.group_id(),
-        traceparent = trace.map(tracing::field::display),
-        aws_trace_header = aws_trace_header(message),
-        outcome = tracing::field::Empty,
-    )
+    span
 }
 
 /// The span of one batch handler call over `messages`, received through `origin`.
@@ -282,41 +223,17 @@ pub(crate) fn batch_process_span<'a>(
     origin: Option<&Origin>,
 ) -> Span {
     let name = queue_name(queue_url);
+    let span = messaging_span!(telemetry::SPAN_PROCESS, name, queue_url, "consumer", "process", "process",
+        [queue = name, batch_size = messages.len(), outcome = tracing::field::Empty,],
+        {"messaging.batch.message_count" = count(messages.len()),});
     #[cfg(feature = "otel")]
     {
-        let span = tracing::info_span!(
-            telemetry::SPAN_PROCESS,
-            queue = name,
-            batch_size = messages.len(),
-            outcome = tracing::field::Empty,
-            "otel.name" = %format_args!("process {name}"),
-            "otel.kind" = "consumer",
-            "messaging.system" = MESSAGING_SYSTEM,
-            "messaging.operation.type" = "process",
-            "messaging.operation.name" = "process",
-            "messaging.destination.name" = name,
-            "aws.sqs.queue.url" = queue_url,
-            "messaging.batch.message_count" = count(messages.len()),
-            "error.type" = tracing::field::Empty,
-            "otel.status_code" = tracing::field::Empty,
-        );
         if let Some(receive) = origin.and_then(|origin| origin.receive.as_ref()) {
             set_parent(&span, receive);
         }
-        for message in messages.filter(|_| !span.is_disabled()) {
-            for context in message_creation_contexts(&message.attributes, aws_trace_header(message)) {
-                span.add_link(context);
-            }
-        }
-        span
+        link_creations(&span, messages.map(|message| (&message.attributes, aws_trace_header(message))));
     }
-    #[cfg(not(feature = "otel"))]
-    tracing::info_span!(
-        telemetry::SPAN_PROCESS,
-        queue = name,
-        batch_size = messages.len(),
-        outcome = tracing::field::Empty,
-    )
+    span
 }
 
 /// The span of one `DeleteMessageBatch` (`ack`) or `ChangeMessageVisibilityBatch` (`nack`) request settling
@@ -324,34 +241,10 @@ pub(crate) fn batch_process_span<'a>(
 pub(crate) fn settle_span(queue_url: &str, action: &'static str, batch_size: usize) -> Span {
     let name = queue_name(queue_url);
     #[cfg(feature = "otel")]
-    {
-        let operation = if action == "DeleteMessageBatch" { "ack" } else { "nack" };
-        tracing::info_span!(
-            telemetry::SPAN_SETTLE,
-            queue = name,
-            operation = action,
-            batch_size,
-            outcome = tracing::field::Empty,
-            "otel.name" = %format_args!("{operation} {name}"),
-            "otel.kind" = "client",
-            "messaging.system" = MESSAGING_SYSTEM,
-            "messaging.operation.type" = "settle",
-            "messaging.operation.name" = operation,
-            "messaging.destination.name" = name,
-            "aws.sqs.queue.url" = queue_url,
-            "messaging.batch.message_count" = count(batch_size),
-            "error.type" = tracing::field::Empty,
-            "otel.status_code" = tracing::field::Empty,
-        )
-    }
-    #[cfg(not(feature = "otel"))]
-    tracing::info_span!(
-        telemetry::SPAN_SETTLE,
-        queue = name,
-        operation = action,
-        batch_size,
-        outcome = tracing::field::Empty,
-    )
+    let operation = if action == "DeleteMessageBatch" { "ack" } else { "nack" };
+    messaging_span!(telemetry::SPAN_SETTLE, name, queue_url, "client", "settle", operation,
+        [queue = name, operation = action, batch_size, outcome = tracing::field::Empty,],
+        {"messaging.batch.message_count" = count(batch_size),})
 }
 
 /// Records a settle request's outcome (`ok`, `partial`, `failed`) on the current span; `failed` (every message
@@ -421,6 +314,20 @@ fn error_type(error: &Error) -> &str {
 #[cfg(feature = "otel")]
 fn count(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Links `span` to the creation context of each message (its attributes and X-Ray trace header); nothing on a
+/// span no subscriber records (parsing every message's context would be wasted).
+#[cfg(feature = "otel")]
+fn link_creations<'a>(span: &Span, messages: impl Iterator<Item = (&'a MessageAttributes, Option<&'a str>)>) {
+    if span.is_disabled() {
+        return;
+    }
+    for (attributes, trace_header) in messages {
+        for context in message_creation_contexts(attributes, trace_header) {
+            span.add_link(context);
+        }
+    }
 }
 
 #[cfg(feature = "otel")]

@@ -2,11 +2,11 @@
 //! --pad-bytes 2097152` sends 2 MiB orders through moto_server's S3 (endpoint from `AWS_ENDPOINT_URL_S3`) and the
 //! emulator over HTTP, and `order_consumer --s3-bucket NAME` processes and verifies them, leaving the bucket empty.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use sqskit_emulator::Emulator;
 
-use crate::example_binaries::example_binaries;
+use crate::example_binaries::{example_binaries, example_command};
 use crate::support::{S3, TWO_MIB};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -15,16 +15,8 @@ async fn the_order_examples_push_two_mib_orders_through_s3() {
     let bin = example_binaries();
     let emulator = Emulator::builder().port(0).start().await.expect("emulator");
     let command = |name: &str| {
-        let mut command = Command::new(bin.join(name));
+        let mut command = example_command(&bin, name);
         command
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_ENDPOINT_URL")
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_ENDPOINT_URL_S3", s3.moto.endpoint())
             .args(["--endpoint", &emulator.endpoint(), "--queue", "orders", "--create-queues"])
             .args(["--s3-bucket", &s3.bucket])

@@ -1,5 +1,6 @@
 //! The order examples as processes: where their binaries are (the profile directory of the test binary that
-//! includes this file), built first if needed. Shared by `tests/two_consumers.rs` and `tests/offload/examples.rs`.
+//! includes this file), built first if needed, and the command that runs one of them offline. Shared by
+//! `tests/two_consumers.rs` and `tests/offload/examples.rs`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,4 +20,21 @@ pub fn example_binaries() -> PathBuf {
     let status = build.current_dir(env!("CARGO_MANIFEST_DIR")).status().expect("run cargo build");
     assert!(status.success(), "cargo build of the order examples failed");
     profile_dir.join("examples")
+}
+
+/// A command that runs example `name` from `bin` (see [`example_binaries`]) with AWS settings that reach no real
+/// account: test credentials, us-east-1, and no profile, config file, endpoint or instance metadata of the
+/// machine's.
+pub fn example_command(bin: &Path, name: &str) -> Command {
+    let mut command = Command::new(bin.join(name));
+    command
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    command
 }
