@@ -105,9 +105,7 @@ fn incoming_request() -> SpanContext {
 /// that opens a `charge` span; returns the message as the handler saw it.
 async fn send_and_process(queue: &str, parent: ProcessParent) -> (String, Delivery<u32>) {
     exporter();
-    let backend: Arc<dyn SqsBackend> = Arc::new(EmbeddedBackend::new());
-    let queue_url = backend.create_queue(queue, &Default::default(), &Default::default()).await.unwrap();
-    let producer = Producer::<u32>::builder(backend.clone(), &queue_url).build().await.unwrap();
+    let (backend, queue_url, producer) = queue_with_producer(queue).await;
     let checkout = tracing::info_span!("checkout");
     checkout.set_parent(Context::new().with_remote_span_context(incoming_request())).unwrap();
     let receipt = producer.send(&42).instrument(checkout).await.unwrap();
@@ -166,6 +164,14 @@ fn trace_of(queue: &str) -> Trace {
         process,
         charge: charge.expect("the handler's span is a child of the process span").clone(),
     }
+}
+
+/// An embedded backend with queue `queue` and a producer of numbers to it.
+async fn queue_with_producer(queue: &str) -> (Arc<dyn SqsBackend>, String, Producer<u32>) {
+    let backend: Arc<dyn SqsBackend> = Arc::new(EmbeddedBackend::new());
+    let queue_url = backend.create_queue(queue, &Default::default(), &Default::default()).await.unwrap();
+    let producer = Producer::<u32>::builder(backend.clone(), &queue_url).build().await.unwrap();
+    (backend, queue_url, producer)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -290,9 +296,7 @@ async fn a_message_with_only_an_aws_trace_header_joins_the_x_ray_trace() {
 async fn failures_carry_an_error_type() {
     exporter();
     let queue = "otel-failures";
-    let backend: Arc<dyn SqsBackend> = Arc::new(EmbeddedBackend::new());
-    let queue_url = backend.create_queue(queue, &Default::default(), &Default::default()).await.unwrap();
-    let producer = Producer::<u32>::builder(backend.clone(), &queue_url).build().await.unwrap();
+    let (backend, queue_url, producer) = queue_with_producer(queue).await;
     producer.send(&1).await.unwrap();
 
     // A handler asking for a retry fails its processing.
@@ -340,9 +344,7 @@ async fn failures_carry_an_error_type() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_context_never_pushes_a_message_over_the_attribute_limit() {
     exporter();
-    let backend: Arc<dyn SqsBackend> = Arc::new(EmbeddedBackend::new());
-    let queue_url = backend.create_queue("otel-crowded", &Default::default(), &Default::default()).await.unwrap();
-    let producer = Producer::<u32>::builder(backend.clone(), &queue_url).build().await.unwrap();
+    let (backend, queue_url, producer) = queue_with_producer("otel-crowded").await;
     let with = |count: usize| {
         (0..count)
             .fold(SendOptions::new(), |options, i| options.attribute(format!("a{i}"), MessageAttribute::string("x")))
@@ -388,9 +390,7 @@ async fn a_lambda_record_is_processed_in_a_span_of_the_invocation_linked_to_its_
 
     exporter();
     let queue = "otel-lambda";
-    let backend: Arc<dyn SqsBackend> = Arc::new(EmbeddedBackend::new());
-    let queue_url = backend.create_queue(queue, &Default::default(), &Default::default()).await.unwrap();
-    let producer = Producer::<u32>::builder(backend.clone(), &queue_url).build().await.unwrap();
+    let (backend, queue_url, producer) = queue_with_producer(queue).await;
     producer.send(&5).instrument(tracing::info_span!("checkout")).await.unwrap();
     producer.close().await;
     let request = sqskit::backend::ReceiveRequest {

@@ -199,29 +199,31 @@ pub async fn sdk_client(endpoint: &str) -> Client {
 /// An SDK client for `endpoint` with static test credentials, configured for `region` (its requests are signed
 /// for that region, so they act there); no retries.
 pub async fn sdk_client_in(endpoint: &str, region: &'static str) -> Client {
-    let credentials = aws_credential_types::Credentials::new("test", "test", None, None, "static");
-    let conf = aws_config::defaults(BehaviorVersion::latest())
+    Client::new(&sdk_config(endpoint, region, "test", "test", None).await)
+}
+
+/// The SDK configuration of the test clients: `endpoint`, `region`, static credentials, no retries.
+pub async fn sdk_config(
+    endpoint: &str,
+    region: &'static str,
+    key: &str,
+    secret: &str,
+    token: Option<&str>,
+) -> aws_config::SdkConfig {
+    let credentials = aws_credential_types::Credentials::new(key, secret, token.map(str::to_owned), None, "static");
+    aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(region)
         .credentials_provider(credentials)
         .retry_config(RetryConfig::disabled())
         .load()
-        .await;
-    Client::new(&conf)
+        .await
 }
 
 /// An SDK client for `endpoint` signing with the access key `key`, `secret` and an optional session `token`;
 /// no retries.
 pub async fn sdk_client_as(endpoint: &str, key: &str, secret: &str, token: Option<&str>) -> Client {
-    let credentials = aws_credential_types::Credentials::new(key, secret, token.map(str::to_owned), None, "static");
-    let conf = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(REGION)
-        .credentials_provider(credentials)
-        .retry_config(RetryConfig::disabled())
-        .load()
-        .await;
-    Client::new(&conf)
+    Client::new(&sdk_config(endpoint, REGION, key, secret, token).await)
 }
 
 /// The HTTP status of a failed SDK call.

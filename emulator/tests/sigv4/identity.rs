@@ -4,8 +4,6 @@
 //! (<https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html>; the root user's
 //! `aws:userid` is the account id, <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html#principaltable>).
 
-use aws_config::BehaviorVersion;
-use aws_config::retry::RetryConfig;
 use aws_sdk_sts::error::ProvideErrorMetadata;
 use sqskit_emulator::auth::Credential;
 use sqskit_emulator::{Emulator, ManualClock};
@@ -15,15 +13,7 @@ use crate::start_sigv4;
 
 /// An STS client for `endpoint` signing with `key`/`secret` in `region`; no retries.
 async fn sts_client(endpoint: &str, region: &'static str, key: &str, secret: &str) -> aws_sdk_sts::Client {
-    let credentials = aws_credential_types::Credentials::new(key, secret, None, None, "static");
-    let conf = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(region)
-        .credentials_provider(credentials)
-        .retry_config(RetryConfig::disabled())
-        .load()
-        .await;
-    aws_sdk_sts::Client::new(&conf)
+    aws_sdk_sts::Client::new(&common::sdk_config(endpoint, region, key, secret, None).await)
 }
 
 #[tokio::test]
