@@ -603,6 +603,20 @@ mod tests {
         assert!(drained * 10 < full, "after the drain the file keeps {drained} of {full} bytes");
     }
 
+    /// Free pages are released once they are three times the pages in use (so a vacuum moves at most one page
+    /// for every three it releases), and never fewer than the minimum.
+    #[test]
+    fn free_pages_are_released_once_they_are_three_times_those_in_use() {
+        use schema::worth_releasing;
+        assert!(!worth_releasing(0, 10_000), "nothing free");
+        assert!(!worth_releasing(2_500, 10_000), "a quarter free");
+        assert!(!worth_releasing(7_499, 10_000), "just under three quarters");
+        assert!(worth_releasing(7_500, 10_000), "three quarters");
+        assert!(worth_releasing(10_000, 10_000), "all");
+        assert!(!worth_releasing(255, 256), "fewer free pages than the minimum");
+        assert!(worth_releasing(256, 256), "the minimum, all free");
+    }
+
     /// An I/O error other than a full disk: fsyncs of the log fail (injected). Fail-stop: storage reports the
     /// failure (so durable writes are refused) and the waiting change is not acknowledged; once an fsync after
     /// the rewrite succeeds it is, and it is in the file.
