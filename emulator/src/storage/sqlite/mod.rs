@@ -142,6 +142,8 @@ impl SqliteStorage {
                     sync: &writer_sync,
                     unsynced: VecDeque::new(),
                     last_vacuum: Instant::now(),
+                    releasing: false,
+                    vacuum_owed: false,
                 }
                 .run();
                 if syncer.join().is_err() {
@@ -251,10 +253,17 @@ struct Writer<'a> {
     /// an fsync fails.
     unsynced: VecDeque<(u64, Vec<StorageEvent>)>,
     last_vacuum: Instant,
+    /// A release of free pages is under way (see [`release_free_pages`]).
+    releasing: bool,
+    /// Something was committed since the last check for free pages (so a drain that ends between two checks is
+    /// checked once it has ended, without waiting for another write).
+    vacuum_owed: bool,
 }
 
 /// How often the writer checks whether the file has free pages to give back.
 const VACUUM_INTERVAL: Duration = Duration::from_secs(1);
+/// How often the writer releases a step of free pages while a release is under way.
+const RELEASE_INTERVAL: Duration = Duration::from_millis(250);
 /// Events a transaction gathers at most while the syncer is busy; then it commits and waits its turn.
 const GATHER_LIMIT: usize = 16_384;
 
@@ -288,11 +297,24 @@ fn next_while_syncing(inner: &Inner, sync: &SyncShared) -> Option<Taken> {
 }
 
 impl Writer<'_> {
-    /// Gives free pages back (see [`release_free_pages`]); a failure only costs disk space, so it is logged.
-    fn vacuum(&mut self) {
+    /// How long after the last check for free pages the next one is due; `None` when none is owed.
+    fn vacuum_interval(&self) -> Option<Duration> {
+        if self.releasing {
+            Some(RELEASE_INTERVAL)
+        } else if self.vacuum_owed {
+            Some(VACUUM_INTERVAL)
+        } else {
+            None
+        }
+    }
+
+    /// Gives free pages back (see [`release_free_pages`]; all of them when `closing`); a failure only costs disk
+    /// space, so it is logged.
+    fn vacuum(&mut self, closing: bool) {
         self.last_vacuum = Instant::now();
+        self.vacuum_owed = false;
         if let Some(database) = &self.connection {
-            match release_free_pages(&database.connection) {
+            match release_free_pages(&database.connection, &mut self.releasing, closing) {
                 Ok(0) => {}
                 Ok(pages) => tracing::debug!(pages, "released free pages of the data file"),
                 Err(error) => tracing::warn!(%error, "could not release free pages of the data file"),
@@ -365,6 +387,7 @@ impl Writer<'_> {
             }
             self.unsynced = unsynced;
             if !events.is_empty() {
+                self.vacuum_owed = true;
                 self.unsynced.push_back((end, events));
             }
             {
@@ -384,8 +407,8 @@ impl Writer<'_> {
             if self.inner.checkpoint.gone() {
                 self.checkpoint_automatically();
             }
-            if closing || self.last_vacuum.elapsed() >= VACUUM_INTERVAL {
-                self.vacuum();
+            if closing || self.vacuum_interval().is_some_and(|interval| self.last_vacuum.elapsed() >= interval) {
+                self.vacuum(closing);
             }
             if closing {
                 self.stop_syncer();
@@ -394,7 +417,8 @@ impl Writer<'_> {
         }
     }
 
-    /// Waits until there are events to take (or the storage closes, or an fsync failed), and takes them.
+    /// Waits until there are events to take (or the storage closes, or an fsync failed), and takes them; returns
+    /// with nothing taken when a check for free pages is due (see [`Writer::vacuum_interval`]).
     fn take_first(&self) -> Taken {
         let mut pending = self.inner.pending.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
@@ -402,7 +426,15 @@ impl Writer<'_> {
             if pending.takeable() > 0 || (pending.closing && pending.events.is_empty()) || self.sync.lock().failed {
                 return pending.take();
             }
-            pending = self.inner.wake.wait(pending).unwrap_or_else(PoisonError::into_inner);
+            let Some(interval) = self.vacuum_interval() else {
+                pending = self.inner.wake.wait(pending).unwrap_or_else(PoisonError::into_inner);
+                continue;
+            };
+            let due = interval.saturating_sub(self.last_vacuum.elapsed());
+            if due.is_zero() {
+                return pending.take();
+            }
+            pending = self.inner.wake.wait_timeout(pending, due).unwrap_or_else(PoisonError::into_inner).0;
         }
     }
 
@@ -598,6 +630,16 @@ mod tests {
             );
         }
         storage.durable().await.expect("deleted");
+        // The release goes on in steps while the storage is idle, without waiting for more writes or the close.
+        let reader = Connection::open(dir.path().join(FILE_NAME)).expect("reader");
+        let pages = || reader.query_row("PRAGMA page_count", [], |row| row.get::<_, i64>(0)).expect("page count");
+        let full_pages = i64::try_from(full / 4096).expect("pages");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while pages() * 10 >= full_pages {
+            assert!(Instant::now() < deadline, "{} of {full_pages} pages left 20 s after the drain", pages());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        drop(reader);
         storage.close();
         let drained = on_disk(dir.path());
         assert!(drained * 10 < full, "after the drain the file keeps {drained} of {full} bytes");

@@ -229,19 +229,31 @@ pub(super) fn worth_releasing(free: i64, total: i64) -> bool {
     free >= VACUUM_MIN_FREE_PAGES && free >= 3 * in_use
 }
 
-/// Gives free pages back to the file system when that is worth it ([`worth_releasing`]): after a large drain the
-/// file shrinks instead of keeping its largest size. Returns the pages released.
-pub(super) fn release_free_pages(connection: &Connection) -> rusqlite::Result<i64> {
+/// Free pages released in one step at most: about 4 MiB of pages moved, a pause of some tens of milliseconds for
+/// the writer, instead of one pause as long as the whole release.
+const RELEASE_STEP_PAGES: i64 = 1_024;
+
+/// Gives free pages back to the file system, so that after a large drain the file shrinks instead of keeping its
+/// largest size. A release starts once it is worth it ([`worth_releasing`]) and then goes on, one step of at most
+/// [`RELEASE_STEP_PAGES`] per call (everything at once when `unbounded`), until fewer than
+/// [`VACUUM_MIN_FREE_PAGES`] are free; `releasing` carries that between calls. Returns the pages released.
+pub(super) fn release_free_pages(
+    connection: &Connection,
+    releasing: &mut bool,
+    unbounded: bool,
+) -> rusqlite::Result<i64> {
     let free: i64 = connection.query_row("PRAGMA freelist_count", [], |row| row.get(0))?;
     let total: i64 = connection.query_row("PRAGMA page_count", [], |row| row.get(0))?;
-    if !worth_releasing(free, total) {
+    *releasing = free >= VACUUM_MIN_FREE_PAGES && (*releasing || worth_releasing(free, total));
+    if !*releasing {
         return Ok(0);
     }
+    let pages = if unbounded { free } else { free.min(RELEASE_STEP_PAGES) };
     // The pragma frees one page per step: step it to the end (a single `execute` would free one page).
-    let mut statement = connection.prepare(&format!("PRAGMA incremental_vacuum({free})"))?;
+    let mut statement = connection.prepare(&format!("PRAGMA incremental_vacuum({pages})"))?;
     let mut rows = statement.query([])?;
     while rows.next()?.is_some() {}
-    Ok(free)
+    Ok(pages)
 }
 
 /// Deletes rows of queues that no longer exist (left by a send racing DeleteQueue in files written before
