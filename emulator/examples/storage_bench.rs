@@ -7,8 +7,10 @@
 //! stored, ten at a time, waiting for each delete to be durable.
 //!
 //! ```text
-//! cargo run --release -p sqskit-emulator --example storage_bench -- [SECONDS] [CONCURRENCY] [BODY_BYTES]
+//! cargo run --release -p sqskit-emulator --example storage_bench -- [SECONDS] [CONCURRENCY] [BODY_BYTES] [fifo]
 //! ```
+//!
+//! With `fifo`, every message also opens a deduplication window, as a FIFO send does.
 //!
 //! Prints, per phase, messages per second and the CPU time per message of each storage thread (Linux: read from
 //! `/proc/self/task`). Run it pinned (`taskset -c 0`) for figures comparable with the emulator benchmarks.
@@ -39,6 +41,23 @@ fn stored(sequence: u64, body: &str) -> StorageEvent {
         Timestamp::from_millis(1_700_000_000_000 + sequence),
     );
     StorageEvent::Queue { uid: QUEUE, event: QueueEvent::MessageStored { sequence, message } }
+}
+
+/// The deduplication window a FIFO send of message `sequence` opens (5 minutes, content-based: a digest as id).
+fn deduplicated(sequence: u64) -> StorageEvent {
+    StorageEvent::Queue {
+        uid: QUEUE,
+        event: QueueEvent::DeduplicationRecorded {
+            scope_group: None,
+            deduplication_id: format!(
+                "{:064x}",
+                u128::from(sequence).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
+            ),
+            message_id: format!("{sequence:08x}-0000-4000-8000-000000000000"),
+            sequence,
+            expires_at: Timestamp::from_millis(1_700_000_300_000 + sequence),
+        },
+    }
 }
 
 fn received(sequence: u64) -> StorageEvent {
@@ -96,6 +115,7 @@ async fn main() {
     let seconds: u64 = args.next().and_then(|arg| arg.parse().ok()).unwrap_or(5);
     let concurrency: u64 = args.next().and_then(|arg| arg.parse().ok()).unwrap_or(16);
     let body_bytes: usize = args.next().and_then(|arg| arg.parse().ok()).unwrap_or(256);
+    let fifo = args.next().is_some_and(|arg| arg == "fifo");
     let dir = tempfile::tempdir().expect("a temporary directory");
     let (storage, _) = SqliteStorage::open(dir.path()).expect("open the storage");
     let storage = Arc::new(storage);
@@ -119,7 +139,14 @@ async fn main() {
             tokio::spawn(async move {
                 while Instant::now() < deadline {
                     let first = next_sequence.fetch_add(PER_REQUEST, Ordering::Relaxed);
-                    storage.append((first..first + PER_REQUEST).map(|sequence| stored(sequence, &body)).collect());
+                    let mut events = Vec::new();
+                    for sequence in first..first + PER_REQUEST {
+                        events.push(stored(sequence, &body));
+                        if fifo {
+                            events.push(deduplicated(sequence));
+                        }
+                    }
+                    storage.append(events);
                     storage.durable().await.expect("durable");
                 }
             })
