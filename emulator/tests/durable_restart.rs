@@ -370,8 +370,8 @@ async fn a_file_written_before_regions_puts_its_queues_in_the_default_region() {
     node.emulator.shutdown().await.expect("shutdown");
     let file = dir.path().join("sqskit.db");
     {
-        // What a version 2 file holds: messages keyed by (queue_uid, sequence), queues without storage slots,
-        // the bare name in the default account, `<account>/<name>` in another.
+        // What a version 2 file holds: messages and deduplication windows keyed by (queue_uid, sequence), queues
+        // without storage slots, the bare name in the default account, `<account>/<name>` in another.
         let connection = rusqlite::Connection::open(&file).expect("open the file");
         connection
             .execute_batch(
@@ -387,6 +387,14 @@ async fn a_file_written_before_regions_puts_its_queues_in_the_default_region() {
                      received_at FROM messages JOIN queues ON queues.slot = key >> 40;
                  DROP TABLE messages;
                  ALTER TABLE messages_v2 RENAME TO messages;
+                 CREATE TABLE deduplications_v2 (queue_uid INTEGER NOT NULL, sequence INTEGER NOT NULL,
+                     scope_group TEXT NOT NULL, deduplication_id TEXT NOT NULL, message_id TEXT NOT NULL,
+                     expires_at INTEGER NOT NULL, PRIMARY KEY (queue_uid, sequence)) WITHOUT ROWID;
+                 INSERT INTO deduplications_v2 SELECT queues.uid, key & 1099511627775, scope_group,
+                     deduplication_id, message_id, expires_at FROM deduplications JOIN queues ON queues.slot = key >> 40;
+                 DROP TABLE deduplications;
+                 ALTER TABLE deduplications_v2 RENAME TO deduplications;
+                 CREATE INDEX deduplications_by_expiry ON deduplications (expires_at);
                  DROP INDEX queues_by_slot;
                  ALTER TABLE queues DROP COLUMN slot;
                  UPDATE queues SET name = 'legacy';
@@ -422,7 +430,7 @@ async fn a_file_written_before_regions_puts_its_queues_in_the_default_region() {
         names.sort();
         assert_eq!(names, ["eu-west-1/000000000000/legacy", "eu-west-1/111122223333/other"]);
         let version: i32 = connection.query_row("PRAGMA user_version", [], |row| row.get(0)).expect("version");
-        assert_eq!(version, 4);
+        assert_eq!(version, 5, "migrated to the current format");
     }
 
     // A later start with the usual default region keeps them in eu-west-1: the file carries the region now.

@@ -49,7 +49,7 @@ pub(super) fn load(connection: &Connection) -> Result<Snapshot, String> {
             last_purge_at: last_purge_at.map(|at| Timestamp::from_millis(from_sql(at))),
             next_sequence: from_sql(next_sequence),
             messages: load_messages(connection, slot).map_err(|reason| format!("queue {name}: {reason}"))?,
-            deduplications: load_deduplications(connection, uid).map_err(|e| e.to_string())?,
+            deduplications: load_deduplications(connection, slot).map_err(|e| e.to_string())?,
             name,
         });
     }
@@ -152,21 +152,26 @@ pub(super) fn load_move_tasks(connection: &Connection) -> rusqlite::Result<Vec<(
     rows.collect()
 }
 
-/// The deduplication records of queue `uid` still inside their window.
-pub(super) fn load_deduplications(connection: &Connection, uid: i64) -> rusqlite::Result<Vec<DeduplicationRecord>> {
+/// The deduplication records of the queue in storage slot `slot`, by expiry.
+pub(super) fn load_deduplications(connection: &Connection, slot: i64) -> rusqlite::Result<Vec<DeduplicationRecord>> {
+    let first = slot << SEQUENCE_BITS;
+    let last = first | to_sql(SEQUENCE_LIMIT - 1);
     let mut statement = connection.prepare(
-        "SELECT scope_group, deduplication_id, message_id, sequence, expires_at FROM deduplications \
-         WHERE queue_uid = ?1 ORDER BY expires_at",
+        "SELECT key, scope_group, deduplication_id, message_id, expires_at FROM deduplications \
+         WHERE key BETWEEN ?1 AND ?2 ORDER BY key",
     )?;
-    let rows = statement.query_map([uid], |row| {
-        let scope_group: String = row.get(0)?;
+    let rows = statement.query_map([first, last], |row| {
+        let scope_group: String = row.get(1)?;
         Ok(DeduplicationRecord {
             scope_group: (!scope_group.is_empty()).then_some(scope_group),
-            deduplication_id: row.get(1)?,
-            message_id: row.get(2)?,
-            sequence: from_sql(row.get(3)?),
+            deduplication_id: row.get(2)?,
+            message_id: row.get(3)?,
+            sequence: from_sql(row.get(0)?) & (SEQUENCE_LIMIT - 1),
             expires_at: Timestamp::from_millis(from_sql(row.get(4)?)),
         })
     })?;
-    rows.collect()
+    let mut records = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    // In sequence order they are nearly in expiry order already (a clock moved back is the exception).
+    records.sort_by_key(|record| record.expires_at);
+    Ok(records)
 }

@@ -308,12 +308,18 @@ impl Writer<'_> {
         }
     }
 
-    /// Gives free pages back (see [`release_free_pages`]; all of them when `closing`); a failure only costs disk
-    /// space, so it is logged.
+    /// Prunes closed deduplication windows of every queue and gives free pages back (see [`release_free_pages`];
+    /// all of them when `closing`); a failure only costs disk space, so it is logged.
     fn vacuum(&mut self, closing: bool) {
         self.last_vacuum = Instant::now();
         self.vacuum_owed = false;
-        if let Some(database) = &self.connection {
+        if let Some(database) = &mut self.connection {
+            // Closed deduplication windows of queues that opened none since: their pages are free to release.
+            match database.prune_every_queue() {
+                Ok(0) => {}
+                Ok(windows) => tracing::debug!(windows, "pruned closed deduplication windows"),
+                Err(error) => tracing::warn!(%error, "could not prune closed deduplication windows"),
+            }
             match release_free_pages(&database.connection, &mut self.releasing, closing) {
                 Ok(0) => {}
                 Ok(pages) => tracing::debug!(pages, "released free pages of the data file"),
@@ -824,11 +830,11 @@ mod tests {
         assert_eq!(user_version(dir.path()), schema::FORMAT_VERSION);
     }
 
-    /// Version 3 keyed messages by `(queue_uid, sequence)`; version 4 by one integer built from the queue's
-    /// slot. Every message comes back with its sequence and contents, rows of deleted queues are dropped, and
-    /// the migrated file is written and read like a new one.
+    /// Version 3 keyed messages and deduplication windows by `(queue_uid, sequence)`; versions 4 and 5 by one
+    /// integer built from the queue's slot. Every message and window comes back with its sequence and contents,
+    /// rows of deleted queues are dropped, and the migrated file is written and read like a new one.
     #[tokio::test]
-    async fn a_version_3_file_is_migrated_to_integer_message_keys() {
+    async fn a_version_3_file_is_migrated_to_integer_keys() {
         let dir = tempfile::tempdir().expect("temp dir");
         older_file(
             dir.path(),
@@ -840,6 +846,10 @@ mod tests {
                 version_3_message(3, 11, "three-11"),
                 version_3_message(7, 2, "seven-2"),
                 version_3_message(9, 1, "of a deleted queue"),
+                "INSERT INTO deduplications VALUES (3, 11, 'g', 'dedup-11', 'id-11', 900000000000000);
+                 INSERT INTO deduplications VALUES (3, 4, '', 'dedup-4', 'id-4', 800000000000000);
+                 INSERT INTO deduplications VALUES (9, 1, '', 'of a deleted queue', 'id-9', 800000000000000);"
+                    .to_owned(),
             ]
             .concat(),
         );
@@ -856,7 +866,14 @@ mod tests {
         };
         let three = vec![(5, "three-5".to_owned()), (11, "three-11".to_owned())];
         assert_eq!(contents(&snapshot), vec![(3, three.clone()), (7, vec![(2, "seven-2".to_owned())])]);
-        assert_eq!(user_version(dir.path()), 4);
+        let windows: Vec<(Option<&str>, &str, &str, u64)> = snapshot.queues[0]
+            .deduplications
+            .iter()
+            .map(|r| (r.scope_group.as_deref(), r.deduplication_id.as_str(), r.message_id.as_str(), r.sequence))
+            .collect();
+        assert_eq!(windows, vec![(None, "dedup-4", "id-4", 4), (Some("g"), "dedup-11", "id-11", 11)], "by expiry");
+        assert!(snapshot.queues[1].deduplications.is_empty());
+        assert_eq!(user_version(dir.path()), schema::FORMAT_VERSION);
 
         // Written on after the migration: a deletion in one queue, a new message in the other, a new queue.
         storage.append(vec![
@@ -881,6 +898,9 @@ mod tests {
         let connection = Connection::open(dir.path().join(FILE_NAME)).expect("open the file");
         let rows: i64 = connection.query_row("SELECT count(*) FROM messages", [], |row| row.get(0)).expect("count");
         assert_eq!(rows, 4, "the deleted queue's row was left behind");
+        let windows: i64 =
+            connection.query_row("SELECT count(*) FROM deduplications", [], |row| row.get(0)).expect("count");
+        assert_eq!(windows, 2, "the deleted queue's window was left behind");
     }
 
     /// Slots are reused once their queue is gone, so they stay below the number of queues that exist; a
@@ -953,6 +973,55 @@ mod tests {
         assert_eq!(snapshot.queues[0].messages.len(), 1);
         storage.close();
         assert_eq!(rows(), 1, "the orphan row is gone from the file");
+    }
+
+    fn window(uid: u64, sequence: u64, expires_at: u64) -> StorageEvent {
+        StorageEvent::Queue {
+            uid,
+            event: QueueEvent::DeduplicationRecorded {
+                scope_group: None,
+                deduplication_id: format!("dedup-{sequence}"),
+                message_id: format!("id-{sequence}"),
+                sequence,
+                expires_at: Timestamp::from_millis(expires_at),
+            },
+        }
+    }
+
+    /// Windows that closed before the newest one opened are deleted: at once for a queue that opens a new one,
+    /// and at the next periodic check for the others.
+    #[tokio::test]
+    async fn closed_deduplication_windows_are_pruned_in_every_queue() {
+        const WINDOW: u64 = 300_000;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (storage, _) = SqliteStorage::open(dir.path()).expect("open");
+        let t = 1_000_000_000;
+        let mut events = vec![created(1), created(2)];
+        events.extend((1..=3).map(|sequence| window(1, sequence, t + sequence)));
+        events.extend((1..=3).map(|sequence| window(2, sequence, t + sequence)));
+        storage.append(events);
+        storage.durable().await.expect("written");
+        let reader = Connection::open(dir.path().join(FILE_NAME)).expect("reader");
+        let windows = |uid: u64| -> Vec<u64> {
+            let slot: i64 =
+                reader.query_row("SELECT slot FROM queues WHERE uid = ?1", [uid], |row| row.get(0)).expect("slot");
+            let mut statement =
+                reader.prepare("SELECT key & 1099511627775 FROM deduplications WHERE key >> 40 = ?1").expect("query");
+            statement.query_map([slot], |row| row.get::<_, u64>(0)).expect("rows").map(Result::unwrap).collect()
+        };
+        assert_eq!((windows(1), windows(2)), (vec![1, 2, 3], vec![1, 2, 3]));
+
+        // Queue 1 opens a window when those ending at t + 1 and t + 2 have closed.
+        storage.append(vec![window(1, 4, t + 2 + WINDOW)]);
+        storage.durable().await.expect("written");
+        assert_eq!(windows(1), vec![3, 4], "queue 1 is pruned with the commit");
+
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while windows(2) != vec![3] {
+            assert!(Instant::now() < deadline, "queue 2 still holds windows {:?}", windows(2));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        storage.close();
     }
 
     fn created(uid: u64) -> StorageEvent {

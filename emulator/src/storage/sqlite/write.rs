@@ -18,12 +18,36 @@ pub(super) struct Database {
     /// The connection.
     pub(super) connection: Connection,
     slots: Slots,
+    /// The latest end of a deduplication window written through this connection.
+    newest_window_end: Option<Timestamp>,
+    /// The end of window the last pruning of every queue went by ([`Database::prune_every_queue`]).
+    pruned_for: Option<Timestamp>,
 }
 
 impl Database {
     /// The writer's database on `connection`.
     pub(super) fn new(connection: Connection) -> Self {
-        Self { connection, slots: Slots::default() }
+        Self { connection, slots: Slots::default(), newest_window_end: None, pruned_for: None }
+    }
+
+    /// Deletes the closed deduplication windows of every queue, not only of those that opened new ones since
+    /// (which each commit prunes), once newer windows have been written; returns how many went.
+    pub(super) fn prune_every_queue(&mut self) -> rusqlite::Result<usize> {
+        let Some(window_end) = self.newest_window_end.filter(|end| Some(*end) != self.pruned_for) else {
+            return Ok(0);
+        };
+        let transaction = self.connection.transaction()?;
+        let slots: Vec<i64> = transaction
+            .prepare("SELECT slot FROM queues")?
+            .query_map([], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut pruned = 0;
+        for slot in slots {
+            pruned += prune_windows(&transaction, slot, window_end)?;
+        }
+        transaction.commit()?;
+        self.pruned_for = Some(window_end);
+        Ok(pruned)
     }
 
     /// Writes `events` in one transaction (committed to the log; the syncer thread fsyncs it).
@@ -31,12 +55,14 @@ impl Database {
         &mut self,
         events: impl IntoIterator<Item = &'a StorageEvent>,
     ) -> rusqlite::Result<()> {
-        write_batch(&mut self.connection, &mut self.slots, events)
+        let mut transaction = self.begin()?;
+        transaction.write(&events.into_iter().collect::<Vec<_>>())?;
+        transaction.commit()
     }
 
     /// Begins a transaction that events can be written into in several parts.
     pub(super) fn begin(&mut self) -> rusqlite::Result<OpenTransaction<'_>> {
-        OpenTransaction::begin(&mut self.connection, &mut self.slots)
+        OpenTransaction::begin(&mut self.connection, &mut self.slots, &mut self.newest_window_end)
     }
 }
 
@@ -74,34 +100,49 @@ fn slot_keys(slot: i64) -> (i64, i64) {
     (message_key(slot, 0), message_key(slot, SEQUENCE_LIMIT - 1))
 }
 
-fn write_batch<'a>(
-    connection: &mut Connection,
-    slots: &mut Slots,
-    events: impl IntoIterator<Item = &'a StorageEvent>,
-) -> rusqlite::Result<()> {
-    let events: Vec<&StorageEvent> = events.into_iter().collect();
-    let mut transaction = OpenTransaction::begin(connection, slots)?;
-    transaction.write(&events)?;
-    transaction.commit()
+/// Deletes the deduplication windows of the queue in `slot` that closed before the window ending at
+/// `newest_window_end` opened (over, whatever clock the engine runs on); returns how many went. A queue opens its
+/// windows in sequence order, all of the same length, so the closed ones are those before the first still open:
+/// the cost is a seek plus the rows deleted. (A clock moved back can leave a closed window after an open one
+/// until the windows before it close; the engine ignores closed windows when it restores them.)
+fn prune_windows(transaction: &Transaction<'_>, slot: i64, newest_window_end: Timestamp) -> rusqlite::Result<usize> {
+    let opened = newest_window_end - DEDUPLICATION_WINDOW;
+    let (first, last) = slot_keys(slot);
+    transaction
+        .prepare_cached(
+            "DELETE FROM deduplications WHERE key >= ?1 AND key < coalesce((SELECT key FROM deduplications \
+             WHERE key BETWEEN ?1 AND ?2 AND expires_at > ?3 ORDER BY key LIMIT 1), ?2 + 1)",
+        )?
+        .execute(params![first, last, to_sql(opened.as_millis())])
 }
 
 /// A transaction the writer adds events to, in as many parts as they arrive, before it commits them together.
 pub(super) struct OpenTransaction<'c> {
     transaction: Transaction<'c>,
     slots: &'c mut Slots,
+    /// The database's latest end of a deduplication window, raised at commit.
+    database_window_end: &'c mut Option<Timestamp>,
     /// The highest message sequence stored per queue: `next_sequence` is raised past it at commit.
     highest_sequence: HashMap<u64, u64>,
     /// The latest end of a deduplication window recorded: older windows are pruned at commit.
     newest_window_end: Option<Timestamp>,
+    /// The slots of the queues that opened deduplication windows: their closed ones are pruned at commit.
+    deduplicated: HashSet<i64>,
 }
 
 impl<'c> OpenTransaction<'c> {
-    fn begin(connection: &'c mut Connection, slots: &'c mut Slots) -> rusqlite::Result<Self> {
+    fn begin(
+        connection: &'c mut Connection,
+        slots: &'c mut Slots,
+        database_window_end: &'c mut Option<Timestamp>,
+    ) -> rusqlite::Result<Self> {
         Ok(Self {
             transaction: connection.transaction()?,
             slots,
+            database_window_end,
             highest_sequence: HashMap::new(),
             newest_window_end: None,
+            deduplicated: HashSet::new(),
         })
     }
 
@@ -110,6 +151,7 @@ impl<'c> OpenTransaction<'c> {
         let superseded = superseded(events);
         let (transaction, slots) = (&self.transaction, &mut *self.slots);
         let (highest_sequence, newest_window_end) = (&mut self.highest_sequence, &mut self.newest_window_end);
+        let deduplicated = &mut self.deduplicated;
         for (index, event) in events.iter().copied().enumerate() {
             if superseded.get(index).copied().unwrap_or(false) {
                 if let StorageEvent::Queue { uid, event: QueueEvent::MessageStored { sequence, .. } } = event {
@@ -145,10 +187,14 @@ impl<'c> OpenTransaction<'c> {
                 StorageEvent::QueueDeleted { uid } => {
                     // The messages first: their keys come from the queue's slot.
                     delete_queue_messages(transaction, slots, *uid)?;
+                    if let Some(slot) = slots.get(transaction, *uid)? {
+                        let (first, last) = slot_keys(slot);
+                        transaction
+                            .prepare_cached("DELETE FROM deduplications WHERE key BETWEEN ?1 AND ?2")?
+                            .execute([first, last])?;
+                        deduplicated.remove(&slot);
+                    }
                     slots.forget(*uid);
-                    transaction
-                        .prepare_cached("DELETE FROM deduplications WHERE queue_uid = ?1")?
-                        .execute([to_sql(*uid)])?;
                     transaction.prepare_cached("DELETE FROM queues WHERE uid = ?1")?.execute([to_sql(*uid)])?;
                 }
                 StorageEvent::MoveTaskChanged { handle, info } => {
@@ -182,30 +228,34 @@ impl<'c> OpenTransaction<'c> {
                         .execute([source_arn])?;
                 }
                 StorageEvent::Queue { uid, event } => {
-                    apply_queue_event(transaction, slots, *uid, event, highest_sequence, newest_window_end)?;
+                    let written = Written { highest_sequence, newest_window_end, deduplicated };
+                    apply_queue_event(transaction, slots, *uid, event, written)?;
                 }
             }
         }
         Ok(())
     }
 
-    /// Raises the queues' next sequences, prunes closed deduplication windows, and commits.
+    /// Raises the queues' next sequences, prunes the closed deduplication windows of the queues that opened new
+    /// ones, and commits.
     pub(super) fn commit(self) -> rusqlite::Result<()> {
         let transaction = self.transaction;
-        let (highest_sequence, newest_window_end) = (self.highest_sequence, self.newest_window_end);
-        for (uid, sequence) in highest_sequence {
+        for (uid, sequence) in self.highest_sequence {
             transaction
                 .prepare_cached("UPDATE queues SET next_sequence = max(next_sequence, ?2) WHERE uid = ?1")?
                 .execute(params![to_sql(uid), to_sql(sequence + 1)])?;
         }
-        if let Some(window_end) = newest_window_end {
-            // Windows that closed before the newest one opened are over, whatever clock the engine runs on.
-            let opened = window_end - DEDUPLICATION_WINDOW;
-            transaction
-                .prepare_cached("DELETE FROM deduplications WHERE expires_at <= ?1")?
-                .execute([to_sql(opened.as_millis())])?;
+        if let Some(window_end) = self.newest_window_end {
+            for slot in self.deduplicated {
+                prune_windows(&transaction, slot, window_end)?;
+            }
         }
-        transaction.commit()
+        transaction.commit()?;
+        if let Some(window_end) = self.newest_window_end {
+            let newest = self.database_window_end.get_or_insert(window_end);
+            *newest = (*newest).max(window_end);
+        }
+        Ok(())
     }
 }
 
@@ -254,16 +304,23 @@ fn delete_queue_messages(transaction: &Transaction<'_>, slots: &mut Slots, uid: 
     Ok(())
 }
 
-/// Writes one change of queue `uid` within `transaction`. Message rows of a queue the file does not hold (a send
-/// that raced DeleteQueue) are not written.
+/// What a transaction notes of the rows it writes, for its commit.
+struct Written<'t> {
+    highest_sequence: &'t mut HashMap<u64, u64>,
+    newest_window_end: &'t mut Option<Timestamp>,
+    deduplicated: &'t mut HashSet<i64>,
+}
+
+/// Writes one change of queue `uid` within `transaction`. Rows of a queue the file does not hold (a send that
+/// raced DeleteQueue) are not written.
 fn apply_queue_event(
     transaction: &Transaction<'_>,
     slots: &mut Slots,
     uid: u64,
     event: &QueueEvent,
-    highest_sequence: &mut HashMap<u64, u64>,
-    newest_window_end: &mut Option<Timestamp>,
+    written: Written<'_>,
 ) -> rusqlite::Result<()> {
+    let Written { highest_sequence, newest_window_end, deduplicated } = written;
     let uid_sql = to_sql(uid);
     match event {
         QueueEvent::MessageStored { sequence, message } => {
@@ -349,18 +406,19 @@ fn apply_queue_event(
         }
         QueueEvent::DeduplicationRecorded { scope_group, deduplication_id, message_id, sequence, expires_at } => {
             *newest_window_end = Some(newest_window_end.map_or(*expires_at, |end| end.max(*expires_at)));
+            let Some(slot) = slots.get(transaction, uid)? else { return Ok(()) };
+            deduplicated.insert(slot);
             // Group ids are never empty, so "" stands for "no group scope".
             transaction
                 .prepare_cached(
-                    "INSERT OR REPLACE INTO deduplications (queue_uid, sequence, scope_group, deduplication_id, \
-                     message_id, expires_at) VALUES (?1, ?5, ?2, ?3, ?4, ?6)",
+                    "INSERT OR REPLACE INTO deduplications (key, scope_group, deduplication_id, message_id, \
+                     expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?
                 .execute(params![
-                    uid_sql,
+                    message_key(slot, *sequence),
                     scope_group.as_deref().unwrap_or_default(),
                     deduplication_id,
                     message_id,
-                    to_sql(*sequence),
                     to_sql(expires_at.as_millis())
                 ])?;
         }
