@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{CachedStatement, Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::schema::{SEQUENCE_BITS, SEQUENCE_LIMIT, encode_state, pairs_json, to_sql};
 use crate::engine::{QueueEvent, StorageEvent, Timestamp};
@@ -118,6 +118,8 @@ fn prune_windows(transaction: &Transaction<'_>, slot: i64, newest_window_end: Ti
 
 /// A transaction the writer adds events to, in as many parts as they arrive, before it commits them together.
 pub(super) struct OpenTransaction<'c> {
+    /// Dropped before the transaction (fields drop in order), which a failure rolls back.
+    statements: HotStatements<'c>,
     transaction: Transaction<'c>,
     slots: &'c mut Slots,
     /// The database's latest end of a deduplication window, raised at commit.
@@ -136,8 +138,11 @@ impl<'c> OpenTransaction<'c> {
         slots: &'c mut Slots,
         database_window_end: &'c mut Option<Timestamp>,
     ) -> rusqlite::Result<Self> {
+        // Shared, so that the statements held for the transaction can borrow the connection beside it.
+        let connection: &'c Connection = connection;
         Ok(Self {
-            transaction: connection.transaction()?,
+            statements: HotStatements::new(connection),
+            transaction: Transaction::new_unchecked(connection, TransactionBehavior::Deferred)?,
             slots,
             database_window_end,
             highest_sequence: HashMap::new(),
@@ -149,7 +154,7 @@ impl<'c> OpenTransaction<'c> {
     /// Writes `events`, in order, into the transaction.
     pub(super) fn write(&mut self, events: &[&StorageEvent]) -> rusqlite::Result<()> {
         let superseded = superseded(events);
-        let (transaction, slots) = (&self.transaction, &mut *self.slots);
+        let (transaction, statements, slots) = (&self.transaction, &mut self.statements, &mut *self.slots);
         let (highest_sequence, newest_window_end) = (&mut self.highest_sequence, &mut self.newest_window_end);
         let deduplicated = &mut self.deduplicated;
         for (index, event) in events.iter().copied().enumerate() {
@@ -229,7 +234,7 @@ impl<'c> OpenTransaction<'c> {
                 }
                 StorageEvent::Queue { uid, event } => {
                     let written = Written { highest_sequence, newest_window_end, deduplicated };
-                    apply_queue_event(transaction, slots, *uid, event, written)?;
+                    apply_queue_event(transaction, statements, slots, *uid, event, written)?;
                 }
             }
         }
@@ -239,6 +244,7 @@ impl<'c> OpenTransaction<'c> {
     /// Raises the queues' next sequences, prunes the closed deduplication windows of the queues that opened new
     /// ones, and commits.
     pub(super) fn commit(self) -> rusqlite::Result<()> {
+        drop(self.statements);
         let transaction = self.transaction;
         for (uid, sequence) in self.highest_sequence {
             transaction
@@ -304,6 +310,68 @@ fn delete_queue_messages(transaction: &Transaction<'_>, slots: &mut Slots, uid: 
     Ok(())
 }
 
+/// The statements of the events a busy queue writes most (sends, receives, deletes, FIFO windows), prepared at
+/// their first use in a transaction and held until it ends: looked up in the connection's statement cache once per
+/// transaction instead of once per event (a lookup hashes the statement's whole text).
+struct HotStatements<'c> {
+    connection: &'c Connection,
+    store_message: Option<CachedStatement<'c>>,
+    update_message: Option<CachedStatement<'c>>,
+    remove_message: Option<CachedStatement<'c>>,
+    record_window: Option<CachedStatement<'c>>,
+}
+
+impl<'c> HotStatements<'c> {
+    fn new(connection: &'c Connection) -> Self {
+        Self { connection, store_message: None, update_message: None, remove_message: None, record_window: None }
+    }
+
+    /// The statement held in `held`, prepared now if it is not yet.
+    fn held<'s>(
+        connection: &'c Connection,
+        held: &'s mut Option<CachedStatement<'c>>,
+        sql: &str,
+    ) -> rusqlite::Result<&'s mut CachedStatement<'c>> {
+        match held {
+            Some(statement) => Ok(statement),
+            None => Ok(held.insert(connection.prepare_cached(sql)?)),
+        }
+    }
+
+    fn store_message(&mut self) -> rusqlite::Result<&mut CachedStatement<'c>> {
+        Self::held(
+            self.connection,
+            &mut self.store_message,
+            "INSERT OR REPLACE INTO messages (key, message_id, body, attributes, trace_header, group_id, \
+             deduplication_id, dead_letter_source_arn, sender_id, sent_at, retention_start, first_received_at, \
+             receive_count, state, until, received_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+        )
+    }
+
+    fn update_message(&mut self) -> rusqlite::Result<&mut CachedStatement<'c>> {
+        Self::held(
+            self.connection,
+            &mut self.update_message,
+            "UPDATE messages SET receive_count = ?2, first_received_at = ?3, state = ?4, until = ?5, \
+             received_at = ?6 WHERE key = ?1",
+        )
+    }
+
+    fn remove_message(&mut self) -> rusqlite::Result<&mut CachedStatement<'c>> {
+        Self::held(self.connection, &mut self.remove_message, "DELETE FROM messages WHERE key = ?1")
+    }
+
+    fn record_window(&mut self) -> rusqlite::Result<&mut CachedStatement<'c>> {
+        Self::held(
+            self.connection,
+            &mut self.record_window,
+            "INSERT OR REPLACE INTO deduplications (key, scope_group, deduplication_id, message_id, expires_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+    }
+}
+
 /// What a transaction notes of the rows it writes, for its commit.
 struct Written<'t> {
     highest_sequence: &'t mut HashMap<u64, u64>,
@@ -315,6 +383,7 @@ struct Written<'t> {
 /// raced DeleteQueue) are not written.
 fn apply_queue_event(
     transaction: &Transaction<'_>,
+    statements: &mut HotStatements<'_>,
     slots: &mut Slots,
     uid: u64,
     event: &QueueEvent,
@@ -339,54 +408,40 @@ fn apply_queue_event(
                 ));
             }
             let Some(slot) = slots.get(transaction, uid)? else { return Ok(()) };
-            transaction
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO messages (key, message_id, body, attributes, trace_header, group_id, \
-                     deduplication_id, dead_letter_source_arn, sender_id, sent_at, retention_start, \
-                     first_received_at, receive_count, state, until, received_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-                )?
-                .execute(params![
-                    message_key(slot, *sequence),
-                    message.message_id(),
-                    &*message.body,
-                    attributes,
-                    extra.and_then(|extra| extra.trace_header.as_deref()),
-                    extra.and_then(|extra| extra.group_id.as_deref()),
-                    extra.and_then(|extra| extra.deduplication_id.as_deref()),
-                    extra.and_then(|extra| extra.dead_letter_source_arn.as_deref()),
-                    &*message.sender_id,
-                    to_sql(message.sent_at.as_millis()),
-                    to_sql(message.retention_start.as_millis()),
-                    message.first_received_at().map(|at| to_sql(at.as_millis())),
-                    message.receive_count,
-                    state,
-                    until,
-                    received_at,
-                ])?;
+            statements.store_message()?.execute(params![
+                message_key(slot, *sequence),
+                message.message_id(),
+                &*message.body,
+                attributes,
+                extra.and_then(|extra| extra.trace_header.as_deref()),
+                extra.and_then(|extra| extra.group_id.as_deref()),
+                extra.and_then(|extra| extra.deduplication_id.as_deref()),
+                extra.and_then(|extra| extra.dead_letter_source_arn.as_deref()),
+                &*message.sender_id,
+                to_sql(message.sent_at.as_millis()),
+                to_sql(message.retention_start.as_millis()),
+                message.first_received_at().map(|at| to_sql(at.as_millis())),
+                message.receive_count,
+                state,
+                until,
+                received_at,
+            ])?;
         }
         QueueEvent::MessageUpdated { sequence, receive_count, first_received_at, state } => {
             let (state, until, received_at) = encode_state(*state);
             let Some(slot) = slots.get(transaction, uid)? else { return Ok(()) };
-            transaction
-                .prepare_cached(
-                    "UPDATE messages SET receive_count = ?2, first_received_at = ?3, state = ?4, until = ?5, \
-                     received_at = ?6 WHERE key = ?1",
-                )?
-                .execute(params![
-                    message_key(slot, *sequence),
-                    receive_count,
-                    first_received_at.map(|at| to_sql(at.as_millis())),
-                    state,
-                    until,
-                    received_at
-                ])?;
+            statements.update_message()?.execute(params![
+                message_key(slot, *sequence),
+                receive_count,
+                first_received_at.map(|at| to_sql(at.as_millis())),
+                state,
+                until,
+                received_at
+            ])?;
         }
         QueueEvent::MessageRemoved { sequence } => {
             if let Some(slot) = slots.get(transaction, uid)? {
-                transaction
-                    .prepare_cached("DELETE FROM messages WHERE key = ?1")?
-                    .execute([message_key(slot, *sequence)])?;
+                statements.remove_message()?.execute([message_key(slot, *sequence)])?;
             }
         }
         QueueEvent::Purged => delete_queue_messages(transaction, slots, uid)?,
@@ -409,18 +464,13 @@ fn apply_queue_event(
             let Some(slot) = slots.get(transaction, uid)? else { return Ok(()) };
             deduplicated.insert(slot);
             // Group ids are never empty, so "" stands for "no group scope".
-            transaction
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO deduplications (key, scope_group, deduplication_id, message_id, \
-                     expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?
-                .execute(params![
-                    message_key(slot, *sequence),
-                    scope_group.as_deref().unwrap_or_default(),
-                    deduplication_id,
-                    message_id,
-                    to_sql(expires_at.as_millis())
-                ])?;
+            statements.record_window()?.execute(params![
+                message_key(slot, *sequence),
+                scope_group.as_deref().unwrap_or_default(),
+                deduplication_id,
+                message_id,
+                to_sql(expires_at.as_millis())
+            ])?;
         }
     }
     Ok(())
