@@ -11,12 +11,15 @@ pub mod soak;
 pub mod throughput;
 
 use std::borrow::Cow;
+use std::time::Duration;
 
-use crate::Result;
+use hyper::StatusCode;
+
 use crate::conn::Connection;
 use crate::endpoint::Endpoint;
 use crate::send::QueueKind;
 use crate::wire::{Action, CreateQueueRequest, CreateQueueResponse};
+use crate::{Error, Result};
 
 /// A benchmark scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -77,10 +80,25 @@ pub fn unique_queue_name(scenario: Scenario, kind: QueueKind) -> String {
 pub async fn create_queue(endpoint: &Endpoint, name: &str, kind: QueueKind) -> Result<String> {
     let mut conn = Connection::open(endpoint).await?;
     let request = CreateQueueRequest { queue_name: Cow::Borrowed(name), attributes: kind.attributes() };
-    let reply = conn.call_json(Action::CreateQueue, &request).await?;
+    // A server that has just started may accept connections before it serves (the emulator answers 503 while it
+    // restores its data file): 503s are retried for a while, as the AWS SDKs retry them.
+    let mut waited = Duration::ZERO;
+    let reply = loop {
+        match conn.call_json(Action::CreateQueue, &request).await {
+            Err(Error::Status { status: StatusCode::SERVICE_UNAVAILABLE, .. }) if waited < START_UP_WAIT => {
+                tokio::time::sleep(START_UP_RETRY).await;
+                waited += START_UP_RETRY;
+            }
+            result => break result?,
+        }
+    };
     let created: CreateQueueResponse<'_> = reply.decode(Action::CreateQueue)?;
     Ok(created.queue_url.into_owned())
 }
+
+/// How long [`create_queue`] retries a server that answers 503, and how often.
+const START_UP_WAIT: Duration = Duration::from_secs(10);
+const START_UP_RETRY: Duration = Duration::from_millis(20);
 
 /// Opens `count` connections to `endpoint`, one after the other.
 ///
@@ -117,5 +135,61 @@ mod tests {
 
         assert!(name.starts_with("bench-drain-") && name.ends_with(".fifo"), "{name}");
         assert!(name.len() <= 80);
+    }
+
+    /// A server that answers the first `unavailable` requests of its one connection with 503, then with a queue
+    /// URL (an injected fault: a server that accepts connections before it serves, as a starting emulator does).
+    async fn starting_server(unavailable: usize) -> (String, tokio::task::JoinHandle<usize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let mut received = Vec::new();
+            let mut answered = 0;
+            let mut buffer = [0_u8; 4096];
+            loop {
+                let Ok(read) = socket.read(&mut buffer).await else { return answered };
+                if read == 0 {
+                    return answered;
+                }
+                received.extend_from_slice(&buffer[..read]);
+                // Every request has a body; each ends with its Content-Length bytes after the header.
+                let text = String::from_utf8_lossy(&received).into_owned();
+                let Some(header_end) = text.find("\r\n\r\n") else { continue };
+                let length: usize = text[..header_end]
+                    .lines()
+                    .find_map(|line| line.to_ascii_lowercase().strip_prefix("content-length:").map(str::to_owned))
+                    .and_then(|value| value.trim().parse().ok())
+                    .unwrap_or(0);
+                if received.len() < header_end + 4 + length {
+                    continue;
+                }
+                received.drain(..header_end + 4 + length);
+                let (status, body) = if answered < unavailable {
+                    ("503 Service Unavailable", r#"{"__type":"ServiceUnavailable","message":"starting"}"#)
+                } else {
+                    ("200 OK", r#"{"QueueUrl":"http://127.0.0.1/000000000000/q"}"#)
+                };
+                answered += 1;
+                let response = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                socket.write_all(response.as_bytes()).await.expect("answer");
+            }
+        });
+        (url, server)
+    }
+
+    #[tokio::test]
+    async fn queue_creation_waits_for_a_server_that_is_still_starting() {
+        let (url, server) = starting_server(3).await;
+        let endpoint = Endpoint::resolve(&url).await.expect("endpoint");
+
+        let queue_url = create_queue(&endpoint, "q", QueueKind::Standard).await.expect("created once it serves");
+
+        assert_eq!(queue_url, "http://127.0.0.1/000000000000/q");
+        assert_eq!(server.await.expect("server"), 4, "three 503s, then the queue");
     }
 }
