@@ -926,7 +926,7 @@ mod tests {
     }
 
     #[test]
-    fn a_message_sequence_beyond_what_a_key_holds_is_refused() {
+    fn a_sequence_beyond_what_a_key_holds_is_refused() {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut database = Database::new(schema::open_connection(&dir.path().join(FILE_NAME)).expect("open"));
         database.write_batch(&[created(1)]).expect("created");
@@ -934,6 +934,10 @@ mod tests {
             database.write_batch(&[stored(1, schema::SEQUENCE_LIMIT, "one too many".to_owned())]).expect_err("refused");
         assert!(error.to_string().contains("create a new queue"), "{error}");
         database.write_batch(&[stored(1, schema::SEQUENCE_LIMIT - 1, "the last".to_owned())]).expect("the last fits");
+        // A deduplication window is keyed by its message's sequence too.
+        let error = database.write_batch(&[window(1, schema::SEQUENCE_LIMIT, 1)]).expect_err("window refused");
+        assert!(error.to_string().contains("create a new queue"), "{error}");
+        database.write_batch(&[window(1, schema::SEQUENCE_LIMIT - 1, 1)]).expect("the last window fits");
     }
 
     #[tokio::test]

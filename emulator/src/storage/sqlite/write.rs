@@ -95,6 +95,20 @@ fn message_key(slot: i64, sequence: u64) -> i64 {
     (slot << SEQUENCE_BITS) | to_sql(sequence)
 }
 
+/// Refuses a sequence of queue `uid` that a row key cannot hold (see [`SEQUENCE_BITS`]): the commit fails.
+fn within_key_limit(uid: u64, sequence: u64) -> rusqlite::Result<()> {
+    if sequence < SEQUENCE_LIMIT {
+        return Ok(());
+    }
+    Err(rusqlite::Error::ToSqlConversionFailure(
+        format!(
+            "message sequence {sequence} of queue {uid} is beyond the {SEQUENCE_LIMIT} a queue can store in this file \
+             format; create a new queue (its sequences start again at 1)"
+        )
+        .into(),
+    ))
+}
+
 /// The first and last keys a queue in `slot` can use.
 fn slot_keys(slot: i64) -> (i64, i64) {
     (message_key(slot, 0), message_key(slot, SEQUENCE_LIMIT - 1))
@@ -398,15 +412,7 @@ fn apply_queue_event(
             let (state, until, received_at) = encode_state(message.state);
             let extra = message.extra.as_deref();
             let attributes = message.attributes().map(encode_attributes);
-            if *sequence >= SEQUENCE_LIMIT {
-                return Err(rusqlite::Error::ToSqlConversionFailure(
-                    format!(
-                        "message sequence {sequence} of queue {uid} is beyond the {SEQUENCE_LIMIT} a queue can store \
-                         in this file format; create a new queue (its sequences start again at 1)"
-                    )
-                    .into(),
-                ));
-            }
+            within_key_limit(uid, *sequence)?;
             let Some(slot) = slots.get(transaction, uid)? else { return Ok(()) };
             statements.store_message()?.execute(params![
                 message_key(slot, *sequence),
@@ -461,6 +467,7 @@ fn apply_queue_event(
         }
         QueueEvent::DeduplicationRecorded { scope_group, deduplication_id, message_id, sequence, expires_at } => {
             *newest_window_end = Some(newest_window_end.map_or(*expires_at, |end| end.max(*expires_at)));
+            within_key_limit(uid, *sequence)?;
             let Some(slot) = slots.get(transaction, uid)? else { return Ok(()) };
             deduplicated.insert(slot);
             // Group ids are never empty, so "" stands for "no group scope".
