@@ -15,7 +15,7 @@ mod write;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -52,6 +52,9 @@ struct Pending {
     holds: BTreeMap<u64, u64>,
     next_hold: u64,
     closing: bool,
+    /// The writer is waiting on [`Inner::wake`]: only then does an append wake it (a wake-up is a system call,
+    /// and the writer is usually busy and takes what was appended meanwhile without one).
+    writer_waits: bool,
 }
 
 impl Pending {
@@ -77,10 +80,43 @@ impl Pending {
 #[derive(Debug)]
 struct Inner {
     pending: Mutex<Pending>,
+    /// The writer waits on it with `pending` locked (see [`Inner::writer_wait`]).
     wake: Condvar,
     progress: tokio::sync::watch::Sender<Progress>,
     /// Told by the syncer what is on disk; asks the writer to let the log start over.
     checkpoint: CheckpointShared,
+}
+
+impl Inner {
+    /// Locks `pending` (a panicked thread leaves it consistent, so poisoning is ignored).
+    fn lock_pending(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The writer waits, at most `timeout` if given, until [`Inner::wake_writer`] (or a spurious wake-up).
+    fn writer_wait<'a>(
+        &self,
+        mut pending: MutexGuard<'a, Pending>,
+        timeout: Option<Duration>,
+    ) -> MutexGuard<'a, Pending> {
+        pending.writer_waits = true;
+        let mut pending = match timeout {
+            None => self.wake.wait(pending).unwrap_or_else(PoisonError::into_inner),
+            Some(timeout) => self.wake.wait_timeout(pending, timeout).unwrap_or_else(PoisonError::into_inner).0,
+        };
+        pending.writer_waits = false;
+        pending
+    }
+
+    /// Releases `pending` and wakes the writer if it is waiting. The writer checks what it waits for with
+    /// `pending` locked before it waits, so a change made under the lock is never missed.
+    fn wake_writer(&self, pending: MutexGuard<'_, Pending>) {
+        let waits = pending.writer_waits;
+        drop(pending);
+        if waits {
+            self.wake.notify_one();
+        }
+    }
 }
 
 /// Durable storage in `DIR/sqskit.db`.
@@ -168,7 +204,7 @@ impl SqliteStorage {
     /// Writes everything appended so far and stops the writer. Later appends are dropped.
     pub fn close(&self) {
         {
-            let mut pending = self.inner.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut pending = self.inner.lock_pending();
             pending.closing = true;
         }
         self.inner.wake.notify_all();
@@ -189,18 +225,17 @@ impl Drop for SqliteStorage {
 
 impl EventSink for SqliteStorage {
     fn append(&self, events: Vec<StorageEvent>) {
-        let mut pending = self.inner.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut pending = self.inner.lock_pending();
         if pending.closing {
             return;
         }
         pending.appended += events.len() as u64;
         pending.events.extend(events);
-        drop(pending);
-        self.inner.wake.notify_one();
+        self.inner.wake_writer(pending);
     }
 
     fn durable(&self) -> Durable {
-        let target = self.inner.pending.lock().unwrap_or_else(PoisonError::into_inner).appended;
+        let target = self.inner.lock_pending().appended;
         let mut progress = self.inner.progress.subscribe();
         Box::pin(async move {
             let reached = progress
@@ -216,7 +251,7 @@ impl EventSink for SqliteStorage {
     }
 
     fn hold(&self) -> u64 {
-        let mut pending = self.inner.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut pending = self.inner.lock_pending();
         let id = pending.next_hold;
         pending.next_hold += 1;
         let start = pending.appended;
@@ -225,10 +260,9 @@ impl EventSink for SqliteStorage {
     }
 
     fn release(&self, hold: u64) {
-        let mut pending = self.inner.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut pending = self.inner.lock_pending();
         pending.holds.remove(&hold);
-        drop(pending);
-        self.inner.wake.notify_one();
+        self.inner.wake_writer(pending);
     }
 
     fn failure(&self) -> Option<String> {
@@ -279,7 +313,7 @@ struct Taken {
 /// Waits, while the syncer still has an earlier transaction to make durable, for more events to take; `None`
 /// once the syncer is free (or failed), or the storage is closing with nothing left.
 fn next_while_syncing(inner: &Inner, sync: &SyncShared) -> Option<Taken> {
-    let mut pending = inner.pending.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut pending = inner.lock_pending();
     loop {
         // (The syncer takes this lock after it moves `synced` or sets `failed`, before it wakes us.)
         let busy = {
@@ -292,7 +326,7 @@ fn next_while_syncing(inner: &Inner, sync: &SyncShared) -> Option<Taken> {
         if pending.takeable() > 0 {
             return Some(pending.take());
         }
-        pending = inner.wake.wait(pending).unwrap_or_else(PoisonError::into_inner);
+        pending = inner.writer_wait(pending, None);
     }
 }
 
@@ -426,21 +460,21 @@ impl Writer<'_> {
     /// Waits until there are events to take (or the storage closes, or an fsync failed), and takes them; returns
     /// with nothing taken when a check for free pages is due (see [`Writer::vacuum_interval`]).
     fn take_first(&self) -> Taken {
-        let mut pending = self.inner.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut pending = self.inner.lock_pending();
         loop {
             // (The syncer sets `failed` before it takes this lock to wake us: no lost wake-up.)
             if pending.takeable() > 0 || (pending.closing && pending.events.is_empty()) || self.sync.lock().failed {
                 return pending.take();
             }
             let Some(interval) = self.vacuum_interval() else {
-                pending = self.inner.wake.wait(pending).unwrap_or_else(PoisonError::into_inner);
+                pending = self.inner.writer_wait(pending, None);
                 continue;
             };
             let due = interval.saturating_sub(self.last_vacuum.elapsed());
             if due.is_zero() {
                 return pending.take();
             }
-            pending = self.inner.wake.wait_timeout(pending, due).unwrap_or_else(PoisonError::into_inner).0;
+            pending = self.inner.writer_wait(pending, Some(due));
         }
     }
 
@@ -512,14 +546,8 @@ impl Writer<'_> {
                     // (inserts replace, updates set, deletes delete), so writing the batch again is safe.
                     self.connection = None;
                     let closing = {
-                        let pending = self.inner.pending.lock().unwrap_or_else(PoisonError::into_inner);
-                        if pending.closing {
-                            true
-                        } else {
-                            let (pending, _) =
-                                self.inner.wake.wait_timeout(pending, wait).unwrap_or_else(PoisonError::into_inner);
-                            pending.closing
-                        }
+                        let pending = self.inner.lock_pending();
+                        if pending.closing { true } else { self.inner.writer_wait(pending, Some(wait)).closing }
                     };
                     if closing {
                         return self.last_attempt(parts);
