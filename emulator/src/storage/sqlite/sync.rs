@@ -102,7 +102,7 @@ pub(super) fn run(shared: &SyncShared, wal: PathBuf, inner: &Inner) {
                 shared.wake.notify_all();
                 // The writer may be gathering a transaction until this fsync ends: taking the lock it waits
                 // under before waking it cannot miss it.
-                inner.wake_writer(inner.lock_pending());
+                inner.wake_writer_now(inner.lock_pending());
                 inner.checkpoint.synced(target);
                 progress.send_modify(|progress| {
                     progress.committed = progress.committed.max(target);
@@ -129,7 +129,7 @@ pub(super) fn run(shared: &SyncShared, wal: PathBuf, inner: &Inner) {
                 shared.wake.notify_all();
                 // The writer may be waiting for events: it checks `failed` under the pending lock, so taking
                 // that lock before waking it cannot miss it.
-                inner.wake_writer(inner.lock_pending());
+                inner.wake_writer_now(inner.lock_pending());
             }
         }
     }
