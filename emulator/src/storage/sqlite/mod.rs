@@ -502,8 +502,9 @@ impl Writer<'_> {
     /// Writes `events` into a new transaction and, while the syncer is still busy with earlier transactions,
     /// adds whatever is appended meanwhile (extending `events`, `end` and `closing`): in steps of at least
     /// [`GATHER_WAKE`] events during the fsync, and what is left once it ends; then commits, so most of the
-    /// writing overlaps the fsync before it and the next fsync covers everything that arrived during that one. `false` when a write or the commit failed: the transaction is rolled back and the
-    /// caller commits `events` again, with retries.
+    /// writing overlaps the fsync before it and the next fsync covers everything that arrived during that one.
+    /// `false` when a write or the commit failed: the transaction is rolled back and the caller commits `events`
+    /// again, with retries.
     fn gather(&mut self, events: &mut Vec<StorageEvent>, end: &mut u64, closing: &mut bool) -> bool {
         let (inner, sync) = (self.inner, self.sync);
         let Some(database) = self.connection.as_mut() else { return false };
@@ -545,6 +546,8 @@ impl Writer<'_> {
         let mut wait = RETRY_FIRST;
         let events = || parts.iter().flat_map(|part| part.iter());
         loop {
+            #[cfg(test)]
+            self.sync.commit_attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let result = match self.connection.as_mut() {
                 Some(database) => database.write_batch(events()).map_err(|error| error.to_string()),
                 None => open_connection(&self.path).map_err(|error| error.to_string()).and_then(|connection| {
@@ -571,7 +574,13 @@ impl Writer<'_> {
                     self.connection = None;
                     let closing = {
                         let pending = self.inner.lock_pending();
-                        if pending.closing { true } else { self.inner.writer_wait(pending, 1, Some(wait)).closing }
+                        // Only closing cuts the wait short; appends do not (they would turn the backoff into
+                        // a retry per request).
+                        if pending.closing {
+                            true
+                        } else {
+                            self.inner.writer_wait(pending, usize::MAX, Some(wait)).closing
+                        }
                     };
                     if closing {
                         return self.last_attempt(parts);
@@ -772,6 +781,39 @@ mod tests {
         storage.close();
         let (_, snapshot) = SqliteStorage::open(dir.path()).expect("reopen");
         assert_eq!(snapshot.queues[0].messages.len(), 2);
+    }
+
+    /// While commits fail, the writer retries with backoff, however many requests append meanwhile (each
+    /// append used to cut the wait short, so a failing disk was retried once per request); once the cause is
+    /// gone, everything appended is committed.
+    #[tokio::test]
+    async fn a_failing_commit_is_retried_with_backoff_not_per_append() {
+        use std::sync::atomic::Ordering;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (storage, _) = SqliteStorage::open(dir.path()).expect("open");
+        storage.append(vec![created(1)]);
+        storage.durable().await.expect("created");
+        // Every commit that stores a message fails while the table is away.
+        let other = Connection::open(dir.path().join(FILE_NAME)).expect("second connection");
+        other.execute_batch("ALTER TABLE messages RENAME TO messages_away;").expect("move the table away");
+        let before = storage.sync.commit_attempts.load(Ordering::SeqCst);
+        let started = Instant::now();
+        for sequence in 1..=50 {
+            storage.append(vec![stored(1, sequence, format!("message {sequence}"))]);
+            tokio::time::sleep(Duration::from_millis(6)).await;
+        }
+        let elapsed = started.elapsed();
+        let attempts = storage.sync.commit_attempts.load(Ordering::SeqCst) - before;
+        assert!(storage.failure().is_some(), "the failing commits were not reported");
+        // 50, 100, 200, 400 ms of backoff: at most 5 attempts in the first 750 ms.
+        assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
+        assert!(attempts <= 5 || elapsed > Duration::from_millis(750), "{attempts} attempts in {elapsed:?}");
+        other.execute_batch("ALTER TABLE messages_away RENAME TO messages;").expect("bring the table back");
+        tokio::time::timeout(Duration::from_secs(20), storage.durable()).await.expect("recovered").expect("durable");
+        assert_eq!(storage.failure(), None, "recovery is reported");
+        storage.close();
+        let (_, snapshot) = SqliteStorage::open(dir.path()).expect("reopen");
+        assert_eq!(snapshot.queues[0].messages.len(), 50);
     }
 
     /// A file written before incremental vacuum was on (auto_vacuum NONE) is rebuilt once with it at open

@@ -44,6 +44,9 @@ pub(super) struct SyncShared {
     /// Tests: how many times the writer wrote everything not known to be on disk again.
     #[cfg(test)]
     pub(super) rewrites: std::sync::atomic::AtomicU32,
+    /// Tests: how many commits the writer's retrying path attempted.
+    #[cfg(test)]
+    pub(super) commit_attempts: std::sync::atomic::AtomicU32,
 }
 
 /// An injected fsync failure, in tests.
