@@ -607,7 +607,7 @@ impl Writer<'_> {
 mod tests {
     use super::*;
     use crate::engine::{
-        Md5Digest, MessageAttributes, MessageBody, MessageExtra, QueueEvent, StoredMessage, Timestamp,
+        Md5Digest, MessageAttributes, MessageBody, MessageExtra, MessageState, QueueEvent, StoredMessage, Timestamp,
     };
     use rusqlite::Connection;
 
@@ -781,6 +781,50 @@ mod tests {
         storage.close();
         let (_, snapshot) = SqliteStorage::open(dir.path()).expect("reopen");
         assert_eq!(snapshot.queues[0].messages.len(), 2);
+    }
+
+    /// A receive sets a message's delivery times in place: rows appended in key order fill their pages, so a
+    /// row that grew would split its page, and a receive of every message would add pages to the file.
+    #[test]
+    fn a_receive_rewrites_its_row_without_growing_the_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut database = Database::new(schema::open_connection(&dir.path().join(FILE_NAME)).expect("open"));
+        database.write_batch(&[created(1)]).expect("created");
+        let body = "b".repeat(256);
+        let sends: Vec<_> = (1..=2_000).map(|sequence| stored(1, sequence, body.clone())).collect();
+        database.write_batch(&sends).expect("sent");
+        let pages = |database: &Database| -> i64 {
+            database.connection.query_row("PRAGMA page_count", [], |row| row.get(0)).expect("page count")
+        };
+        let sent = pages(&database);
+        let now = Timestamp::from_millis(1_765_000_000_000);
+        let receives: Vec<_> = (1..2_000)
+            .map(|sequence| StorageEvent::Queue {
+                uid: 1,
+                event: QueueEvent::MessageUpdated {
+                    sequence,
+                    receive_count: 1,
+                    first_received_at: Some(now),
+                    state: MessageState::InFlight {
+                        until: Timestamp::from_millis(1_765_000_030_000),
+                        received_at: now,
+                    },
+                },
+            })
+            .collect();
+        database.write_batch(&receives).expect("received");
+        assert_eq!(pages(&database), sent, "the receives grew the file");
+        drop(database);
+        let (storage, snapshot) = SqliteStorage::open(dir.path()).expect("reopen");
+        storage.close();
+        let messages = &snapshot.queues[0].messages;
+        assert_eq!(messages.len(), 2_000);
+        assert!(messages[..1_999].iter().all(|(_, message)| message.receive_count == 1
+            && message.first_received_at() == Some(now)
+            && matches!(message.state, MessageState::InFlight { received_at, .. } if received_at == now)));
+        let (_, never) = &messages[1_999];
+        assert_eq!((never.receive_count, never.first_received_at()), (0, None));
+        assert!(matches!(never.state, MessageState::Visible));
     }
 
     /// While commits fail, the writer retries with backoff, however many requests append meanwhile (each

@@ -305,11 +305,24 @@ pub(super) fn from_sql(value: i64) -> u64 {
     u64::try_from(value).unwrap_or_default()
 }
 
+/// What a time column holds while its time is not set (the `until` and `received_at` of a visible message, the
+/// `first_received_at` of one never received): an integer that takes as many bytes as a timestamp (SQLite
+/// stores integers in 0 to 8 bytes by size), so that the receive that sets them rewrites the row in place.
+/// Rows appended in key order fill their B-tree pages, and a row that grows splits its page: a receive of every
+/// message on a page then wrote a page more and rebalanced its parent. Readers ignore `until` and `received_at`
+/// by state, and read a negative `first_received_at` as unset (as they always have).
+pub(super) const UNSET_TIME: i64 = -(1 << 40);
+
+/// A message's first receive as the `first_received_at` column.
+pub(super) fn encode_first_received(at: Option<Timestamp>) -> i64 {
+    at.map_or(UNSET_TIME, |at| to_sql(at.as_millis()))
+}
+
 /// A message state as the `state`, `until` and `received_at` columns.
 pub(super) fn encode_state(state: MessageState) -> (i64, i64, i64) {
     match state {
-        MessageState::Visible => (0, 0, 0),
-        MessageState::Delayed { until } => (1, to_sql(until.as_millis()), 0),
+        MessageState::Visible => (0, UNSET_TIME, UNSET_TIME),
+        MessageState::Delayed { until } => (1, to_sql(until.as_millis()), UNSET_TIME),
         MessageState::InFlight { until, received_at } => {
             (2, to_sql(until.as_millis()), to_sql(received_at.as_millis()))
         }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rusqlite::{CachedStatement, Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
-use super::schema::{SEQUENCE_BITS, SEQUENCE_LIMIT, encode_state, pairs_json, to_sql};
+use super::schema::{SEQUENCE_BITS, SEQUENCE_LIMIT, encode_first_received, encode_state, pairs_json, to_sql};
 use crate::engine::{QueueEvent, StorageEvent, Timestamp};
 use crate::storage::codec::encode_attributes;
 
@@ -426,7 +426,7 @@ fn apply_queue_event(
                 &*message.sender_id,
                 to_sql(message.sent_at.as_millis()),
                 to_sql(message.retention_start.as_millis()),
-                message.first_received_at().map(|at| to_sql(at.as_millis())),
+                encode_first_received(message.first_received_at()),
                 message.receive_count,
                 state,
                 until,
@@ -439,7 +439,7 @@ fn apply_queue_event(
             statements.update_message()?.execute(params![
                 message_key(slot, *sequence),
                 receive_count,
-                first_received_at.map(|at| to_sql(at.as_millis())),
+                encode_first_received(*first_received_at),
                 state,
                 until,
                 received_at
