@@ -726,15 +726,21 @@ mod tests {
         assert!(worth_releasing(256, 256), "the minimum, all free");
     }
 
+    /// Storage in a fresh directory, with queue 1 created and durable.
+    async fn storage_with_queue_1() -> (tempfile::TempDir, SqliteStorage) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (storage, _) = SqliteStorage::open(dir.path()).expect("open");
+        storage.append(vec![created(1)]);
+        storage.durable().await.expect("created");
+        (dir, storage)
+    }
+
     /// An I/O error other than a full disk: fsyncs of the log fail (injected). Fail-stop: storage reports the
     /// failure (so durable writes are refused) and the waiting change is not acknowledged; once an fsync after
     /// the rewrite succeeds it is, and it is in the file.
     #[tokio::test]
     async fn a_failed_fsync_holds_the_change_back_reports_failure_and_recovers_with_the_change_on_disk() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let (storage, _) = SqliteStorage::open(dir.path()).expect("open");
-        storage.append(vec![created(1)]);
-        storage.durable().await.expect("created");
+        let (dir, storage) = storage_with_queue_1().await;
         storage.sync.fail_next.store(3, std::sync::atomic::Ordering::SeqCst);
         storage.append(vec![stored(1, 1, "after the failure".to_owned())]);
         let durable = storage.durable();
@@ -766,10 +772,7 @@ mod tests {
     /// have dropped the dirty pages, and the gathered commit must not clear the failure.
     #[tokio::test]
     async fn an_fsync_failing_while_the_writer_gathers_is_answered_by_a_rewrite() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let (storage, _) = SqliteStorage::open(dir.path()).expect("open");
-        storage.append(vec![created(1)]);
-        storage.durable().await.expect("created");
+        let (dir, storage) = storage_with_queue_1().await;
         storage.sync.fail_next.store(1, std::sync::atomic::Ordering::SeqCst);
         storage.append(vec![stored(1, 1, "its fsync fails".to_owned())]);
         // Appended while that fsync runs (and fails after its backoff): gathered into the next transaction.
@@ -833,10 +836,7 @@ mod tests {
     #[tokio::test]
     async fn a_failing_commit_is_retried_with_backoff_not_per_append() {
         use std::sync::atomic::Ordering;
-        let dir = tempfile::tempdir().expect("temp dir");
-        let (storage, _) = SqliteStorage::open(dir.path()).expect("open");
-        storage.append(vec![created(1)]);
-        storage.durable().await.expect("created");
+        let (dir, storage) = storage_with_queue_1().await;
         // Every commit that stores a message fails while the table is away.
         let other = Connection::open(dir.path().join(FILE_NAME)).expect("second connection");
         other.execute_batch("ALTER TABLE messages RENAME TO messages_away;").expect("move the table away");
