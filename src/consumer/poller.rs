@@ -162,7 +162,11 @@ async fn receive<T>(
             }
             Err(error) => {
                 crate::otel::record_error(&span, &error);
+                // Counted together, before anything that may stop the consumer on this error.
                 bump(&core.counters.receive_errors);
+                if error.is_throttling() {
+                    bump(&core.counters.receive_throttled);
+                }
                 failures = failures.saturating_add(1);
                 match core.health.receive_failed(&error, config.stop_after_receive_failures) {
                     AfterFailure::Retry { consecutive } => {
@@ -182,7 +186,6 @@ async fn receive<T>(
                     }
                 }
                 if error.is_throttling() {
-                    bump(&core.counters.receive_throttled);
                     flow.metrics.throttled.increment(1);
                     let limit = flow.limit.on_throttled(sent_at, Instant::now());
                     flow.record(&core.counters, limit);
