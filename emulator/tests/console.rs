@@ -99,23 +99,35 @@ impl Browser {
         self.client.goto(url).await.unwrap();
     }
 
+    /// Waits (up to 10 s) for an element: a click returns before the page it submitted has loaded, so the
+    /// next element may not be there yet.
+    async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .every(Duration::from_millis(50))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+    }
+
     async fn click(&self, css: &str) {
-        self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();
+        self.find(css).await.click().await.unwrap();
     }
 
     async fn type_into(&self, css: &str, text: &str) {
-        let field = self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+        let field = self.find(css).await;
         field.clear().await.unwrap();
         field.send_keys(text).await.unwrap();
     }
 
     async fn choose(&self, css: &str, value: &str) {
-        let select = self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+        let select = self.find(css).await;
         select.select_by_value(value).await.unwrap();
     }
 
     async fn text(&self, css: &str) -> String {
-        self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).text().await.unwrap()
+        self.find(css).await.text().await.unwrap()
     }
 
     /// Waits (up to 10 s) until the element's text is `expected`: a click returns before the page it
