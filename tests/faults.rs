@@ -382,7 +382,8 @@ async fn exhausted_retries_return_every_message_with_the_last_error() {
     assert!(report.sent.is_empty());
     assert!(report.failed.iter().all(|(_, e)| e.code() == Some(&ServiceErrorCode::RequestThrottled)));
     let calls = sqs.calls().len();
-    assert!((3..=6).contains(&calls), "20+40+80+160 ms fit in 300 ms, the next 320 ms does not: {calls} calls");
+    // 20+40+80+160 ms fit in 300 ms, the next 320 ms does not: 5 calls, fewer when round trips are slow.
+    assert!((2..=6).contains(&calls), "retried, then stopped by the elapsed-time bound: {calls} calls");
     assert!(started.elapsed() < Duration::from_secs(2), "gave up within the elapsed-time bound");
     assert!(sqs.stored().is_empty());
 }

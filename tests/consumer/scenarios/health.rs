@@ -242,9 +242,14 @@ pub async fn health_reflects_receive_failures_and_recovery(ctx: &TestContext) {
 
     // Recovered: ready, a recent receive, and the messages it holds.
     probe.fail_receives(None);
-    eventually("the consumer to be ready again", || check.health().is_ready()).await;
+    // One snapshot: a receive refused just before the switch may still report its failure after another
+    // poller's success, and the next success clears it again.
+    eventually("the consumer ready again, its failures cleared", || {
+        let health = check.health();
+        health.is_ready() && health.consecutive_receive_failures == 0 && health.last_receive_error.is_none()
+    })
+    .await;
     let health = running.health();
-    assert_eq!((health.consecutive_receive_failures, health.last_receive_error.is_none()), (0, true));
     assert!(health.last_receive.is_some_and(|at| at.elapsed() < Duration::from_secs(5)));
     send_bodies(&backend, &queue, (0..3).map(|i| i.to_string()).collect()).await;
     eventually("three messages held", || check.health().in_flight == 3).await;

@@ -25,6 +25,8 @@ const GRACE: Duration = Duration::from_millis(200);
 const RETRY_DELAY: Duration = Duration::from_secs(10);
 /// The handlers measure from a moment after the consumer's start of the call.
 const SLACK: Duration = Duration::from_millis(10);
+/// How late a timer or a task may run on a loaded machine, for upper bounds (lower bounds need no such room).
+const LATE: Duration = Duration::from_millis(100);
 
 fn retry_policy() -> RetryPolicy {
     RetryPolicy::default().initial_backoff(RETRY_DELAY).max_backoff(Duration::from_secs(1_000)).jitter(Jitter::None)
@@ -287,7 +289,14 @@ pub async fn a_timed_out_fifo_message_holds_back_its_group_which_is_redelivered_
     });
     eventually("the head's retry and the group's release", || running.stats().retried + running.stats().released == 3)
         .await;
-    assert_eq!(probe.visibility_timeouts()[0], RETRY_DELAY, "the head is retried after its delay");
+    // The retry and the releases may go out in one request or (on a busy machine) in several, in any order.
+    let mut timeouts = probe.visibility_timeouts();
+    timeouts.sort();
+    assert_eq!(
+        timeouts,
+        [Duration::ZERO, Duration::ZERO, RETRY_DELAY],
+        "the head retried after its delay, two released"
+    );
     assert_eq!(*order.lock().unwrap(), [0], "nothing behind the hung head ran");
 
     ctx.advance(RETRY_DELAY);
@@ -339,12 +348,16 @@ pub async fn a_handler_whose_visibility_cannot_be_extended_is_dropped_before_its
     let fired = attempts.fired_after.lock().unwrap().clone();
     let dropped = attempts.dropped_after.lock().unwrap().clone();
     let gone_by = SHORT_VISIBILITY - SETTLE_MARGIN;
-    // Measured from the handler's start, a little after the receive request the deadline counts from.
-    assert!(dropped[0] <= gone_by + SLACK, "dropped {dropped:?}, by the confirmed deadline less the margin");
+    // Measured from the handler's start, a little after the receive request the deadline counts from. The
+    // upper bound allows timers running late on a busy machine (what the margin is for) and still fails a
+    // handler kept to the deadline itself (3 s).
+    assert!(dropped[0] <= gone_by + LATE, "dropped {dropped:?}, by the confirmed deadline less the margin");
     assert!(dropped[0] >= gone_by - Duration::from_millis(300), "not at the first failure: {dropped:?}");
     assert_eq!(fired.len(), 1, "the token fired");
+    // The token's watcher and the drop each run when scheduled, so either may be late.
+    let given = dropped[0].saturating_sub(fired[0]);
     assert!(
-        fired[0] + GRACE <= dropped[0] + SLACK && fired[0] + GRACE + SLACK >= dropped[0],
+        given + LATE >= GRACE && given <= GRACE + LATE,
         "the token fired a grace period before the drop: fired {fired:?}, dropped {dropped:?}"
     );
     let stats = running.stats();
