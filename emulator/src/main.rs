@@ -7,7 +7,8 @@ use sqskit_emulator::auth::AuthMode;
 use sqskit_emulator::config::{ClockKind, ConfigFile};
 
 /// The binary allocates and frees a few small objects for every message; mimalloc does that in a fraction of
-/// the instructions glibc's allocator takes (see BENCHMARKS.md). Library users keep their own allocator.
+/// the instructions glibc's allocator takes (see BENCHMARKS.md), built without transparent huge pages (the
+/// workspace's `no_thp`: zeroing 2 MiB pages took a third of the CPU). Library users keep their own allocator.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
