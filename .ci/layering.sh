@@ -76,7 +76,7 @@ hits=$(code_matching '^\s*use (axum|hyper|serde_json|quick_xml)|(axum|hyper|serd
 [ -n "$hits" ] && fail "emulator/src/engine must not use HTTP, JSON or XML types:"$'\n'"$hits"
 hits=$(code_matching 'crate::engine\b' emulator/src/protocol)
 [ -n "$hits" ] && fail "emulator/src/protocol must not touch the engine:"$'\n'"$hits"
-check_layers emulator/src error documents action engine storage protocol auth faults metrics actions dashboard config http
+check_layers emulator/src process error documents action engine storage protocol auth faults metrics actions dashboard config http
 for dir in emulator/src/engine emulator/src/engine/queue emulator/src/actions emulator/src/storage emulator/src/http emulator/src/auth \
   emulator/src/dashboard src/backend src/producer; do
   no_cycles "$dir"

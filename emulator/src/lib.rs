@@ -26,6 +26,7 @@ pub mod error;
 pub mod faults;
 pub mod http;
 pub mod metrics;
+pub mod process;
 pub mod protocol;
 pub mod storage;
 

@@ -7,8 +7,8 @@ use sqskit_emulator::auth::AuthMode;
 use sqskit_emulator::config::{ClockKind, ConfigFile};
 
 /// The binary allocates and frees a few small objects for every message; mimalloc does that in a fraction of
-/// the instructions glibc's allocator takes (see BENCHMARKS.md), built without transparent huge pages (the
-/// workspace's `no_thp`: zeroing 2 MiB pages took a third of the CPU). Library users keep their own allocator.
+/// the instructions glibc's allocator takes (see BENCHMARKS.md), without transparent huge pages (see
+/// [`sqskit_emulator::process::disable_transparent_huge_pages`]). Library users keep their own allocator.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -79,6 +79,7 @@ struct Args {
 }
 
 fn main() -> std::process::ExitCode {
+    let huge_pages = sqskit_emulator::process::disable_transparent_huge_pages();
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -86,6 +87,9 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
+    if let Err(error) = huge_pages {
+        tracing::warn!(%error, "cannot turn transparent huge pages off; the server may run slower");
+    }
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all();
     if let Some(threads) = args.worker_threads {

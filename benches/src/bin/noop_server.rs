@@ -8,7 +8,8 @@ use axum::serve::ListenerExt as _;
 use clap::Parser;
 use sqskit_bench::noop::BodyMd5;
 
-/// The same allocator as the `sqskit-emulator` binary, so the ceiling runs on the emulator's whole stack.
+/// The same allocator as the `sqskit-emulator` binary (transparent huge pages off too, see `main`), so the ceiling
+/// runs on the emulator's whole stack.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -32,6 +33,9 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Like the emulator binary (`sqskit_emulator::process`), so that the ceiling's allocator behaves the same.
+    #[cfg(target_os = "linux")]
+    rustix::thread::disable_transparent_huge_pages(true).context("cannot turn transparent huge pages off")?;
     let args = Args::parse();
     anyhow::ensure!(args.threads >= 1, "--threads must be at least 1");
     let runtime = tokio::runtime::Builder::new_multi_thread()
