@@ -35,7 +35,9 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     // Like the emulator binary (`sqskit_emulator::process`), so that the ceiling's allocator behaves the same.
     #[cfg(target_os = "linux")]
-    rustix::thread::disable_transparent_huge_pages(true).context("cannot turn transparent huge pages off")?;
+    if let Err(err) = rustix::thread::disable_transparent_huge_pages(true) {
+        eprintln!("cannot turn transparent huge pages off ({err}); the server may run slower");
+    }
     let args = Args::parse();
     anyhow::ensure!(args.threads >= 1, "--threads must be at least 1");
     let runtime = tokio::runtime::Builder::new_multi_thread()
