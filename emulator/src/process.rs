@@ -6,10 +6,10 @@
 /// With them, the binaries' allocator (mimalloc) faulted its memory in 2 MiB pages that the kernel zeroes whole
 /// (about 16 KiB zeroed per message sent, where the queue keeps about 430 bytes): a third of the in-memory
 /// server's CPU under `SendMessageBatch` load, and a p99 of 6.8 ms instead of 0.8 (BENCHMARKS.md, durability
-/// round seven). The workspace builds mimalloc with `no_thp`, so
-/// it no longer asks for them; that is enough where the host's mode is `madvise`, but where it is `always` the
-/// kernel hands them out unasked (measured in mode `always`: 279,000 msg/s and p99 7.0 ms with `no_thp` alone,
-/// 338,000 and 0.70 ms with this). Call it first thing in `main`; memory faulted before keeps its pages.
+/// round seven). The workspace builds mimalloc with `no_thp`, so it no longer asks for them; that is enough
+/// where the host's mode is `madvise`, but where it is `always` the kernel hands them out unasked (measured in
+/// mode `always`: 279,000 msg/s and p99 7.0 ms with `no_thp` alone, 338,000 and 0.70 ms with this). Call it
+/// first thing in `main`; memory faulted before keeps its pages.
 ///
 /// # Errors
 /// The `prctl` error, on a kernel without the setting (before Linux 3.15).
