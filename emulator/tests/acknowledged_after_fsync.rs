@@ -8,11 +8,10 @@
 //! answered before its commit reached the disk writes the answer while that fsync is still being delayed, and
 //! this test fails. It covers sends, batches, deletes, queue changes and the move-task actions.
 //!
-//! Only the syncer thread's fsyncs count: the checkpointer's (which copies the log into the database file
-//! beside the writer) could otherwise cover an answer by chance. The same trace shows that the writer thread
-//! never checkpoints (it never fsyncs the database file), even once more than SQLite's automatic checkpoint
-//! interval (1,000 pages) has been written: checkpoints are the checkpointer's. (The writer does fsync the log's
-//! header each time it starts the log over; SQLite always does.)
+//! Only the syncer thread's fsyncs of the message log's segments count: the applier's (which writes what
+//! SQLite holds into the database file once the log has it on disk) could otherwise cover an answer by chance.
+//! The same trace shows that the writer thread never fsyncs the database file and that the applier does make
+//! its transactions durable (`synchronous=FULL`: the log's segments are recycled only after that).
 //!
 //! Needs `strace` and ptrace (as root in CI, where `.ci/run` installs strace); skips with a message elsewhere,
 //! and fails instead under CI (`CI=true` or `SQSKIT_REQUIRE_STRACE_TESTS` set).
@@ -228,20 +227,20 @@ async fn durable_writes_are_answered_only_after_their_fsync_returned() {
 
     assert_eq!(trace.answers.len(), requests.len(), "one HTTP answer per request in the trace:\n{text}");
     let thread = |name: &str| *threads.get(name).unwrap_or_else(|| panic!("no {name} thread in {threads:?}"));
-    let (syncer, writer, checkpointer) = (thread("sqskit-fsync"), thread("sqskit-storage"), thread("sqskit-checkpoi"));
+    let (syncer, writer, applier) = (thread("sqskit-fsync"), thread("sqskit-storage"), thread("sqskit-apply"));
     let database_fsyncs_by =
-        |tid: u32| trace.fsyncs.iter().filter(|fsync| fsync.tid == tid && fsync.path.ends_with("/sqskit.db")).count();
-    assert!(trace.fsyncs.iter().any(|fsync| fsync.tid == syncer), "the syncer made no fsync:\n{text}");
-    assert_eq!(database_fsyncs_by(writer), 0, "the writer thread checkpointed (it fsynced the database file):\n{text}");
-    // A checkpoint starts with an fsync of the log (the kill may come before it reaches the database's).
-    assert!(trace.fsyncs.iter().any(|fsync| fsync.tid == checkpointer), "the checkpointer never checkpointed:\n{text}");
+        |tid: u32| trace.fsyncs.iter().filter(|fsync| fsync.tid == tid && fsync.path.contains("/sqskit.db")).count();
+    let segment_fsync = |fsync: &&Fsync| fsync.tid == syncer && fsync.path.ends_with(".seg");
+    assert!(trace.fsyncs.iter().any(|fsync| segment_fsync(&fsync)), "the syncer made no fsync of the log:\n{text}");
+    assert_eq!(database_fsyncs_by(writer), 0, "the writer thread fsynced the database file:\n{text}");
+    assert!(database_fsyncs_by(applier) > 0, "the applier never made a transaction durable:\n{text}");
     for (k, ((action, durable), &answer)) in requests.iter().zip(&trace.answers).enumerate() {
         if !durable {
             continue;
         }
         let previous = if k == 0 { 0 } else { trace.answers[k - 1] };
         let covered =
-            trace.fsyncs.iter().any(|fsync| fsync.tid == syncer && fsync.entry > previous && fsync.exit < answer);
+            trace.fsyncs.iter().any(|fsync| segment_fsync(&fsync) && fsync.entry > previous && fsync.exit < answer);
         assert!(
             covered,
             "{action} (request {k}) was answered at trace line {answer} without an fsync that started after line \

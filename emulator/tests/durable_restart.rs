@@ -370,8 +370,9 @@ async fn a_file_written_before_regions_puts_its_queues_in_the_default_region() {
     node.emulator.shutdown().await.expect("shutdown");
     let file = dir.path().join("sqskit.db");
     {
-        // What a version 2 file holds: messages and deduplication windows keyed by (queue_uid, sequence), queues
-        // without storage slots, the bare name in the default account, `<account>/<name>` in another.
+        // What a version 2 file holds: messages (in the file, not in a message log) and deduplication windows
+        // keyed by (queue_uid, sequence), queues without storage slots, the bare name in the default account,
+        // `<account>/<name>` in another.
         let connection = rusqlite::Connection::open(&file).expect("open the file");
         connection
             .execute_batch(
@@ -381,10 +382,10 @@ async fn a_file_written_before_regions_puts_its_queues_in_the_default_region() {
                      sent_at INTEGER NOT NULL, retention_start INTEGER NOT NULL, first_received_at INTEGER,
                      receive_count INTEGER NOT NULL, state INTEGER NOT NULL, until INTEGER NOT NULL,
                      received_at INTEGER NOT NULL, PRIMARY KEY (queue_uid, sequence)) WITHOUT ROWID;
-                 INSERT INTO messages_v2 SELECT queues.uid, key & 1099511627775, message_id, body,
-                     messages.attributes, trace_header, group_id, deduplication_id, dead_letter_source_arn,
-                     sender_id, sent_at, retention_start, first_received_at, receive_count, state, until,
-                     received_at FROM messages JOIN queues ON queues.slot = key >> 40;
+                 INSERT INTO messages_v2 (queue_uid, sequence, message_id, body, sender_id, sent_at,
+                     retention_start, receive_count, state, until, received_at)
+                     SELECT uid, 1, '0f8fad5b-d9cb-469f-a165-70867728950e', 'from before', '000000000000',
+                         created_at, created_at, 0, 0, 0, 0 FROM queues;
                  DROP TABLE messages;
                  ALTER TABLE messages_v2 RENAME TO messages;
                  CREATE TABLE deduplications_v2 (queue_uid INTEGER NOT NULL, sequence INTEGER NOT NULL,
@@ -402,10 +403,13 @@ async fn a_file_written_before_regions_puts_its_queues_in_the_default_region() {
                      next_sequence)
                      SELECT uid + 100, '111122223333/other', attributes, tags, created_at, last_modified_at,
                          last_purge_at, 1 FROM queues;
+                 DROP TABLE log_state;
                  PRAGMA user_version = 2;",
             )
             .expect("make it a version 2 file");
     }
+    // Files of that version had no message log: the message is in the table above.
+    std::fs::remove_dir_all(dir.path().join("log")).expect("remove the message log");
 
     // Started with eu-west-1 as the default region: the old queues are Ireland's.
     let emulator = start_emulator(
@@ -430,7 +434,7 @@ async fn a_file_written_before_regions_puts_its_queues_in_the_default_region() {
         names.sort();
         assert_eq!(names, ["eu-west-1/000000000000/legacy", "eu-west-1/111122223333/other"]);
         let version: i32 = connection.query_row("PRAGMA user_version", [], |row| row.get(0)).expect("version");
-        assert_eq!(version, 5, "migrated to the current format");
+        assert_eq!(version, 6, "migrated to the current format");
     }
 
     // A later start with the usual default region keeps them in eu-west-1: the file carries the region now.

@@ -2,12 +2,14 @@
 //! storage writes them; the engine never builds SQL.
 //!
 //! Write-behind with group commit, decided once here: [`SqliteStorage`] appends events to an in-memory queue
-//! under the engine's queue lock (cheap), and one writer thread drains everything queued so far into one SQLite
-//! transaction and one fsync. Requests that must be durable before they are acknowledged wait for the commit
-//! that covers them ([`EventSink::durable`](crate::engine::EventSink::durable)), so concurrent requests share
-//! one fsync. See ARCHITECTURE.md for what is durable when.
+//! under the engine's queue lock (cheap), and one writer thread drains everything queued so far into one commit
+//! record of the message log (`log/`) and one fsync; SQLite keeps what is not a message, applied later.
+//! Requests that must be durable before they are acknowledged wait for the commit that covers them
+//! ([`EventSink::durable`](crate::engine::EventSink::durable)), so concurrent requests share one fsync. See
+//! ARCHITECTURE.md for what is durable when.
 
 mod codec;
+mod log;
 mod sqlite;
 
 use std::path::PathBuf;

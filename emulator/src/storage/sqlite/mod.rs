@@ -1,33 +1,42 @@
-//! [`SqliteStorage`]: events written by one thread into SQLite (WAL), one transaction per batch of whatever was
-//! appended meanwhile (group commit), and made durable by a second thread's fsync of the log, which overlaps the
-//! next transaction (`sync.rs`).
+//! [`SqliteStorage`]: every event goes into the append-only message log (`storage/log/`, docs/message-log.md),
+//! one commit record per batch of whatever was appended meanwhile (group commit), made durable by a second
+//! thread's `fdatasync`, which overlaps the writing of the next commit (`sync.rs`). SQLite holds everything but
+//! messages (queues, metadata, move tasks, deduplication windows), applied by a third thread once the log has
+//! it on disk.
 //!
+//! - `writer.rs`: the writer thread (commits, rewrites after a failed fsync, compaction, recycling);
+//! - `sync.rs`: the syncer thread; `apply.rs`: the applier thread, SQLite's only writer after start-up;
 //! - `schema.rs`: the file's tables, opening and checking it, and how values map into columns;
-//! - `write.rs`: one batch of events as one transaction; `load.rs`: reading everything back at start-up;
-//! - `sync.rs`: the syncer thread; `checkpoint.rs`: the checkpointer thread, which copies the log into the
-//!   database file beside the writer.
+//! - `write.rs`: events as one SQLite transaction; `load.rs`: reading SQLite back at start-up;
+//! - `migrate.rs`: messages of files older than the log, moved into it at start-up.
 
-mod checkpoint;
+mod apply;
 mod load;
+mod migrate;
 mod schema;
 mod sync;
 mod write;
+mod writer;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::StorageError;
-use crate::engine::{Durable, EventSink, Snapshot, StorageEvent, StorageFailure};
-use checkpoint::{CheckpointShared, checkpoint_passive};
+use super::log::{LogConfig, MessageIndex, Replayed, SegmentLog, replay};
+use crate::engine::{Durable, EventSink, Snapshot, StorageEvent, StorageFailure, StoredMessage};
+use apply::ApplyShared;
 use load::load;
-use schema::{delete_orphans, open_connection, release_free_pages};
+use schema::{delete_orphans, open_connection, read_applied_through};
 use sync::SyncShared;
 use write::Database;
+use writer::Writer;
 
 const FILE_NAME: &str = "sqskit.db";
+/// The message log's directory, beside the SQLite file.
+const LOG_DIR: &str = "log";
 
 /// How far storage has got.
 #[derive(Debug, Clone, Default)]
@@ -83,8 +92,6 @@ struct Inner {
     /// The writer waits on it with `pending` locked (see [`Inner::writer_wait`]).
     wake: Condvar,
     progress: tokio::sync::watch::Sender<Progress>,
-    /// Told by the syncer what is on disk; asks the writer to let the log start over.
-    checkpoint: CheckpointShared,
 }
 
 impl Inner {
@@ -148,59 +155,73 @@ impl SqliteStorage {
     /// # Errors
     /// [`StorageError`] for a directory that cannot be created, a file that is not ours, or a damaged file.
     pub fn open(dir: &Path) -> Result<(Self, Snapshot), StorageError> {
+        Self::open_with(dir, LogConfig::default())
+    }
+
+    /// [`SqliteStorage::open`] with the message log's segments configured (tests use small ones).
+    fn open_with(dir: &Path, log_config: LogConfig) -> Result<(Self, Snapshot), StorageError> {
         std::fs::create_dir_all(dir).map_err(|source| StorageError::Directory { path: dir.to_owned(), source })?;
         let path = dir.join(FILE_NAME);
+        let log_dir = dir.join(LOG_DIR);
+        let open_error = |source| StorageError::Open { path: path.clone(), source };
         let connection = open_connection(&path)?;
-        match delete_orphans(&connection) {
+        migrate::messages_into_log(&connection, &log_dir, log_config)
+            .map_err(|reason| StorageError::Corrupt { path: path.clone(), reason })?;
+        let applied_through = read_applied_through(&connection).map_err(open_error)?;
+        let replayed = replay(&log_dir, applied_through)
+            .map_err(|error| StorageError::Corrupt { path: log_dir.clone(), reason: error.to_string() })?;
+        if applied_through > replayed.last_event {
+            return Err(StorageError::Corrupt {
+                path: log_dir.clone(),
+                reason: format!(
+                    "the data file has applied events up to {applied_through} but the message log ends at {}: \
+                     segments of the log are missing",
+                    replayed.last_event
+                ),
+            });
+        }
+        let mut database = Database::new(connection);
+        catch_up(&mut database, &replayed).map_err(open_error)?;
+        match delete_orphans(&database.connection) {
             Ok(0) => {}
             Ok(orphans) => tracing::warn!(orphans, "deleted rows of queues that no longer exist"),
-            Err(source) => return Err(StorageError::Open { path, source }),
+            Err(source) => return Err(open_error(source)),
         }
-        let snapshot = load(&connection).map_err(|reason| StorageError::Corrupt { path: path.clone(), reason })?;
+        let mut snapshot =
+            load(&database.connection).map_err(|reason| StorageError::Corrupt { path: path.clone(), reason })?;
+        let Replayed { messages, mut index, end, .. } = replayed;
+        attach_messages(&mut snapshot, messages, &mut index);
+        let log = SegmentLog::open(&log_dir, log_config, end)
+            .map_err(|source| StorageError::Directory { path: log_dir.clone(), source })?;
         let inner = Arc::new(Inner {
             pending: Mutex::new(Pending::default()),
             wake: Condvar::new(),
             progress: tokio::sync::watch::Sender::new(Progress::default()),
-            checkpoint: CheckpointShared::default(),
         });
         let sync = Arc::new(SyncShared::default());
-        let syncer_inner = Arc::clone(&inner);
-        let syncer_sync = Arc::clone(&sync);
-        let writer_sync = Arc::clone(&sync);
-        let wal = dir.join(format!("{FILE_NAME}-wal"));
+        let apply = Arc::new(ApplyShared::default());
+        let (syncer_inner, syncer_sync) = (Arc::clone(&inner), Arc::clone(&sync));
         let syncer = std::thread::Builder::new()
             .name("sqskit-fsync".to_owned())
-            .spawn(move || sync::run(&syncer_sync, wal, &syncer_inner))
+            .spawn(move || sync::run(&syncer_sync, &syncer_inner))
             .map_err(StorageError::Writer)?;
-        let checkpointer_inner = Arc::clone(&inner);
-        let checkpointer_path = path.clone();
-        let checkpointer = std::thread::Builder::new()
-            .name("sqskit-checkpoint".to_owned())
-            .spawn(move || checkpoint::run(&checkpointer_inner.checkpoint, &checkpointer_path))
+        let (applier_shared, applier_path) = (Arc::clone(&apply), path.clone());
+        let applier = std::thread::Builder::new()
+            .name("sqskit-apply".to_owned())
+            .spawn(move || apply::run(&applier_shared, &applier_path, database))
             .map_err(StorageError::Writer)?;
-        let writer_inner = Arc::clone(&inner);
-        let writer_path = path.clone();
+        let (writer_inner, writer_sync) = (Arc::clone(&inner), Arc::clone(&sync));
         let writer = std::thread::Builder::new()
             .name("sqskit-storage".to_owned())
             .spawn(move || {
-                Writer {
-                    connection: Some(Database::new(connection)),
-                    path: writer_path,
-                    inner: &writer_inner,
-                    sync: &writer_sync,
-                    unsynced: VecDeque::new(),
-                    last_vacuum: Instant::now(),
-                    releasing: false,
-                    vacuum_owed: false,
-                }
-                .run();
+                Writer::new(log, index, &writer_inner, &writer_sync, &apply).run();
                 if syncer.join().is_err() {
                     tracing::error!("the storage syncer panicked");
                 }
-                // Closed last, the checkpointer's connection copies the whole log into the file and removes it.
-                writer_inner.checkpoint.stop();
-                if checkpointer.join().is_err() {
-                    tracing::error!("the storage checkpointer panicked");
+                // Closed last: SQLite gets everything the log has on disk.
+                apply.stop();
+                if applier.join().is_err() {
+                    tracing::error!("the storage applier panicked");
                 }
                 writer_inner.progress.send_modify(|progress| progress.stopped = true);
             })
@@ -282,34 +303,55 @@ impl EventSink for SqliteStorage {
     }
 }
 
+/// Brings SQLite up to the log's end at start-up: the events it holds that it had not applied yet (a crash
+/// came before the applier), and every queue's `next_sequence` past the highest sequence the log stored.
+fn catch_up(database: &mut Database, replayed: &Replayed) -> rusqlite::Result<()> {
+    let mut transaction = database.begin()?;
+    transaction.write(&replayed.to_apply.iter().collect::<Vec<_>>())?;
+    for (&uid, &sequence) in &replayed.highest_sequences {
+        transaction.raise_sequence(uid, sequence);
+    }
+    transaction.set_applied_through(replayed.last_event);
+    transaction.commit()
+}
+
+/// Gives each restored queue its messages from the log, by sequence; messages of queues that no longer exist
+/// (a send that raced `DeleteQueue`) are dropped, from the index too.
+fn attach_messages(
+    snapshot: &mut Snapshot,
+    messages: BTreeMap<(u64, u64), Box<StoredMessage>>,
+    index: &mut MessageIndex,
+) {
+    let positions: std::collections::HashMap<u64, usize> =
+        snapshot.queues.iter().enumerate().map(|(position, queue)| (queue.uid, position)).collect();
+    // Each queue's vector sized once: one growing by doubling would hold up to twice its entries.
+    let mut counts: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
+    for (uid, _) in messages.keys() {
+        *counts.entry(*uid).or_insert(0) += 1;
+    }
+    for queue in &mut snapshot.queues {
+        queue.messages.reserve_exact(counts.get(&queue.uid).copied().unwrap_or(0));
+    }
+    let mut orphans = std::collections::BTreeSet::new();
+    // In key order: each queue's messages by sequence.
+    for ((uid, sequence), message) in messages {
+        match positions.get(&uid).and_then(|&position| snapshot.queues.get_mut(position)) {
+            Some(queue) => queue.messages.push((sequence, message)),
+            None => {
+                orphans.insert(uid);
+            }
+        }
+    }
+    for uid in orphans {
+        tracing::warn!(queue = uid, "dropped logged messages of a queue that no longer exists");
+        index.remove_queue(uid);
+    }
+}
+
 /// The first wait before retrying a failed commit, and the longest.
 const RETRY_FIRST: Duration = Duration::from_millis(50);
 const RETRY_MAX: Duration = Duration::from_secs(2);
 
-/// The writer thread: takes what may be committed, commits it, and on failure keeps the batch and retries it
-/// (fail-stop: meanwhile the engine refuses durable writes, see [`EventSink::failure`]); the syncer thread then
-/// makes it durable.
-struct Writer<'a> {
-    /// `None` after a failure closed it; reopened before the next attempt.
-    connection: Option<Database>,
-    path: PathBuf,
-    inner: &'a Inner,
-    sync: &'a SyncShared,
-    /// Batches committed but not yet known to be on disk, with the event count each ends at: written again if
-    /// an fsync fails.
-    unsynced: VecDeque<(u64, Vec<StorageEvent>)>,
-    last_vacuum: Instant,
-    /// A release of free pages is under way (see [`release_free_pages`]).
-    releasing: bool,
-    /// Something was committed since the last check for free pages (so a drain that ends between two checks is
-    /// checked once it has ended, without waiting for another write).
-    vacuum_owed: bool,
-}
-
-/// How often the writer checks whether the file has free pages to give back.
-const VACUUM_INTERVAL: Duration = Duration::from_secs(1);
-/// How often the writer releases a step of free pages while a release is under way.
-const RELEASE_INTERVAL: Duration = Duration::from_millis(250);
 /// Events a transaction gathers at most while the syncer is busy; then it commits and waits its turn.
 const GATHER_LIMIT: usize = 16_384;
 
@@ -351,258 +393,6 @@ fn next_while_syncing(inner: &Inner, sync: &SyncShared) -> Option<(Taken, bool)>
     }
 }
 
-impl Writer<'_> {
-    /// How long after the last check for free pages the next one is due; `None` when none is owed.
-    fn vacuum_interval(&self) -> Option<Duration> {
-        if self.releasing {
-            Some(RELEASE_INTERVAL)
-        } else if self.vacuum_owed {
-            Some(VACUUM_INTERVAL)
-        } else {
-            None
-        }
-    }
-
-    /// Prunes closed deduplication windows of every queue and gives free pages back (see [`release_free_pages`];
-    /// all of them when `closing`); a failure only costs disk space, so it is logged.
-    fn vacuum(&mut self, closing: bool) {
-        self.last_vacuum = Instant::now();
-        self.vacuum_owed = false;
-        if let Some(database) = &mut self.connection {
-            // Closed deduplication windows of queues that opened none since: their pages are free to release.
-            match database.prune_every_queue() {
-                Ok(0) => {}
-                Ok(windows) => tracing::debug!(windows, "pruned closed deduplication windows"),
-                Err(error) => tracing::warn!(%error, "could not prune closed deduplication windows"),
-            }
-            match release_free_pages(&database.connection, &mut self.releasing, closing) {
-                Ok(0) => {}
-                Ok(pages) => tracing::debug!(pages, "released free pages of the data file"),
-                Err(error) => tracing::warn!(%error, "could not release free pages of the data file"),
-            }
-        }
-    }
-
-    /// Checkpoints what the checkpointer has not copied yet, between two transactions, so the next one starts
-    /// the log over (see `checkpoint.rs`); a failure only leaves the log longer, so it is logged.
-    fn checkpoint_tail(&self) {
-        if let Some(database) = &self.connection {
-            match checkpoint_passive(&database.connection) {
-                Ok(outcome) if outcome.complete() => {}
-                Ok(_) => self.inner.checkpoint.restart_again(),
-                Err(error) => tracing::warn!(%error, "checkpoint of the write-ahead log failed; retried later"),
-            }
-        }
-    }
-
-    /// Without a checkpointer thread: SQLite's automatic checkpoints in the writer, as SQLite does by default (the
-    /// pragma is set on whatever connection the writer has now; it is cheap to set again).
-    fn checkpoint_automatically(&self) {
-        if let Some(database) = &self.connection {
-            if let Err(error) = database.connection.execute_batch("PRAGMA wal_autocheckpoint = 1000;") {
-                tracing::warn!(%error, "could not turn automatic checkpoints on");
-            }
-        }
-    }
-
-    fn run(mut self) {
-        loop {
-            // One transaction ahead of the fsync at most: wait until the syncer has taken what was written last
-            // (its fsync covers it), so the next batch gathers what arrives meanwhile instead of writing the
-            // log's tail page again for every request.
-            {
-                let state = self.sync.wait_until(|state| state.failed || state.taken >= state.written);
-                let synced = state.synced;
-                drop(state);
-                while self.unsynced.front().is_some_and(|(end, _)| *end <= synced) {
-                    self.unsynced.pop_front();
-                }
-            }
-            let Taken { mut events, mut end, mut closing } = self.take_first();
-            let rewrite = self.sync.lock().failed;
-            if rewrite {
-                // An fsync failed: what it should have covered is written again, after what is on disk, in
-                // order, on a fresh connection (events are idempotent).
-                self.connection = None;
-                #[cfg(test)]
-                self.sync.rewrites.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            }
-            // The usual case: an open transaction that gathers events while the syncer's fsync runs.
-            let gathered = !rewrite && !events.is_empty() && self.gather(&mut events, &mut end, &mut closing);
-            let unsynced = std::mem::take(&mut self.unsynced);
-            if !gathered {
-                let mut parts: Vec<&[StorageEvent]> =
-                    if rewrite { unsynced.iter().map(|(_, events)| events.as_slice()).collect() } else { Vec::new() };
-                parts.push(&events);
-                let written = parts.iter().any(|part| !part.is_empty());
-                if written && !self.commit(&parts) {
-                    // Closing and still failing: what was not written is lost with the process, and the
-                    // requests waiting for it are told so.
-                    tracing::error!(
-                        events = events.len(),
-                        "storage is still failing at shutdown; changes that were never acknowledged are lost"
-                    );
-                    self.stop_syncer();
-                    return;
-                }
-            }
-            self.unsynced = unsynced;
-            if !events.is_empty() {
-                self.vacuum_owed = true;
-                self.unsynced.push_back((end, events));
-            }
-            {
-                let mut state = self.sync.lock();
-                state.written = end;
-                // Only a rewrite of everything not known to be on disk answers a failed fsync. An fsync that
-                // failed while this batch was being written (gathering waits through fsyncs) is still pending:
-                // the next round rewrites, this batch included.
-                if rewrite {
-                    state.failed = false;
-                }
-            }
-            self.sync.wake.notify_all();
-            if self.inner.checkpoint.take_restart() {
-                self.checkpoint_tail();
-            }
-            if self.inner.checkpoint.gone() {
-                self.checkpoint_automatically();
-            }
-            if closing || self.vacuum_interval().is_some_and(|interval| self.last_vacuum.elapsed() >= interval) {
-                self.vacuum(closing);
-            }
-            if closing {
-                self.stop_syncer();
-                return;
-            }
-        }
-    }
-
-    /// Waits until there are events to take (or the storage closes, or an fsync failed), and takes them; returns
-    /// with nothing taken when a check for free pages is due (see [`Writer::vacuum_interval`]).
-    fn take_first(&self) -> Taken {
-        let mut pending = self.inner.lock_pending();
-        loop {
-            // (The syncer sets `failed` before it takes this lock to wake us: no lost wake-up.)
-            if pending.takeable() > 0 || (pending.closing && pending.events.is_empty()) || self.sync.lock().failed {
-                return pending.take();
-            }
-            let Some(interval) = self.vacuum_interval() else {
-                pending = self.inner.writer_wait(pending, 1, None);
-                continue;
-            };
-            let due = interval.saturating_sub(self.last_vacuum.elapsed());
-            if due.is_zero() {
-                return pending.take();
-            }
-            pending = self.inner.writer_wait(pending, 1, Some(due));
-        }
-    }
-
-    /// Writes `events` into a new transaction and, while the syncer is still busy with earlier transactions,
-    /// adds whatever is appended meanwhile (extending `events`, `end` and `closing`): in steps of at least
-    /// [`GATHER_WAKE`] events during the fsync, and what is left once it ends; then commits, so most of the
-    /// writing overlaps the fsync before it and the next fsync covers everything that arrived during that one.
-    /// `false` when a write or the commit failed: the transaction is rolled back and the caller commits `events`
-    /// again, with retries.
-    fn gather(&mut self, events: &mut Vec<StorageEvent>, end: &mut u64, closing: &mut bool) -> bool {
-        let (inner, sync) = (self.inner, self.sync);
-        let Some(database) = self.connection.as_mut() else { return false };
-        let result = (|| {
-            let mut transaction = database.begin()?;
-            transaction.write(&events.iter().collect::<Vec<_>>())?;
-            while !*closing && events.len() < GATHER_LIMIT {
-                let Some((more, last)) = next_while_syncing(inner, sync) else { break };
-                transaction.write(&more.events.iter().collect::<Vec<_>>())?;
-                events.extend(more.events);
-                *end = more.end;
-                *closing = more.closing;
-                if last {
-                    break;
-                }
-            }
-            transaction.commit()
-        })();
-        match result {
-            Ok(()) => true,
-            Err(error) => {
-                tracing::debug!(%error, "a gathered transaction failed; it is committed again with retries");
-                self.connection = None;
-                false
-            }
-        }
-    }
-
-    /// Tells the syncer to sync what is written and stop.
-    fn stop_syncer(&self) {
-        self.sync.lock().stop = true;
-        self.sync.wake.notify_all();
-    }
-
-    /// Commits the events of `parts`, in order, in one transaction, retrying with backoff until it works;
-    /// `false` when it still fails once the storage is closing. (The syncer reports recovery: a commit is not
-    /// on disk before its fsync.)
-    fn commit(&mut self, parts: &[&[StorageEvent]]) -> bool {
-        let mut wait = RETRY_FIRST;
-        let events = || parts.iter().flat_map(|part| part.iter());
-        loop {
-            #[cfg(test)]
-            self.sync.commit_attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let result = match self.connection.as_mut() {
-                Some(database) => database.write_batch(events()).map_err(|error| error.to_string()),
-                None => open_connection(&self.path).map_err(|error| error.to_string()).and_then(|connection| {
-                    let database = self.connection.insert(Database::new(connection));
-                    database.write_batch(events()).map_err(|error| error.to_string())
-                }),
-            };
-            match result {
-                Ok(()) => return true,
-                Err(error) => {
-                    let first = self.inner.progress.borrow().failure.is_none();
-                    if first {
-                        tracing::error!(
-                            %error,
-                            "storage commit failed: durable writes are refused (503) until a retry succeeds"
-                        );
-                    } else {
-                        tracing::debug!(%error, "storage commit retry failed");
-                    }
-                    self.inner.progress.send_modify(|progress| progress.failure = Some(error));
-                    // The transaction was rolled back; a fresh connection for the retry starts from what the
-                    // file holds, whatever state the failure left this one in. Every event is idempotent
-                    // (inserts replace, updates set, deletes delete), so writing the batch again is safe.
-                    self.connection = None;
-                    let closing = {
-                        let pending = self.inner.lock_pending();
-                        // Only closing cuts the wait short; appends do not (they would turn the backoff into
-                        // a retry per request).
-                        if pending.closing {
-                            true
-                        } else {
-                            self.inner.writer_wait(pending, usize::MAX, Some(wait)).closing
-                        }
-                    };
-                    if closing {
-                        return self.last_attempt(parts);
-                    }
-                    wait = (wait * 2).min(RETRY_MAX);
-                }
-            }
-        }
-    }
-
-    /// One more attempt at shutdown, on a fresh connection that stays the writer's (the syncer still has to
-    /// fsync its log).
-    fn last_attempt(&mut self, parts: &[&[StorageEvent]]) -> bool {
-        let events = parts.iter().flat_map(|part| part.iter());
-        let result = open_connection(&self.path).map_err(|error| error.to_string()).and_then(|connection| {
-            let database = self.connection.insert(Database::new(connection));
-            database.write_batch(events).map_err(|error| error.to_string())
-        });
-        result.is_ok()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -610,6 +400,7 @@ mod tests {
         Md5Digest, MessageAttributes, MessageBody, MessageExtra, MessageState, QueueEvent, StoredMessage, Timestamp,
     };
     use rusqlite::Connection;
+    use std::time::Instant;
 
     fn stored(uid: u64, sequence: u64, body: String) -> StorageEvent {
         let md5 = Md5Digest::of(body.as_bytes());
@@ -624,55 +415,93 @@ mod tests {
         StorageEvent::Queue { uid, event: QueueEvent::MessageStored { sequence, message } }
     }
 
-    /// Bytes of the data file and its write-ahead log.
+    /// Bytes allocated on disk by the data file, its write-ahead log and the message log's segments.
     fn on_disk(dir: &Path) -> u64 {
-        ["sqskit.db", "sqskit.db-wal"]
-            .iter()
-            .map(|name| std::fs::metadata(dir.join(name)).map_or(0, |meta| meta.len()))
-            .sum()
+        use std::os::unix::fs::MetadataExt;
+        let allocated = |path: &Path| std::fs::metadata(path).map_or(0, |meta| meta.blocks() * 512);
+        let segments: u64 = std::fs::read_dir(dir.join(LOG_DIR))
+            .map(|entries| entries.flatten().map(|entry| allocated(&entry.path())).sum())
+            .unwrap_or(0);
+        allocated(&dir.join("sqskit.db")) + allocated(&dir.join("sqskit.db-wal")) + segments
     }
 
-    /// Under steady load the checkpointer trails the writer and never copies the whole log by itself; the
-    /// writer's help (`checkpoint.rs`) lets the log start over, so it stays near its size limit instead of
-    /// growing with everything written (without it: the whole 64 MB written here, and hundreds of MB in
-    /// `storage_bench`).
+    /// Small segments, so that a test fills several.
+    const SMALL_SEGMENTS: LogConfig = LogConfig { segment_size: 1 << 20, spare_segments: 2 };
+
+    /// Under steady load of sends and deletes, the log recycles its segments: it stays a few segments long
+    /// instead of growing with everything written.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_log_starts_over_under_steady_load() {
+    async fn the_log_recycles_its_segments_under_steady_load() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (storage, _) = SqliteStorage::open(dir.path()).expect("open");
-        let storage = Arc::new(storage);
+        let (storage, _) = SqliteStorage::open_with(dir.path(), SMALL_SEGMENTS).expect("open");
         storage.append(vec![created(1)]);
         storage.durable().await.expect("created");
-        // 16 closed-loop senders of ten 4 KB messages each: 16,000 messages, about 64 MB of log writes.
-        let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let senders: Vec<_> = (0..16)
-            .map(|_| {
-                let (storage, next) = (Arc::clone(&storage), Arc::clone(&next));
-                tokio::spawn(async move {
-                    loop {
-                        let first = next.fetch_add(10, std::sync::atomic::Ordering::Relaxed);
-                        if first >= 16_000 {
-                            return;
-                        }
-                        storage.append(
-                            (first..first + 10).map(|sequence| stored(1, sequence, "m".repeat(4_000))).collect(),
-                        );
-                        storage.durable().await.expect("stored");
-                    }
-                })
-            })
-            .collect();
-        for sender in senders {
-            sender.await.expect("sender");
+        // 4,000 messages of 4 KB, each deleted right after: 16 MB through 1 MiB segments.
+        for first in (0..4_000).step_by(10) {
+            storage.append((first..first + 10).map(|sequence| stored(1, sequence, "m".repeat(4_000))).collect());
+            storage.durable().await.expect("stored");
+            storage.append(
+                (first..first + 10)
+                    .map(|sequence| StorageEvent::Queue { uid: 1, event: QueueEvent::MessageRemoved { sequence } })
+                    .collect(),
+            );
+            storage.durable().await.expect("deleted");
         }
-        let log = std::fs::metadata(dir.path().join("sqskit.db-wal")).map_or(0, |meta| meta.len());
-        assert!(log < 40_000_000, "the log holds {log} bytes after 64 MB were written");
+        eventually(|| on_disk(dir.path()) < 8 << 20).await;
+        storage.close();
+        let (_, snapshot) = SqliteStorage::open_with(dir.path(), SMALL_SEGMENTS).expect("reopen");
+        assert!(snapshot.queues[0].messages.is_empty());
+        assert!(snapshot.queues[0].next_sequence >= 4_000, "sequences are never reused");
+    }
+
+    /// A message that stays while many others come and go does not pin the log: compaction copies it forward in
+    /// its latest state, and the segments behind it are recycled.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn compaction_copies_a_long_lived_message_forward_and_the_log_stays_short() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (storage, _) = SqliteStorage::open_with(dir.path(), SMALL_SEGMENTS).expect("open");
+        let received = MessageState::InFlight {
+            until: Timestamp::from_millis(60_000),
+            received_at: Timestamp::from_millis(30_000),
+        };
+        storage.append(vec![created(1), stored(1, 0, "long-lived".to_owned())]);
+        storage.append(vec![StorageEvent::Queue {
+            uid: 1,
+            event: QueueEvent::MessageUpdated {
+                sequence: 0,
+                receive_count: 3,
+                first_received_at: Some(Timestamp::from_millis(10_000)),
+                state: received,
+            },
+        }]);
+        storage.durable().await.expect("stored");
+        for first in (1..4_001).step_by(10) {
+            storage.append((first..first + 10).map(|sequence| stored(1, sequence, "m".repeat(4_000))).collect());
+            storage.durable().await.expect("stored");
+            storage.append(
+                (first..first + 10)
+                    .map(|sequence| StorageEvent::Queue { uid: 1, event: QueueEvent::MessageRemoved { sequence } })
+                    .collect(),
+            );
+            storage.durable().await.expect("deleted");
+        }
+        eventually(|| on_disk(dir.path()) < 10 << 20).await;
+        storage.close();
+        drop(storage);
+        let (storage, snapshot) = SqliteStorage::open_with(dir.path(), SMALL_SEGMENTS).expect("reopen");
+        storage.close();
+        let messages = &snapshot.queues[0].messages;
+        assert_eq!(messages.len(), 1);
+        let (sequence, message) = &messages[0];
+        assert_eq!((*sequence, &*message.body), (0, "long-lived"));
+        assert_eq!((message.receive_count, message.first_received_at()), (3, Some(Timestamp::from_millis(10_000))));
+        assert_eq!(message.state, received);
     }
 
     #[tokio::test]
     async fn the_file_gives_space_back_after_a_large_drain() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (storage, _) = SqliteStorage::open(dir.path()).expect("open");
+        let (storage, _) = SqliteStorage::open_with(dir.path(), SMALL_SEGMENTS).expect("open");
         storage.append(vec![created(1)]);
         const COUNT: u64 = 2_000;
         for chunk in (0..COUNT).collect::<Vec<_>>().chunks(100) {
@@ -685,7 +514,7 @@ mod tests {
         let full = on_disk(dir.path());
         assert!(full > 16_000_000, "the messages take {full} bytes");
 
-        let (storage, snapshot) = SqliteStorage::open(dir.path()).expect("reopen");
+        let (storage, snapshot) = SqliteStorage::open_with(dir.path(), SMALL_SEGMENTS).expect("reopen");
         assert_eq!(snapshot.queues[0].messages.len(), COUNT as usize);
         drop(snapshot);
         for chunk in (0..COUNT).collect::<Vec<_>>().chunks(100) {
@@ -697,19 +526,13 @@ mod tests {
             );
         }
         storage.durable().await.expect("deleted");
-        // The release goes on in steps while the storage is idle, without waiting for more writes or the close.
-        let reader = Connection::open(dir.path().join(FILE_NAME)).expect("reader");
-        let pages = || reader.query_row("PRAGMA page_count", [], |row| row.get::<_, i64>(0)).expect("page count");
-        let full_pages = i64::try_from(full / 4096).expect("pages");
+        // Recycling goes on while the storage is idle, without waiting for more writes or the close.
         let deadline = Instant::now() + Duration::from_secs(20);
-        while pages() * 10 >= full_pages {
-            assert!(Instant::now() < deadline, "{} of {full_pages} pages left 20 s after the drain", pages());
+        while on_disk(dir.path()) * 4 >= full {
+            assert!(Instant::now() < deadline, "{} of {full} bytes left 20 s after the drain", on_disk(dir.path()));
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        drop(reader);
         storage.close();
-        let drained = on_disk(dir.path());
-        assert!(drained * 10 < full, "after the drain the file keeps {drained} of {full} bytes");
     }
 
     /// Free pages are released once they are three times the pages in use (so a vacuum moves at most one page
@@ -837,9 +660,8 @@ mod tests {
     async fn a_failing_commit_is_retried_with_backoff_not_per_append() {
         use std::sync::atomic::Ordering;
         let (dir, storage) = storage_with_queue_1().await;
-        // Every commit that stores a message fails while the table is away.
-        let other = Connection::open(dir.path().join(FILE_NAME)).expect("second connection");
-        other.execute_batch("ALTER TABLE messages RENAME TO messages_away;").expect("move the table away");
+        // Every append to the log fails while this is set.
+        storage.sync.fail_appends.store(true, Ordering::SeqCst);
         let before = storage.sync.commit_attempts.load(Ordering::SeqCst);
         let started = Instant::now();
         for sequence in 1..=50 {
@@ -852,7 +674,7 @@ mod tests {
         // 50, 100, 200, 400 ms of backoff: at most 5 attempts in the first 750 ms.
         assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
         assert!(attempts <= 5 || elapsed > Duration::from_millis(750), "{attempts} attempts in {elapsed:?}");
-        other.execute_batch("ALTER TABLE messages_away RENAME TO messages;").expect("bring the table back");
+        storage.sync.fail_appends.store(false, Ordering::SeqCst);
         tokio::time::timeout(Duration::from_secs(20), storage.durable()).await.expect("recovered").expect("durable");
         assert_eq!(storage.failure(), None, "recovery is reported");
         storage.close();
@@ -1035,7 +857,7 @@ mod tests {
         );
         let connection = Connection::open(dir.path().join(FILE_NAME)).expect("open the file");
         let rows: i64 = connection.query_row("SELECT count(*) FROM messages", [], |row| row.get(0)).expect("count");
-        assert_eq!(rows, 4, "the deleted queue's row was left behind");
+        assert_eq!(rows, 0, "the messages moved into the log");
         let windows: i64 =
             connection.query_row("SELECT count(*) FROM deduplications", [], |row| row.get(0)).expect("count");
         assert_eq!(windows, 2, "the deleted queue's window was left behind");
@@ -1092,11 +914,16 @@ mod tests {
         storage.append(vec![stored(2, 1, "orphan".to_owned())]);
         storage.durable().await.expect("stored");
         storage.close();
+        drop(storage);
+        let (storage, snapshot) = SqliteStorage::open(dir.path()).expect("reopen");
+        storage.close();
+        assert_eq!(snapshot.queues.len(), 1);
+        assert_eq!(snapshot.queues[0].messages.len(), 1, "the deleted queue's message is not restored");
         let rows = || {
             let connection = Connection::open(dir.path().join(FILE_NAME)).expect("open the file");
             connection.query_row("SELECT count(*) FROM messages", [], |row| row.get::<_, i64>(0)).expect("count")
         };
-        assert_eq!(rows(), 1, "nothing was written for the deleted queue");
+        assert_eq!(rows(), 0, "messages live in the log");
         {
             // What earlier builds could leave: a row whose queue is gone (slot 5 belongs to no queue).
             let connection = Connection::open(dir.path().join(FILE_NAME)).expect("open the file");
@@ -1109,12 +936,12 @@ mod tests {
                 )
                 .expect("an orphan row");
         }
-        assert_eq!(rows(), 2);
+        assert_eq!(rows(), 1);
         let (storage, snapshot) = SqliteStorage::open(dir.path()).expect("reopen");
         assert_eq!(snapshot.queues.len(), 1);
         assert_eq!(snapshot.queues[0].messages.len(), 1);
         storage.close();
-        assert_eq!(rows(), 1, "the orphan row is gone from the file");
+        assert_eq!(rows(), 0, "the orphan row is gone from the file");
     }
 
     fn window(uid: u64, sequence: u64, expires_at: u64) -> StorageEvent {
@@ -1145,18 +972,22 @@ mod tests {
         storage.durable().await.expect("written");
         let reader = Connection::open(dir.path().join(FILE_NAME)).expect("reader");
         let windows = |uid: u64| -> Vec<u64> {
-            let slot: i64 =
-                reader.query_row("SELECT slot FROM queues WHERE uid = ?1", [uid], |row| row.get(0)).expect("slot");
+            let Ok(slot) =
+                reader.query_row("SELECT slot FROM queues WHERE uid = ?1", [uid], |row| row.get::<_, i64>(0))
+            else {
+                return Vec::new();
+            };
             let mut statement =
                 reader.prepare("SELECT key & 1099511627775 FROM deduplications WHERE key >> 40 = ?1").expect("query");
             statement.query_map([slot], |row| row.get::<_, u64>(0)).expect("rows").map(Result::unwrap).collect()
         };
-        assert_eq!((windows(1), windows(2)), (vec![1, 2, 3], vec![1, 2, 3]));
+        // The applier writes them into SQLite after the log has them on disk.
+        eventually(|| (windows(1), windows(2)) == (vec![1, 2, 3], vec![1, 2, 3])).await;
 
         // Queue 1 opens a window when those ending at t + 1 and t + 2 have closed.
         storage.append(vec![window(1, 4, t + 2 + WINDOW)]);
         storage.durable().await.expect("written");
-        assert_eq!(windows(1), vec![3, 4], "queue 1 is pruned with the commit");
+        eventually(|| windows(1) == vec![3, 4]).await;
 
         let deadline = Instant::now() + Duration::from_secs(10);
         while windows(2) != vec![3] {
@@ -1164,6 +995,15 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         storage.close();
+    }
+
+    /// Waits up to 10 s for `condition`, which the applier makes true in its own time.
+    async fn eventually(mut condition: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !condition() {
+            assert!(Instant::now() < deadline, "not within 10 s");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     fn created(uid: u64) -> StorageEvent {

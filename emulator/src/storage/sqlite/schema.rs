@@ -9,12 +9,14 @@ use crate::storage::StorageError;
 
 /// `PRAGMA application_id` of our files ("SQKT"), so a foreign SQLite file is recognised.
 pub(super) const APPLICATION_ID: i32 = 0x5351_4B54;
-/// `PRAGMA user_version`: the schema version this build reads and writes. Files of versions 1 to 3 are migrated.
+/// `PRAGMA user_version`: the schema version this build reads and writes. Files of versions 1 to 5 are migrated.
 /// Version 3 names queues `<region>/<account>/<name>`; versions 1 and 2 held `<name>` or `<account>/<name>`,
 /// which the engine reads as queues of the default region and rewrites at start-up (a build that knows no
 /// regions refuses a version 3 file instead of misreading its names). Version 4 keys messages by one integer
-/// (see [`SEQUENCE_BITS`]); version 5 keys deduplication windows the same way (see [`migrate_to_version_5`]).
-pub(super) const FORMAT_VERSION: i32 = 5;
+/// (see [`SEQUENCE_BITS`]); version 5 keys deduplication windows the same way (see [`migrate_to_version_5`]);
+/// version 6 records how far the message log has been applied to the file (`log_state`, see
+/// [`migrate_to_version_6`]).
+pub(super) const FORMAT_VERSION: i32 = 6;
 
 /// A message row's key is `(slot << SEQUENCE_BITS) | sequence`: the queue's storage slot (a small number
 /// `queues.slot`, reused once its queue is deleted) above the message's sequence in its queue. One integer
@@ -65,6 +67,14 @@ CREATE TABLE move_tasks (
 );
 ";
 
+/// The one-row table of format 6: the number of the last event of the message log (`docs/message-log.md`)
+/// whose changes the file holds, 0 for none (a file that has never been written through the log). Created with
+/// its row, for new files and by the migration to format 6.
+const LOG_STATE_TABLE: &str = "
+CREATE TABLE log_state (applied_through INTEGER NOT NULL);
+INSERT INTO log_state (applied_through) VALUES (0);
+";
+
 /// The columns of the `messages` table (format 4), for new files and for the migration to format 4.
 const MESSAGES_COLUMNS: &str = "(
     key INTEGER PRIMARY KEY,
@@ -104,7 +114,7 @@ pub(super) fn open_connection(path: &Path) -> Result<Connection, StorageError> {
             .execute_batch(&format!(
                 "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA application_id = {APPLICATION_ID}; \
                  PRAGMA user_version = {FORMAT_VERSION}; {QUEUES_TABLE} CREATE TABLE messages {MESSAGES_COLUMNS}; \
-                 {LATER_TABLES}"
+                 {LATER_TABLES} {LOG_STATE_TABLE}"
             ))
             .map_err(open_error)?;
     } else if application_id != APPLICATION_ID {
@@ -126,18 +136,19 @@ pub(super) fn open_connection(path: &Path) -> Result<Connection, StorageError> {
         if version <= 4 {
             migrate_to_version_5(&connection).map_err(open_error)?;
         }
+        if version <= 5 {
+            migrate_to_version_6(&connection).map_err(open_error)?;
+        }
     }
     // A file written before incremental vacuum was on is rebuilt once with it, so it can give space back.
     let auto_vacuum: i64 = connection.query_row("PRAGMA auto_vacuum", [], |row| row.get(0)).map_err(open_error)?;
     if auto_vacuum != AUTO_VACUUM_INCREMENTAL {
         connection.execute_batch("PRAGMA auto_vacuum = INCREMENTAL; VACUUM;").map_err(open_error)?;
     }
-    // WAL with synchronous=NORMAL: a commit writes the log without fsyncing it, and the syncer thread
-    // (`sync.rs`) fsyncs the log after each commit before any change in it is acknowledged, so an acknowledged
-    // change survives a power cut as with FULL, while the next transaction is written during the fsync.
-    // Checkpoints run on the checkpointer's own connection (`checkpoint.rs`), not in the writer
-    // (wal_autocheckpoint = 0); they fsync the log before and the database after copying (NORMAL keeps those).
-    // The log is cut back to JOURNAL_SIZE_LIMIT after each checkpoint, so it does not keep its largest size.
+    // WAL with synchronous=NORMAL and no automatic checkpoints for start-up work; the applier's connection (the
+    // only one that writes afterwards, `apply.rs`) turns on synchronous=FULL and automatic checkpoints: what it
+    // writes is durable in the message log already, and its commits are rare. The write-ahead log is cut back to
+    // JOURNAL_SIZE_LIMIT after checkpoints, so it does not keep its largest size.
     connection
         .execute_batch(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; \
@@ -235,6 +246,18 @@ fn migrate_to_version_5(connection: &Connection) -> rusqlite::Result<()> {
          PRAGMA user_version = 5;
          COMMIT;",
     )
+}
+
+/// Version 6 adds `log_state` ([`LOG_STATE_TABLE`]) with nothing applied (0): the file's contents are what
+/// earlier builds wrote directly, and the log starts empty.
+fn migrate_to_version_6(connection: &Connection) -> rusqlite::Result<()> {
+    connection.execute_batch(&format!("BEGIN; {LOG_STATE_TABLE} PRAGMA user_version = 6; COMMIT;"))
+}
+
+/// The number of the last event of the message log whose changes the file holds (`log_state`; see
+/// [`LOG_STATE_TABLE`]). Events up to it need not be applied again at start-up.
+pub(super) fn read_applied_through(connection: &Connection) -> rusqlite::Result<u64> {
+    connection.query_row("SELECT applied_through FROM log_state", [], |row| row.get(0)).map(from_sql)
 }
 
 /// `PRAGMA auto_vacuum` value of incremental mode.
@@ -351,4 +374,85 @@ pub(super) fn pairs_json(pairs: &[(String, String)]) -> String {
 pub(super) fn pairs_from_json(text: &str) -> Option<Vec<(String, String)>> {
     let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text).ok()?;
     map.into_iter().map(|(k, v)| v.as_str().map(|v| (k, v.to_owned()))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user_version(connection: &Connection) -> i32 {
+        connection.query_row("PRAGMA user_version", [], |row| row.get(0)).expect("version")
+    }
+
+    fn log_state_rows(connection: &Connection) -> i64 {
+        connection.query_row("SELECT count(*) FROM log_state", [], |row| row.get(0)).expect("count")
+    }
+
+    /// A new file is of format 6, with nothing of the log applied.
+    #[test]
+    fn a_new_file_has_one_log_state_row_with_nothing_applied() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let connection = open_connection(&dir.path().join("sqskit.db")).expect("create");
+        assert_eq!(user_version(&connection), FORMAT_VERSION);
+        assert_eq!(FORMAT_VERSION, 6);
+        assert_eq!(log_state_rows(&connection), 1);
+        assert_eq!(read_applied_through(&connection).expect("read"), 0);
+    }
+
+    /// Files of formats 4 and 5 (the tables this build writes, without `log_state`, and for format 4 with
+    /// deduplication windows keyed by `(queue_uid, sequence)`) end at format 6 with nothing applied, their
+    /// rows kept; opening the file again changes nothing. (Formats 1 and 3: the migration tests of `mod.rs`.)
+    #[test]
+    fn files_of_formats_4_and_5_are_migrated_to_format_6() {
+        for version in [4, 5] {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let path = dir.path().join("sqskit.db");
+            {
+                let connection = open_connection(&path).expect("create");
+                connection
+                    .execute_batch(
+                        "INSERT INTO queues (uid, name, attributes, tags, created_at, last_modified_at, \
+                             next_sequence, slot) VALUES (7, 'us-east-1/000000000000/q.fifo', '{}', '{}', 1, 1, 12, 1);
+                         INSERT INTO deduplications VALUES ((1 << 40) | 11, '', 'dedup-11', 'id-11', 900000000000000);
+                         DROP TABLE log_state;
+                         PRAGMA user_version = 5;",
+                    )
+                    .expect("a format 5 file");
+                if version == 4 {
+                    connection
+                        .execute_batch(
+                            "CREATE TABLE deduplications_v4 (queue_uid INTEGER NOT NULL, sequence INTEGER NOT NULL,
+                                 scope_group TEXT NOT NULL, deduplication_id TEXT NOT NULL, message_id TEXT NOT NULL,
+                                 expires_at INTEGER NOT NULL, PRIMARY KEY (queue_uid, sequence)) WITHOUT ROWID;
+                             INSERT INTO deduplications_v4 SELECT queues.uid, key & 1099511627775, scope_group,
+                                 deduplication_id, message_id, expires_at FROM deduplications
+                                 JOIN queues ON queues.slot = key >> 40;
+                             DROP TABLE deduplications;
+                             ALTER TABLE deduplications_v4 RENAME TO deduplications;
+                             CREATE INDEX deduplications_by_expiry ON deduplications (expires_at);
+                             PRAGMA user_version = 4;",
+                        )
+                        .expect("a format 4 file");
+                }
+            }
+            let connection = open_connection(&path).expect("migrated");
+            assert_eq!(user_version(&connection), FORMAT_VERSION, "from format {version}");
+            assert_eq!(log_state_rows(&connection), 1, "from format {version}");
+            assert_eq!(read_applied_through(&connection).expect("read"), 0, "from format {version}");
+            let kept: (i64, i64) = connection
+                .query_row(
+                    "SELECT (SELECT next_sequence FROM queues WHERE uid = 7), \
+                     (SELECT key FROM deduplications WHERE deduplication_id = 'dedup-11')",
+                    [],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .expect("rows");
+            assert_eq!(kept, (12, (1 << 40) | 11), "from format {version}");
+            connection.execute("UPDATE log_state SET applied_through = 42", []).expect("apply");
+            drop(connection);
+            let connection = open_connection(&path).expect("reopened");
+            assert_eq!(log_state_rows(&connection), 1, "from format {version}");
+            assert_eq!(read_applied_through(&connection).expect("read"), 42, "from format {version}");
+        }
+    }
 }

@@ -1,22 +1,17 @@
-//! The syncer thread: makes what the writer committed durable by `fdatasync` of the write-ahead log, while the
-//! writer already writes the next transaction (a two-stage pipeline).
-//!
-//! SQLite runs with `synchronous=NORMAL` in WAL mode: a commit writes its frames to the log but does not fsync
-//! it (checkpoints still fsync the log before copying it into the database, and the database after). The
-//! syncer fsyncs the log after each commit instead, and only then reports the commit's events durable, so every
-//! acknowledged change is on disk exactly as with `synchronous=FULL`. What changes is who waits: with `FULL`
-//! the writer thread sat in the fsync and nothing was written meanwhile; here the next transaction is built
-//! and written during the fsync, and the fsync after it covers everything written so far.
+//! The syncer thread: makes what the writer appended durable by `fdatasync` of the message log's segments,
+//! while the writer already gathers and writes the next commit (a two-stage pipeline), and only then reports
+//! the commit's events durable. Each fsync covers everything written before it started, so one fsync answers
+//! every request that arrived during the one before.
 //!
 //! A failed fsync is not retried on the same data: after a failed fsync Linux may have dropped the dirty pages
 //! and a later fsync can succeed without them. Instead the writer is told to write everything not known to be
-//! on disk again, in order, on a fresh connection (every event is idempotent), and the fsync after that decides.
+//! on disk again, at the same places in the log (`writer.rs`), and the fsync after that decides.
 
-use std::path::PathBuf;
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
 use super::{Inner, RETRY_FIRST, RETRY_MAX};
+use crate::storage::log::Unsynced;
 
 /// Where the writer and the syncer are; guarded by [`SyncShared::state`].
 #[derive(Debug, Default)]
@@ -31,6 +26,10 @@ pub(super) struct SyncState {
     pub(super) failed: bool,
     /// The writer is done: sync what is written, then stop.
     pub(super) stop: bool,
+    /// Set by the syncer when it has stopped: `synced` is final.
+    pub(super) stopped: bool,
+    /// What the next fsync must cover, handed over by the writer with `written`.
+    pub(super) unsynced: Option<Unsynced>,
 }
 
 /// The state the writer and the syncer share.
@@ -44,6 +43,9 @@ pub(super) struct SyncShared {
     /// Tests: how many times the writer wrote everything not known to be on disk again.
     #[cfg(test)]
     pub(super) rewrites: std::sync::atomic::AtomicU32,
+    /// Tests: while set, every append to the log fails with an injected I/O error.
+    #[cfg(test)]
+    pub(super) fail_appends: std::sync::atomic::AtomicBool,
     /// Tests: how many commits the writer's retrying path attempted.
     #[cfg(test)]
     pub(super) commit_attempts: std::sync::atomic::AtomicU32,
@@ -83,22 +85,26 @@ impl SyncShared {
 /// The syncer thread's loop: fsync the log whenever the writer has written more than the last fsync covered,
 /// then publish the new durable mark in `inner.progress`. Returns once the writer stopped and all it wrote is
 /// synced (or the last fsync failed).
-pub(super) fn run(shared: &SyncShared, wal: PathBuf, inner: &Inner) {
+pub(super) fn run(shared: &SyncShared, inner: &Inner) {
     let progress = &inner.progress;
     let mut backoff = Duration::ZERO;
     loop {
-        let target = {
+        let (target, unsynced) = {
             let mut state = shared.wait_until(|state| state.stop || (!state.failed && state.written > state.taken));
             if state.failed || state.written <= state.taken {
                 // Stopping, with nothing written since the last fsync (or the last one failed).
+                state.stopped = true;
+                drop(state);
+                shared.wake.notify_all();
                 return;
             }
             state.taken = state.written;
+            let unsynced = state.unsynced.take();
             shared.wake.notify_all();
-            state.taken
+            (state.taken, unsynced)
         };
-        // Opened for every fsync: a connection reopened after a failure may have deleted and created the log.
-        match injected(shared).and_then(|()| std::fs::File::open(&wal)).and_then(|file| file.sync_data()) {
+        let synced = injected(shared).and_then(|()| unsynced.as_ref().map_or(Ok(()), Unsynced::sync));
+        match synced {
             Ok(()) => {
                 backoff = Duration::ZERO;
                 shared.lock().synced = target;
@@ -106,7 +112,6 @@ pub(super) fn run(shared: &SyncShared, wal: PathBuf, inner: &Inner) {
                 // The writer may be gathering a transaction until this fsync ends: taking the lock it waits
                 // under before waking it cannot miss it.
                 inner.wake_writer_now(inner.lock_pending());
-                inner.checkpoint.synced(target);
                 progress.send_modify(|progress| {
                     progress.committed = progress.committed.max(target);
                     if progress.failure.take().is_some() {
@@ -117,8 +122,7 @@ pub(super) fn run(shared: &SyncShared, wal: PathBuf, inner: &Inner) {
             Err(error) => {
                 tracing::error!(
                     %error,
-                    path = %wal.display(),
-                    "fsync of the write-ahead log failed: durable writes are refused (503) until the changes are \
+                    "fsync of the message log failed: durable writes are refused (503) until the changes are \
                      written again and synced"
                 );
                 progress.send_modify(|progress| progress.failure = Some(format!("fsync failed: {error}")));

@@ -50,6 +50,7 @@ impl Database {
         Ok(pruned)
     }
 
+    #[cfg(test)]
     /// Writes `events` in one transaction (committed to the log; the syncer thread fsyncs it).
     pub(super) fn write_batch<'a>(
         &mut self,
@@ -144,6 +145,8 @@ pub(super) struct OpenTransaction<'c> {
     newest_window_end: Option<Timestamp>,
     /// The slots of the queues that opened deduplication windows: their closed ones are pruned at commit.
     deduplicated: HashSet<i64>,
+    /// The number of the last log event the transaction applies, written into `log_state` at commit.
+    applied_through: Option<u64>,
 }
 
 impl<'c> OpenTransaction<'c> {
@@ -162,7 +165,21 @@ impl<'c> OpenTransaction<'c> {
             highest_sequence: HashMap::new(),
             newest_window_end: None,
             deduplicated: HashSet::new(),
+            applied_through: None,
         })
+    }
+
+    /// Notes that queue `uid` stored a message with `sequence` (in the message log, not in this file): its
+    /// `next_sequence` is raised past it at commit, as for a message stored through [`OpenTransaction::write`].
+    pub(super) fn raise_sequence(&mut self, uid: u64, sequence: u64) {
+        let entry = self.highest_sequence.entry(uid).or_insert(0);
+        *entry = (*entry).max(sequence);
+    }
+
+    /// Records at commit, in the same transaction, that the file holds the changes of the message log's events
+    /// up to number `through` (`log_state`); the last call counts.
+    pub(super) fn set_applied_through(&mut self, through: u64) {
+        self.applied_through = Some(through);
     }
 
     /// Writes `events`, in order, into the transaction.
@@ -256,18 +273,27 @@ impl<'c> OpenTransaction<'c> {
     }
 
     /// Raises the queues' next sequences, prunes the closed deduplication windows of the queues that opened new
-    /// ones, and commits.
+    /// ones, records how far the log is applied (when set), and commits.
     pub(super) fn commit(self) -> rusqlite::Result<()> {
         drop(self.statements);
         let transaction = self.transaction;
         for (uid, sequence) in self.highest_sequence {
             transaction
                 .prepare_cached("UPDATE queues SET next_sequence = max(next_sequence, ?2) WHERE uid = ?1")?
-                .execute(params![to_sql(uid), to_sql(sequence + 1)])?;
+                .execute(params![to_sql(uid), to_sql(sequence.saturating_add(1))])?;
         }
         if let Some(window_end) = self.newest_window_end {
             for slot in self.deduplicated {
                 prune_windows(&transaction, slot, window_end)?;
+            }
+        }
+        if let Some(through) = self.applied_through {
+            // One row; written back should it ever be missing.
+            let through = to_sql(through);
+            if transaction.prepare_cached("UPDATE log_state SET applied_through = ?1")?.execute([through])? == 0 {
+                transaction
+                    .prepare_cached("INSERT INTO log_state (applied_through) VALUES (?1)")?
+                    .execute([through])?;
             }
         }
         transaction.commit()?;
@@ -513,5 +539,49 @@ mod tests {
         let skip = superseded(&references);
 
         assert_eq!(skip, [true, true, false, false, false, true, false, false]);
+    }
+
+    /// Sequences stored elsewhere (the message log) raise `next_sequence` at commit, like stored rows, and
+    /// `log_state` records how far the log is applied, in the same transaction: a rolled-back one leaves both.
+    #[test]
+    fn raised_sequences_and_applied_through_are_written_at_commit() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let connection = super::super::schema::open_connection(&dir.path().join("sqskit.db")).expect("open");
+        let mut database = Database::new(connection);
+        let created = StorageEvent::QueueCreated {
+            uid: 1,
+            name: "q1".to_owned(),
+            attributes: Vec::new(),
+            tags: Vec::new(),
+            created_at: Timestamp::from_millis(1),
+        };
+        let state = |database: &Database| -> (i64, u64) {
+            let next: i64 = database
+                .connection
+                .query_row("SELECT next_sequence FROM queues WHERE uid = 1", [], |row| row.get(0))
+                .expect("next_sequence");
+            (next, super::super::schema::read_applied_through(&database.connection).expect("applied_through"))
+        };
+        let mut transaction = database.begin().expect("begin");
+        transaction.write(&[&created]).expect("created");
+        transaction.raise_sequence(1, 9);
+        transaction.raise_sequence(1, 4);
+        transaction.raise_sequence(2, 5);
+        transaction.set_applied_through(6);
+        transaction.set_applied_through(7);
+        transaction.commit().expect("commit");
+        assert_eq!(state(&database), (10, 7));
+
+        let mut transaction = database.begin().expect("begin");
+        transaction.raise_sequence(1, 3);
+        transaction.set_applied_through(8);
+        transaction.commit().expect("commit");
+        assert_eq!(state(&database), (10, 8), "never lowered");
+
+        let mut transaction = database.begin().expect("begin");
+        transaction.raise_sequence(1, 50);
+        transaction.set_applied_through(9);
+        drop(transaction);
+        assert_eq!(state(&database), (10, 8), "rolled back");
     }
 }

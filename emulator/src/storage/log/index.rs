@@ -1,0 +1,297 @@
+//! Which messages are live in the log, and where their records are: what compaction copies forward and what
+//! decides that a segment can be recycled (docs/message-log.md, "Compaction, oldest segment first").
+//!
+//! The index follows the message events the writer puts into the log, in log order: a stored message is live
+//! at the place of its record until a removal, a purge or its queue's deletion; an update leaves the record
+//! where it is and remembers the state it set (compaction writes the message again with it). Each segment counts
+//! the live records it holds; one that holds none has nothing compaction must keep.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::engine::{MessageState, QueueEvent, StorageEvent, Timestamp};
+
+/// Where an event's bytes are in the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::storage) struct Location {
+    /// The segment's number.
+    pub(in crate::storage) segment: u64,
+    /// The first byte of the event in the segment.
+    pub(in crate::storage) offset: u64,
+    /// The event's length in bytes.
+    pub(in crate::storage) len: u32,
+}
+
+/// The state an update left a message in: what `QueueEvent::MessageUpdated` carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::storage) struct LatestState {
+    /// `ApproximateReceiveCount`.
+    pub(in crate::storage) receive_count: u32,
+    /// The first receive, if any.
+    pub(in crate::storage) first_received_at: Option<Timestamp>,
+    /// Visible, delayed or in flight.
+    pub(in crate::storage) state: MessageState,
+}
+
+/// A live message that compaction must copy out of a segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::storage) struct LiveMessage {
+    /// The queue's unique id.
+    pub(in crate::storage) uid: u64,
+    /// The message's sequence in its queue.
+    pub(in crate::storage) sequence: u64,
+    /// Where its stored-message record is.
+    pub(in crate::storage) stored: Location,
+    /// The state of its last update since that record, if any.
+    pub(in crate::storage) latest: Option<LatestState>,
+}
+
+/// The live messages of the log, by (queue uid, sequence).
+#[derive(Debug, Default)]
+pub(in crate::storage) struct MessageIndex {
+    /// Where each live message's stored-message record is.
+    messages: BTreeMap<(u64, u64), Location>,
+    /// The last update of live messages updated since their record was written (most queued messages never are).
+    latest: HashMap<(u64, u64), LatestState>,
+    /// Live records per segment; segments without any are absent.
+    live: BTreeMap<u64, usize>,
+    /// Bytes of the live messages' records.
+    live_bytes: u64,
+}
+
+impl MessageIndex {
+    /// Follows one event the writer put into the log at `at`; events that are not about messages are ignored.
+    pub(in crate::storage) fn follow(&mut self, event: &StorageEvent, at: Location) {
+        match event {
+            StorageEvent::Queue { uid, event } => match event {
+                QueueEvent::MessageStored { sequence, .. } => self.stored(*uid, *sequence, at),
+                QueueEvent::MessageUpdated { sequence, receive_count, first_received_at, state } => {
+                    let latest = LatestState {
+                        receive_count: *receive_count,
+                        first_received_at: *first_received_at,
+                        state: *state,
+                    };
+                    self.updated(*uid, *sequence, latest);
+                }
+                QueueEvent::MessageRemoved { sequence } => self.removed(*uid, *sequence),
+                QueueEvent::Purged => self.remove_queue(*uid),
+                QueueEvent::MetadataChanged { .. } | QueueEvent::DeduplicationRecorded { .. } => {}
+            },
+            StorageEvent::QueueDeleted { uid } => self.remove_queue(*uid),
+            StorageEvent::QueueCreated { .. }
+            | StorageEvent::QueueRenamed { .. }
+            | StorageEvent::MoveTaskChanged { .. }
+            | StorageEvent::MoveTasksForgotten { .. } => {}
+        }
+    }
+
+    /// Message `sequence` of queue `uid` was stored at `at` (sent, moved in, or copied forward by compaction,
+    /// which carries its latest state in the record: an earlier update is forgotten).
+    pub(in crate::storage) fn stored(&mut self, uid: u64, sequence: u64, at: Location) {
+        if let Some(before) = self.messages.insert((uid, sequence), at) {
+            self.release(before);
+        }
+        self.live_bytes += u64::from(at.len);
+        self.latest.remove(&(uid, sequence));
+        *self.live.entry(at.segment).or_insert(0) += 1;
+    }
+
+    /// A live message was received or its visibility changed; an update of a message the index does not hold
+    /// (removed, or stored before the log's oldest segment) is ignored.
+    pub(in crate::storage) fn updated(&mut self, uid: u64, sequence: u64, latest: LatestState) {
+        if self.messages.contains_key(&(uid, sequence)) {
+            self.latest.insert((uid, sequence), latest);
+        }
+    }
+
+    /// A message was deleted, expired or moved away.
+    pub(in crate::storage) fn removed(&mut self, uid: u64, sequence: u64) {
+        if let Some(at) = self.messages.remove(&(uid, sequence)) {
+            self.latest.remove(&(uid, sequence));
+            self.release(at);
+        }
+    }
+
+    /// Every message of queue `uid` went (a purge, or the queue's deletion).
+    pub(in crate::storage) fn remove_queue(&mut self, uid: u64) {
+        let gone: Vec<(u64, u64)> = self.messages.range((uid, 0)..=(uid, u64::MAX)).map(|(key, _)| *key).collect();
+        for (uid, sequence) in gone {
+            self.removed(uid, sequence);
+        }
+    }
+
+    /// Live records in `segment`.
+    pub(in crate::storage) fn live_in(&self, segment: u64) -> usize {
+        self.live.get(&segment).copied().unwrap_or(0)
+    }
+
+    #[cfg(test)]
+    /// Live messages in the whole log.
+    pub(in crate::storage) fn len(&self) -> usize {
+        self.messages.len()
+    }
+
+    /// The live messages whose records are in `segment`, by queue and sequence (a scan of the index: compaction
+    /// is rare, and a reverse map would cost every message memory).
+    pub(in crate::storage) fn live_messages_in(&self, segment: u64) -> Vec<LiveMessage> {
+        if self.live_in(segment) == 0 {
+            return Vec::new();
+        }
+        self.messages
+            .iter()
+            .filter(|(_, at)| at.segment == segment)
+            .map(|(&(uid, sequence), &stored)| LiveMessage {
+                uid,
+                sequence,
+                stored,
+                latest: self.latest.get(&(uid, sequence)).copied(),
+            })
+            .collect()
+    }
+
+    /// Bytes of the live messages' records (what compaction would keep).
+    pub(in crate::storage) fn live_bytes(&self) -> u64 {
+        self.live_bytes
+    }
+
+    /// The record at `at` is no longer live.
+    fn release(&mut self, at: Location) {
+        self.live_bytes = self.live_bytes.saturating_sub(u64::from(at.len));
+        if let Some(count) = self.live.get_mut(&at.segment) {
+            *count -= 1;
+            if *count == 0 {
+                self.live.remove(&at.segment);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    use proptest::prelude::*;
+
+    fn at(segment: u64, offset: u64) -> Location {
+        Location { segment, offset, len: 100 }
+    }
+
+    fn in_flight(count: u32) -> LatestState {
+        LatestState {
+            receive_count: count,
+            first_received_at: Some(Timestamp::from_millis(5)),
+            state: MessageState::InFlight {
+                until: Timestamp::from_millis(30_005),
+                received_at: Timestamp::from_millis(5),
+            },
+        }
+    }
+
+    #[test]
+    fn a_segment_counts_its_live_records_until_they_are_removed_or_copied() {
+        let mut index = MessageIndex::default();
+        index.stored(1, 1, at(1, 0));
+        index.stored(1, 2, at(1, 100));
+        index.stored(2, 1, at(2, 0));
+        assert_eq!((index.live_in(1), index.live_in(2)), (2, 1));
+
+        index.removed(1, 1);
+        // Copied forward by compaction: the old record no longer counts.
+        index.stored(1, 2, at(3, 0));
+
+        assert_eq!((index.live_in(1), index.live_in(2), index.live_in(3)), (0, 1, 1));
+        assert_eq!(index.len(), 2);
+    }
+
+    #[test]
+    fn compaction_sees_the_latest_update_until_a_copy_carries_it() {
+        let mut index = MessageIndex::default();
+        index.stored(1, 1, at(1, 0));
+        index.stored(1, 2, at(1, 100));
+        index.updated(1, 2, in_flight(1));
+        index.updated(1, 2, in_flight(2));
+        // An update of a message the index does not hold is ignored.
+        index.updated(1, 3, in_flight(1));
+
+        let live = index.live_messages_in(1);
+        assert_eq!(live.len(), 2);
+        assert_eq!(live[0], LiveMessage { uid: 1, sequence: 1, stored: at(1, 0), latest: None });
+        assert_eq!(live[1].latest, Some(in_flight(2)));
+
+        index.stored(1, 2, at(2, 0));
+        assert_eq!(index.live_messages_in(2)[0].latest, None, "the copy's record holds the state");
+        assert_eq!(index.len(), 2);
+    }
+
+    #[test]
+    fn a_purge_and_a_queue_deletion_remove_only_that_queue() {
+        let mut index = MessageIndex::default();
+        for sequence in 1..=3 {
+            index.stored(1, sequence, at(1, sequence * 100));
+            index.stored(2, sequence, at(1, 1_000 + sequence * 100));
+            index.stored(3, sequence, at(2, sequence * 100));
+        }
+        let purge = StorageEvent::Queue { uid: 1, event: QueueEvent::Purged };
+        index.follow(&purge, at(2, 900));
+        index.follow(&StorageEvent::QueueDeleted { uid: 3 }, at(2, 1_000));
+
+        assert_eq!(index.len(), 3);
+        assert_eq!((index.live_in(1), index.live_in(2)), (3, 0));
+        assert!(index.live_messages_in(1).iter().all(|live| live.uid == 2));
+    }
+
+    /// One operation of the model test.
+    #[derive(Debug, Clone)]
+    enum Operation {
+        Store { uid: u64, sequence: u64, segment: u64 },
+        Update { uid: u64, sequence: u64 },
+        Remove { uid: u64, sequence: u64 },
+        RemoveQueue { uid: u64 },
+    }
+
+    fn operation() -> impl Strategy<Value = Operation> {
+        prop_oneof![
+            (1..4_u64, 1..20_u64, 1..6_u64).prop_map(|(uid, sequence, segment)| Operation::Store {
+                uid,
+                sequence,
+                segment
+            }),
+            (1..4_u64, 1..20_u64).prop_map(|(uid, sequence)| Operation::Update { uid, sequence }),
+            (1..4_u64, 1..20_u64).prop_map(|(uid, sequence)| Operation::Remove { uid, sequence }),
+            (1..4_u64).prop_map(|uid| Operation::RemoveQueue { uid }),
+        ]
+    }
+
+    proptest! {
+        /// The counts per segment always equal the live messages whose records are there.
+        #[test]
+        fn live_counts_agree_with_the_live_messages(operations in proptest::collection::vec(operation(), 0..200)) {
+            let mut index = MessageIndex::default();
+            let mut model: BTreeMap<(u64, u64), u64> = BTreeMap::new();
+            for (offset, operation) in operations.into_iter().enumerate() {
+                match operation {
+                    Operation::Store { uid, sequence, segment } => {
+                        index.stored(uid, sequence, at(segment, offset as u64));
+                        model.insert((uid, sequence), segment);
+                    }
+                    Operation::Update { uid, sequence } => index.updated(uid, sequence, in_flight(1)),
+                    Operation::Remove { uid, sequence } => {
+                        index.removed(uid, sequence);
+                        model.remove(&(uid, sequence));
+                    }
+                    Operation::RemoveQueue { uid } => {
+                        index.remove_queue(uid);
+                        model.retain(|(queue, _), _| *queue != uid);
+                    }
+                }
+            }
+            prop_assert_eq!(index.len(), model.len());
+            let segments: BTreeSet<u64> = (1..6).collect();
+            for segment in segments {
+                let expected = model.values().filter(|&&at| at == segment).count();
+                prop_assert_eq!(index.live_in(segment), expected);
+                prop_assert_eq!(index.live_messages_in(segment).len(), expected);
+            }
+        }
+    }
+}

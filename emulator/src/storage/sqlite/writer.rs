@@ -1,0 +1,390 @@
+//! The writer thread over the message log (docs/message-log.md): takes what may be committed, encodes it as one
+//! commit record, appends it to the log with one write, and hands it to the syncer; once a commit is on disk,
+//! what SQLite holds of it goes to the applier, and segments nothing needs any more are recycled.
+//!
+//! Failures are fail-stop, as before: a failed append is retried with backoff (requests waiting for it keep
+//! waiting, durable writes are refused meanwhile); after a failed `fdatasync` the writer rewinds the log to the
+//! first commit not known to be on disk and appends the same bytes again, and the next `fdatasync` decides.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use super::apply::{Applicable, ApplyShared};
+use super::sync::SyncShared;
+use super::{GATHER_LIMIT, Inner, RETRY_FIRST, RETRY_MAX, Taken, next_while_syncing};
+use crate::engine::{QueueEvent, StorageEvent};
+use crate::storage::log::{
+    Location, MessageIndex, Position, RECORD_HEADER_LEN, SegmentLog, applies_to_sqlite, decode_event, encode_event,
+};
+
+/// An injected append failure, in tests.
+#[cfg(test)]
+fn injected_append_failure(sync: &SyncShared) -> std::io::Result<()> {
+    if sync.fail_appends.load(std::sync::atomic::Ordering::SeqCst) {
+        Err(std::io::Error::other("injected write failure"))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(not(test))]
+fn injected_append_failure(_sync: &SyncShared) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// Live messages compaction copies forward in one commit at most.
+const COMPACTION_BATCH: usize = 4_096;
+/// Segments the log may span before compaction starts copying the oldest one's live messages forward, unless
+/// twice the live messages need more (then that, plus two).
+const LOG_BUDGET_SEGMENTS: u64 = 4;
+
+/// How often an idle writer checks whether segments can be recycled.
+const RECYCLE_CHECK: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// A commit appended to the log and not yet known to be on disk.
+struct UnsyncedCommit {
+    /// The in-process number of the event after its last (see [`Taken::end`]).
+    end: u64,
+    /// Its events, handed to the applier once the commit is on disk.
+    events: Vec<StorageEvent>,
+    /// Where its record starts, and the log number of its first event: where a rewrite starts again.
+    start: Position,
+    first_event: u64,
+    /// Its encoded events, appended again as they are if an `fdatasync` fails.
+    payload: Vec<u8>,
+}
+
+/// The writer thread's state.
+pub(super) struct Writer<'a> {
+    pub(super) log: SegmentLog,
+    pub(super) index: MessageIndex,
+    pub(super) inner: &'a Inner,
+    pub(super) sync: &'a SyncShared,
+    pub(super) apply: &'a ApplyShared,
+    unsynced: VecDeque<UnsyncedCommit>,
+}
+
+/// Encoded events with the offset of each in the payload.
+#[derive(Default)]
+struct Encoded {
+    payload: Vec<u8>,
+    offsets: Vec<u32>,
+}
+
+impl Encoded {
+    fn push(&mut self, events: &[StorageEvent]) {
+        for event in events {
+            self.offsets.push(u32::try_from(self.payload.len()).unwrap_or(u32::MAX));
+            encode_event(event, &mut self.payload);
+        }
+    }
+}
+
+impl<'a> Writer<'a> {
+    /// A writer appending to `log` after the events the replay found (`index` holds their live messages).
+    pub(super) fn new(
+        log: SegmentLog,
+        index: MessageIndex,
+        inner: &'a Inner,
+        sync: &'a SyncShared,
+        apply: &'a ApplyShared,
+    ) -> Self {
+        Self { log, index, inner, sync, apply, unsynced: VecDeque::new() }
+    }
+
+    /// The loop; returns once the storage closed and everything written is synced (or failing at shutdown).
+    pub(super) fn run(mut self) {
+        loop {
+            // One commit ahead of the fsync at most (see `sync.rs`).
+            let synced = self.sync.wait_until(|state| state.failed || state.taken >= state.written).synced;
+            self.hand_over(synced);
+            self.recycle();
+            let Taken { mut events, mut end, mut closing } = self.take_first();
+            let rewrite = self.sync.lock().failed;
+            if events.is_empty() && !rewrite && !closing {
+                // Idle: back to recycling.
+                continue;
+            }
+            if rewrite && !self.rewrite_unsynced() {
+                self.give_up();
+                return;
+            }
+            if !rewrite && self.compaction_due() {
+                // Copies of the oldest segment's live messages go first, in this commit: the engine's events
+                // after them may change the same messages.
+                let mut copies = self.copies_of_oldest();
+                copies.append(&mut events);
+                events = copies;
+            }
+            if !events.is_empty() {
+                let mut encoded = Encoded::default();
+                encoded.push(&events);
+                if !rewrite {
+                    self.gather(&mut events, &mut encoded, &mut end, &mut closing);
+                }
+                if !self.commit(events, encoded, end) {
+                    self.give_up();
+                    return;
+                }
+            }
+            {
+                let mut state = self.sync.lock();
+                state.written = end;
+                state.unsynced = Some(self.log.take_unsynced());
+                // Only a rewrite of everything not known to be on disk answers a failed fsync; one that failed
+                // while this commit was gathered is answered by the next round.
+                if rewrite {
+                    state.failed = false;
+                }
+            }
+            self.sync.wake.notify_all();
+            if closing {
+                self.stop_syncer();
+                let synced = self.sync.wait_until(|state| state.stopped).synced;
+                self.hand_over(synced);
+                return;
+            }
+        }
+    }
+
+    /// Hands every commit now on disk (up to in-process event `synced`) to the applier: the events SQLite
+    /// holds and the highest sequence stored per queue.
+    fn hand_over(&mut self, synced: u64) {
+        while self.unsynced.front().is_some_and(|commit| commit.end <= synced) {
+            let Some(commit) = self.unsynced.pop_front() else { break };
+            let count = commit.events.len() as u64;
+            let mut highest_sequences: BTreeMap<u64, u64> = BTreeMap::new();
+            let mut events = Vec::new();
+            for event in commit.events {
+                if let StorageEvent::Queue { uid, event: QueueEvent::MessageStored { sequence, .. } } = &event {
+                    let highest = highest_sequences.entry(*uid).or_insert(0);
+                    *highest = (*highest).max(*sequence);
+                }
+                if applies_to_sqlite(&event) {
+                    events.push(event);
+                }
+            }
+            self.apply.push(Applicable {
+                events,
+                highest_sequences: highest_sequences.into_iter().collect(),
+                through: commit.first_event + count - 1,
+            });
+        }
+    }
+
+    /// Recycles the oldest segments that hold no live message and whose events SQLite holds on disk, once
+    /// everything written is on disk (copies that compaction made of their messages included).
+    fn recycle(&mut self) {
+        if !self.unsynced.is_empty() {
+            return;
+        }
+        let applied = self.apply.durable_through();
+        loop {
+            let (oldest, next_first) = {
+                let mut segments = self.log.segments();
+                let (Some((oldest, _)), Some((_, next_first))) = (segments.next(), segments.next()) else { return };
+                (oldest, next_first)
+            };
+            // The oldest segment's last event is the one before the next segment's first.
+            if self.index.live_in(oldest) > 0 || next_first.saturating_sub(1) > applied {
+                return;
+            }
+            match self.log.recycle_oldest() {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(error) => {
+                    tracing::warn!(%error, segment = oldest, "could not recycle a log segment; retried later");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Whether the log spans more segments than its budget while its oldest segment still holds live messages
+    /// (which keep it, and every later one, from being recycled).
+    fn compaction_due(&self) -> bool {
+        let segments = self.log.segments().count() as u64;
+        let needed = (self.index.live_bytes() * 2).div_ceil(self.log.segment_size().max(1)) + 2;
+        let oldest_live = self.log.segments().next().is_some_and(|(oldest, _)| self.index.live_in(oldest) > 0);
+        oldest_live && segments > LOG_BUDGET_SEGMENTS.max(needed)
+    }
+
+    /// Copies of up to [`COMPACTION_BATCH`] live messages of the oldest segment, read back from the log, in
+    /// their latest state. A record that cannot be read back stops compaction for this commit (logged): the
+    /// segment then stays.
+    fn copies_of_oldest(&self) -> Vec<StorageEvent> {
+        let Some((oldest, _)) = self.log.segments().next() else { return Vec::new() };
+        let mut copies = Vec::new();
+        for live in self.index.live_messages_in(oldest).into_iter().take(COMPACTION_BATCH) {
+            let read = self
+                .log
+                .read_at(live.stored.segment, live.stored.offset, live.stored.len as usize)
+                .map_err(|error| error.to_string())
+                .and_then(|bytes| decode_event(&mut bytes.as_slice()).map_err(|error| error.to_string()));
+            match read {
+                Ok(StorageEvent::Queue { uid, event: QueueEvent::MessageStored { sequence, mut message } }) => {
+                    if let Some(latest) = live.latest {
+                        message.receive_count = latest.receive_count;
+                        message.set_first_received_at(latest.first_received_at);
+                        message.state = latest.state;
+                    }
+                    copies.push(StorageEvent::Queue { uid, event: QueueEvent::MessageStored { sequence, message } });
+                }
+                Ok(_) => {
+                    tracing::error!(
+                        segment = oldest,
+                        offset = live.stored.offset,
+                        "the index points at no stored message"
+                    );
+                    break;
+                }
+                Err(error) => {
+                    tracing::error!(%error, segment = oldest, "could not read a live message back for compaction");
+                    break;
+                }
+            }
+        }
+        copies
+    }
+
+    /// Waits until there are events to take (or the storage closes, or an fsync failed), and takes them. It
+    /// returns with nothing taken when commits it wrote are now on disk (to hand them to the applier), and,
+    /// while the log has segments older than the current one, after [`RECYCLE_CHECK`], so that an idle log
+    /// still recycles what the applier has made unnecessary since.
+    fn take_first(&self) -> Taken {
+        let idle = (self.log.segments().nth(1).is_some()).then_some(RECYCLE_CHECK);
+        // Commits the syncer has yet to finish: it wakes us when it has, and they go to the applier.
+        let handing_over = !self.unsynced.is_empty();
+        let mut pending = self.inner.lock_pending();
+        loop {
+            // (The syncer sets `failed` before it takes this lock to wake us: no lost wake-up.)
+            if pending.takeable() > 0 || (pending.closing && pending.events.is_empty()) || self.sync.lock().failed {
+                return pending.take();
+            }
+            if handing_over && self.sync.lock().synced >= self.unsynced.back().map_or(0, |commit| commit.end) {
+                return pending.take();
+            }
+            pending = self.inner.writer_wait(pending, 1, idle);
+            if (idle.is_some() || handing_over) && pending.takeable() == 0 && !pending.closing {
+                return pending.take();
+            }
+        }
+    }
+
+    /// While the syncer is still busy with the commit before, takes and encodes what is appended meanwhile (in
+    /// steps of at least `GATHER_WAKE` events during the fsync, and what is left once it ends), so that the next
+    /// fsync covers everything that arrived during this one.
+    fn gather(&self, events: &mut Vec<StorageEvent>, encoded: &mut Encoded, end: &mut u64, closing: &mut bool) {
+        while !*closing && events.len() < GATHER_LIMIT {
+            let Some((more, last)) = next_while_syncing(self.inner, self.sync) else { break };
+            encoded.push(&more.events);
+            events.extend(more.events);
+            *end = more.end;
+            *closing = more.closing;
+            if last {
+                break;
+            }
+        }
+    }
+
+    /// Appends one commit of `events` (ending at in-process event `end`), retrying with backoff while the log
+    /// cannot be written (fail-stop); `false` if it still fails when the storage closes.
+    fn commit(&mut self, events: Vec<StorageEvent>, encoded: Encoded, end: u64) -> bool {
+        let count = events.len() as u64;
+        let first_event = self.log.next_event();
+        let Ok(count32) = u32::try_from(count) else {
+            tracing::error!(count, "a commit of more events than a record counts; not written");
+            return false;
+        };
+        let Some(start) = self.append_with_retries(first_event, count32, &encoded.payload) else { return false };
+        let payload_start = start.offset + RECORD_HEADER_LEN;
+        for (index, event) in events.iter().enumerate() {
+            let offset = encoded.offsets.get(index).copied().unwrap_or(0);
+            let next = encoded
+                .offsets
+                .get(index + 1)
+                .copied()
+                .unwrap_or_else(|| u32::try_from(encoded.payload.len()).unwrap_or(u32::MAX));
+            let at = Location { segment: start.segment, offset: payload_start + u64::from(offset), len: next - offset };
+            self.index.follow(event, at);
+        }
+        self.unsynced.push_back(UnsyncedCommit { end, events, start, first_event, payload: encoded.payload });
+        true
+    }
+
+    /// Appends a record, retrying with backoff (50 ms to 2 s, which appends do not cut short) while it fails;
+    /// meanwhile the engine refuses durable writes. `None` if it still fails when the storage closes.
+    fn append_with_retries(&mut self, first_event: u64, count: u32, payload: &[u8]) -> Option<Position> {
+        let mut wait = RETRY_FIRST;
+        let start = self.log.position();
+        loop {
+            #[cfg(test)]
+            self.sync.commit_attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            match injected_append_failure(self.sync).and_then(|()| self.log.append(first_event, count, payload)) {
+                Ok(start) => return Some(start),
+                Err(error) => {
+                    self.report_failure(format!("cannot write the log: {error}"));
+                    // A failed write may have left part of the record: the retry writes it at the same place.
+                    if let Err(error) = self.log.rewind(start, first_event) {
+                        tracing::debug!(%error, "could not rewind the log after a failed write");
+                    }
+                    let closing = {
+                        let pending = self.inner.lock_pending();
+                        pending.closing || self.inner.writer_wait(pending, usize::MAX, Some(wait)).closing
+                    };
+                    if closing {
+                        return self.log.append(first_event, count, payload).ok();
+                    }
+                    wait = (wait * 2).min(RETRY_MAX);
+                }
+            }
+        }
+    }
+
+    /// After a failed fsync: rewinds the log to the first commit not known to be on disk and appends every
+    /// unsynced commit again, byte for byte (so the index's locations stay true). `false` if it still fails
+    /// when the storage closes.
+    fn rewrite_unsynced(&mut self) -> bool {
+        #[cfg(test)]
+        self.sync.rewrites.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let Some(first) = self.unsynced.front() else { return true };
+        if let Err(error) = self.log.rewind(first.start, first.first_event) {
+            self.report_failure(format!("cannot rewind the log: {error}"));
+        }
+        let commits: Vec<(u64, u32, Vec<u8>)> = self
+            .unsynced
+            .iter()
+            .map(|commit| {
+                (commit.first_event, u32::try_from(commit.events.len()).unwrap_or(u32::MAX), commit.payload.clone())
+            })
+            .collect();
+        for (first_event, count, payload) in commits {
+            if self.append_with_retries(first_event, count, &payload).is_none() {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// A write failed: the engine refuses durable writes until a retry succeeds (see [`Inner::progress`]).
+    fn report_failure(&self, error: String) {
+        if self.inner.progress.borrow().failure.is_none() {
+            tracing::error!(%error, "storage write failed: durable writes are refused (503) until a retry succeeds");
+        } else {
+            tracing::debug!(%error, "storage write retry failed");
+        }
+        self.inner.progress.send_modify(|progress| progress.failure = Some(error));
+    }
+
+    /// Closing while writes still fail: what was not written is lost with the process, and the requests
+    /// waiting for it are told so.
+    fn give_up(&self) {
+        tracing::error!("storage is still failing at shutdown; changes that were never acknowledged are lost");
+        self.stop_syncer();
+    }
+
+    /// Tells the syncer to sync what is written and stop.
+    fn stop_syncer(&self) {
+        self.sync.lock().stop = true;
+        self.sync.wake.notify_all();
+    }
+}
