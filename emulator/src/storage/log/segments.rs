@@ -119,9 +119,10 @@ pub(in crate::storage) struct LogConfig {
 }
 
 impl Default for LogConfig {
-    /// Production sizes: 64 MiB segments, two spares.
+    /// Production sizes: 32 MiB segments, one spare, so a drained log keeps at most its current segment and the
+    /// spare (64 MiB).
     fn default() -> Self {
-        Self { segment_size: 64 << 20, spare_segments: 2 }
+        Self { segment_size: 32 << 20, spare_segments: 1 }
     }
 }
 
