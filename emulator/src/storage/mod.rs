@@ -11,6 +11,8 @@
 mod codec;
 mod log;
 mod sqlite;
+#[cfg(test)]
+mod test_events;
 
 use std::path::PathBuf;
 

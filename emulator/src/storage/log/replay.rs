@@ -231,6 +231,7 @@ impl Replaying {
 
 #[cfg(test)]
 mod tests {
+    use crate::storage::test_events::created;
     use std::collections::BTreeSet;
     use std::sync::Arc;
 
@@ -264,17 +265,6 @@ mod tests {
         MessageState::InFlight {
             until: Timestamp::from_millis(1_000 + u64::from(count)),
             received_at: Timestamp::from_millis(u64::from(count)),
-        }
-    }
-
-    /// Queue `uid` was created.
-    fn create(uid: u64) -> StorageEvent {
-        StorageEvent::QueueCreated {
-            uid,
-            name: format!("us-east-1/000000000000/q{uid}"),
-            attributes: Vec::new(),
-            tags: Vec::new(),
-            created_at: Timestamp::from_millis(1),
         }
     }
 
@@ -344,7 +334,7 @@ mod tests {
 
     /// Stores, updates, removals, purges and a queue deletion over three queues, one commit per inner vector.
     fn history() -> Vec<Vec<StorageEvent>> {
-        let mut commits = vec![vec![create(1), create(2), create(3)]];
+        let mut commits = vec![vec![created(1), created(2), created(3)]];
         for uid in 1..=3 {
             commits.push((1..=4).map(|sequence| store(uid, sequence)).collect());
             commits.push(vec![deduplication(uid, 4)]);
@@ -489,7 +479,7 @@ mod tests {
     #[test]
     fn updates_and_removals_of_messages_stored_in_recycled_segments_are_ignored() {
         let dir = tempfile::tempdir().unwrap();
-        let mut log = write(dir.path(), &[vec![create(1)], vec![store(1, 1)], vec![store(1, 2)]]);
+        let mut log = write(dir.path(), &[vec![created(1)], vec![store(1, 1)], vec![store(1, 2)]]);
         while log.position().segment < 3 {
             append(&mut log, &[metadata(1)]);
         }
@@ -565,7 +555,7 @@ mod tests {
     #[test]
     fn a_valid_record_whose_payload_does_not_decode_is_damage() {
         let dir = tempfile::tempdir().unwrap();
-        let mut log = write(dir.path(), &[vec![create(1), store(1, 1)]]);
+        let mut log = write(dir.path(), &[vec![created(1), store(1, 1)]]);
         let at = log.append(3, 1, &[0xFF; 7]).unwrap();
         log.take_unsynced().sync().unwrap();
 
@@ -626,7 +616,7 @@ mod tests {
         assert!(!applies_to_sqlite(&update(1, 1, 1)));
         assert!(!applies_to_sqlite(&remove(1, 1)));
         for event in [
-            create(1),
+            created(1),
             StorageEvent::QueueRenamed { uid: 1, name: "n".to_owned() },
             StorageEvent::QueueDeleted { uid: 1 },
             StorageEvent::MoveTasksForgotten { source_arn: "arn".to_owned() },

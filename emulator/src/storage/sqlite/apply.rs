@@ -399,6 +399,7 @@ fn write(database: &mut Database, batch: &[Applicable]) -> rusqlite::Result<()> 
 
 #[cfg(test)]
 mod tests {
+    use crate::storage::test_events::created;
     use std::path::PathBuf;
     use std::sync::atomic::Ordering;
 
@@ -438,16 +439,6 @@ mod tests {
     fn contents(dir: &Path) -> (Snapshot, u64) {
         let connection = Connection::open(dir.join("sqskit.db")).expect("open the file");
         (load(&connection).expect("load"), read_applied_through(&connection).expect("applied_through"))
-    }
-
-    fn created(uid: u64) -> StorageEvent {
-        StorageEvent::QueueCreated {
-            uid,
-            name: format!("us-east-1/000000000000/q{uid}"),
-            attributes: Vec::new(),
-            tags: Vec::new(),
-            created_at: Timestamp::from_millis(1),
-        }
     }
 
     fn metadata(uid: u64, version: u64) -> StorageEvent {

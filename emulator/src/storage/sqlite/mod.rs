@@ -399,6 +399,7 @@ mod tests {
     use crate::engine::{
         Md5Digest, MessageAttributes, MessageBody, MessageExtra, MessageState, QueueEvent, StoredMessage, Timestamp,
     };
+    use crate::storage::test_events::created;
     use rusqlite::Connection;
     use std::time::Instant;
 
@@ -428,16 +429,10 @@ mod tests {
     /// Small segments, so that a test fills several.
     const SMALL_SEGMENTS: LogConfig = LogConfig { segment_size: 1 << 20, spare_segments: 2 };
 
-    /// Under steady load of sends and deletes, the log recycles its segments: it stays a few segments long
-    /// instead of growing with everything written.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_log_recycles_its_segments_under_steady_load() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let (storage, _) = SqliteStorage::open_with(dir.path(), SMALL_SEGMENTS).expect("open");
-        storage.append(vec![created(1)]);
-        storage.durable().await.expect("created");
-        // 4,000 messages of 4 KB, each deleted right after: 16 MB through 1 MiB segments.
-        for first in (0..4_000).step_by(10) {
+    /// Messages of 4 KB with the `sequences` of queue 1, ten at a time, each ten deleted right after they are
+    /// durable (4,000 of them: 16 MB through the test's 1 MiB segments).
+    async fn churn(storage: &SqliteStorage, sequences: std::ops::Range<u64>) {
+        for first in sequences.step_by(10) {
             storage.append((first..first + 10).map(|sequence| stored(1, sequence, "m".repeat(4_000))).collect());
             storage.durable().await.expect("stored");
             storage.append(
@@ -447,6 +442,17 @@ mod tests {
             );
             storage.durable().await.expect("deleted");
         }
+    }
+
+    /// Under steady load of sends and deletes, the log recycles its segments: it stays a few segments long
+    /// instead of growing with everything written.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_log_recycles_its_segments_under_steady_load() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (storage, _) = SqliteStorage::open_with(dir.path(), SMALL_SEGMENTS).expect("open");
+        storage.append(vec![created(1)]);
+        storage.durable().await.expect("created");
+        churn(&storage, 0..4_000).await;
         eventually(|| on_disk(dir.path()) < 8 << 20).await;
         storage.close();
         let (_, snapshot) = SqliteStorage::open_with(dir.path(), SMALL_SEGMENTS).expect("reopen");
@@ -475,16 +481,7 @@ mod tests {
             },
         }]);
         storage.durable().await.expect("stored");
-        for first in (1..4_001).step_by(10) {
-            storage.append((first..first + 10).map(|sequence| stored(1, sequence, "m".repeat(4_000))).collect());
-            storage.durable().await.expect("stored");
-            storage.append(
-                (first..first + 10)
-                    .map(|sequence| StorageEvent::Queue { uid: 1, event: QueueEvent::MessageRemoved { sequence } })
-                    .collect(),
-            );
-            storage.durable().await.expect("deleted");
-        }
+        churn(&storage, 1..4_001).await;
         eventually(|| on_disk(dir.path()) < 10 << 20).await;
         storage.close();
         drop(storage);
@@ -1003,16 +1000,6 @@ mod tests {
         while !condition() {
             assert!(Instant::now() < deadline, "not within 10 s");
             tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    fn created(uid: u64) -> StorageEvent {
-        StorageEvent::QueueCreated {
-            uid,
-            name: format!("q{uid}"),
-            attributes: Vec::new(),
-            tags: Vec::new(),
-            created_at: Timestamp::from_millis(1),
         }
     }
 
