@@ -119,6 +119,16 @@ impl MessageIndex {
         }
     }
 
+    /// The segment holding the record of message `sequence` of queue `uid`, if it is live.
+    pub(in crate::storage) fn segment_of(&self, uid: u64, sequence: u64) -> Option<u64> {
+        self.messages.get(&(uid, sequence)).map(|at| at.segment)
+    }
+
+    /// The segments holding records of live messages of queue `uid`.
+    pub(in crate::storage) fn segments_of_queue(&self, uid: u64) -> std::collections::BTreeSet<u64> {
+        self.messages.range((uid, 0)..=(uid, u64::MAX)).map(|(_, at)| at.segment).collect()
+    }
+
     /// Live records in `segment`.
     pub(in crate::storage) fn live_in(&self, segment: u64) -> usize {
         self.live.get(&segment).copied().unwrap_or(0)

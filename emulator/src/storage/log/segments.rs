@@ -966,7 +966,14 @@ impl SegmentLog {
             file.set_len(capacity)?;
         }
         let header = match kept.filter(|header| header.first_event == first_event) {
-            Some(header) => header,
+            Some(header) => {
+                // Kept after a rewind: unless a sync is known to have covered it, it is written again (the same
+                // bytes), so that the next fsync covers it too (a failed writeback may have dropped its page).
+                if lock(&self.shared).vouched < number {
+                    file.write_all_at(&header.encode(), 0)?;
+                }
+                header
+            }
             None => {
                 let header = SegmentHeader { number, first_event, vouched: lock(&self.shared).vouched };
                 file.write_all_at(&header.encode(), 0)?;

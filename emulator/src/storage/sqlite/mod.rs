@@ -165,6 +165,9 @@ impl SqliteStorage {
         let log_dir = dir.join(LOG_DIR);
         let open_error = |source| StorageError::Open { path: path.clone(), source };
         let connection = open_connection(&path)?;
+        // Start-up's own changes (the migration's deletion, the catching up) are durable when they return, like
+        // the applier's later ones: the log may be recycled on the strength of them.
+        connection.execute_batch("PRAGMA synchronous = FULL;").map_err(open_error)?;
         migrate::messages_into_log(&connection, &log_dir, log_config)
             .map_err(|reason| StorageError::Corrupt { path: path.clone(), reason })?;
         let applied_through = read_applied_through(&connection).map_err(open_error)?;
@@ -180,8 +183,13 @@ impl SqliteStorage {
                 ),
             });
         }
+        let Replayed { messages, mut index, to_apply, highest_sequences, end, last_event } = replayed;
+        // The log's tail is made durable first (opening it for writing syncs it), so that SQLite never records
+        // as applied an event that a power cut could still take from the log.
+        let log = SegmentLog::open(&log_dir, log_config, end)
+            .map_err(|source| StorageError::Directory { path: log_dir.clone(), source })?;
         let mut database = Database::new(connection);
-        catch_up(&mut database, &replayed).map_err(open_error)?;
+        catch_up(&mut database, &to_apply, &highest_sequences, last_event).map_err(open_error)?;
         match delete_orphans(&database.connection) {
             Ok(0) => {}
             Ok(orphans) => tracing::warn!(orphans, "deleted rows of queues that no longer exist"),
@@ -189,17 +197,14 @@ impl SqliteStorage {
         }
         let mut snapshot =
             load(&database.connection).map_err(|reason| StorageError::Corrupt { path: path.clone(), reason })?;
-        let Replayed { messages, mut index, end, .. } = replayed;
         attach_messages(&mut snapshot, messages, &mut index);
-        let log = SegmentLog::open(&log_dir, log_config, end)
-            .map_err(|source| StorageError::Directory { path: log_dir.clone(), source })?;
         let inner = Arc::new(Inner {
             pending: Mutex::new(Pending::default()),
             wake: Condvar::new(),
             progress: tokio::sync::watch::Sender::new(Progress::default()),
         });
         let sync = Arc::new(SyncShared::default());
-        let apply = Arc::new(ApplyShared::default());
+        let apply = Arc::new(ApplyShared::new(last_event));
         let (syncer_inner, syncer_sync) = (Arc::clone(&inner), Arc::clone(&sync));
         let syncer = std::thread::Builder::new()
             .name("sqskit-fsync".to_owned())
@@ -305,13 +310,18 @@ impl EventSink for SqliteStorage {
 
 /// Brings SQLite up to the log's end at start-up: the events it holds that it had not applied yet (a crash
 /// came before the applier), and every queue's `next_sequence` past the highest sequence the log stored.
-fn catch_up(database: &mut Database, replayed: &Replayed) -> rusqlite::Result<()> {
+fn catch_up(
+    database: &mut Database,
+    to_apply: &[StorageEvent],
+    highest_sequences: &BTreeMap<u64, u64>,
+    last_event: u64,
+) -> rusqlite::Result<()> {
     let mut transaction = database.begin()?;
-    transaction.write(&replayed.to_apply.iter().collect::<Vec<_>>())?;
-    for (&uid, &sequence) in &replayed.highest_sequences {
+    transaction.write(&to_apply.iter().collect::<Vec<_>>())?;
+    for (&uid, &sequence) in highest_sequences {
         transaction.raise_sequence(uid, sequence);
     }
-    transaction.set_applied_through(replayed.last_event);
+    transaction.set_applied_through(last_event);
     transaction.commit()
 }
 
@@ -427,7 +437,7 @@ mod tests {
     }
 
     /// Small segments, so that a test fills several.
-    const SMALL_SEGMENTS: LogConfig = LogConfig { segment_size: 1 << 20, spare_segments: 2 };
+    const SMALL_SEGMENTS: LogConfig = LogConfig { segment_size: 1 << 20, spare_segments: 1 };
 
     /// Messages of 4 KB with the `sequences` of queue 1, ten at a time, each ten deleted right after they are
     /// durable (4,000 of them: 16 MB through the test's 1 MiB segments).
@@ -526,7 +536,13 @@ mod tests {
         // Recycling goes on while the storage is idle, without waiting for more writes or the close.
         let deadline = Instant::now() + Duration::from_secs(20);
         while on_disk(dir.path()) * 4 >= full {
-            assert!(Instant::now() < deadline, "{} of {full} bytes left 20 s after the drain", on_disk(dir.path()));
+            if Instant::now() >= deadline {
+                let files: Vec<String> = std::fs::read_dir(dir.path().join(LOG_DIR))
+                    .expect("log")
+                    .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
+                    .collect();
+                panic!("{} of {full} bytes left 20 s after the drain; log {files:?}", on_disk(dir.path()));
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         storage.close();

@@ -61,6 +61,11 @@ pub(super) struct Writer<'a> {
     pub(super) sync: &'a SyncShared,
     pub(super) apply: &'a ApplyShared,
     unsynced: VecDeque<UnsyncedCommit>,
+    /// The log number of the last event known on disk (the last commit handed to the applier).
+    synced_through: u64,
+    /// Per segment, the log number of the last event of the commit that last released one of its records
+    /// (removed, purged, or copied forward): the segment holds nothing needed once that commit is on disk.
+    released_by: BTreeMap<u64, u64>,
 }
 
 /// Encoded events with the offset of each in the payload.
@@ -88,7 +93,8 @@ impl<'a> Writer<'a> {
         sync: &'a SyncShared,
         apply: &'a ApplyShared,
     ) -> Self {
-        Self { log, index, inner, sync, apply, unsynced: VecDeque::new() }
+        let synced_through = log.next_event().saturating_sub(1);
+        Self { log, index, inner, sync, apply, unsynced: VecDeque::new(), synced_through, released_by: BTreeMap::new() }
     }
 
     /// The loop; returns once the storage closed and everything written is synced (or failing at shutdown).
@@ -163,20 +169,16 @@ impl<'a> Writer<'a> {
                     events.push(event);
                 }
             }
-            self.apply.push(Applicable {
-                events,
-                highest_sequences: highest_sequences.into_iter().collect(),
-                through: commit.first_event + count - 1,
-            });
+            let through = commit.first_event + count - 1;
+            self.synced_through = self.synced_through.max(through);
+            self.apply.push(Applicable { events, highest_sequences: highest_sequences.into_iter().collect(), through });
         }
     }
 
-    /// Recycles the oldest segments that hold no live message and whose events SQLite holds on disk, once
-    /// everything written is on disk (copies that compaction made of their messages included).
+    /// Recycles the oldest segments that hold no live message, once the commit that released their last one is
+    /// on disk (a removal, or the copies compaction made) and SQLite holds their other events on disk. Commits
+    /// still unsynced after that do not hold it back: under steady load one always is.
     fn recycle(&mut self) {
-        if !self.unsynced.is_empty() {
-            return;
-        }
         let applied = self.apply.durable_through();
         loop {
             let (oldest, next_first) = {
@@ -185,11 +187,14 @@ impl<'a> Writer<'a> {
                 (oldest, next_first)
             };
             // The oldest segment's last event is the one before the next segment's first.
-            if self.index.live_in(oldest) > 0 || next_first.saturating_sub(1) > applied {
+            let released = self.released_by.get(&oldest).is_none_or(|&through| through <= self.synced_through);
+            if self.index.live_in(oldest) > 0 || !released || next_first.saturating_sub(1) > applied {
                 return;
             }
             match self.log.recycle_oldest() {
-                Ok(true) => {}
+                Ok(true) => {
+                    self.released_by.remove(&oldest);
+                }
                 Ok(false) => return,
                 Err(error) => {
                     tracing::warn!(%error, segment = oldest, "could not recycle a log segment; retried later");
@@ -297,6 +302,12 @@ impl<'a> Writer<'a> {
         };
         let Some(start) = self.append_with_retries(first_event, count32, &encoded.payload) else { return false };
         let payload_start = start.offset + RECORD_HEADER_LEN;
+        let through = first_event + count - 1;
+        for event in &events {
+            for segment in self.releases(event) {
+                self.released_by.insert(segment, through);
+            }
+        }
         for (index, event) in events.iter().enumerate() {
             let offset = encoded.offsets.get(index).copied().unwrap_or(0);
             let next = encoded
@@ -311,28 +322,62 @@ impl<'a> Writer<'a> {
         true
     }
 
-    /// Appends a record, retrying with backoff (50 ms to 2 s, which appends do not cut short) while it fails;
-    /// meanwhile the engine refuses durable writes. `None` if it still fails when the storage closes.
+    /// The segments whose records `event` releases from the index (see [`Writer::released_by`]).
+    fn releases(&self, event: &StorageEvent) -> Vec<u64> {
+        match event {
+            StorageEvent::Queue { uid, event } => match event {
+                QueueEvent::MessageStored { sequence, .. } | QueueEvent::MessageRemoved { sequence } => {
+                    self.index.segment_of(*uid, *sequence).into_iter().collect()
+                }
+                QueueEvent::Purged => self.index.segments_of_queue(*uid).into_iter().collect(),
+                QueueEvent::MessageUpdated { .. }
+                | QueueEvent::MetadataChanged { .. }
+                | QueueEvent::DeduplicationRecorded { .. } => Vec::new(),
+            },
+            StorageEvent::QueueDeleted { uid } => self.index.segments_of_queue(*uid).into_iter().collect(),
+            StorageEvent::QueueCreated { .. }
+            | StorageEvent::QueueRenamed { .. }
+            | StorageEvent::MoveTaskChanged { .. }
+            | StorageEvent::MoveTasksForgotten { .. } => Vec::new(),
+        }
+    }
+
+    /// Appends a record where the log ends now, retrying with backoff while it fails (see
+    /// [`Writer::with_retries`]). Each retry first puts the log back where the record starts (a failed write may
+    /// have left part of it), so the record is written at the same place with the same numbers or not at all.
     fn append_with_retries(&mut self, first_event: u64, count: u32, payload: &[u8]) -> Option<Position> {
-        let mut wait = RETRY_FIRST;
-        let start = self.log.position();
-        loop {
+        let (start, sync) = (self.log.position(), self.sync);
+        self.with_retries("cannot write the log", |log| {
+            if log.position() != start || log.next_event() != first_event {
+                log.rewind(start, first_event)?;
+            }
             #[cfg(test)]
-            self.sync.commit_attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            match injected_append_failure(self.sync).and_then(|()| self.log.append(first_event, count, payload)) {
-                Ok(start) => return Some(start),
+            sync.commit_attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            injected_append_failure(sync)?;
+            log.append(first_event, count, payload)
+        })
+    }
+
+    /// Runs `attempt` on the log until it succeeds, with backoff (50 ms to 2 s, which appends do not cut short);
+    /// meanwhile the engine refuses durable writes. `None` if it still fails when the storage closes (after
+    /// one last attempt).
+    fn with_retries<T>(
+        &mut self,
+        what: &str,
+        mut attempt: impl FnMut(&mut SegmentLog) -> std::io::Result<T>,
+    ) -> Option<T> {
+        let mut wait = RETRY_FIRST;
+        loop {
+            match attempt(&mut self.log) {
+                Ok(done) => return Some(done),
                 Err(error) => {
-                    self.report_failure(format!("cannot write the log: {error}"));
-                    // A failed write may have left part of the record: the retry writes it at the same place.
-                    if let Err(error) = self.log.rewind(start, first_event) {
-                        tracing::debug!(%error, "could not rewind the log after a failed write");
-                    }
+                    self.report_failure(format!("{what}: {error}"));
                     let closing = {
                         let pending = self.inner.lock_pending();
                         pending.closing || self.inner.writer_wait(pending, usize::MAX, Some(wait)).closing
                     };
                     if closing {
-                        return self.log.append(first_event, count, payload).ok();
+                        return attempt(&mut self.log).ok();
                     }
                     wait = (wait * 2).min(RETRY_MAX);
                 }
@@ -340,15 +385,17 @@ impl<'a> Writer<'a> {
         }
     }
 
-    /// After a failed fsync: rewinds the log to the first commit not known to be on disk and appends every
-    /// unsynced commit again, byte for byte (so the index's locations stay true). `false` if it still fails
-    /// when the storage closes.
+    /// After a failed fsync: rewinds the log to the first commit not known to be on disk (retried until it
+    /// works) and appends every unsynced commit again, byte for byte (so the index's locations stay true).
+    /// `false` if it still fails when the storage closes.
     fn rewrite_unsynced(&mut self) -> bool {
         #[cfg(test)]
         self.sync.rewrites.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let Some(first) = self.unsynced.front() else { return true };
-        if let Err(error) = self.log.rewind(first.start, first.first_event) {
-            self.report_failure(format!("cannot rewind the log: {error}"));
+        let Some((start, first_event)) = self.unsynced.front().map(|first| (first.start, first.first_event)) else {
+            return true;
+        };
+        if self.with_retries("cannot rewind the log", |log| log.rewind(start, first_event)).is_none() {
+            return false;
         }
         let commits: Vec<(u64, u32, Vec<u8>)> = self
             .unsynced
