@@ -43,6 +43,9 @@ pub(super) struct SyncShared {
     /// Tests: how many times the writer wrote everything not known to be on disk again.
     #[cfg(test)]
     pub(super) rewrites: std::sync::atomic::AtomicU32,
+    /// Tests: milliseconds every fsync is held back, as on a slow disk (so that commits pile up behind it).
+    #[cfg(test)]
+    pub(super) fsync_delay_ms: std::sync::atomic::AtomicU64,
     /// Tests: while set, every append to the log fails with an injected I/O error.
     #[cfg(test)]
     pub(super) fail_appends: std::sync::atomic::AtomicBool,
@@ -55,6 +58,7 @@ pub(super) struct SyncShared {
 #[cfg(test)]
 fn injected(shared: &SyncShared) -> std::io::Result<()> {
     use std::sync::atomic::Ordering;
+    std::thread::sleep(Duration::from_millis(shared.fsync_delay_ms.load(Ordering::SeqCst)));
     match shared.fail_next.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1)) {
         Ok(_) => Err(std::io::Error::other("injected I/O error")),
         Err(_) => Ok(()),
