@@ -6,9 +6,9 @@
 //! where it is and remembers the state it set (compaction writes the message again with it). Each segment counts
 //! the live records it holds; one that holds none has nothing compaction must keep.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::engine::{MessageState, QueueEvent, StorageEvent, Timestamp};
+use crate::engine::{MessageState, QueueEvent, StorageEvent, StoredMessage, Timestamp};
 
 /// Where an event's bytes are in the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +30,15 @@ pub(in crate::storage) struct LatestState {
     pub(in crate::storage) first_received_at: Option<Timestamp>,
     /// Visible, delayed or in flight.
     pub(in crate::storage) state: MessageState,
+}
+
+impl LatestState {
+    /// Sets `message`'s receive state to this one.
+    pub(in crate::storage) fn apply_to(self, message: &mut StoredMessage) {
+        message.receive_count = self.receive_count;
+        message.set_first_received_at(self.first_received_at);
+        message.state = self.state;
+    }
 }
 
 /// A live message that compaction must copy out of a segment.
@@ -56,6 +65,8 @@ pub(in crate::storage) struct MessageIndex {
     live: BTreeMap<u64, usize>,
     /// Bytes of the live messages' records.
     live_bytes: u64,
+    /// Segments that lost a live record since [`MessageIndex::take_released`] (a set: a few segments at most).
+    released: BTreeSet<u64>,
 }
 
 impl MessageIndex {
@@ -119,14 +130,10 @@ impl MessageIndex {
         }
     }
 
-    /// The segment holding the record of message `sequence` of queue `uid`, if it is live.
-    pub(in crate::storage) fn segment_of(&self, uid: u64, sequence: u64) -> Option<u64> {
-        self.messages.get(&(uid, sequence)).map(|at| at.segment)
-    }
-
-    /// The segments holding records of live messages of queue `uid`.
-    pub(in crate::storage) fn segments_of_queue(&self, uid: u64) -> std::collections::BTreeSet<u64> {
-        self.messages.range((uid, 0)..=(uid, u64::MAX)).map(|(_, at)| at.segment).collect()
+    /// The segments that lost a live record (a removal, a purge, or a newer record of the same message) since
+    /// the last call.
+    pub(in crate::storage) fn take_released(&mut self) -> BTreeSet<u64> {
+        std::mem::take(&mut self.released)
     }
 
     /// Live records in `segment`.
@@ -165,6 +172,7 @@ impl MessageIndex {
 
     /// The record at `at` is no longer live.
     fn release(&mut self, at: Location) {
+        self.released.insert(at.segment);
         self.live_bytes = self.live_bytes.saturating_sub(u64::from(at.len));
         if let Some(count) = self.live.get_mut(&at.segment) {
             *count -= 1;

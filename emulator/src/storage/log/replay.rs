@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::index::{Location, MessageIndex};
+use super::index::{LatestState, Location, MessageIndex};
 use super::record::{RecordError, decode_event};
 use super::segments::{CommitRecord, LogEnd, LogReader, RECORD_HEADER_LEN};
 use crate::engine::{QueueEvent, StorageEvent, StoredMessage};
@@ -199,9 +199,7 @@ impl Replaying {
                 event: QueueEvent::MessageUpdated { sequence, receive_count, first_received_at, state },
             } => {
                 if let Some(message) = self.messages.get_mut(&(uid, sequence)) {
-                    message.receive_count = receive_count;
-                    message.set_first_received_at(first_received_at);
-                    message.state = state;
+                    LatestState { receive_count, first_received_at, state }.apply_to(message);
                 }
             }
             StorageEvent::Queue { uid, event: QueueEvent::MessageRemoved { sequence } } => {

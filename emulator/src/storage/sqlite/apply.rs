@@ -15,15 +15,13 @@ use std::time::{Duration, Instant};
 
 use super::schema::{open_connection, release_free_pages};
 use super::write::Database;
+use super::{RETRY_FIRST, RETRY_MAX};
 use crate::engine::StorageEvent;
 
 /// How long the applier gathers more commits after the first one it is woken for.
 const GATHER_TIME: Duration = Duration::from_millis(50);
 /// Queued events that end the gathering early: the transaction is written at once.
 const GATHER_EVENTS: usize = 4_096;
-/// The first wait before retrying a failed transaction, and the longest.
-const RETRY_FIRST: Duration = Duration::from_millis(50);
-const RETRY_MAX: Duration = Duration::from_secs(2);
 /// How often the applier checks for closed deduplication windows and free pages to give back, after writing.
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(1);
 /// How often it releases a step of free pages while a release is under way.

@@ -38,19 +38,18 @@ pub(super) fn messages_into_log(connection: &Connection, log_dir: &Path, config:
     let mut moved = 0_usize;
     for (uid, slot) in queues {
         // One queue at a time: the migration holds at most one queue's messages beside the log's buffers.
-        let messages = load_messages(connection, slot)?;
-        for chunk in messages.chunks(MESSAGES_PER_COMMIT) {
+        let mut messages = load_messages(connection, slot)?.into_iter().peekable();
+        while messages.peek().is_some() {
             let mut payload = Vec::new();
-            for (sequence, message) in chunk {
-                let event = StorageEvent::Queue {
-                    uid,
-                    event: QueueEvent::MessageStored { sequence: *sequence, message: (**message).clone() },
-                };
+            let mut count = 0_u32;
+            for (sequence, message) in messages.by_ref().take(MESSAGES_PER_COMMIT) {
+                let event =
+                    StorageEvent::Queue { uid, event: QueueEvent::MessageStored { sequence, message: *message } };
                 encode_event(&event, &mut payload);
+                count += 1;
             }
-            let count = u32::try_from(chunk.len()).map_err(|e| e.to_string())?;
             log.append(log.next_event(), count, &payload).map_err(log_error)?;
-            moved += chunk.len();
+            moved += count as usize;
         }
     }
     log.take_unsynced().sync().map_err(log_error)?;

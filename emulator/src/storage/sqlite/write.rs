@@ -50,8 +50,8 @@ impl Database {
         Ok(pruned)
     }
 
+    /// Writes `events` in one transaction (tests: the storage itself goes through [`Database::begin`]).
     #[cfg(test)]
-    /// Writes `events` in one transaction (committed to the log; the syncer thread fsyncs it).
     pub(super) fn write_batch<'a>(
         &mut self,
         events: impl IntoIterator<Item = &'a StorageEvent>,

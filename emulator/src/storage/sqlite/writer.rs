@@ -88,12 +88,14 @@ impl<'a> Writer<'a> {
     /// A writer appending to `log` after the events the replay found (`index` holds their live messages).
     pub(super) fn new(
         log: SegmentLog,
-        index: MessageIndex,
+        mut index: MessageIndex,
         inner: &'a Inner,
         sync: &'a SyncShared,
         apply: &'a ApplyShared,
     ) -> Self {
         let synced_through = log.next_event().saturating_sub(1);
+        // What the replay released is on disk already.
+        index.take_released();
         Self { log, index, inner, sync, apply, unsynced: VecDeque::new(), synced_through, released_by: BTreeMap::new() }
     }
 
@@ -228,9 +230,7 @@ impl<'a> Writer<'a> {
             match read {
                 Ok(StorageEvent::Queue { uid, event: QueueEvent::MessageStored { sequence, mut message } }) => {
                     if let Some(latest) = live.latest {
-                        message.receive_count = latest.receive_count;
-                        message.set_first_received_at(latest.first_received_at);
-                        message.state = latest.state;
+                        latest.apply_to(&mut message);
                     }
                     copies.push(StorageEvent::Queue { uid, event: QueueEvent::MessageStored { sequence, message } });
                 }
@@ -302,12 +302,6 @@ impl<'a> Writer<'a> {
         };
         let Some(start) = self.append_with_retries(first_event, count32, &encoded.payload) else { return false };
         let payload_start = start.offset + RECORD_HEADER_LEN;
-        let through = first_event + count - 1;
-        for event in &events {
-            for segment in self.releases(event) {
-                self.released_by.insert(segment, through);
-            }
-        }
         for (index, event) in events.iter().enumerate() {
             let offset = encoded.offsets.get(index).copied().unwrap_or(0);
             let next = encoded
@@ -318,28 +312,12 @@ impl<'a> Writer<'a> {
             let at = Location { segment: start.segment, offset: payload_start + u64::from(offset), len: next - offset };
             self.index.follow(event, at);
         }
+        let through = first_event + count - 1;
+        for segment in self.index.take_released() {
+            self.released_by.insert(segment, through);
+        }
         self.unsynced.push_back(UnsyncedCommit { end, events, start, first_event, payload: encoded.payload });
         true
-    }
-
-    /// The segments whose records `event` releases from the index (see [`Writer::released_by`]).
-    fn releases(&self, event: &StorageEvent) -> Vec<u64> {
-        match event {
-            StorageEvent::Queue { uid, event } => match event {
-                QueueEvent::MessageStored { sequence, .. } | QueueEvent::MessageRemoved { sequence } => {
-                    self.index.segment_of(*uid, *sequence).into_iter().collect()
-                }
-                QueueEvent::Purged => self.index.segments_of_queue(*uid).into_iter().collect(),
-                QueueEvent::MessageUpdated { .. }
-                | QueueEvent::MetadataChanged { .. }
-                | QueueEvent::DeduplicationRecorded { .. } => Vec::new(),
-            },
-            StorageEvent::QueueDeleted { uid } => self.index.segments_of_queue(*uid).into_iter().collect(),
-            StorageEvent::QueueCreated { .. }
-            | StorageEvent::QueueRenamed { .. }
-            | StorageEvent::MoveTaskChanged { .. }
-            | StorageEvent::MoveTasksForgotten { .. } => Vec::new(),
-        }
     }
 
     /// Appends a record where the log ends now, retrying with backoff while it fails (see
