@@ -685,6 +685,40 @@ mod tests {
         assert!(matches!(never.state, MessageState::Visible));
     }
 
+    /// A successful fsync must not report the storage recovered while an append is failing. A commit is
+    /// appended during an fsync when it reaches `GATHER_LIMIT`: here that append fails while a slow fsync of
+    /// the commit before runs, and the fsync's success used to clear the failure until the next retry (so
+    /// durable writes were accepted, and hung, instead of being refused).
+    #[tokio::test]
+    async fn a_successful_fsync_does_not_clear_a_failing_append() {
+        use std::sync::atomic::Ordering;
+        let (dir, storage) = storage_with_queue_1().await;
+        storage.sync.fsync_delay_ms.store(300, Ordering::SeqCst);
+        storage.append(vec![stored(1, 1, "synced slowly".to_owned())]);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        storage.sync.fail_appends.store(true, Ordering::SeqCst);
+        let last = GATHER_LIMIT as u64 + 2;
+        storage.append((2..=last).map(|sequence| stored(1, sequence, String::new())).collect());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while storage.failure().is_none() {
+            assert!(Instant::now() < deadline, "the failing append was never reported");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // The slow fsync ends within this time, and appends are retried several times.
+        let watched = Instant::now() + Duration::from_millis(700);
+        while Instant::now() < watched {
+            assert!(storage.failure().is_some(), "reported recovered while appends still fail");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        storage.sync.fsync_delay_ms.store(0, Ordering::SeqCst);
+        storage.sync.fail_appends.store(false, Ordering::SeqCst);
+        tokio::time::timeout(Duration::from_secs(20), storage.durable()).await.expect("recovered").expect("durable");
+        assert_eq!(storage.failure(), None, "recovery is reported");
+        storage.close();
+        let (_, snapshot) = SqliteStorage::open(dir.path()).expect("reopen");
+        assert_eq!(snapshot.queues[0].messages.len() as u64, last);
+    }
+
     /// While commits fail, the writer retries with backoff, however many requests append meanwhile (each
     /// append used to cut the wait short, so a failing disk was retried once per request); once the cause is
     /// gone, everything appended is committed.

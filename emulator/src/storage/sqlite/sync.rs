@@ -24,6 +24,9 @@ pub(super) struct SyncState {
     pub(super) synced: u64,
     /// An fsync failed: the writer must write everything after `synced` again before the next fsync.
     pub(super) failed: bool,
+    /// The writer's appends (or its rewind) are failing: a successful fsync of what was written before does
+    /// not mean the storage recovered.
+    pub(super) writing_failed: bool,
     /// The writer is done: sync what is written, then stop.
     pub(super) stop: bool,
     /// Set by the syncer when it has stopped: `synced` is final.
@@ -116,12 +119,16 @@ pub(super) fn run(shared: &SyncShared, inner: &Inner) {
                 // The writer may be gathering a transaction until this fsync ends: taking the lock it waits
                 // under before waking it cannot miss it.
                 inner.wake_writer_now(inner.lock_pending());
+                // Under the state's lock, which the writer holds while it reports a failing append: a failure
+                // reported after this reads `writing_failed` is not cleared here.
+                let state = shared.lock();
                 progress.send_modify(|progress| {
                     progress.committed = progress.committed.max(target);
-                    if progress.failure.take().is_some() {
+                    if !state.writing_failed && progress.failure.take().is_some() {
                         tracing::warn!("storage recovered: the changes held back are on disk; durable writes resume");
                     }
                 });
+                drop(state);
             }
             Err(error) => {
                 tracing::error!(

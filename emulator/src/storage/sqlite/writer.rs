@@ -345,10 +345,18 @@ impl<'a> Writer<'a> {
         mut attempt: impl FnMut(&mut SegmentLog) -> std::io::Result<T>,
     ) -> Option<T> {
         let mut wait = RETRY_FIRST;
+        let mut failed = false;
         loop {
             match attempt(&mut self.log) {
-                Ok(done) => return Some(done),
+                Ok(done) => {
+                    if failed {
+                        // The next fsync reports the recovery once this is on disk.
+                        self.sync.lock().writing_failed = false;
+                    }
+                    return Some(done);
+                }
                 Err(error) => {
+                    failed = true;
                     self.report_failure(format!("{what}: {error}"));
                     let closing = {
                         let pending = self.inner.lock_pending();
@@ -392,12 +400,16 @@ impl<'a> Writer<'a> {
 
     /// A write failed: the engine refuses durable writes until a retry succeeds (see [`Inner::progress`]).
     fn report_failure(&self, error: String) {
+        // Under the syncer's state lock, so that an fsync ending now cannot report a recovery over it.
+        let mut state = self.sync.lock();
+        state.writing_failed = true;
         if self.inner.progress.borrow().failure.is_none() {
             tracing::error!(%error, "storage write failed: durable writes are refused (503) until a retry succeeds");
         } else {
             tracing::debug!(%error, "storage write retry failed");
         }
         self.inner.progress.send_modify(|progress| progress.failure = Some(error));
+        drop(state);
     }
 
     /// Closing while writes still fail: what was not written is lost with the process, and the requests
