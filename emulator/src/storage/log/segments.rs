@@ -888,6 +888,11 @@ impl SegmentLog {
         Ok(bytes)
     }
 
+    /// Bytes written to the live segments (headers and records).
+    pub(in crate::storage) fn written_bytes(&self) -> u64 {
+        self.live.iter().map(|segment| segment.end).sum()
+    }
+
     /// Bytes of a segment (see [`LogConfig::segment_size`]).
     pub(in crate::storage) fn segment_size(&self) -> u64 {
         self.config.segment_size
@@ -927,7 +932,9 @@ impl SegmentLog {
         }
         let number = oldest.header.number;
         let path = self.dir.join(segment_file_name(number));
-        let keep = self.spares.len() + self.ahead.len() < self.config.spare_segments;
+        // A segment sized for one large record is not kept: as a spare it would hold that much disk for nothing.
+        let keep = self.spares.len() + self.ahead.len() < self.config.spare_segments
+            && oldest.capacity <= self.config.segment_size;
         if keep {
             fs::rename(&path, self.dir.join(spare_file_name(number)))?;
         } else {
@@ -1370,6 +1377,21 @@ mod tests {
         assert_eq!(names(dir.path()).len(), 3);
         let _log = open_log(dir.path(), LogConfig { spare_segments: 1, ..SMALL });
         assert_eq!(names(dir.path()).len(), 2);
+    }
+
+    #[test]
+    fn a_segment_sized_for_one_large_record_is_deleted_not_kept_as_a_spare() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open_log(dir.path(), SMALL);
+        append(&mut log, 1, 100, 1, true);
+        append(&mut log, 1, 3 * SMALL.segment_size as usize, 2, true);
+        assert_eq!(log.position().segment, 2, "the large record got a segment of its own");
+        append(&mut log, 1, 100, 3, true);
+        assert_eq!(log.position().segment, 3);
+        assert!(log.recycle_oldest().unwrap());
+        assert!(log.recycle_oldest().unwrap());
+        assert_eq!(names(dir.path()), [spare_file_name(1), segment_file_name(3)], "room for two spares");
+        assert_eq!(fs::metadata(dir.path().join(spare_file_name(1))).unwrap().len(), SMALL.segment_size);
     }
 
     #[test]

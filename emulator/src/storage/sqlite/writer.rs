@@ -33,8 +33,8 @@ fn injected_append_failure(_sync: &SyncShared) -> std::io::Result<()> {
 
 /// Live messages compaction copies forward in one commit at most.
 const COMPACTION_BATCH: usize = 4_096;
-/// Segments the log may span before compaction starts copying the oldest one's live messages forward, unless
-/// twice the live messages need more (then that, plus two).
+/// Segments' worth of bytes the log may hold before compaction starts copying the oldest segment's live
+/// messages forward, unless twice the live messages need more (then that, plus two segments).
 const LOG_BUDGET_SEGMENTS: u64 = 4;
 
 /// How often an idle writer checks whether segments can be recycled.
@@ -109,14 +109,15 @@ impl<'a> Writer<'a> {
             let Taken { mut events, mut end, mut closing } = self.take_first();
             let rewrite = self.sync.lock().failed;
             if events.is_empty() && !rewrite && !closing {
-                // Idle: back to recycling.
-                continue;
-            }
-            if rewrite && !self.rewrite_unsynced() {
+                // Idle: compaction that the last commit left due goes ahead on its own, so that the log
+                // shrinks without waiting for another write; otherwise back to recycling.
+                let Some((copies, copies_end)) = self.idle_copies() else { continue };
+                events = copies;
+                end = copies_end;
+            } else if rewrite && !self.rewrite_unsynced() {
                 self.give_up();
                 return;
-            }
-            if !rewrite && self.compaction_due() {
+            } else if !rewrite && self.compaction_due() {
                 // Copies of the oldest segment's live messages go first, in this commit: the engine's events
                 // after them may change the same messages.
                 let mut copies = self.copies_of_oldest();
@@ -206,13 +207,28 @@ impl<'a> Writer<'a> {
         }
     }
 
-    /// Whether the log spans more segments than its budget while its oldest segment still holds live messages
-    /// (which keep it, and every later one, from being recycled).
+    /// Whether the log holds more bytes than its budget while its oldest segment still holds live messages
+    /// (which keep it, and every later one, from being recycled). Bytes, not segments: a commit larger than a
+    /// segment gets a segment of its own, as large as it needs.
     fn compaction_due(&self) -> bool {
-        let segments = self.log.segments().count() as u64;
-        let needed = (self.index.live_bytes() * 2).div_ceil(self.log.segment_size().max(1)) + 2;
+        let segment_size = self.log.segment_size();
+        let budget = (LOG_BUDGET_SEGMENTS * segment_size).max(self.index.live_bytes() * 2 + 2 * segment_size);
         let oldest_live = self.log.segments().next().is_some_and(|(oldest, _)| self.index.live_in(oldest) > 0);
-        oldest_live && segments > LOG_BUDGET_SEGMENTS.max(needed)
+        oldest_live && self.log.written_bytes() > budget
+    }
+
+    /// While the engine appends nothing: compaction's copies when compaction is due, numbered as events of
+    /// their own (nobody waits for them), with the number after them.
+    fn idle_copies(&self) -> Option<(Vec<StorageEvent>, u64)> {
+        if !self.compaction_due() {
+            return None;
+        }
+        let copies = self.copies_of_oldest();
+        if copies.is_empty() {
+            return None;
+        }
+        let end = self.inner.lock_pending().reserve(copies.len())?;
+        Some((copies, end))
     }
 
     /// Copies of up to [`COMPACTION_BATCH`] live messages of the oldest segment, read back from the log, in
