@@ -904,6 +904,67 @@ mod tests {
     /// Version 3 keyed messages and deduplication windows by `(queue_uid, sequence)`; versions 4 and 5 by one
     /// integer built from the queue's slot. Every message and window comes back with its sequence and contents,
     /// rows of deleted queues are dropped, and the migrated file is written and read like a new one.
+    /// Copies the files of `from` (the data file, its write-ahead log and the message log's segments) into `to`.
+    fn copy_files(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).expect("create dir");
+        for entry in std::fs::read_dir(from).expect("read dir") {
+            let entry = entry.expect("entry");
+            let target = to.join(entry.file_name());
+            if entry.file_type().expect("type").is_dir() {
+                copy_files(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), &target).expect("copy");
+            }
+        }
+    }
+
+    /// A crash after the migration's log commit is on disk and before its SQLite delete leaves every message
+    /// both as a row and in the log. The next start moves the rows into the log again, and each message is
+    /// there once (a later record of a message replaces the earlier), also after a delete and another start.
+    #[tokio::test]
+    async fn a_migration_interrupted_before_its_delete_keeps_each_message_once() {
+        let old = tempfile::tempdir().expect("temp dir");
+        older_file(
+            old.path(),
+            3,
+            &[
+                version_3_queue(3, "us-east-1/000000000000/three", 12),
+                version_3_message(3, 5, "three-5"),
+                version_3_message(3, 11, "three-11"),
+            ]
+            .concat(),
+        );
+        let migrated = tempfile::tempdir().expect("temp dir");
+        copy_files(old.path(), migrated.path());
+        let (storage, _) = SqliteStorage::open(migrated.path()).expect("migrated");
+        storage.close();
+        drop(storage);
+        // The crashed start: the schema's migration is committed first (as `open_connection` does), the log
+        // holds the moved messages, and the rows are still there.
+        let crashed = tempfile::tempdir().expect("temp dir");
+        copy_files(old.path(), crashed.path());
+        drop(open_connection(&crashed.path().join(FILE_NAME)).expect("schema migrated"));
+        copy_files(&migrated.path().join(LOG_DIR), &crashed.path().join(LOG_DIR));
+        let rows = |dir: &Path| -> i64 {
+            let connection = Connection::open(dir.join(FILE_NAME)).expect("open the file");
+            connection.query_row("SELECT count(*) FROM messages", [], |row| row.get(0)).expect("count")
+        };
+        assert_eq!(rows(crashed.path()), 2, "the rows are still there");
+        let bodies = |snapshot: &Snapshot| -> Vec<(u64, String)> {
+            snapshot.queues[0].messages.iter().map(|(sequence, m)| (*sequence, m.body.to_string())).collect()
+        };
+        let (storage, snapshot) = SqliteStorage::open(crashed.path()).expect("restarted");
+        assert_eq!(bodies(&snapshot), [(5, "three-5".to_owned()), (11, "three-11".to_owned())]);
+        assert_eq!(rows(crashed.path()), 0, "the rows moved into the log");
+        storage.append(vec![StorageEvent::Queue { uid: 3, event: QueueEvent::MessageRemoved { sequence: 5 } }]);
+        storage.durable().await.expect("deleted");
+        storage.close();
+        drop(storage);
+        let (storage, snapshot) = SqliteStorage::open(crashed.path()).expect("reopened");
+        storage.close();
+        assert_eq!(bodies(&snapshot), [(11, "three-11".to_owned())], "the delete covers both records");
+    }
+
     #[tokio::test]
     async fn a_version_3_file_is_migrated_to_integer_keys() {
         let dir = tempfile::tempdir().expect("temp dir");
