@@ -119,16 +119,21 @@ pub(super) fn run(shared: &SyncShared, inner: &Inner) {
                 // The writer may be gathering a transaction until this fsync ends: taking the lock it waits
                 // under before waking it cannot miss it.
                 inner.wake_writer_now(inner.lock_pending());
-                // Under the state's lock, which the writer holds while it reports a failing append: a failure
-                // reported after this reads `writing_failed` is not cleared here.
-                let state = shared.lock();
-                progress.send_modify(|progress| {
-                    progress.committed = progress.committed.max(target);
-                    if !state.writing_failed && progress.failure.take().is_some() {
-                        tracing::warn!("storage recovered: the changes held back are on disk; durable writes resume");
+                progress.send_modify(|progress| progress.committed = progress.committed.max(target));
+                if progress.borrow().failure.is_some() {
+                    // Under the state's lock, which the writer holds while it reports a failing append: a failure
+                    // it reports is never cleared here while its appends still fail.
+                    let state = shared.lock();
+                    if !state.writing_failed {
+                        progress.send_modify(|progress| {
+                            if progress.failure.take().is_some() {
+                                tracing::warn!(
+                                    "storage recovered: the changes held back are on disk; durable writes resume"
+                                );
+                            }
+                        });
                     }
-                });
-                drop(state);
+                }
             }
             Err(error) => {
                 tracing::error!(
