@@ -732,8 +732,8 @@ mod tests {
 
     /// A successful fsync must not report the storage recovered while an append is failing. A commit is
     /// appended during an fsync when it reaches `GATHER_LIMIT`: here that append fails while a slow fsync of
-    /// the commit before runs, and the fsync's success used to clear the failure until the next retry (so
-    /// durable writes were accepted, and hung, instead of being refused).
+    /// the commit before runs, and the fsync's success used to clear the failure until the next attempt failed
+    /// (so durable writes were accepted, and hung, instead of being refused).
     #[tokio::test]
     async fn a_successful_fsync_does_not_clear_a_failing_append() {
         use std::sync::atomic::Ordering;
@@ -741,6 +741,9 @@ mod tests {
         storage.sync.fsync_delay_ms.store(300, Ordering::SeqCst);
         storage.append(vec![stored(1, 1, "synced slowly".to_owned())]);
         tokio::time::sleep(Duration::from_millis(50)).await;
+        // Each failing attempt takes 150 ms, so the writer is inside one, not waiting to be woken, when the slow
+        // fsync ends: without the mark, the failure would read cleared until that attempt fails.
+        storage.sync.append_delay_ms.store(150, Ordering::SeqCst);
         storage.sync.fail_appends.store(true, Ordering::SeqCst);
         let last = GATHER_LIMIT as u64 + 2;
         storage.append((2..=last).map(|sequence| stored(1, sequence, String::new())).collect());
@@ -757,6 +760,7 @@ mod tests {
         }
         storage.sync.fsync_delay_ms.store(0, Ordering::SeqCst);
         storage.sync.fail_appends.store(false, Ordering::SeqCst);
+        storage.sync.append_delay_ms.store(0, Ordering::SeqCst);
         tokio::time::timeout(Duration::from_secs(20), storage.durable()).await.expect("recovered").expect("durable");
         assert_eq!(storage.failure(), None, "recovery is reported");
         storage.close();
@@ -901,9 +905,6 @@ mod tests {
         assert_eq!(user_version(dir.path()), schema::FORMAT_VERSION);
     }
 
-    /// Version 3 keyed messages and deduplication windows by `(queue_uid, sequence)`; versions 4 and 5 by one
-    /// integer built from the queue's slot. Every message and window comes back with its sequence and contents,
-    /// rows of deleted queues are dropped, and the migrated file is written and read like a new one.
     /// Copies the files of `from` (the data file, its write-ahead log and the message log's segments) into `to`.
     fn copy_files(from: &Path, to: &Path) {
         std::fs::create_dir_all(to).expect("create dir");
@@ -965,6 +966,9 @@ mod tests {
         assert_eq!(bodies(&snapshot), [(11, "three-11".to_owned())], "the delete covers both records");
     }
 
+    /// Version 3 keyed messages and deduplication windows by `(queue_uid, sequence)`; versions 4 and 5 by one
+    /// integer built from the queue's slot. Every message and window comes back with its sequence and contents,
+    /// rows of deleted queues are dropped, and the migrated file is written and read like a new one.
     #[tokio::test]
     async fn a_version_3_file_is_migrated_to_integer_keys() {
         let dir = tempfile::tempdir().expect("temp dir");

@@ -52,6 +52,9 @@ pub(super) struct SyncShared {
     /// Tests: while set, every append to the log fails with an injected I/O error.
     #[cfg(test)]
     pub(super) fail_appends: std::sync::atomic::AtomicBool,
+    /// Tests: milliseconds each injected append failure takes, as on a disk that hangs before it fails.
+    #[cfg(test)]
+    pub(super) append_delay_ms: std::sync::atomic::AtomicU64,
     /// Tests: how many commits the writer's retrying path attempted.
     #[cfg(test)]
     pub(super) commit_attempts: std::sync::atomic::AtomicU32,

@@ -19,7 +19,9 @@ use crate::storage::log::{
 /// An injected append failure, in tests.
 #[cfg(test)]
 fn injected_append_failure(sync: &SyncShared) -> std::io::Result<()> {
-    if sync.fail_appends.load(std::sync::atomic::Ordering::SeqCst) {
+    use std::sync::atomic::Ordering;
+    if sync.fail_appends.load(Ordering::SeqCst) {
+        std::thread::sleep(std::time::Duration::from_millis(sync.append_delay_ms.load(Ordering::SeqCst)));
         Err(std::io::Error::other("injected write failure"))
     } else {
         Ok(())
@@ -117,9 +119,10 @@ impl<'a> Writer<'a> {
             } else if rewrite && !self.rewrite_unsynced() {
                 self.give_up();
                 return;
-            } else if !rewrite && self.compaction_due() {
+            } else if !rewrite && !events.is_empty() && self.compaction_due() {
                 // Copies of the oldest segment's live messages go first, in this commit: the engine's events
-                // after them may change the same messages.
+                // after them may change the same messages. (Not when closing with nothing to write: copies
+                // alone would advance no event number, so nothing would sync them.)
                 let mut copies = self.copies_of_oldest();
                 copies.append(&mut events);
                 events = copies;
@@ -139,6 +142,8 @@ impl<'a> Writer<'a> {
                 let mut state = self.sync.lock();
                 state.written = end;
                 state.unsynced = Some(self.log.take_unsynced());
+                // Appends (if any failed) worked again: the fsync of what they wrote reports the recovery.
+                state.writing_failed = false;
                 // Only a rewrite of everything not known to be on disk answers a failed fsync; one that failed
                 // while this commit was gathered is answered by the next round.
                 if rewrite {
@@ -220,7 +225,8 @@ impl<'a> Writer<'a> {
     /// While the engine appends nothing: compaction's copies when compaction is due, numbered as events of
     /// their own (nobody waits for them), with the number after them.
     fn idle_copies(&self) -> Option<(Vec<StorageEvent>, u64)> {
-        if !self.compaction_due() {
+        // Events waiting (an atomic group being appended) would make `reserve` refuse: no reading for nothing.
+        if !self.compaction_due() || !self.inner.lock_pending().events.is_empty() {
             return None;
         }
         let copies = self.copies_of_oldest();
@@ -361,18 +367,10 @@ impl<'a> Writer<'a> {
         mut attempt: impl FnMut(&mut SegmentLog) -> std::io::Result<T>,
     ) -> Option<T> {
         let mut wait = RETRY_FIRST;
-        let mut failed = false;
         loop {
             match attempt(&mut self.log) {
-                Ok(done) => {
-                    if failed {
-                        // The next fsync reports the recovery once this is on disk.
-                        self.sync.lock().writing_failed = false;
-                    }
-                    return Some(done);
-                }
+                Ok(done) => return Some(done),
                 Err(error) => {
-                    failed = true;
                     self.report_failure(format!("{what}: {error}"));
                     let closing = {
                         let pending = self.inner.lock_pending();
