@@ -389,10 +389,10 @@ mod tests {
 
     /// Checks that the index holds exactly the replayed messages and that each location reads back, through the
     /// writer, as the stored-message event of its key.
-    fn check_index(log: &SegmentLog, replayed: &Replayed) {
+    fn check_index(log: &SegmentLog, replayed: &mut Replayed) {
         let mut indexed = BTreeSet::new();
         for (segment, _) in log.segments() {
-            for live in replayed.index.live_messages_in(segment) {
+            for live in replayed.index.live_messages_in(segment, usize::MAX) {
                 let key = (live.uid, live.sequence);
                 assert!(indexed.insert(key), "{key:?} indexed twice");
                 let bytes = log.read_at(live.stored.segment, live.stored.offset, live.stored.len as usize).unwrap();
@@ -429,7 +429,7 @@ mod tests {
         let log = write(dir.path(), &commits);
         assert!(log.segments().count() >= 4, "the history spans several segments");
 
-        let replayed = replay(dir.path(), 0).unwrap();
+        let mut replayed = replay(dir.path(), 0).unwrap();
 
         let received = Some(Timestamp::from_millis(1));
         let mut expected = vec![((1, 2), 2, received, in_flight(2))];
@@ -449,8 +449,9 @@ mod tests {
         assert_eq!(replayed.end.next_event, events + 1);
         assert_eq!(replayed.end.position, log.position());
 
-        check_index(&log, &replayed);
-        let updated = replayed.index.live_messages_in(1).into_iter().find(|live| (live.uid, live.sequence) == (1, 2));
+        check_index(&log, &mut replayed);
+        let updated =
+            replayed.index.live_messages_in(1, usize::MAX).into_iter().find(|live| (live.uid, live.sequence) == (1, 2));
         assert_eq!(updated.and_then(|live| live.latest).map(|latest| latest.receive_count), Some(2));
     }
 
@@ -486,14 +487,14 @@ mod tests {
         append(&mut log, &[update(1, 1, 1), remove(1, 2), store(1, 3)]);
         log.take_unsynced().sync().unwrap();
 
-        let replayed = replay(dir.path(), 0).unwrap();
+        let mut replayed = replay(dir.path(), 0).unwrap();
 
         assert_eq!(replayed.messages.keys().copied().collect::<Vec<_>>(), vec![(1, 3)]);
         assert_eq!(replayed.highest_sequences, BTreeMap::from([(1, 3)]));
         assert!(replayed.to_apply.iter().all(|event| matches!(event, StorageEvent::Queue { .. })));
         assert_eq!(replayed.end.segments.first().map(|segment| segment.number), Some(2));
         assert_eq!(replayed.last_event, log.next_event() - 1);
-        check_index(&log, &replayed);
+        check_index(&log, &mut replayed);
     }
 
     #[test]

@@ -224,7 +224,7 @@ impl<'a> Writer<'a> {
 
     /// While the engine appends nothing: compaction's copies when compaction is due, numbered as events of
     /// their own (nobody waits for them), with the number after them.
-    fn idle_copies(&self) -> Option<(Vec<StorageEvent>, u64)> {
+    fn idle_copies(&mut self) -> Option<(Vec<StorageEvent>, u64)> {
         // Events waiting (an atomic group being appended) would make `reserve` refuse: no reading for nothing.
         if !self.compaction_due() || !self.inner.lock_pending().events.is_empty() {
             return None;
@@ -240,10 +240,10 @@ impl<'a> Writer<'a> {
     /// Copies of up to [`COMPACTION_BATCH`] live messages of the oldest segment, read back from the log, in
     /// their latest state. A record that cannot be read back stops compaction for this commit (logged): the
     /// segment then stays.
-    fn copies_of_oldest(&self) -> Vec<StorageEvent> {
+    fn copies_of_oldest(&mut self) -> Vec<StorageEvent> {
         let Some((oldest, _)) = self.log.segments().next() else { return Vec::new() };
         let mut copies = Vec::new();
-        for live in self.index.live_messages_in(oldest).into_iter().take(COMPACTION_BATCH) {
+        for live in self.index.live_messages_in(oldest, COMPACTION_BATCH) {
             let read = self
                 .log
                 .read_at(live.stored.segment, live.stored.offset, live.stored.len as usize)
