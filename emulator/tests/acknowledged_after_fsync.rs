@@ -8,7 +8,7 @@
 //! answered before its commit reached the disk writes the answer while that fsync is still being delayed, and
 //! this test fails. It covers sends, batches, deletes, queue changes and the move-task actions.
 //!
-//! Only the syncer thread's fsyncs of the message log's segments count: the applier's (which writes what
+//! Only the writer thread's fsyncs of the message log's segments count: the applier's (which writes what
 //! SQLite holds into the database file once the log has it on disk) could otherwise cover an answer by chance.
 //! The same trace shows that the writer thread never fsyncs the database file and that the applier does make
 //! its transactions durable (`synchronous=FULL`: the log's segments are recycled only after that).
@@ -227,11 +227,11 @@ async fn durable_writes_are_answered_only_after_their_fsync_returned() {
 
     assert_eq!(trace.answers.len(), requests.len(), "one HTTP answer per request in the trace:\n{text}");
     let thread = |name: &str| *threads.get(name).unwrap_or_else(|| panic!("no {name} thread in {threads:?}"));
-    let (syncer, writer, applier) = (thread("sqskit-fsync"), thread("sqskit-storage"), thread("sqskit-apply"));
+    let (writer, applier) = (thread("sqskit-storage"), thread("sqskit-apply"));
     let database_fsyncs_by =
         |tid: u32| trace.fsyncs.iter().filter(|fsync| fsync.tid == tid && fsync.path.contains("/sqskit.db")).count();
-    let segment_fsync = |fsync: &&Fsync| fsync.tid == syncer && fsync.path.ends_with(".seg");
-    assert!(trace.fsyncs.iter().any(|fsync| segment_fsync(&fsync)), "the syncer made no fsync of the log:\n{text}");
+    let segment_fsync = |fsync: &&Fsync| fsync.tid == writer && fsync.path.ends_with(".seg");
+    assert!(trace.fsyncs.iter().any(|fsync| segment_fsync(&fsync)), "the writer made no fsync of the log:\n{text}");
     assert_eq!(database_fsyncs_by(writer), 0, "the writer thread fsynced the database file:\n{text}");
     assert!(database_fsyncs_by(applier) > 0, "the applier never made a transaction durable:\n{text}");
     for (k, ((action, durable), &answer)) in requests.iter().zip(&trace.answers).enumerate() {

@@ -69,10 +69,10 @@
 //!
 //! # Writing and syncing
 //!
-//! [`SegmentLog`] appends on the writer thread; [`SegmentLog::take_unsynced`] hands the syncer an [`Unsynced`]
+//! [`SegmentLog`] appends on the writer thread; [`SegmentLog::take_unsynced`] hands whoever syncs an [`Unsynced`]
 //! naming the files written since the last sync known to have succeeded and whether the directory changed (a
 //! segment created or renamed into place). An `Unsynced` covers everything written before it was taken, on its
-//! own. Syncs must run in the order taken (one syncer thread). A failed sync is not retried on the same data: the
+//! own. Syncs must run in the order taken (the writer runs them, one at a time). A failed sync is not retried on the same data: the
 //! caller rewinds ([`SegmentLog::rewind`]) to the first record not known on disk and appends the same records
 //! again; a sync that succeeds after a failure, from an `Unsynced` taken before the rewind, counts for nothing.
 //!
@@ -581,7 +581,7 @@ fn lock(shared: &Mutex<SyncProgress>) -> MutexGuard<'_, SyncProgress> {
     shared.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// What one sync must cover: see [`SegmentLog::take_unsynced`]. Sync it on the syncer thread.
+/// What one sync must cover: see [`SegmentLog::take_unsynced`].
 #[derive(Debug)]
 pub(in crate::storage) struct Unsynced {
     /// Files with writes not known on disk.

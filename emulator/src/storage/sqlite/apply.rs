@@ -358,7 +358,7 @@ impl Upkeep {
 }
 
 /// Sets up an applier's connection: `synchronous = FULL`, so that a committed transaction is on disk when the
-/// commit returns (no syncer thread fsyncs SQLite's log for it), and automatic checkpoints, so that its
+/// commit returns (nothing else fsyncs SQLite's log for it), and automatic checkpoints, so that its
 /// write-ahead log does not grow without end (nothing waits for the applier, so it can checkpoint itself).
 fn make_durable(database: &Database) -> rusqlite::Result<()> {
     database.connection.execute_batch("PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 1000;")

@@ -1,11 +1,12 @@
 //! [`SqliteStorage`]: every event goes into the append-only message log (`storage/log/`, docs/message-log.md),
-//! one commit record per batch of whatever was appended meanwhile (group commit), made durable by a second
-//! thread's `fdatasync`, which overlaps the writing of the next commit (`sync.rs`). SQLite holds everything but
-//! messages (queues, metadata, move tasks, deduplication windows), applied by a third thread once the log has
-//! it on disk.
+//! one commit record per batch of whatever was appended meanwhile (group commit), made durable by the writer
+//! thread's `fdatasync` (`sync.rs`). SQLite holds everything but messages (queues, metadata, move tasks,
+//! deduplication windows), applied by a second thread once the log has it on disk.
 //!
-//! - `writer.rs`: the writer thread (commits, rewrites after a failed fsync, compaction, recycling);
-//! - `sync.rs`: the syncer thread; `apply.rs`: the applier thread, SQLite's only writer after start-up;
+//! - `writer.rs`: the writer thread (commits and their fsyncs, rewrites after a failed fsync, compaction,
+//!   recycling);
+//! - `sync.rs`: the fsync of a commit, and fault injection for tests; `apply.rs`: the applier thread, SQLite's
+//!   only writer after start-up;
 //! - `schema.rs`: the file's tables, opening and checking it, and how values map into columns;
 //! - `write.rs`: events as one SQLite transaction; `load.rs`: reading SQLite back at start-up;
 //! - `migrate.rs`: messages of files older than the log, moved into it at start-up.
@@ -113,7 +114,7 @@ impl Inner {
     }
 
     /// The writer waits, at most `timeout` if given, until an append leaves `wants` takeable events (see
-    /// [`Inner::wake_writer`]), [`Inner::wake_writer_now`], or a spurious wake-up.
+    /// [`Inner::wake_writer`]), the storage closing, or a spurious wake-up.
     fn writer_wait<'a>(
         &self,
         mut pending: MutexGuard<'a, Pending>,
@@ -139,22 +140,13 @@ impl Inner {
             self.wake.notify_one();
         }
     }
-
-    /// Releases `pending` and wakes the writer if it waits at all.
-    fn wake_writer_now(&self, pending: MutexGuard<'_, Pending>) {
-        let wake = pending.writer_wants > 0;
-        drop(pending);
-        if wake {
-            self.wake.notify_one();
-        }
-    }
 }
 
 /// Durable storage in `DIR/sqskit.db`.
 #[derive(Debug)]
 pub struct SqliteStorage {
     inner: Arc<Inner>,
-    /// Shared with the writer and the syncer (tests inject fsync failures through it).
+    /// Shared with the writer (tests inject append and fsync failures through it).
     #[cfg_attr(not(test), allow(dead_code))]
     sync: Arc<SyncShared>,
     path: PathBuf,
@@ -217,11 +209,6 @@ impl SqliteStorage {
         });
         let sync = Arc::new(SyncShared::default());
         let apply = Arc::new(ApplyShared::new(last_event));
-        let (syncer_inner, syncer_sync) = (Arc::clone(&inner), Arc::clone(&sync));
-        let syncer = std::thread::Builder::new()
-            .name("sqskit-fsync".to_owned())
-            .spawn(move || sync::run(&syncer_sync, &syncer_inner))
-            .map_err(StorageError::Writer)?;
         let (applier_shared, applier_path) = (Arc::clone(&apply), path.clone());
         let applier = std::thread::Builder::new()
             .name("sqskit-apply".to_owned())
@@ -232,9 +219,6 @@ impl SqliteStorage {
             .name("sqskit-storage".to_owned())
             .spawn(move || {
                 Writer::new(log, index, &writer_inner, &writer_sync, &apply).run();
-                if syncer.join().is_err() {
-                    tracing::error!("the storage syncer panicked");
-                }
                 // Closed last: SQLite gets everything the log has on disk.
                 apply.stop();
                 if applier.join().is_err() {
@@ -374,14 +358,6 @@ fn attach_messages(
 const RETRY_FIRST: Duration = Duration::from_millis(50);
 const RETRY_MAX: Duration = Duration::from_secs(2);
 
-/// Events a transaction gathers at most while the syncer is busy; then it commits and waits its turn.
-const GATHER_LIMIT: usize = 16_384;
-
-/// Events that must be waiting before an append wakes a writer that gathers a transaction during an fsync (the
-/// syncer wakes it anyway when the fsync ends). Waking it for every request cost a context switch each, on the
-/// core the request handlers need: on one pinned core, 64 made durable send-batch and drain 6–7% faster than 1.
-const GATHER_WAKE: usize = 64;
-
 /// Events the writer took from [`Pending`].
 struct Taken {
     events: Vec<StorageEvent>,
@@ -389,30 +365,6 @@ struct Taken {
     end: u64,
     /// The storage is closing and nothing is left to take.
     closing: bool,
-}
-
-/// Waits, while the syncer still has an earlier transaction to make durable, for more events to take, and
-/// takes them, with `true` when the syncer is free by now (this is the last take of the transaction); `None`
-/// once the syncer is free (or failed) and nothing is left to take, or the storage is closing with nothing left.
-fn next_while_syncing(inner: &Inner, sync: &SyncShared) -> Option<(Taken, bool)> {
-    let mut pending = inner.lock_pending();
-    loop {
-        // (The syncer takes this lock after it moves `synced` or sets `failed`, before it wakes us.)
-        let (failed, busy) = {
-            let state = sync.lock();
-            (state.failed, state.synced < state.written)
-        };
-        if failed || (pending.closing && pending.events.is_empty()) {
-            return None;
-        }
-        if pending.takeable() > 0 {
-            return Some((pending.take(), !busy));
-        }
-        if !busy {
-            return None;
-        }
-        pending = inner.writer_wait(pending, GATHER_WAKE, None);
-    }
 }
 
 #[cfg(test)]
@@ -728,44 +680,6 @@ mod tests {
         let (_, never) = &messages[1_999];
         assert_eq!((never.receive_count, never.first_received_at()), (0, None));
         assert!(matches!(never.state, MessageState::Visible));
-    }
-
-    /// A successful fsync must not report the storage recovered while an append is failing. A commit is
-    /// appended during an fsync when it reaches `GATHER_LIMIT`: here that append fails while a slow fsync of
-    /// the commit before runs, and the fsync's success used to clear the failure until the next attempt failed
-    /// (so durable writes were accepted, and hung, instead of being refused).
-    #[tokio::test]
-    async fn a_successful_fsync_does_not_clear_a_failing_append() {
-        use std::sync::atomic::Ordering;
-        let (dir, storage) = storage_with_queue_1().await;
-        storage.sync.fsync_delay_ms.store(300, Ordering::SeqCst);
-        storage.append(vec![stored(1, 1, "synced slowly".to_owned())]);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        // Each failing attempt takes 150 ms, so the writer is inside one, not waiting to be woken, when the slow
-        // fsync ends: without the mark, the failure would read cleared until that attempt fails.
-        storage.sync.append_delay_ms.store(150, Ordering::SeqCst);
-        storage.sync.fail_appends.store(true, Ordering::SeqCst);
-        let last = GATHER_LIMIT as u64 + 2;
-        storage.append((2..=last).map(|sequence| stored(1, sequence, String::new())).collect());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while storage.failure().is_none() {
-            assert!(Instant::now() < deadline, "the failing append was never reported");
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        // The slow fsync ends within this time, and appends are retried several times.
-        let watched = Instant::now() + Duration::from_millis(700);
-        while Instant::now() < watched {
-            assert!(storage.failure().is_some(), "reported recovered while appends still fail");
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        storage.sync.fsync_delay_ms.store(0, Ordering::SeqCst);
-        storage.sync.fail_appends.store(false, Ordering::SeqCst);
-        storage.sync.append_delay_ms.store(0, Ordering::SeqCst);
-        tokio::time::timeout(Duration::from_secs(20), storage.durable()).await.expect("recovered").expect("durable");
-        assert_eq!(storage.failure(), None, "recovery is reported");
-        storage.close();
-        let (_, snapshot) = SqliteStorage::open(dir.path()).expect("reopen");
-        assert_eq!(snapshot.queues[0].messages.len() as u64, last);
     }
 
     /// While commits fail, the writer retries with backoff, however many requests append meanwhile (each

@@ -1,16 +1,18 @@
 //! The writer thread over the message log (docs/message-log.md): takes what may be committed, encodes it as one
-//! commit record, appends it to the log with one write, and hands it to the syncer; once a commit is on disk,
-//! what SQLite holds of it goes to the applier, and segments nothing needs any more are recycled.
+//! commit record, appends it to the log with one write and makes it durable with one `fdatasync` (`sync.rs`);
+//! then it reports the commit's events durable, hands what SQLite holds of it to the applier, and recycles
+//! segments nothing needs any more.
 //!
 //! Failures are fail-stop, as before: a failed append is retried with backoff (requests waiting for it keep
 //! waiting, durable writes are refused meanwhile); after a failed `fdatasync` the writer rewinds the log to the
 //! first commit not known to be on disk and appends the same bytes again, and the next `fdatasync` decides.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
 
 use super::apply::{Applicable, ApplyShared};
 use super::sync::SyncShared;
-use super::{GATHER_LIMIT, Inner, RETRY_FIRST, RETRY_MAX, Taken, next_while_syncing};
+use super::{Inner, RETRY_FIRST, RETRY_MAX, Taken, sync};
 use crate::engine::{QueueEvent, StorageEvent};
 use crate::storage::log::{
     Location, MessageIndex, Position, RECORD_HEADER_LEN, SegmentLog, applies_to_sqlite, decode_event, encode_event,
@@ -20,12 +22,7 @@ use crate::storage::log::{
 #[cfg(test)]
 fn injected_append_failure(sync: &SyncShared) -> std::io::Result<()> {
     use std::sync::atomic::Ordering;
-    if sync.fail_appends.load(Ordering::SeqCst) {
-        std::thread::sleep(std::time::Duration::from_millis(sync.append_delay_ms.load(Ordering::SeqCst)));
-        Err(std::io::Error::other("injected write failure"))
-    } else {
-        Ok(())
-    }
+    if sync.fail_appends.load(Ordering::SeqCst) { Err(std::io::Error::other("injected write failure")) } else { Ok(()) }
 }
 
 #[cfg(not(test))]
@@ -65,6 +62,12 @@ pub(super) struct Writer<'a> {
     unsynced: VecDeque<UnsyncedCommit>,
     /// The log number of the last event known on disk (the last commit handed to the applier).
     synced_through: u64,
+    /// The in-process number of the event after the last one on disk (see [`Taken::end`]).
+    synced: u64,
+    /// The last fsync failed: everything not known to be on disk is written again before the next one.
+    failed: bool,
+    /// How long to wait after the next failed fsync.
+    fsync_backoff: Duration,
     /// Per segment, the log number of the last event of the commit that last released one of its records
     /// (removed, purged, or copied forward): the segment holds nothing needed once that commit is on disk.
     released_by: BTreeMap<u64, u64>,
@@ -98,18 +101,28 @@ impl<'a> Writer<'a> {
         let synced_through = log.next_event().saturating_sub(1);
         // What the replay released is on disk already.
         index.take_released();
-        Self { log, index, inner, sync, apply, unsynced: VecDeque::new(), synced_through, released_by: BTreeMap::new() }
+        Self {
+            log,
+            index,
+            inner,
+            sync,
+            apply,
+            unsynced: VecDeque::new(),
+            synced_through,
+            synced: 0,
+            failed: false,
+            fsync_backoff: Duration::ZERO,
+            released_by: BTreeMap::new(),
+        }
     }
 
     /// The loop; returns once the storage closed and everything written is synced (or failing at shutdown).
     pub(super) fn run(mut self) {
         loop {
-            // One commit ahead of the fsync at most (see `sync.rs`).
-            let synced = self.sync.wait_until(|state| state.failed || state.taken >= state.written).synced;
-            self.hand_over(synced);
+            self.hand_over(self.synced);
             self.recycle();
             let Taken { mut events, mut end, mut closing } = self.take_first();
-            let rewrite = self.sync.lock().failed;
+            let rewrite = self.failed;
             if events.is_empty() && !rewrite && !closing {
                 // Idle: compaction that the last commit left due goes ahead on its own, so that the log
                 // shrinks without waiting for another write; otherwise back to recycling.
@@ -130,32 +143,66 @@ impl<'a> Writer<'a> {
             if !events.is_empty() {
                 let mut encoded = Encoded::default();
                 encoded.push(&events);
-                if !rewrite {
-                    self.gather(&mut events, &mut encoded, &mut end, &mut closing);
+                if !rewrite && !closing {
+                    // What arrived while this was encoded goes along, instead of waiting out the fsync.
+                    let more = self.inner.lock_pending().take();
+                    encoded.push(&more.events);
+                    events.extend(more.events);
+                    (end, closing) = (more.end, more.closing);
                 }
                 if !self.commit(events, encoded, end) {
                     self.give_up();
                     return;
                 }
             }
-            {
-                let mut state = self.sync.lock();
-                state.written = end;
-                state.unsynced = Some(self.log.take_unsynced());
-                // Appends (if any failed) worked again: the fsync of what they wrote reports the recovery.
-                state.writing_failed = false;
-                // Only a rewrite of everything not known to be on disk answers a failed fsync; one that failed
-                // while this commit was gathered is answered by the next round.
-                if rewrite {
-                    state.failed = false;
-                }
+            if end > self.synced || rewrite {
+                self.sync_through(end, closing);
             }
-            self.sync.wake.notify_all();
             if closing {
-                self.stop_syncer();
-                let synced = self.sync.wait_until(|state| state.stopped).synced;
-                self.hand_over(synced);
+                if self.failed {
+                    self.give_up();
+                } else {
+                    self.hand_over(self.synced);
+                }
                 return;
+            }
+        }
+    }
+
+    /// Makes everything appended so far durable with one fsync and reports the events up to in-process event
+    /// `end` durable. After a failed fsync it reports the failure (durable writes are refused meanwhile), waits
+    /// its backoff (cut short when closing), and marks the unsynced commits to be written again.
+    fn sync_through(&mut self, end: u64, closing: bool) {
+        let unsynced = self.log.take_unsynced();
+        match sync::fsync(self.sync, &unsynced) {
+            Ok(()) => {
+                self.fsync_backoff = Duration::ZERO;
+                self.failed = false;
+                self.synced = self.synced.max(end);
+                let synced = self.synced;
+                self.inner.progress.send_modify(|progress| {
+                    progress.committed = progress.committed.max(synced);
+                    if progress.failure.take().is_some() {
+                        tracing::warn!("storage recovered: the changes held back are on disk; durable writes resume");
+                    }
+                });
+            }
+            Err(error) => {
+                tracing::error!(
+                    %error,
+                    "fsync of the message log failed: durable writes are refused (503) until the changes are \
+                     written again and synced"
+                );
+                self.inner.progress.send_modify(|progress| progress.failure = Some(format!("fsync failed: {error}")));
+                self.failed = true;
+                if !closing {
+                    // Not in a tight loop while the disk keeps failing.
+                    self.fsync_backoff = (self.fsync_backoff * 2).clamp(RETRY_FIRST, RETRY_MAX);
+                    let pending = self.inner.lock_pending();
+                    if !pending.closing {
+                        drop(self.inner.writer_wait(pending, usize::MAX, Some(self.fsync_backoff)));
+                    }
+                }
             }
         }
     }
@@ -273,42 +320,19 @@ impl<'a> Writer<'a> {
         copies
     }
 
-    /// Waits until there are events to take (or the storage closes, or an fsync failed), and takes them. It
-    /// returns with nothing taken when commits it wrote are now on disk (to hand them to the applier), and,
-    /// while the log has segments older than the current one, after [`RECYCLE_CHECK`], so that an idle log
-    /// still recycles what the applier has made unnecessary since.
+    /// Waits until there are events to take (or the storage closes, or an fsync failed), and takes them. While
+    /// the log has segments older than the current one it returns with nothing taken after [`RECYCLE_CHECK`], so
+    /// that an idle log still recycles what the applier has made unnecessary since, and compacts.
     fn take_first(&self) -> Taken {
         let idle = (self.log.segments().nth(1).is_some()).then_some(RECYCLE_CHECK);
-        // Commits the syncer has yet to finish: it wakes us when it has, and they go to the applier.
-        let handing_over = !self.unsynced.is_empty();
         let mut pending = self.inner.lock_pending();
         loop {
-            // (The syncer sets `failed` before it takes this lock to wake us: no lost wake-up.)
-            if pending.takeable() > 0 || (pending.closing && pending.events.is_empty()) || self.sync.lock().failed {
-                return pending.take();
-            }
-            if handing_over && self.sync.lock().synced >= self.unsynced.back().map_or(0, |commit| commit.end) {
+            if pending.takeable() > 0 || (pending.closing && pending.events.is_empty()) || self.failed {
                 return pending.take();
             }
             pending = self.inner.writer_wait(pending, 1, idle);
-            if (idle.is_some() || handing_over) && pending.takeable() == 0 && !pending.closing {
+            if idle.is_some() && pending.takeable() == 0 && !pending.closing {
                 return pending.take();
-            }
-        }
-    }
-
-    /// While the syncer is still busy with the commit before, takes and encodes what is appended meanwhile (in
-    /// steps of at least `GATHER_WAKE` events during the fsync, and what is left once it ends), so that the next
-    /// fsync covers everything that arrived during this one.
-    fn gather(&self, events: &mut Vec<StorageEvent>, encoded: &mut Encoded, end: &mut u64, closing: &mut bool) {
-        while !*closing && events.len() < GATHER_LIMIT {
-            let Some((more, last)) = next_while_syncing(self.inner, self.sync) else { break };
-            encoded.push(&more.events);
-            events.extend(more.events);
-            *end = more.end;
-            *closing = more.closing;
-            if last {
-                break;
             }
         }
     }
@@ -414,28 +438,17 @@ impl<'a> Writer<'a> {
 
     /// A write failed: the engine refuses durable writes until a retry succeeds (see [`Inner::progress`]).
     fn report_failure(&self, error: String) {
-        // Under the syncer's state lock, so that an fsync ending now cannot report a recovery over it.
-        let mut state = self.sync.lock();
-        state.writing_failed = true;
         if self.inner.progress.borrow().failure.is_none() {
             tracing::error!(%error, "storage write failed: durable writes are refused (503) until a retry succeeds");
         } else {
             tracing::debug!(%error, "storage write retry failed");
         }
         self.inner.progress.send_modify(|progress| progress.failure = Some(error));
-        drop(state);
     }
 
     /// Closing while writes still fail: what was not written is lost with the process, and the requests
     /// waiting for it are told so.
     fn give_up(&self) {
         tracing::error!("storage is still failing at shutdown; changes that were never acknowledged are lost");
-        self.stop_syncer();
-    }
-
-    /// Tells the syncer to sync what is written and stop.
-    fn stop_syncer(&self) {
-        self.sync.lock().stop = true;
-        self.sync.wake.notify_all();
     }
 }
