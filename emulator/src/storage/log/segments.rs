@@ -858,11 +858,10 @@ impl SegmentLog {
         }
         let written_in = self.takes + 1;
         for (at, segment) in self.live.iter_mut().enumerate() {
+            // Segments before it keep their mark: what they hold since the last sync still needs the next one.
             if at == index {
                 segment.end = to.offset;
                 segment.written_in = written_in;
-            } else {
-                segment.written_in = 0;
             }
         }
         self.directory_written_in = written_in;
@@ -1392,6 +1391,21 @@ mod tests {
         assert!(log.recycle_oldest().unwrap());
         assert_eq!(names(dir.path()), [spare_file_name(1), segment_file_name(3)], "room for two spares");
         assert_eq!(fs::metadata(dir.path().join(spare_file_name(1))).unwrap().len(), SMALL.segment_size);
+    }
+
+    /// A rewind into a later segment (a failed append after the log moved on) keeps the earlier segments that
+    /// were written since the last sync in the next one: their records are still not on disk.
+    #[test]
+    fn a_rewind_keeps_earlier_unsynced_segments_in_the_next_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open_log(dir.path(), SMALL);
+        append(&mut log, 1, 100, 1, true);
+        let first_unsynced = log.position().segment;
+        let written = fill_until(&mut log, first_unsynced + 1, 4000, false);
+        let last = written.last().unwrap();
+        assert_eq!(last.start.segment, first_unsynced + 1);
+        log.rewind(last.start, last.first_event).unwrap();
+        assert_eq!(log.take_unsynced().files.len(), 2, "both segments written since the last sync");
     }
 
     #[test]
