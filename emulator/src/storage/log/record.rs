@@ -210,8 +210,23 @@ pub(in crate::storage) fn encode_event(event: &StorageEvent, out: &mut Vec<u8>) 
 /// # Errors
 /// [`RecordError`] when the bytes do not hold a whole, well-formed event.
 pub(in crate::storage) fn decode_event(input: &mut &[u8]) -> Result<StorageEvent, RecordError> {
-    let mut reader = Reader { rest: input };
-    let event = reader.event()?;
+    decode_event_sharing(input, &mut None)
+}
+
+/// [`decode_event`], reusing `sender` (the sender id of the last message decoded) for a message with the same
+/// one and keeping the new one otherwise: most messages share their sender, so a replay of millions keeps one
+/// copy, as the engine and the SQLite loader do.
+///
+/// # Errors
+/// As [`decode_event`].
+pub(in crate::storage) fn decode_event_sharing(
+    input: &mut &[u8],
+    sender: &mut Option<Arc<str>>,
+) -> Result<StorageEvent, RecordError> {
+    let mut reader = Reader { rest: input, sender: sender.take() };
+    let event = reader.event();
+    *sender = reader.sender.take();
+    let event = event?;
     *input = reader.rest;
     Ok(event)
 }
@@ -542,6 +557,8 @@ fn put_u64(out: &mut Vec<u8>, value: u64) {
 struct Reader<'a> {
     /// The bytes not yet decoded.
     rest: &'a [u8],
+    /// The sender id of the last message decoded, shared with the next one that has the same.
+    sender: Option<Arc<str>>,
 }
 
 impl<'a> Reader<'a> {
@@ -611,7 +628,11 @@ impl<'a> Reader<'a> {
         let first_received_at = self.optional("first_received_at", |reader| reader.time("first_received_at"))?;
         let receive_count = self.u32("receive count")?;
         let state = self.state()?;
-        let sender_id: Arc<str> = Arc::from(self.str("sender id")?);
+        let sender_text = self.str("sender id")?;
+        let sender_id = match &self.sender {
+            Some(last) if **last == *sender_text => Arc::clone(last),
+            _ => Arc::clone(self.sender.insert(Arc::from(sender_text))),
+        };
         let body = MessageBody::new(self.string("message body")?);
         let extra = self.optional("message extra", Self::extra)?;
         let attributes = self.message_attributes()?;

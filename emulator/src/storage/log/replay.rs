@@ -17,7 +17,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::index::{LatestState, Location, MessageIndex};
-use super::record::{RecordError, decode_event};
+use super::record::{RecordError, decode_event_sharing};
 use super::segments::{CommitRecord, LogEnd, LogReader, RECORD_HEADER_LEN};
 use crate::engine::{QueueEvent, StorageEvent, StoredMessage};
 
@@ -147,6 +147,8 @@ struct Replaying {
     highest_sequences: BTreeMap<u64, u64>,
     /// The last event SQLite applied.
     applied_through: u64,
+    /// The sender id of the last message decoded (see [`decode_event_sharing`]).
+    sender: Option<std::sync::Arc<str>>,
 }
 
 impl Replaying {
@@ -160,12 +162,8 @@ impl Replaying {
             // The reader checked that the record's event numbers do not overflow.
             let number = record.first_event.saturating_add(index);
             let before = total - rest.len();
-            let event = decode_event(&mut rest).map_err(|source| ReplayError::Undecodable {
-                dir: dir.to_path_buf(),
-                segment,
-                offset,
-                event: number,
-                source,
+            let event = decode_event_sharing(&mut rest, &mut self.sender).map_err(|source| {
+                ReplayError::Undecodable { dir: dir.to_path_buf(), segment, offset, event: number, source }
             })?;
             let len = total - rest.len() - before;
             // A payload's length is a `u32` in the record header, so an event's always fits.
@@ -237,6 +235,7 @@ mod tests {
 
     use super::*;
     use crate::engine::{Md5Digest, MessageAttributes, MessageExtra, MessageState, Timestamp};
+    use crate::storage::log::record::decode_event;
     use crate::storage::log::record::encode_event;
     use crate::storage::log::segments::{LogConfig, Position, SegmentLog};
 

@@ -48,7 +48,9 @@ pub(super) fn load(connection: &Connection) -> Result<Snapshot, String> {
             last_modified_at: Timestamp::from_millis(from_sql(last_modified_at)),
             last_purge_at: last_purge_at.map(|at| Timestamp::from_millis(from_sql(at))),
             next_sequence: from_sql(next_sequence),
-            messages: load_messages(connection, slot).map_err(|reason| format!("queue {name}: {reason}"))?,
+            // The messages come from the message log (`attach_messages`); the start-up migration emptied this
+            // file's `messages` table before this reads it.
+            messages: Vec::new(),
             deduplications: load_deduplications(connection, slot).map_err(|e| e.to_string())?,
             name,
         });
