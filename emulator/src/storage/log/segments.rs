@@ -670,7 +670,7 @@ impl SegmentLog {
     /// Opens the log for writing where `end` (from [`LogReader::finish`] on `dir`) says it ends, creating the
     /// directory if needed. It cuts the current segment at the end, empties the `.seg` files after it, deletes
     /// `.spare` files beyond [`LogConfig::spare_segments`], starts segment 1 for an empty log, and syncs all of the
-    /// log and the directory, so what the reader replayed is on disk once this returns.
+    /// log, the directory and its entry in its parent, so what the reader replayed is on disk once this returns.
     ///
     /// # Errors
     /// I/O errors; `InvalidInput` for a segment size too small for a header and a record, or an `end` that does
@@ -687,6 +687,10 @@ impl SegmentLog {
             return Err(invalid_input("the end of the log is not in its last segment".to_owned()));
         }
         fs::create_dir_all(dir)?;
+        // The directory's own entry too (it may have just been created): without it a power cut could take the
+        // whole log while SQLite keeps what the log held.
+        let parent = dir.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        File::open(parent)?.sync_all()?;
         let directory = Arc::new(File::open(dir)?);
         let mut live = VecDeque::with_capacity(end.segments.len());
         for (index, summary) in end.segments.iter().enumerate() {
