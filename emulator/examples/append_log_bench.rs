@@ -6,7 +6,8 @@
 //! One writer thread encodes `PER_COMMIT` records of the size of a stored message (the body plus about 120 bytes
 //! of id, sender, timestamps and state, a length and a CRC-32) and appends them with one `pwrite`; one syncer
 //! thread `fdatasync`s whatever was appended. The writer stays at most one commit ahead of the syncer, as the
-//! emulator's writer does. Two phases: into blocks written once before (as a log that recycles its segments
+//! emulator's writer did when this was written (it now makes its fsyncs itself: BENCHMARKS.md, issue #20, round
+//! ten); the bench keeps the two threads, so its figures stay comparable with round nine's. Two phases: into blocks written once before (as a log that recycles its segments
 //! would write), then into a new file that grows with every commit.
 //!
 //! ```text

@@ -109,7 +109,7 @@ impl MessageIndex {
 
     /// Message `sequence` of queue `uid` was stored at `at` (sent, moved in, or copied forward by compaction,
     /// which carries its latest state in the record: an earlier update is forgotten).
-    pub(in crate::storage) fn stored(&mut self, uid: u64, sequence: u64, at: Location) {
+    fn stored(&mut self, uid: u64, sequence: u64, at: Location) {
         if let Some(before) = self.messages.insert((uid, sequence), at) {
             self.release(before);
         }
@@ -122,14 +122,14 @@ impl MessageIndex {
 
     /// A live message was received or its visibility changed; an update of a message the index does not hold
     /// (removed, or stored before the log's oldest segment) is ignored.
-    pub(in crate::storage) fn updated(&mut self, uid: u64, sequence: u64, latest: LatestState) {
+    fn updated(&mut self, uid: u64, sequence: u64, latest: LatestState) {
         if self.messages.contains_key(&(uid, sequence)) {
             self.latest.insert((uid, sequence), latest);
         }
     }
 
     /// A message was deleted, expired or moved away.
-    pub(in crate::storage) fn removed(&mut self, uid: u64, sequence: u64) {
+    fn removed(&mut self, uid: u64, sequence: u64) {
         if let Some(at) = self.messages.remove(&(uid, sequence)) {
             self.latest.remove(&(uid, sequence));
             self.release(at);

@@ -72,7 +72,8 @@ pub(super) struct ApplyShared {
     queued: Mutex<Queued>,
     /// The applier waits on it with `queued` locked.
     work: Condvar,
-    /// Waiters for `applied_through` ([`ApplyShared::wait_applied`]) wait on it with `queued` locked.
+    /// Waiters for `applied_through` ([`ApplyShared::wait_applied`], tests) wait on it with `queued` locked.
+    #[cfg(test)]
     applied: Condvar,
     /// The number of the last log event SQLite holds durably; changed with `queued` locked.
     applied_through: AtomicU64,
@@ -91,6 +92,7 @@ impl ApplyShared {
         Self {
             queued: Mutex::new(Queued::default()),
             work: Condvar::new(),
+            #[cfg(test)]
             applied: Condvar::new(),
             applied_through: AtomicU64::new(applied_through),
             #[cfg(test)]
@@ -99,16 +101,7 @@ impl ApplyShared {
             transactions: std::sync::atomic::AtomicUsize::new(0),
         }
     }
-}
 
-impl Default for ApplyShared {
-    /// Shared state that knows of nothing durable in SQLite yet (0) until the applier's first commit.
-    fn default() -> Self {
-        Self::new(0)
-    }
-}
-
-impl ApplyShared {
     /// Locks `queued` (a panicked thread leaves it consistent, so poisoning is ignored).
     fn lock(&self) -> MutexGuard<'_, Queued> {
         self.queued.lock().unwrap_or_else(PoisonError::into_inner)
@@ -193,8 +186,9 @@ impl ApplyShared {
     }
 
     /// Appends what is queued to `batch`, and returns whether the applier is to stop. With an empty `batch`, it
-    /// first waits for work (until `idle_until` at most: then it returns with nothing taken), then gathers for [`GATHER_TIME`] while fewer than [`GATHER_EVENTS`] are queued;
-    /// with a batch still to retry it takes what is there without waiting.
+    /// first waits for work (until `idle_until` at most: then it returns with nothing taken), then gathers for
+    /// [`GATHER_TIME`] while fewer than [`GATHER_EVENTS`] are queued; with a batch still to retry it takes what is
+    /// there without waiting.
     fn take(&self, batch: &mut Vec<Applicable>, idle_until: Option<Instant>) -> bool {
         let mut queued = self.lock();
         if batch.is_empty() {
@@ -224,17 +218,19 @@ impl ApplyShared {
         queued.stop
     }
 
-    /// SQLite holds the log's events up to `through` durably: tells the waiters.
+    /// SQLite holds the log's events up to `through` durably: publishes it (and tells the tests' waiters).
     fn publish(&self, through: u64) {
         let queued = self.lock();
         self.applied_through.store(through, Ordering::Release);
         drop(queued);
+        #[cfg(test)]
         self.applied.notify_all();
     }
 
     /// The applier has returned.
     fn finish(&self) {
         self.lock().finished = true;
+        #[cfg(test)]
         self.applied.notify_all();
     }
 }

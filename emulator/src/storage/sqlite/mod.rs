@@ -429,7 +429,7 @@ mod tests {
         let storage = Arc::new(storage);
         storage.append(vec![created(1)]);
         storage.durable().await.expect("created");
-        // A slow disk: requests arrive during every fsync, so the next commit is always written before it ends.
+        // A slow disk: requests arrive during every fsync, so a commit is always being written or synced.
         storage.sync.fsync_delay_ms.store(2, std::sync::atomic::Ordering::SeqCst);
         // 8 clients of 1,000 messages of 4 KB: 32 MB through 1 MiB segments.
         let clients: Vec<_> = (0..8_u64)
@@ -619,15 +619,15 @@ mod tests {
         assert_eq!(snapshot.queues[0].messages.len(), 1);
     }
 
-    /// An fsync that fails while the writer gathers the next transaction (it gathers while fsyncs run) must
-    /// still be answered by a rewrite of everything not known to be on disk: after a failed fsync Linux may
-    /// have dropped the dirty pages, and the gathered commit must not clear the failure.
+    /// An fsync that fails while requests keep arriving must still be answered by a rewrite of everything not
+    /// known to be on disk (after a failed fsync Linux may have dropped the dirty pages), before the commit of
+    /// what arrived meanwhile, which must not clear the failure by itself.
     #[tokio::test]
-    async fn an_fsync_failing_while_the_writer_gathers_is_answered_by_a_rewrite() {
+    async fn an_fsync_failing_while_requests_arrive_is_answered_by_a_rewrite() {
         let (dir, storage) = storage_with_queue_1().await;
         storage.sync.fail_next.store(1, std::sync::atomic::Ordering::SeqCst);
         storage.append(vec![stored(1, 1, "its fsync fails".to_owned())]);
-        // Appended while that fsync runs (and fails after its backoff): gathered into the next transaction.
+        // Appended while that fsync runs (and fails, then backs off): it goes into the commit after the rewrite.
         tokio::time::sleep(Duration::from_millis(5)).await;
         storage.append(vec![stored(1, 2, "gathered meanwhile".to_owned())]);
         tokio::time::timeout(Duration::from_secs(20), storage.durable()).await.expect("recovered").expect("durable");

@@ -198,10 +198,7 @@ impl<'a> Writer<'a> {
                 if !closing {
                     // Not in a tight loop while the disk keeps failing.
                     self.fsync_backoff = (self.fsync_backoff * 2).clamp(RETRY_FIRST, RETRY_MAX);
-                    let pending = self.inner.lock_pending();
-                    if !pending.closing {
-                        drop(self.inner.writer_wait(pending, usize::MAX, Some(self.fsync_backoff)));
-                    }
+                    self.back_off(self.fsync_backoff);
                 }
             }
         }
@@ -396,17 +393,20 @@ impl<'a> Writer<'a> {
                 Ok(done) => return Some(done),
                 Err(error) => {
                     self.report_failure(format!("{what}: {error}"));
-                    let closing = {
-                        let pending = self.inner.lock_pending();
-                        pending.closing || self.inner.writer_wait(pending, usize::MAX, Some(wait)).closing
-                    };
-                    if closing {
+                    if self.back_off(wait) {
                         return attempt(&mut self.log).ok();
                     }
                     wait = (wait * 2).min(RETRY_MAX);
                 }
             }
         }
+    }
+
+    /// Waits `wait` before a retry, cut short only by the storage closing (appends do not: they would turn the
+    /// backoff into a retry per request); returns whether it is closing.
+    fn back_off(&self, wait: Duration) -> bool {
+        let pending = self.inner.lock_pending();
+        pending.closing || self.inner.writer_wait(pending, usize::MAX, Some(wait)).closing
     }
 
     /// After a failed fsync: rewinds the log to the first commit not known to be on disk (retried until it
@@ -421,19 +421,14 @@ impl<'a> Writer<'a> {
         if self.with_retries("cannot rewind the log", |log| log.rewind(start, first_event)).is_none() {
             return false;
         }
-        let commits: Vec<(u64, u32, Vec<u8>)> = self
-            .unsynced
-            .iter()
-            .map(|commit| {
-                (commit.first_event, u32::try_from(commit.events.len()).unwrap_or(u32::MAX), commit.payload.clone())
-            })
-            .collect();
-        for (first_event, count, payload) in commits {
-            if self.append_with_retries(first_event, count, &payload).is_none() {
-                return false;
-            }
-        }
-        true
+        // Taken out while they are appended again (the appends borrow the writer), and put back whatever happens.
+        let commits = std::mem::take(&mut self.unsynced);
+        let rewritten = commits.iter().all(|commit| {
+            let count = u32::try_from(commit.events.len()).unwrap_or(u32::MAX);
+            self.append_with_retries(commit.first_event, count, &commit.payload).is_some()
+        });
+        self.unsynced = commits;
+        rewritten
     }
 
     /// A write failed: the engine refuses durable writes until a retry succeeds (see [`Inner::progress`]).
