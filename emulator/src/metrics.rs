@@ -44,6 +44,9 @@ pub const FAULTS_INJECTED: &str = "sqskit_faults_injected_total";
 
 /// Gauge: 1 while durable storage is failing (commits fail and durable writes are refused), else 0.
 pub const STORAGE_FAILING: &str = "sqskit_storage_failing";
+/// Gauge: 1 while durable storage is degraded (writes go on and are durable, but the data file cannot be brought
+/// up to the message log, which grows meanwhile), else 0.
+pub const STORAGE_DEGRADED: &str = "sqskit_storage_degraded";
 
 /// Upper bounds of the latency buckets, in microseconds; long polls last up to 20 s.
 const BUCKET_MICROS: [u64; 15] = [
@@ -151,6 +154,14 @@ pub fn render(
         "1 while durable storage fails to commit and durable writes are refused (fail-stop), else 0.",
     )?;
     sample(&mut out, STORAGE_FAILING, &[], if engine.storage_failure().is_some() { 1.0 } else { 0.0 })?;
+    header(
+        &mut out,
+        STORAGE_DEGRADED,
+        "gauge",
+        "1 while durable storage is degraded: writes are durable, but the data file cannot be brought up to the \
+         message log, which grows until writes fail; else 0.",
+    )?;
+    sample(&mut out, STORAGE_DEGRADED, &[], if engine.storage_degraded().is_some() { 1.0 } else { 0.0 })?;
     Ok(out)
 }
 

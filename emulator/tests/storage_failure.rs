@@ -7,7 +7,10 @@
 //! `/health` and `/metrics` report the failure. Once space is freed the held-back commit goes through, the
 //! waiting send is answered with success, and after a restart exactly the acknowledged messages are there.
 //!
-//! Needs root (to mount the tmpfs); skips with a message elsewhere, and fails instead under CI (`CI=true` or
+//! A second test breaks only SQLite (the message log still works): the emulator goes on, durable, and reports
+//! itself degraded.
+//!
+//! The full-disk test needs root (to mount the tmpfs); skips with a message elsewhere, and fails instead under CI (`CI=true` or
 //! `SQSKIT_REQUIRE_STORAGE_FAULT_TESTS` set), where `.ci/run` runs as root.
 
 mod common;
@@ -70,9 +73,87 @@ async fn health(endpoint: &str) -> (u16, String) {
 }
 
 async fn storage_failing_gauge(endpoint: &str) -> String {
+    gauge(endpoint, "sqskit_storage_failing").await
+}
+
+/// The sample line of the unlabelled gauge `name` in `/metrics`.
+async fn gauge(endpoint: &str, name: &str) -> String {
     let response = raw_request(endpoint, "GET", "/metrics", &[], Vec::new()).await;
     let text = String::from_utf8_lossy(&response.body).into_owned();
-    text.lines().find(|line| line.starts_with("sqskit_storage_failing ")).unwrap_or_default().to_owned()
+    text.lines()
+        .find(|line| line.strip_prefix(name).is_some_and(|rest| rest.starts_with(' ')))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// `GET /health/ready`: its status and JSON detail.
+async fn readiness(endpoint: &str) -> (u16, serde_json::Value) {
+    let response = raw_request(endpoint, "GET", "/health/ready", &[], Vec::new()).await;
+    (response.status, serde_json::from_slice(&response.body).expect("readiness JSON"))
+}
+
+/// When only SQLite fails (here its `log_state` table is renamed away by a second connection, so every
+/// transaction of the applier fails at its end; a real fault, no hook), the message log still makes every write
+/// durable: nothing is refused and nothing acknowledged is lost, but the log cannot recycle what SQLite lacks.
+/// The server stays ready and says it is degraded (`/health`, `/health/ready`, `/metrics`); once the table is
+/// back the applier catches up and the report clears. Needs no root, so it never skips.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_file_that_cannot_be_updated_degrades_storage_without_refusing_or_losing_writes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let emulator = start_emulator(Emulator::builder().data_dir(&data)).await;
+    let endpoint = emulator.endpoint();
+    let sqs = sdk_client(&endpoint).await;
+    sqs.create_queue().queue_name("q").send().await.expect("create");
+    let url = format!("{endpoint}/{ACCOUNT}/q");
+    sqs.send_message().queue_url(&url).message_body("before").send().await.expect("send");
+    assert_eq!(gauge(&endpoint, "sqskit_storage_degraded").await, "sqskit_storage_degraded 0");
+
+    let other = rusqlite::Connection::open(data.join("sqskit.db")).expect("open the data file");
+    other.busy_timeout(Duration::from_secs(10)).expect("busy timeout");
+    other.execute_batch("ALTER TABLE log_state RENAME TO log_state_away;").expect("move the table away");
+    // Queues live in SQLite: this one's creation is what the applier fails to write.
+    sqs.create_queue().queue_name("created-while-degraded").send().await.expect("writes are not refused");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let detail = loop {
+        let (status, detail) = readiness(&endpoint).await;
+        if detail["storage"] == "degraded" {
+            assert_eq!(status, 200, "degraded storage keeps the server ready: {detail}");
+            break detail;
+        }
+        assert!(Instant::now() < deadline, "never reported degraded: {detail}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(detail["ready"], true, "{detail}");
+    let reason = detail["storage_degraded"].as_str().expect("the reason");
+    assert!(reason.contains("data file cannot be updated") && reason.contains("log_state"), "{reason}");
+    let (status, text) = health(&endpoint).await;
+    assert_eq!((status, text.starts_with("ok, storage degraded: ")), (200, true), "{text}");
+    assert_eq!(gauge(&endpoint, "sqskit_storage_degraded").await, "sqskit_storage_degraded 1");
+    assert_eq!(storage_failing_gauge(&endpoint).await, "sqskit_storage_failing 0");
+    // Durable writes go on, and are acknowledged.
+    sqs.send_message().queue_url(&url).message_body("while degraded").send().await.expect("send while degraded");
+
+    other.execute_batch("ALTER TABLE log_state_away RENAME TO log_state;").expect("bring the table back");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while readiness(&endpoint).await.1["storage"] != "restored" {
+        assert!(Instant::now() < deadline, "the degraded report never cleared");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(health(&endpoint).await, (200, "ok".to_owned()));
+    assert_eq!(gauge(&endpoint, "sqskit_storage_degraded").await, "sqskit_storage_degraded 0");
+    drop(other);
+    stop_emulator(emulator).await;
+
+    let emulator = start_emulator(Emulator::builder().data_dir(&data)).await;
+    let sqs = sdk_client(&emulator.endpoint()).await;
+    sqs.get_queue_url().queue_name("created-while-degraded").send().await.expect("the queue survived the restart");
+    let url = format!("{}/{ACCOUNT}/q", emulator.endpoint());
+    let received = sqs.receive_message().queue_url(&url).max_number_of_messages(10).send().await.expect("receive");
+    let mut bodies: Vec<&str> = received.messages().iter().filter_map(|message| message.body()).collect();
+    bodies.sort_unstable();
+    assert_eq!(bodies, ["before", "while degraded"]);
+    stop_emulator(emulator).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

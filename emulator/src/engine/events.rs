@@ -150,4 +150,11 @@ pub trait EventSink: Send + Sync + fmt::Debug + 'static {
 
     /// Why storage is failing now, if it is: durable writes are refused until it recovers (fail-stop).
     fn failure(&self) -> Option<String>;
+
+    /// Why storage is degraded now, if it is: durable writes are still made durable and answered, but part of
+    /// the storage cannot keep up and will fail if the cause stays (durable storage: the data file cannot be
+    /// brought up to the message log, so the log grows until appends fail). `None` by default.
+    fn degraded(&self) -> Option<String> {
+        None
+    }
 }

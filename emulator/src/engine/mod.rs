@@ -407,6 +407,12 @@ impl Engine {
         self.shared.sink.as_ref().and_then(|sink| sink.failure())
     }
 
+    /// Why durable storage is degraded now, if it is: writes go on and are durable, but a cause that stays would
+    /// end in a failure (see [`EventSink::degraded`]). `None` in memory mode or when storage is healthy.
+    pub fn storage_degraded(&self) -> Option<String> {
+        self.shared.sink.as_ref().and_then(|sink| sink.degraded())
+    }
+
     /// Refuses a durable write while storage is failing (fail-stop), before anything is applied. Every engine
     /// operation that is a durable write ([`crate::action::Action::is_durable_write`]) calls it first, so callers
     /// of the engine in the same process are refused as HTTP clients are.

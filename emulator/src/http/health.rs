@@ -9,6 +9,11 @@
 //! | `GET /health/ready` | `200` with a JSON detail once storage is restored and the declared queues exist; `503` with the same detail while starting, while durable storage is failing, or once shutdown began |
 //! | `GET /health` | the readiness as text: `ok`, or `503` with the reason (what it answered before readiness existed) |
 //!
+//! Degraded durable storage (the data file cannot be brought up to the message log; writes go on and stay durable,
+//! but the log grows until they fail) keeps the server ready: `/health/ready` says `"storage": "degraded"` with
+//! `storage_degraded`, `/health` answers `200` with `ok, storage degraded: <reason>`, and `/metrics` has
+//! `sqskit_storage_degraded 1`.
+//!
 //! While starting, every other path answers `503 ServiceUnavailable` (in the SQS protocol the request uses for
 //! SQS requests), which SDKs retry.
 
@@ -90,10 +95,12 @@ impl Readiness {
     pub fn report(&self, engine: Option<&Engine>) -> ReadinessReport {
         let phase = self.phase();
         let storage_failing = engine.and_then(Engine::storage_failure);
+        let storage_degraded = engine.and_then(Engine::storage_degraded);
         let storage = match (self.durable, phase) {
             (false, _) => "memory",
             (true, Phase::RestoringStorage) => "restoring",
             (true, _) if storage_failing.is_some() => "failing",
+            (true, _) if storage_degraded.is_some() => "degraded",
             (true, _) => "restored",
         };
         ReadinessReport {
@@ -103,6 +110,7 @@ impl Readiness {
             declared_queues: self.declared_queues.load(Ordering::Acquire),
             queues_declared: matches!(phase, Phase::Ready | Phase::Stopping),
             storage_failing,
+            storage_degraded,
         }
     }
 }
@@ -114,7 +122,7 @@ pub struct ReadinessReport {
     pub ready: bool,
     /// The start-up phase (`restoring_storage`, `declaring_queues`, `ready`, `stopping`).
     pub phase: &'static str,
-    /// `memory`, or for a data directory `restoring`, `restored` or `failing`.
+    /// `memory`, or for a data directory `restoring`, `restored`, `degraded` or `failing`.
     pub storage: &'static str,
     /// How many queues the configuration declares.
     pub declared_queues: usize,
@@ -123,6 +131,9 @@ pub struct ReadinessReport {
     /// Why durable storage is failing, if it is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub storage_failing: Option<String>,
+    /// Why durable storage is degraded, if it is (the server stays ready: writes go on and are durable).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage_degraded: Option<String>,
 }
 
 impl ReadinessReport {
@@ -152,11 +163,13 @@ pub fn ready(readiness: &Readiness, engine: Option<&Engine>) -> Response {
     (status, Json(report)).into_response()
 }
 
-/// `GET /health`: `ok`, or 503 with the reason.
+/// `GET /health`: `ok` (with what is degraded, if anything), or 503 with the reason.
 pub fn summary(readiness: &Readiness, engine: Option<&Engine>) -> Response {
-    match readiness.report(engine).reason() {
-        None => "ok".into_response(),
-        Some(reason) => (StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n")).into_response(),
+    let report = readiness.report(engine);
+    match (report.reason(), report.storage_degraded) {
+        (None, None) => "ok".into_response(),
+        (None, Some(degraded)) => format!("ok, storage degraded: {degraded}\n").into_response(),
+        (Some(reason), _) => (StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n")).into_response(),
     }
 }
 

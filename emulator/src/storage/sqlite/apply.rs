@@ -77,6 +77,8 @@ pub(super) struct ApplyShared {
     applied: Condvar,
     /// The number of the last log event SQLite holds durably; changed with `queued` locked.
     applied_through: AtomicU64,
+    /// Why the last transaction failed, while the applier retries (cleared when one commits).
+    failing: Mutex<Option<String>>,
     /// Transactions attempted (tests).
     #[cfg(test)]
     attempts: std::sync::atomic::AtomicUsize,
@@ -95,6 +97,7 @@ impl ApplyShared {
             #[cfg(test)]
             applied: Condvar::new(),
             applied_through: AtomicU64::new(applied_through),
+            failing: Mutex::new(None),
             #[cfg(test)]
             attempts: std::sync::atomic::AtomicUsize::new(0),
             #[cfg(test)]
@@ -227,6 +230,18 @@ impl ApplyShared {
         self.applied.notify_all();
     }
 
+    /// Why SQLite cannot be brought up to the log now, while the applier retries a failed transaction (`None`
+    /// while its transactions commit). Nothing acknowledged is at risk meanwhile (the log holds it), but the log
+    /// cannot recycle segments whose events SQLite lacks, so it grows until appends fail.
+    pub(super) fn failing(&self) -> Option<String> {
+        self.failing.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Records the outcome of a transaction for [`ApplyShared::failing`].
+    fn set_failing(&self, failing: Option<String>) {
+        *self.failing.lock().unwrap_or_else(PoisonError::into_inner) = failing;
+    }
+
     /// The applier has returned.
     fn finish(&self) {
         self.lock().finished = true;
@@ -273,10 +288,11 @@ pub(super) fn run(shared: &ApplyShared, path: &Path, database: Database) {
             Ok(()) => {
                 #[cfg(test)]
                 shared.transactions.fetch_add(1, Ordering::SeqCst);
-                shared.publish(through);
                 if failures > 0 {
+                    shared.set_failing(None);
                     tracing::info!(failures, through, "the message log is applied to SQLite again");
                 }
+                shared.publish(through);
                 batch.clear();
                 wait = RETRY_FIRST;
                 failures = 0;
@@ -297,8 +313,15 @@ pub(super) fn run(shared: &ApplyShared, path: &Path, database: Database) {
                     );
                     break;
                 }
+                shared.set_failing(Some(format!("the data file cannot be updated: {error}")));
                 if failures == 1 {
-                    tracing::warn!(%error, events, through, "applying the message log to SQLite failed; retrying");
+                    tracing::warn!(
+                        %error,
+                        events,
+                        through,
+                        "applying the message log to SQLite failed; retrying. The log keeps every change meanwhile \
+                         (nothing acknowledged is lost) but cannot recycle its segments until this succeeds"
+                    );
                 } else {
                     tracing::debug!(%error, failures, "applying the message log to SQLite failed again");
                 }
@@ -591,8 +614,11 @@ mod tests {
             shared.push(applicable(vec![created(3), window(3, 1)], vec![(3, 1)], 42));
             std::thread::sleep(Duration::from_millis(100));
             assert_eq!(shared.durable_through(), 1, "published while failing");
+            let failing = shared.failing().expect("the failure is reported while retrying");
+            assert!(failing.contains("log_state"), "{failing}");
             other.execute_batch("ALTER TABLE log_state_away RENAME TO log_state;").expect("bring the table back");
             assert!(shared.wait_applied(42, WAIT), "applied_through {}", shared.durable_through());
+            assert_eq!(shared.failing(), None, "the report clears once a transaction commits");
             shared.attempts.load(Ordering::SeqCst) - before
         });
         // 50, 100, 200, 400 ms of backoff: a handful of attempts, not one per commit or a busy loop.

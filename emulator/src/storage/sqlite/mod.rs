@@ -149,6 +149,8 @@ pub struct SqliteStorage {
     /// Shared with the writer (tests inject append and fsync failures through it).
     #[cfg_attr(not(test), allow(dead_code))]
     sync: Arc<SyncShared>,
+    /// Shared with the applier (its failures make the storage degraded).
+    apply: Arc<ApplyShared>,
     path: PathBuf,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
@@ -209,7 +211,7 @@ impl SqliteStorage {
         });
         let sync = Arc::new(SyncShared::default());
         let apply = Arc::new(ApplyShared::new(last_event));
-        let (applier_shared, applier_path) = (Arc::clone(&apply), path.clone());
+        let (applier_shared, applier_path, writer_apply) = (Arc::clone(&apply), path.clone(), Arc::clone(&apply));
         let applier = std::thread::Builder::new()
             .name("sqskit-apply".to_owned())
             .spawn(move || apply::run(&applier_shared, &applier_path, database))
@@ -218,16 +220,16 @@ impl SqliteStorage {
         let writer = std::thread::Builder::new()
             .name("sqskit-storage".to_owned())
             .spawn(move || {
-                Writer::new(log, index, &writer_inner, &writer_sync, &apply).run();
+                Writer::new(log, index, &writer_inner, &writer_sync, &writer_apply).run();
                 // Closed last: SQLite gets everything the log has on disk.
-                apply.stop();
+                writer_apply.stop();
                 if applier.join().is_err() {
                     tracing::error!("the storage applier panicked");
                 }
                 writer_inner.progress.send_modify(|progress| progress.stopped = true);
             })
             .map_err(StorageError::Writer)?;
-        Ok((Self { inner, sync, path, writer: Mutex::new(Some(writer)) }, snapshot))
+        Ok((Self { inner, sync, apply, path, writer: Mutex::new(Some(writer)) }, snapshot))
     }
 
     /// The database file.
@@ -301,6 +303,10 @@ impl EventSink for SqliteStorage {
 
     fn failure(&self) -> Option<String> {
         self.inner.progress.borrow().failure.clone()
+    }
+
+    fn degraded(&self) -> Option<String> {
+        self.apply.failing()
     }
 }
 
