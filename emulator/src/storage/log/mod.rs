@@ -13,4 +13,4 @@ mod segments;
 pub(super) use index::{Location, MessageIndex};
 pub(super) use record::{decode_event, encode_event};
 pub(super) use replay::{Replayed, applies_to_sqlite, replay};
-pub(super) use segments::{LogConfig, LogReader, Position, RECORD_HEADER_LEN, SegmentLog, Unsynced};
+pub(super) use segments::{LogConfig, LogReader, Position, RECORD_HEADER_LEN, SegmentLog};

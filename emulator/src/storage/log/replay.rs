@@ -373,7 +373,7 @@ mod tests {
         for events in commits {
             append(&mut log, events);
         }
-        log.take_unsynced().sync().unwrap();
+        log.sync().unwrap();
         log
     }
 
@@ -481,10 +481,10 @@ mod tests {
         while log.position().segment < 3 {
             append(&mut log, &[metadata(1)]);
         }
-        log.take_unsynced().sync().unwrap();
+        log.sync().unwrap();
         assert!(log.recycle_oldest().unwrap());
         append(&mut log, &[update(1, 1, 1), remove(1, 2), store(1, 3)]);
-        log.take_unsynced().sync().unwrap();
+        log.sync().unwrap();
 
         let mut replayed = replay(dir.path(), 0).unwrap();
 
@@ -513,7 +513,7 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let mut log = write(dir.path(), &commits);
             let at = append(&mut log, &tail);
-            log.take_unsynced().sync().unwrap();
+            log.sync().unwrap();
             let path = dir.path().join(format!("{:020}.seg", at.segment));
             let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
             match damage {
@@ -555,7 +555,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut log = write(dir.path(), &[vec![created(1), store(1, 1)]]);
         let at = log.append(3, 1, &[0xFF; 7]).unwrap();
-        log.take_unsynced().sync().unwrap();
+        log.sync().unwrap();
 
         let error = replay(dir.path(), 0).unwrap_err();
 
@@ -576,7 +576,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut log = write(dir.path(), &[]);
         let at = log.append(1, 2, &payload).unwrap();
-        log.take_unsynced().sync().unwrap();
+        log.sync().unwrap();
         let error = replay(dir.path(), 0).unwrap_err();
         assert!(
             matches!(error, ReplayError::Undecodable { offset, event: 2, source: RecordError::Truncated { .. }, .. }
@@ -588,7 +588,7 @@ mod tests {
         let mut log = write(dir.path(), &[]);
         payload.extend([0, 0, 0]);
         let at = log.append(1, 1, &payload).unwrap();
-        log.take_unsynced().sync().unwrap();
+        log.sync().unwrap();
         let error = replay(dir.path(), 0).unwrap_err();
         assert!(
             matches!(error, ReplayError::TrailingBytes { offset, count: 1, left: 3, .. } if offset == at.offset),

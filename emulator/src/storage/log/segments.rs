@@ -69,12 +69,12 @@
 //!
 //! # Writing and syncing
 //!
-//! [`SegmentLog`] appends on the writer thread; [`SegmentLog::take_unsynced`] hands whoever syncs an [`Unsynced`]
-//! naming the files written since the last sync known to have succeeded and whether the directory changed (a
-//! segment created or renamed into place). An `Unsynced` covers everything written before it was taken, on its
-//! own. Syncs must run in the order taken (the writer runs them, one at a time). A failed sync is not retried on the same data: the
-//! caller rewinds ([`SegmentLog::rewind`]) to the first record not known on disk and appends the same records
-//! again; a sync that succeeds after a failure, from an `Unsynced` taken before the rewind, counts for nothing.
+//! [`SegmentLog`] appends and syncs on the writer thread. [`SegmentLog::sync`] makes everything appended so far
+//! durable: the directory when a segment file was created or renamed into place since the last sync that
+//! succeeded, then every segment written since. A failed sync is not retried on the same data (a failed writeback
+//! may have dropped the pages, and a later fsync can succeed without them): the caller rewinds
+//! ([`SegmentLog::rewind`]) to the first record not known on disk and appends the same records again, and only
+//! the sync after that counts.
 //!
 //! When the writer is opened, nothing stale can be reached any more: the current segment is cut at the end of the
 //! log and the `.seg` files after the end are emptied, and all of it and every segment of the log is synced, with
@@ -86,7 +86,6 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// Magic of a segment header.
 const SEGMENT_MAGIC: [u8; 8] = *b"sqskseg\0";
@@ -544,98 +543,23 @@ struct Segment {
     /// Its header as written.
     header: SegmentHeader,
     /// Its file, opened read-write.
-    file: Arc<File>,
+    file: File,
     /// Bytes the writer may fill.
     capacity: u64,
     /// Offset just after its last record (the append position of the current segment).
     end: u64,
-    /// Id of the [`Unsynced`] that must cover its last write (0: known on disk).
-    written_in: u64,
+    /// Written since the last sync that succeeded.
+    unsynced: bool,
 }
 
 /// A `.seg` file after the current segment, reused in place when the writer reaches its number.
 #[derive(Debug)]
 struct Ahead {
     /// The file, opened read-write.
-    file: Arc<File>,
+    file: File,
     /// Its header, kept when the writer reaches it again with the same first event (after a rewind); `None` for a
     /// file emptied at open.
     header: Option<SegmentHeader>,
-}
-
-/// What the writer and the syncs share.
-#[derive(Debug, Default)]
-struct SyncProgress {
-    /// Counts rewinds: an [`Unsynced`] taken before the last one counts for nothing.
-    epoch: u64,
-    /// A sync of this epoch failed: none after it counts until the next rewind.
-    failed: bool,
-    /// Id of the newest [`Unsynced`] whose sync succeeded (with none failing before it in its epoch).
-    synced: u64,
-    /// The newest segment whose start and everything before its first event are known on disk.
-    vouched: u64,
-}
-
-/// Locks the shared progress (a panicked thread leaves consistent numbers behind, so poisoning is ignored).
-fn lock(shared: &Mutex<SyncProgress>) -> MutexGuard<'_, SyncProgress> {
-    shared.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// What one sync must cover: see [`SegmentLog::take_unsynced`].
-#[derive(Debug)]
-pub(in crate::storage) struct Unsynced {
-    /// Files with writes not known on disk.
-    files: Vec<Arc<File>>,
-    /// The directory, when a segment file was created or renamed since the last successful sync.
-    directory: Option<Arc<File>>,
-    /// This take's id.
-    id: u64,
-    /// The epoch it was taken in.
-    epoch: u64,
-    /// The current segment when it was taken.
-    segment: u64,
-    /// Shared with the writer.
-    shared: Arc<Mutex<SyncProgress>>,
-}
-
-impl Unsynced {
-    #[cfg(test)]
-    /// Whether there is nothing to sync (syncing still records the progress).
-    pub(in crate::storage) fn is_empty(&self) -> bool {
-        self.files.is_empty() && self.directory.is_none()
-    }
-
-    /// Makes everything written before this was taken durable: `fsync` of the directory first when it changed,
-    /// then `fdatasync` of each file. Syncs must run in the order they were taken.
-    ///
-    /// # Errors
-    /// The first failed sync. Do not sync the same data again: rewind the writer ([`SegmentLog::rewind`]).
-    pub(in crate::storage) fn sync(&self) -> io::Result<()> {
-        let result = self.sync_files();
-        let mut progress = lock(&self.shared);
-        if progress.epoch == self.epoch {
-            match &result {
-                Ok(()) if !progress.failed => {
-                    progress.synced = progress.synced.max(self.id);
-                    progress.vouched = progress.vouched.max(self.segment);
-                }
-                Ok(()) => {}
-                Err(_) => progress.failed = true,
-            }
-        }
-        result
-    }
-
-    /// The system calls of [`Self::sync`].
-    fn sync_files(&self) -> io::Result<()> {
-        if let Some(directory) = &self.directory {
-            directory.sync_all()?;
-        }
-        for file in &self.files {
-            file.sync_data()?;
-        }
-        Ok(())
-    }
 }
 
 /// The writer side of the log: appends commit records to segment files, starts, reuses and recycles segments.
@@ -645,7 +569,7 @@ pub(in crate::storage) struct SegmentLog {
     /// The directory.
     dir: PathBuf,
     /// The directory, opened to be fsynced.
-    directory: Arc<File>,
+    directory: File,
     /// Sizes.
     config: LogConfig,
     /// Live segments, oldest first; the last is the current one. Never empty.
@@ -656,12 +580,11 @@ pub(in crate::storage) struct SegmentLog {
     spares: Vec<u64>,
     /// Number of the next event.
     next_event: u64,
-    /// Id of the last [`Unsynced`] taken.
-    takes: u64,
-    /// Id of the [`Unsynced`] that must fsync the directory (0: known on disk).
-    directory_written_in: u64,
-    /// Shared with the [`Unsynced`]s.
-    shared: Arc<Mutex<SyncProgress>>,
+    /// A segment file was created or renamed since the last sync that succeeded: the directory needs an fsync.
+    directory_unsynced: bool,
+    /// The newest segment whose start and everything before its first event are known on disk (headers record
+    /// it, see the module documentation).
+    vouched: u64,
     /// The record being written.
     buffer: Vec<u8>,
 }
@@ -691,7 +614,7 @@ impl SegmentLog {
         // whole log while SQLite keeps what the log held.
         let parent = dir.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
         File::open(parent)?.sync_all()?;
-        let directory = Arc::new(File::open(dir)?);
+        let directory = File::open(dir)?;
         let mut live = VecDeque::with_capacity(end.segments.len());
         for (index, summary) in end.segments.iter().enumerate() {
             let file = open_read_write(&dir.join(segment_file_name(summary.number)))?;
@@ -708,10 +631,10 @@ impl SegmentLog {
                 // `vouched` is only needed to write the header again (`rewind`), which never happens to a segment
                 // that was on disk when the writer opened.
                 header: SegmentHeader { number: summary.number, first_event: summary.first_event, vouched: 0 },
-                file: Arc::new(file),
+                file,
                 capacity,
                 end: summary.end,
-                written_in: 0,
+                unsynced: false,
             });
         }
         let mut ahead = BTreeMap::new();
@@ -719,7 +642,7 @@ impl SegmentLog {
             let file = open_read_write(&dir.join(segment_file_name(number)))?;
             file.set_len(0)?;
             file.sync_all()?;
-            ahead.insert(number, Ahead { file: Arc::new(file), header: None });
+            ahead.insert(number, Ahead { file, header: None });
         }
         let mut spares = end.spares;
         while spares.len() + ahead.len() > config.spare_segments {
@@ -734,21 +657,20 @@ impl SegmentLog {
             ahead,
             spares,
             next_event: end.next_event,
-            takes: 0,
-            directory_written_in: 0,
-            shared: Arc::default(),
+            directory_unsynced: false,
+            vouched: 0,
             buffer: Vec::new(),
         };
         if log.live.is_empty() {
             log.start_segment(end.position.segment, config.segment_size)?;
             if let Some(first) = log.live.back_mut() {
                 first.file.sync_data()?;
-                first.written_in = 0;
+                first.unsynced = false;
             }
         }
         log.directory.sync_all()?;
-        log.directory_written_in = 0;
-        lock(&log.shared).vouched = log.current_number();
+        log.directory_unsynced = false;
+        log.vouched = log.current_number();
         Ok(log)
     }
 
@@ -791,48 +713,47 @@ impl SegmentLog {
         self.buffer.extend_from_slice(payload);
         let crc = crc32fast::hash(&self.buffer);
         self.buffer.extend_from_slice(&crc.to_le_bytes());
-        let written_in = self.takes + 1;
         let current = self.live.back_mut().ok_or_else(no_segment)?;
         let start = Position { segment: current.header.number, offset: current.end };
+        current.unsynced = true;
         current.file.write_all_at(&self.buffer, start.offset)?;
         current.end += total;
-        current.written_in = written_in;
         self.next_event = next_event;
         Ok(start)
     }
 
-    /// Hands over what the next sync must cover: every segment file written since the last [`Unsynced`] whose sync
-    /// succeeded (as far as the writer knows now), and the directory if a segment file was created or renamed
-    /// since. So it covers everything written before it was taken, even if an earlier one was never synced.
-    pub(in crate::storage) fn take_unsynced(&mut self) -> Unsynced {
-        self.takes += 1;
-        let (synced, epoch) = {
-            let progress = lock(&self.shared);
-            (progress.synced, progress.epoch)
-        };
-        let files = self
-            .live
-            .iter()
-            .filter(|segment| segment.written_in > synced)
-            .map(|segment| Arc::clone(&segment.file))
-            .collect();
-        let directory = (self.directory_written_in > synced).then(|| Arc::clone(&self.directory));
-        Unsynced {
-            files,
-            directory,
-            id: self.takes,
-            epoch,
-            segment: self.current_number(),
-            shared: Arc::clone(&self.shared),
+    /// Makes everything appended so far durable: `fsync` of the directory first when a segment file was created
+    /// or renamed since the last sync that succeeded, then `fdatasync` of every segment written since.
+    ///
+    /// # Errors
+    /// The first failed sync; nothing counts as synced then. Do not sync the same data again: rewind
+    /// ([`SegmentLog::rewind`]) to the first record not known on disk and append the same records again first.
+    pub(in crate::storage) fn sync(&mut self) -> io::Result<()> {
+        if self.directory_unsynced {
+            self.directory.sync_all()?;
         }
+        for segment in self.live.iter().filter(|segment| segment.unsynced) {
+            segment.file.sync_data()?;
+        }
+        self.directory_unsynced = false;
+        for segment in &mut self.live {
+            segment.unsynced = false;
+        }
+        self.vouched = self.vouched.max(self.current_number());
+        Ok(())
+    }
+
+    #[cfg(test)]
+    /// What the next sync covers: how many segment files, and whether the directory.
+    fn to_sync(&self) -> (usize, bool) {
+        (self.live.iter().filter(|segment| segment.unsynced).count(), self.directory_unsynced)
     }
 
     /// After a failed sync: the next appends go at `to` again, which must be the start of a record appended before
     /// (or the end of the log) where event `next_event` begins, and everything before `to` must be known on disk.
     /// The caller appends the same records again. Segments after `to`'s keep their files and headers: they leave
     /// the log and are reused in place, header kept, when the records reach them again. The header of `to`'s
-    /// segment is written again (same bytes) unless its start is known on disk. Syncs of [`Unsynced`]s taken
-    /// before count for nothing.
+    /// segment is written again (same bytes) unless its start is known on disk.
     ///
     /// # Errors
     /// I/O errors writing the header; `InvalidInput` when `to` or `next_event` is not in the log.
@@ -852,27 +773,19 @@ impl SegmentLog {
         {
             return Err(invalid_input(format!("rewind to {to:?} at event {next_event}, not in the log")));
         }
-        let vouched = lock(&self.shared).vouched;
-        if vouched < to.segment {
+        if self.vouched < to.segment {
             segment.file.write_all_at(&segment.header.encode(), 0)?;
         }
         while self.live.len() > index + 1 {
             let Some(later) = self.live.pop_back() else { break };
             self.ahead.insert(later.header.number, Ahead { file: later.file, header: Some(later.header) });
         }
-        let written_in = self.takes + 1;
-        for (at, segment) in self.live.iter_mut().enumerate() {
-            // Segments before it keep their mark: what they hold since the last sync still needs the next one.
-            if at == index {
-                segment.end = to.offset;
-                segment.written_in = written_in;
-            }
-        }
-        self.directory_written_in = written_in;
+        // Segments before it keep their mark: what they hold since the last sync still needs the next one.
+        let segment = self.live.get_mut(index).ok_or_else(no_segment)?;
+        segment.end = to.offset;
+        segment.unsynced = true;
+        self.directory_unsynced = true;
         self.next_event = next_event;
-        let mut progress = lock(&self.shared);
-        progress.epoch += 1;
-        progress.failed = false;
         Ok(())
     }
 
@@ -929,7 +842,7 @@ impl SegmentLog {
     /// I/O errors.
     pub(in crate::storage) fn recycle_oldest(&mut self) -> io::Result<bool> {
         let (Some(oldest), Some(next)) = (self.live.front(), self.live.get(1)) else { return Ok(false) };
-        if lock(&self.shared).vouched < next.header.number {
+        if self.vouched < next.header.number {
             next.file.sync_data()?;
             self.directory.sync_all()?;
         }
@@ -956,7 +869,7 @@ impl SegmentLog {
     /// it already starts at the next event).
     fn start_segment(&mut self, number: u64, capacity: u64) -> io::Result<()> {
         let first_event = self.next_event;
-        self.directory_written_in = self.takes + 1;
+        self.directory_unsynced = true;
         if !self.ahead.contains_key(&number) {
             let path = self.dir.join(segment_file_name(number));
             if let Some(spare) = self.spares.pop() {
@@ -966,12 +879,10 @@ impl SegmentLog {
                 }
             }
             let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path)?;
-            self.ahead.insert(number, Ahead { file: Arc::new(file), header: None });
+            self.ahead.insert(number, Ahead { file, header: None });
         }
-        let (file, kept) = match self.ahead.get(&number) {
-            Some(ahead) => (Arc::clone(&ahead.file), ahead.header),
-            None => return Err(no_segment()),
-        };
+        // Taken out of `ahead` only once it is ready: a failure leaves it there for the next attempt.
+        let Some(Ahead { file, header: kept }) = self.ahead.get(&number) else { return Err(no_segment()) };
         if file.metadata()?.len() != capacity {
             file.set_len(capacity)?;
         }
@@ -979,19 +890,19 @@ impl SegmentLog {
             Some(header) => {
                 // Kept after a rewind: unless a sync is known to have covered it, it is written again (the same
                 // bytes), so that the next fsync covers it too (a failed writeback may have dropped its page).
-                if lock(&self.shared).vouched < number {
+                if self.vouched < number {
                     file.write_all_at(&header.encode(), 0)?;
                 }
                 header
             }
             None => {
-                let header = SegmentHeader { number, first_event, vouched: lock(&self.shared).vouched };
+                let header = SegmentHeader { number, first_event, vouched: self.vouched };
                 file.write_all_at(&header.encode(), 0)?;
                 header
             }
         };
-        self.ahead.remove(&number);
-        self.live.push_back(Segment { header, file, capacity, end: SEGMENT_HEADER_LEN, written_in: self.takes + 1 });
+        let Some(Ahead { file, .. }) = self.ahead.remove(&number) else { return Err(no_segment()) };
+        self.live.push_back(Segment { header, file, capacity, end: SEGMENT_HEADER_LEN, unsynced: true });
         Ok(())
     }
 
@@ -1113,7 +1024,7 @@ mod tests {
         let payload = payload(seed, len);
         let start = log.append(first_event, count, &payload).unwrap();
         if sync {
-            log.take_unsynced().sync().unwrap();
+            log.sync().unwrap();
         }
         CommitRecord { start, first_event, count, payload }
     }
@@ -1204,7 +1115,7 @@ mod tests {
         let mut log = open_log(template.path(), SMALL);
         let mut written = fill_until(&mut log, 2, 1000, false);
         written.push(append(&mut log, 2, 150, 7, false));
-        log.take_unsynced().sync().unwrap();
+        log.sync().unwrap();
         drop(log);
         let last = written.last().cloned().unwrap();
         assert_eq!(last.start.segment, 2);
@@ -1322,7 +1233,6 @@ mod tests {
         let mut log = open_log(dir.path(), SMALL);
         let mut written: Vec<CommitRecord> = (0..30).map(|seed| append(&mut log, 2, 3000, seed, true)).collect();
         // Then records whose sync "fails": they span two more segments.
-        let before_rewind = log.take_unsynced();
         let failed_from = written.len();
         written.extend((30..80).map(|seed| append(&mut log, 2, 3000, seed, false)));
         let to = written[failed_from].start;
@@ -1333,17 +1243,14 @@ mod tests {
         log.rewind(to, written[failed_from].first_event).unwrap();
         assert_eq!(log.position(), to);
         assert_eq!(log.segments().last().map(|(number, _)| number), Some(to.segment));
-        let synced = lock(&log.shared).synced;
-        before_rewind.sync().unwrap();
-        assert_eq!(lock(&log.shared).synced, synced, "a sync taken before the rewind counts for nothing");
         for record in &written[failed_from..] {
             let start = log.append(record.first_event, record.count, &record.payload).unwrap();
             assert_eq!(start, record.start);
         }
-        let unsynced = log.take_unsynced();
-        assert!(unsynced.directory.is_some());
-        assert_eq!(unsynced.files.len() as u64, log.position().segment - to.segment + 1);
-        unsynced.sync().unwrap();
+        let (files, directory) = log.to_sync();
+        assert!(directory);
+        assert_eq!(files as u64, log.position().segment - to.segment + 1);
+        log.sync().unwrap();
 
         let files_after: Vec<Vec<u8>> =
             names(dir.path()).iter().map(|name| fs::read(dir.path().join(name)).unwrap()).collect();
@@ -1409,7 +1316,7 @@ mod tests {
         let last = written.last().unwrap();
         assert_eq!(last.start.segment, first_unsynced + 1);
         log.rewind(last.start, last.first_event).unwrap();
-        assert_eq!(log.take_unsynced().files.len(), 2, "both segments written since the last sync");
+        assert_eq!(log.to_sync().0, 2, "both segments written since the last sync");
     }
 
     #[test]
@@ -1529,7 +1436,7 @@ mod tests {
             for seed in 0..15 {
                 written.push(append(&mut log, 3, 1500, run * 100 + seed, seed % 5 == 0));
             }
-            log.take_unsynced().sync().unwrap();
+            log.sync().unwrap();
         }
         let (records, end) = replay(dir.path()).unwrap();
         assert_eq!(records, written);
@@ -1554,24 +1461,25 @@ mod tests {
         assert!(records.is_empty() && end.after_end.is_empty());
     }
 
+    /// A sync covers every segment written since the last one, and the directory when a segment was started;
+    /// then it vouches for the current segment (the next segment's header says so).
     #[test]
-    fn each_unsynced_covers_everything_written_before_it() {
+    fn a_sync_covers_everything_written_since_the_last_one() {
         let dir = tempfile::tempdir().unwrap();
         let mut log = open_log(dir.path(), SMALL);
-        assert!(log.take_unsynced().is_empty(), "the open synced everything");
+        assert_eq!(log.to_sync(), (0, false), "the open synced everything");
         append(&mut log, 1, 100, 1, false);
-        let dropped = log.take_unsynced();
-        assert_eq!((dropped.files.len(), dropped.directory.is_some()), (1, false));
-        drop(dropped);
+        assert_eq!(log.to_sync(), (1, false));
         fill_until(&mut log, 2, 5000, false);
-        let both = log.take_unsynced();
-        assert_eq!((both.files.len(), both.directory.is_some()), (2, true), "segment 1 was never synced");
-        both.sync().unwrap();
-        assert!(log.take_unsynced().is_empty());
+        assert_eq!(log.to_sync(), (2, true), "segment 1 was never synced");
+        assert_eq!(log.vouched, 1);
+        log.sync().unwrap();
+        assert_eq!((log.to_sync(), log.vouched), ((0, false), 2));
         append(&mut log, 1, 100, 2, false);
-        let last = log.take_unsynced();
-        assert_eq!((last.files.len(), last.directory.is_some()), (1, false));
-        last.sync().unwrap();
-        assert_eq!(lock(&log.shared).vouched, 2);
+        assert_eq!(log.to_sync(), (1, false));
+        fill_until(&mut log, 3, 5000, false);
+        let path = segment_path(dir.path(), 3);
+        let header = SegmentHeader::read(&File::open(&path).unwrap(), &path, 3).unwrap().unwrap();
+        assert_eq!(header.vouched, 2, "segment 3's header vouches for what the last sync covered");
     }
 }

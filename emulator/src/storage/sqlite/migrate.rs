@@ -52,7 +52,7 @@ pub(super) fn messages_into_log(connection: &Connection, log_dir: &Path, config:
             moved += count as usize;
         }
     }
-    log.take_unsynced().sync().map_err(log_error)?;
+    log.sync().map_err(log_error)?;
     connection.execute("DELETE FROM messages", []).map_err(|e| e.to_string())?;
     tracing::info!(messages = moved, "moved the stored messages of an older data file into the message log");
     Ok(())

@@ -12,7 +12,7 @@
 //! and a later fsync can succeed without them. Instead the writer writes everything not known to be on disk
 //! again, at the same places in the log (`writer.rs`), and the fsync after that decides.
 
-use crate::storage::log::Unsynced;
+use crate::storage::log::SegmentLog;
 
 /// Fault injection for the writer's appends and fsyncs (tests only; empty otherwise).
 #[derive(Debug, Default)]
@@ -50,10 +50,10 @@ fn injected(_shared: &SyncShared) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Makes everything written before `unsynced` was taken durable (after the faults tests inject).
+/// Makes everything appended to `log` so far durable (after the faults tests inject).
 ///
 /// # Errors
-/// The failed fsync. Do not sync the same data again: write it again first ([`crate::storage::log::SegmentLog::rewind`]).
-pub(super) fn fsync(shared: &SyncShared, unsynced: &Unsynced) -> std::io::Result<()> {
-    injected(shared).and_then(|()| unsynced.sync())
+/// The failed fsync. Do not sync the same data again: write it again first ([`SegmentLog::rewind`]).
+pub(super) fn fsync(shared: &SyncShared, log: &mut SegmentLog) -> std::io::Result<()> {
+    injected(shared).and_then(|()| log.sync())
 }

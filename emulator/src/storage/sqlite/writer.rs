@@ -173,8 +173,7 @@ impl<'a> Writer<'a> {
     /// `end` durable. After a failed fsync it reports the failure (durable writes are refused meanwhile), waits
     /// its backoff (cut short when closing), and marks the unsynced commits to be written again.
     fn sync_through(&mut self, end: u64, closing: bool) {
-        let unsynced = self.log.take_unsynced();
-        match sync::fsync(self.sync, &unsynced) {
+        match sync::fsync(self.sync, &mut self.log) {
             Ok(()) => {
                 self.fsync_backoff = Duration::ZERO;
                 self.failed = false;
@@ -231,6 +230,11 @@ impl<'a> Writer<'a> {
     /// on disk (a removal, or the copies compaction made) and SQLite holds their other events on disk. Commits
     /// still unsynced after that do not hold it back: under steady load one always is.
     fn recycle(&mut self) {
+        if self.failed {
+            // Not between a failed fsync and the rewrite: recycling may fsync the next segment's header to vouch
+            // for it, and after a failed writeback that fsync can succeed without the page it needed.
+            return;
+        }
         let applied = self.apply.durable_through();
         loop {
             let (oldest, next_first) = {
