@@ -168,7 +168,7 @@ pub fn summary(readiness: &Readiness, engine: Option<&Engine>) -> Response {
     let report = readiness.report(engine);
     match (report.reason(), report.storage_degraded) {
         (None, None) => "ok".into_response(),
-        (None, Some(degraded)) => format!("ok, storage degraded: {degraded}\n").into_response(),
+        (None, Some(degraded)) => format!("ok, storage degraded: {degraded}").into_response(),
         (Some(reason), _) => (StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n")).into_response(),
     }
 }

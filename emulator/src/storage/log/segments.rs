@@ -64,7 +64,8 @@
 //! - a header with a valid CRC names a format version other than 1.
 //!
 //! What no header vouches for reads as a torn tail, damage included: damage at or after the start of the newest
-//! vouched segment (the last segment, or the last two when a sync was pending across a segment switch) cannot be
+//! vouched segment (the last segment, or the last two when a crash came between a commit that started a segment
+//! and its fsync) cannot be
 //! told from a crash. I/O errors while reading are errors, never an end.
 //!
 //! # Writing and syncing
@@ -74,7 +75,7 @@
 //! succeeded, then every segment written since. A failed sync is not retried on the same data (a failed writeback
 //! may have dropped the pages, and a later fsync can succeed without them): the caller rewinds
 //! ([`SegmentLog::rewind`]) to the first record not known on disk and appends the same records again, and only
-//! the sync after that counts.
+//! the sync after that counts: until the rewind the log refuses to sync or recycle.
 //!
 //! When the writer is opened, nothing stale can be reached any more: the current segment is cut at the end of the
 //! log and the `.seg` files after the end are emptied, and all of it and every segment of the log is synced, with
@@ -585,6 +586,11 @@ pub(in crate::storage) struct SegmentLog {
     /// The newest segment whose start and everything before its first event are known on disk (headers record
     /// it, see the module documentation).
     vouched: u64,
+    /// The last sync failed: nothing is synced or recycled until a rewind.
+    sync_failed: bool,
+    /// Tests: the next sync fails as if the disk had failed.
+    #[cfg(test)]
+    fail_next_sync: bool,
     /// The record being written.
     buffer: Vec<u8>,
 }
@@ -659,6 +665,9 @@ impl SegmentLog {
             next_event: end.next_event,
             directory_unsynced: false,
             vouched: 0,
+            sync_failed: false,
+            #[cfg(test)]
+            fail_next_sync: false,
             buffer: Vec::new(),
         };
         if log.live.is_empty() {
@@ -726,20 +735,39 @@ impl SegmentLog {
     /// or renamed since the last sync that succeeded, then `fdatasync` of every segment written since.
     ///
     /// # Errors
-    /// The first failed sync; nothing counts as synced then. Do not sync the same data again: rewind
-    /// ([`SegmentLog::rewind`]) to the first record not known on disk and append the same records again first.
+    /// The first failed sync; nothing counts as synced then, and every later sync fails until a rewind
+    /// ([`SegmentLog::rewind`]) to the first record not known on disk, after which the caller appends the same
+    /// records again.
     pub(in crate::storage) fn sync(&mut self) -> io::Result<()> {
-        if self.directory_unsynced {
-            self.directory.sync_all()?;
+        if self.sync_failed {
+            return Err(io::Error::other(
+                "a sync of the message log failed: rewind and write the unsynced records again before syncing",
+            ));
         }
-        for segment in self.live.iter().filter(|segment| segment.unsynced) {
-            segment.file.sync_data()?;
+        if let Err(error) = self.sync_files() {
+            self.sync_failed = true;
+            return Err(error);
         }
         self.directory_unsynced = false;
         for segment in &mut self.live {
             segment.unsynced = false;
         }
         self.vouched = self.vouched.max(self.current_number());
+        Ok(())
+    }
+
+    /// The system calls of [`SegmentLog::sync`].
+    fn sync_files(&mut self) -> io::Result<()> {
+        #[cfg(test)]
+        if std::mem::take(&mut self.fail_next_sync) {
+            return Err(io::Error::other("injected sync failure"));
+        }
+        if self.directory_unsynced {
+            self.directory.sync_all()?;
+        }
+        for segment in self.live.iter().filter(|segment| segment.unsynced) {
+            segment.file.sync_data()?;
+        }
         Ok(())
     }
 
@@ -753,7 +781,7 @@ impl SegmentLog {
     /// (or the end of the log) where event `next_event` begins, and everything before `to` must be known on disk.
     /// The caller appends the same records again. Segments after `to`'s keep their files and headers: they leave
     /// the log and are reused in place, header kept, when the records reach them again. The header of `to`'s
-    /// segment is written again (same bytes) unless its start is known on disk.
+    /// segment is written again (same bytes) unless its start is known on disk. Syncing works again after it.
     ///
     /// # Errors
     /// I/O errors writing the header; `InvalidInput` when `to` or `next_event` is not in the log.
@@ -785,7 +813,10 @@ impl SegmentLog {
         segment.end = to.offset;
         segment.unsynced = true;
         self.directory_unsynced = true;
+        // Later segments left the log: nothing after `to`'s segment can be vouched for any more.
+        self.vouched = self.vouched.min(to.segment);
         self.next_event = next_event;
+        self.sync_failed = false;
         Ok(())
     }
 
@@ -834,17 +865,16 @@ impl SegmentLog {
 
     /// Takes the oldest segment out of the log (never the current one): renamed `{number}.spare` for reuse while
     /// fewer than [`LogConfig::spare_segments`] spares exist, deleted otherwise, then the directory is fsynced.
-    /// The caller must no longer need its events. If the start of the segment after it is not known on disk yet,
-    /// it is synced first, so the log still starts with a valid segment after a crash. Returns `false` when only
-    /// the current segment is left.
+    /// The caller must no longer need its events. Returns `false` (and recycles nothing) when only the current
+    /// segment is left, when no sync has covered the start of the segment after it yet (the log must still start
+    /// with a valid segment after a crash), or after a failed sync until the rewind.
     ///
     /// # Errors
     /// I/O errors.
     pub(in crate::storage) fn recycle_oldest(&mut self) -> io::Result<bool> {
         let (Some(oldest), Some(next)) = (self.live.front(), self.live.get(1)) else { return Ok(false) };
-        if self.vouched < next.header.number {
-            next.file.sync_data()?;
-            self.directory.sync_all()?;
+        if self.sync_failed || self.vouched < next.header.number {
+            return Ok(false);
         }
         let number = oldest.header.number;
         let path = self.dir.join(segment_file_name(number));
@@ -1317,6 +1347,29 @@ mod tests {
         assert_eq!(last.start.segment, first_unsynced + 1);
         log.rewind(last.start, last.first_event).unwrap();
         assert_eq!(log.to_sync().0, 2, "both segments written since the last sync");
+    }
+
+    /// After a failed sync (a later fsync could succeed without the pages the failed writeback dropped) the log
+    /// syncs and recycles nothing until a rewind; the same records appended again are then synced. A segment is
+    /// recycled only once a sync covered the start of the one after it.
+    #[test]
+    fn after_a_failed_sync_only_a_rewind_lets_the_log_sync_and_recycle_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open_log(dir.path(), SMALL);
+        fill_until(&mut log, 3, 4000, false);
+        assert!(!log.recycle_oldest().unwrap(), "no sync has covered segment 2's start yet");
+        log.sync().unwrap();
+        let record = append(&mut log, 2, 100, 9, false);
+        log.fail_next_sync = true;
+        assert!(log.sync().is_err());
+        assert!(log.sync().is_err(), "refused until a rewind");
+        assert!(!log.recycle_oldest().unwrap(), "nothing recycled until a rewind");
+        assert_eq!(log.to_sync(), (1, false), "the marks stay");
+        log.rewind(record.start, record.first_event).unwrap();
+        assert_eq!(log.append(record.first_event, record.count, &record.payload).unwrap(), record.start);
+        log.sync().unwrap();
+        assert!(log.recycle_oldest().unwrap());
+        assert_eq!(replay(dir.path()).unwrap().0.last(), Some(&record));
     }
 
     #[test]

@@ -257,6 +257,7 @@ impl ApplyShared {
 /// [`ApplyShared::stop`] it applies what is queued (one last attempt) and returns; what a failing last attempt
 /// leaves unapplied the log still holds, and start-up applies it.
 pub(super) fn run(shared: &ApplyShared, path: &Path, database: Database) {
+    let _report_panic = ReportPanic(shared);
     let mut database = match make_durable(&database) {
         Ok(()) => Some(database),
         Err(error) => {
@@ -335,6 +336,21 @@ pub(super) fn run(shared: &ApplyShared, path: &Path, database: Database) {
         upkeep.run(database, true);
     }
     shared.finish();
+}
+
+/// Reports the storage degraded if the applier thread unwinds from a panic: SQLite is no longer brought up to
+/// the log, so the log stops recycling (start-up applies what it holds).
+struct ReportPanic<'a>(&'a ApplyShared);
+
+impl Drop for ReportPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.set_failing(Some(
+                "the applier thread stopped after a panic: the data file is no longer updated; restart the emulator"
+                    .to_owned(),
+            ));
+        }
+    }
 }
 
 /// The applier's upkeep of the file: closed deduplication windows of every queue are deleted (each commit

@@ -211,7 +211,9 @@ impl SqliteStorage {
         });
         let sync = Arc::new(SyncShared::default());
         let apply = Arc::new(ApplyShared::new(last_event));
-        let (applier_shared, applier_path, writer_apply) = (Arc::clone(&apply), path.clone(), Arc::clone(&apply));
+        let applier_shared = Arc::clone(&apply);
+        let applier_path = path.clone();
+        let writer_apply = Arc::clone(&apply);
         let applier = std::thread::Builder::new()
             .name("sqskit-apply".to_owned())
             .spawn(move || apply::run(&applier_shared, &applier_path, database))

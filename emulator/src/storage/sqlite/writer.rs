@@ -231,8 +231,7 @@ impl<'a> Writer<'a> {
     /// still unsynced after that do not hold it back: under steady load one always is.
     fn recycle(&mut self) {
         if self.failed {
-            // Not between a failed fsync and the rewrite: recycling may fsync the next segment's header to vouch
-            // for it, and after a failed writeback that fsync can succeed without the page it needed.
+            // Not between a failed fsync and the rewrite (the log refuses it too after a failure of its own).
             return;
         }
         let applied = self.apply.durable_through();
@@ -419,9 +418,11 @@ impl<'a> Writer<'a> {
     fn rewrite_unsynced(&mut self) -> bool {
         #[cfg(test)]
         self.sync.rewrites.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let Some((start, first_event)) = self.unsynced.front().map(|first| (first.start, first.first_event)) else {
-            return true;
-        };
+        // With nothing unsynced, the rewind goes to the end of the log: it still clears the log's failed sync.
+        let (start, first_event) = self
+            .unsynced
+            .front()
+            .map_or_else(|| (self.log.position(), self.log.next_event()), |first| (first.start, first.first_event));
         if self.with_retries("cannot rewind the log", |log| log.rewind(start, first_event)).is_none() {
             return false;
         }
