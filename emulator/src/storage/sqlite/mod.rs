@@ -9,11 +9,13 @@
 //!   only writer after start-up;
 //! - `schema.rs`: the file's tables, opening and checking it, and how values map into columns;
 //! - `write.rs`: events as one SQLite transaction; `load.rs`: reading SQLite back at start-up;
-//! - `migrate.rs`: messages of files older than the log, moved into it at start-up.
+//! - `migrate.rs`: messages of files older than the log, moved into it at start-up;
+//! - `scheduling.rs`: both threads run behind the request handlers (`SCHED_BATCH` on Linux).
 
 mod apply;
 mod load;
 mod migrate;
+mod scheduling;
 mod schema;
 mod sync;
 mod write;
@@ -216,12 +218,16 @@ impl SqliteStorage {
         let writer_apply = Arc::clone(&apply);
         let applier = std::thread::Builder::new()
             .name("sqskit-apply".to_owned())
-            .spawn(move || apply::run(&applier_shared, &applier_path, database))
+            .spawn(move || {
+                scheduling::run_behind_request_handlers();
+                apply::run(&applier_shared, &applier_path, database);
+            })
             .map_err(StorageError::Writer)?;
         let (writer_inner, writer_sync) = (Arc::clone(&inner), Arc::clone(&sync));
         let writer = std::thread::Builder::new()
             .name("sqskit-storage".to_owned())
             .spawn(move || {
+                scheduling::run_behind_request_handlers();
                 Writer::new(log, index, &writer_inner, &writer_sync, &writer_apply).run();
                 // Closed last: SQLite gets everything the log has on disk.
                 writer_apply.stop();
