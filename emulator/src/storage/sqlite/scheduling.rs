@@ -25,15 +25,21 @@ pub(super) fn run_behind_request_handlers() {
 mod linux {
     use thread_priority::{
         NormalThreadSchedulePolicy, ThreadPriority, ThreadPriorityValue, ThreadSchedulePolicy,
-        set_thread_priority_and_policy, thread_native_id,
+        set_thread_priority_and_policy, thread_native_id, thread_schedule_policy,
     };
 
     /// The `thread-priority` value that the crate turns into nice 0 for a normal policy (it maps 0..=99 onto the
     /// nice values 19..=-20 and sets the nice value along with the policy); 46 and 48 map to 0 as well.
     const NICE_ZERO: u8 = 47;
 
-    /// Switches the calling thread to `SCHED_BATCH`, unless its nice value is not 0 (the crate would reset it).
+    /// Switches the calling thread from the default policy to `SCHED_BATCH`; a thread under another policy (an
+    /// embedding process may run its threads real-time) or with a nice value other than 0 (the crate would reset
+    /// it) is left as it is.
     pub(super) fn batch() -> Result<(), String> {
+        let policy = thread_schedule_policy().map_err(|error| format!("{error:?}"))?;
+        if policy != ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Other) {
+            return Err(format!("it runs under {policy:?}, not the default policy"));
+        }
         let nice = rustix::process::getpriority_process(None).map_err(|error| error.to_string())?;
         if nice != 0 {
             return Err(format!("its nice value is {nice}, which switching the policy would reset"));
@@ -49,21 +55,21 @@ mod linux {
 
     #[cfg(test)]
     mod tests {
-        use thread_priority::thread_schedule_policy;
-
         use super::*;
 
         #[test]
         fn a_storage_thread_runs_as_a_batch_thread_with_its_nice_value_kept() {
             std::thread::spawn(|| {
+                let default = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Other);
+                let policy_before = thread_schedule_policy().expect("policy");
                 let nice_before = rustix::process::getpriority_process(None).expect("nice");
                 super::super::run_behind_request_handlers();
                 let policy = thread_schedule_policy().expect("policy");
                 let nice_after = rustix::process::getpriority_process(None).expect("nice");
-                if nice_before == 0 {
+                if policy_before == default && nice_before == 0 {
                     assert_eq!(policy, ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Batch));
                 } else {
-                    assert_eq!(policy, ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Other));
+                    assert_eq!(policy, policy_before, "a thread that is not at the defaults is left alone");
                 }
                 assert_eq!(nice_after, nice_before, "the nice value is kept");
             })
