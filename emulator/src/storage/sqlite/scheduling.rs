@@ -10,7 +10,7 @@
 //! (0.93–1.09). The cost is latency while the core is busy with other work: a commit can wait up to a time slice
 //! (a few milliseconds) for its turn.
 //!
-//! Elsewhere nothing changes.
+//! On other systems the threads keep the default scheduling.
 
 /// Moves the calling thread behind the request handlers (see the module documentation). A failure (a kernel or
 /// sandbox that refuses the call) is logged and changes nothing else.
