@@ -588,7 +588,7 @@ pub(in crate::storage) struct SegmentLog {
     vouched: u64,
     /// The last sync failed: nothing is synced or recycled until a rewind.
     sync_failed: bool,
-    /// Tests: the next sync fails as if the disk had failed.
+    /// Tests: the next sync fails as if the disk had failed (see [`SegmentLog::fail_next_sync`]).
     #[cfg(test)]
     fail_next_sync: bool,
     /// The record being written.
@@ -760,7 +760,7 @@ impl SegmentLog {
     fn sync_files(&mut self) -> io::Result<()> {
         #[cfg(test)]
         if std::mem::take(&mut self.fail_next_sync) {
-            return Err(io::Error::other("injected sync failure"));
+            return Err(io::Error::other("injected I/O error"));
         }
         if self.directory_unsynced {
             self.directory.sync_all()?;
@@ -769,6 +769,13 @@ impl SegmentLog {
             segment.file.sync_data()?;
         }
         Ok(())
+    }
+
+    #[cfg(test)]
+    /// Tests: the next [`SegmentLog::sync`] fails as a failing disk would make it, with what follows (the log
+    /// refuses to sync or recycle until a rewind).
+    pub(in crate::storage) fn fail_next_sync(&mut self) {
+        self.fail_next_sync = true;
     }
 
     #[cfg(test)]
@@ -1360,7 +1367,7 @@ mod tests {
         assert!(!log.recycle_oldest().unwrap(), "no sync has covered segment 2's start yet");
         log.sync().unwrap();
         let record = append(&mut log, 2, 100, 9, false);
-        log.fail_next_sync = true;
+        log.fail_next_sync();
         assert!(log.sync().is_err());
         assert!(log.sync().is_err(), "refused until a rewind");
         assert!(!log.recycle_oldest().unwrap(), "nothing recycled until a rewind");

@@ -34,26 +34,25 @@ pub(super) struct SyncShared {
     pub(super) commit_attempts: std::sync::atomic::AtomicU32,
 }
 
-/// An injected fsync failure, in tests.
+/// The faults tests inject into the next fsync: the delay of a slow disk, and a failure, which goes through the
+/// log's own failure path ([`SegmentLog::fail_next_sync`]).
 #[cfg(test)]
-fn injected(shared: &SyncShared) -> std::io::Result<()> {
+fn inject(shared: &SyncShared, log: &mut SegmentLog) {
     use std::sync::atomic::Ordering;
     std::thread::sleep(std::time::Duration::from_millis(shared.fsync_delay_ms.load(Ordering::SeqCst)));
-    match shared.fail_next.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1)) {
-        Ok(_) => Err(std::io::Error::other("injected I/O error")),
-        Err(_) => Ok(()),
+    if shared.fail_next.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1)).is_ok() {
+        log.fail_next_sync();
     }
 }
 
 #[cfg(not(test))]
-fn injected(_shared: &SyncShared) -> std::io::Result<()> {
-    Ok(())
-}
+fn inject(_shared: &SyncShared, _log: &mut SegmentLog) {}
 
 /// Makes everything appended to `log` so far durable (after the faults tests inject).
 ///
 /// # Errors
 /// The failed fsync. Do not sync the same data again: write it again first ([`SegmentLog::rewind`]).
 pub(super) fn fsync(shared: &SyncShared, log: &mut SegmentLog) -> std::io::Result<()> {
-    injected(shared).and_then(|()| log.sync())
+    inject(shared, log);
+    log.sync()
 }

@@ -230,10 +230,7 @@ impl<'a> Writer<'a> {
     /// on disk (a removal, or the copies compaction made) and SQLite holds their other events on disk. Commits
     /// still unsynced after that do not hold it back: under steady load one always is.
     fn recycle(&mut self) {
-        if self.failed {
-            // Not between a failed fsync and the rewrite (the log refuses it too after a failure of its own).
-            return;
-        }
+        // (Between a failed fsync and the rewrite the log recycles nothing: `SegmentLog::recycle_oldest`.)
         let applied = self.apply.durable_through();
         loop {
             let (oldest, next_first) = {
