@@ -15,8 +15,19 @@ mod sqlite;
 mod test_events;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 pub use sqlite::SqliteStorage;
+
+/// The sender id `text` of a message read back, as the `Arc` of the message read before it (`last`) when it is
+/// the same, and as a new one (kept in `last` for the next) otherwise: most messages share their sender, so a
+/// restore of millions keeps one copy, as the engine does.
+fn shared_sender(last: &mut Option<Arc<str>>, text: &str) -> Arc<str> {
+    match last {
+        Some(shared) if **shared == *text => Arc::clone(shared),
+        _ => Arc::clone(last.insert(Arc::from(text))),
+    }
+}
 
 /// Why the data directory could not be used. Every variant names the file, so the operator can act on it.
 #[derive(Debug, thiserror::Error)]

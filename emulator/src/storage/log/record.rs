@@ -73,6 +73,7 @@ use crate::engine::{
     AttributeValue, Md5Digest, MessageAttribute, MessageAttributes, MessageBody, MessageExtra, MessageState,
     MoveTaskInfo, MoveTaskStatus, QueueEvent, StorageEvent, StoredMessage, Timestamp,
 };
+use crate::storage::shared_sender;
 
 /// Kind byte of [`StorageEvent::QueueCreated`].
 const EVENT_QUEUE_CREATED: u8 = 1;
@@ -629,10 +630,7 @@ impl<'a> Reader<'a> {
         let receive_count = self.u32("receive count")?;
         let state = self.state()?;
         let sender_text = self.str("sender id")?;
-        let sender_id = match &self.sender {
-            Some(last) if **last == *sender_text => Arc::clone(last),
-            _ => Arc::clone(self.sender.insert(Arc::from(sender_text))),
-        };
+        let sender_id = shared_sender(&mut self.sender, sender_text);
         let body = MessageBody::new(self.string("message body")?);
         let extra = self.optional("message extra", Self::extra)?;
         let attributes = self.message_attributes()?;

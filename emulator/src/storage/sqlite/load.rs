@@ -11,6 +11,7 @@ use crate::engine::{
     QueueSnapshot, Snapshot, StoredMessage, Timestamp,
 };
 use crate::storage::codec::decode_attributes;
+use crate::storage::shared_sender;
 
 /// Reads everything back. Errors are descriptions for [`StorageError::Corrupt`].
 pub(super) fn load(connection: &Connection) -> Result<Snapshot, String> {
@@ -98,14 +99,7 @@ pub(super) fn load_messages(connection: &Connection, slot: i64) -> Result<Vec<(u
             Some(bytes) => decode_attributes(&bytes).ok_or_else(|| damaged("attributes"))?,
             None => MessageAttributes::default(),
         };
-        let sender_id = match &sender {
-            Some(shared) if **shared == *sender_id => Arc::clone(shared),
-            _ => {
-                let shared: Arc<str> = Arc::from(sender_id.as_str());
-                sender = Some(Arc::clone(&shared));
-                shared
-            }
-        };
+        let sender_id = shared_sender(&mut sender, &sender_id);
         let md5_of_body = Md5Digest::of(body.as_bytes());
         let mut message = StoredMessage::new(
             MessageBody::new(body),
