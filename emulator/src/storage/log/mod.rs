@@ -2,10 +2,11 @@
 //! record per group commit, in segment files that are recycled once nothing in them is needed.
 //!
 //! - `record.rs`: the encoding of one event; `segments.rs`: segment files, commit records, the replay reader,
-//!   rewinds and recycling; `index.rs`: the live messages and where their records are; `replay.rs`: reading
-//!   the log back at start-up.
+//!   rewinds and recycling; `prepare.rs`: filling the next segment's file before it is needed; `index.rs`: the
+//!   live messages and where their records are; `replay.rs`: reading the log back at start-up.
 
 mod index;
+mod prepare;
 mod record;
 mod replay;
 mod segments;

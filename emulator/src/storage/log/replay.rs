@@ -240,7 +240,7 @@ mod tests {
     use crate::storage::log::segments::{LogConfig, Position, SegmentLog};
 
     /// Segments of a few messages each, so that a short history spans many.
-    const SMALL: LogConfig = LogConfig { segment_size: 1024, spare_segments: 2 };
+    const SMALL: LogConfig = LogConfig { segment_size: 1024, spare_segments: 2, prepare_segments: false };
 
     /// The message `sequence` of queue `uid` as sent: visible, never received, its id made of both.
     fn message(uid: u64, sequence: u64) -> StoredMessage {

@@ -88,6 +88,10 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+#[cfg(test)]
+use super::prepare::PREPARED_FILE;
+use super::prepare::Preparer;
+
 /// Magic of a segment header.
 const SEGMENT_MAGIC: [u8; 8] = *b"sqskseg\0";
 /// The only format version this module reads and writes.
@@ -116,13 +120,16 @@ pub(in crate::storage) struct LogConfig {
     pub(in crate::storage) segment_size: u64,
     /// Recycled segment files kept for reuse; more are deleted.
     pub(in crate::storage) spare_segments: usize,
+    /// When no spare is left, the next segment's file is filled with zeros in the background before it is needed
+    /// (`prepare.rs`), so that appends to it overwrite written blocks.
+    pub(in crate::storage) prepare_segments: bool,
 }
 
 impl Default for LogConfig {
     /// Production sizes: 32 MiB segments, one spare, so a drained log keeps at most its current segment and the
-    /// spare (64 MiB).
+    /// spare (64 MiB), and a growing one its segments and the one being prepared.
     fn default() -> Self {
-        Self { segment_size: 32 << 20, spare_segments: 1 }
+        Self { segment_size: 32 << 20, spare_segments: 1, prepare_segments: true }
     }
 }
 
@@ -579,6 +586,8 @@ pub(in crate::storage) struct SegmentLog {
     ahead: BTreeMap<u64, Ahead>,
     /// Numbers of the `.spare` files.
     spares: Vec<u64>,
+    /// Prepares the next segment file when no spare is left (`None` unless [`LogConfig::prepare_segments`]).
+    preparer: Option<Preparer>,
     /// Number of the next event.
     next_event: u64,
     /// A segment file was created or renamed since the last sync that succeeded: the directory needs an fsync.
@@ -655,6 +664,7 @@ impl SegmentLog {
             let Some(spare) = spares.pop() else { break };
             fs::remove_file(dir.join(spare_file_name(spare)))?;
         }
+        let preparer = if config.prepare_segments { Some(Preparer::start(dir)?) } else { None };
         let mut log = Self {
             dir: dir.to_path_buf(),
             directory,
@@ -662,6 +672,7 @@ impl SegmentLog {
             live,
             ahead,
             spares,
+            preparer,
             next_event: end.next_event,
             directory_unsynced: false,
             vouched: 0,
@@ -728,6 +739,7 @@ impl SegmentLog {
         current.file.write_all_at(&self.buffer, start.offset)?;
         current.end += total;
         self.next_event = next_event;
+        self.prepare_next();
         Ok(start)
     }
 
@@ -902,20 +914,30 @@ impl SegmentLog {
     }
 
     /// Starts segment `number` with room for `capacity` bytes: reuses the `.seg` file of that number if there is
-    /// one, else renames a spare, else creates the file; sizes it and writes its header (kept, after a rewind, when
-    /// it already starts at the next event).
+    /// one, else renames a spare, else the prepared file if it is ready, else creates the file; sizes it and writes
+    /// its header (kept, after a rewind, when it already starts at the next event).
     fn start_segment(&mut self, number: u64, capacity: u64) -> io::Result<()> {
         let first_event = self.next_event;
         self.directory_unsynced = true;
         if !self.ahead.contains_key(&number) {
             let path = self.dir.join(segment_file_name(number));
-            if let Some(spare) = self.spares.pop() {
+            let file = if let Some(spare) = self.spares.pop() {
                 if let Err(error) = fs::rename(self.dir.join(spare_file_name(spare)), &path) {
                     self.spares.push(spare);
                     return Err(error);
                 }
-            }
-            let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path)?;
+                open_read_write(&path)?
+            } else if let Some((preparer, prepared)) =
+                self.preparer.as_mut().and_then(|preparer| preparer.take().map(|file| (preparer, file)))
+            {
+                if let Err(error) = fs::rename(preparer.path(), &path) {
+                    preparer.put_back(prepared);
+                    return Err(error);
+                }
+                prepared
+            } else {
+                OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path)?
+            };
             self.ahead.insert(number, Ahead { file, header: None });
         }
         // Taken out of `ahead` only once it is ready: a failure leaves it there for the next attempt.
@@ -941,6 +963,17 @@ impl SegmentLog {
         let Some(Ahead { file, .. }) = self.ahead.remove(&number) else { return Err(no_segment()) };
         self.live.push_back(Segment { header, file, capacity, end: SEGMENT_HEADER_LEN, unsynced: true });
         Ok(())
+    }
+
+    /// Once the current segment is half full, asks for the next segment's file to be prepared if the next segment
+    /// would otherwise be a new file. (Not sooner: a log that stays small never costs a segment of zeros.)
+    fn prepare_next(&mut self) {
+        let half_full = self.live.back().is_some_and(|current| current.end >= self.config.segment_size / 2);
+        if let Some(preparer) =
+            self.preparer.as_mut().filter(|_| half_full && self.spares.is_empty() && self.ahead.is_empty())
+        {
+            preparer.request(self.config.segment_size);
+        }
     }
 
     /// The current segment.
@@ -1032,7 +1065,7 @@ mod tests {
     use super::*;
 
     /// Small segments, so that a few hundred records span several.
-    const SMALL: LogConfig = LogConfig { segment_size: 64 << 10, spare_segments: 2 };
+    const SMALL: LogConfig = LogConfig { segment_size: 64 << 10, spare_segments: 2, prepare_segments: false };
 
     /// `len` payload bytes, none zero, different for each `seed`.
     fn payload(seed: u64, len: usize) -> Vec<u8> {
@@ -1339,6 +1372,76 @@ mod tests {
         assert!(log.recycle_oldest().unwrap());
         assert_eq!(names(dir.path()), [spare_file_name(1), segment_file_name(3)], "room for two spares");
         assert_eq!(fs::metadata(dir.path().join(spare_file_name(1))).unwrap().len(), SMALL.segment_size);
+    }
+
+    /// Bytes allocated to `path` on disk.
+    fn allocated(path: &Path) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        fs::metadata(path).unwrap().blocks() * 512
+    }
+
+    /// Appends records until the current segment is half full.
+    fn fill_half(log: &mut SegmentLog) -> Vec<CommitRecord> {
+        let mut written = Vec::new();
+        while log.position().offset < SMALL.segment_size / 2 {
+            let seed = log.next_event();
+            written.push(append(log, 1, 1000, seed, true));
+        }
+        written
+    }
+
+    #[test]
+    fn a_growing_log_starts_its_next_segment_in_a_file_written_through_beforehand() {
+        use std::os::unix::fs::MetadataExt;
+        let prepared = |dir: &Path| dir.join(PREPARED_FILE);
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(prepared(dir.path()), b"left by a crash").unwrap();
+        let config = LogConfig { prepare_segments: true, ..SMALL };
+        let mut log = open_log(dir.path(), config);
+        assert!(!prepared(dir.path()).exists(), "a prepared file a crash left is deleted");
+
+        // Nothing is prepared while the first segment is less than half full.
+        let mut written = vec![append(&mut log, 1, 1000, 1, true)];
+        assert!(!log.preparer.as_mut().unwrap().wait());
+        written.extend(fill_half(&mut log));
+        assert!(log.preparer.as_mut().unwrap().wait(), "half full: the next file is prepared");
+        let inode = fs::metadata(prepared(dir.path())).unwrap().ino();
+        assert!(allocated(&prepared(dir.path())) >= SMALL.segment_size, "written through, not sparse");
+
+        written.extend(fill_until(&mut log, 2, 1000, true));
+        let second = segment_path(dir.path(), 2);
+        assert_eq!(fs::metadata(&second).unwrap().ino(), inode, "segment 2 is the prepared file");
+        assert!(allocated(&second) >= SMALL.segment_size, "appends to segment 2 overwrite written blocks");
+        assert!(!prepared(dir.path()).exists());
+        // The next one is prepared as well, and the log reads back as written.
+        written.extend(fill_half(&mut log));
+        assert!(log.preparer.as_mut().unwrap().wait());
+        written.extend(fill_until(&mut log, 3, 1000, true));
+        assert!(allocated(&segment_path(dir.path(), 3)) >= SMALL.segment_size);
+        assert_eq!(replay(dir.path()).unwrap().0, written);
+
+        // While a spare is left, the next segment is the spare and nothing is prepared.
+        written.extend(fill_half(&mut log));
+        assert!(log.preparer.as_mut().unwrap().wait());
+        assert!(log.recycle_oldest().unwrap());
+        assert!(log.recycle_oldest().unwrap());
+        fill_until(&mut log, 4, 1000, true);
+        assert!(prepared(dir.path()).exists(), "the prepared file waits while there are spares");
+        assert_eq!(
+            names(dir.path()),
+            [spare_file_name(1), segment_file_name(3), segment_file_name(4), PREPARED_FILE.to_owned()]
+        );
+        drop(log);
+        assert!(!prepared(dir.path()).exists(), "a closed log leaves no prepared file");
+    }
+
+    #[test]
+    fn without_preparation_the_next_segment_is_a_sparse_new_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open_log(dir.path(), SMALL);
+        fill_until(&mut log, 2, 1000, true);
+        assert!(allocated(&segment_path(dir.path(), 2)) < SMALL.segment_size / 2);
+        assert!(!dir.path().join(PREPARED_FILE).exists());
     }
 
     /// A rewind into a later segment (a failed append after the log moved on) keeps the earlier segments that

@@ -415,7 +415,7 @@ mod tests {
     }
 
     /// Small segments, so that a test fills several.
-    const SMALL_SEGMENTS: LogConfig = LogConfig { segment_size: 1 << 20, spare_segments: 1 };
+    const SMALL_SEGMENTS: LogConfig = LogConfig { segment_size: 1 << 20, spare_segments: 1, prepare_segments: false };
 
     /// Messages of 4 KB with the `sequences` of queue 1, ten at a time, each ten deleted right after they are
     /// durable (4,000 of them: 16 MB through the test's 1 MiB segments).
