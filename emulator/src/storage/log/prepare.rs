@@ -1,16 +1,16 @@
-//! Segment files written through before the log needs them (docs/message-log.md, "Prepared segments").
+//! Segment files written through before the log needs them (docs/message-log.md, "Segments").
 //!
 //! An append into blocks of a file that were never written makes the `fdatasync` after it write the file's new
 //! block allocation as well as the data, one more write the disk must complete before the flush returns. An
 //! append over blocks already written costs the data alone: on the 2-vCPU VM of BENCHMARKS.md an 8 KiB
 //! `O_DSYNC` write takes about 130 µs over written blocks and 220 µs into a new file (or a sparse or
-//! `fallocate`d one: unwritten extents must be converted, which is a metadata write too). PostgreSQL fills its
-//! WAL files with zeros before use for the same reason.
+//! `fallocate`d one: unwritten extents must be converted, which is a metadata write too).
 //!
 //! Recycled segments are written through already. When the log grows past them, [`Preparer`]'s thread fills the
 //! next segment's file with zeros and syncs it, in chunks so that the log's own flushes never queue behind much
-//! of it, while the writer fills the second half of the current segment. The writer renames the file into place when it starts the
-//! next segment ([`super::SegmentLog`]), or creates a sparse file as before if the prepared one is not ready.
+//! of it, while the writer fills the second half of the current segment. The writer renames the file into place
+//! when it starts the next segment ([`super::SegmentLog`]), or creates a sparse file if the prepared one is not
+//! ready. PostgreSQL fills new WAL files with zeros for the same reason (its `wal_init_zero` setting).
 //!
 //! What the prepared file holds never matters for correctness: the writer writes the segment's header and records
 //! over it, and the reader tells records from anything else by their CRC and event numbers. So a prepared file is

@@ -32,11 +32,13 @@
 //!
 //! A record is valid when its magic and CRC check, it fits in the file, its count is not zero and its first event
 //! is the number expected next (the first event of the log's first segment, then each record's first event plus
-//! its count). New files are sized to the segment size up front (`set_len`, sparse); a record larger than a
-//! segment gets a segment of its own sized to fit. Recycled segments are renamed `{number:020}.spare` (their old
-//! number: unique, as numbers are never live twice once recycled) and renamed back to the next number when
-//! reused, with a new header; their old records stay in place and are rejected by the event-number rule, since
-//! all of them are older than anything the log holds. Files with other names are not the log's.
+//! its count). A new segment is the file `prepare.rs` filled with zeros beforehand when it is ready (then appends
+//! overwrite written blocks), else a new file sized to the segment size up front (`set_len`, sparse); a record
+//! larger than a segment gets a segment of its own sized to fit. Recycled segments are renamed
+//! `{number:020}.spare` (their old number: unique, as numbers are never live twice once recycled) and renamed back
+//! to the next number when reused, with a new header; their old records stay in place and are rejected by the
+//! event-number rule, since all of them are older than anything the log holds. Files with other names are not the
+//! log's.
 //!
 //! # Replay
 //!
