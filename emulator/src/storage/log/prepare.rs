@@ -25,7 +25,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::thread::JoinHandle;
 
-/// Name of the file being prepared, or prepared and not yet taken, in the log's directory.
+/// Name of the file being prepared, or prepared and not yet taken, in the log's directory (the reader ignores it:
+/// it is neither a `.seg` nor a `.spare` file).
 pub(super) const PREPARED_FILE: &str = "next-segment.prepared";
 
 /// Bytes written (and synced) at a time: a flush of the log queued behind one waits about half a millisecond.
@@ -79,11 +80,6 @@ impl Preparer {
         Ok(Self { path, requests: Some(requests), outcomes, stop, thread: Some(thread), requested: false, ready: None })
     }
 
-    /// The prepared file's path (it is renamed away from there by the caller of [`Preparer::take`]).
-    pub(super) fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Asks for a file of `size` bytes, unless one is requested or ready already.
     pub(super) fn request(&mut self, size: u64) {
         self.receive();
@@ -95,16 +91,20 @@ impl Preparer {
         }
     }
 
-    /// The prepared file if it is ready (then the caller renames it away from [`Preparer::path`] before the next
-    /// request); `None` while none is, or when preparing it failed.
-    pub(super) fn take(&mut self) -> Option<File> {
+    /// The prepared file, renamed to `path`, if it is ready; `None` while none is, when preparing it failed, or
+    /// when the rename fails (then the file is dropped, and the caller creates the file itself: a prepared file
+    /// only saves time, so nothing is refused for want of one).
+    pub(super) fn take_as(&mut self, path: &Path) -> Option<File> {
         self.receive();
-        self.ready.take()
-    }
-
-    /// Gives back a file [`Preparer::take`] returned that the caller could not rename away: it stays ready.
-    pub(super) fn put_back(&mut self, file: File) {
-        self.ready = Some(file);
+        let file = self.ready.take()?;
+        match std::fs::rename(&self.path, path) {
+            Ok(()) => Some(file),
+            Err(error) => {
+                tracing::warn!(%error, from = %self.path.display(), to = %path.display(),
+                    "could not rename the prepared segment file into place; creating the segment file instead");
+                None
+            }
+        }
     }
 
     #[cfg(test)]

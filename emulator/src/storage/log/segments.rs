@@ -929,13 +929,7 @@ impl SegmentLog {
                     return Err(error);
                 }
                 open_read_write(&path)?
-            } else if let Some((preparer, prepared)) =
-                self.preparer.as_mut().and_then(|preparer| preparer.take().map(|file| (preparer, file)))
-            {
-                if let Err(error) = fs::rename(preparer.path(), &path) {
-                    preparer.put_back(prepared);
-                    return Err(error);
-                }
+            } else if let Some(prepared) = self.preparer.as_mut().and_then(|preparer| preparer.take_as(&path)) {
                 prepared
             } else {
                 OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path)?
@@ -1435,6 +1429,18 @@ mod tests {
         );
         drop(log);
         assert!(!prepared(dir.path()).exists(), "a closed log leaves no prepared file");
+    }
+
+    #[test]
+    fn a_prepared_file_that_cannot_be_renamed_into_place_is_skipped_not_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open_log(dir.path(), LogConfig { prepare_segments: true, ..SMALL });
+        let mut written = fill_half(&mut log);
+        assert!(log.preparer.as_mut().unwrap().wait());
+        fs::remove_file(dir.path().join(PREPARED_FILE)).unwrap();
+        written.extend(fill_until(&mut log, 2, 1000, true));
+        assert!(allocated(&segment_path(dir.path(), 2)) < SMALL.segment_size / 2, "created as before");
+        assert_eq!(replay(dir.path()).unwrap().0, written);
     }
 
     #[test]
