@@ -122,8 +122,8 @@ pub(in crate::storage) struct LogConfig {
     pub(in crate::storage) segment_size: u64,
     /// Recycled segment files kept for reuse; more are deleted.
     pub(in crate::storage) spare_segments: usize,
-    /// When no spare is left, the next segment's file is filled with zeros in the background before it is needed
-    /// (`prepare.rs`), so that appends to it overwrite written blocks.
+    /// When no spare is left, the next segment's file is filled with zeros in the background once the current
+    /// segment is half full (`prepare.rs`), so that appends to it overwrite written blocks.
     pub(in crate::storage) prepare_segments: bool,
 }
 
