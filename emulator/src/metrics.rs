@@ -47,6 +47,8 @@ pub const STORAGE_FAILING: &str = "sqskit_storage_failing";
 /// Gauge: 1 while durable storage is degraded (writes go on and are durable, but the data file cannot be brought
 /// up to the message log, which grows meanwhile), else 0.
 pub const STORAGE_DEGRADED: &str = "sqskit_storage_degraded";
+/// Gauge: events durable in the message log that the data file does not hold yet (0 in memory mode).
+pub const STORAGE_BACKLOG: &str = "sqskit_storage_backlog_events";
 
 /// Upper bounds of the latency buckets, in microseconds; long polls last up to 20 s.
 const BUCKET_MICROS: [u64; 15] = [
@@ -162,6 +164,14 @@ pub fn render(
          message log, which grows until writes fail; else 0.",
     )?;
     sample(&mut out, STORAGE_DEGRADED, &[], if engine.storage_degraded().is_some() { 1.0 } else { 0.0 })?;
+    header(
+        &mut out,
+        STORAGE_BACKLOG,
+        "gauge",
+        "Events durable in the message log that the data file does not hold yet: small under load, growing while \
+         storage is degraded (the log keeps every segment they are in); 0 in memory mode.",
+    )?;
+    sample(&mut out, STORAGE_BACKLOG, &[], engine.storage_backlog().unwrap_or(0) as f64)?;
     Ok(out)
 }
 

@@ -86,6 +86,21 @@ async fn gauge(endpoint: &str, name: &str) -> String {
         .to_owned()
 }
 
+/// The value of `sqskit_storage_backlog_events` in `/metrics`.
+async fn backlog(endpoint: &str) -> u64 {
+    let line = gauge(endpoint, "sqskit_storage_backlog_events").await;
+    line.rsplit(' ').next().and_then(|value| value.parse().ok()).unwrap_or_else(|| panic!("no backlog: {line:?}"))
+}
+
+/// Waits (10 s at most) until the backlog is 0: the data file holds everything the log has.
+async fn backlog_drains(endpoint: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while backlog(endpoint).await > 0 {
+        assert!(Instant::now() < deadline, "the backlog stayed at {}", backlog(endpoint).await);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// `GET /health/ready`: its status and JSON detail.
 async fn readiness(endpoint: &str) -> (u16, serde_json::Value) {
     let response = raw_request(endpoint, "GET", "/health/ready", &[], Vec::new()).await;
@@ -108,6 +123,7 @@ async fn a_data_file_that_cannot_be_updated_degrades_storage_without_refusing_or
     let url = format!("{endpoint}/{ACCOUNT}/q");
     sqs.send_message().queue_url(&url).message_body("before").send().await.expect("send");
     assert_eq!(gauge(&endpoint, "sqskit_storage_degraded").await, "sqskit_storage_degraded 0");
+    backlog_drains(&endpoint).await;
 
     let other = rusqlite::Connection::open(data.join("sqskit.db")).expect("open the data file");
     other.busy_timeout(Duration::from_secs(10)).expect("busy timeout");
@@ -131,8 +147,11 @@ async fn a_data_file_that_cannot_be_updated_degrades_storage_without_refusing_or
     assert_eq!((status, text.starts_with("ok, storage degraded: ")), (200, true), "{text}");
     assert_eq!(gauge(&endpoint, "sqskit_storage_degraded").await, "sqskit_storage_degraded 1");
     assert_eq!(storage_failing_gauge(&endpoint).await, "sqskit_storage_failing 0");
-    // Durable writes go on, and are acknowledged.
+    // Durable writes go on, and are acknowledged; the backlog the data file lacks grows with them.
+    let before = backlog(&endpoint).await;
+    assert!(before > 0, "the queue created while degraded is not in the data file");
     sqs.send_message().queue_url(&url).message_body("while degraded").send().await.expect("send while degraded");
+    assert!(backlog(&endpoint).await > before, "the send is durable in the log and not in the data file");
 
     other.execute_batch("ALTER TABLE log_state_away RENAME TO log_state;").expect("bring the table back");
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -142,6 +161,7 @@ async fn a_data_file_that_cannot_be_updated_degrades_storage_without_refusing_or
     }
     assert_eq!(health(&endpoint).await, (200, "ok".to_owned()));
     assert_eq!(gauge(&endpoint, "sqskit_storage_degraded").await, "sqskit_storage_degraded 0");
+    backlog_drains(&endpoint).await;
     drop(other);
     stop_emulator(emulator).await;
 

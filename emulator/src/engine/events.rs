@@ -157,4 +157,11 @@ pub trait EventSink: Send + Sync + fmt::Debug + 'static {
     fn degraded(&self) -> Option<String> {
         None
     }
+
+    /// How many durable events a background part of the storage has yet to take in (durable storage: events on
+    /// disk in the message log that the data file does not hold yet; they keep the log from recycling the
+    /// segments that hold them). `None` by default, for storage without such a part.
+    fn backlog(&self) -> Option<u64> {
+        None
+    }
 }

@@ -413,6 +413,12 @@ impl Engine {
         self.shared.sink.as_ref().and_then(|sink| sink.degraded())
     }
 
+    /// How many durable events storage has yet to take in in the background (see [`EventSink::backlog`]): it
+    /// grows while storage is degraded. `None` in memory mode.
+    pub fn storage_backlog(&self) -> Option<u64> {
+        self.shared.sink.as_ref().and_then(|sink| sink.backlog())
+    }
+
     /// Refuses a durable write while storage is failing (fail-stop), before anything is applied. Every engine
     /// operation that is a durable write ([`crate::action::Action::is_durable_write`]) calls it first, so callers
     /// of the engine in the same process are refused as HTTP clients are.

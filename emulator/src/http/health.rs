@@ -12,7 +12,7 @@
 //! Degraded durable storage (the data file cannot be brought up to the message log; writes go on and stay durable,
 //! but the log grows until they fail) keeps the server ready: `/health/ready` says `"storage": "degraded"` with
 //! `storage_degraded`, `/health` answers `200` with `ok, storage degraded: <reason>`, and `/metrics` has
-//! `sqskit_storage_degraded 1`.
+//! `sqskit_storage_degraded 1` (and the growing `sqskit_storage_backlog_events`).
 //!
 //! While starting, every other path answers `503 ServiceUnavailable` (in the SQS protocol the request uses for
 //! SQS requests), which SDKs retry.

@@ -77,6 +77,8 @@ pub(super) struct ApplyShared {
     applied: Condvar,
     /// The number of the last log event SQLite holds durably; changed with `queued` locked.
     applied_through: AtomicU64,
+    /// The number of the last log event handed over ([`ApplyShared::push`]), applied or not.
+    handed_through: AtomicU64,
     /// Why the last transaction failed, while the applier retries (cleared when one commits).
     failing: Mutex<Option<String>>,
     /// Transactions attempted (tests).
@@ -97,6 +99,7 @@ impl ApplyShared {
             #[cfg(test)]
             applied: Condvar::new(),
             applied_through: AtomicU64::new(applied_through),
+            handed_through: AtomicU64::new(applied_through),
             failing: Mutex::new(None),
             #[cfg(test)]
             attempts: std::sync::atomic::AtomicUsize::new(0),
@@ -119,6 +122,7 @@ impl ApplyShared {
             return;
         }
         queued.events += applicable.events.len();
+        self.handed_through.fetch_max(applicable.through, Ordering::Relaxed);
         queued.applicables.push_back(applicable);
         let wake = match queued.waiting {
             Waiting::No => false,
@@ -141,6 +145,13 @@ impl ApplyShared {
     /// transaction the applier committed (or the one given to [`ApplyShared::new`]).
     pub(super) fn durable_through(&self) -> u64 {
         self.applied_through.load(Ordering::Acquire)
+    }
+
+    /// How many log events are on disk in the log and not yet durable in SQLite (message events count too: the
+    /// log numbers every event). Small under load (what the applier gathers for one transaction); it grows while
+    /// SQLite cannot be updated, and the log cannot recycle a segment until SQLite holds its events.
+    pub(super) fn backlog(&self) -> u64 {
+        self.handed_through.load(Ordering::Relaxed).saturating_sub(self.durable_through())
     }
 
     #[cfg(test)]

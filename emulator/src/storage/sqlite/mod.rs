@@ -316,6 +316,10 @@ impl EventSink for SqliteStorage {
     fn degraded(&self) -> Option<String> {
         self.apply.failing()
     }
+
+    fn backlog(&self) -> Option<u64> {
+        Some(self.apply.backlog())
+    }
 }
 
 /// Brings SQLite up to the log's end at start-up: the events it holds that it had not applied yet (a crash
