@@ -129,7 +129,8 @@ pub(in crate::storage) struct LogConfig {
 
 impl Default for LogConfig {
     /// Production sizes: 32 MiB segments, one spare, so a drained log keeps at most its current segment and the
-    /// spare (64 MiB), and a growing one its segments and the one being prepared.
+    /// spare (64 MiB), plus, while it is open, a prepared file that was not used (see
+    /// [`LogConfig::prepare_segments`]).
     fn default() -> Self {
         Self { segment_size: 32 << 20, spare_segments: 1, prepare_segments: true }
     }
